@@ -1,0 +1,61 @@
+//! The `ntkgap` command line: clap definitions and dispatch. One file per subcommand; each
+//! converts its raw arguments into validated library settings before doing any work.
+//!
+//! Exit codes: 0 success, 2 bad input (any [`crate::Error`] that [`crate::Error::is_bad_input`]),
+//! 1 internal failure. Errors print as one line.
+
+use clap::{Parser, Subcommand};
+
+/// ntkgap — empirical NTKs, the kernel obstruction on near-miss causal hypotheses, and A-CBO.
+#[derive(Debug, Parser)]
+#[command(name = "ntkgap", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {}
+
+/// Parse the process arguments and run the chosen subcommand.
+///
+/// # Errors
+/// Whatever the subcommand returns.
+pub fn main_entry() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    run(cli)
+}
+
+/// Run a parsed command line.
+///
+/// # Errors
+/// Whatever the subcommand returns.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {}
+}
+
+/// The whole error chain on one line, outermost first, without repeating text a context already
+/// contains.
+pub fn error_line(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let s = cause.to_string();
+        if parts.last().is_some_and(|p| p.contains(&s)) {
+            continue;
+        }
+        parts.push(s);
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+/// 2 for bad input, 1 otherwise.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    let bad_input = err.chain().any(|c| c.downcast_ref::<crate::Error>().is_some_and(|e| e.is_bad_input()));
+    if bad_input {
+        2
+    } else {
+        1
+    }
+}

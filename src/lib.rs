@@ -1,0 +1,29 @@
+//! # ntkgap
+//!
+//! Fine-tuned language models behave like *kernel predictors*, and a kernel predictor cannot
+//! separate two causal hypotheses whose texts share almost all their tokens (Roy & Parbhoo,
+//! arXiv 2605.27567, Theorem 1 — and its corrected form, see DESIGN.md). ntkgap makes that
+//! tangible: it generates Corr2Cause corpora, computes empirical NTK Gram matrices of
+//! transformer classifiers, checks the bound per near-miss pair, and runs the A-CBO loop that
+//! moves the causal decision outside the model.
+//!
+//! ## Module map
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`graph`] | DAG bitsets, d-separation, CPDAG, MEC enumeration, the six relations |
+//! | [`corpus`] | Corr2Cause records, JSONL I/O, premises/hypotheses/labels/splits |
+//! | [`report`] | atomic output files, `meta.json` provenance |
+//! | [`cli`] | the `ntkgap` subcommands (the binary is a thin wrapper) |
+//!
+//! Library errors are one enum, [`Error`], with a [`Result`] alias.
+
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod corpus;
+pub mod error;
+pub mod graph;
+pub mod report;
+
+pub use error::{Error, Result};
