@@ -5,12 +5,10 @@ mod graph_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use graph_support::{all_dags_brute_force, key_brute_force};
+use graph_support::{all_dags_brute_force, key_brute_force, BruteKey};
 use ntkgap::graph::{count_mec, cpdag, d_separated, enumerate_mec, mec_key, random_dag, sample_mec, Dag};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-
-type BruteKey = (Vec<(usize, usize)>, Vec<(usize, usize, usize)>);
 
 /// Brute-force classes: independent key → set of member parent vectors.
 fn brute_force_classes(n: usize) -> BTreeMap<BruteKey, BTreeSet<Vec<u64>>> {
