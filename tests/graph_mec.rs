@@ -60,11 +60,12 @@ fn distinct_classes_have_distinct_keys_and_cpdags() {
 
 /// The essential graph: an edge is directed iff every member orients it the same way.
 #[test]
-fn cpdag_directs_exactly_the_compelled_edges_up_to_five_nodes() {
+fn cpdag_directs_exactly_the_compelled_edges_and_counts_match_up_to_five_nodes() {
     for n in 2..=5 {
         for class in brute_force_classes(n).values() {
             let rep = Dag::from_parent_sets(class.first().unwrap().clone()).unwrap();
             let pdag = cpdag(&rep);
+            assert_eq!(count_mec(&pdag, u64::MAX), Some(class.len() as u64));
             for (a, b) in rep.edges() {
                 let compelled = class.iter().all(|p| p[b] >> a & 1 == 1);
                 assert_eq!(pdag.is_directed(a, b), compelled, "edge {a}->{b} in {:?}", rep.edges());
@@ -148,4 +149,28 @@ fn sampling_is_uniform_on_a_mixed_class() {
     // Same seed, same draws.
     let again = sample_mec(&pdag, 10, &mut ChaCha8Rng::seed_from_u64(5));
     assert_eq!(again, sample_mec(&pdag, 10, &mut ChaCha8Rng::seed_from_u64(5)));
+}
+
+#[test]
+fn large_graphs_up_to_sixty_four_nodes() {
+    let mut rng = ChaCha8Rng::seed_from_u64(64);
+    for (n, p) in [
+        (64usize, ntkgap::graph::default_edge_probability(64)),
+        (40, 0.3),
+        (24, 0.25),
+    ] {
+        let dag = random_dag(n, p, &mut rng).unwrap();
+        let pdag = cpdag(&dag);
+        let key = mec_key(&dag);
+        let samples = sample_mec(&pdag, 5, &mut rng);
+        assert_eq!(samples.len(), 5);
+        assert!(samples.iter().all(|s| mec_key(s) == key));
+        let found = enumerate_mec(&pdag, 500);
+        if let Some(count) = count_mec(&pdag, 500) {
+            assert_eq!(count as usize, found.dags.len());
+            assert!(found.exhaustive && found.dags.contains(&dag));
+        } else {
+            assert!(!found.exhaustive && found.dags.len() == 500);
+        }
+    }
 }
