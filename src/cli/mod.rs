@@ -6,6 +6,9 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod generate;
+pub mod stats;
+
 /// ntkgap — empirical NTKs, the kernel obstruction on near-miss causal hypotheses, and A-CBO.
 #[derive(Debug, Parser)]
 #[command(name = "ntkgap", version, about, long_about = None, propagate_version = true)]
@@ -17,7 +20,12 @@ pub struct Cli {
 
 /// Every subcommand.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Generate a Corr2Cause or Extended Corr2Cause corpus (JSONL).
+    Generate(generate::GenerateArgs),
+    /// Counts, label shares and mean lengths of a JSONL corpus.
+    Stats(stats::StatsArgs),
+}
 
 /// Parse the process arguments and run the chosen subcommand.
 ///
@@ -33,7 +41,10 @@ pub fn main_entry() -> anyhow::Result<()> {
 /// # Errors
 /// Whatever the subcommand returns.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {}
+    match cli.command {
+        Command::Generate(args) => generate::run(args),
+        Command::Stats(args) => stats::run(args),
+    }
 }
 
 /// The whole error chain on one line, outermost first, without repeating text a context already
