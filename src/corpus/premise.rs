@@ -64,7 +64,7 @@ pub fn ci_policy_for(n: usize) -> CiPolicy {
 }
 
 /// The statistical facts a premise states, by node index (names follow
-/// [`variable_name`](super::names::variable_name)).
+/// [`variable_name`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Premise {
     /// Number of variables.
