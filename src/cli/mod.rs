@@ -4,10 +4,11 @@
 //! Exit codes: 0 success, 2 bad input (any [`crate::Error`] that [`crate::Error::is_bad_input`]),
 //! 1 internal failure. Errors print as one line.
 
-use clap::{Parser, Subcommand};
-
+pub mod enumerate;
 pub mod generate;
 pub mod stats;
+
+use clap::{Parser, Subcommand};
 
 /// ntkgap — empirical NTKs, the kernel obstruction on near-miss causal hypotheses, and A-CBO.
 #[derive(Debug, Parser)]
@@ -21,6 +22,8 @@ pub struct Cli {
 /// Every subcommand.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Count every labelled DAG and Markov equivalence class on N ≤ 6 nodes.
+    Enumerate(enumerate::EnumerateArgs),
     /// Generate a Corr2Cause or Extended Corr2Cause corpus (JSONL).
     Generate(generate::GenerateArgs),
     /// Counts, label shares and mean lengths of a JSONL corpus.
@@ -42,6 +45,7 @@ pub fn main_entry() -> anyhow::Result<()> {
 /// Whatever the subcommand returns.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Enumerate(args) => enumerate::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Stats(args) => stats::run(args),
     }
