@@ -4,7 +4,14 @@
 //! Exit codes: 0 success, 2 bad input (any [`crate::Error`] that [`crate::Error::is_bad_input`]),
 //! 1 internal failure. Errors print as one line.
 
+use std::path::{Path, PathBuf};
+
 use clap::{Parser, Subcommand};
+
+pub mod overlap;
+pub mod pairs;
+pub mod progress;
+pub mod tokenizer;
 
 /// ntkgap — empirical NTKs, the kernel obstruction on near-miss causal hypotheses, and A-CBO.
 #[derive(Debug, Parser)]
@@ -17,7 +24,14 @@ pub struct Cli {
 
 /// Every subcommand.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Mine near-miss pairs (same premise / same hypothesis) with their token overlap.
+    Pairs(pairs::PairsArgs),
+    /// Token overlap of mined pairs by number of variables (table, CSV).
+    Overlap(overlap::OverlapArgs),
+    /// Save the built-in tokenizer.json, or show how a tokenizer encodes a pair.
+    Tokenizer(tokenizer::TokenizerArgs),
+}
 
 /// Parse the process arguments and run the chosen subcommand.
 ///
@@ -33,7 +47,17 @@ pub fn main_entry() -> anyhow::Result<()> {
 /// # Errors
 /// Whatever the subcommand returns.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {}
+    match cli.command {
+        Command::Pairs(args) => pairs::run(args),
+        Command::Overlap(args) => overlap::run(args),
+        Command::Tokenizer(args) => tokenizer::run(args),
+    }
+}
+
+/// `dir/stem.meta.json` for an output `dir/stem.ext`.
+pub fn meta_path(out: &Path) -> PathBuf {
+    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    out.with_file_name(format!("{stem}.meta.json"))
 }
 
 /// The whole error chain on one line, outermost first, without repeating text a context already

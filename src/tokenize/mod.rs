@@ -10,6 +10,7 @@
 //! * [`overlap`] — shared-token fraction, Jaccard, Levenshtein on token ids, differing tokens.
 //! * [`pairs`] — the near-miss pair miner (same premise / same hypothesis).
 //! * [`stream`] — parallel (rayon), chunked tokenization of a JSONL corpus.
+//! * [`summary`] — overlap of mined pairs by number of variables (table, CSV).
 //!
 //! **Truncation rule** (DESIGN.md "Conventions"): only the premise is ever cut (Hugging Face's
 //! `only_first` strategy), so the hypothesis always survives; an input whose hypothesis plus
@@ -23,6 +24,7 @@ pub mod hf;
 pub mod overlap;
 pub mod pairs;
 pub mod stream;
+pub mod summary;
 
 use std::path::Path;
 
