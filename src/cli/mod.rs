@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
+pub mod generate;
 pub mod overlap;
 pub mod pairs;
 pub mod progress;
+pub mod stats;
 pub mod tokenizer;
 
 /// ntkgap — empirical NTKs, the kernel obstruction on near-miss causal hypotheses, and A-CBO.
@@ -25,6 +27,10 @@ pub struct Cli {
 /// Every subcommand.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Generate a Corr2Cause or Extended Corr2Cause corpus (JSONL).
+    Generate(generate::GenerateArgs),
+    /// Counts, label shares and mean lengths of a JSONL corpus.
+    Stats(stats::StatsArgs),
     /// Mine near-miss pairs (same premise / same hypothesis) with their token overlap.
     Pairs(pairs::PairsArgs),
     /// Token overlap of mined pairs by number of variables (table, CSV).
@@ -48,6 +54,8 @@ pub fn main_entry() -> anyhow::Result<()> {
 /// Whatever the subcommand returns.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Generate(args) => generate::run(args),
+        Command::Stats(args) => stats::run(args),
         Command::Pairs(args) => pairs::run(args),
         Command::Overlap(args) => overlap::run(args),
         Command::Tokenizer(args) => tokenizer::run(args),
