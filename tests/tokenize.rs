@@ -66,6 +66,11 @@ fn roberta_pair_template_has_double_separator_and_zero_types() {
     let t = tok.encode_pair("Z correlates with Y.", "Z directly causes Y.").unwrap();
     assert_eq!(t.ids, vec![0, 4, 8, 2, 2, 4, 5, 6, 7, 10, 2]);
     assert!(t.truncated);
+    // A tokenizer_config.json beside the file supplies the default maximum length.
+    std::fs::write(dir.path().join("tokenizer_config.json"), "{\"model_max_length\": 64}").unwrap();
+    assert_eq!(HfTokenizer::from_path(dir.path()).unwrap().max_length(), 64);
+    std::fs::write(dir.path().join("tokenizer_config.json"), "{\"model_max_length\": 1000000000000000019884624838656}").unwrap();
+    assert_eq!(HfTokenizer::from_path(dir.path()).unwrap().max_length(), 512, "HF's 'no limit' sentinel is ignored");
 }
 
 #[test]
