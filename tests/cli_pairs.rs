@@ -74,6 +74,9 @@ fn threshold_and_limit_filter_pairs() {
     let o = ntkgap(&["pairs", "--input", s(&corpus()), "--min-overlap", "0", "--max-per-premise", "1", "--out", s(&out)]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(lines(&out).len(), 2, "one pair per collider premise");
+    let o = ntkgap(&["pairs", "--input", s(&corpus()), "--min-overlap", "0", "--opposite-labels", "--out", s(&out)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(lines(&out).len(), 8, "bare --opposite-labels means true");
     let o = ntkgap(&["pairs", "--input", s(&corpus()), "--min-overlap", "0", "--opposite-labels", "false", "--out", s(&out)]);
     assert!(o.status.success());
     assert_eq!(lines(&out).len(), 24, "4 premises × C(4, 2) pairs, any labels");

@@ -53,8 +53,9 @@ pub struct PairsArgs {
     /// Minimum shared-token fraction of the two full encodings, in [0, 1].
     #[arg(long, default_value_t = 0.9)]
     pub min_overlap: f64,
-    /// Require opposite binary labels (`--opposite-labels false` pairs any labels).
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    /// Require opposite binary labels (the default; `--opposite-labels false` pairs any labels).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", value_name = "BOOL")]
     pub opposite_labels: bool,
     /// At most K pairs per premise (same-premise) or per record (same-hypothesis); 0 = no limit.
     #[arg(long, default_value_t = 10)]
