@@ -116,6 +116,9 @@ pub fn run(args: PairsArgs) -> anyhow::Result<()> {
     writer.finish()?;
     let mut meta = Meta::new(Some(config.seed));
     meta.add_input(&args.input)?;
+    if args.tokenizer != "builtin" {
+        meta.add_input(tokenizer.source())?;
+    }
     meta.set("tokenizer", tokenizer.source()).set("max_length", tokenizer.max_length());
     meta.set("config", &config).set("stats", stats).set("encoding", summary);
     meta.write(super::meta_path(&args.out))?;
