@@ -13,6 +13,7 @@
 //! |---|---|
 //! | [`graph`] | DAG bitsets, d-separation, CPDAG, MEC enumeration, the six relations |
 //! | [`corpus`] | Corr2Cause records, JSONL I/O, premises/hypotheses/labels/splits |
+//! | [`tokenize`] | `Tokenizer` trait, HF `tokenizer.json`, built-in word vocabulary, overlap metrics, near-miss pairs |
 //! | [`report`] | atomic output files, `meta.json` provenance |
 //! | [`cli`] | the `ntkgap` subcommands (the binary is a thin wrapper) |
 //!
@@ -25,5 +26,6 @@ pub mod corpus;
 pub mod error;
 pub mod graph;
 pub mod report;
+pub mod tokenize;
 
 pub use error::{Error, Result};

@@ -6,7 +6,13 @@
 
 pub mod enumerate;
 pub mod generate;
+pub mod overlap;
+pub mod pairs;
+pub mod progress;
 pub mod stats;
+pub mod tokenizer;
+
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +34,12 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Counts, label shares and mean lengths of a JSONL corpus.
     Stats(stats::StatsArgs),
+    /// Mine near-miss pairs (same premise / same hypothesis) with their token overlap.
+    Pairs(pairs::PairsArgs),
+    /// Token overlap of mined pairs by number of variables (table, CSV).
+    Overlap(overlap::OverlapArgs),
+    /// Save the built-in tokenizer.json, or show how a tokenizer encodes a pair.
+    Tokenizer(tokenizer::TokenizerArgs),
 }
 
 /// Parse the process arguments and run the chosen subcommand.
@@ -48,7 +60,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Enumerate(args) => enumerate::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Stats(args) => stats::run(args),
+        Command::Pairs(args) => pairs::run(args),
+        Command::Overlap(args) => overlap::run(args),
+        Command::Tokenizer(args) => tokenizer::run(args),
     }
+}
+
+/// `dir/stem.meta.json` for an output `dir/stem.ext`.
+pub fn meta_path(out: &Path) -> PathBuf {
+    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    out.with_file_name(format!("{stem}.meta.json"))
 }
 
 /// The whole error chain on one line, outermost first, without repeating text a context already
