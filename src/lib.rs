@@ -20,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+pub mod acbo;
 pub mod cli;
 pub mod corpus;
 pub mod error;
