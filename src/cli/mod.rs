@@ -4,6 +4,8 @@
 //! Exit codes: 0 success, 2 bad input (any [`crate::Error`] that [`crate::Error::is_bad_input`]),
 //! 1 internal failure. Errors print as one line.
 
+pub mod enumerate;
+
 use clap::{Parser, Subcommand};
 
 /// ntkgap — empirical NTKs, the kernel obstruction on near-miss causal hypotheses, and A-CBO.
@@ -17,7 +19,10 @@ pub struct Cli {
 
 /// Every subcommand.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Count every labelled DAG and Markov equivalence class on N ≤ 6 nodes.
+    Enumerate(enumerate::EnumerateArgs),
+}
 
 /// Parse the process arguments and run the chosen subcommand.
 ///
@@ -33,7 +38,9 @@ pub fn main_entry() -> anyhow::Result<()> {
 /// # Errors
 /// Whatever the subcommand returns.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {}
+    match cli.command {
+        Command::Enumerate(args) => enumerate::run(args),
+    }
 }
 
 /// The whole error chain on one line, outermost first, without repeating text a context already
