@@ -8,6 +8,9 @@ pub mod enumerate;
 
 use clap::{Parser, Subcommand};
 
+pub mod generate;
+pub mod stats;
+
 /// ntkgap — empirical NTKs, the kernel obstruction on near-miss causal hypotheses, and A-CBO.
 #[derive(Debug, Parser)]
 #[command(name = "ntkgap", version, about, long_about = None, propagate_version = true)]
@@ -22,6 +25,10 @@ pub struct Cli {
 pub enum Command {
     /// Count every labelled DAG and Markov equivalence class on N ≤ 6 nodes.
     Enumerate(enumerate::EnumerateArgs),
+    /// Generate a Corr2Cause or Extended Corr2Cause corpus (JSONL).
+    Generate(generate::GenerateArgs),
+    /// Counts, label shares and mean lengths of a JSONL corpus.
+    Stats(stats::StatsArgs),
 }
 
 /// Parse the process arguments and run the chosen subcommand.
@@ -40,6 +47,8 @@ pub fn main_entry() -> anyhow::Result<()> {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Enumerate(args) => enumerate::run(args),
+        Command::Generate(args) => generate::run(args),
+        Command::Stats(args) => stats::run(args),
     }
 }
 
