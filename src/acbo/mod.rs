@@ -17,6 +17,7 @@
 //! No burn here. Known gap: the `model:DIR` oracle (a frozen classifier) is a later issue; see
 //! [`oracle`] for how it plugs in.
 
+pub mod candidates;
 pub mod eig;
 pub mod error_model;
 pub mod oracle;
@@ -28,6 +29,7 @@ pub mod select;
 pub mod stats;
 pub mod table;
 
+pub use candidates::{CandidateSettings, Candidates};
 pub use error_model::{BitCounts, ErrorModel};
 pub use oracle::{ExperimentOracle, NoisyOracle, Oracle, OracleSpec};
 pub use posterior::Posterior;
