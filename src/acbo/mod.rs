@@ -17,6 +17,7 @@
 //! No burn here. Known gap: the `model:DIR` oracle (a frozen classifier) is a later issue; see
 //! [`oracle`] for how it plugs in.
 
+pub mod bench;
 pub mod candidates;
 pub mod eig;
 pub mod error_model;
@@ -27,6 +28,7 @@ pub mod run;
 pub mod scm;
 pub mod select;
 pub mod stats;
+pub mod summary;
 pub mod table;
 
 pub use candidates::{CandidateSettings, Candidates};
@@ -34,6 +36,6 @@ pub use error_model::{BitCounts, ErrorModel};
 pub use oracle::{ExperimentOracle, NoisyOracle, Oracle, OracleSpec};
 pub use posterior::Posterior;
 pub use query::{all_queries, Answer, Query, QueryKind};
-pub use run::{run_loop, LoopConfig, Outcome, Round, StopReason};
+pub use run::{run_loop, Goal, LoopConfig, Outcome, Round, StopReason};
 pub use select::Selection;
 pub use table::CandidateTable;
