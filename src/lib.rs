@@ -13,6 +13,7 @@
 //! |---|---|
 //! | [`graph`] | DAG bitsets, d-separation, CPDAG, MEC enumeration, the six relations |
 //! | [`corpus`] | Corr2Cause records, JSONL I/O, premises/hypotheses/labels/splits |
+//! | [`acbo`] | A-CBO: MEC candidates, interventional queries, oracles, log-space posterior, EIG, benchmark |
 //! | [`report`] | atomic output files, `meta.json` provenance |
 //! | [`cli`] | the `ntkgap` subcommands (the binary is a thin wrapper) |
 //!

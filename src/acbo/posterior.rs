@@ -91,7 +91,8 @@ impl Posterior {
     /// P(h) = Σ over candidates where `holds[c]` of their posterior probability.
     pub fn probability_of(&self, holds: &[bool]) -> f64 {
         let p: f64 = self.log_posterior.iter().zip(holds).filter(|(_, h)| **h).map(|(v, _)| v.exp()).sum();
-        p.clamp(0.0, 1.0)
+        // + 0.0 turns the −0.0 of an empty sum into 0.0
+        p.clamp(0.0, 1.0) + 0.0
     }
 
     /// The maximum-a-posteriori candidate and its probability (first on ties).
