@@ -12,7 +12,7 @@
 //! - likelihood: per answered variable, false-positive rate α and false-negative rate β
 //!   ([`error_model`]); posterior in log space with a truth-missing alarm ([`posterior`]);
 //! - selection by expected information gain ([`eig`], [`select`]); the loop and its trace
-//!   ([`run`]); oracles ([`oracle`]: `noisy:η`, `experiment:S`); the benchmark runner ([`bench`]).
+//!   ([`run`]); oracles ([`oracle`]: `noisy:η`, `experiment:S`); the benchmark runner ([`bench`](mod@bench), [`summary`]).
 //!
 //! No burn here. Known gap: the `model:DIR` oracle (a frozen classifier) is a later issue; see
 //! [`oracle`] for how it plugs in.

@@ -63,15 +63,19 @@ impl LinearGaussianScm {
     /// `count` samples under do(`intervene` = `value`); result is `[variable][sample]`.
     pub fn sample_do(&self, intervene: usize, value: f64, count: usize, rng: &mut impl Rng) -> Vec<Vec<f64>> {
         let n = self.n();
-        let mut data = vec![vec![0.0; count]; n];
-        for s in 0..count {
+        let mut data: Vec<Vec<f64>> = (0..n).map(|_| Vec::with_capacity(count)).collect();
+        let mut row = vec![0.0; n];
+        for _ in 0..count {
             for &v in &self.order {
-                data[v][s] = if v == intervene {
+                row[v] = if v == intervene {
                     value
                 } else {
-                    let mean: f64 = self.weights[v].iter().map(|&(p, w)| w * data[p][s]).sum();
+                    let mean: f64 = self.weights[v].iter().map(|&(p, w)| w * row[p]).sum();
                     mean + standard_normal(rng)
                 };
+            }
+            for (column, &value) in data.iter_mut().zip(&row) {
+                column.push(value);
             }
         }
         data
