@@ -67,6 +67,10 @@ pub struct GroupSummary {
     pub truth_in_candidates_fraction: f64,
     /// Items on which the truth-missing alarm fired.
     pub alarms: usize,
+    /// Items whose true DAG is not among the candidates.
+    pub truth_missing: usize,
+    /// Alarms on items whose true DAG is missing (the rest are false alarms).
+    pub alarms_with_truth_missing: usize,
     /// Count per stop reason.
     pub stop_reasons: BTreeMap<String, usize>,
     /// Accuracies per benchmark label.
@@ -152,6 +156,8 @@ pub fn summarize_group(results: &[&ItemResult], model: Option<ErrorModel>) -> Gr
         exhaustive_fraction: mean(results.iter().map(|r| f64::from(u8::from(r.exhaustive)))),
         truth_in_candidates_fraction: mean(results.iter().map(|r| f64::from(u8::from(r.true_dag_in_candidates)))),
         alarms: results.iter().filter(|r| r.alarm_round.is_some()).count(),
+        truth_missing: results.iter().filter(|r| !r.true_dag_in_candidates).count(),
+        alarms_with_truth_missing: results.iter().filter(|r| r.alarm_round.is_some() && !r.true_dag_in_candidates).count(),
         stop_reasons,
         by_label: by_label(results),
         likelihood_model: model,
