@@ -121,22 +121,11 @@ pub fn summarize_group(results: &[&ItemResult], model: Option<ErrorModel>) -> Gr
         results.iter().filter_map(|r| r.label.map(|l| (r.predicted_holds, l == Label::Entailment))).collect();
     let (accuracy, f1) = accuracy_f1(&truth_pairs);
     let (acc_l, f1_l) = accuracy_f1(&label_pairs);
-    let mut errors = BitCounts::default();
-    for e in results.iter().filter_map(|r| r.oracle_errors) {
-        errors.true_yes += e.true_yes;
-        errors.true_no += e.true_no;
-        errors.false_yes += e.false_yes;
-        errors.false_no += e.false_no;
-    }
+    let errors = total_oracle_errors(results);
     let mean_queries = mean(results.iter().map(|r| r.queries as f64));
     let mean_log2 = mean(results.iter().map(|r| f64::from(r.ceil_log2_candidates)));
     let undecided: Vec<&&ItemResult> = results.iter().filter(|r| r.prior_undecided).collect();
     let undecided_mean = |f: &dyn Fn(&ItemResult) -> f64| (!undecided.is_empty()).then(|| mean(undecided.iter().map(|r| f(r))));
-    let mut stop_reasons = BTreeMap::new();
-    for r in results {
-        let key = serde_json::to_value(r.stop_reason).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-        *stop_reasons.entry(key).or_insert(0) += 1;
-    }
     GroupSummary {
         items: results.len(),
         accuracy,
@@ -158,11 +147,31 @@ pub fn summarize_group(results: &[&ItemResult], model: Option<ErrorModel>) -> Gr
         alarms: results.iter().filter(|r| r.alarm_round.is_some()).count(),
         truth_missing: results.iter().filter(|r| !r.true_dag_in_candidates).count(),
         alarms_with_truth_missing: results.iter().filter(|r| r.alarm_round.is_some() && !r.true_dag_in_candidates).count(),
-        stop_reasons,
+        stop_reasons: stop_reason_counts(results),
         by_label: by_label(results),
         likelihood_model: model,
         direct_accuracy: None,
     }
+}
+
+fn total_oracle_errors(results: &[&ItemResult]) -> BitCounts {
+    let mut errors = BitCounts::default();
+    for e in results.iter().filter_map(|r| r.oracle_errors) {
+        errors.true_yes += e.true_yes;
+        errors.true_no += e.true_no;
+        errors.false_yes += e.false_yes;
+        errors.false_no += e.false_no;
+    }
+    errors
+}
+
+fn stop_reason_counts(results: &[&ItemResult]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for r in results {
+        let key = serde_json::to_value(r.stop_reason).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        *counts.entry(key).or_insert(0) += 1;
+    }
+    counts
 }
 
 fn by_label(results: &[&ItemResult]) -> BTreeMap<String, LabelSummary> {

@@ -11,9 +11,9 @@ use std::time::Instant;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::acbo::bench::{likelihood_models, limit_per_size, prepare_items, run_bench, BenchSettings};
-use crate::acbo::summary::{format_table, summarize};
-use crate::acbo::{CandidateSettings, Goal, LoopConfig, OracleSpec, QueryKind, Selection};
+use crate::acbo::bench::{likelihood_models, limit_per_size, prepare_items, run_bench, BenchSettings, ItemResult};
+use crate::acbo::summary::{format_table, summarize, Summary};
+use crate::acbo::{BitCounts, CandidateSettings, ErrorModel, Goal, LoopConfig, OracleSpec, QueryKind, Selection};
 use crate::corpus::{JsonlReader, JsonlWriter};
 use crate::error::{Error, Result};
 use crate::report::{write_json_atomic, Meta};
@@ -144,17 +144,7 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let plain: BTreeMap<usize, _> = models.iter().map(|(&n, m)| (n, m.0)).collect();
     let summary = summarize(&results, &plain);
-    let mut writer = JsonlWriter::create(args.out.join("items.jsonl"))?;
-    for r in &results {
-        writer.write(r)?;
-    }
-    writer.finish()?;
-    write_json_atomic(args.out.join("summary.json"), &summary)?;
-    let mut meta = Meta::new(Some(settings.seed));
-    meta.add_input(&args.data)?;
-    let calibration: BTreeMap<usize, _> = models.iter().filter_map(|(&n, m)| m.1.map(|c| (n, c))).collect();
-    meta.set("settings", settings).set("calibration", calibration).set("records", items.len());
-    meta.write(args.out.join("meta.json"))?;
+    write_outputs(&args, &settings, &results, &summary, &models, items.len())?;
     println!(
         "A-CBO, oracle {}, select {}, query {}, goal {}, {} records x {} trials",
         settings.oracle.describe(),
@@ -167,6 +157,27 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
     print!("{}", format_table(&summary));
     eprintln!("{} runs in {:.1} s; wrote {}", results.len(), start.elapsed().as_secs_f64(), args.out.display());
     Ok(())
+}
+
+fn write_outputs(
+    args: &AcboArgs,
+    settings: &BenchSettings,
+    results: &[ItemResult],
+    summary: &Summary,
+    models: &BTreeMap<usize, (ErrorModel, Option<BitCounts>)>,
+    records: usize,
+) -> Result<()> {
+    let mut writer = JsonlWriter::create(args.out.join("items.jsonl"))?;
+    for r in results {
+        writer.write(r)?;
+    }
+    writer.finish()?;
+    write_json_atomic(args.out.join("summary.json"), summary)?;
+    let mut meta = Meta::new(Some(settings.seed));
+    meta.add_input(&args.data)?;
+    let calibration: BTreeMap<usize, _> = models.iter().filter_map(|(&n, m)| m.1.map(|c| (n, c))).collect();
+    meta.set("settings", settings).set("calibration", calibration).set("records", records);
+    meta.write(args.out.join("meta.json"))
 }
 
 fn progress_bar(total: u64) -> ProgressBar {
