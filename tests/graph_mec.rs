@@ -5,12 +5,10 @@ mod graph_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use graph_support::{all_dags_brute_force, key_brute_force};
+use graph_support::{all_dags_brute_force, key_brute_force, BruteKey};
 use ntkgap::graph::{count_mec, cpdag, d_separated, enumerate_mec, mec_key, random_dag, sample_mec, Dag};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-
-type BruteKey = (Vec<(usize, usize)>, Vec<(usize, usize, usize)>);
 
 /// Brute-force classes: independent key → set of member parent vectors.
 fn brute_force_classes(n: usize) -> BTreeMap<BruteKey, BTreeSet<Vec<u64>>> {
@@ -25,7 +23,10 @@ fn brute_force_classes(n: usize) -> BTreeMap<BruteKey, BTreeSet<Vec<u64>>> {
 fn cpdag_and_members_match_brute_force_classes_up_to_four_nodes() {
     for n in 1..=4 {
         for class in brute_force_classes(n).values() {
-            let dags: Vec<Dag> = class.iter().map(|p| Dag::from_parent_sets(p.clone()).unwrap()).collect();
+            let dags: Vec<Dag> = class
+                .iter()
+                .map(|p| Dag::from_parent_sets(p.clone()).unwrap())
+                .collect();
             let first = cpdag(&dags[0]);
             for d in &dags {
                 assert_eq!(cpdag(d), first, "same class, different CPDAG");
@@ -47,7 +48,10 @@ fn cpdag_and_members_match_brute_force_classes_up_to_four_nodes() {
 #[test]
 fn distinct_classes_have_distinct_keys_and_cpdags() {
     let classes = brute_force_classes(4);
-    let reps: Vec<Dag> = classes.values().map(|c| Dag::from_parent_sets(c.first().unwrap().clone()).unwrap()).collect();
+    let reps: Vec<Dag> = classes
+        .values()
+        .map(|c| Dag::from_parent_sets(c.first().unwrap().clone()).unwrap())
+        .collect();
     let keys: BTreeSet<_> = reps.iter().map(mec_key).collect();
     assert_eq!(keys.len(), classes.len());
     let cpdags: std::collections::HashSet<_> = reps.iter().map(cpdag).collect();
@@ -56,11 +60,12 @@ fn distinct_classes_have_distinct_keys_and_cpdags() {
 
 /// The essential graph: an edge is directed iff every member orients it the same way.
 #[test]
-fn cpdag_directs_exactly_the_compelled_edges_up_to_five_nodes() {
+fn cpdag_directs_exactly_the_compelled_edges_and_counts_match_up_to_five_nodes() {
     for n in 2..=5 {
         for class in brute_force_classes(n).values() {
             let rep = Dag::from_parent_sets(class.first().unwrap().clone()).unwrap();
             let pdag = cpdag(&rep);
+            assert_eq!(count_mec(&pdag, u64::MAX), Some(class.len() as u64));
             for (a, b) in rep.edges() {
                 let compelled = class.iter().all(|p| p[b] >> a & 1 == 1);
                 assert_eq!(pdag.is_directed(a, b), compelled, "edge {a}->{b} in {:?}", rep.edges());
@@ -105,7 +110,11 @@ fn sampled_members_share_the_key_and_counts_match_enumeration() {
         let pdag = cpdag(&dag);
         let samples = sample_mec(&pdag, 20, &mut rng);
         assert_eq!(samples.len(), 20);
-        assert!(samples.iter().all(|s| mec_key(s) == key), "sample outside the class of {:?}", dag.edges());
+        assert!(
+            samples.iter().all(|s| mec_key(s) == key),
+            "sample outside the class of {:?}",
+            dag.edges()
+        );
         let found = enumerate_mec(&pdag, 2000);
         assert!(found.dags.iter().all(|d| mec_key(d) == key));
         assert!(found.dags.contains(&dag) || !found.exhaustive);
@@ -140,4 +149,28 @@ fn sampling_is_uniform_on_a_mixed_class() {
     // Same seed, same draws.
     let again = sample_mec(&pdag, 10, &mut ChaCha8Rng::seed_from_u64(5));
     assert_eq!(again, sample_mec(&pdag, 10, &mut ChaCha8Rng::seed_from_u64(5)));
+}
+
+#[test]
+fn large_graphs_up_to_sixty_four_nodes() {
+    let mut rng = ChaCha8Rng::seed_from_u64(64);
+    for (n, p) in [
+        (64usize, ntkgap::graph::default_edge_probability(64)),
+        (40, 0.3),
+        (24, 0.25),
+    ] {
+        let dag = random_dag(n, p, &mut rng).unwrap();
+        let pdag = cpdag(&dag);
+        let key = mec_key(&dag);
+        let samples = sample_mec(&pdag, 5, &mut rng);
+        assert_eq!(samples.len(), 5);
+        assert!(samples.iter().all(|s| mec_key(s) == key));
+        let found = enumerate_mec(&pdag, 500);
+        if let Some(count) = count_mec(&pdag, 500) {
+            assert_eq!(count as usize, found.dags.len());
+            assert!(found.exhaustive && found.dags.contains(&dag));
+        } else {
+            assert!(!found.exhaustive && found.dags.len() == 500);
+        }
+    }
 }

@@ -7,7 +7,9 @@
 /// Every labelled DAG on `n` nodes, from all 2^(n(n−1)) directed graphs filtered by a DFS
 /// cycle check. Parent bitsets per node.
 pub fn all_dags_brute_force(n: usize) -> Vec<Vec<u64>> {
-    let pairs: Vec<(usize, usize)> = (0..n).flat_map(|a| (0..n).filter(move |&b| b != a).map(move |b| (a, b))).collect();
+    let pairs: Vec<(usize, usize)> = (0..n)
+        .flat_map(|a| (0..n).filter(move |&b| b != a).map(move |b| (a, b)))
+        .collect();
     let mut out = Vec::new();
     for mask in 0u64..(1u64 << pairs.len()) {
         let mut parents = vec![0u64; n];
@@ -29,10 +31,9 @@ pub fn is_acyclic_dfs(parents: &[u64]) -> bool {
     fn visit(v: usize, parents: &[u64], colour: &mut [u8]) -> bool {
         colour[v] = 1;
         for w in 0..parents.len() {
-            if parents[w] >> v & 1 == 1 {
-                if colour[w] == 1 || (colour[w] == 0 && !visit(w, parents, colour)) {
-                    return false;
-                }
+            let child = parents[w] >> v & 1 == 1;
+            if child && (colour[w] == 1 || (colour[w] == 0 && !visit(w, parents, colour))) {
+                return false;
             }
         }
         colour[v] = 2;
@@ -52,8 +53,11 @@ pub fn adjacent(parents: &[u64], a: usize, b: usize) -> bool {
     edge(parents, a, b) || edge(parents, b, a)
 }
 
+/// Skeleton pairs and v-structures, see [`key_brute_force`].
+pub type BruteKey = (Vec<(usize, usize)>, Vec<(usize, usize, usize)>);
+
 /// Skeleton as sorted pairs plus v-structures (a, c, b), a < b, by a triple loop.
-pub fn key_brute_force(parents: &[u64]) -> (Vec<(usize, usize)>, Vec<(usize, usize, usize)>) {
+pub fn key_brute_force(parents: &[u64]) -> BruteKey {
     let n = parents.len();
     let mut skeleton = Vec::new();
     let mut v_structures = Vec::new();
@@ -76,17 +80,18 @@ pub fn key_brute_force(parents: &[u64]) -> (Vec<(usize, usize)>, Vec<(usize, usi
 /// Strict descendants of v by repeated search.
 pub fn descendants_brute_force(parents: &[u64], v: usize) -> Vec<usize> {
     let n = parents.len();
-    let mut seen = vec![false; n];
+    let mut seen: Vec<usize> = Vec::new();
     let mut stack = vec![v];
     while let Some(u) = stack.pop() {
         for w in 0..n {
-            if edge(parents, u, w) && !seen[w] {
-                seen[w] = true;
+            if edge(parents, u, w) && !seen.contains(&w) {
+                seen.push(w);
                 stack.push(w);
             }
         }
     }
-    (0..n).filter(|&w| seen[w]).collect()
+    seen.sort_unstable();
+    seen
 }
 
 /// Every simple path x … y in the skeleton, as node lists.
