@@ -6,11 +6,10 @@
 
 pub mod acbo;
 pub mod enumerate;
-
-use clap::{Parser, Subcommand};
-
 pub mod generate;
 pub mod stats;
+
+use clap::{Parser, Subcommand};
 
 /// ntkgap — empirical NTKs, the kernel obstruction on near-miss causal hypotheses, and A-CBO.
 #[derive(Debug, Parser)]

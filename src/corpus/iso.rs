@@ -16,7 +16,7 @@
 //!   DAGs;
 //! * the labelled MECs of a class (its orbit, n!/|Aut| of them) are the distinct relabellings.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use crate::error::{Error, Result};
 use crate::graph::{cpdag, Dag, Pdag};
@@ -142,7 +142,14 @@ impl MecPattern {
         key
     }
 
-    fn search(&self, cells: &(Vec<usize>, Vec<usize>), position: usize, perm: &mut [usize], used: &mut u8, best: &mut u64) {
+    fn search(
+        &self,
+        cells: &(Vec<usize>, Vec<usize>),
+        position: usize,
+        perm: &mut [usize],
+        used: &mut u8,
+        best: &mut u64,
+    ) {
         if position == self.n {
             *best = (*best).min(self.permuted(perm).code());
             return;
@@ -201,7 +208,7 @@ pub fn iso_classes(n: usize) -> Result<Vec<IsoClass>> {
         return Err(Error::Graph(format!("relabelling classes need 1 to {MAX_PATTERN_NODES} nodes, got {n}")));
     }
     let pairs: Vec<(usize, usize)> = (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).collect();
-    let mut seen: HashMap<u64, ()> = HashMap::new();
+    let mut seen = HashSet::new();
     let mut classes = Vec::new();
     for mask in 0u64..1 << pairs.len() {
         let edges: Vec<(usize, usize)> =
@@ -209,7 +216,7 @@ pub fn iso_classes(n: usize) -> Result<Vec<IsoClass>> {
         let dag = Dag::from_edges(n, &edges)?;
         let pattern = MecPattern::from_pdag(&cpdag(&dag))?;
         let canonical = pattern.canonical_code();
-        if seen.insert(canonical, ()).is_none() {
+        if seen.insert(canonical) {
             classes.push(IsoClass { dag, pattern, canonical });
         }
     }
@@ -233,10 +240,79 @@ pub fn all_permutations(n: usize) -> Vec<Vec<usize>> {
 /// class (the first permutation producing each one), so the orbit size is the result's length.
 pub fn orbit(pattern: &MecPattern, perms: &[Vec<usize>]) -> Vec<u32> {
     let mut seen = HashSet::new();
-    perms
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| seen.insert(pattern.permuted(p).code()))
-        .map(|(k, _)| k as u32)
-        .collect()
+    perms.iter().enumerate().filter(|(_, p)| seen.insert(pattern.permuted(p).code())).map(|(k, _)| k as u32).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{mec_key, random_dag};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Distinct labelled MECs by brute force over all 3^(n(n−1)/2) orientations.
+    fn labelled_mecs_brute_force(n: usize) -> usize {
+        let pairs: Vec<(usize, usize)> = (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).collect();
+        let mut keys = HashSet::new();
+        for code in 0..3usize.pow(pairs.len() as u32) {
+            let (mut c, mut edges) = (code, Vec::new());
+            for &(i, j) in &pairs {
+                match c % 3 {
+                    1 => edges.push((i, j)),
+                    2 => edges.push((j, i)),
+                    _ => {}
+                }
+                c /= 3;
+            }
+            if let Ok(dag) = Dag::from_edges(n, &edges) {
+                keys.insert(mec_key(&dag));
+            }
+        }
+        keys.len()
+    }
+
+    #[test]
+    fn orbits_cover_every_labelled_mec() {
+        for n in 1..=5 {
+            let perms = all_permutations(n);
+            let classes = iso_classes(n).unwrap();
+            let labelled: usize = classes.iter().map(|c| orbit(&c.pattern, &perms).len()).sum();
+            assert_eq!(labelled, labelled_mecs_brute_force(n), "n={n}");
+        }
+    }
+
+    #[test]
+    fn canonical_code_is_relabelling_invariant_and_separating() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for n in [4, 6] {
+            let perms = all_permutations(n);
+            let mut patterns = Vec::new();
+            for _ in 0..40 {
+                let dag = random_dag(n, rng.random_range(0.1..0.8), &mut rng).unwrap();
+                let pattern = MecPattern::from_pdag(&cpdag(&dag)).unwrap();
+                let perm = &perms[rng.random_range(0..perms.len())];
+                let moved = MecPattern::from_pdag(&cpdag(&relabel_dag(&dag, perm).unwrap())).unwrap();
+                assert_eq!(moved, pattern.permuted(perm), "relabelling commutes with the CPDAG");
+                assert_eq!(moved.canonical_code(), pattern.canonical_code());
+                patterns.push(pattern);
+            }
+            // Equal canonical codes exactly when some relabelling maps one pattern onto the other
+            // (decided by trying all n! relabellings).
+            for a in &patterns {
+                for b in &patterns {
+                    let related = perms.iter().any(|p| a.permuted(p).code() == b.code());
+                    assert_eq!(a.canonical_code() == b.canonical_code(), related, "n={n}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn permutations_are_lexicographic_and_complete() {
+        let perms = all_permutations(4);
+        assert_eq!(perms.len(), 24);
+        assert!(perms.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(perms[0], [0, 1, 2, 3]);
+        assert!(relabel_dag(&Dag::empty(3).unwrap(), &[0, 0, 1]).is_err());
+    }
 }
