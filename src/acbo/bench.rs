@@ -28,7 +28,9 @@ use serde::Serialize;
 
 use crate::acbo::candidates::{CandidateSettings, Candidates};
 use crate::acbo::error_model::{BitCounts, ErrorModel};
-use crate::acbo::oracle::{calibrate_experiment, ExperimentOracle, ExperimentSettings, NoisyOracle, Oracle, OracleSpec};
+use crate::acbo::oracle::{
+    calibrate_experiment, ExperimentOracle, ExperimentSettings, NoisyOracle, Oracle, OracleSpec,
+};
 use crate::acbo::run::{run_loop, LoopConfig, Outcome, StopReason};
 use crate::corpus::names::{names_of_set, variable_index, variable_name};
 use crate::corpus::{parse_hypothesis, Label, Premise, Record};
@@ -86,24 +88,35 @@ pub fn prepare_items(path: &Path, records: &[(usize, Record)]) -> Result<Vec<Ben
     records
         .par_iter()
         .map(|(line, record)| {
-            prepare_item(*line, record).map_err(|e| Error::Jsonl { path: path.to_path_buf(), line: *line, reason: e.to_string() })
+            prepare_item(*line, record).map_err(|e| Error::Jsonl {
+                path: path.to_path_buf(),
+                line: *line,
+                reason: e.to_string(),
+            })
         })
         .collect()
 }
 
 fn prepare_item(line: usize, record: &Record) -> Result<BenchItem> {
-    let text = record.premise.as_deref().ok_or_else(|| Error::invalid("record", "has no \"premise\""))?;
+    let text = record
+        .premise
+        .as_deref()
+        .ok_or_else(|| Error::invalid("record", "has no \"premise\""))?;
     let premise = Premise::parse(text)?;
     let n = premise.n;
     let (relation, x, y) = match (record.relation, &record.pair) {
         (Some(relation), Some([a, b])) => {
             let idx = |s: &str| {
-                variable_index(s, n).ok_or_else(|| Error::invalid("pair", format!("{s:?} is not one of the premise's {n} variables")))
+                variable_index(s, n)
+                    .ok_or_else(|| Error::invalid("pair", format!("{s:?} is not one of the premise's {n} variables")))
             };
             (relation, idx(a)?, idx(b)?)
         }
         _ => {
-            let h = record.hypothesis.as_deref().ok_or_else(|| Error::invalid("record", "has no \"hypothesis\""))?;
+            let h = record
+                .hypothesis
+                .as_deref()
+                .ok_or_else(|| Error::invalid("record", "has no \"hypothesis\""))?;
             parse_hypothesis(h, n)?
         }
     };
@@ -111,9 +124,21 @@ fn prepare_item(line: usize, record: &Record) -> Result<BenchItem> {
         return Err(Error::invalid("pair", "names the same variable twice"));
     }
     if let Some(declared) = record.n_vars.filter(|&d| d != n) {
-        return Err(Error::invalid("n_vars", format!("{declared} disagrees with the premise's {n} variables")));
+        return Err(Error::invalid(
+            "n_vars",
+            format!("{declared} disagrees with the premise's {n} variables"),
+        ));
     }
-    Ok(BenchItem { line, id: record.id.clone(), n, relation, x, y, label: record.label, cpdag: premise.cpdag()? })
+    Ok(BenchItem {
+        line,
+        id: record.id.clone(),
+        n,
+        relation,
+        x,
+        y,
+        label: record.label,
+        cpdag: premise.cpdag()?,
+    })
 }
 
 /// Keep at most `max` items per number of variables (seeded choice, input order kept).
@@ -128,10 +153,17 @@ pub fn limit_per_size(items: Vec<BenchItem>, max: usize, seed: u64) -> Vec<Bench
             idx.iter().for_each(|&i| keep[i] = true);
         } else {
             let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, &[n as u64, 0x11]));
-            sample(&mut rng, idx.len(), max).into_iter().for_each(|k| keep[idx[k]] = true);
+            sample(&mut rng, idx.len(), max)
+                .into_iter()
+                .for_each(|k| keep[idx[k]] = true);
         }
     }
-    items.into_iter().zip(keep).filter(|(_, k)| *k).map(|(i, _)| i).collect()
+    items
+        .into_iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// The likelihood's error model per number of variables: η for `noisy:η`; for `experiment:S`
@@ -139,7 +171,10 @@ pub fn limit_per_size(items: Vec<BenchItem>, max: usize, seed: u64) -> Vec<Bench
 ///
 /// # Errors
 /// Calibration failures (invalid settings).
-pub fn likelihood_models(settings: &BenchSettings, sizes: &[usize]) -> Result<BTreeMap<usize, (ErrorModel, Option<BitCounts>)>> {
+pub fn likelihood_models(
+    settings: &BenchSettings,
+    sizes: &[usize],
+) -> Result<BTreeMap<usize, (ErrorModel, Option<BitCounts>)>> {
     sizes
         .par_iter()
         .map(|&n| match settings.oracle {
@@ -262,21 +297,38 @@ pub fn run_item(item: &BenchItem, trial: usize, settings: &BenchSettings, model:
             let desc = (0..item.n).map(|v| truth.descendants(v)).collect();
             Box::new(NoisyOracle::new(desc, error_rate, oracle_seed)?)
         }
-        OracleSpec::Experiment { samples } => {
-            Box::new(ExperimentOracle::new(truth.parent_sets(), ExperimentSettings::new(samples)?, model, oracle_seed)?)
-        }
+        OracleSpec::Experiment { samples } => Box::new(ExperimentOracle::new(
+            truth.parent_sets(),
+            ExperimentSettings::new(samples)?,
+            model,
+            oracle_seed,
+        )?),
     };
     let hypothesis = cands.hypothesis(item.relation, item.x, item.y);
-    let config = LoopConfig { seed: derive_seed(base, &[4]), ..settings.loop_config };
+    let config = LoopConfig {
+        seed: derive_seed(base, &[4]),
+        ..settings.loop_config
+    };
     let outcome = run_loop(cands.table(), &hypothesis, oracle.as_mut(), &config)?;
-    Ok(item_result(item, trial, &cands, &truth, oracle.measured_errors(), model, outcome, config.epsilon))
+    Ok(item_result(
+        item,
+        trial,
+        &cands,
+        &truth,
+        oracle.measured_errors(),
+        model,
+        outcome,
+        config.epsilon,
+    ))
 }
 
 fn draw_truth(cands: &Candidates, cpdag: &Pdag, rng: &mut impl Rng) -> Result<Dag> {
     if cands.exhaustive() {
         return Ok(cands.dags()[rng.random_range(0..cands.len())].clone());
     }
-    sample_mec(cpdag, 1, rng).pop().ok_or_else(|| Error::invalid("premise", "its class has no member DAG"))
+    sample_mec(cpdag, 1, rng)
+        .pop()
+        .ok_or_else(|| Error::invalid("premise", "its class has no member DAG"))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -295,7 +347,11 @@ fn item_result(
     let epsilon = settings_epsilon;
     let truth_holds = item.relation.holds(truth, item.x, item.y);
     let label_holds = item.label.map(|l| l == Label::Entailment);
-    let true_dag = truth.edges().iter().map(|&(a, b)| format!("{}->{}", variable_name(a, n), variable_name(b, n))).collect();
+    let true_dag = truth
+        .edges()
+        .iter()
+        .map(|&(a, b)| format!("{}->{}", variable_name(a, n), variable_name(b, n)))
+        .collect();
     ItemResult {
         id: item.id.clone(),
         line: item.line,
@@ -354,12 +410,18 @@ pub fn run_bench(
     models: &BTreeMap<usize, (ErrorModel, Option<BitCounts>)>,
     tick: &(dyn Fn() + Sync),
 ) -> Result<Vec<ItemResult>> {
-    let jobs: Vec<(usize, usize)> = (0..items.len()).flat_map(|i| (0..settings.trials).map(move |t| (i, t))).collect();
+    let jobs: Vec<(usize, usize)> = (0..items.len())
+        .flat_map(|i| (0..settings.trials).map(move |t| (i, t)))
+        .collect();
     jobs.par_iter()
         .map(|&(i, t)| {
             let item = &items[i];
-            let model = models.get(&item.n).map(|m| m.0).ok_or_else(|| Error::invalid("likelihood", "no model for this size"))?;
-            let out = run_item(item, t, settings, model).map_err(|e| Error::invalid(format!("line {}", item.line), e.to_string()));
+            let model = models
+                .get(&item.n)
+                .map(|m| m.0)
+                .ok_or_else(|| Error::invalid("likelihood", "no model for this size"))?;
+            let out = run_item(item, t, settings, model)
+                .map_err(|e| Error::invalid(format!("line {}", item.line), e.to_string()));
             tick();
             out
         })

@@ -27,7 +27,10 @@ pub struct CandidateSettings {
 
 impl Default for CandidateSettings {
     fn default() -> Self {
-        Self { cap: 20_000, samples: 2_000 }
+        Self {
+            cap: 20_000,
+            samples: 2_000,
+        }
     }
 }
 
@@ -72,7 +75,11 @@ impl Candidates {
         if dags.is_empty() {
             return Err(Error::invalid("premise", "its equivalence class has no member DAG"));
         }
-        let class_size = if exhaustive { Some(dags.len() as u64) } else { count_mec(cpdag, CLASS_SIZE_COUNT_CAP) };
+        let class_size = if exhaustive {
+            Some(dags.len() as u64)
+        } else {
+            count_mec(cpdag, CLASS_SIZE_COUNT_CAP)
+        };
         Self::from_dags(dags, &weights, exhaustive, class_size)
     }
 
@@ -81,13 +88,28 @@ impl Candidates {
     /// # Errors
     /// [`Error::InvalidArgument`] if empty, mixed sizes, or bad weights.
     pub fn from_dags(dags: Vec<Dag>, weights: &[f64], exhaustive: bool, class_size: Option<u64>) -> Result<Self> {
-        let n = dags.first().map(Dag::n).ok_or_else(|| Error::invalid("candidates", "the candidate set is empty"))?;
+        let n = dags
+            .first()
+            .map(Dag::n)
+            .ok_or_else(|| Error::invalid("candidates", "the candidate set is empty"))?;
         if dags.iter().any(|d| d.n() != n) {
-            return Err(Error::invalid("candidates", "candidates have different numbers of nodes"));
+            return Err(Error::invalid(
+                "candidates",
+                "candidates have different numbers of nodes",
+            ));
         }
-        let descendants = dags.iter().map(|d| (0..n).map(|v| d.descendants(v)).collect()).collect();
+        let descendants = dags
+            .iter()
+            .map(|d| (0..n).map(|v| d.descendants(v)).collect())
+            .collect();
         let table = CandidateTable::new(n, descendants, weights)?;
-        Ok(Self { dags, weights: weights.to_vec(), exhaustive, class_size, table })
+        Ok(Self {
+            dags,
+            weights: weights.to_vec(),
+            exhaustive,
+            class_size,
+            table,
+        })
     }
 
     /// The distinct candidate DAGs.
@@ -151,7 +173,8 @@ mod tests {
         assert_eq!(all.len(), 3);
         assert_eq!(all.ceil_log2(), 2);
         assert!(all.dags().contains(&chain));
-        let sampled = Candidates::from_cpdag(&cpdag(&chain), CandidateSettings { cap: 2, samples: 300 }, &mut rng).unwrap();
+        let sampled =
+            Candidates::from_cpdag(&cpdag(&chain), CandidateSettings { cap: 2, samples: 300 }, &mut rng).unwrap();
         assert!(!sampled.exhaustive());
         assert_eq!(sampled.class_size(), Some(3));
         assert_eq!(sampled.len(), 3);

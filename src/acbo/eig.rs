@@ -88,7 +88,10 @@ fn answer_probability(a: u64, t: u64, mask: u64, model: ErrorModel) -> f64 {
 }
 
 fn mixture_probability(a: u64, groups: &[(u64, f64)], mask: u64, model: ErrorModel) -> f64 {
-    groups.iter().map(|&(t, w)| w * answer_probability(a, t, mask, model)).sum()
+    groups
+        .iter()
+        .map(|&(t, w)| w * answer_probability(a, t, mask, model))
+        .sum()
 }
 
 fn exact_answer_entropy_bits(groups: &[(u64, f64)], mask: u64, model: ErrorModel) -> f64 {
@@ -149,7 +152,10 @@ mod tests {
         let t = table();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let probs = [0.5, 0.3, 0.2];
-        let q = Query { intervene: 0, targets: 0b010 }; // true only in candidate 0
+        let q = Query {
+            intervene: 0,
+            targets: 0b010,
+        }; // true only in candidate 0
         for eta in [0.0, 0.05, 0.2] {
             let m = ErrorModel::symmetric(eta).unwrap();
             let p = 0.5;
@@ -177,7 +183,10 @@ mod tests {
         let t = table();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let m = ErrorModel::symmetric(0.1).unwrap();
-        let q = Query { intervene: 2, targets: 0b011 }; // candidates 0 and 2 both say {}
+        let q = Query {
+            intervene: 2,
+            targets: 0b011,
+        }; // candidates 0 and 2 both say {}
         assert_eq!(expected_information_gain(&[0.5, 0.0, 0.5], &t, &q, m, &mut rng), 0.0);
     }
 
@@ -188,7 +197,9 @@ mod tests {
         let groups = answer_groups(&[0.2, 0.5, 0.3], &t, &all_queries(3, QueryKind::Set)[1]);
         let exact = exact_answer_entropy_bits(&groups, 0b101, m);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        let runs: Vec<f64> = (0..40).map(|_| monte_carlo_answer_entropy_bits(&groups, 0b101, m, &mut rng)).collect();
+        let runs: Vec<f64> = (0..40)
+            .map(|_| monte_carlo_answer_entropy_bits(&groups, 0b101, m, &mut rng))
+            .collect();
         let mean = runs.iter().sum::<f64>() / runs.len() as f64;
         assert!((mean - exact).abs() < 0.01, "{mean} vs {exact}");
     }

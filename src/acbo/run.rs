@@ -42,7 +42,10 @@ impl Goal {
         match text {
             "hypothesis" => Ok(Goal::Hypothesis),
             "dag" => Ok(Goal::Dag),
-            other => Err(Error::invalid("--goal", format!("{other:?} is not one of: hypothesis, dag"))),
+            other => Err(Error::invalid(
+                "--goal",
+                format!("{other:?} is not one of: hypothesis, dag"),
+            )),
         }
     }
 }
@@ -93,13 +96,22 @@ impl LoopConfig {
     /// [`Error::InvalidArgument`] naming the CLI flag of the first bad field.
     pub fn validate(&self) -> Result<()> {
         if !(self.epsilon > 0.0 && self.epsilon < 0.5) {
-            return Err(Error::invalid("--epsilon", format!("{} is outside (0, 0.5)", self.epsilon)));
+            return Err(Error::invalid(
+                "--epsilon",
+                format!("{} is outside (0, 0.5)", self.epsilon),
+            ));
         }
         if !(self.decision_threshold > 0.0 && self.decision_threshold < 1.0) {
-            return Err(Error::invalid("--threshold", format!("{} is outside (0, 1)", self.decision_threshold)));
+            return Err(Error::invalid(
+                "--threshold",
+                format!("{} is outside (0, 1)", self.decision_threshold),
+            ));
         }
         if !(self.alarm_level > 0.0 && self.alarm_level < 1.0) {
-            return Err(Error::invalid("--alarm-level", format!("{} is outside (0, 1)", self.alarm_level)));
+            return Err(Error::invalid(
+                "--alarm-level",
+                format!("{} is outside (0, 1)", self.alarm_level),
+            ));
         }
         Ok(())
     }
@@ -172,7 +184,12 @@ pub struct Outcome {
 /// # Errors
 /// [`Error::InvalidArgument`] on a bad config or a hypothesis vector of the wrong length;
 /// oracle failures.
-pub fn run_loop(table: &CandidateTable, hypothesis: &[bool], oracle: &mut dyn Oracle, config: &LoopConfig) -> Result<Outcome> {
+pub fn run_loop(
+    table: &CandidateTable,
+    hypothesis: &[bool],
+    oracle: &mut dyn Oracle,
+    config: &LoopConfig,
+) -> Result<Outcome> {
     config.validate()?;
     if hypothesis.len() != table.len() {
         return Err(Error::invalid("hypothesis", "needs one truth value per candidate"));
@@ -195,7 +212,14 @@ pub fn run_loop(table: &CandidateTable, hypothesis: &[bool], oracle: &mut dyn Or
         if state.asked.len() >= config.budget {
             break StopReason::Budget;
         }
-        let Some(choice) = choose(config.selection, &queries, &state.posterior, table, state.asked.len(), &mut rng) else {
+        let Some(choice) = choose(
+            config.selection,
+            &queries,
+            &state.posterior,
+            table,
+            state.asked.len(),
+            &mut rng,
+        ) else {
             break StopReason::NoInformativeQuery;
         };
         state.ask(oracle, queries[choice.index], Some(choice.eig_bits), false)?;
@@ -232,10 +256,22 @@ struct LoopState<'a> {
 }
 
 impl<'a> LoopState<'a> {
-    fn new(table: &'a CandidateTable, hypothesis: &'a [bool], model: crate::acbo::ErrorModel, config: &LoopConfig) -> Self {
+    fn new(
+        table: &'a CandidateTable,
+        hypothesis: &'a [bool],
+        model: crate::acbo::ErrorModel,
+        config: &LoopConfig,
+    ) -> Self {
         let posterior = Posterior::new(table, model);
-        let mut state =
-            Self { table, hypothesis, posterior, asked: Vec::new(), trace: Vec::new(), alarm_round: None, alarm_level: config.alarm_level };
+        let mut state = Self {
+            table,
+            hypothesis,
+            posterior,
+            asked: Vec::new(),
+            trace: Vec::new(),
+            alarm_round: None,
+            alarm_level: config.alarm_level,
+        };
         state.record(None, None, None, false);
         state
     }

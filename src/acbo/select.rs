@@ -37,7 +37,10 @@ impl Selection {
             "eig" => Ok(Selection::Eig),
             "random" => Ok(Selection::Random),
             "round-robin" => Ok(Selection::RoundRobin),
-            other => Err(Error::invalid("--select", format!("{other:?} is not one of: eig, random, round-robin"))),
+            other => Err(Error::invalid(
+                "--select",
+                format!("{other:?} is not one of: eig, random, round-robin"),
+            )),
         }
     }
 
@@ -72,12 +75,17 @@ pub fn choose(
     rng: &mut impl Rng,
 ) -> Option<Choice> {
     let probs = posterior.probabilities();
-    let gains: Vec<f64> =
-        queries.iter().map(|q| expected_information_gain(&probs, table, q, posterior.model(), rng)).collect();
-    let (best, best_gain) = gains
+    let gains: Vec<f64> = queries
         .iter()
-        .enumerate()
-        .fold((0, f64::NEG_INFINITY), |acc, (i, &g)| if g > acc.1 + EIG_TOLERANCE_BITS { (i, g) } else { acc });
+        .map(|q| expected_information_gain(&probs, table, q, posterior.model(), rng))
+        .collect();
+    let (best, best_gain) = gains.iter().enumerate().fold((0, f64::NEG_INFINITY), |acc, (i, &g)| {
+        if g > acc.1 + EIG_TOLERANCE_BITS {
+            (i, g)
+        } else {
+            acc
+        }
+    });
     if best_gain <= EIG_TOLERANCE_BITS {
         return None;
     }
@@ -86,5 +94,8 @@ pub fn choose(
         Selection::Random => rng.random_range(0..queries.len()),
         Selection::RoundRobin => asked % queries.len(),
     };
-    Some(Choice { index, eig_bits: gains[index] })
+    Some(Choice {
+        index,
+        eig_bits: gains[index],
+    })
 }

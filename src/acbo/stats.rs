@@ -68,7 +68,10 @@ fn beta_continued_fraction(x: f64, a: f64, b: f64) -> f64 {
     for m in 1..=300 {
         let m = m as f64;
         let m2 = 2.0 * m;
-        for aa in [m * (b - m) * x / ((qam + m2) * (a + m2)), -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))] {
+        for aa in [
+            m * (b - m) * x / ((qam + m2) * (a + m2)),
+            -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)),
+        ] {
             d = 1.0 + aa * d;
             d = if d.abs() < TINY { TINY } else { d };
             c = 1.0 + aa / c;

@@ -117,15 +117,18 @@ fn rate(num: u64, den: u64) -> Option<f64> {
 /// Summarize a group of results.
 pub fn summarize_group(results: &[&ItemResult], model: Option<ErrorModel>) -> GroupSummary {
     let truth_pairs: Vec<(bool, bool)> = results.iter().map(|r| (r.predicted_holds, r.truth_holds)).collect();
-    let label_pairs: Vec<(bool, bool)> =
-        results.iter().filter_map(|r| r.label.map(|l| (r.predicted_holds, l == Label::Entailment))).collect();
+    let label_pairs: Vec<(bool, bool)> = results
+        .iter()
+        .filter_map(|r| r.label.map(|l| (r.predicted_holds, l == Label::Entailment)))
+        .collect();
     let (accuracy, f1) = accuracy_f1(&truth_pairs);
     let (acc_l, f1_l) = accuracy_f1(&label_pairs);
     let errors = total_oracle_errors(results);
     let mean_queries = mean(results.iter().map(|r| r.queries as f64));
     let mean_log2 = mean(results.iter().map(|r| f64::from(r.ceil_log2_candidates)));
     let undecided: Vec<&&ItemResult> = results.iter().filter(|r| r.prior_undecided).collect();
-    let undecided_mean = |f: &dyn Fn(&ItemResult) -> f64| (!undecided.is_empty()).then(|| mean(undecided.iter().map(|r| f(r))));
+    let undecided_mean =
+        |f: &dyn Fn(&ItemResult) -> f64| (!undecided.is_empty()).then(|| mean(undecided.iter().map(|r| f(r))));
     GroupSummary {
         items: results.len(),
         accuracy,
@@ -146,7 +149,10 @@ pub fn summarize_group(results: &[&ItemResult], model: Option<ErrorModel>) -> Gr
         truth_in_candidates_fraction: mean(results.iter().map(|r| f64::from(u8::from(r.true_dag_in_candidates)))),
         alarms: results.iter().filter(|r| r.alarm_round.is_some()).count(),
         truth_missing: results.iter().filter(|r| !r.true_dag_in_candidates).count(),
-        alarms_with_truth_missing: results.iter().filter(|r| r.alarm_round.is_some() && !r.true_dag_in_candidates).count(),
+        alarms_with_truth_missing: results
+            .iter()
+            .filter(|r| r.alarm_round.is_some() && !r.true_dag_in_candidates)
+            .count(),
         stop_reasons: stop_reason_counts(results),
         by_label: by_label(results),
         likelihood_model: model,
@@ -168,7 +174,10 @@ fn total_oracle_errors(results: &[&ItemResult]) -> BitCounts {
 fn stop_reason_counts(results: &[&ItemResult]) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for r in results {
-        let key = serde_json::to_value(r.stop_reason).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let key = serde_json::to_value(r.stop_reason)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
         *counts.entry(key).or_insert(0) += 1;
     }
     counts
@@ -201,9 +210,15 @@ pub fn summarize(results: &[ItemResult], models: &BTreeMap<usize, ErrorModel>) -
     for r in results {
         groups.entry(r.n_vars).or_default().push(r);
     }
-    let by_n_vars = groups.iter().map(|(&n, rs)| (n, summarize_group(rs, models.get(&n).copied()))).collect();
+    let by_n_vars = groups
+        .iter()
+        .map(|(&n, rs)| (n, summarize_group(rs, models.get(&n).copied())))
+        .collect();
     let all: Vec<&ItemResult> = results.iter().collect();
-    Summary { by_n_vars, overall: summarize_group(&all, None) }
+    Summary {
+        by_n_vars,
+        overall: summarize_group(&all, None),
+    }
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -245,7 +260,22 @@ fn row(name: &str, g: &GroupSummary) -> String {
 pub fn format_table(summary: &Summary) -> String {
     let mut out = format!(
         "{:>6} {:>6} {:>6} {:>6} {:>7} {:>6} {:>6} {:>7} {:>7} {:>5} {:>6} {:>6} {:>7} {:>7} {:>5} {:>6}\n",
-        "n_vars", "items", "acc", "F1", "acc_lbl", "F1_lbl", "dag", "queries", "log2|C|", "ratio", "undec", "q_und", "log2_un", "orc_err", "exh", "alarms"
+        "n_vars",
+        "items",
+        "acc",
+        "F1",
+        "acc_lbl",
+        "F1_lbl",
+        "dag",
+        "queries",
+        "log2|C|",
+        "ratio",
+        "undec",
+        "q_und",
+        "log2_un",
+        "orc_err",
+        "exh",
+        "alarms"
     );
     for (n, g) in &summary.by_n_vars {
         out.push_str(&row(&n.to_string(), g));

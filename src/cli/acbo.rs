@@ -100,7 +100,12 @@ impl AcboArgs {
         if self.budget == 0 {
             return Err(Error::invalid("--budget", "must be at least 1"));
         }
-        for (name, v) in [("--trials", self.trials), ("--candidate-cap", self.candidate_cap), ("--candidate-samples", self.candidate_samples), ("--calibration-systems", self.calibration_systems)] {
+        for (name, v) in [
+            ("--trials", self.trials),
+            ("--candidate-cap", self.candidate_cap),
+            ("--candidate-samples", self.candidate_samples),
+            ("--calibration-systems", self.calibration_systems),
+        ] {
             if v == 0 {
                 return Err(Error::invalid(name, "must be at least 1"));
             }
@@ -111,7 +116,10 @@ impl AcboArgs {
         Ok(BenchSettings {
             oracle: OracleSpec::parse(&self.oracle)?,
             loop_config,
-            candidates: CandidateSettings { cap: self.candidate_cap, samples: self.candidate_samples },
+            candidates: CandidateSettings {
+                cap: self.candidate_cap,
+                samples: self.candidate_samples,
+            },
             trials: self.trials,
             seed: self.seed,
             calibration_systems: self.calibration_systems,
@@ -155,7 +163,12 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
         settings.trials
     );
     print!("{}", format_table(&summary));
-    eprintln!("{} runs in {:.1} s; wrote {}", results.len(), start.elapsed().as_secs_f64(), args.out.display());
+    eprintln!(
+        "{} runs in {:.1} s; wrote {}",
+        results.len(),
+        start.elapsed().as_secs_f64(),
+        args.out.display()
+    );
     Ok(())
 }
 
@@ -176,7 +189,9 @@ fn write_outputs(
     let mut meta = Meta::new(Some(settings.seed));
     meta.add_input(&args.data)?;
     let calibration: BTreeMap<usize, _> = models.iter().filter_map(|(&n, m)| m.1.map(|c| (n, c))).collect();
-    meta.set("settings", settings).set("calibration", calibration).set("records", records);
+    meta.set("settings", settings)
+        .set("calibration", calibration)
+        .set("records", records);
     meta.write(args.out.join("meta.json"))
 }
 

@@ -47,7 +47,11 @@ impl ExperimentSettings {
         if samples < 2 {
             return Err(Error::invalid("experiment samples", format!("{samples} < 2")));
         }
-        Ok(Self { samples, intervention_value: 2.0, significance: 0.01 })
+        Ok(Self {
+            samples,
+            intervention_value: 2.0,
+            significance: 0.01,
+        })
     }
 }
 
@@ -72,7 +76,14 @@ impl ExperimentOracle {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let scm = LinearGaussianScm::random(parents, &mut rng)?;
         let descendants = descendant_sets(parents)?;
-        Ok(Self { scm, descendants, settings, model, rng, measured: BitCounts::default() })
+        Ok(Self {
+            scm,
+            descendants,
+            settings,
+            model,
+            rng,
+            measured: BitCounts::default(),
+        })
     }
 
     fn run_experiment(&mut self, query: &Query) -> u64 {
@@ -101,7 +112,8 @@ impl Oracle for ExperimentOracle {
 
     fn answer(&mut self, query: &Query) -> Result<Answer> {
         let changed = self.run_experiment(query);
-        self.measured.add(query.truth(&self.descendants), changed, query.targets);
+        self.measured
+            .add(query.truth(&self.descendants), changed, query.targets);
         Ok(Answer { changed })
     }
 
@@ -125,7 +137,11 @@ pub struct ExperimentCalibration {
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] if `systems` is empty; [`Error::Graph`] on an invalid system.
-pub fn calibrate_experiment(systems: &[Vec<u64>], settings: ExperimentSettings, seed: u64) -> Result<ExperimentCalibration> {
+pub fn calibrate_experiment(
+    systems: &[Vec<u64>],
+    settings: ExperimentSettings,
+    seed: u64,
+) -> Result<ExperimentCalibration> {
     if systems.is_empty() {
         return Err(Error::invalid("calibration", "needs at least one system"));
     }
@@ -146,7 +162,10 @@ pub fn calibrate_experiment(systems: &[Vec<u64>], settings: ExperimentSettings, 
         let r = if total == 0 { 0.0 } else { err as f64 / total as f64 };
         r.clamp(CALIBRATED_RATE_MIN, CALIBRATED_RATE_MAX)
     };
-    let model = ErrorModel::new(rate(measured.false_yes, measured.negatives()), rate(measured.true_no, measured.positives()))?;
+    let model = ErrorModel::new(
+        rate(measured.false_yes, measured.negatives()),
+        rate(measured.true_no, measured.positives()),
+    )?;
     Ok(ExperimentCalibration { measured, model })
 }
 
@@ -160,15 +179,29 @@ mod tests {
         let parents = vec![0, 0b1, 0b10, 0];
         let settings = ExperimentSettings::new(500).unwrap();
         let mut oracle = ExperimentOracle::new(&parents, settings, ErrorModel::symmetric(0.01).unwrap(), 5).unwrap();
-        let a = oracle.answer(&Query { intervene: 0, targets: 0b1110 }).unwrap();
+        let a = oracle
+            .answer(&Query {
+                intervene: 0,
+                targets: 0b1110,
+            })
+            .unwrap();
         assert_eq!(a.changed, 0b0110);
-        let a = oracle.answer(&Query { intervene: 2, targets: 0b1011 }).unwrap();
+        let a = oracle
+            .answer(&Query {
+                intervene: 2,
+                targets: 0b1011,
+            })
+            .unwrap();
         assert_eq!(a.changed, 0);
     }
 
     #[test]
     fn calibration_rates_shrink_with_sample_size() {
-        let systems: Vec<Vec<u64>> = vec![vec![0, 0b1, 0b11, 0b100], vec![0, 0b1, 0b10, 0b1000 >> 1], vec![0b10, 0, 0b11, 0]];
+        let systems: Vec<Vec<u64>> = vec![
+            vec![0, 0b1, 0b11, 0b100],
+            vec![0, 0b1, 0b10, 0b1000 >> 1],
+            vec![0b10, 0, 0b11, 0],
+        ];
         let small = calibrate_experiment(&systems, ExperimentSettings::new(4).unwrap(), 1).unwrap();
         let large = calibrate_experiment(&systems, ExperimentSettings::new(400).unwrap(), 1).unwrap();
         assert!(large.model.false_negative_rate <= small.model.false_negative_rate);

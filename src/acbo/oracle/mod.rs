@@ -106,8 +106,14 @@ mod tests {
 
     #[test]
     fn parses_the_accepted_forms_and_lists_them_otherwise() {
-        assert_eq!(OracleSpec::parse("noisy:0.1").unwrap(), OracleSpec::Noisy { error_rate: 0.1 });
-        assert_eq!(OracleSpec::parse("experiment:200").unwrap(), OracleSpec::Experiment { samples: 200 });
+        assert_eq!(
+            OracleSpec::parse("noisy:0.1").unwrap(),
+            OracleSpec::Noisy { error_rate: 0.1 }
+        );
+        assert_eq!(
+            OracleSpec::parse("experiment:200").unwrap(),
+            OracleSpec::Experiment { samples: 200 }
+        );
         for bad in ["model:runs/m", "noisy:0.5", "noisy:x", "experiment:1", "noisy"] {
             let e = OracleSpec::parse(bad).unwrap_err().to_string();
             assert!(e.contains("--oracle") && e.contains("experiment:S"), "{bad}: {e}");
