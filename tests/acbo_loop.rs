@@ -66,7 +66,12 @@ fn eig_never_picks_a_query_whose_answer_is_already_certain() {
     for n in [3, 4] {
         for (i, dag) in all_dags(n).into_iter().enumerate().filter(|(i, _)| i % 7 == 0) {
             let cands = candidates_of(&dag);
-            for kind in [QueryKind::Set, QueryKind::Binary] {
+            for (kind, selection) in [
+                (QueryKind::Set, Selection::Eig),
+                (QueryKind::Binary, Selection::Eig),
+                (QueryKind::Set, Selection::EigHypothesis),
+                (QueryKind::Binary, Selection::EigHypothesis),
+            ] {
                 let relation = Relation::ALL[i % 6];
                 let hyp = cands.hypothesis(relation, 0, n - 1);
                 let mut oracle = NoisyOracle::new(descendants(&dag), 0.0, i as u64).unwrap();

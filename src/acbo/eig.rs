@@ -12,6 +12,10 @@
 //! the grouped weights), else estimated by seeded Monte Carlo with [`MONTE_CARLO_SAMPLES`]
 //! draws from the mixture (unbiased for H(A), so EIG estimates carry sampling noise for
 //! n > 13 variables with set-valued queries).
+//!
+//! [`hypothesis_information_gain`] is the same quantity about the hypothesis indicator instead of
+//! the DAG (`--select eig-hypothesis`): it prefers queries that settle h over queries that merely
+//! split DAGs h does not care about.
 
 use rand::Rng;
 
@@ -55,17 +59,73 @@ pub fn expected_information_gain(
     if groups.len() <= 1 {
         return 0.0;
     }
-    let total: f64 = groups.iter().map(|g| g.1).sum();
-    let groups: Vec<(u64, f64)> = groups.into_iter().map(|(t, w)| (t, w / total)).collect();
+    let groups = normalized(groups);
     let conditional = conditional_entropy_bits(&groups, query.targets, model);
-    let marginal = if model.false_positive_rate == 0.0 && model.false_negative_rate == 0.0 {
+    let marginal = answer_entropy_bits(&groups, query, model, rng);
+    (marginal - conditional).max(0.0)
+}
+
+/// Expected information gain in bits about the *hypothesis* rather than the DAG:
+/// I(A; h) = H(A) − P(h)·H(A | h) − P(¬h)·H(A | ¬h), where `holds[c]` says whether the
+/// hypothesis holds in candidate c and each conditional answer distribution is the mixture over
+/// the candidates on that side. 0 when the hypothesis is already certain or no live candidates
+/// disagree on the answer.
+pub fn hypothesis_information_gain(
+    probabilities: &[f64],
+    table: &CandidateTable,
+    query: &Query,
+    model: ErrorModel,
+    holds: &[bool],
+    rng: &mut impl Rng,
+) -> f64 {
+    let groups = answer_groups(probabilities, table, query);
+    let p_holds: f64 = probabilities
+        .iter()
+        .zip(holds)
+        .filter(|(_, h)| **h)
+        .map(|(p, _)| p)
+        .sum();
+    let total: f64 = probabilities.iter().sum();
+    let p_holds = p_holds / total;
+    if groups.len() <= 1 || p_holds <= 0.0 || p_holds >= 1.0 {
+        return 0.0;
+    }
+    let side = |want: bool| -> Vec<f64> {
+        probabilities
+            .iter()
+            .zip(holds)
+            .map(|(&p, &h)| if h == want { p } else { 0.0 })
+            .collect()
+    };
+    let h_all = answer_entropy_bits(&normalized(groups), query, model, rng);
+    let h_true = answer_entropy_bits(&normalized(answer_groups(&side(true), table, query)), query, model, rng);
+    let h_false = answer_entropy_bits(
+        &normalized(answer_groups(&side(false), table, query)),
+        query,
+        model,
+        rng,
+    );
+    (h_all - p_holds * h_true - (1.0 - p_holds) * h_false).max(0.0)
+}
+
+fn normalized(groups: Vec<(u64, f64)>) -> Vec<(u64, f64)> {
+    let total: f64 = groups.iter().map(|g| g.1).sum();
+    groups.into_iter().map(|(t, w)| (t, w / total)).collect()
+}
+
+/// H(A) of the answer mixture over normalized groups: partition entropy when noiseless, exact
+/// sum up to [`EXACT_MAX_TARGETS`] targets, Monte Carlo above.
+fn answer_entropy_bits(groups: &[(u64, f64)], query: &Query, model: ErrorModel, rng: &mut impl Rng) -> f64 {
+    if groups.len() <= 1 && (model.false_positive_rate == 0.0 && model.false_negative_rate == 0.0) {
+        return 0.0;
+    }
+    if model.false_positive_rate == 0.0 && model.false_negative_rate == 0.0 {
         groups.iter().map(|g| -g.1 * g.1.log2()).sum()
     } else if query.width() <= EXACT_MAX_TARGETS {
-        exact_answer_entropy_bits(&groups, query.targets, model)
+        exact_answer_entropy_bits(groups, query.targets, model)
     } else {
-        monte_carlo_answer_entropy_bits(&groups, query.targets, model, rng)
-    };
-    (marginal - conditional).max(0.0)
+        monte_carlo_answer_entropy_bits(groups, query.targets, model, rng)
+    }
 }
 
 /// H(A | G) = Σ_g w_g [|t_g|·H_b(β) + |m ∖ t_g|·H_b(α)].
@@ -188,6 +248,36 @@ mod tests {
             targets: 0b011,
         }; // candidates 0 and 2 both say {}
         assert_eq!(expected_information_gain(&[0.5, 0.0, 0.5], &t, &q, m, &mut rng), 0.0);
+    }
+
+    #[test]
+    fn hypothesis_gain_is_mutual_information_with_h() {
+        let t = table();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let probs = [1.0 / 3.0; 3];
+        let exact = ErrorModel::symmetric(0.0).unwrap();
+        let q = all_queries(3, QueryKind::Set)[1]; // do(1): {2}, {0}, {0,2} — identifies the DAG
+                                                   // h holds in candidate 0 only: the answer reveals h, I = H_b(1/3)
+        let h = [true, false, false];
+        let gain = hypothesis_information_gain(&probs, &t, &q, exact, &h, &mut rng);
+        assert!((gain - binary_entropy_bits(1.0 / 3.0)).abs() < 1e-12, "{gain}");
+        // do(2) separates {0,2} (both say {}) from 1 ({0,1}): h = [true, false, true] is decided by it
+        let q2 = all_queries(3, QueryKind::Set)[2];
+        let h2 = [true, false, true];
+        let g2 = hypothesis_information_gain(&probs, &t, &q2, exact, &h2, &mut rng);
+        assert!((g2 - binary_entropy_bits(1.0 / 3.0)).abs() < 1e-12, "{g2}");
+        // a certain hypothesis carries no information
+        assert_eq!(
+            hypothesis_information_gain(&probs, &t, &q, exact, &[true; 3], &mut rng),
+            0.0
+        );
+        // noisy: gain about h never exceeds gain about the DAG (data processing)
+        let noisy = ErrorModel::symmetric(0.1).unwrap();
+        for q in all_queries(3, QueryKind::Set) {
+            let gh = hypothesis_information_gain(&probs, &t, &q, noisy, &h, &mut rng);
+            let gd = expected_information_gain(&probs, &t, &q, noisy, &mut rng);
+            assert!(gh <= gd + 1e-12, "{gh} > {gd}");
+        }
     }
 
     #[test]

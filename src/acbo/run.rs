@@ -217,6 +217,7 @@ pub fn run_loop(
             &queries,
             &state.posterior,
             table,
+            hypothesis,
             state.asked.len(),
             &mut rng,
         ) else {

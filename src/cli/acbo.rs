@@ -32,7 +32,8 @@ pub struct AcboArgs {
     /// per intervention arm on a simulated linear-Gaussian SCM).
     #[arg(long)]
     pub oracle: String,
-    /// Query selection: eig, random or round-robin.
+    /// Query selection: eig (information about the DAG), eig-hypothesis (about the hypothesis),
+    /// random or round-robin.
     #[arg(long, default_value = "eig")]
     pub select: String,
     /// Query family: set ("which variables change under do(X)?") or binary ("does Y change?").
