@@ -77,9 +77,11 @@ fn eig_never_picks_a_query_whose_answer_is_already_certain() {
                 let mut oracle = NoisyOracle::new(descendants(&dag), 0.0, i as u64).unwrap();
                 let config = LoopConfig {
                     query_kind: kind,
+                    selection,
                     ..LoopConfig::default()
                 };
                 let out = run_loop(cands.table(), &hyp, &mut oracle, &config).unwrap();
+                assert_eq!(out.holds, relation.holds(&dag, 0, n - 1), "{dag:?} {selection:?}: wrong answer");
                 // replay the posterior and check every asked query splits the live candidates
                 let mut post = Posterior::new(cands.table(), ErrorModel::symmetric(0.0).unwrap());
                 for round in out.trace.iter().skip(1) {
