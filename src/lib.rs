@@ -14,6 +14,7 @@
 //! | [`graph`] | DAG bitsets, d-separation, CPDAG, MEC enumeration, the six relations |
 //! | [`corpus`] | Corr2Cause records, JSONL I/O, premises/hypotheses/labels/splits |
 //! | [`tokenize`] | `Tokenizer` trait, HF `tokenizer.json`, built-in word vocabulary, overlap metrics, near-miss pairs |
+//! | [`acbo`] | A-CBO: MEC candidates, interventional queries, oracles, log-space posterior, EIG, benchmark |
 //! | [`report`] | atomic output files, `meta.json` provenance |
 //! | [`cli`] | the `ntkgap` subcommands (the binary is a thin wrapper) |
 //!
@@ -21,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+pub mod acbo;
 pub mod cli;
 pub mod corpus;
 pub mod error;

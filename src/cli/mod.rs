@@ -4,6 +4,7 @@
 //! Exit codes: 0 success, 2 bad input (any [`crate::Error`] that [`crate::Error::is_bad_input`]),
 //! 1 internal failure. Errors print as one line.
 
+pub mod acbo;
 pub mod enumerate;
 pub mod generate;
 pub mod overlap;
@@ -28,6 +29,8 @@ pub struct Cli {
 /// Every subcommand.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the A-CBO interventional loop on a corpus and report accuracy and queries by size.
+    Acbo(acbo::AcboArgs),
     /// Count every labelled DAG and Markov equivalence class on N ≤ 6 nodes.
     Enumerate(enumerate::EnumerateArgs),
     /// Generate a Corr2Cause or Extended Corr2Cause corpus (JSONL).
@@ -57,6 +60,7 @@ pub fn main_entry() -> anyhow::Result<()> {
 /// Whatever the subcommand returns.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Acbo(args) => acbo::run(args),
         Command::Enumerate(args) => enumerate::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Stats(args) => stats::run(args),
