@@ -98,13 +98,17 @@ fn bad_inputs_fail_with_one_line_and_no_files() {
         );
         assert!(!out.exists(), "{args:?} left {out:?} behind");
     }
-    for bad_out in [missing_parent.clone(), missing_parent.join("x.jsonl"), blocker.clone()] {
+    for bad_out in [blocker.join("sub"), missing_parent.join("x.jsonl"), blocker.clone()] {
         let run = ntkgap(&["generate", "--nodes", "2..3", "--out", bad_out.to_str().unwrap()]);
         let err = stderr(&run);
         assert_eq!(run.status.code(), Some(2), "{bad_out:?}: {err}");
         assert!(err.lines().count() == 1 && err.contains(bad_out.to_str().unwrap()), "{err}");
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only the blocker file remains");
+    // A directory output is created with its missing ancestors (like `mkdir -p`).
+    let run = ntkgap(&["generate", "--nodes", "2..3", "--out", missing_parent.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    assert!(missing_parent.join("test.jsonl").is_file());
     let run = ntkgap(&["stats", "--input", dir.path().join("missing.jsonl").to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(2));
 }

@@ -143,7 +143,7 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
     if let Some(max) = args.max_items_per_size {
         items = limit_per_size(items, max, settings.seed);
     }
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+    let out_dir = crate::report::OutputDir::create(&args.out)?;
     let mut sizes: Vec<usize> = items.iter().map(|i| i.n).collect();
     sizes.sort_unstable();
     sizes.dedup();
@@ -154,6 +154,7 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
     let plain: BTreeMap<usize, _> = models.iter().map(|(&n, m)| (n, m.0)).collect();
     let summary = summarize(&results, &plain);
     write_outputs(&args, &settings, &results, &summary, &models, items.len())?;
+    out_dir.keep();
     println!(
         "A-CBO, oracle {}, select {}, query {}, goal {}, {} records x {} trials",
         settings.oracle.describe(),

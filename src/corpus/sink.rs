@@ -10,13 +10,16 @@ use super::jsonl::JsonlWriter;
 use super::record::Record;
 use super::split::Split;
 use crate::error::{Error, Result};
+use crate::report::OutputDir;
 
 /// Streams records to their split files (directory output) or to one file.
 pub struct CorpusWriter {
     /// `None` only after `finish` (or during drop).
     target: Option<Target>,
     meta_path: PathBuf,
-    created_dir: Option<PathBuf>,
+    /// Declared after `target`: fields drop in order, so on failure the writers' temporary files
+    /// go first, then the directory levels this run created.
+    out_dir: Option<OutputDir>,
 }
 
 enum Target {
@@ -26,8 +29,8 @@ enum Target {
 }
 
 impl CorpusWriter {
-    /// A path ending in `.jsonl` is one output file; anything else is a directory (created if
-    /// missing, its parent must exist) receiving one file per split.
+    /// A path ending in `.jsonl` is one output file (its directory must exist); anything else is a
+    /// directory (created with any missing ancestors) receiving one file per split.
     ///
     /// # Errors
     /// [`Error::Io`] naming the path when it cannot be created or written;
@@ -36,18 +39,13 @@ impl CorpusWriter {
         if out.extension().is_some_and(|e| e == "jsonl") {
             let writer = JsonlWriter::create(out)?;
             let target = Some(Target::Single(out.to_path_buf(), writer));
-            return Ok(Self { target, meta_path: out.with_extension("meta.json"), created_dir: None });
+            return Ok(Self { target, meta_path: out.with_extension("meta.json"), out_dir: None });
         }
         if out.exists() && !out.is_dir() {
             return Err(Error::bad_input(out, "is a file; give a directory or a path ending in .jsonl"));
         }
-        let created_dir = if out.is_dir() {
-            None
-        } else {
-            std::fs::create_dir(out).map_err(|e| Error::io(out, e))?;
-            Some(out.to_path_buf())
-        };
-        let mut writer = Self { target: None, meta_path: out.join("meta.json"), created_dir };
+        let out_dir = Some(OutputDir::create(out)?);
+        let mut writer = Self { target: None, meta_path: out.join("meta.json"), out_dir };
         let open = |split: Split| JsonlWriter::create(out.join(format!("{}.jsonl", split.as_str())));
         // On error `writer` drops here and removes the directory it created.
         let writers = [open(Split::Train)?, open(Split::Dev)?, open(Split::Test)?];
@@ -65,18 +63,21 @@ impl CorpusWriter {
     /// # Errors
     /// [`Error::Io`] naming the file that could not be committed.
     pub fn finish(mut self) -> Result<Vec<(PathBuf, usize)>> {
-        self.created_dir = None;
-        match self.target.take() {
-            None => Ok(Vec::new()),
-            Some(Target::Single(path, w)) => Ok(vec![(path, w.finish()?)]),
+        let written = match self.target.take() {
+            None => Vec::new(),
+            Some(Target::Single(path, w)) => vec![(path, w.finish()?)],
             Some(Target::Splits(dir, writers)) => {
                 let mut out = Vec::new();
                 for (split, w) in Split::ALL.into_iter().zip(writers) {
                     out.push((dir.join(format!("{}.jsonl", split.as_str())), w.finish()?));
                 }
-                Ok(out)
+                out
             }
+        };
+        if let Some(dir) = self.out_dir.take() {
+            dir.keep();
         }
+        Ok(written)
     }
 }
 
@@ -93,12 +94,3 @@ impl RecordSink for CorpusWriter {
     }
 }
 
-impl Drop for CorpusWriter {
-    /// Unfinished: the writers' temporary files go first, then the directory we created.
-    fn drop(&mut self) {
-        drop(self.target.take());
-        if let Some(dir) = self.created_dir.take() {
-            let _ = std::fs::remove_dir(dir);
-        }
-    }
-}

@@ -93,6 +93,60 @@ pub fn write_json_atomic<T: serde::Serialize>(path: impl AsRef<Path>, value: &T)
     write_atomic(path, &bytes)
 }
 
+/// An output directory created on demand (with any missing ancestors, like `mkdir -p`) and removed
+/// again — every level this run created, if still empty — unless [`OutputDir::keep`] is called.
+#[derive(Debug)]
+pub struct OutputDir {
+    path: PathBuf,
+    /// Directories this run created, deepest first.
+    created: Vec<PathBuf>,
+}
+
+impl OutputDir {
+    /// Create `path` and its missing ancestors.
+    ///
+    /// # Errors
+    /// [`Error::BadInput`] when `path` exists and is not a directory; [`Error::Io`] naming `path`
+    /// when a level cannot be created (e.g. an ancestor is a file, or permission is denied).
+    pub fn create(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if path.exists() && !path.is_dir() {
+            return Err(Error::bad_input(&path, "is a file; expected a directory"));
+        }
+        let mut missing = Vec::new();
+        let mut cur = Some(path.as_path());
+        while let Some(p) = cur.filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+            missing.push(p.to_path_buf());
+            cur = p.parent();
+        }
+        let mut dir = Self { path: path.clone(), created: Vec::new() };
+        for level in missing.iter().rev() {
+            fs::create_dir(level).map_err(|e| Error::io(&path, e))?;
+            dir.created.insert(0, level.clone());
+        }
+        Ok(dir)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Keep the directory (the run succeeded).
+    pub fn keep(mut self) -> PathBuf {
+        self.created.clear();
+        std::mem::take(&mut self.path)
+    }
+}
+
+impl Drop for OutputDir {
+    fn drop(&mut self) {
+        for level in &self.created {
+            let _ = fs::remove_dir(level);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +170,23 @@ mod tests {
         write_atomic(&p, b"whole").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"whole");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn output_dir_creates_levels_and_removes_them_unless_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("a/b/c");
+        {
+            let out = OutputDir::create(&deep).unwrap();
+            assert!(out.path().is_dir());
+        }
+        assert!(!dir.path().join("a").exists(), "unkept levels must be removed");
+        let kept = OutputDir::create(&deep).unwrap().keep();
+        assert!(kept.is_dir());
+        let blocker = dir.path().join("file");
+        fs::write(&blocker, b"x").unwrap();
+        assert!(OutputDir::create(blocker.join("sub")).is_err());
+        assert!(OutputDir::create(&blocker).unwrap_err().to_string().contains("is a file"));
     }
 
     #[test]

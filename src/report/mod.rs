@@ -5,5 +5,5 @@
 pub mod atomic;
 pub mod meta;
 
-pub use atomic::{write_atomic, write_json_atomic, AtomicFile};
+pub use atomic::{write_atomic, write_json_atomic, AtomicFile, OutputDir};
 pub use meta::Meta;
