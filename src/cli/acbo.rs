@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::acbo::bench::{likelihood_models, limit_per_size, prepare_items, run_bench, BenchSettings, ItemResult};
 use crate::acbo::summary::{format_table, summarize, Summary};
@@ -148,7 +147,7 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
     sizes.sort_unstable();
     sizes.dedup();
     let models = likelihood_models(&settings, &sizes)?;
-    let bar = progress_bar((items.len() * settings.trials) as u64);
+    let bar = super::progress::bar((items.len() * settings.trials) as u64, "items");
     let results = run_bench(&items, &settings, &models, &|| bar.inc(1))?;
     bar.finish_and_clear();
     let plain: BTreeMap<usize, _> = models.iter().map(|(&n, m)| (n, m.0)).collect();
@@ -197,10 +196,3 @@ fn write_outputs(
     meta.write(args.out.join("meta.json"))
 }
 
-fn progress_bar(total: u64) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} items ({eta})") {
-        bar.set_style(style);
-    }
-    bar
-}

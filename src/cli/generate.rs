@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::corpus::config::{parse_nodes, CorpusKind, Dedup, GenerateConfig, DEFAULT_MAX_RECORDS};
 use crate::corpus::{CorpusWriter, Plan};
@@ -93,7 +92,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     let plan = Plan::new(&config)?;
     plan.check_size()?;
     let mut writer = CorpusWriter::create(&args.out)?;
-    let bar = progress_bar(plan.total_records());
+    let bar = super::progress::bar(plan.total_records(), "records");
     let summary = plan.generate(&mut writer, &mut |done| bar.set_position(done))?;
     bar.finish_and_clear();
     let meta_path = writer.meta_path().to_path_buf();
@@ -113,10 +112,3 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn progress_bar(total: u64) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} records ({eta})") {
-        bar.set_style(style);
-    }
-    bar
-}
