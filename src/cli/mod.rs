@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
+pub mod generate;
 pub mod overlap;
 pub mod pairs;
 pub mod progress;
+pub mod stats;
 pub mod tokenizer;
 
 /// ntkgap — empirical NTKs, the kernel obstruction on near-miss causal hypotheses, and A-CBO.
@@ -31,6 +33,10 @@ pub enum Command {
     Overlap(overlap::OverlapArgs),
     /// Save the built-in tokenizer.json, or show how a tokenizer encodes a pair.
     Tokenizer(tokenizer::TokenizerArgs),
+    /// Generate a Corr2Cause or Extended Corr2Cause corpus (JSONL).
+    Generate(generate::GenerateArgs),
+    /// Counts, label shares and mean lengths of a JSONL corpus.
+    Stats(stats::StatsArgs),
 }
 
 /// Parse the process arguments and run the chosen subcommand.
@@ -51,6 +57,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pairs(args) => pairs::run(args),
         Command::Overlap(args) => overlap::run(args),
         Command::Tokenizer(args) => tokenizer::run(args),
+        Command::Generate(args) => generate::run(args),
+        Command::Stats(args) => stats::run(args),
     }
 }
 
