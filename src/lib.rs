@@ -14,7 +14,9 @@
 //! | [`graph`] | DAG bitsets, d-separation, CPDAG, MEC enumeration, the six relations |
 //! | [`corpus`] | Corr2Cause records, JSONL I/O, premises/hypotheses/labels/splits |
 //! | [`tokenize`] | `Tokenizer` trait, HF `tokenizer.json`, built-in word vocabulary, overlap metrics, near-miss pairs |
-//! | [`report`] | atomic output files, `meta.json` provenance |
+//! | [`model`] | burn BERT/RoBERTa encoder classifier, the `score` margin, probes, HF checkpoint I/O |
+| [`train`] | SFT/DPO fine-tuning, schedules, evaluation |
+| [`report`] | atomic output files, `meta.json` provenance, `.npy` I/O |
 //! | [`cli`] | the `ntkgap` subcommands (the binary is a thin wrapper) |
 //!
 //! Library errors are one enum, [`Error`], with a [`Result`] alias.
@@ -25,7 +27,9 @@ pub mod cli;
 pub mod corpus;
 pub mod error;
 pub mod graph;
+pub mod model;
 pub mod report;
 pub mod tokenize;
+pub mod train;
 
 pub use error::{Error, Result};

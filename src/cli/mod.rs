@@ -8,12 +8,16 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
+pub mod eval;
+pub mod forward;
 pub mod generate;
+pub mod model_args;
 pub mod overlap;
 pub mod pairs;
 pub mod progress;
 pub mod stats;
 pub mod tokenizer;
+pub mod train;
 
 /// ntkgap — empirical NTKs, the kernel obstruction on near-miss causal hypotheses, and A-CBO.
 #[derive(Debug, Parser)]
@@ -37,6 +41,12 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Counts, label shares and mean lengths of a JSONL corpus.
     Stats(stats::StatsArgs),
+    /// Fine-tune a BERT/RoBERTa classifier (SFT or DPO) with dev evaluation and checkpoints.
+    Train(train::TrainArgs),
+    /// Accuracy, F1 and wrong-answer confidence of a model, by n_vars and relation.
+    Eval(eval::EvalArgs),
+    /// Logits of a model on a JSONL file, as an (N, num_labels) float32 .npy.
+    Forward(forward::ForwardArgs),
 }
 
 /// Parse the process arguments and run the chosen subcommand.
@@ -59,6 +69,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tokenizer(args) => tokenizer::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Stats(args) => stats::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Forward(args) => forward::run(args),
     }
 }
 
