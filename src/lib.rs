@@ -15,8 +15,8 @@
 //! | [`corpus`] | Corr2Cause records, JSONL I/O, premises/hypotheses/labels/splits |
 //! | [`tokenize`] | `Tokenizer` trait, HF `tokenizer.json`, built-in word vocabulary, overlap metrics, near-miss pairs |
 //! | [`model`] | burn BERT/RoBERTa encoder classifier, the `score` margin, probes, HF checkpoint I/O |
-| [`train`] | SFT/DPO fine-tuning, schedules, evaluation |
-| [`report`] | atomic output files, `meta.json` provenance, `.npy` I/O |
+//! | [`train`] | SFT/DPO fine-tuning, schedules, evaluation |
+//! | [`report`] | atomic output files, `meta.json` provenance, `.npy` I/O |
 //! | [`cli`] | the `ntkgap` subcommands (the binary is a thin wrapper) |
 //!
 //! Library errors are one enum, [`Error`], with a [`Result`] alias.

@@ -83,7 +83,7 @@ fn probe_gradients_reproduce_every_parameter_gradient() {
                 assert_close(&format!("{}.bias", probe.name), &bias.unwrap().data, &beta);
             }
             (LayerKind::Embedding, ProbeInput::TokenIds(ids)) => {
-                let ids: Vec<i64> = ids.clone().into_data().convert::<i64>().into_vec::<i64>().unwrap();
+                let ids: Vec<i64> = ids.clone().into_data().convert::<i64>().try_into_vec::<i64>().unwrap();
                 let mut table = vec![0.0f32; weight.data.len()];
                 for (r, &id) in ids.iter().enumerate() {
                     for k in 0..d_out {

@@ -31,7 +31,7 @@ pub fn tensor_to_host<const D: usize>(tensor: Tensor<D>) -> Result<HostTensor> {
     let shape = tensor.dims().to_vec();
     let data = tensor
         .into_data_as::<f32>()
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .map_err(|e| Error::Numerical { context: "reading a tensor back".into(), reason: format!("{e:?}") })?;
     HostTensor::new(shape, data)
 }

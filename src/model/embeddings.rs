@@ -10,7 +10,7 @@ use burn::tensor::{Device, Tensor};
 use crate::error::Result;
 use crate::model::batch::Batch;
 use crate::model::config::ModelConfig;
-use crate::model::dense::{param_from_host, tensor_to_host, Norm};
+use crate::model::dense::{param_from_host, Norm};
 use crate::model::probe::{tap_ids, Tap};
 use crate::model::dense::ParamSource;
 use crate::model::weights::WeightMap;

@@ -53,7 +53,7 @@ mod tests {
     }
 
     fn scalar(x: Tensor<1>) -> f64 {
-        f64::from(x.into_data().convert::<f32>().into_vec::<f32>().unwrap()[0])
+        f64::from(x.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()[0])
     }
 
     #[test]
