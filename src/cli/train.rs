@@ -9,7 +9,7 @@ use clap::Args;
 use crate::cli::model_args::{bar, ModelArgs};
 use crate::report::{write_json_atomic, Meta};
 use crate::train::data::Examples;
-use crate::train::trainer::{EpochRecord, TrainProgress};
+use crate::train::trainer::{EpochRecord, TrainData, TrainProgress};
 use crate::train::{train, Objective, TrainConfig};
 
 /// Fine-tune a classifier.
@@ -117,17 +117,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let pad_id = loaded.tokenizer.pad_id()?;
     let device = args.model.backend.autodiff_device();
     let mut progress = Bars { bar: None };
-    let summary = train(
-        loaded.classifier,
-        &loaded.tokenizer_json,
-        pad_id,
-        &train_set,
-        dev_set.as_ref(),
-        &config,
-        &args.out,
-        &device,
-        &mut progress,
-    )?;
+    let data = TrainData { train: &train_set, dev: dev_set.as_ref(), pad_id, tokenizer_json: &loaded.tokenizer_json };
+    let summary = train(loaded.classifier, data, &config, &args.out, &device, &mut progress)?;
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();
     }

@@ -109,3 +109,30 @@ pub fn margin(logits: Tensor<2>) -> Tensor<1> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::dense::tensor_to_host;
+    use crate::model::infer::margin_of;
+    use burn::tensor::TensorData;
+
+    fn margins(rows: &[&[f32]]) -> Vec<f32> {
+        let k = rows[0].len();
+        let flat: Vec<f32> = rows.concat();
+        let logits = Tensor::<2>::from_data(TensorData::new(flat, [rows.len(), k]), &Device::flex());
+        tensor_to_host(margin(logits)).unwrap().data
+    }
+
+    #[test]
+    fn margin_is_the_log_odds_of_the_positive_label() {
+        assert_eq!(margins(&[&[0.5, 2.0], &[1.0, -1.0]]), vec![1.5, -2.0]);
+        assert_eq!(margins(&[&[0.7]]), vec![0.7]);
+        let three: &[f32] = &[0.2, 1.0, -0.3];
+        let expected = 1.0 - (0.2f32.exp() + (-0.3f32).exp()).ln();
+        let got = margins(&[three])[0];
+        assert!((got - expected).abs() < 1e-6, "{got} vs {expected}");
+        assert!((margin_of(three) - expected).abs() < 1e-6);
+        assert_eq!(margin_of(&[0.5, 2.0]), 1.5);
+    }
+}

@@ -1,4 +1,5 @@
-//! Batched inference: encodings → logits (host f32), in input order, no autodiff.
+//! Batched inference: encodings → logits (host f32), in input order, no autodiff. Examples
+//! are batched by length (padding is invisible to the model, so only speed changes).
 
 use burn::tensor::Device;
 
@@ -26,13 +27,21 @@ pub fn logits(
         return Err(crate::Error::invalid("--batch", "must be at least 1"));
     }
     let labels = model.config.num_labels();
-    let mut out = Vec::with_capacity(encodings.len());
-    for chunk in encodings.chunks(batch_size) {
-        let padded = pad_batch(chunk, pad_id)?;
+    // Batch examples of similar length together (less padding); results go back in input order.
+    let mut order: Vec<usize> = (0..encodings.len()).collect();
+    order.sort_by_key(|&i| encodings[i].len());
+    let mut out = vec![Vec::new(); encodings.len()];
+    let mut done = 0;
+    for chunk in order.chunks(batch_size) {
+        let members: Vec<Encoding> = chunk.iter().map(|&i| encodings[i].clone()).collect();
+        let padded = pad_batch(&members, pad_id)?;
         let batch = Batch::new(&padded, &model.config, device)?;
         let host = tensor_to_host(model.logits(&batch, None))?;
-        out.extend(host.data.chunks(labels).map(<[f32]>::to_vec));
-        progress(out.len());
+        for (&i, row) in chunk.iter().zip(host.data.chunks(labels)) {
+            out[i] = row.to_vec();
+        }
+        done += chunk.len();
+        progress(done);
     }
     Ok(out)
 }

@@ -57,13 +57,26 @@ impl Examples {
     }
 }
 
-/// Indices 0..n shuffled with (seed, epoch), cut into batches of `batch_size` (last one
-/// shorter). Same seed and epoch → same batches.
-pub fn shuffled_batches(n: usize, batch_size: usize, seed: u64, epoch: usize) -> Vec<Vec<usize>> {
-    let mut order: Vec<usize> = (0..n).collect();
+/// Examples per length bucket, in batches: batches are cut from runs of this many batches'
+/// worth of shuffled examples sorted by length, so padding stays small.
+pub const BUCKET_BATCHES: usize = 50;
+
+/// Batches of indices into `lengths` for one epoch, seeded by (seed, epoch): shuffle all
+/// indices, sort each run of `batch_size · BUCKET_BATCHES` by length (less padding), cut into
+/// batches of `batch_size` (the last of a run may be shorter), and shuffle the batches. Every
+/// index appears exactly once; same seed and epoch → same batches.
+pub fn shuffled_batches(lengths: &[usize], batch_size: usize, seed: u64, epoch: usize) -> Vec<Vec<usize>> {
+    let batch_size = batch_size.max(1);
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(epoch as u64));
     order.shuffle(&mut rng);
-    order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
+    let mut batches = Vec::with_capacity(lengths.len().div_ceil(batch_size));
+    for run in order.chunks_mut(batch_size * BUCKET_BATCHES) {
+        run.sort_by_key(|&i| lengths[i]);
+        batches.extend(run.chunks(batch_size).map(<[usize]>::to_vec));
+    }
+    batches.shuffle(&mut rng);
+    batches
 }
 
 #[cfg(test)]
@@ -72,12 +85,16 @@ mod tests {
 
     #[test]
     fn batches_cover_everything_once_and_are_seeded() {
-        let b = shuffled_batches(10, 3, 1, 0);
-        assert_eq!(b.len(), 4);
+        let lengths: Vec<usize> = (0..400).map(|i| (i * 37) % 101).collect();
+        let b = shuffled_batches(&lengths, 3, 1, 0);
+        assert_eq!(b.len(), 134);
         let mut all: Vec<usize> = b.concat();
         all.sort_unstable();
-        assert_eq!(all, (0..10).collect::<Vec<_>>());
-        assert_eq!(b, shuffled_batches(10, 3, 1, 0));
-        assert_ne!(b, shuffled_batches(10, 3, 1, 1));
+        assert_eq!(all, (0..400).collect::<Vec<_>>());
+        assert_eq!(b, shuffled_batches(&lengths, 3, 1, 0));
+        assert_ne!(b, shuffled_batches(&lengths, 3, 1, 1));
+        // Bucketing: batches span a small length range.
+        let spread: usize = b.iter().map(|x| x.iter().map(|&i| lengths[i]).max().unwrap() - x.iter().map(|&i| lengths[i]).min().unwrap()).sum();
+        assert!(spread < 134 * 10, "mean spread {}", spread / 134);
     }
 }

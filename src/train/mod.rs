@@ -18,4 +18,4 @@ pub mod schedule;
 pub mod trainer;
 
 pub use objective::Objective;
-pub use trainer::{train, TrainConfig, TrainSummary};
+pub use trainer::{train, TrainConfig, TrainData, TrainSummary};

@@ -9,13 +9,14 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::model::infer::{logits, margin_of};
-use crate::model::weights::distance;
+use crate::model::dense::tensor_to_host;
+use crate::model::weights::{distance, WeightMap};
 use crate::model::{save, Batch, Classifier};
 use crate::report::write_json_atomic;
 use crate::tokenize::pad_batch;
@@ -141,18 +142,41 @@ impl TrainProgress for Silent {
     fn epoch(&mut self, _: &EpochRecord) {}
 }
 
-/// Fine-tune `model` (on the autodiff `device`) on `train`, evaluating on `dev` after each
-/// epoch, writing checkpoints into `out`.
+/// What a training run reads besides the model.
+#[derive(Clone, Copy)]
+pub struct TrainData<'a> {
+    /// Labelled training examples.
+    pub train: &'a Examples,
+    /// Labelled dev examples (per-epoch evaluation, early stopping, `best/`).
+    pub dev: Option<&'a Examples>,
+    /// The tokenizer's pad id.
+    pub pad_id: u32,
+    /// The `tokenizer.json` text saved with every checkpoint.
+    pub tokenizer_json: &'a str,
+}
+
+/// The best dev result so far: (epoch, accuracy, loss).
+type Best = Option<(usize, f64, f64)>;
+
+struct Run<'a> {
+    data: TrainData<'a>,
+    config: &'a TrainConfig,
+    out: &'a Path,
+    device: &'a Device,
+    schedule: WarmupLinear,
+    lengths: Vec<usize>,
+    reference: Option<Vec<f32>>,
+}
+
+/// Fine-tune `model` (on the autodiff `device`) on `data.train`, evaluating on `data.dev`
+/// after each epoch, writing θ₀ and checkpoints into `out` (see the module docs).
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for a bad config, a non-2-label model or an empty training set;
 /// [`Error::Numerical`] when the loss becomes non-finite; [`Error::Io`] for unwritable outputs.
 pub fn train(
     mut model: Classifier,
-    tokenizer_json: &str,
-    pad_id: u32,
-    train: &Examples,
-    dev: Option<&Examples>,
+    data: TrainData<'_>,
     config: &TrainConfig,
     out: &Path,
     device: &Device,
@@ -162,99 +186,108 @@ pub fn train(
     if model.config.num_labels() != 2 {
         return Err(Error::invalid("--model", format!("training needs a 2-label model, this one has {}", model.config.num_labels())));
     }
-    if train.is_empty() {
+    if data.train.is_empty() {
         return Err(Error::invalid("--data", "no training examples"));
     }
-    save(&model.valid(), tokenizer_json, &out.join("theta0"))?;
+    save(&model.valid(), data.tokenizer_json, &out.join("theta0"))?;
     let theta0 = model.to_weights()?;
-    let reference = match config.objective {
-        Objective::Dpo => Some(margins(&model.valid(), train, pad_id, config.batch_size)?),
-        Objective::Sft => None,
-    };
-    let steps_per_epoch = train.len().div_ceil(config.batch_size);
-    let total = steps_per_epoch * config.epochs;
-    let schedule = WarmupLinear {
-        peak: config.learning_rate,
-        warmup_steps: (config.warmup_fraction * total as f64).round() as usize,
-        total_steps: total,
-    };
+    let run = Run::new(&model, data, config, out, device)?;
     let mut optimizer = AdamWConfig::new().with_weight_decay(config.weight_decay as f32).with_epsilon(1e-8).init();
-    let (mut history, mut step, mut best, mut since_best) = (Vec::new(), 0usize, None::<(usize, f64, f64)>, 0usize);
-    let mut stopped_early = false;
+    let (mut history, mut step, mut best, mut since_best, mut stopped_early) = (Vec::new(), 0, None, 0, false);
     for epoch in 1..=config.epochs {
         let started = Instant::now();
-        let mut loss_sum = 0.0;
-        let batches = shuffled_batches(train.len(), config.batch_size, config.seed, epoch);
-        for indices in &batches {
-            let rate = schedule.rate(step);
-            let (next, loss) = train_step(model, &mut optimizer, train, indices, reference.as_deref(), config, rate, pad_id, device)?;
-            model = next;
-            loss_sum += loss;
-            step += 1;
-            progress.step(step, total, loss);
-        }
-        let dev_metrics = dev.map(|d| dev_metrics(&model.valid(), d, pad_id, config.batch_size)).transpose()?;
-        save(&model.valid(), tokenizer_json, &out.join("last"))?;
-        let (acc, loss) = dev_metrics.as_ref().map_or((0.0, 0.0), |m| (m.accuracy, m.loss));
-        let improved = best.is_none_or(|(_, a, l)| acc > a || (acc == a && loss < l));
-        if improved {
-            best = Some((epoch, acc, loss));
-            since_best = 0;
-            save(&model.valid(), tokenizer_json, &out.join("best"))?;
-        } else {
-            since_best += 1;
-        }
-        let record = EpochRecord {
-            epoch,
-            train_loss: loss_sum / batches.len() as f64,
-            dev: dev_metrics,
-            learning_rate: schedule.rate(step.saturating_sub(1)),
-            seconds: started.elapsed().as_secs_f64(),
-        };
+        let (next, train_loss) = run.epoch(model, &mut optimizer, epoch, &mut step, progress)?;
+        model = next;
+        let (dev, improved) = run.checkpoint(&model, epoch, &mut best)?;
+        since_best = if improved { 0 } else { since_best + 1 };
+        let learning_rate = run.schedule.rate(step.saturating_sub(1));
+        let record = EpochRecord { epoch, train_loss, dev, learning_rate, seconds: started.elapsed().as_secs_f64() };
         progress.epoch(&record);
         history.push(record);
         write_json_atomic(out.join("history.json"), &history)?;
-        if dev.is_some() && since_best >= config.patience && epoch < config.epochs {
+        if data.dev.is_some() && since_best >= config.patience && epoch < config.epochs {
             stopped_early = true;
             break;
         }
     }
-    let best_weights = crate::model::weights::WeightMap::read_safetensors(&out.join("best").join("model.safetensors"))?;
+    let best_weights = WeightMap::read_safetensors(&out.join("best").join("model.safetensors"))?;
     let (distance_from_initial, _) = distance(&best_weights, &theta0);
     Ok(TrainSummary { history, best_epoch: best.map_or(0, |b| b.0), stopped_early, steps: step, distance_from_initial })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn train_step(
-    model: Classifier,
-    optimizer: &mut burn::optim::ModuleOptimizer,
-    train: &Examples,
-    indices: &[usize],
-    reference: Option<&[f32]>,
-    config: &TrainConfig,
-    rate: f64,
-    pad_id: u32,
-    device: &Device,
-) -> Result<(Classifier, f64)> {
-    let encodings: Vec<_> = indices.iter().map(|&i| train.records[i].encoding.clone()).collect();
-    let batch = Batch::new(&pad_batch(&encodings, pad_id)?, &model.config, device)?;
-    let n = indices.len();
-    let signs: Vec<f32> = indices.iter().map(|&i| if train.labels[i] == 1 { 1.0 } else { -1.0 }).collect();
-    let sign = Tensor::<1>::from_data(TensorData::new(signs, [n]), device);
-    let margin = model.score(&batch, None);
-    let loss = match (config.objective, reference) {
-        (Objective::Dpo, Some(reference)) => {
-            let r: Vec<f32> = indices.iter().map(|&i| reference[i]).collect();
-            dpo_loss(margin, Tensor::<1>::from_data(TensorData::new(r, [n]), device), sign, config.dpo_beta)
-        }
-        _ => sft_loss(margin, sign),
-    };
-    let value = crate::model::dense::tensor_to_host(loss.clone())?.data[0];
-    if !value.is_finite() {
-        return Err(Error::Numerical { context: "training loss".into(), reason: format!("loss became {value}; lower --lr") });
+impl<'a> Run<'a> {
+    fn new(model: &Classifier, data: TrainData<'a>, config: &'a TrainConfig, out: &'a Path, device: &'a Device) -> Result<Self> {
+        let reference = match config.objective {
+            Objective::Dpo => Some(margins(&model.valid(), data.train, data.pad_id, config.batch_size)?),
+            Objective::Sft => None,
+        };
+        let total = data.train.len().div_ceil(config.batch_size) * config.epochs;
+        let schedule = WarmupLinear {
+            peak: config.learning_rate,
+            warmup_steps: (config.warmup_fraction * total as f64).round() as usize,
+            total_steps: total,
+        };
+        let lengths = data.train.records.iter().map(|r| r.encoding.len()).collect();
+        Ok(Self { data, config, out, device, schedule, lengths, reference })
     }
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
-    Ok((optimizer.step(rate, model, grads), f64::from(value)))
+
+    /// One pass over the training set; returns the model and the mean step loss.
+    fn epoch(
+        &self,
+        mut model: Classifier,
+        optimizer: &mut ModuleOptimizer,
+        epoch: usize,
+        step: &mut usize,
+        progress: &mut dyn TrainProgress,
+    ) -> Result<(Classifier, f64)> {
+        let batches = shuffled_batches(&self.lengths, self.config.batch_size, self.config.seed, epoch);
+        let mut loss_sum = 0.0;
+        for indices in &batches {
+            let (next, loss) = self.step(model, optimizer, indices, self.schedule.rate(*step))?;
+            model = next;
+            loss_sum += loss;
+            *step += 1;
+            progress.step(*step, self.schedule.total_steps, loss);
+        }
+        Ok((model, loss_sum / batches.len() as f64))
+    }
+
+    /// Evaluate on dev, save `last/` and (when dev improved) `best/`.
+    fn checkpoint(&self, model: &Classifier, epoch: usize, best: &mut Best) -> Result<(Option<Metrics>, bool)> {
+        let valid = model.valid();
+        let dev = self.data.dev.map(|d| dev_metrics(&valid, d, self.data.pad_id, self.config.batch_size)).transpose()?;
+        save(&valid, self.data.tokenizer_json, &self.out.join("last"))?;
+        let (acc, loss) = dev.as_ref().map_or((0.0, 0.0), |m| (m.accuracy, m.loss));
+        let improved = best.is_none_or(|(_, a, l)| acc > a || (acc == a && loss < l));
+        if improved {
+            *best = Some((epoch, acc, loss));
+            save(&valid, self.data.tokenizer_json, &self.out.join("best"))?;
+        }
+        Ok((dev, improved))
+    }
+
+    fn step(&self, model: Classifier, optimizer: &mut ModuleOptimizer, indices: &[usize], rate: f64) -> Result<(Classifier, f64)> {
+        let (train, device) = (self.data.train, self.device);
+        let encodings: Vec<_> = indices.iter().map(|&i| train.records[i].encoding.clone()).collect();
+        let batch = Batch::new(&pad_batch(&encodings, self.data.pad_id)?, &model.config, device)?;
+        let n = indices.len();
+        let signs: Vec<f32> = indices.iter().map(|&i| if train.labels[i] == 1 { 1.0 } else { -1.0 }).collect();
+        let sign = Tensor::<1>::from_data(TensorData::new(signs, [n]), device);
+        let margin = model.score(&batch, None);
+        let loss = match &self.reference {
+            Some(reference) => {
+                let r: Vec<f32> = indices.iter().map(|&i| reference[i]).collect();
+                dpo_loss(margin, Tensor::<1>::from_data(TensorData::new(r, [n]), device), sign, self.config.dpo_beta)
+            }
+            None => sft_loss(margin, sign),
+        };
+        let value = tensor_to_host(loss.clone())?.data[0];
+        if !value.is_finite() {
+            return Err(Error::Numerical { context: "training loss".into(), reason: format!("loss became {value}; lower --lr") });
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        Ok((optimizer.step(rate, model, grads), f64::from(value)))
+    }
 }
 
 /// Margins of every example of `set` under `model` (inference device).
