@@ -140,7 +140,10 @@ fn classify(g: &Graph, path: &[usize]) -> Option<Relation> {
 }
 
 /// The brute-force truth: statements → (x, y, relation) → label.
-fn truth(n: usize) -> HashMap<Vec<(usize, usize, u64)>, HashMap<(usize, usize, Relation), Label>> {
+type Statements = Vec<(usize, usize, u64)>;
+type Labels = HashMap<(usize, usize, Relation), Label>;
+
+fn truth(n: usize) -> HashMap<Statements, Labels> {
     let mut groups: HashMap<Vec<(usize, usize, u64)>, Vec<Graph>> = HashMap::new();
     for g in all_dags(n) {
         groups.entry(statements(&g)).or_default().push(g);

@@ -31,16 +31,16 @@ pub struct Cli {
 /// Every subcommand.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Generate a Corr2Cause or Extended Corr2Cause corpus (JSONL).
+    Generate(generate::GenerateArgs),
+    /// Counts, label shares and mean lengths of a JSONL corpus.
+    Stats(stats::StatsArgs),
     /// Mine near-miss pairs (same premise / same hypothesis) with their token overlap.
     Pairs(pairs::PairsArgs),
     /// Token overlap of mined pairs by number of variables (table, CSV).
     Overlap(overlap::OverlapArgs),
     /// Save the built-in tokenizer.json, or show how a tokenizer encodes a pair.
     Tokenizer(tokenizer::TokenizerArgs),
-    /// Generate a Corr2Cause or Extended Corr2Cause corpus (JSONL).
-    Generate(generate::GenerateArgs),
-    /// Counts, label shares and mean lengths of a JSONL corpus.
-    Stats(stats::StatsArgs),
     /// Fine-tune a BERT/RoBERTa classifier (SFT or DPO) with dev evaluation and checkpoints.
     Train(train::TrainArgs),
     /// Accuracy, F1 and wrong-answer confidence of a model, by n_vars and relation.
@@ -64,11 +64,11 @@ pub fn main_entry() -> anyhow::Result<()> {
 /// Whatever the subcommand returns.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Generate(args) => generate::run(args),
+        Command::Stats(args) => stats::run(args),
         Command::Pairs(args) => pairs::run(args),
         Command::Overlap(args) => overlap::run(args),
         Command::Tokenizer(args) => tokenizer::run(args),
-        Command::Generate(args) => generate::run(args),
-        Command::Stats(args) => stats::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Forward(args) => forward::run(args),

@@ -53,8 +53,9 @@ pub struct PairsArgs {
     /// Minimum shared-token fraction of the two full encodings, in [0, 1].
     #[arg(long, default_value_t = 0.9)]
     pub min_overlap: f64,
-    /// Require opposite binary labels (`--opposite-labels false` pairs any labels).
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    /// Require opposite binary labels (the default; `--opposite-labels false` pairs any labels).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", value_name = "BOOL")]
     pub opposite_labels: bool,
     /// At most K pairs per premise (same-premise) or per record (same-hypothesis); 0 = no limit.
     #[arg(long, default_value_t = 10)]
@@ -115,6 +116,9 @@ pub fn run(args: PairsArgs) -> anyhow::Result<()> {
     writer.finish()?;
     let mut meta = Meta::new(Some(config.seed));
     meta.add_input(&args.input)?;
+    if args.tokenizer != "builtin" {
+        meta.add_input(tokenizer.source())?;
+    }
     meta.set("tokenizer", tokenizer.source()).set("max_length", tokenizer.max_length());
     meta.set("config", &config).set("stats", stats).set("encoding", summary);
     meta.write(super::meta_path(&args.out))?;

@@ -1,7 +1,7 @@
 //! Settings of corpus generation ([`GenerateConfig`]) and their validation.
 //!
 //! Two corpora (see DESIGN.md, "Corr2Cause"):
-//! * [`CorpusKind::Corr2Cause`] — the original benchmark: every MEC on n = 2..6 variables (one per
+//! * [`CorpusKind::Corr2cause`] — the original benchmark: every MEC on n = 2..6 variables (one per
 //!   class of relabellings by default, [`Dedup::Iso`]), full CI lists;
 //! * [`CorpusKind::Extended`] — the paper's Extended Corr2Cause: `per_size` random DAGs per n
 //!   (random order, edge probability min(0.5, 6/(n−1))), distinct MECs, restricted CI lists for

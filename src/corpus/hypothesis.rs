@@ -29,20 +29,12 @@ use crate::corpus::record::Label;
 use crate::error::{Error, Result};
 use crate::graph::{Dag, Relation};
 
-const PARENT: (&str, &str) = ("", " directly causes ");
-const ANCESTOR_A: (&str, &str) = ("", " causes something else which causes ");
-const ANCESTOR_B: (&str, &str) = ("", " is a cause for ");
-const ANCESTOR_B_END: &str = ", but not a direct one.";
+const DIRECTLY: &str = " directly causes ";
+const THROUGH_SOMETHING: &str = " causes something else which causes ";
+const INDIRECT: &str = " is a cause for ";
+const INDIRECT_END: &str = ", but not a direct one.";
 const COLLIDER: &str = "There exists at least one collider (i.e., common effect) of ";
 const CONFOUNDER: &str = "There exists at least one confounder (i.e., common cause) of ";
-
-fn directed(template: (&str, &str), a: &str, b: &str) -> String {
-    format!("{}{a}{}{b}.", template.0, template.1)
-}
-
-fn ancestor_b(a: &str, b: &str) -> String {
-    format!("{a}{}{b}{ANCESTOR_B_END}", ANCESTOR_B.1)
-}
 
 /// The hypothesis text stating `relation` for the pair (x, y) of an `n`-variable system, with
 /// the original's seeded random rephrasing (see the module docs). Callers generating a corpus
@@ -50,16 +42,16 @@ fn ancestor_b(a: &str, b: &str) -> String {
 pub fn hypothesis_text(relation: Relation, x: usize, y: usize, n: usize, rng: &mut impl Rng) -> String {
     let (i, j) = (variable_name(x, n), variable_name(y, n));
     match relation {
-        Relation::Parent => directed(PARENT, &i, &j),
-        Relation::Child => directed(PARENT, &j, &i),
+        Relation::Parent => format!("{i}{DIRECTLY}{j}."),
+        Relation::Child => format!("{j}{DIRECTLY}{i}."),
         Relation::NonParentAncestor | Relation::NonChildDescendant => {
             let rephrase = rng.random::<f64>() < 0.5;
             let (cause, effect) = if relation == Relation::NonParentAncestor { (&i, &j) } else { (&j, &i) };
             // Original: ancestor → template A, descendant → template B; rephrasing swaps them.
             if rephrase == (relation == Relation::NonParentAncestor) {
-                ancestor_b(cause, effect)
+                format!("{cause}{INDIRECT}{effect}{INDIRECT_END}")
             } else {
-                directed(ANCESTOR_A, cause, effect)
+                format!("{cause}{THROUGH_SOMETHING}{effect}.")
             }
         }
         Relation::Collider | Relation::Confounder => {
@@ -94,14 +86,14 @@ pub fn parse_hypothesis(text: &str, n: usize) -> Result<(Relation, usize, usize)
             return Ok((relation, a, b));
         }
     }
-    if let Some(rest) = text.strip_suffix(ANCESTOR_B_END) {
-        let (a, b) = rest.split_once(ANCESTOR_B.1).ok_or_else(bad)?;
+    if let Some(rest) = text.strip_suffix(INDIRECT_END) {
+        let (a, b) = rest.split_once(INDIRECT).ok_or_else(bad)?;
         let (a, b) = pair(a, b)?;
         return Ok((Relation::NonParentAncestor, a, b));
     }
     let body = text.strip_suffix('.').ok_or_else(bad)?;
-    for (template, relation) in [(ANCESTOR_A, Relation::NonParentAncestor), (PARENT, Relation::Parent)] {
-        if let Some((a, b)) = body.split_once(template.1) {
+    for (infix, relation) in [(THROUGH_SOMETHING, Relation::NonParentAncestor), (DIRECTLY, Relation::Parent)] {
+        if let Some((a, b)) = body.split_once(infix) {
             let (a, b) = pair(a, b)?;
             return Ok((relation, a, b));
         }

@@ -64,7 +64,7 @@ pub fn ci_policy_for(n: usize) -> CiPolicy {
 }
 
 /// The statistical facts a premise states, by node index (names follow
-/// [`variable_name`](super::names::variable_name)).
+/// [`variable_name`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Premise {
     /// Number of variables.
@@ -227,31 +227,7 @@ impl Premise {
                 }
             }
         }
-        let mut v_structures = Vec::new();
-        for a in 0..n {
-            for b in a + 1..n {
-                let seps = &separators[a * n + b];
-                if seps.is_empty() {
-                    continue;
-                }
-                let mut common = skeleton[a] & skeleton[b];
-                while common != 0 {
-                    let c = common.trailing_zeros() as usize;
-                    common &= common - 1;
-                    let containing = seps.iter().filter(|&&z| z & bit(c) != 0).count();
-                    if containing == 0 {
-                        v_structures.push((a, c, b));
-                    } else if containing < seps.len() {
-                        return Err(premise_error(format!(
-                            "{} is in some but not all listed separating sets of {} and {}",
-                            variable_name(c, n),
-                            variable_name(a, n),
-                            variable_name(b, n)
-                        )));
-                    }
-                }
-            }
-        }
+        let v_structures = v_structures(n, &skeleton, &separators)?;
         let pdag = Pdag::from_skeleton_and_v_structures(n, &skeleton, &v_structures)
             .map_err(|e| premise_error(format!("the statements describe no DAG ({e})")))?;
         self.check_against_class(&pdag, &correlated)?;
@@ -331,6 +307,38 @@ impl Premise {
         }
         Ok(())
     }
+}
+
+/// v-structures a→c←b (a < b non-adjacent, c a common neighbour) whose c lies in none of the
+/// listed separating sets of (a, b).
+fn v_structures(n: usize, skeleton: &[u64], separators: &[Vec<u64>]) -> Result<Vec<(usize, usize, usize)>> {
+    let mut found = Vec::new();
+    for a in 0..n {
+        for b in a + 1..n {
+            let seps = &separators[a * n + b];
+            if seps.is_empty() {
+                continue;
+            }
+            let mut common = skeleton[a] & skeleton[b];
+            while common != 0 {
+                let c = common.trailing_zeros() as usize;
+                common &= common - 1;
+                let containing = seps.iter().filter(|&&z| z & bit(c) != 0).count();
+                if containing == 0 {
+                    found.push((a, c, b));
+                } else if containing < seps.len() {
+                    let name = |v| variable_name(v, n);
+                    return Err(premise_error(format!(
+                        "{} is in some but not all listed separating sets of {} and {}",
+                        name(c),
+                        name(a),
+                        name(b)
+                    )));
+                }
+            }
+        }
+    }
+    Ok(found)
 }
 
 pub(crate) fn premise_error(reason: impl Into<String>) -> Error {

@@ -104,7 +104,11 @@ impl HfTokenizer {
     }
 
     fn no_room_error(&self, hypothesis: &str) -> Error {
-        let hypothesis_tokens = self.inner.encode(hypothesis, false).map(|e| e.len()).unwrap_or(0);
+        let mut untruncated = self.inner.clone();
+        let hypothesis_tokens = match untruncated.with_truncation(None) {
+            Ok(t) => t.encode(hypothesis, false).map(|e| e.len()).unwrap_or(0),
+            Err(_) => 0,
+        };
         Error::invalid(
             "max length",
             format!(

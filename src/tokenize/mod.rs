@@ -7,7 +7,7 @@
 //!   `[CLS] p [SEP] h [SEP]` with type ids 0/1, RoBERTa `<s> p </s></s> h </s>`).
 //! * [`builtin`] — a word-level vocabulary covering every word the Corr2Cause templates produce,
 //!   stored as a standard `tokenizer.json` (it *is* an [`HfTokenizer`]).
-//! * [`overlap`] — shared-token fraction, Jaccard, Levenshtein on token ids, differing tokens.
+//! * [`mod@overlap`] — shared-token fraction, Jaccard, Levenshtein on token ids, differing tokens.
 //! * [`pairs`] — the near-miss pair miner (same premise / same hypothesis).
 //! * [`stream`] — parallel (rayon), chunked tokenization of a JSONL corpus.
 //! * [`summary`] — overlap of mined pairs by number of variables (table, CSV).
@@ -17,6 +17,21 @@
 //! special tokens leaves no room for at least one premise token is an error, never silently cut.
 //! A single text is cut at its end. Truncated encodings carry `truncated = true` and corpus
 //! tokenization counts them.
+//!
+//! ```
+//! use ntkgap::tokenize::{load, overlap_encodings};
+//!
+//! let tok = load("builtin")?;
+//! let premise = "Suppose there is a closed system of 3 variables, Z, Y and X. All the statistical \
+//!                relations among these 3 variables are as follows: Z correlates with Y. \
+//!                Y correlates with X. However, Z is independent of X.";
+//! let plus = tok.encode_pair(premise, "Z directly causes Y.")?;
+//! let minus = tok.encode_pair(premise, "Z causes something else which causes Y.")?;
+//! assert_eq!(tok.tokens(&plus.ids[..2]), ["[CLS]", "Suppose"]);
+//! let o = overlap_encodings(&plus, &minus);
+//! assert!(o.shared_fraction > 0.85 && o.differing_tokens == 5);
+//! # Ok::<(), ntkgap::Error>(())
+//! ```
 
 pub mod builtin;
 pub mod encoding;
@@ -30,7 +45,7 @@ use std::path::Path;
 
 pub use encoding::{pad_batch, Encoding, PaddedBatch};
 pub use hf::HfTokenizer;
-pub use overlap::{overlap, Overlap};
+pub use overlap::{overlap, overlap_encodings, Overlap};
 
 use crate::corpus::RecordText;
 use crate::error::{Error, Result};

@@ -393,3 +393,82 @@ fn build_pairs(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corpus::Label;
+    use crate::tokenize::builtin;
+
+    const HEAD: &str = "Suppose there is a closed system of 3 variables, Z, Y and X. All the statistical relations \
+                        among these 3 variables are as follows: ";
+
+    fn rec(tok: &dyn Tokenizer, line: usize, premise: &str, hypothesis: &str, label: Label) -> EncodedRecord {
+        let record = Record {
+            premise: Some(format!("{HEAD}{premise}")),
+            hypothesis: Some(hypothesis.into()),
+            label: Some(label),
+            n_vars: Some(3),
+            id: Some(format!("r{line}")),
+            ..Default::default()
+        };
+        let encoding = tok.encode_pair(record.premise.as_deref().unwrap(), hypothesis).unwrap();
+        EncodedRecord { line, record, encoding }
+    }
+
+    fn corpus(tok: &dyn Tokenizer) -> Vec<EncodedRecord> {
+        let collider = "Z correlates with Y. Y correlates with X. However, Z is independent of X.";
+        let chain = "Z correlates with Y. Z correlates with X. Y correlates with X. However, Z and X are independent given Y.";
+        let far = "Z and Y are independent given X. Z and X are independent given Y. Y and X are independent given Z.";
+        vec![
+            rec(tok, 1, collider, "Z directly causes Y.", Label::Entailment),
+            rec(tok, 2, chain, "Z directly causes Y.", Label::Neutral),
+            rec(tok, 3, far, "Z directly causes Y.", Label::Contradiction),
+            rec(tok, 4, collider, "Y directly causes Z.", Label::Contradiction),
+        ]
+    }
+
+    #[test]
+    fn same_hypothesis_prefers_the_minimally_different_premise() {
+        let tok = builtin::tokenizer().unwrap();
+        let records = corpus(&tok);
+        let config = MinerConfig { kind: PairKind::SameHypothesis, min_overlap: 0.0, ..Default::default() };
+        let (pairs, stats) = mine(&records, &tok, &config).unwrap();
+        assert_eq!(stats.groups, 1, "one (hypothesis, n_vars) group with three records");
+        assert_eq!(pairs.len(), 2);
+        assert_eq!((pairs[0].line_a, pairs[0].line_b), (1, 2), "chain vs collider ranks first");
+        assert_eq!((pairs[1].line_a, pairs[1].line_b), (1, 3));
+        let first = pairs[0].premise_overlap.unwrap().shared_fraction;
+        assert!(first > pairs[1].premise_overlap.unwrap().shared_fraction);
+        let limited = MinerConfig { max_per_premise: Some(1), ..config.clone() };
+        let (pairs, _) = mine(&records[..3], &tok, &limited).unwrap();
+        assert_eq!(pairs.len(), 2, "each anchor keeps its best partner; the union has both pairs");
+    }
+
+    #[test]
+    fn same_premise_orients_entailed_first_and_is_deterministic() {
+        let tok = builtin::tokenizer().unwrap();
+        let records = corpus(&tok);
+        let config = MinerConfig { kind: PairKind::Both, min_overlap: 0.0, ..Default::default() };
+        let (pairs, stats) = mine(&records, &tok, &config).unwrap();
+        let same_premise: Vec<_> = pairs.iter().filter(|p| p.kind == PairKind::SamePremise).collect();
+        assert_eq!(same_premise.len(), 1);
+        assert_eq!((same_premise[0].line_a, same_premise[0].line_b), (1, 4));
+        assert_eq!(same_premise[0].overlap.shared_fraction, 1.0, "same tokens, different order");
+        assert_eq!(same_premise[0].overlap.levenshtein, 2);
+        assert_eq!(stats.pairs, pairs.len());
+        assert_eq!(mine(&records, &tok, &config).unwrap().0, pairs);
+    }
+
+    #[test]
+    fn rejects_bad_settings_and_text_records() {
+        let tok = builtin::tokenizer().unwrap();
+        let mut records = corpus(&tok);
+        let bad = MinerConfig { min_overlap: -0.1, ..Default::default() };
+        assert!(mine(&records, &tok, &bad).unwrap_err().to_string().contains("--min-overlap"));
+        records[2].record.premise = None;
+        records[2].record.text = Some("just text".into());
+        let err = mine(&records, &tok, &MinerConfig::default()).unwrap_err().to_string();
+        assert!(err.contains("line 3"), "{err}");
+    }
+}

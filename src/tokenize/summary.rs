@@ -35,8 +35,11 @@ impl Stat {
     }
 }
 
-/// The metrics summarised, with their column names.
-pub const METRICS: [(&str, fn(&Overlap) -> f64); 6] = [
+/// Reads one metric out of an [`Overlap`].
+pub type MetricFn = fn(&Overlap) -> f64;
+
+/// The metrics summarised, with their column names (`tokens` = the longer encoding's length).
+pub const METRICS: [(&str, MetricFn); 6] = [
     ("shared_fraction", |o| o.shared_fraction),
     ("jaccard", |o| o.jaccard),
     ("normalized_levenshtein", |o| o.normalized_levenshtein),
