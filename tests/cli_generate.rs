@@ -28,12 +28,14 @@ fn corr2cause_two_to_five_writes_splits_per_size_and_stats_reads_them() {
     let mut expected = SplitSizes { test: 0, dev: 0, train: 0 };
     for (_, records) in plan.records_by_size() {
         let s = SplitSizes::for_total(records);
-        expected = SplitSizes { test: expected.test + s.test, dev: expected.dev + s.dev, train: expected.train + s.train };
+        expected =
+            SplitSizes { test: expected.test + s.test, dev: expected.dev + s.dev, train: expected.train + s.train };
     }
     assert_eq!(lines(&out.join("test.jsonl")) as u64, expected.test);
     assert_eq!(lines(&out.join("dev.jsonl")) as u64, expected.dev);
     assert_eq!(lines(&out.join("train.jsonl")) as u64, expected.train);
-    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("meta.json")).unwrap()).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("meta.json")).unwrap()).unwrap();
     assert_eq!(meta["extra"]["summary"]["records"].as_u64(), Some(plan.total_records()));
     let test = read_records(out.join("test.jsonl")).unwrap();
     for n in 2..=5 {
@@ -90,7 +92,10 @@ fn bad_inputs_fail_with_one_line_and_no_files() {
         let run = ntkgap(&all);
         let err = stderr(&run);
         assert_eq!(run.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.starts_with("ntkgap: error:") && err.contains(needle) && err.lines().count() == 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("ntkgap: error:") && err.contains(needle) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
         assert!(!out.exists(), "{args:?} left {out:?} behind");
     }
     for bad_out in [missing_parent.clone(), missing_parent.join("x.jsonl"), blocker.clone()] {
@@ -108,7 +113,8 @@ fn bad_inputs_fail_with_one_line_and_no_files() {
 fn force_and_max_mecs_override_the_limit() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("small.jsonl");
-    let run = ntkgap(&["generate", "--nodes", "2..3", "--max-records", "10", "--force", "--out", out.to_str().unwrap()]);
+    let run =
+        ntkgap(&["generate", "--nodes", "2..3", "--max-records", "10", "--force", "--out", out.to_str().unwrap()]);
     assert!(run.status.success(), "{}", stderr(&run));
     let sampled = dir.path().join("sampled.jsonl");
     let run = ntkgap(&["generate", "--nodes", "4", "--max-mecs", "3", "--out", sampled.to_str().unwrap()]);
@@ -122,15 +128,20 @@ fn force_and_max_mecs_override_the_limit() {
 fn extended_corpus_has_restricted_premises_and_label_flags() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ext.jsonl");
-    let run = ntkgap(&["generate", "--kind", "extended", "--nodes", "9..10", "--per-size", "2", "--out", out.to_str().unwrap()]);
+    let run = ntkgap(&[
+        "generate",
+        "--kind",
+        "extended",
+        "--nodes",
+        "9..10",
+        "--per-size",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(run.status.success(), "{}", stderr(&run));
     let records = read_records(&out).unwrap();
-    let config = GenerateConfig {
-        kind: CorpusKind::Extended,
-        nodes: 9..=10,
-        per_size: 2,
-        ..GenerateConfig::default()
-    };
+    let config = GenerateConfig { kind: CorpusKind::Extended, nodes: 9..=10, per_size: 2, ..GenerateConfig::default() };
     assert_eq!(records.len() as u64, Plan::new(&config).unwrap().total_records());
     assert_eq!(records.len(), 2 * 6 * 36 + 2 * 6 * 45);
     for r in &records {

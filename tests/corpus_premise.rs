@@ -32,8 +32,10 @@ fn empty_and_complete_graphs_follow_the_original_joining() {
     // No correlations: the CI statements follow the colon directly (no "However,").
     assert_eq!(
         text(3, &[]),
-        format!("{HEADER3}Z is independent of Y. Z and Y are independent given X. Z is independent of X. \
-                 Z and X are independent given Y. Y is independent of X. Y and X are independent given Z.")
+        format!(
+            "{HEADER3}Z is independent of Y. Z and Y are independent given X. Z is independent of X. \
+                 Z and X are independent given Y. Y is independent of X. Y and X are independent given Z."
+        )
     );
     // No CI statements: correlations only.
     assert_eq!(
@@ -139,11 +141,8 @@ fn inconsistent_statements_are_rejected_by_cpdag() {
     assert!(err.contains("some but not all"), "{err}");
     // A 4-cycle Z–Y–X–W–Z whose two diagonals are marginally independent asks for colliders at
     // all four corners (Z→Y←X and Y→X←W, …), which no DAG has.
-    let square = Premise {
-        n: 4,
-        correlations: vec![(0, 1), (0, 3), (1, 2), (2, 3)],
-        independences: vec![(0, 2, 0), (1, 3, 0)],
-    };
+    let square =
+        Premise { n: 4, correlations: vec![(0, 1), (0, 3), (1, 2), (2, 3)], independences: vec![(0, 2, 0), (1, 3, 0)] };
     let err = square.cpdag().unwrap_err().to_string();
     assert!(err.contains("describe no DAG"), "{err}");
     let out_of_range = Premise { n: 2, correlations: vec![(0, 5)], independences: vec![] };
@@ -153,7 +152,8 @@ fn inconsistent_statements_are_rejected_by_cpdag() {
 #[test]
 fn parse_never_panics_on_mutated_premises() {
     let mut rng = ChaCha8Rng::seed_from_u64(99);
-    let seeds: Vec<String> = random_dags(5, 5, 3).iter().map(|d| premise_from_dag(d, CiPolicy::AllSets).text()).collect();
+    let seeds: Vec<String> =
+        random_dags(5, 5, 3).iter().map(|d| premise_from_dag(d, CiPolicy::AllSets).text()).collect();
     let alphabet: Vec<char> = "ZYXWV .,0123456789 andcorrelatesindependentgivenHowever".chars().collect();
     for round in 0..3000 {
         let mut chars: Vec<char> = seeds[round % seeds.len()].chars().collect();

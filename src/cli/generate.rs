@@ -54,7 +54,8 @@ pub struct GenerateArgs {
     /// extended: members sampled to label a MEC above --mec-cap.
     #[arg(long, default_value_t = 1000)]
     pub label_samples: usize,
-    /// Output: a directory (train/dev/test.jsonl + meta.json) or a file ending in .jsonl.
+    /// Output: a directory (train/dev/test.jsonl + meta.json; the split rule is applied per number
+    /// of variables) or a file ending in .jsonl (all records, plus FILE.meta.json).
     #[arg(long)]
     pub out: PathBuf,
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
+pub mod enumerate;
 pub mod eval;
 pub mod forward;
 pub mod generate;
@@ -31,6 +32,8 @@ pub struct Cli {
 /// Every subcommand.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Count every labelled DAG and Markov equivalence class on N ≤ 6 nodes.
+    Enumerate(enumerate::EnumerateArgs),
     /// Generate a Corr2Cause or Extended Corr2Cause corpus (JSONL).
     Generate(generate::GenerateArgs),
     /// Counts, label shares and mean lengths of a JSONL corpus.
@@ -64,6 +67,7 @@ pub fn main_entry() -> anyhow::Result<()> {
 /// Whatever the subcommand returns.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Enumerate(args) => enumerate::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Stats(args) => stats::run(args),
         Command::Pairs(args) => pairs::run(args),

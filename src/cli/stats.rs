@@ -13,7 +13,9 @@ const STATS_MAX_LINE_BYTES: usize = 256 << 20;
 
 /// Arguments of `ntkgap stats`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  ntkgap stats --input data/c2c/test.jsonl\n  ntkgap stats --input corpus.jsonl --json")]
+#[command(
+    after_help = "Examples:\n  ntkgap stats --input data/c2c/test.jsonl\n  ntkgap stats --input corpus.jsonl --json"
+)]
 pub struct StatsArgs {
     /// A JSONL corpus (records with premise/hypothesis or text).
     #[arg(long)]

@@ -133,9 +133,9 @@ impl GenerateConfig {
 /// [`Error::InvalidArgument`] (name `--nodes`) when the text is not of that form.
 pub fn parse_nodes(text: &str) -> Result<RangeInclusive<usize>> {
     let number = |s: &str| -> Result<usize> {
-        s.trim().parse::<usize>().map_err(|_| {
-            Error::invalid("--nodes", format!("{text:?} is not N, A..B or A..=B with whole numbers"))
-        })
+        s.trim()
+            .parse::<usize>()
+            .map_err(|_| Error::invalid("--nodes", format!("{text:?} is not N, A..B or A..=B with whole numbers")))
     };
     match text.split_once("..") {
         None => {

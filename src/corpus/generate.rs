@@ -33,9 +33,7 @@ use super::premise::{ci_policy_for, premise_from_dag, CiPolicy};
 use super::record::{Label, Record};
 use super::split::{Split, SplitSizes};
 use crate::error::{Error, Result};
-use crate::graph::{
-    cpdag, default_edge_probability, enumerate_mec, mec_key, random_dag, sample_mec, Dag, Relation,
-};
+use crate::graph::{cpdag, default_edge_probability, enumerate_mec, mec_key, random_dag, sample_mec, Dag, Relation};
 
 /// Where generated records go, each with its split.
 pub trait RecordSink {

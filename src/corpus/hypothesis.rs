@@ -175,12 +175,10 @@ mod tests {
                 let text = hypothesis_text(relation, 1, 3, 30, &mut rng);
                 let (parsed, a, b) = parse_hypothesis(&text, 30).unwrap();
                 let expected = match (relation, parsed) {
-                    (Relation::Parent, Relation::Parent) | (Relation::NonParentAncestor, Relation::NonParentAncestor) => {
-                        (a, b) == (1, 3)
-                    }
-                    (Relation::Child, Relation::Parent) | (Relation::NonChildDescendant, Relation::NonParentAncestor) => {
-                        (a, b) == (3, 1)
-                    }
+                    (Relation::Parent, Relation::Parent)
+                    | (Relation::NonParentAncestor, Relation::NonParentAncestor) => (a, b) == (1, 3),
+                    (Relation::Child, Relation::Parent)
+                    | (Relation::NonChildDescendant, Relation::NonParentAncestor) => (a, b) == (3, 1),
                     (Relation::Collider, Relation::Collider) | (Relation::Confounder, Relation::Confounder) => {
                         (a.min(b), a.max(b)) == (1, 3)
                     }

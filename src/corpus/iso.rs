@@ -142,7 +142,14 @@ impl MecPattern {
         key
     }
 
-    fn search(&self, cells: &(Vec<usize>, Vec<usize>), position: usize, perm: &mut [usize], used: &mut u8, best: &mut u64) {
+    fn search(
+        &self,
+        cells: &(Vec<usize>, Vec<usize>),
+        position: usize,
+        perm: &mut [usize],
+        used: &mut u8,
+        best: &mut u64,
+    ) {
         if position == self.n {
             *best = (*best).min(self.permuted(perm).code());
             return;
@@ -233,12 +240,7 @@ pub fn all_permutations(n: usize) -> Vec<Vec<usize>> {
 /// class (the first permutation producing each one), so the orbit size is the result's length.
 pub fn orbit(pattern: &MecPattern, perms: &[Vec<usize>]) -> Vec<u32> {
     let mut seen = HashSet::new();
-    perms
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| seen.insert(pattern.permuted(p).code()))
-        .map(|(k, _)| k as u32)
-        .collect()
+    perms.iter().enumerate().filter(|(_, p)| seen.insert(pattern.permuted(p).code())).map(|(k, _)| k as u32).collect()
 }
 
 #[cfg(test)]

@@ -264,7 +264,11 @@ impl Premise {
             for b in a + 1..n {
                 let independent = separators[a * n + b].contains(&0);
                 if independent == correlated[a * n + b] {
-                    let how = if independent { "both correlated and independent" } else { "neither correlated nor independent" };
+                    let how = if independent {
+                        "both correlated and independent"
+                    } else {
+                        "neither correlated nor independent"
+                    };
                     return Err(premise_error(format!(
                         "{} and {} are {how}",
                         variable_name(a, n),
@@ -284,6 +288,11 @@ impl Premise {
         let Some(dag) = members.dags.first() else {
             return Err(premise_error("the statements describe no DAG (no consistent extension)"));
         };
+        if crate::graph::cpdag(dag) != *pdag {
+            return Err(premise_error(
+                "the statements describe no DAG (its v-structures are not closed under Meek's rules)",
+            ));
+        }
         for a in 0..n {
             for b in a + 1..n {
                 if correlated[a * n + b] == d_separated(dag, a, b, 0) {

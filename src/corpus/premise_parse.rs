@@ -27,9 +27,8 @@ impl Premise {
     /// the three statement forms, a correlation after the CI statements, or text that is not in
     /// the canonical form `text()` writes.
     pub fn parse(text: &str) -> Result<Premise> {
-        let rest = text
-            .strip_prefix(OPENING)
-            .ok_or_else(|| premise_error(format!("does not start with {OPENING:?}")))?;
+        let rest =
+            text.strip_prefix(OPENING).ok_or_else(|| premise_error(format!("does not start with {OPENING:?}")))?;
         let (count, rest) = rest
             .split_once(" variables, ")
             .ok_or_else(|| premise_error("expected \"{n} variables, \" after the opening words"))?;
@@ -120,9 +119,8 @@ fn parse_statement(sentence: &str, n: usize) -> Result<Statement> {
         return distinct(i, j, sentence).map(|_| Statement::Independence(i, j, 0));
     }
     if let Some((pair, given)) = sentence.split_once(" are independent given ") {
-        let (a, b) = pair
-            .split_once(" and ")
-            .ok_or_else(|| premise_error(format!("expected \"A and B\" in {sentence:?}")))?;
+        let (a, b) =
+            pair.split_once(" and ").ok_or_else(|| premise_error(format!("expected \"A and B\" in {sentence:?}")))?;
         let (i, j) = (name(a, n, sentence)?, name(b, n, sentence)?);
         distinct(i, j, sentence)?;
         let mut set = 0u64;

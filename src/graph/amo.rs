@@ -52,7 +52,9 @@ pub(super) fn is_chordal(adjacency: &[u64], set: u64) -> bool {
     let mut visited = 0u64;
     let mut weight: HashMap<usize, u32> = bits(set).map(|v| (v, 0)).collect();
     while visited != set {
-        let Some(v) = bits(set & !visited).max_by_key(|v| (weight[v], std::cmp::Reverse(*v))) else { break };
+        let Some(v) = bits(set & !visited).max_by_key(|v| (weight[v], std::cmp::Reverse(*v))) else {
+            break;
+        };
         let earlier = adjacency[v] & visited;
         if bits(earlier).any(|u| earlier & !adjacency[u] & !(1 << u) != 0) {
             return false;
@@ -109,7 +111,12 @@ pub(super) struct AmoCounter<'a> {
 impl<'a> AmoCounter<'a> {
     /// A counter for the components of `undirected`; counts above `cap` read as `cap + 1`.
     pub(super) fn new(undirected: &'a [u64], cap: u128) -> Self {
-        AmoCounter { undirected, cap: cap.min(u128::MAX - 1), memo: HashMap::new(), gave_up: false }
+        AmoCounter {
+            undirected,
+            cap: cap.min(u128::MAX - 1),
+            memo: HashMap::new(),
+            gave_up: false,
+        }
     }
 
     fn saturate(&self, x: Option<u128>) -> u128 {
@@ -125,7 +132,15 @@ impl<'a> AmoCounter<'a> {
     /// every edge at root away from it, then Meek closure), plus the closed local PDAG.
     pub(super) fn rooted(&self, set: u64, root: usize) -> (Vec<u64>, Pdag) {
         let n = self.undirected.len();
-        let und: Vec<u64> = (0..n).map(|v| if set & (1 << v) != 0 { self.undirected[v] & set } else { 0 }).collect();
+        let und: Vec<u64> = (0..n)
+            .map(|v| {
+                if set & (1 << v) != 0 {
+                    self.undirected[v] & set
+                } else {
+                    0
+                }
+            })
+            .collect();
         let mut local = Pdag::from_parts(vec![0; n], und);
         for w in bits(self.undirected[root] & set) {
             local.orient(root, w);
@@ -194,7 +209,14 @@ impl<'a> AmoCounter<'a> {
         let root = match total {
             Some(t) if exact => {
                 let mut draw = rng.random_range(0..t);
-                let i = weights.iter().position(|&w| if draw < w { true } else { draw -= w; false });
+                let i = weights.iter().position(|&w| {
+                    if draw < w {
+                        true
+                    } else {
+                        draw -= w;
+                        false
+                    }
+                });
                 roots[i.unwrap_or(0)]
             }
             _ => roots[rng.random_range(0..roots.len())],
