@@ -53,7 +53,7 @@ pub struct TrainArgs {
     /// DPO temperature β.
     #[arg(long, default_value_t = 0.1)]
     pub beta: f64,
-    /// Epochs without dev improvement before stopping.
+    /// Epochs without dev-loss improvement before stopping.
     #[arg(long, default_value_t = 2)]
     pub patience: usize,
 }

@@ -114,7 +114,7 @@ pub fn evaluate(predictions: &[Prediction]) -> EvalReport {
 fn row(name: &str, m: &Metrics) -> String {
     let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.3}"));
     format!(
-        "{name:<22} {:>6} {:>8.3} {:>6} {:>9.3} {:>10} {:>7.3}\n",
+        "{name:<30} {:>6} {:>8.3} {:>6} {:>9.3} {:>10} {:>7.3}\n",
         m.count,
         m.accuracy,
         opt(m.f1),
@@ -127,7 +127,7 @@ fn row(name: &str, m: &Metrics) -> String {
 /// The report as a text table.
 pub fn render_table(report: &EvalReport) -> String {
     let mut s = format!(
-        "{:<22} {:>6} {:>8} {:>6} {:>9} {:>10} {:>7}\n",
+        "{:<30} {:>6} {:>8} {:>6} {:>9} {:>10} {:>7}\n",
         "group", "count", "accuracy", "F1", "pos.rate", "wrong.conf", "loss"
     );
     s.push_str(&row("all", &report.overall));

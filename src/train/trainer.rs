@@ -1,5 +1,6 @@
 //! The fine-tuning loop: AdamW, warmup + linear decay, per-epoch dev evaluation, early stopping
-//! on dev accuracy (ties: lower dev loss), checkpoints, and θ₀.
+//! on dev loss (ties: higher dev accuracy; loss rather than accuracy because Corr2Cause labels are
+//! imbalanced and the majority class already scores high), checkpoints, and θ₀.
 //!
 //! Output directory layout (each model directory is a Hugging Face directory):
 //! `theta0/` the initial parameters θ₀, `last/` the model after the latest epoch, `best/` the
@@ -44,7 +45,7 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// DPO temperature β > 0. Default 0.1.
     pub dpo_beta: f64,
-    /// Epochs without dev improvement before stopping (≥ 1). Default 2.
+    /// Epochs without dev-loss improvement before stopping (≥ 1). Default 2.
     pub patience: usize,
 }
 
@@ -258,7 +259,7 @@ impl<'a> Run<'a> {
         let dev = self.data.dev.map(|d| dev_metrics(&valid, d, self.data.pad_id, self.config.batch_size)).transpose()?;
         save(&valid, self.data.tokenizer_json, &self.out.join("last"))?;
         let (acc, loss) = dev.as_ref().map_or((0.0, 0.0), |m| (m.accuracy, m.loss));
-        let improved = best.is_none_or(|(_, a, l)| acc > a || (acc == a && loss < l));
+        let improved = best.is_none_or(|(_, a, l)| loss < l || (loss == l && acc > a));
         if improved {
             *best = Some((epoch, acc, loss));
             save(&valid, self.data.tokenizer_json, &self.out.join("best"))?;
