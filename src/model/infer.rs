@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::model::batch::Batch;
 use crate::model::classifier::Classifier;
 use crate::model::dense::tensor_to_host;
+use crate::model::weights::HostTensor;
 use crate::tokenize::{pad_batch, Encoding};
 
 /// Logits `[N][num_labels]` of `encodings`, `batch_size` at a time, padded with `pad_id`;
@@ -21,12 +22,36 @@ pub fn logits(
     pad_id: u32,
     batch_size: usize,
     device: &Device,
+    progress: impl FnMut(usize),
+) -> Result<Vec<Vec<f32>>> {
+    let width = model.config.num_labels();
+    batched(model, encodings, pad_id, batch_size, device, width, |b| tensor_to_host(model.logits(b, None)), progress)
+}
+
+/// Margins `[N]` of `encodings` through [`Classifier::score`] (the one scalar path).
+///
+/// # Errors
+/// As [`logits`].
+pub fn margins(model: &Classifier, encodings: &[Encoding], pad_id: u32, batch_size: usize, device: &Device) -> Result<Vec<f32>> {
+    let rows = batched(model, encodings, pad_id, batch_size, device, 1, |b| tensor_to_host(model.score(b, None)), |_| {})?;
+    Ok(rows.into_iter().map(|r| r[0]).collect())
+}
+
+/// Run `forward` on length-sorted batches; rows of `width` values come back in input order.
+#[allow(clippy::too_many_arguments)]
+fn batched(
+    model: &Classifier,
+    encodings: &[Encoding],
+    pad_id: u32,
+    batch_size: usize,
+    device: &Device,
+    width: usize,
+    forward: impl Fn(&Batch) -> Result<HostTensor>,
     mut progress: impl FnMut(usize),
 ) -> Result<Vec<Vec<f32>>> {
     if batch_size == 0 {
         return Err(crate::Error::invalid("--batch", "must be at least 1"));
     }
-    let labels = model.config.num_labels();
     // Batch examples of similar length together (less padding); results go back in input order.
     let mut order: Vec<usize> = (0..encodings.len()).collect();
     order.sort_by_key(|&i| encodings[i].len());
@@ -34,10 +59,9 @@ pub fn logits(
     let mut done = 0;
     for chunk in order.chunks(batch_size) {
         let members: Vec<Encoding> = chunk.iter().map(|&i| encodings[i].clone()).collect();
-        let padded = pad_batch(&members, pad_id)?;
-        let batch = Batch::new(&padded, &model.config, device)?;
-        let host = tensor_to_host(model.logits(&batch, None))?;
-        for (&i, row) in chunk.iter().zip(host.data.chunks(labels)) {
+        let batch = Batch::new(&pad_batch(&members, pad_id)?, &model.config, device)?;
+        let host = forward(&batch)?;
+        for (&i, row) in chunk.iter().zip(host.data.chunks(width)) {
             out[i] = row.to_vec();
         }
         done += chunk.len();
@@ -46,8 +70,8 @@ pub fn logits(
     Ok(out)
 }
 
-/// The margin of one row of logits, computed on the host exactly as
-/// [`crate::model::margin`] does on tensors (logit₁ − logit₀ for two labels).
+/// The margin of one row of logits, computed on the host as [`crate::model::margin`] does on
+/// tensors (logit₁ − logit₀ for two labels); a reference twin for tests and reports.
 pub fn margin_of(logits: &[f32]) -> f32 {
     match logits.len() {
         0 => 0.0,

@@ -15,7 +15,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::model::infer::{logits, margin_of};
+use crate::model::infer;
 use crate::model::dense::tensor_to_host;
 use crate::model::weights::{distance, WeightMap};
 use crate::model::{save, Batch, Classifier};
@@ -297,8 +297,7 @@ impl<'a> Run<'a> {
 /// When an example does not fit the model.
 pub fn margins(model: &Classifier, set: &Examples, pad_id: u32, batch_size: usize) -> Result<Vec<f32>> {
     let device = model.devices().first().cloned().unwrap_or_else(Device::flex);
-    let rows = logits(model, &set.encodings(), pad_id, batch_size, &device, |_| {})?;
-    Ok(rows.iter().map(|r| margin_of(r)).collect())
+    infer::margins(model, &set.encodings(), pad_id, batch_size, &device)
 }
 
 /// Predictions of `model` on `set` (margins with labels, n_vars and relations).
