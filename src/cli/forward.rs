@@ -4,13 +4,13 @@
 //! When the model has no classification head, the head initialised from `--seed` is written
 //! beside the output as `<stem>.head.safetensors` (reusable with `--head`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use crate::cli::model_args::{bar, ModelArgs};
 use crate::model::infer::logits;
-use crate::model::WeightMap;
+use crate::model::{LoadedModel, WeightMap};
 use crate::report::{npy, Meta};
 use crate::tokenize::stream::encode_all;
 
@@ -35,6 +35,22 @@ pub struct ForwardArgs {
     pub seed: u64,
 }
 
+/// Write the freshly initialised head tensors to `<stem>.head.safetensors` beside `out`.
+fn save_initialised_head(loaded: &LoadedModel, out: &Path) -> crate::Result<()> {
+    let all = loaded.classifier.to_weights()?;
+    let mut head = WeightMap::new();
+    for name in &loaded.initialised {
+        if let Some(t) = all.get(name) {
+            head.insert(name.clone(), t.clone());
+        }
+    }
+    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let head_path = out.with_file_name(format!("{stem}.head.safetensors"));
+    head.write_safetensors(&head_path)?;
+    eprintln!("note: wrote the initialised head to {}", head_path.display());
+    Ok(())
+}
+
 /// Run `ntkgap forward`.
 ///
 /// # Errors
@@ -55,17 +71,7 @@ pub fn run(args: ForwardArgs) -> anyhow::Result<()> {
     let flat: Vec<f32> = rows.concat();
     npy::write_f32(&args.out, &[rows.len(), labels], &flat)?;
     if !loaded.initialised.is_empty() {
-        let all = loaded.classifier.to_weights()?;
-        let mut head = WeightMap::new();
-        for name in &loaded.initialised {
-            if let Some(t) = all.get(name) {
-                head.insert(name.clone(), t.clone());
-            }
-        }
-        let stem = args.out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let head_path = args.out.with_file_name(format!("{stem}.head.safetensors"));
-        head.write_safetensors(&head_path)?;
-        eprintln!("note: wrote the initialised head to {}", head_path.display());
+        save_initialised_head(&loaded, &args.out)?;
     }
     let mut meta = Meta::new(Some(args.seed));
     meta.add_input(&args.input)?;
