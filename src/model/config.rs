@@ -262,6 +262,11 @@ impl ModelConfig {
                 format!("`{}` is not supported (only absolute)", self.position_embedding_type),
             ));
         }
+        self.validate_sizes()?;
+        self.validate_values(arch)
+    }
+
+    fn validate_sizes(&self) -> Result<()> {
         check_range("vocab_size", self.vocab_size, 1, MAX_VOCAB)?;
         check_range("hidden_size", self.hidden_size, 1, MAX_HIDDEN)?;
         check_range("num_hidden_layers", self.num_hidden_layers, 1, MAX_LAYERS)?;
@@ -276,6 +281,19 @@ impl ModelConfig {
                 format!("{} does not divide hidden_size {}", self.num_attention_heads, self.hidden_size),
             ));
         }
+        let params = self.parameter_count();
+        if params > MAX_PARAMETERS {
+            return Err(Error::TooLarge {
+                what: "the model".into(),
+                estimate: format!("{params} parameters"),
+                limit: format!("{MAX_PARAMETERS}"),
+                hint: "use a smaller configuration".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn validate_values(&self, arch: Architecture) -> Result<()> {
         if !(self.layer_norm_eps.is_finite() && self.layer_norm_eps > 0.0 && self.layer_norm_eps < 1.0) {
             return Err(Error::invalid("layer_norm_eps", format!("{} is not in (0, 1)", self.layer_norm_eps)));
         }
@@ -298,15 +316,6 @@ impl ModelConfig {
             if !self.id2label.contains_key(&i.to_string()) {
                 return Err(Error::invalid("id2label", format!("label ids must be 0..{}", self.num_labels())));
             }
-        }
-        let params = self.parameter_count();
-        if params > MAX_PARAMETERS {
-            return Err(Error::TooLarge {
-                what: "the model".into(),
-                estimate: format!("{params} parameters"),
-                limit: format!("{MAX_PARAMETERS}"),
-                hint: "use a smaller configuration".into(),
-            });
         }
         Ok(())
     }

@@ -117,19 +117,25 @@ fn load_dir(dir: &Path, options: &LoadOptions, device: &Device) -> Result<Loaded
     if let Some(head) = &options.head_file {
         merge_head(&mut weights, head, arch)?;
     }
-    let mut notes = Vec::new();
     let (dense, output) = head_names(arch);
     if !weights.contains(&format!("{output}.weight")) {
         let prefixes = vec![dense.to_string(), output.to_string()];
         weights.set_fresh_init(Some(FreshInit { seed: options.seed, std: config.initializer_range, only_prefixes: Some(prefixes) }));
     }
     let classifier = Classifier::from_weights(&config, &mut weights, &weights_path, device)?;
+    let notes = load_notes(dir, &weights, options.seed);
+    let (tokenizer, tokenizer_json) = load_tokenizer(dir, &config)?;
+    Ok(LoadedModel { classifier, tokenizer, tokenizer_json, initialised: weights.initialised().to_vec(), notes })
+}
+
+/// One line about a freshly initialised head, one about ignored tensors (each when relevant).
+fn load_notes(dir: &Path, weights: &WeightMap, seed: u64) -> Vec<String> {
+    let mut notes = Vec::new();
     if !weights.initialised().is_empty() {
         notes.push(format!(
-            "note: {} has no classification head; initialised {} from seed {}",
+            "note: {} has no classification head; initialised {} from seed {seed}",
             dir.display(),
-            weights.initialised().join(", "),
-            options.seed
+            weights.initialised().join(", ")
         ));
     }
     let ignored = weights.names();
@@ -138,8 +144,7 @@ fn load_dir(dir: &Path, options: &LoadOptions, device: &Device) -> Result<Loaded
         let more = if ignored.len() > 4 { format!(" and {} more", ignored.len() - 4) } else { String::new() };
         notes.push(format!("note: ignored {} unused tensors ({}{more})", ignored.len(), shown.join(", ")));
     }
-    let (tokenizer, tokenizer_json) = load_tokenizer(dir, &config)?;
-    Ok(LoadedModel { classifier, tokenizer, tokenizer_json, initialised: weights.initialised().to_vec(), notes })
+    notes
 }
 
 /// `BertModel.save_pretrained` writes `embeddings.…`, `encoder.…`, `pooler.…` without the
