@@ -164,3 +164,24 @@ fn head_file_replaces_the_head() {
     let e = load(&spec, &LoadOptions { seed: 0, head_file: Some(bad_path) }, &device()).err().unwrap().to_string();
     assert!(e.contains("unexpected tensors bert.embeddings.LayerNorm.weight"), "{e}");
 }
+
+#[test]
+fn roberta_without_head_gets_dense_and_out_proj_from_the_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/roberta_tiny");
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(source.join(f), tmp.path().join(f)).unwrap();
+    }
+    edit_weights(tmp.path(), |w| {
+        let mut kept = WeightMap::new();
+        for n in w.names().into_iter().filter(|n| !n.starts_with("classifier")) {
+            kept.insert(n.clone(), w.get(&n).unwrap().clone());
+        }
+        *w = kept;
+    });
+    let loaded = load(&ModelSpec::Dir(tmp.path().to_path_buf()), &LoadOptions { seed: 2, head_file: None }, &device()).unwrap();
+    let mut names = loaded.initialised.clone();
+    names.sort();
+    assert_eq!(names, ["classifier.dense.bias", "classifier.dense.weight", "classifier.out_proj.bias", "classifier.out_proj.weight"]);
+    assert_eq!(loaded.classifier.config.architecture().unwrap(), ntkgap::model::Architecture::Roberta);
+}
