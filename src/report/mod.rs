@@ -4,6 +4,7 @@
 
 pub mod atomic;
 pub mod meta;
+pub mod npy;
 
 pub use atomic::{write_atomic, write_json_atomic, AtomicFile, OutputDir};
 pub use meta::Meta;

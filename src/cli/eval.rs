@@ -1,0 +1,61 @@
+//! `ntkgap eval`: accuracy, F1 (positive = entailment), mean confidence of wrong answers and
+//! loss of a model on a labelled JSONL file, overall, by `n_vars` and by relation; printed as a
+//! table, written as JSON with `--out`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::cli::model_args::ModelArgs;
+use crate::report::{write_json_atomic, Meta};
+use crate::train::data::Examples;
+use crate::train::eval::{evaluate, render_table};
+use crate::train::trainer::predictions;
+
+/// Evaluate a model on labelled data.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  ntkgap eval --model runs/tiny/best --data data/c2c/test.jsonl --out runs/tiny/test.json")]
+pub struct EvalArgs {
+    /// The model.
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Labelled JSONL (records need `label`; `n_vars` and `relation` give the breakdowns).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Write the report as JSON here (`<stem>.meta.json` beside it).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed of a freshly initialised head (models without one).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Run `ntkgap eval`.
+///
+/// # Errors
+/// A library error (exit 2) for a bad model, unlabelled or malformed data, or a bad flag.
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    if let Some(out) = &args.out {
+        if out.extension().is_none_or(|e| e != "json") {
+            return Err(crate::Error::invalid("--out", format!("{} must end in .json", out.display())).into());
+        }
+    }
+    let loaded = args.model.load(args.seed, false)?;
+    let spinner = super::progress::spinner("evaluating");
+    let examples = Examples::load(&args.data, loaded.tokenizer.as_ref(), true)?;
+    let preds = predictions(&loaded.classifier, &examples, loaded.tokenizer.pad_id()?, args.model.batch)?;
+    spinner.finish_and_clear();
+    let report = evaluate(&preds);
+    print!("{}", render_table(&report));
+    if let Some(out) = &args.out {
+        write_json_atomic(out, &report)?;
+        let mut meta = Meta::new(Some(args.seed));
+        meta.add_input(&args.data)?;
+        meta.set("model", &args.model.model).set("encoding", examples.summary);
+        meta.write(super::meta_path(out))?;
+    }
+    if let Some(line) = examples.summary.truncation_line() {
+        eprintln!("{line}");
+    }
+    Ok(())
+}

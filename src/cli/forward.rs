@@ -1,0 +1,87 @@
+//! `ntkgap forward`: logits of a model on a JSONL file, as an `(N, num_labels)` float32 `.npy`
+//! (pair-encoded `[CLS] premise [SEP] hypothesis [SEP]`, premise-only truncation).
+//!
+//! When the model has no classification head, the head initialised from `--seed` is written
+//! beside the output as `<stem>.head.safetensors` (reusable with `--head`).
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::cli::model_args::{bar, ModelArgs};
+use crate::model::infer::logits;
+use crate::model::{LoadedModel, WeightMap};
+use crate::report::{npy, Meta};
+use crate::tokenize::stream::encode_all;
+
+/// Write a model's logits on a JSONL file.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    ntkgap forward --model runs/tiny/best --input test.jsonl --out logits.npy\n  \
+    ntkgap forward --model .cache/models/all-MiniLM-L6-v2 --head tests/data/minilm_head_seed0.safetensors \\\n      \
+    --input tests/data/model_parity_pairs.jsonl --max-len 128 --out logits.npy")]
+pub struct ForwardArgs {
+    /// The model.
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Input JSONL: `{"premise", "hypothesis"}` or `{"text"}` records.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output `.npy` (float32, shape (N, num_labels)); `<stem>.meta.json` beside it.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Seed of a freshly initialised head (models without one).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Write the freshly initialised head tensors to `<stem>.head.safetensors` beside `out`.
+fn save_initialised_head(loaded: &LoadedModel, out: &Path) -> crate::Result<()> {
+    let all = loaded.classifier.to_weights()?;
+    let mut head = WeightMap::new();
+    for name in &loaded.initialised {
+        if let Some(t) = all.get(name) {
+            head.insert(name.clone(), t.clone());
+        }
+    }
+    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let head_path = out.with_file_name(format!("{stem}.head.safetensors"));
+    head.write_safetensors(&head_path)?;
+    eprintln!("note: wrote the initialised head to {}", head_path.display());
+    Ok(())
+}
+
+/// Run `ntkgap forward`.
+///
+/// # Errors
+/// A library error (exit 2) for a bad model, input or flag.
+pub fn run(args: ForwardArgs) -> anyhow::Result<()> {
+    if args.out.extension().is_none_or(|e| e != "npy") {
+        return Err(crate::Error::invalid("--out", format!("{} must end in .npy", args.out.display())).into());
+    }
+    let loaded = args.model.load(args.seed, false)?;
+    let (records, summary) = encode_all(&args.input, loaded.tokenizer.as_ref())?;
+    let encodings: Vec<_> = records.iter().map(|r| r.encoding.clone()).collect();
+    let pad_id = loaded.tokenizer.pad_id()?;
+    let device = args.model.backend.device();
+    let progress = bar(encodings.len(), "forward");
+    let rows = logits(&loaded.classifier, &encodings, pad_id, args.model.batch, &device, |done| progress.set_position(done as u64))?;
+    progress.finish_and_clear();
+    let labels = loaded.classifier.config.num_labels();
+    let flat: Vec<f32> = rows.concat();
+    npy::write_f32(&args.out, &[rows.len(), labels], &flat)?;
+    if !loaded.initialised.is_empty() {
+        save_initialised_head(&loaded, &args.out)?;
+    }
+    let mut meta = Meta::new(Some(args.seed));
+    meta.add_input(&args.input)?;
+    meta.set("model", &args.model.model).set("head", args.model.head.as_ref().map(|p| p.display().to_string()));
+    meta.set("max_length", loaded.tokenizer.max_length()).set("encoding", summary).set("shape", [rows.len(), labels]);
+    meta.set("model_config", &loaded.classifier.config);
+    meta.write(super::meta_path(&args.out))?;
+    if let Some(line) = summary.truncation_line() {
+        eprintln!("{line}");
+    }
+    println!("{} x {} logits -> {}", rows.len(), labels, args.out.display());
+    Ok(())
+}

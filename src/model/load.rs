@@ -1,0 +1,201 @@
+//! Loading a model: `builtin:tiny|small` or a Hugging Face directory (`config.json`,
+//! `model.safetensors`, `tokenizer.json`), BERT or RoBERTa, with or without a classification
+//! head.
+//!
+//! * Bare encoders (`BertModel` saves `embeddings.…` without the `bert.` prefix) are recognised
+//!   and prefixed.
+//! * Without a classification head, a fresh head is initialised from `head_seed` (Hugging Face's
+//!   initialisation: N(0, initializer_range²) weights, zero biases) and reported in
+//!   [`LoadedModel::notes`]; the caller saves it alongside its outputs.
+//! * `head_file` replaces head tensors from a separate safetensors file (how the MiniLM parity
+//!   test combines the pretrained base with a head saved by `transformers`).
+//! * Unused tensors (MLM heads, `position_ids` buffers, RoBERTa's unused pooler) are ignored
+//!   and counted in the notes; missing, misshapen and non-finite tensors are one error listing
+//!   every offending name.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+
+use crate::error::{Error, Result};
+use crate::model::builtin::BuiltinSize;
+use crate::model::classifier::Classifier;
+use crate::model::config::{Architecture, ModelConfig};
+use crate::model::head::head_names;
+use crate::model::weights::{FreshInit, WeightMap};
+use crate::tokenize::{self, HfTokenizer, Tokenizer};
+
+/// Where a model comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSpec {
+    /// `builtin:tiny` / `builtin:small`, initialised from a seed.
+    Builtin(BuiltinSize),
+    /// A Hugging Face model directory.
+    Dir(PathBuf),
+}
+
+impl ModelSpec {
+    /// Parse `builtin:NAME` or a directory path.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an unknown built-in name.
+    pub fn parse(spec: &str) -> Result<Self> {
+        match spec.strip_prefix("builtin:") {
+            Some(name) => Ok(ModelSpec::Builtin(BuiltinSize::parse(name)?)),
+            None => Ok(ModelSpec::Dir(PathBuf::from(spec))),
+        }
+    }
+}
+
+/// Options of [`load`].
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Seed of freshly initialised weights (built-in models, missing heads).
+    pub seed: u64,
+    /// A safetensors file whose tensors replace (or supply) head tensors.
+    pub head_file: Option<PathBuf>,
+}
+
+/// A loaded model with its tokenizer.
+pub struct LoadedModel {
+    /// The classifier (eval mode: no dropout anywhere).
+    pub classifier: Classifier,
+    /// The tokenizer, its maximum length capped at the model's maximum input length.
+    pub tokenizer: Box<dyn Tokenizer>,
+    /// The `tokenizer.json` text, saved unchanged with the model.
+    pub tokenizer_json: String,
+    /// Names of tensors initialised from the seed (empty for a complete checkpoint).
+    pub initialised: Vec<String>,
+    /// Human-readable notes (fresh head, ignored tensors), one line each.
+    pub notes: Vec<String>,
+}
+
+/// Load `spec` on `device`.
+///
+/// # Errors
+/// [`Error::BadInput`] naming the file for a missing file, an unsupported architecture, bad
+/// weights (every offending tensor named) or a tokenizer that does not fit the model.
+pub fn load(spec: &ModelSpec, options: &LoadOptions, device: &Device) -> Result<LoadedModel> {
+    match spec {
+        ModelSpec::Builtin(size) => load_builtin(*size, options, device),
+        ModelSpec::Dir(dir) => load_dir(dir, options, device),
+    }
+}
+
+fn load_builtin(size: BuiltinSize, options: &LoadOptions, device: &Device) -> Result<LoadedModel> {
+    let config = size.config()?;
+    let mut weights = WeightMap::new();
+    weights.set_fresh_init(Some(FreshInit { seed: options.seed, std: config.initializer_range, only_prefixes: None }));
+    if let Some(head) = &options.head_file {
+        merge_head(&mut weights, head, config.architecture()?)?;
+    }
+    let source = PathBuf::from(format!("builtin:{}", serde_json::to_value(size).map_err(ser)?.as_str().unwrap_or("")));
+    let classifier = Classifier::from_weights(&config, &mut weights, &source, device)?;
+    let tokenizer_json = tokenize::builtin::tokenizer_file_text()?;
+    let tokenizer: Box<dyn Tokenizer> = Box::new(tokenize::builtin::tokenizer()?);
+    Ok(LoadedModel { classifier, tokenizer, tokenizer_json, initialised: weights.initialised().to_vec(), notes: Vec::new() })
+}
+
+fn ser(e: serde_json::Error) -> Error {
+    Error::Serialize { what: "model size".into(), source: e }
+}
+
+fn load_dir(dir: &Path, options: &LoadOptions, device: &Device) -> Result<LoadedModel> {
+    if !dir.is_dir() {
+        return Err(Error::bad_input(dir, "model directory not found (expected config.json, model.safetensors, tokenizer.json)"));
+    }
+    for file in ["config.json", "model.safetensors", "tokenizer.json"] {
+        if !dir.join(file).is_file() {
+            return Err(Error::bad_input(dir, format!("no {file} in the model directory")));
+        }
+    }
+    let config = ModelConfig::from_file(&dir.join("config.json"))?;
+    let arch = config.architecture()?;
+    let weights_path = dir.join("model.safetensors");
+    let mut weights = WeightMap::read_safetensors(&weights_path)?;
+    add_missing_prefix(&mut weights, arch);
+    if let Some(head) = &options.head_file {
+        merge_head(&mut weights, head, arch)?;
+    }
+    let (dense, output) = head_names(arch);
+    if !weights.contains(&format!("{output}.weight")) {
+        let prefixes = vec![dense.to_string(), output.to_string()];
+        weights.set_fresh_init(Some(FreshInit { seed: options.seed, std: config.initializer_range, only_prefixes: Some(prefixes) }));
+    }
+    let classifier = Classifier::from_weights(&config, &mut weights, &weights_path, device)?;
+    let notes = load_notes(dir, &weights, options.seed);
+    let (tokenizer, tokenizer_json) = load_tokenizer(dir, &config)?;
+    Ok(LoadedModel { classifier, tokenizer, tokenizer_json, initialised: weights.initialised().to_vec(), notes })
+}
+
+/// One line about a freshly initialised head, one about ignored tensors (each when relevant).
+fn load_notes(dir: &Path, weights: &WeightMap, seed: u64) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !weights.initialised().is_empty() {
+        notes.push(format!(
+            "note: {} has no classification head; initialised {} from seed {seed}",
+            dir.display(),
+            weights.initialised().join(", ")
+        ));
+    }
+    let ignored = weights.names();
+    if !ignored.is_empty() {
+        let shown: Vec<&str> = ignored.iter().take(4).map(String::as_str).collect();
+        let more = if ignored.len() > 4 { format!(" and {} more", ignored.len() - 4) } else { String::new() };
+        notes.push(format!("note: ignored {} unused tensors ({}{more})", ignored.len(), shown.join(", ")));
+    }
+    notes
+}
+
+/// `BertModel.save_pretrained` writes `embeddings.…`, `encoder.…`, `pooler.…` without the
+/// `bert.` prefix the classifier uses.
+fn add_missing_prefix(weights: &mut WeightMap, arch: Architecture) {
+    let prefix = arch.prefix();
+    if weights.contains(&format!("{prefix}.embeddings.word_embeddings.weight")) {
+        return;
+    }
+    let mut renamed = WeightMap::new();
+    for name in weights.names() {
+        if let Some(t) = weights.get(&name) {
+            let bare = ["embeddings.", "encoder.", "pooler."].iter().any(|p| name.starts_with(p));
+            let new_name = if bare { format!("{prefix}.{name}") } else { name.clone() };
+            renamed.insert(new_name, t.clone());
+        }
+    }
+    *weights = renamed;
+}
+
+fn merge_head(weights: &mut WeightMap, head: &Path, arch: Architecture) -> Result<()> {
+    let head_weights = WeightMap::read_safetensors(head)?;
+    let (dense, output) = head_names(arch);
+    let foreign: Vec<String> =
+        head_weights.names().into_iter().filter(|n| !n.starts_with(dense) && !n.starts_with(output)).collect();
+    if !foreign.is_empty() {
+        return Err(Error::bad_input(head, format!("not a {} head: unexpected tensors {}", arch.classifier_class(), foreign.join(", "))));
+    }
+    for name in head_weights.names() {
+        if let Some(t) = head_weights.get(&name) {
+            weights.insert(name, t.clone());
+        }
+    }
+    Ok(())
+}
+
+fn load_tokenizer(dir: &Path, config: &ModelConfig) -> Result<(Box<dyn Tokenizer>, String)> {
+    let file = dir.join("tokenizer.json");
+    let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
+    let mut tokenizer = HfTokenizer::from_path(&file)?;
+    if tokenizer.vocab_size() > config.vocab_size {
+        return Err(Error::bad_input(
+            &file,
+            format!("tokenizer has {} tokens but the model's vocabulary holds {}", tokenizer.vocab_size(), config.vocab_size),
+        ));
+    }
+    if config.architecture()? == Architecture::Roberta && tokenizer.pad_id()? as usize != config.pad_token_id {
+        return Err(Error::bad_input(&file, format!("pad id {} differs from the config's pad_token_id {}", tokenizer.pad_id()?, config.pad_token_id)));
+    }
+    if tokenizer.max_length() > config.max_input_length() {
+        tokenizer.set_max_length(config.max_input_length())?;
+    }
+    Ok((Box::new(tokenizer), text))
+}

@@ -1,0 +1,46 @@
+//! The BERT/RoBERTa encoder classifier in burn 0.22, its one scalar path and its weights I/O.
+//!
+//! * [`Classifier`] — embeddings (word + position + token type, LayerNorm), L layers of
+//!   multi-head self-attention + GELU feed-forward with post-LayerNorm, a `dense → tanh → linear`
+//!   head on the first token. Reproduces Hugging Face `BertForSequenceClassification` and
+//!   `RobertaForSequenceClassification` in eval mode (no dropout).
+//! * [`Classifier::score`] — the margin logit₁ − logit₀, shared by inference, training and the
+//!   eNTK (see [`classifier`] for other label counts).
+//! * [`probe`] — the optional per-layer probe hook of the forward (DESIGN.md "The fast eNTK").
+//! * [`load()`] / [`save()`] — Hugging Face directories and `builtin:tiny|small`.
+//! * [`Backend`] — run-time device choice (`flex` CPU; the GPU issue adds `wgpu`).
+//!
+//! Tensors carry no backend type (`Tensor<D>`); the [`burn::tensor::Device`] decides. Nothing
+//! user-supplied reaches a burn op unchecked: configs are validated before allocation
+//! ([`ModelConfig::validate`]), weights by name and shape ([`weights`]), batches by id range
+//! ([`Batch::new`]).
+//!
+//! Known gaps: absolute position embeddings and GELU only; f32 compute; no dropout (training
+//! runs without it, documented in `train`).
+
+pub mod attention;
+pub mod batch;
+pub mod builtin;
+pub mod classifier;
+pub mod config;
+pub mod dense;
+pub mod device;
+pub mod embeddings;
+pub mod encoder;
+pub mod head;
+pub mod infer;
+pub mod layer;
+pub mod load;
+pub mod probe;
+pub mod save;
+pub mod weights;
+
+pub use batch::Batch;
+pub use builtin::BuiltinSize;
+pub use classifier::{margin, Classifier, POSITIVE_LABEL};
+pub use config::{Architecture, ModelConfig};
+pub use device::Backend;
+pub use load::{load, LoadOptions, LoadedModel, ModelSpec};
+pub use probe::{LayerKind, Probe, ProbeInput, ProbeSet};
+pub use save::save;
+pub use weights::{HostTensor, WeightMap};

@@ -1,0 +1,21 @@
+//! Fine-tuning and evaluation of the encoder classifier.
+//!
+//! * [`objective`] — SFT (cross-entropy) and DPO, both written on the margin of
+//!   [`crate::model::Classifier::score`], the one scalar path.
+//! * [`schedule`] — linear warmup then linear decay of the learning rate.
+//! * [`data`] — labelled, encoded examples and seeded shuffling into batches.
+//! * [`trainer`] — the AdamW loop with per-epoch dev evaluation, early stopping, checkpoints and
+//!   the initial parameters θ₀ (for ‖θ_T − θ₀‖ and kernel drift later).
+//! * [`eval`] — accuracy, F1, confidence of wrong answers, by number of variables and relation.
+//!
+//! Known gaps: no dropout during training (the forward is the eval-mode forward, which keeps
+//! training, inference and the eNTK on one path); binary (2-label) training only.
+
+pub mod data;
+pub mod eval;
+pub mod objective;
+pub mod schedule;
+pub mod trainer;
+
+pub use objective::Objective;
+pub use trainer::{train, TrainConfig, TrainData, TrainSummary};

@@ -1,0 +1,325 @@
+//! The fine-tuning loop: AdamW, warmup + linear decay, per-epoch dev evaluation, early stopping
+//! on dev loss (ties: higher dev accuracy; loss rather than accuracy because Corr2Cause labels are
+//! imbalanced and the majority class already scores high), checkpoints, and θ₀.
+//!
+//! Output directory layout (each model directory is a Hugging Face directory):
+//! `theta0/` the initial parameters θ₀, `last/` the model after the latest epoch, `best/` the
+//! model of the best dev epoch (= `last/` without dev data), `history.json` per-epoch records.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::model::infer;
+use crate::model::dense::tensor_to_host;
+use crate::model::weights::{distance, WeightMap};
+use crate::model::{save, Batch, Classifier};
+use crate::report::write_json_atomic;
+use crate::tokenize::pad_batch;
+use crate::train::data::{shuffled_batches, Examples};
+use crate::train::eval::{evaluate, Metrics, Prediction};
+use crate::train::objective::{dpo_loss, sft_loss, Objective};
+use crate::train::schedule::WarmupLinear;
+
+/// Fine-tuning settings (validated by [`TrainConfig::validate`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainConfig {
+    /// Loss. Default SFT.
+    pub objective: Objective,
+    /// Maximum number of epochs (1..=1000). Default 3.
+    pub epochs: usize,
+    /// Peak learning rate (0, 1]. Default 1e-3 for built-in models, 2e-5 for checkpoints.
+    pub learning_rate: f64,
+    /// Examples per step (1..=4096). Default 16.
+    pub batch_size: usize,
+    /// Seed of shuffling (and of fresh weights, at load time). Default 0.
+    pub seed: u64,
+    /// Fraction of all steps spent warming up, [0, 1). Default 0.1.
+    pub warmup_fraction: f64,
+    /// AdamW decoupled weight decay, [0, 1). Default 0.01.
+    pub weight_decay: f64,
+    /// DPO temperature β > 0. Default 0.1.
+    pub dpo_beta: f64,
+    /// Epochs without dev-loss improvement before stopping (≥ 1). Default 2.
+    pub patience: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            objective: Objective::Sft,
+            epochs: 3,
+            learning_rate: 1e-3,
+            batch_size: 16,
+            seed: 0,
+            warmup_fraction: 0.1,
+            weight_decay: 0.01,
+            dpo_beta: 0.1,
+            patience: 2,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Check every field.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the flag of the first bad field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |name: &str, reason: String| Err(Error::invalid(name, reason));
+        if !(1..=1000).contains(&self.epochs) {
+            return bad("--epochs", format!("{} is outside 1..=1000", self.epochs));
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
+            return bad("--lr", format!("{} is outside (0, 1]", self.learning_rate));
+        }
+        if !(1..=4096).contains(&self.batch_size) {
+            return bad("--batch", format!("{} is outside 1..=4096", self.batch_size));
+        }
+        if !(0.0..1.0).contains(&self.warmup_fraction) {
+            return bad("--warmup", format!("{} is outside [0, 1)", self.warmup_fraction));
+        }
+        if !(0.0..1.0).contains(&self.weight_decay) {
+            return bad("--weight-decay", format!("{} is outside [0, 1)", self.weight_decay));
+        }
+        if !(self.dpo_beta.is_finite() && self.dpo_beta > 0.0) {
+            return bad("--beta", format!("{} must be a positive number", self.dpo_beta));
+        }
+        if self.patience == 0 {
+            return bad("--patience", "must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// One epoch's record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpochRecord {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's steps.
+    pub train_loss: f64,
+    /// Dev metrics after the epoch (when dev data was given).
+    pub dev: Option<Metrics>,
+    /// Learning rate of the epoch's last step.
+    pub learning_rate: f64,
+    /// Wall-clock seconds of the epoch (training and dev evaluation).
+    pub seconds: f64,
+}
+
+/// What a training run did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainSummary {
+    /// Per-epoch records.
+    pub history: Vec<EpochRecord>,
+    /// Epoch of the `best/` model.
+    pub best_epoch: usize,
+    /// True when early stopping ended the run before `epochs`.
+    pub stopped_early: bool,
+    /// Optimisation steps taken.
+    pub steps: usize,
+    /// ‖θ_best − θ₀‖ (Euclidean norm over all parameters).
+    pub distance_from_initial: f64,
+}
+
+/// Callbacks for progress reporting (the CLI draws bars; tests pass no-ops).
+pub trait TrainProgress {
+    /// After every optimisation step: global step, total steps, the step's loss.
+    fn step(&mut self, step: usize, total: usize, loss: f64);
+    /// After every epoch.
+    fn epoch(&mut self, record: &EpochRecord);
+}
+
+/// No progress output.
+pub struct Silent;
+
+impl TrainProgress for Silent {
+    fn step(&mut self, _: usize, _: usize, _: f64) {}
+    fn epoch(&mut self, _: &EpochRecord) {}
+}
+
+/// What a training run reads besides the model.
+#[derive(Clone, Copy)]
+pub struct TrainData<'a> {
+    /// Labelled training examples.
+    pub train: &'a Examples,
+    /// Labelled dev examples (per-epoch evaluation, early stopping, `best/`).
+    pub dev: Option<&'a Examples>,
+    /// The tokenizer's pad id.
+    pub pad_id: u32,
+    /// The `tokenizer.json` text saved with every checkpoint.
+    pub tokenizer_json: &'a str,
+}
+
+/// The best dev result so far: (epoch, accuracy, loss).
+type Best = Option<(usize, f64, f64)>;
+
+struct Run<'a> {
+    data: TrainData<'a>,
+    config: &'a TrainConfig,
+    out: &'a Path,
+    device: &'a Device,
+    schedule: WarmupLinear,
+    lengths: Vec<usize>,
+    reference: Option<Vec<f32>>,
+}
+
+/// Fine-tune `model` (on the autodiff `device`) on `data.train`, evaluating on `data.dev`
+/// after each epoch, writing θ₀ and checkpoints into `out` (see the module docs).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a bad config, a non-2-label model or an empty training set;
+/// [`Error::Numerical`] when the loss becomes non-finite; [`Error::Io`] for unwritable outputs.
+pub fn train(
+    mut model: Classifier,
+    data: TrainData<'_>,
+    config: &TrainConfig,
+    out: &Path,
+    device: &Device,
+    progress: &mut dyn TrainProgress,
+) -> Result<TrainSummary> {
+    config.validate()?;
+    if model.config.num_labels() != 2 {
+        return Err(Error::invalid("--model", format!("training needs a 2-label model, this one has {}", model.config.num_labels())));
+    }
+    if data.train.is_empty() {
+        return Err(Error::invalid("--data", "no training examples"));
+    }
+    save(&model.valid(), data.tokenizer_json, &out.join("theta0"))?;
+    let theta0 = model.to_weights()?;
+    let run = Run::new(&model, data, config, out, device)?;
+    let mut optimizer = AdamWConfig::new().with_weight_decay(config.weight_decay as f32).with_epsilon(1e-8).init();
+    let (mut history, mut step, mut best, mut since_best, mut stopped_early) = (Vec::new(), 0, None, 0, false);
+    for epoch in 1..=config.epochs {
+        let started = Instant::now();
+        let (next, train_loss) = run.epoch(model, &mut optimizer, epoch, &mut step, progress)?;
+        model = next;
+        let (dev, improved) = run.checkpoint(&model, epoch, &mut best)?;
+        since_best = if improved { 0 } else { since_best + 1 };
+        let learning_rate = run.schedule.rate(step.saturating_sub(1));
+        let record = EpochRecord { epoch, train_loss, dev, learning_rate, seconds: started.elapsed().as_secs_f64() };
+        progress.epoch(&record);
+        history.push(record);
+        write_json_atomic(out.join("history.json"), &history)?;
+        if data.dev.is_some() && since_best >= config.patience && epoch < config.epochs {
+            stopped_early = true;
+            break;
+        }
+    }
+    let best_weights = WeightMap::read_safetensors(&out.join("best").join("model.safetensors"))?;
+    let (distance_from_initial, _) = distance(&best_weights, &theta0);
+    Ok(TrainSummary { history, best_epoch: best.map_or(0, |b| b.0), stopped_early, steps: step, distance_from_initial })
+}
+
+impl<'a> Run<'a> {
+    fn new(model: &Classifier, data: TrainData<'a>, config: &'a TrainConfig, out: &'a Path, device: &'a Device) -> Result<Self> {
+        let reference = match config.objective {
+            Objective::Dpo => Some(margins(&model.valid(), data.train, data.pad_id, config.batch_size)?),
+            Objective::Sft => None,
+        };
+        let total = data.train.len().div_ceil(config.batch_size) * config.epochs;
+        let schedule = WarmupLinear {
+            peak: config.learning_rate,
+            warmup_steps: (config.warmup_fraction * total as f64).round() as usize,
+            total_steps: total,
+        };
+        let lengths = data.train.records.iter().map(|r| r.encoding.len()).collect();
+        Ok(Self { data, config, out, device, schedule, lengths, reference })
+    }
+
+    /// One pass over the training set; returns the model and the mean step loss.
+    fn epoch(
+        &self,
+        mut model: Classifier,
+        optimizer: &mut ModuleOptimizer,
+        epoch: usize,
+        step: &mut usize,
+        progress: &mut dyn TrainProgress,
+    ) -> Result<(Classifier, f64)> {
+        let batches = shuffled_batches(&self.lengths, self.config.batch_size, self.config.seed, epoch);
+        let mut loss_sum = 0.0;
+        for indices in &batches {
+            let (next, loss) = self.step(model, optimizer, indices, self.schedule.rate(*step))?;
+            model = next;
+            loss_sum += loss;
+            *step += 1;
+            progress.step(*step, self.schedule.total_steps, loss);
+        }
+        Ok((model, loss_sum / batches.len() as f64))
+    }
+
+    /// Evaluate on dev, save `last/` and (when dev improved) `best/`.
+    fn checkpoint(&self, model: &Classifier, epoch: usize, best: &mut Best) -> Result<(Option<Metrics>, bool)> {
+        let valid = model.valid();
+        let dev = self.data.dev.map(|d| dev_metrics(&valid, d, self.data.pad_id, self.config.batch_size)).transpose()?;
+        save(&valid, self.data.tokenizer_json, &self.out.join("last"))?;
+        let (acc, loss) = dev.as_ref().map_or((0.0, 0.0), |m| (m.accuracy, m.loss));
+        let improved = best.is_none_or(|(_, a, l)| loss < l || (loss == l && acc > a));
+        if improved {
+            *best = Some((epoch, acc, loss));
+            save(&valid, self.data.tokenizer_json, &self.out.join("best"))?;
+        }
+        Ok((dev, improved))
+    }
+
+    fn step(&self, model: Classifier, optimizer: &mut ModuleOptimizer, indices: &[usize], rate: f64) -> Result<(Classifier, f64)> {
+        let (train, device) = (self.data.train, self.device);
+        let encodings: Vec<_> = indices.iter().map(|&i| train.records[i].encoding.clone()).collect();
+        let batch = Batch::new(&pad_batch(&encodings, self.data.pad_id)?, &model.config, device)?;
+        let n = indices.len();
+        let signs: Vec<f32> = indices.iter().map(|&i| if train.labels[i] == 1 { 1.0 } else { -1.0 }).collect();
+        let sign = Tensor::<1>::from_data(TensorData::new(signs, [n]), device);
+        let margin = model.score(&batch, None);
+        let loss = match &self.reference {
+            Some(reference) => {
+                let r: Vec<f32> = indices.iter().map(|&i| reference[i]).collect();
+                dpo_loss(margin, Tensor::<1>::from_data(TensorData::new(r, [n]), device), sign, self.config.dpo_beta)
+            }
+            None => sft_loss(margin, sign),
+        };
+        let value = tensor_to_host(loss.clone())?.data[0];
+        if !value.is_finite() {
+            return Err(Error::Numerical { context: "training loss".into(), reason: format!("loss became {value}; lower --lr") });
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        Ok((optimizer.step(rate, model, grads), f64::from(value)))
+    }
+}
+
+/// Margins of every example of `set` under `model` (inference device).
+///
+/// # Errors
+/// When an example does not fit the model.
+pub fn margins(model: &Classifier, set: &Examples, pad_id: u32, batch_size: usize) -> Result<Vec<f32>> {
+    let device = model.devices().first().cloned().unwrap_or_else(Device::flex);
+    infer::margins(model, &set.encodings(), pad_id, batch_size, &device)
+}
+
+/// Predictions of `model` on `set` (margins with labels, n_vars and relations).
+///
+/// # Errors
+/// As [`margins`].
+pub fn predictions(model: &Classifier, set: &Examples, pad_id: u32, batch_size: usize) -> Result<Vec<Prediction>> {
+    let m = margins(model, set, pad_id, batch_size)?;
+    Ok(set
+        .records
+        .iter()
+        .zip(&set.labels)
+        .zip(m)
+        .map(|((r, &label), margin)| Prediction {
+            margin: f64::from(margin),
+            label,
+            n_vars: r.record.n_vars,
+            relation: r.record.relation.map(|x| x.as_str().to_string()),
+        })
+        .collect())
+}
+
+fn dev_metrics(model: &Classifier, dev: &Examples, pad_id: u32, batch_size: usize) -> Result<Metrics> {
+    Ok(evaluate(&predictions(model, dev, pad_id, batch_size)?).overall)
+}
