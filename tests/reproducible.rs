@@ -42,15 +42,57 @@ fn pipeline(seed: &str) -> tempfile::TempDir {
     let minilm = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/minilm/tokenizer.json");
     std::fs::copy(minilm, cwd.join("tokenizer.json")).unwrap();
     let run = |args: &[&str]| ntkgap_in(cwd, args);
-    run(&["generate", "--kind", "corr2cause", "--nodes", "2..4", "--max-mecs", "6", "--seed", seed, "--out", "c2c.jsonl"]);
+    run(&[
+        "generate",
+        "--kind",
+        "corr2cause",
+        "--nodes",
+        "2..4",
+        "--max-mecs",
+        "6",
+        "--seed",
+        seed,
+        "--out",
+        "c2c.jsonl",
+    ]);
     run(&["generate", "--kind", "extended", "--nodes", "3..5", "--per-size", "3", "--seed", seed, "--out", "ext"]);
     run(&[
-        "pairs", "--input", "c2c.jsonl", "--tokenizer", "tokenizer.json", "--max-length", "64", "--kind", "both",
-        "--min-overlap", "0", "--opposite-labels", "false", "--max-per-premise", "2", "--max-group", "3", "--seed",
-        seed, "--out", "pairs.jsonl",
+        "pairs",
+        "--input",
+        "c2c.jsonl",
+        "--tokenizer",
+        "tokenizer.json",
+        "--max-length",
+        "64",
+        "--kind",
+        "both",
+        "--min-overlap",
+        "0",
+        "--opposite-labels",
+        "false",
+        "--max-per-premise",
+        "2",
+        "--max-group",
+        "3",
+        "--seed",
+        seed,
+        "--out",
+        "pairs.jsonl",
     ]);
     run(&["overlap", "--input", "pairs.jsonl", "--csv", "overlap.csv"]);
-    run(&["acbo", "--data", "ext/test.jsonl", "--oracle", "noisy:0.2", "--trials", "2", "--seed", seed, "--out", "acbo"]);
+    run(&[
+        "acbo",
+        "--data",
+        "ext/test.jsonl",
+        "--oracle",
+        "noisy:0.2",
+        "--trials",
+        "2",
+        "--seed",
+        seed,
+        "--out",
+        "acbo",
+    ]);
     run(&["acbo", "--data", "ext/test.jsonl", "--oracle", "experiment:50", "--seed", seed, "--out", "acbo-exp"]);
     run(&["tokenizer", "--save", "builtin-tok"]);
     dir
