@@ -191,6 +191,16 @@ fn tokenizer_json_corrupt() {
         "wrong/tokenizer.json",
         "not a valid tokenizer.json",
     );
+    // A malformed "decoder" object made `tokenizers` 0.22 panic (found by fuzzing).
+    let builtin =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/builtin/tokenizer.json"));
+    let garbled = builtin.unwrap().replace("\"cleanup\": true", "\"cleanup\"rstrip\": false");
+    let decoder = c.file("decoder/tokenizer.json", garbled);
+    c.refuses(
+        &["tokenizer", "--tokenizer", &decoder, "--premise", "Z"],
+        "decoder/tokenizer.json",
+        "not a valid tokenizer.json",
+    );
     let binary = c.file("bin/tokenizer.json", [0u8, 159, 146, 150]);
     c.refuses(&["tokenizer", "--tokenizer", &binary, "--premise", "Z"], "bin/tokenizer.json", "");
 }

@@ -51,6 +51,12 @@ impl HfTokenizer {
     pub fn from_path(path: &Path) -> Result<Self> {
         let file = resolve_file(path)?;
         let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
+        // Check the JSON syntax first: `tokenizers` 0.22 panics (`expect("Helper")` in its
+        // decoder deserializer) instead of failing when the "decoder" object is malformed JSON.
+        // Found by the `tokenizer_json` fuzz target.
+        serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(|e| {
+            Error::bad_input(&file, format!("not a valid tokenizer.json: {}", one_line(&e.to_string())))
+        })?;
         let inner = text.parse::<tokenizers::Tokenizer>().map_err(|e| {
             Error::bad_input(&file, format!("not a valid tokenizer.json: {}", one_line(&e.to_string())))
         })?;
