@@ -194,13 +194,19 @@ fn tokenizer_json_corrupt() {
     // A malformed "decoder" object made `tokenizers` 0.22 panic (found by fuzzing).
     let builtin =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/builtin/tokenizer.json"));
-    let garbled = builtin.unwrap().replace("\"cleanup\": true", "\"cleanup\"rstrip\": false");
+    let builtin_text = builtin.unwrap();
+    let garbled = builtin_text.replace("\"cleanup\": true", "\"cleanup\"rstrip\": false");
     let decoder = c.file("decoder/tokenizer.json", garbled);
     c.refuses(
         &["tokenizer", "--tokenizer", &decoder, "--premise", "Z"],
         "decoder/tokenizer.json",
         "not a valid tokenizer.json",
     );
+    // A template naming an undefined special token made `tokenizers` 0.22 panic on encoding (fuzzing).
+    let mut json: serde_json::Value = serde_json::from_str(&builtin_text).unwrap();
+    json["post_processor"]["single"][0]["SpecialToken"]["id"] = "_CLS]".into();
+    let template = c.file("template/tokenizer.json", json.to_string());
+    c.refuses(&["tokenizer", "--tokenizer", &template, "--premise", "Z"], "template/tokenizer.json", "\"_CLS]\"");
     let binary = c.file("bin/tokenizer.json", [0u8, 159, 146, 150]);
     c.refuses(&["tokenizer", "--tokenizer", &binary, "--premise", "Z"], "bin/tokenizer.json", "");
 }
@@ -246,7 +252,8 @@ fn graph_with_more_than_64_variables() {
     let c = Case::new();
     let out = c.out("g");
     c.refuses(&["generate", "--kind", "extended", "--nodes", "70", "--out", &out], "--nodes", "outside 2..64");
-    let premise = "Suppose there is a closed system of 65 variables, X1. All the statistical relations among these 65 variables are as follows: ";
+    let premise = "Suppose there is a closed system of 65 variables, X1. All the statistical relations among these \
+        65 variables are as follows: ";
     let line = serde_json::json!({"premise": premise, "hypothesis": "X1 directly causes X2.", "n_vars": 65});
     let input = c.file("big.jsonl", format!("{line}\n"));
     c.refuses(
@@ -262,8 +269,8 @@ fn premise_no_dag_satisfies() {
     // non-graphical model fits; the premise describes no DAG.
     let c = Case::new();
     let premise = "Suppose there is a closed system of 3 variables, Z, Y and X. All the statistical relations among \
-        these 3 variables are as follows: Z correlates with Y. Z correlates with X. Y correlates with X. However, Z and \
-        Y are independent given X. Z and X are independent given Y. Y and X are independent given Z.";
+        these 3 variables are as follows: Z correlates with Y. Z correlates with X. Y correlates with X. However, \
+        Z and Y are independent given X. Z and X are independent given Y. Y and X are independent given Z.";
     let line =
         serde_json::json!({"premise": premise, "hypothesis": "Z directly causes Y.", "n_vars": 3, "label": "neutral"});
     let input = c.file("nodag.jsonl", format!("{line}\n"));
@@ -364,7 +371,8 @@ fn output_path_is_a_device() {
 /// when the namespace cannot be created here.
 fn on_tiny_tmpfs(mount: &Path, args: &[&str]) -> Option<(Output, String)> {
     let script = format!(
-        "mount -t tmpfs -o size=16k tmpfs '{m}' || exit 99; \"$0\" \"$@\"; rc=$?; echo \"LEFT:$(ls -A '{m}')\"; exit $rc",
+        "mount -t tmpfs -o size=16k tmpfs '{m}' || exit 99; \"$0\" \"$@\"; rc=$?; \
+         echo \"LEFT:$(ls -A '{m}')\"; exit $rc",
         m = mount.display()
     );
     let o = Command::new("unshare").args(["-rm", "sh", "-c", &script, BIN]).args(args).output().ok()?;

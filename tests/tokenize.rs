@@ -169,7 +169,8 @@ fn corpus_streams_in_order_and_counts_truncation() {
 #[test]
 fn malformed_decoder_json_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
-    let good = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/builtin/tokenizer.json")).unwrap();
+    let good =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/builtin/tokenizer.json")).unwrap();
     assert!(good.contains("\"cleanup\": true"), "fixture changed: update this test");
     let bad = good.replace("\"cleanup\": true", "\"cleanup\"rstrip\": false");
     let path = dir.path().join("tokenizer.json");

@@ -230,7 +230,7 @@ fn check_processor_value(value: &serde_json::Value) -> std::result::Result<(), S
             for piece in pieces.flatten() {
                 if let Some(id) = piece.get("SpecialToken").and_then(|p| p.get("id")).and_then(|i| i.as_str()) {
                     if !special.is_some_and(|s| s.contains_key(id)) {
-                        return Err(format!("the template uses special token {id:?}, which special_tokens does not define"));
+                        return Err(format!("the template uses special token {id:?}, undefined in special_tokens"));
                     }
                 }
             }
