@@ -163,3 +163,40 @@ fn corpus_streams_in_order_and_counts_truncation() {
     let err = encode_file(&path, &tok, 3, |_| Ok(())).unwrap_err().to_string();
     assert!(err.contains("c.jsonl:1:") && err.contains("record r0"), "{err}");
 }
+
+/// Regression (fuzz target `tokenizer_json`): `tokenizers` 0.22 panics on a "decoder" object
+/// that is not valid JSON; the loader must refuse the file with an error instead.
+#[test]
+fn malformed_decoder_json_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let good =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/builtin/tokenizer.json")).unwrap();
+    assert!(good.contains("\"cleanup\": true"), "fixture changed: update this test");
+    let bad = good.replace("\"cleanup\": true", "\"cleanup\"rstrip\": false");
+    let path = dir.path().join("tokenizer.json");
+    std::fs::write(&path, bad).unwrap();
+    let result = std::panic::catch_unwind(|| ntkgap::tokenize::load(path.to_str().unwrap()).map(|_| ()));
+    let err = result.expect("loading must not panic").expect_err("a malformed file must be refused");
+    assert!(err.to_string().contains("not a valid tokenizer.json"), "{err}");
+}
+
+/// Regression (fuzz target `tokenizer_json`): a TemplateProcessing template naming a special
+/// token that `special_tokens` lacks loads in `tokenizers` 0.22 and then panics on encoding; the
+/// loader must refuse it.
+#[test]
+fn template_with_undefined_special_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let good =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/builtin/tokenizer.json")).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&good).unwrap();
+    let first = &mut json["post_processor"]["single"][0]["SpecialToken"]["id"];
+    assert_eq!(first, "[CLS]", "fixture changed: update this test");
+    *first = serde_json::Value::from("_CLS]");
+    let path = dir.path().join("tokenizer.json");
+    std::fs::write(&path, json.to_string()).unwrap();
+    let result = std::panic::catch_unwind(|| {
+        ntkgap::tokenize::load(path.to_str().unwrap()).and_then(|t| t.encode("Z correlates with Y.")).map(|_| ())
+    });
+    let err = result.expect("must not panic").expect_err("an inconsistent template must be refused");
+    assert!(err.to_string().contains("\"_CLS]\""), "{err}");
+}

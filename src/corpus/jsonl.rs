@@ -152,11 +152,19 @@ impl JsonlWriter {
     /// Append one serializable value as a line.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the destination.
+    /// [`Error::Io`] naming the destination (a failed write, e.g. a full disk);
+    /// [`Error::Serialize`] if `value` cannot be serialized.
     pub fn write<T: serde::Serialize>(&mut self, value: &T) -> Result<()> {
         let path = self.file.path().to_path_buf();
-        serde_json::to_writer(&mut self.file, value)
-            .map_err(|source| Error::Serialize { what: path.display().to_string(), source })?;
+        serde_json::to_writer(&mut self.file, value).map_err(|source| {
+            // A failed write (e.g. a full disk) is an I/O error on the destination, not a
+            // serialization bug.
+            if source.is_io() {
+                Error::io(&path, source.into())
+            } else {
+                Error::Serialize { what: path.display().to_string(), source }
+            }
+        })?;
         self.file.write_all(b"\n").map_err(|e| Error::io(&path, e))?;
         self.count += 1;
         Ok(())

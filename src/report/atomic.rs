@@ -20,7 +20,9 @@ impl AtomicFile {
     /// Open a temporary file beside `path` (same directory, so the final rename is atomic).
     ///
     /// # Errors
-    /// [`Error::Io`] naming `path` when its directory does not exist or is not writable.
+    /// [`Error::BadInput`] when `path` is a directory or exists as something other than a
+    /// regular file (a device such as `/dev/full`, a FIFO, a socket); [`Error::Io`] naming `path`
+    /// when its directory does not exist or is not writable.
     pub fn create(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let dir = match path.parent() {
@@ -29,6 +31,12 @@ impl AtomicFile {
         };
         if path.is_dir() {
             return Err(Error::bad_input(&path, "is a directory, expected a file path"));
+        }
+        // The final rename would replace a device, FIFO or socket node (e.g. `/dev/full`) with a
+        // regular file instead of writing to it; refuse before touching its directory.
+        if path.exists() && !path.is_file() {
+            let reason = "is not a regular file (a device, FIFO or socket); expected a file path";
+            return Err(Error::bad_input(&path, reason));
         }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
@@ -161,6 +169,16 @@ mod tests {
         }
         assert!(!p.exists());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "temporary file left behind");
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn device_paths_are_refused_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let err = AtomicFile::create("/dev/full").err().expect("/dev/full must be refused");
+        assert!(matches!(err, Error::BadInput { .. }), "{err}");
+        assert!(err.to_string().starts_with("/dev/full: is not a regular file"), "{err}");
+        assert!(fs::metadata("/dev/full").unwrap().file_type().is_char_device());
     }
 
     #[test]

@@ -51,6 +51,12 @@ impl HfTokenizer {
     pub fn from_path(path: &Path) -> Result<Self> {
         let file = resolve_file(path)?;
         let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
+        // Check the JSON syntax first: `tokenizers` 0.22 panics (`expect("Helper")` in its
+        // decoder deserializer) instead of failing when the "decoder" object is malformed JSON.
+        // Found by the `tokenizer_json` fuzz target.
+        serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(|e| {
+            Error::bad_input(&file, format!("not a valid tokenizer.json: {}", one_line(&e.to_string())))
+        })?;
         let inner = text.parse::<tokenizers::Tokenizer>().map_err(|e| {
             Error::bad_input(&file, format!("not a valid tokenizer.json: {}", one_line(&e.to_string())))
         })?;
@@ -66,8 +72,12 @@ impl HfTokenizer {
     /// Wrap an in-memory tokenizer; `source` names it in messages.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when `max_length` is too small for the pair template.
+    /// [`Error::InvalidArgument`] when `max_length` is too small for the pair template, or when
+    /// the post-processor's template is inconsistent (see [`check_post_processor`]).
     pub fn from_tokenizer(mut inner: tokenizers::Tokenizer, source: String, max_length: usize) -> Result<Self> {
+        if let Some(processor) = inner.get_post_processor() {
+            check_post_processor(processor).map_err(|reason| Error::invalid("post_processor", reason))?;
+        }
         let pad_from_file = inner.get_padding().map(|p| p.pad_id);
         inner.with_padding(None);
         let lookup = |names: &[&str]| names.iter().find_map(|n| inner.token_to_id(n));
@@ -189,6 +199,44 @@ impl Tokenizer for HfTokenizer {
             .map_err(|e| Error::invalid("--max-length", e.to_string()))?;
         self.max_length = max_length;
         Ok(())
+    }
+}
+
+/// Refuse a `TemplateProcessing` post-processor (also inside a `Sequence`) whose template names
+/// a special token its `special_tokens` do not define, or whose special token has unequal `ids`
+/// and `tokens` lists. `tokenizers` 0.22 deserializes such a file without complaint and then
+/// panics on the first encoding (`processors/template.rs:563`, found by the `tokenizer_json`
+/// fuzz target). The check reads the processor's own serialization, i.e. what was loaded.
+fn check_post_processor(processor: &tokenizers::PostProcessorWrapper) -> std::result::Result<(), String> {
+    let value = serde_json::to_value(processor).map_err(|e| format!("cannot be inspected: {e}"))?;
+    check_processor_value(&value)
+}
+
+fn check_processor_value(value: &serde_json::Value) -> std::result::Result<(), String> {
+    match value.get("type").and_then(|t| t.as_str()) {
+        Some("Sequence") => {
+            let list = value.get("processors").and_then(|p| p.as_array()).map_or(&[][..], Vec::as_slice);
+            list.iter().try_for_each(check_processor_value)
+        }
+        Some("TemplateProcessing") => {
+            let special = value.get("special_tokens").and_then(|s| s.as_object());
+            for (key, token) in special.into_iter().flatten() {
+                let len = |field: &str| token.get(field).and_then(|v| v.as_array()).map(Vec::len);
+                if len("ids") != len("tokens") {
+                    return Err(format!("special token {key:?} has different numbers of ids and tokens"));
+                }
+            }
+            let pieces = ["single", "pair"].into_iter().filter_map(|t| value.get(t).and_then(|v| v.as_array()));
+            for piece in pieces.flatten() {
+                if let Some(id) = piece.get("SpecialToken").and_then(|p| p.get("id")).and_then(|i| i.as_str()) {
+                    if !special.is_some_and(|s| s.contains_key(id)) {
+                        return Err(format!("the template uses special token {id:?}, undefined in special_tokens"));
+                    }
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }
 
