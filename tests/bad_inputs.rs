@@ -403,3 +403,76 @@ fn full_disk() {
         assert_eq!(left, "", "{args:?} left files on the full disk");
     }
 }
+
+/// A copy of the committed tiny RoBERTa checkpoint under `name/`, with `file` replaced by `bytes`.
+fn model_case(case: &Case, name: &str, file: &str, bytes: Vec<u8>) -> String {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/roberta_tiny");
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        case.file(&format!("{name}/{f}"), std::fs::read(src.join(f)).unwrap());
+    }
+    case.file(&format!("{name}/{file}"), bytes);
+    case.path(name).to_str().unwrap().to_string()
+}
+
+fn roberta_file(file: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/roberta_tiny").join(file)).unwrap()
+}
+
+/// Split a safetensors file into (header JSON, tensor bytes).
+fn safetensors_parts() -> (serde_json::Value, Vec<u8>) {
+    let bytes = roberta_file("model.safetensors");
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    (serde_json::from_slice(&bytes[8..8 + n]).unwrap(), bytes[8 + n..].to_vec())
+}
+
+fn safetensors_join(header: &serde_json::Value, data: &[u8]) -> Vec<u8> {
+    let h = serde_json::to_vec(header).unwrap();
+    let mut out = (h.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&h);
+    out.extend_from_slice(data);
+    out
+}
+
+fn forward_refuses(case: &Case, model: &str, names: &str, problem: &str) -> String {
+    let input = case.file("in.jsonl", "{\"premise\":\"Suppose there is a closed system of 2 variables, Z and Y.\",\"hypothesis\":\"Z directly causes Y.\"}\n");
+    case.refuses(&["forward", "--model", model, "--input", &input, "--out", &case.out("logits.npy")], names, problem)
+}
+
+#[test]
+fn safetensors_truncated_oversized_header_wrong_dtype_non_finite() {
+    let case = Case::new();
+    let full = roberta_file("model.safetensors");
+    let truncated = model_case(&case, "trunc", "model.safetensors", full[..1000].to_vec());
+    forward_refuses(&case, &truncated, "trunc/model.safetensors", "not a valid safetensors file");
+
+    let mut huge = full.clone();
+    huge[..8].copy_from_slice(&(1u64 << 50).to_le_bytes());
+    let oversized = model_case(&case, "hdr", "model.safetensors", huge);
+    forward_refuses(&case, &oversized, "hdr/model.safetensors", "header too large");
+
+    let (mut header, data) = safetensors_parts();
+    header["classifier.dense.bias"]["dtype"] = "I32".into();
+    let dtype = model_case(&case, "dtype", "model.safetensors", safetensors_join(&header, &data));
+    forward_refuses(&case, &dtype, "dtype/model.safetensors", "classifier.dense.bias (I32)");
+
+    let (header, mut data) = safetensors_parts();
+    let start = header["classifier.out_proj.bias"]["data_offsets"][0].as_u64().unwrap() as usize;
+    data[start..start + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let nan = model_case(&case, "nan", "model.safetensors", safetensors_join(&header, &data));
+    forward_refuses(&case, &nan, "nan/model.safetensors", "non-finite values in: classifier.out_proj.bias");
+}
+
+#[test]
+fn config_json_missing_fields_or_absurd_sizes() {
+    let case = Case::new();
+    let config: serde_json::Value = serde_json::from_slice(&roberta_file("config.json")).unwrap();
+    let mut missing = config.clone();
+    missing.as_object_mut().unwrap().remove("hidden_size");
+    let model = model_case(&case, "missing", "config.json", serde_json::to_vec(&missing).unwrap());
+    forward_refuses(&case, &model, "missing/config.json", "missing field `hidden_size`");
+
+    let mut absurd = config;
+    absurd["hidden_size"] = 1_000_000_000u64.into();
+    let model = model_case(&case, "absurd", "config.json", serde_json::to_vec(&absurd).unwrap());
+    forward_refuses(&case, &model, "absurd/config.json", "invalid hidden_size: 1000000000");
+}

@@ -88,20 +88,15 @@ impl Activation {
 pub struct ModelConfig {
     /// `model_type`: `bert` or `roberta` (no default; other values are refused).
     pub model_type: String,
-    /// Vocabulary size (word embeddings rows). Default 30522 (BERT).
-    #[serde(default = "default_vocab")]
+    /// Vocabulary size (word embeddings rows). Required.
     pub vocab_size: usize,
-    /// Hidden size H. Default 768.
-    #[serde(default = "default_hidden")]
+    /// Hidden size H. Required.
     pub hidden_size: usize,
-    /// Number of encoder layers L. Default 12.
-    #[serde(default = "default_layers")]
+    /// Number of encoder layers L. Required.
     pub num_hidden_layers: usize,
-    /// Number of attention heads (must divide `hidden_size`). Default 12.
-    #[serde(default = "default_heads")]
+    /// Number of attention heads (must divide `hidden_size`). Required.
     pub num_attention_heads: usize,
-    /// Feed-forward inner size. Default 3072.
-    #[serde(default = "default_intermediate")]
+    /// Feed-forward inner size. Required.
     pub intermediate_size: usize,
     /// Feed-forward activation name. Default `gelu` (exact).
     #[serde(default = "default_act")]
@@ -138,21 +133,6 @@ pub struct ModelConfig {
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
-fn default_vocab() -> usize {
-    30522
-}
-fn default_hidden() -> usize {
-    768
-}
-fn default_layers() -> usize {
-    12
-}
-fn default_heads() -> usize {
-    12
-}
-fn default_intermediate() -> usize {
-    3072
-}
 fn default_act() -> String {
     "gelu".into()
 }

@@ -67,12 +67,14 @@ pub struct WeightProblems {
     pub wrong_shape: Vec<(String, Vec<usize>, Vec<usize>)>,
     /// Tensors holding NaN or ±∞.
     pub non_finite: Vec<String>,
+    /// Parameters stored with an integer or boolean dtype: (name, dtype).
+    pub wrong_dtype: Vec<(String, String)>,
 }
 
 impl WeightProblems {
     /// True when nothing is wrong.
     pub fn is_empty(&self) -> bool {
-        self.missing.is_empty() && self.wrong_shape.is_empty() && self.non_finite.is_empty()
+        self.missing.is_empty() && self.wrong_shape.is_empty() && self.non_finite.is_empty() && self.wrong_dtype.is_empty()
     }
 
     /// One line naming every offending tensor.
@@ -88,6 +90,10 @@ impl WeightProblems {
         }
         if !self.non_finite.is_empty() {
             parts.push(format!("non-finite values in: {}", list(&self.non_finite)));
+        }
+        if !self.wrong_dtype.is_empty() {
+            let dtypes: Vec<String> = self.wrong_dtype.iter().map(|(n, d)| format!("{n} ({d})")).collect();
+            parts.push(format!("parameters with a non-float dtype (expected F32, F16, BF16 or F64): {}", list(&dtypes)));
         }
         parts.join("; ")
     }
@@ -151,6 +157,9 @@ pub struct WeightMap {
     problems: WeightProblems,
     fresh: Option<FreshInit>,
     initialised: Vec<String>,
+    /// Integer/boolean tensors skipped on reading (buffers), by name → dtype; reported as a
+    /// dtype problem if the model asks for one of them as a parameter.
+    non_float: BTreeMap<String, String>,
 }
 
 impl WeightMap {
@@ -205,6 +214,10 @@ impl WeightMap {
     pub fn take(&mut self, name: &str, expected: &[usize]) -> HostTensor {
         let zeros = || HostTensor { shape: expected.to_vec(), data: vec![0.0; expected.iter().product()] };
         let Some(tensor) = self.tensors.remove(name) else {
+            if let Some(dtype) = self.non_float.get(name) {
+                self.problems.wrong_dtype.push((name.to_string(), dtype.clone()));
+                return zeros();
+            }
             if let Some(init) = self.fresh.as_ref().filter(|i| i.applies_to(name)) {
                 self.initialised.push(name.to_string());
                 return init.tensor(name, expected);
@@ -252,7 +265,9 @@ impl WeightMap {
         let mut unsupported = Vec::new();
         for (name, view) in file.iter() {
             if is_integer(view.dtype()) {
-                continue; // buffers such as `embeddings.position_ids`, never parameters
+                // Buffers such as `embeddings.position_ids`, never parameters.
+                map.non_float.insert(name.to_string(), format!("{:?}", view.dtype()));
+                continue;
             }
             match to_f32(view.dtype(), view.data()) {
                 Some(data) => map.insert(name, HostTensor { shape: view.shape().to_vec(), data }),
