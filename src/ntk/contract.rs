@@ -29,6 +29,9 @@ pub struct ContractSettings {
     pub arch: Architecture,
     /// Linear-weight form.
     pub linear_form: LinearForm,
+    /// True when both sides are the same block (a diagonal block of a square K): per-example
+    /// weight gradients are then formed once.
+    pub same_block: bool,
 }
 
 /// The contributions of layer `p` (block 1) against the same layer `q` (block 2).
@@ -41,7 +44,7 @@ pub fn contract_layer(p: &LayerSignals, q: &LayerSignals, settings: ContractSett
     match (p.kind, &p.input, &q.input) {
         (LayerKind::Linear, SignalInput::Activation(a1), SignalInput::Activation(a2)) => {
             if wanted(&weight) {
-                out.push(Contribution { param: weight, values: linear_weight(p, q, a1, a2, settings.linear_form) });
+                out.push(Contribution { param: weight, values: linear_weight(p, q, a1, a2, settings) });
             }
             if wanted(&bias) {
                 out.push(Contribution { param: bias, values: grad_sums() });
@@ -82,21 +85,25 @@ fn hadamard(a: &[f64], b: &[f64]) -> Vec<f64> {
     a.iter().zip(b).map(|(x, y)| x * y).collect()
 }
 
-fn linear_weight(p: &LayerSignals, q: &LayerSignals, a1: &[f64], a2: &[f64], form: LinearForm) -> Vec<f64> {
+fn linear_weight(p: &LayerSignals, q: &LayerSignals, a1: &[f64], a2: &[f64], settings: ContractSettings) -> Vec<f64> {
     let (d_in, d_out) = (p.d_in, p.d_out);
-    let materialize = match form {
+    let materialize = match settings.linear_form {
         LinearForm::Materialize => true,
         LinearForm::Structured => false,
         LinearForm::ByCost => {
             let (r1, r2) = (p.grad.len() / d_out, q.grad.len() / d_out);
             let (n1, n2) = (p.rows.len(), q.rows.len());
-            let materialized = ((r1 + r2) * d_in * d_out + n1 * n2 * d_in * d_out) as f64;
+            let formed = if settings.same_block { r1 } else { r1 + r2 };
+            let materialized = (formed * d_in * d_out + n1 * n2 * d_in * d_out) as f64;
             let structured = (r1 * r2 * (d_in + d_out + 1)) as f64;
             materialized <= structured
         }
     };
     if materialize {
         let j1 = outer_sums(a1, &p.grad, &p.rows, d_in, d_out);
+        if settings.same_block {
+            return a_bt(&j1, &j1, d_in * d_out);
+        }
         let j2 = outer_sums(a2, &q.grad, &q.rows, d_in, d_out);
         a_bt(&j1, &j2, d_in * d_out)
     } else {

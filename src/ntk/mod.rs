@@ -117,3 +117,20 @@ pub fn gram(
     let groups = if options.breakdown { blocks.groups } else { BTreeMap::new() };
     Ok(Gram { rows: blocks.rows, cols: blocks.cols, values, groups })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_rows_are_named_by_id() {
+        let k = Gram { rows: 3, cols: 2, values: vec![1.0, 0.5, f64::NAN, 2.0, 0.1, f64::INFINITY], groups: BTreeMap::new() };
+        assert_eq!(k.non_finite_rows(), vec![1, 2]);
+        let ids: Vec<String> = ["r0", "r1", "r2"].iter().map(|s| s.to_string()).collect();
+        let e = k.check_finite(&ids).unwrap_err().to_string();
+        assert!(e.contains("rows r1, r2") && !e.contains("r0"), "{e}");
+        assert!(e.contains("Gram matrix"), "{e}");
+        let fine = Gram { values: vec![1.0; 6], ..k };
+        assert!(fine.check_finite(&ids).is_ok());
+    }
+}

@@ -44,8 +44,8 @@ pub fn per_layer_blocks(
     device: &Device,
     progress: &mut dyn FnMut(usize),
 ) -> Result<GramBlocks> {
-    let settings =
-        ContractSettings { subset: options.subset, arch: model.config.architecture()?, linear_form: options.linear_form };
+    let arch = model.config.architecture()?;
+    let settings = ContractSettings { subset: options.subset, arch, linear_form: options.linear_form, same_block: false };
     let left = all_signals(model, x1, pad_id, options.block, device, progress)?;
     let right_owned = match x2 {
         Some(x2) => Some(all_signals(model, x2, pad_id, options.block, device, progress)?),
@@ -58,6 +58,7 @@ pub fn per_layer_blocks(
     let block = options.block;
     for (bi, p) in left.iter().enumerate() {
         for (bj, q) in right.iter().enumerate().skip(if square { bi } else { 0 }) {
+            let settings = ContractSettings { same_block: square && bi == bj, ..settings };
             for (lp, lq) in p.iter().zip(q) {
                 for c in contract_layer(lp, lq, settings) {
                     let k = groups.entry(c.param).or_insert_with(|| vec![0.0; n1 * n2]);
