@@ -85,10 +85,11 @@ pub fn outer_sums(a: &[f64], g: &[f64], rows: &[usize], d_in: usize, d_out: usiz
     let size = d_in * d_out;
     let mut out = vec![0.0; rows.len() * size];
     out.par_chunks_mut(size.max(1)).enumerate().for_each(|(i, j)| {
-        for r in off[i]..off[i + 1] {
-            let x = &a[r * d_in..(r + 1) * d_in];
-            for (o, &go) in g[r * d_out..(r + 1) * d_out].iter().enumerate() {
-                for (w, &xv) in j[o * d_in..(o + 1) * d_in].iter_mut().zip(x) {
+        // Output row by output row, so the row being accumulated stays in L1.
+        for (o, row) in j.chunks_mut(d_in.max(1)).enumerate() {
+            for r in off[i]..off[i + 1] {
+                let go = g[r * d_out + o];
+                for (w, &xv) in row.iter_mut().zip(&a[r * d_in..(r + 1) * d_in]) {
                     *w += go * xv;
                 }
             }
