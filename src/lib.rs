@@ -16,6 +16,7 @@
 //! | [`tokenize`] | `Tokenizer` trait, HF `tokenizer.json`, built-in word vocabulary, overlap metrics, near-miss pairs |
 //! | [`acbo`] | A-CBO: MEC candidates, interventional queries, oracles, log-space posterior, EIG, benchmark |
 //! | [`model`] | burn BERT/RoBERTa encoder classifier, the `score` margin, probes, HF checkpoint I/O |
+//! | [`ntk`] | eNTK Gram matrices: `PerLayer` (one backward per block) and the `Naive` reference twin |
 //! | [`train`] | SFT/DPO fine-tuning, schedules, evaluation |
 //! | [`report`] | atomic output files, `meta.json` provenance, `.npy` I/O |
 //! | [`cli`] | the `ntkgap` subcommands (the binary is a thin wrapper) |
@@ -30,6 +31,7 @@ pub mod corpus;
 pub mod error;
 pub mod graph;
 pub mod model;
+pub mod ntk;
 pub mod report;
 pub mod tokenize;
 pub mod train;

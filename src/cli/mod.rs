@@ -9,6 +9,7 @@ pub mod enumerate;
 pub mod eval;
 pub mod forward;
 pub mod generate;
+pub mod gram;
 pub mod model_args;
 pub mod overlap;
 pub mod pairs;
@@ -51,6 +52,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Logits of a model on a JSONL file, as an (N, num_labels) float32 .npy.
     Forward(forward::ForwardArgs),
+    /// eNTK Gram matrix K(X₁, X₁) or K(X₁, X₂) of a model's margin, as a float64 .npy.
+    Gram(gram::GramArgs),
     /// Run the A-CBO interventional loop on a corpus and report accuracy and queries by size.
     Acbo(acbo::AcboArgs),
 }
@@ -80,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Forward(args) => forward::run(args),
+        Command::Gram(args) => gram::run(args),
     }
 }
 

@@ -1,0 +1,173 @@
+//! The eNTK engine: `PerLayer` equals the `Naive` reference twin for every parameter subset,
+//! block size and Linear contraction form; K is symmetric, PSD, has squared gradient norms on
+//! its diagonal; the rectangular K(X₁, X₂) is the matching block of K(X₁ ∪ X₂).
+
+use burn::tensor::Device;
+use ntkgap::model::{load, BuiltinSize, Classifier, LoadOptions, ModelSpec};
+use ntkgap::ntk::{gram, Gram, GramOptions, LinearForm, NtkMethod, ParamSubset};
+use ntkgap::tokenize::{pad_batch, Encoding};
+
+/// Mixed lengths (so blocks are padded), repeated words (so the token-match term is non-trivial).
+const RECORDS: [(&str, &str); 5] = [
+    ("Suppose there is a closed system of 3 variables, A, B and C. A correlates with B. B correlates with C. However, A is independent of C.", "A directly causes B."),
+    ("A correlates with B.", "A causes B."),
+    ("Suppose there is a closed system of 2 variables, A and B. All the statistical relations among these 2 variables are as follows: A correlates with B.", "There exists at least one collider (i.e., common effect) of A and B."),
+    ("B correlates with C.", "C is a cause for A, but not a direct one."),
+    ("A correlates with C. B correlates with C. However, A is independent of B.", "B directly causes C."),
+];
+
+struct Setup {
+    model: Classifier,
+    encodings: Vec<Encoding>,
+    pad_id: u32,
+    device: Device,
+}
+
+fn setup() -> Setup {
+    let device = Device::flex().autodiff();
+    let loaded = load(&ModelSpec::Builtin(BuiltinSize::Tiny), &LoadOptions { seed: 5, head_file: None }, &device).unwrap();
+    let encodings: Vec<Encoding> = RECORDS.iter().map(|(p, h)| loaded.tokenizer.encode_pair(p, h).unwrap()).collect();
+    let lengths: Vec<usize> = encodings.iter().map(Encoding::len).collect();
+    assert!(lengths.iter().min() < lengths.iter().max(), "mixed lengths: {lengths:?}");
+    let pad_id = loaded.tokenizer.pad_id().unwrap();
+    Setup { model: loaded.classifier, encodings, pad_id, device }
+}
+
+fn run(s: &Setup, x1: &[Encoding], x2: Option<&[Encoding]>, options: GramOptions) -> Gram {
+    gram(&s.model, x1, x2, s.pad_id, &options, &s.device, &mut |_| {}).unwrap()
+}
+
+/// max |Δ| / mean |K|.
+fn relative_difference(got: &[f64], reference: &[f64]) -> f64 {
+    assert_eq!(got.len(), reference.len());
+    let scale = reference.iter().map(|v| v.abs()).sum::<f64>() / reference.len() as f64;
+    assert!(scale > 0.0, "reference Gram is all zero");
+    got.iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / scale
+}
+
+const SUBSETS: [ParamSubset; 4] = [ParamSubset::All, ParamSubset::ExcludeEmbeddings, ParamSubset::ExcludeHead, ParamSubset::OnlyBiases];
+
+#[test]
+fn per_layer_equals_naive_for_every_subset_and_block_size() {
+    let s = setup();
+    let n = s.encodings.len();
+    for subset in SUBSETS {
+        let naive = run(&s, &s.encodings, None, GramOptions { method: NtkMethod::Naive, subset, breakdown: true, ..Default::default() });
+        for block in [1, 2, 3, n] {
+            let options = GramOptions { method: NtkMethod::PerLayer, subset, block, breakdown: true, ..Default::default() };
+            let fast = run(&s, &s.encodings, None, options);
+            let rel = relative_difference(&fast.values, &naive.values);
+            assert!(rel < 1e-5, "PerLayer (block {block}) vs Naive, {subset:?}: max |Δ| / mean |K| = {rel:e}");
+            assert_eq!(fast.groups.keys().collect::<Vec<_>>(), naive.groups.keys().collect::<Vec<_>>(), "{subset:?}: same parameter groups");
+        }
+        // Per-parameter breakdown: each tensor's contribution agrees too (relative to the whole K).
+        let fast = run(&s, &s.encodings, None, GramOptions { subset, block: 2, breakdown: true, ..Default::default() });
+        let scale = naive.values.iter().map(|v| v.abs()).sum::<f64>() / naive.values.len() as f64;
+        for (name, k) in &naive.groups {
+            let worst = fast.groups[name].iter().zip(k).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            assert!(worst / scale < 1e-5, "{subset:?} {name}: PerLayer vs Naive differ by {worst:e} (mean |K| {scale:e})");
+        }
+    }
+}
+
+#[test]
+fn both_linear_forms_agree_with_naive() {
+    let s = setup();
+    let naive = run(&s, &s.encodings, None, GramOptions { method: NtkMethod::Naive, ..Default::default() });
+    for linear_form in [LinearForm::Materialize, LinearForm::Structured] {
+        let fast = run(&s, &s.encodings, None, GramOptions { linear_form, block: 3, ..Default::default() });
+        let rel = relative_difference(&fast.values, &naive.values);
+        assert!(rel < 1e-5, "{linear_form:?} vs Naive: {rel:e}");
+    }
+}
+
+/// Squared norm of ∇θ f(x) straight from `Classifier::gradients` (one backward, batch of one).
+fn squared_gradient_norm(s: &Setup, encoding: &Encoding) -> f64 {
+    let batch = ntkgap::model::Batch::new(&pad_batch(std::slice::from_ref(encoding), s.pad_id).unwrap(), &s.model.config, &s.device).unwrap();
+    let grads = s.model.score(&batch, None).sum().backward();
+    let map = s.model.gradients(&grads).unwrap();
+    map.names().iter().flat_map(|n| map.get(n).unwrap().data.clone()).map(|v| f64::from(v) * f64::from(v)).sum()
+}
+
+/// Eigenvalues of a symmetric matrix by cyclic Jacobi rotations.
+fn jacobi_eigenvalues(mut a: Vec<f64>, n: usize) -> Vec<f64> {
+    for _sweep in 0..100 {
+        let off: f64 = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| a[i * n + j].powi(2)).sum();
+        if off < 1e-30 {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = a[p * n + q];
+                if apq.abs() < 1e-300 {
+                    continue;
+                }
+                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let (c, s) = (1.0 / (t * t + 1.0).sqrt(), t / (t * t + 1.0).sqrt());
+                for k in 0..n {
+                    let (akp, akq) = (a[k * n + p], a[k * n + q]);
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
+                }
+                for k in 0..n {
+                    let (apk, aqk) = (a[p * n + k], a[q * n + k]);
+                    a[p * n + k] = c * apk - s * aqk;
+                    a[q * n + k] = s * apk + c * aqk;
+                }
+            }
+        }
+    }
+    (0..n).map(|i| a[i * n + i]).collect()
+}
+
+#[test]
+fn jacobi_finds_known_eigenvalues() {
+    let mut e = jacobi_eigenvalues(vec![2.0, 1.0, 0.0, 1.0, 2.0, 0.0, 0.0, 0.0, -1.0], 3);
+    e.sort_by(f64::total_cmp);
+    for (got, want) in e.iter().zip([-1.0, 1.0, 3.0]) {
+        assert!((got - want).abs() < 1e-10, "{e:?}");
+    }
+}
+
+#[test]
+fn gram_is_symmetric_psd_with_squared_gradient_norms_on_the_diagonal() {
+    let s = setup();
+    let n = s.encodings.len();
+    let k = run(&s, &s.encodings, None, GramOptions { block: 2, ..Default::default() });
+    for i in 0..n {
+        for j in 0..n {
+            assert!((k.get(i, j) - k.get(j, i)).abs() <= 1e-12 * k.get(i, i).abs().max(1e-300), "K[{i},{j}] != K[{j},{i}]");
+        }
+        let norm = squared_gradient_norm(&s, &s.encodings[i]);
+        assert!((k.get(i, i) - norm).abs() <= 1e-5 * norm, "K[{i},{i}] = {} but ‖∇θ f‖² = {norm}", k.get(i, i));
+    }
+    let eigenvalues = jacobi_eigenvalues(k.values.clone(), n);
+    let max = eigenvalues.iter().copied().fold(f64::MIN, f64::max);
+    let min = eigenvalues.iter().copied().fold(f64::MAX, f64::min);
+    assert!(max > 0.0 && min >= -1e-6 * max, "not PSD: eigenvalues {eigenvalues:?}");
+}
+
+#[test]
+fn rectangular_gram_is_the_block_of_the_joint_gram() {
+    let s = setup();
+    let (x1, x2) = s.encodings.split_at(3);
+    let joint = run(&s, &s.encodings, None, GramOptions { block: 2, ..Default::default() });
+    for method in [NtkMethod::PerLayer, NtkMethod::Naive] {
+        let rect = run(&s, x1, Some(x2), GramOptions { method, block: 2, ..Default::default() });
+        assert_eq!((rect.rows, rect.cols), (3, 2));
+        let block: Vec<f64> = (0..3).flat_map(|i| (3..5).map(move |j| (i, j))).map(|(i, j)| joint.get(i, j)).collect();
+        let rel = relative_difference(&rect.values, &block);
+        assert!(rel < 1e-5, "{method:?} K(X1, X2) vs block of K(X1 ∪ X2): {rel:e}");
+    }
+}
+
+#[test]
+fn bad_options_and_empty_inputs_are_refused() {
+    let s = setup();
+    let e = gram(&s.model, &s.encodings, None, s.pad_id, &GramOptions { block: 0, ..Default::default() }, &s.device, &mut |_| {});
+    assert!(e.unwrap_err().to_string().contains("block"));
+    let e = gram(&s.model, &[], None, s.pad_id, &GramOptions::default(), &s.device, &mut |_| {});
+    assert!(e.unwrap_err().to_string().contains("no examples"));
+}
