@@ -1,17 +1,11 @@
 //! `ntkgap generate` and `ntkgap stats` run as the real binary on tiny corpora.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use ntkgap::corpus::{parse_nodes, read_records, CorpusKind, GenerateConfig, Plan, SplitSizes};
 
-fn ntkgap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ntkgap")).args(args).output().expect("binary runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+mod common;
+use common::{ntkgap, stderr};
 
 fn lines(path: &Path) -> usize {
     std::fs::read_to_string(path).unwrap().lines().count()

@@ -3,21 +3,12 @@
 //! (exit 2, one line, no output file).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ntkgap::report::npy;
 
-fn ntkgap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ntkgap")).args(args).output().expect("binary runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+mod common;
+use common::{ntkgap, s, stderr};
 
 fn write_inputs(dir: &Path) -> (PathBuf, PathBuf) {
     let a = dir.join("a.jsonl");

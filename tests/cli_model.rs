@@ -2,19 +2,10 @@
 //! outputs, formats, determinism, and bad inputs (exit 2, one line, nothing half-written).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn ntkgap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ntkgap")).args(args).output().expect("binary runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+mod common;
+use common::{ntkgap, s, stderr};
 
 /// A small labelled corpus: corr2cause n = 2..3 (51 dev and 51 test records; the tests train on dev).
 fn corpus(dir: &Path) -> PathBuf {

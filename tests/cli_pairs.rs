@@ -2,11 +2,9 @@
 //! (n = 3 and 4; chain versus collider premises with labels read off their MECs).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn ntkgap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ntkgap")).args(args).output().unwrap()
-}
+mod common;
+use common::{ntkgap, s, stderr};
 
 fn corpus() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/pairs_small.jsonl")
@@ -16,16 +14,8 @@ fn minilm() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/minilm").display().to_string()
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 fn lines(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

@@ -1,0 +1,20 @@
+//! Helpers shared by the CLI integration tests: run the real binary, read its stderr.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Run `ntkgap args` and capture its output.
+pub fn ntkgap(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ntkgap")).args(args).output().expect("binary runs")
+}
+
+/// The captured stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A path as `&str` (test paths are UTF-8).
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
