@@ -5,6 +5,7 @@
 //! 1 internal failure. Errors print as one line.
 
 pub mod acbo;
+pub mod bound;
 pub mod enumerate;
 pub mod eval;
 pub mod forward;
@@ -54,6 +55,8 @@ pub enum Command {
     Forward(forward::ForwardArgs),
     /// eNTK Gram matrix K(X₁, X₁) or K(X₁, X₂) of a model's margin, as a float64 .npy.
     Gram(gram::GramArgs),
+    /// Theorem 1 per pair on a Gram matrix: published vs corrected bound, violations.
+    Bound(bound::BoundArgs),
     /// Run the A-CBO interventional loop on a corpus and report accuracy and queries by size.
     Acbo(acbo::AcboArgs),
 }
@@ -74,6 +77,7 @@ pub fn main_entry() -> anyhow::Result<()> {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Acbo(args) => acbo::run(args),
+        Command::Bound(args) => bound::run(args),
         Command::Enumerate(args) => enumerate::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Stats(args) => stats::run(args),
