@@ -476,3 +476,40 @@ fn config_json_missing_fields_or_absurd_sizes() {
     let model = model_case(&case, "absurd", "config.json", serde_json::to_vec(&absurd).unwrap());
     forward_refuses(&case, &model, "absurd/config.json", "invalid hidden_size: 1000000000");
 }
+
+/// A version-1.0 .npy file of `shape` with raw little-endian `data` of type `descr`.
+fn npy_bytes(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let tuple = if shape.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {tuple}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+fn f64_bytes(values: &[f64]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+#[test]
+fn npy_not_square_not_finite_or_not_float() {
+    let case = Case::new();
+    let scores = case.file("s.npy", npy_bytes("<f8", &[2], &f64_bytes(&[1.0, 0.5])));
+    let run = |gram: &str, problem: &str| {
+        let args = ["bound", "--gram", gram, "--scores", &scores, "--pairs", "0,1", "--weight-norm", "1", "--out", "out"];
+        case.refuses(&args, gram, problem);
+    };
+    let rect = case.file("rect.npy", npy_bytes("<f8", &[2, 3], &f64_bytes(&[1.0, 0.0, 0.0, 0.0, 1.0, 0.0])));
+    run(&rect, "must be square");
+    let nan = case.file("nan.npy", npy_bytes("<f8", &[2, 2], &f64_bytes(&[1.0, f64::NAN, 0.5, 1.0])));
+    run(&nan, "non-finite value at flat index 1");
+    let ints: Vec<u8> = [1i32, 0, 0, 1].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let int = case.file("int.npy", npy_bytes("<i4", &[2, 2], &ints));
+    run(&int, "unsupported dtype");
+}
