@@ -33,6 +33,7 @@ pub mod corpus;
 pub mod error;
 pub mod graph;
 pub mod model;
+pub mod numeric;
 pub mod ntk;
 pub mod report;
 pub mod tokenize;

@@ -4,14 +4,8 @@
 //! alarm). Implemented here to keep the dependency list short; each has a test against
 //! published reference values.
 
-use rand::Rng;
 
-/// One standard-normal draw (Box–Muller, cosine branch; two uniforms per draw).
-pub fn standard_normal(rng: &mut impl Rng) -> f64 {
-    let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
-    let u2: f64 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
+pub use crate::numeric::standard_normal;
 
 /// ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error < 1e-13).
 pub fn ln_gamma(x: f64) -> f64 {

@@ -106,8 +106,7 @@ fn accuracy_f1(pairs: &[(bool, bool)]) -> (f64, Option<f64>) {
     let acc = mean(pairs.iter().map(|(p, a)| f64::from(u8::from(p == a))));
     let tp = pairs.iter().filter(|(p, a)| *p && *a).count();
     let wrong = pairs.iter().filter(|(p, a)| p != a).count();
-    let denom = 2 * tp + wrong;
-    (acc, (denom > 0).then(|| 2.0 * tp as f64 / denom as f64))
+    (acc, crate::numeric::binary_f1(tp, wrong))
 }
 
 fn rate(num: u64, den: u64) -> Option<f64> {

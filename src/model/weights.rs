@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use safetensors::{Dtype, SafeTensors};
 
@@ -137,18 +137,12 @@ impl FreshInit {
         } else {
             let stream = self.seed ^ name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
             let mut rng = ChaCha8Rng::seed_from_u64(stream);
-            (0..n).map(|_| (standard_normal(&mut rng) * self.std) as f32).collect()
+            (0..n).map(|_| (crate::numeric::standard_normal(&mut rng) * self.std) as f32).collect()
         };
         HostTensor { shape: shape.to_vec(), data }
     }
 }
 
-/// One N(0, 1) draw (Box–Muller).
-fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
-    let u1: f64 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
 
 /// Tensors by Hugging Face name, with a record of problems met while taking them out.
 #[derive(Debug, Clone, Default)]

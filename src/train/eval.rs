@@ -84,7 +84,7 @@ pub fn metrics(predictions: &[&Prediction]) -> Metrics {
     Metrics {
         count,
         accuracy: correct as f64 / denom,
-        f1: (2 * tp + fp + fn_ > 0).then(|| 2.0 * tp as f64 / (2 * tp + fp + fn_) as f64),
+        f1: crate::numeric::binary_f1(tp, fp + fn_),
         positive_rate: positives as f64 / denom,
         mean_wrong_confidence: (wrong > 0).then(|| wrong_conf / wrong as f64),
         loss: loss / denom,
