@@ -14,6 +14,7 @@
 //! f32 for `Naive`); only the margin output mode.
 
 pub mod contract;
+pub mod kernels;
 pub mod linalg;
 pub mod naive;
 pub mod options;

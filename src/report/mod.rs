@@ -1,10 +1,11 @@
-//! Output writers: atomic files, `meta.json` provenance, (later) CSV/NPY/plots/HTML.
+//! Output writers: atomic files, `meta.json` provenance, `.npy`, charts (PNG + SVG), (later) HTML.
 //!
 //! Every output goes through [`atomic::AtomicFile`] so a failed run leaves no partial file.
 
 pub mod atomic;
 pub mod meta;
 pub mod npy;
+pub mod plot;
 
 pub use atomic::{write_atomic, write_json_atomic, AtomicFile, OutputDir};
 pub use meta::Meta;
