@@ -92,7 +92,7 @@ impl ModuleVisitor for GradientReader<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let value = param.val();
         let n = value.shape().num_elements();
-        let g = value.grad(self.grads).map_or_else(|| vec![0.0; n], |g| g.into_data().to_vec::<f64>().unwrap());
+        let g = value.grad(self.grads).map_or_else(|| vec![0.0; n], |g| g.into_data().try_into_vec::<f64>().unwrap());
         self.out.push(g);
     }
 }
@@ -142,7 +142,7 @@ fn score(model: &Classifier, encoding: &Encoding, pad_id: u32) -> Tensor<1> {
 }
 
 fn scalar(t: Tensor<1>) -> f64 {
-    t.into_data().to_vec::<f64>().unwrap()[0]
+    t.into_data().try_into_vec::<f64>().unwrap()[0]
 }
 
 /// ∇θ f(x) in f64, visiting order.
