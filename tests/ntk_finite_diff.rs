@@ -26,10 +26,13 @@
 //! Known gap: the model's parameters are f32 values (the loaders build them from f32 host
 //! tensors); perturbations and everything downstream are f64.
 
+mod common;
+
 use std::sync::OnceLock;
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{DType, Device, FloatDType, Gradients, Tensor, TensorData};
+use common::params::{dot, gradients, shapes, ParamVectors};
 use ntkgap::model::{load, Batch, BuiltinSize, Classifier, LoadOptions, ModelSpec};
 use ntkgap::ntk::naive::example_gradient;
 use ntkgap::ntk::{gram, GramOptions, NtkMethod, ParamSubset};
@@ -68,7 +71,7 @@ fn device() -> Device {
 }
 
 /// A parameter-space vector, one f64 block per parameter tensor in module visiting order.
-type Direction = Vec<Vec<f64>>;
+type Direction = ParamVectors<f64>;
 
 struct Setup {
     model: Classifier,
@@ -80,30 +83,6 @@ fn setup() -> Setup {
     let loaded = load(&ModelSpec::Builtin(BuiltinSize::Tiny), &LoadOptions { seed: 5, head_file: None }, &device()).unwrap();
     let encodings = RECORDS.iter().map(|(p, h)| loaded.tokenizer.encode_pair(p, h).unwrap()).collect();
     Setup { model: loaded.classifier, encodings, pad_id: loaded.tokenizer.pad_id().unwrap() }
-}
-
-/// Reads every parameter's gradient as f64, in visiting order (zeros where there is none).
-struct GradientReader<'a> {
-    grads: &'a Gradients,
-    out: Direction,
-}
-
-impl ModuleVisitor for GradientReader<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let value = param.val();
-        let n = value.shape().num_elements();
-        let g = value.grad(self.grads).map_or_else(|| vec![0.0; n], |g| g.into_data().try_into_vec::<f64>().unwrap());
-        self.out.push(g);
-    }
-}
-
-/// The shape of every parameter, in visiting order.
-struct Shapes(Vec<Vec<usize>>);
-
-impl ModuleVisitor for Shapes {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.0.push(param.val().dims().to_vec());
-    }
 }
 
 /// θ ↦ θ + step·direction (`keep_theta`), or θ ↦ direction (to export a direction under the
@@ -148,9 +127,7 @@ fn scalar(t: Tensor<1>) -> f64 {
 /// ∇θ f(x) in f64, visiting order.
 fn gradient(model: &Classifier, encoding: &Encoding, pad_id: u32) -> Direction {
     let grads = score(model, encoding, pad_id).sum().backward();
-    let mut reader = GradientReader { grads: &grads, out: Vec::new() };
-    model.visit(&mut reader);
-    reader.out
+    gradients(model, &grads)
 }
 
 /// (f(θ + h·v) − f(θ − h·v)) / 2h, all in f64.
@@ -166,10 +143,6 @@ fn extrapolated_difference(model: &Classifier, encoding: &Encoding, pad_id: u32,
     (4.0 * central_difference(model, encoding, pad_id, v, h) - central_difference(model, encoding, pad_id, v, 2.0 * h)) / 3.0
 }
 
-fn dot(a: &Direction, b: &Direction) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x.iter().zip(y).map(|(p, q)| p * q).sum::<f64>()).sum()
-}
-
 /// Root mean square of a direction's entries (steps are scaled by it).
 fn rms(v: &Direction) -> f64 {
     let count: usize = v.iter().map(Vec::len).sum();
@@ -179,10 +152,8 @@ fn rms(v: &Direction) -> f64 {
 /// A seeded standard-normal direction whose entries are f32-representable (so its f32 export
 /// under the Hugging Face names is exact).
 fn random_direction(model: &Classifier, seed: u64) -> Direction {
-    let mut shapes = Shapes(Vec::new());
-    model.visit(&mut shapes);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    shapes.0.iter().map(|s| (0..s.iter().product()).map(|_| f64::from(standard_normal(&mut rng) as f32)).collect()).collect()
+    shapes(model).iter().map(|s| (0..s.iter().product()).map(|_| f64::from(standard_normal(&mut rng) as f32)).collect()).collect()
 }
 
 /// The dtypes of every parameter and of its gradient.
@@ -273,14 +244,14 @@ fn relative_difference(got: &[f64], reference: &[f64]) -> f64 {
 fn gram_entries_are_central_differences_along_other_gradients() {
     let s = setup();
     let n = s.encodings.len();
-    let gradients: Vec<Direction> = s.encodings.iter().map(|e| gradient(&s.model, e, s.pad_id)).collect();
+    let per_example: Vec<Direction> = s.encodings.iter().map(|e| gradient(&s.model, e, s.pad_id)).collect();
     let mut by_differences = vec![0.0; n * n];
     let mut by_inner_products = vec![0.0; n * n];
     for i in 0..n {
-        for (j, u) in gradients.iter().enumerate() {
+        for (j, u) in per_example.iter().enumerate() {
             // K(xᵢ, xⱼ) = ⟨∇f(xᵢ), ∇f(xⱼ)⟩ = d/dt f(xᵢ; θ + t ∇f(xⱼ)) at t = 0.
             by_differences[i * n + j] = extrapolated_difference(&s.model, &s.encodings[i], s.pad_id, u, STEP / rms(u));
-            by_inner_products[i * n + j] = dot(&gradients[i], u);
+            by_inner_products[i * n + j] = dot(&per_example[i], u);
         }
     }
     let rel = relative_difference(&by_inner_products, &by_differences);
