@@ -92,6 +92,8 @@ def encode(model_dir, records, max_len):
     """ntkgap's encoding: padding off, truncation only_first at max_len, one encoding per record."""
     from tokenizers import Tokenizer
 
+    if not model_dir.is_dir():
+        raise InputError(f"{model_dir}: model directory not found (expected config.json, model.safetensors, tokenizer.json)")
     path = model_dir / "tokenizer.json"
     if not path.is_file():
         raise InputError(f"{model_dir}: no tokenizer.json in the model directory")
