@@ -1,5 +1,8 @@
-//! Helpers shared by the CLI integration tests: run the real binary, read its stderr.
+//! Helpers shared by the CLI integration tests: run the real binary, read its stderr; and
+//! ([`params`]) by the eNTK checks: parameters and gradients of any burn module.
 #![allow(dead_code)] // each test binary uses a different subset
+
+pub mod params;
 
 use std::path::Path;
 use std::process::{Command, Output};
