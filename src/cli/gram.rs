@@ -173,7 +173,7 @@ fn gram_meta(args: &GramArgs, options: &GramOptions, (k, total_rows): (&Gram, us
     }
     meta.set("model", &args.model).set("head", args.head.as_ref().map(|p| p.display().to_string()));
     meta.set("method", options.method).set("output", options.output).set("subset", options.subset).set("block", options.block);
-    meta.set("linear_form", options.linear_form).set("kernels", options.kernels).set("memory_budget", options.memory_budget);
+    meta.set("linear_form", options.linear_form).set("kernels", options.kernels).set("memory_budget", options.memory_budget).set("tile", options.tile);
     meta.set("max_length", loaded.tokenizer.max_length()).set("encoding", summary);
     meta.set("rows", [k.row_start, k.row_start + k.rows]).set("total_rows", total_rows);
     meta.set("shape", k.shape()).set("model_config", &loaded.classifier.config);

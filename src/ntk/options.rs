@@ -125,6 +125,10 @@ pub struct GramOptions {
     pub memory_budget: usize,
     /// The contraction kernels (default CPU).
     pub kernels: KernelChoice,
+    /// Examples per contraction tile, at least (default [`crate::ntk::tiles::TILE_TARGET`];
+    /// rounded up to a multiple of `block`). Larger tiles make larger GEMMs; changes values only
+    /// by f32 rounding, so the slabs of one K must share it.
+    pub tile: usize,
 }
 
 impl Default for GramOptions {
@@ -139,6 +143,7 @@ impl Default for GramOptions {
             rows: None,
             memory_budget: DEFAULT_MEMORY_BUDGET,
             kernels: KernelChoice::default(),
+            tile: crate::ntk::tiles::TILE_TARGET,
         }
     }
 }
@@ -149,15 +154,15 @@ pub const MAX_BLOCK: usize = 4096;
 /// Default [`GramOptions::memory_budget`]: 3 GiB.
 pub const DEFAULT_MEMORY_BUDGET: usize = 3 << 30;
 
-/// Smallest accepted [`GramOptions::memory_budget`]: 64 MiB.
-pub const MIN_MEMORY_BUDGET: usize = 64 << 20;
+/// Smallest accepted [`GramOptions::memory_budget`]: 1 MiB.
+pub const MIN_MEMORY_BUDGET: usize = 1 << 20;
 
 impl GramOptions {
     /// Check the numbers.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] naming `block` (0 or above [`MAX_BLOCK`]), `rows` (an empty
-    /// range) or `memory budget` (below [`MIN_MEMORY_BUDGET`]).
+    /// range), `memory budget` (below [`MIN_MEMORY_BUDGET`]) or `tile` (0 or above [`MAX_BLOCK`]).
     pub fn validate(&self) -> Result<()> {
         if self.block == 0 || self.block > MAX_BLOCK {
             return Err(Error::invalid("block", format!("{} is outside 1..={MAX_BLOCK}", self.block)));
@@ -168,8 +173,11 @@ impl GramOptions {
             }
         }
         if self.memory_budget < MIN_MEMORY_BUDGET {
-            let reason = format!("{} bytes is below the minimum of {MIN_MEMORY_BUDGET} (64 MiB)", self.memory_budget);
+            let reason = format!("{} bytes is below the minimum of {MIN_MEMORY_BUDGET} (1 MiB)", self.memory_budget);
             return Err(Error::invalid("memory budget", reason));
+        }
+        if self.tile == 0 || self.tile > MAX_BLOCK {
+            return Err(Error::invalid("tile", format!("{} is outside 1..={MAX_BLOCK}", self.tile)));
         }
         Ok(())
     }
@@ -206,7 +214,8 @@ mod tests {
         assert!(!ParamSubset::OnlyBiases.includes(ln, bert));
         assert!(GramOptions { block: 0, ..Default::default() }.validate().is_err());
         assert!(GramOptions { rows: Some((3, 3)), ..Default::default() }.validate().is_err());
-        assert!(GramOptions { memory_budget: 1 << 20, ..Default::default() }.validate().is_err());
+        assert!(GramOptions { memory_budget: 1 << 19, ..Default::default() }.validate().is_err());
+        assert!(GramOptions { tile: 0, ..Default::default() }.validate().is_err());
         let slab = GramOptions { rows: Some((2, 5)), ..Default::default() };
         assert_eq!(slab.row_range(5).unwrap(), 2..5);
         assert!(slab.row_range(4).unwrap_err().to_string().contains("outside the 4 rows"));

@@ -159,7 +159,7 @@ pub fn per_layer_parts(
 ) -> Result<GramParts> {
     let (n1, n2) = (x1.len(), x2.map_or(x1.len(), <[Encoding]>::len));
     let slab = options.row_range(n1)?;
-    let tile = tile_size(options.block);
+    let tile = tile_size(options.block, options.tile);
     let layout = Layout::new(options.output, model.config.num_labels(), n2);
     let started = Instant::now();
     let left_range = if x2.is_some() { stored_range(&slab, n1, tile) } else { 0..n1 };

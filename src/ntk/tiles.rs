@@ -2,7 +2,7 @@
 //!
 //! K is contracted tile by tile: a *virtual tile* is (a tile of examples, a virtual output v);
 //! a [`TileTask`] contracts two virtual tiles with one kernel call. Tiles hold
-//! [`tile_size`]`(block)` consecutive examples counted from example 0, a multiple of the block
+//! [`tile_size`]`(block, target)` consecutive examples counted from example 0, a multiple of the block
 //! size, so that a row slab (`--rows i..j`) makes exactly the kernel calls the unsharded run
 //! makes for its rows — same shapes, same operands — and its values are bit-identical to the
 //! same rows of the unsharded K (the f32 GEMM rounds differently for different shapes, so this
@@ -12,14 +12,14 @@ use std::ops::Range;
 
 use crate::ntk::outputs::Layout;
 
-/// Examples per tile, at least: large enough for efficient GEMMs, small enough to bound the
-/// tile buffers.
+/// Default examples per tile, at least: large enough for efficient GEMMs, small enough to bound
+/// the tile buffers.
 pub const TILE_TARGET: usize = 128;
 
-/// Examples per tile for a block size: the smallest multiple of `block` ≥ [`TILE_TARGET`].
-pub fn tile_size(block: usize) -> usize {
+/// Examples per tile for a block size: the smallest multiple of `block` ≥ `target`.
+pub fn tile_size(block: usize, target: usize) -> usize {
     let block = block.max(1);
-    block * TILE_TARGET.div_ceil(block)
+    block * target.max(1).div_ceil(block)
 }
 
 /// Tiles over the examples `start..end` of one side (`start` a multiple of `tile`).
@@ -126,9 +126,10 @@ mod tests {
 
     #[test]
     fn tiles_are_block_multiples_from_zero() {
-        assert_eq!(tile_size(8), 128);
-        assert_eq!(tile_size(3), 129);
-        assert_eq!(tile_size(200), 200);
+        assert_eq!(tile_size(8, TILE_TARGET), 128);
+        assert_eq!(tile_size(3, TILE_TARGET), 129);
+        assert_eq!(tile_size(200, TILE_TARGET), 200);
+        assert_eq!(tile_size(2, 3), 4);
         let g = Grid { tile: 4, start: 4, end: 11 };
         assert_eq!((g.count(), g.range(1), g.local(1)), (2, 8..11, 4..7));
     }
