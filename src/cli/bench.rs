@@ -46,11 +46,15 @@ pub enum BenchMethod {
 
 /// Options of `ntkgap bench gram`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  ntkgap bench gram --model .cache/models/all-MiniLM-L6-v2 --n 32 --max-len 128")]
+#[command(after_help = "Example:\n  ntkgap bench gram --model .cache/models/all-MiniLM-L6-v2 --head tests/data/minilm_head_seed0.safetensors --n 32 --max-len 128")]
 pub struct BenchGramArgs {
     /// Model directory or builtin:NAME.
     #[arg(long, default_value = ".cache/models/all-MiniLM-L6-v2")]
     pub model: String,
+    /// Classification-head safetensors passed to every method (the torch script needs one for a
+    /// checkpoint without a head, e.g. tests/data/minilm_head_seed0.safetensors for MiniLM).
+    #[arg(long, value_name = "FILE")]
+    pub head: Option<PathBuf>,
     /// Input JSONL (default: a generated Corr2Cause corpus on 4 variables).
     #[arg(long)]
     pub input: Option<PathBuf>,
@@ -145,6 +149,9 @@ fn run_ntkgap(args: &BenchGramArgs, method: BenchMethod, input: &Path, dir: &Pat
     command.args(["gram", "--model", &args.model, "--max-len", &args.max_len.to_string(), "--method", name]);
     command.args(["--block", &args.block.to_string(), "--memory-budget", &args.memory_budget.to_string()]);
     command.arg("--input").arg(input).arg("--out").arg(&k).arg("--stats-json").arg(&stats);
+    if let Some(head) = &args.head {
+        command.arg("--head").arg(head);
+    }
     let (_, err, ok, polled) = run_measured(&mut command)?;
     if !ok {
         return Ok(Err(format!("failed: {}", last_line(&err))));
@@ -168,6 +175,9 @@ fn run_torch(args: &BenchGramArgs, input: &Path, dir: &Path) -> anyhow::Result<R
     let mut command = Command::new("python3");
     command.arg(&args.torch_script).args(["--model", &args.model, "--max-len", &args.max_len.to_string()]);
     command.arg("--input").arg(input).arg("--out").arg(&k);
+    if let Some(head) = &args.head {
+        command.arg("--head").arg(head);
+    }
     let (out, err, ok, peak) = run_measured(&mut command)?;
     if !ok {
         return Ok(Err(format!("failed: {}", last_line(&err))));

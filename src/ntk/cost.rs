@@ -6,7 +6,9 @@
 //!   products QKᵀ and PV, 4·B·T²·H; the head 2·B·(H² + HO). Embedding lookups, LayerNorm, GELU
 //!   and softmax are not counted (element-wise, < 2 % at T = 128 on MiniLM).
 //! * Forward + backward = 3 × forward (the backward computes the input gradients and the weight
-//!   gradients, each as costly as the forward).
+//!   gradients, each as costly as the forward) for `Naive`; 2 × forward for `PerLayer`, whose
+//!   backward runs on a frozen copy and computes activation gradients only (the per-example
+//!   weight gradients are formed in the contraction and counted there).
 //! * Contraction: counted by [`crate::ntk::contract`] as the multiply-adds it issues (×2):
 //!   forming per-example gradients 2·R·d_in·d_out, Gram tiles 2·|I|·|J|·k (|I|·(|I|+1)·k on the
 //!   diagonal), structured pairs 2·R·R'·(d_in + d_out). The embedding token-match term is not
@@ -23,9 +25,14 @@ pub fn forward_flops(config: &ModelConfig, rows: usize, seq_len: usize) -> f64 {
     l * per_layer + 2.0 * b * (h * h + h * o)
 }
 
-/// FLOPs of one forward + backward pass (3 × forward).
+/// FLOPs of one forward + full backward pass (3 × forward).
 pub fn forward_backward_flops(config: &ModelConfig, rows: usize, seq_len: usize) -> f64 {
     3.0 * forward_flops(config, rows, seq_len)
+}
+
+/// FLOPs of one forward + activation-only backward pass (2 × forward).
+pub fn activation_backward_flops(config: &ModelConfig, rows: usize, seq_len: usize) -> f64 {
+    2.0 * forward_flops(config, rows, seq_len)
 }
 
 #[cfg(test)]
