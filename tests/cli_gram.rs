@@ -215,3 +215,44 @@ fn one_example_works_and_zero_examples_are_refused() {
     assert_eq!(stderr(&run).trim_end().lines().count(), 1, "{}", stderr(&run));
     assert!(!out.exists());
 }
+
+/// A head file whose classifier weights (3e38, finite) overflow the logits: every Gram row is
+/// non-finite and the run stops naming the record ids, writing nothing.
+#[test]
+fn non_finite_model_output_stops_with_the_record_ids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, _) = write_inputs(tmp.path());
+    let values: Vec<f32> = (0..128).map(|i| if i < 64 { 3e38 } else { -3e38 }).collect();
+    let header = serde_json::json!({"classifier.weight": {"dtype": "F32", "shape": [2, 64], "data_offsets": [0, 512]}});
+    let header = serde_json::to_vec(&header).unwrap();
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&header);
+    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    let head = tmp.path().join("huge_head.safetensors");
+    std::fs::write(&head, bytes).unwrap();
+    let out = tmp.path().join("K.npy");
+    for method in ["per-layer", "naive"] {
+        let run = ntkgap(&["gram", "--model", "builtin:tiny", "--head", s(&head), "--input", s(&a), "--out", s(&out), "--method", method]);
+        assert_bad_input(&run, "numerical error in Gram matrix: non-finite values in rows r1, r2, r3");
+        assert_eq!(stderr(&run).lines().filter(|l| l.contains("error")).count(), 1, "{}", stderr(&run));
+    }
+    assert!(!out.exists() && !tmp.path().join("K.meta.json").exists(), "no partial output");
+}
+
+#[test]
+fn bench_gram_prints_a_table_with_every_method() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, _) = write_inputs(tmp.path());
+    let missing = tmp.path().join("no_such_script.py");
+    let run = ntkgap(&["bench", "gram", "--model", "builtin:tiny", "--input", s(&a), "--n", "2,3", "--max-len", "32", "--torch-script", s(&missing)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let table = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(table.contains("| method | N | T | seconds |") && table.contains("f32 GEMM GFLOP/s") && table.contains("peak RSS"), "{table}");
+    for n in ["2", "3"] {
+        assert!(table.lines().any(|l| l.starts_with(&format!("| PerLayer | {n} | 32 |")) && l.contains("(reference)")), "{table}");
+        assert!(table.lines().any(|l| l.starts_with(&format!("| Naive | {n} | 32 |")) && l.contains("e-")), "{table}");
+        assert!(table.lines().any(|l| l.starts_with(&format!("| Torch | {n} | 32 | not available"))), "{table}");
+    }
+    let too_many = ntkgap(&["bench", "gram", "--model", "builtin:tiny", "--input", s(&a), "--n", "4"]);
+    assert_bad_input(&too_many, "--n");
+}

@@ -3,7 +3,9 @@
 //! Each method runs as a child process (`ntkgap gram …`, or `python3 scripts/ntk_torch.py …`
 //! for torch.func) so that its peak RSS is its own: ntkgap children report VmHWM themselves;
 //! the torch child's VmHWM is polled from `/proc/<pid>/status` every 20 ms (a spike in its last
-//! 20 ms could be missed). In the same run the machine's f32 GEMM rate is measured with the GEMM
+//! 20 ms could be missed). Each child's CPU time (user + system, loading included) comes from
+//! this process's `cutime`/`cstime`: on a shared machine it compares methods more fairly than
+//! wall time. In the same run the machine's f32 GEMM rate is measured with the GEMM
 //! the contraction uses ([`crate::ntk::cpu_kernels::gemm_rate`]). Inputs: the first N records of
 //! `--input`, or of a freshly generated Corr2Cause corpus (n = 4 variables, seed 0, 720 records).
 
@@ -87,6 +89,7 @@ struct Row {
 
 struct Measured {
     seconds: f64,
+    cpu_seconds: Option<f64>,
     split: Option<(f64, f64, f64, f64)>,
     peak_rss: Option<u64>,
     k: Option<PathBuf>,
@@ -117,12 +120,31 @@ fn corpus(args: &BenchGramArgs, dir: &Path) -> anyhow::Result<Vec<String>> {
     Ok(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect())
 }
 
-/// Run `command`, polling its VmHWM; (stdout, stderr, success, peak).
-fn run_measured(command: &mut Command) -> anyhow::Result<(String, String, bool, Option<u64>)> {
+/// CPU seconds (user + system) of this process's waited-for children so far, from
+/// `/proc/self/stat` (fields cutime, cstime; 100 ticks per second on Linux).
+fn children_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(13)?.parse::<f64>().ok()? + fields.get(14)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// What a child process left behind.
+struct ChildRun {
+    stdout: String,
+    stderr: String,
+    ok: bool,
+    peak: Option<u64>,
+    cpu_seconds: Option<f64>,
+}
+
+/// Run `command`, polling its VmHWM and measuring its CPU time.
+fn run_measured(command: &mut Command) -> anyhow::Result<ChildRun> {
     let dir = std::env::temp_dir().join(format!("ntkgap-bench-out-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let _guard = Scratch(dir.clone());
     let (out, err) = (dir.join("stdout"), dir.join("stderr"));
+    let cpu_before = children_cpu_seconds();
     let mut child = command.stdout(Stdio::from(std::fs::File::create(&out)?)).stderr(Stdio::from(std::fs::File::create(&err)?)).spawn()?;
     let status_path = format!("/proc/{}/status", child.id());
     let mut peak = None;
@@ -135,7 +157,8 @@ fn run_measured(command: &mut Command) -> anyhow::Result<(String, String, bool, 
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    Ok((std::fs::read_to_string(out)?, std::fs::read_to_string(err)?, status.success(), peak))
+    let cpu_seconds = children_cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
+    Ok(ChildRun { stdout: std::fs::read_to_string(out)?, stderr: std::fs::read_to_string(err)?, ok: status.success(), peak, cpu_seconds })
 }
 
 fn last_line(text: &str) -> String {
@@ -152,15 +175,15 @@ fn run_ntkgap(args: &BenchGramArgs, method: BenchMethod, input: &Path, dir: &Pat
     if let Some(head) = &args.head {
         command.arg("--head").arg(head);
     }
-    let (_, err, ok, polled) = run_measured(&mut command)?;
-    if !ok {
-        return Ok(Err(format!("failed: {}", last_line(&err))));
+    let run = run_measured(&mut command)?;
+    if !run.ok {
+        return Ok(Err(format!("failed: {}", last_line(&run.stderr))));
     }
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&stats)?)?;
     let f = |key: &str| v["stats"][key].as_f64().unwrap_or(0.0);
     let split = Some((f("forward_backward_seconds"), f("contraction_seconds"), f("forward_backward_flops"), f("contraction_flops")));
-    let peak = v["peak_rss_bytes"].as_u64().or(polled);
-    Ok(Ok(Measured { seconds: v["seconds"].as_f64().unwrap_or(0.0), split, peak_rss: peak, k: Some(k) }))
+    let peak = v["peak_rss_bytes"].as_u64().or(run.peak);
+    Ok(Ok(Measured { seconds: v["seconds"].as_f64().unwrap_or(0.0), cpu_seconds: run.cpu_seconds, split, peak_rss: peak, k: Some(k) }))
 }
 
 fn run_torch(args: &BenchGramArgs, input: &Path, dir: &Path) -> anyhow::Result<Result<Measured, String>> {
@@ -178,14 +201,14 @@ fn run_torch(args: &BenchGramArgs, input: &Path, dir: &Path) -> anyhow::Result<R
     if let Some(head) = &args.head {
         command.arg("--head").arg(head);
     }
-    let (out, err, ok, peak) = run_measured(&mut command)?;
-    if !ok {
-        return Ok(Err(format!("failed: {}", last_line(&err))));
+    let run = run_measured(&mut command)?;
+    if !run.ok {
+        return Ok(Err(format!("failed: {}", last_line(&run.stderr))));
     }
-    let line = last_line(&out);
+    let line = last_line(&run.stdout);
     let v: serde_json::Value = serde_json::from_str(&line).map_err(|e| anyhow::anyhow!("torch script printed `{line}`: {e}"))?;
     let seconds = v["seconds"].as_f64().ok_or_else(|| anyhow::anyhow!("torch script printed no \"seconds\": {line}"))?;
-    Ok(Ok(Measured { seconds, split: None, peak_rss: peak, k: Some(k) }))
+    Ok(Ok(Measured { seconds, cpu_seconds: run.cpu_seconds, split: None, peak_rss: run.peak, k: Some(k) }))
 }
 
 /// max |Δ| / mean |K_ref|.
@@ -200,12 +223,12 @@ fn relative_difference(k: &Path, reference: &Path) -> Option<f64> {
 
 fn print_table(rows: &[Row], args: &BenchGramArgs, gemm: f64) {
     let rate = |flops: f64, s: f64| if s > 0.0 { format!("{:.1}", flops / s / 1e9) } else { "—".into() };
-    println!("| method | N | T | seconds | fwd+bwd s | contraction s | fwd+bwd GFLOP/s | contraction GFLOP/s | f32 GEMM GFLOP/s | peak RSS | max\\|ΔK\\|/mean\\|K\\| vs first row |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| method | N | T | seconds | CPU s (process) | fwd+bwd s | contraction s | fwd+bwd GFLOP/s | contraction GFLOP/s | f32 GEMM GFLOP/s | peak RSS | max\\|ΔK\\|/mean\\|K\\| vs first row |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         let name = format!("{:?}", row.method);
         match &row.result {
-            Err(why) => println!("| {name} | {} | {} | {why} | | | | | {gemm:.1} | | |", row.n, args.max_len),
+            Err(why) => println!("| {name} | {} | {} | {why} | | | | | | {gemm:.1} | | |", row.n, args.max_len),
             Ok(m) => {
                 let (fb, c, rfb, rc) = match m.split {
                     Some((fs, cs, ff, cf)) => (format!("{fs:.2}"), format!("{cs:.2}"), rate(ff, fs), rate(cf, cs)),
@@ -217,7 +240,8 @@ fn print_table(rows: &[Row], args: &BenchGramArgs, gemm: f64) {
                     _ => "(reference)".into(),
                 };
                 let peak = m.peak_rss.map_or("—".into(), format_bytes);
-                println!("| {name} | {} | {} | {:.2} | {fb} | {c} | {rfb} | {rc} | {gemm:.1} | {peak} | {delta} |", row.n, args.max_len, m.seconds);
+                let cpu = m.cpu_seconds.map_or("—".into(), |c| format!("{c:.1}"));
+                println!("| {name} | {} | {} | {:.2} | {cpu} | {fb} | {c} | {rfb} | {rc} | {gemm:.1} | {peak} | {delta} |", row.n, args.max_len, m.seconds);
             }
         }
     }
