@@ -1,23 +1,24 @@
-//! [`CpuKernels`]: the fast CPU implementation of [`GramKernels`] — f32 GEMMs from the `gemm`
-//! crate (runtime-dispatched AVX2/FMA microkernels), rayon across examples and example pairs,
-//! every Gram value accumulated in f64.
+//! [`CpuKernels`]: the fast CPU implementation of [`GramKernels`] — f32 GEMMs from faer's
+//! `matmul` (runtime-dispatched microkernels, AVX-512 where the CPU has it), rayon across
+//! examples and example pairs, every Gram value accumulated in f64.
 //!
 //! Accuracy: each GEMM runs over at most [`F32_CHUNK`] inner elements in f32 and its result is
 //! added into the f64 output, so the f32 error does not grow with the parameter count.
 //!
 //! Determinism: for the same shapes, each call gives the same bits whatever the thread count
-//! (the `gemm` crate splits work over output tiles, never over the inner dimension, and each
-//! pair is reduced in a fixed order here). Different *shapes* may round differently (the `gemm`
-//! crate picks kernels by size), which is why [`crate::ntk::tiles`] calls kernels on a canonical
-//! tile grid.
+//! (tested below; products are split over output tiles, never over the inner dimension, and
+//! each pair is reduced in a fixed order here). Different *shapes* may round differently (the
+//! GEMM picks kernels and blockings by size), which is why [`crate::ntk::tiles`] calls kernels
+//! on a canonical tile grid.
 //!
-//! Measured choice (a one-off probe on this 2-core machine under load, f32, all threads):
-//! `gemm` 0.19 reached 12.8 GFLOP/s on a 32 × 32 × 2²⁰ NT product and 22.4 on 128 × 128 × 2¹⁸,
-//! where faer 0.23's matmul reached 1.2 and 10.0; on square 1024³ faer was faster (56 vs 30),
-//! but the Gram shapes are short and wide. The `gemm` crate also gives the same bits for every
-//! thread count (tested below) and for row subsets of multi-row products, not for single rows.
+//! Measured choice (a one-off probe on this 2-core machine under load, f32, both with all
+//! threads, on the shapes the engine issues): faer 0.23 reached 61 GFLOP/s on the
+//! 128 × 128 × 2048 Gram tile, 33 on 32 × 32 × 2048 and 51–55 forming per-example gradients
+//! (384 × 384 × 128, 1536 × 384 × 128), where the `gemm` 0.19 crate (AVX2 path, the one burn's
+//! flex backend uses) reached 15, 13 and 21.
 
-use gemm::{gemm, Parallelism};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -39,28 +40,20 @@ pub struct CpuKernels;
 
 /// `out[m, n] = x[m, k] · y[n, k]ᵀ` in f32 (overwritten); `x`, `y` row-major with leading
 /// dimensions `ldx`, `ldy`.
-#[allow(clippy::too_many_arguments)]
-fn sgemm_nt(x: &[f32], ldx: usize, y: &[f32], ldy: usize, (m, n, k): (usize, usize, usize), out: &mut [f32], par: Parallelism) {
-    assert!(m == 0 || (m - 1) * ldx + k <= x.len(), "sgemm_nt: x too short");
-    assert!(n == 0 || (n - 1) * ldy + k <= y.len(), "sgemm_nt: y too short");
-    assert!(out.len() >= m * n, "sgemm_nt: out too short");
+fn sgemm_nt(x: &[f32], ldx: usize, y: &[f32], ldy: usize, (m, n, k): (usize, usize, usize), out: &mut [f32], par: Par) {
     if m == 0 || n == 0 {
         return;
     }
-    // SAFETY: the asserts above keep every index the kernel touches inside the three slices:
-    // lhs (i, p) at i·ldx + p, rhs (p, j) at j·ldy + p, dst (i, j) at i·n + j.
-    unsafe {
-        gemm(
-            m, n, k, out.as_mut_ptr(), 1, n as isize, false, x.as_ptr(), 1, ldx as isize, y.as_ptr(), ldy as isize, 1, 0.0,
-            1.0, false, false, false, par,
-        );
-    }
+    let xm = MatRef::from_row_major_slice_with_stride(&x[..(m - 1) * ldx + k], m, k, ldx);
+    let ym = MatRef::from_row_major_slice_with_stride(&y[..(n - 1) * ldy + k], n, k, ldy);
+    let dst = MatMut::from_row_major_slice_mut(&mut out[..m * n], m, n);
+    matmul(dst, Accum::Replace, xm, ym.transpose(), 1.0f32, par);
 }
 
 /// `out[m, n] += x yᵀ` in f32 chunks of [`F32_CHUNK`] added into f64.
 fn gemm_nt_f64(x: &[f32], ldx: usize, y: &[f32], ldy: usize, (m, n, k): (usize, usize, usize), out: &mut [f64], ldo: usize) {
     let mut buf = vec![0.0f32; m * n];
-    let par = Parallelism::Rayon(0);
+    let par = Par::rayon(0);
     for start in (0..k).step_by(F32_CHUNK) {
         let kc = F32_CHUNK.min(k - start);
         let (xs, ys) = (&x[start..], &y[start..]);
@@ -230,8 +223,8 @@ impl GramKernels for CpuKernels {
                 let (mut aa, mut gg) = (vec![0.0f32; r1 * r2], vec![0.0f32; r1 * r2]);
                 let (da, dg) = (a1.width, g1.width);
                 let (s1, s2) = (off1[i], off2[j]);
-                sgemm_nt(&a1.values[s1 * da..], da, &a2.values[s2 * da..], da, (r1, r2, da), &mut aa, Parallelism::None);
-                sgemm_nt(&g1.values[s1 * dg..], dg, &g2.values[s2 * dg..], dg, (r1, r2, dg), &mut gg, Parallelism::None);
+                sgemm_nt(&a1.values[s1 * da..], da, &a2.values[s2 * da..], da, (r1, r2, da), &mut aa, Par::Seq);
+                sgemm_nt(&g1.values[s1 * dg..], dg, &g2.values[s2 * dg..], dg, (r1, r2, dg), &mut gg, Par::Seq);
                 ((i, j), dot_f64(&aa, &gg))
             })
             .collect();
@@ -276,15 +269,10 @@ impl GramKernels for CpuKernels {
             if r == 0 {
                 return;
             }
-            let (gs, as_) = (&g.values[start * d_out..(start + r) * d_out], &a.values[start * d_in..(start + r) * d_in]);
-            // J (o, c) = Σₜ g[t, o]·a[t, c]: lhs = Gᵀ (o, t) at t·d_out + o, rhs = A (t, c) at t·d_in + c.
-            // SAFETY: o < d_out, t < r, c < d_in keep every index inside `gs`, `as_` and `j`.
-            unsafe {
-                gemm(
-                    d_out, d_in, r, j.as_mut_ptr(), 1, d_in as isize, false, gs.as_ptr(), d_out as isize, 1, as_.as_ptr(), 1,
-                    d_in as isize, 0.0, 1.0, false, false, false, Parallelism::None,
-                );
-            }
+            // J = Gᵀ A: [d_out, r] · [r, d_in].
+            let gs = MatRef::from_row_major_slice(&g.values[start * d_out..(start + r) * d_out], r, d_out);
+            let as_ = MatRef::from_row_major_slice(&a.values[start * d_in..(start + r) * d_in], r, d_in);
+            matmul(MatMut::from_row_major_slice_mut(j, d_out, d_in), Accum::Replace, gs.transpose(), as_, 1.0f32, Par::Seq);
         });
         Ok(out)
     }
@@ -307,7 +295,7 @@ pub fn gemm_rate(m: usize, n: usize, k: usize, reps: usize) -> f64 {
     let mut best = f64::INFINITY;
     for _ in 0..reps.max(1) {
         let started = std::time::Instant::now();
-        sgemm_nt(&x, k, &y, k, (m, n, k), &mut out, Parallelism::Rayon(0));
+        sgemm_nt(&x, k, &y, k, (m, n, k), &mut out, Par::rayon(0));
         best = best.min(started.elapsed().as_secs_f64());
     }
     std::hint::black_box(&out);
@@ -407,17 +395,21 @@ mod tests {
     #[test]
     fn results_do_not_depend_on_the_thread_count() {
         let mut rng = ChaCha8Rng::seed_from_u64(4);
-        let (n, k) = (40, 3000);
-        let (x, y) = (random(&mut rng, n * k), random(&mut rng, 7 * k));
-        let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| {
-                let mut out = vec![0.0; n * 7];
-                CpuKernels.gemm_nt(&x, &y, k, &mut out).unwrap();
-                out
-            })
-        };
-        assert_eq!(run(1), run(3), "gemm_nt bits differ between 1 and 3 threads");
+        for (n1, n2, k) in [(40, 7, 3000), (128, 128, 2 * F32_CHUNK), (32, 32, 5000)] {
+            let (x, y) = (random(&mut rng, n1 * k), random(&mut rng, n2 * k));
+            let run = |threads: usize, symmetric: bool| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| {
+                    let (right, n) = if symmetric { (&x, n1) } else { (&y, n2) };
+                    let mut out = vec![0.0; n1 * n];
+                    CpuKernels.gemm_nt(&x, right, k, &mut out).unwrap();
+                    out
+                })
+            };
+            for symmetric in [false, true] {
+                assert_eq!(run(1, symmetric), run(3, symmetric), "gemm_nt {n1}x{n2}x{k} (X = Y: {symmetric}): bits differ between 1 and 3 threads");
+            }
+        }
         assert!(gemm_rate(64, 64, 64, 1) > 0.0);
     }
 }

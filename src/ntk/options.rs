@@ -26,9 +26,10 @@ pub enum NtkMethod {
     /// Gram contribution from the per-example signals (DESIGN.md "The fast eNTK"): Linear
     /// weights materialized (Σₜ gₜ aₜᵀ) or structured (Σₜₛ (aₜ·aₛ)(gₜ·gₛ)), chosen by cost;
     /// biases and LayerNorm γ/β by token sums; embeddings by the token-match term. Cost
-    /// ⌈N/block⌉ backward passes (× the number of virtual outputs of the mode), each example's
-    /// weight gradients formed once, then f32 GEMMs with f64 accumulation over large tiles.
-    /// Memory: the f32 signals (≈ 19 MB per MiniLM example at T = 128) stay in RAM up to half of
+    /// ⌈N/block⌉ forward + backward passes of block·V rows (V virtual outputs of the mode) on a
+    /// frozen copy (activation gradients only), each example's weight gradients formed once,
+    /// then f32 GEMMs with f64 accumulation over large tiles.
+    /// Memory: the f32 signals (21.8 MB per MiniLM example at T = 128) stay in RAM up to half of
     /// [`GramOptions::memory_budget`] and spill to a temporary directory above it; feature
     /// chunks are sized to the budget. Agrees with `Naive` to f32 rounding (tested at 1e-5
     /// relative).
