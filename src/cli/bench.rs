@@ -261,7 +261,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         return Err(crate::Error::invalid("--n", format!("{n} is outside 1..={} (records available)", records.len())).into());
     }
     let gemm = gemm_rate(1024, 1024, 1024, 3);
-    eprintln!("bench: {} threads, f32 GEMM (gemm crate, 1024³): {gemm:.1} GFLOP/s", rayon::current_num_threads());
+    eprintln!("bench: {} threads, f32 GEMM (faer matmul as in CpuKernels, 1024³): {gemm:.1} GFLOP/s", rayon::current_num_threads());
     let mut rows = Vec::new();
     for &n in &args.n {
         let run_dir = scratch.0.join(format!("n{n}"));

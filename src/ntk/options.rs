@@ -92,7 +92,7 @@ pub enum LinearForm {
 /// Which [`crate::ntk::kernels::GramKernels`] implementation [`crate::ntk::gram`] uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub enum KernelChoice {
-    /// [`crate::ntk::cpu_kernels::CpuKernels`]: rayon + f32 GEMMs (`gemm` crate), f64
+    /// [`crate::ntk::cpu_kernels::CpuKernels`]: rayon + f32 GEMMs (faer's matmul), f64
     /// accumulation (default).
     #[default]
     Cpu,
