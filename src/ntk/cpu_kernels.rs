@@ -25,11 +25,11 @@ use crate::error::{Error, Result};
 use crate::ntk::kernels::{check_out, check_same_segments, GramKernels, Segmented};
 
 /// Inner length of one f32 GEMM before its result is added into the f64 output.
-pub const F32_CHUNK: usize = 2048;
+pub const F32_CHUNK: usize = 8192;
 
 /// Rows per sub-block of the symmetric (X = Y) product: only sub-blocks on or above the
 /// diagonal are computed, the others mirrored.
-const SYRK_BLOCK: usize = 64;
+const SYRK_BLOCK: usize = 128;
 
 /// Id-space chunk of the dense token-match path, in bytes of dense operand.
 const DENSE_TOKEN_BYTES: usize = 32 << 20;
