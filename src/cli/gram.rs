@@ -13,7 +13,8 @@ use crate::model::{Backend, ModelSpec};
 use crate::ntk::{gram, Gram, GramOptions, NtkMethod, OutputMode, ParamSubset};
 use crate::report::memory::{format_bytes, parse_bytes, peak_rss_bytes};
 use crate::report::{npy, write_json_atomic, Meta, OutputDir};
-use crate::tokenize::stream::{encode_all, EncodedRecord};
+use crate::tokenize::stream::{encode_all, EncodeSummary, EncodedRecord};
+use crate::tokenize::Tokenizer;
 
 /// `--method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -201,6 +202,15 @@ fn report(k: &Gram, options: &GramOptions, seconds: f64) -> serde_json::Value {
     serde_json::json!({ "seconds": seconds, "stats": s, "peak_rss_bytes": peak, "rows": k.rows, "cols": k.cols })
 }
 
+/// Encode every record of `path`, refusing an empty file (N = 0).
+fn read_input(path: &Path, tokenizer: &dyn Tokenizer) -> crate::Result<(Vec<EncodedRecord>, EncodeSummary)> {
+    let (records, summary) = encode_all(path, tokenizer)?;
+    if records.is_empty() {
+        return Err(crate::Error::bad_input(path, "holds no records (N = 0); a Gram matrix needs at least one"));
+    }
+    Ok((records, summary))
+}
+
 /// Run `ntkgap gram`.
 ///
 /// # Errors
@@ -211,16 +221,8 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     let model_args = ModelArgs { model: args.model.clone(), head: args.head.clone(), max_len: args.max_len, batch: args.block, backend: Backend::Flex };
     let loaded = model_args.load(args.seed, true)?;
     let tokenizer = loaded.tokenizer.as_ref();
-    let (first, summary) = encode_all(&args.input, tokenizer)?;
-    let second = args.input2.as_ref().map(|p| encode_all(p, tokenizer)).transpose()?;
-    if first.is_empty() {
-        return Err(crate::Error::bad_input(&args.input, "holds no records (N = 0); a Gram matrix needs at least one").into());
-    }
-    if let (Some(p), Some((records, _))) = (&args.input2, &second) {
-        if records.is_empty() {
-            return Err(crate::Error::bad_input(p, "holds no records (N = 0); a Gram matrix needs at least one").into());
-        }
-    }
+    let (first, summary) = read_input(&args.input, tokenizer)?;
+    let second = args.input2.as_ref().map(|p| read_input(p, tokenizer)).transpose()?;
     let x1: Vec<_> = first.iter().map(|r| r.encoding.clone()).collect();
     let x2: Option<Vec<_>> = second.as_ref().map(|(records, _)| records.iter().map(|r| r.encoding.clone()).collect());
     let device = Backend::Flex.autodiff_device();

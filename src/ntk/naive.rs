@@ -70,6 +70,18 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
     a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum()
 }
 
+/// Parameter tensor `g`'s `[rows, cols, entry]` contribution: f64 dot products of the flattened
+/// gradients for every needed (i, j, v, w).
+fn group_values(rows: &Jacobian, cols: &Jacobian, g: usize, entries: &[(usize, usize, usize, usize)], layout: &Layout, n_rows: usize) -> Vec<f64> {
+    let vs = layout.virtuals;
+    let values: Vec<f64> = entries.par_iter().map(|&(i, j, v, w)| dot(&rows[i * vs + v][g].1, &cols[j * vs + w][g].1)).collect();
+    let mut k = vec![0.0; n_rows * layout.cols * layout.entry()];
+    for (&(i, j, v, w), value) in entries.iter().zip(values) {
+        k[layout.index(i, j, v, w)] += value;
+    }
+    k
+}
+
 /// K(X₁, X₂) (or its row slab) per parameter tensor, sorted by name.
 ///
 /// # Errors
@@ -97,23 +109,11 @@ pub fn naive_parts(
     let cols = if cols.is_empty() { &rows } else { &cols };
     let forward_backward_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let names: Vec<String> = rows[0].iter().map(|(n, _)| n.clone()).collect();
     let entries: Vec<(usize, usize, usize, usize)> = (0..slab.len())
         .flat_map(|i| (0..n2).flat_map(move |j| (0..vs).flat_map(move |v| (0..vs).map(move |w| (i, j, v, w)))))
         .filter(|&(_, _, v, w)| layout.needs(v, w))
         .collect();
-    let groups: Vec<(String, Vec<f64>)> = names
-        .iter()
-        .enumerate()
-        .map(|(g, name)| {
-            let values: Vec<f64> = entries.par_iter().map(|&(i, j, v, w)| dot(&rows[i * vs + v][g].1, &cols[j * vs + w][g].1)).collect();
-            let mut k = vec![0.0; slab.len() * n2 * layout.entry()];
-            for (&(i, j, v, w), value) in entries.iter().zip(values) {
-                k[layout.index(i, j, v, w)] += value;
-            }
-            (name.clone(), k)
-        })
-        .collect();
+    let groups = (0..rows[0].len()).map(|g| (rows[0][g].0.clone(), group_values(&rows, cols, g, &entries, &layout, slab.len()))).collect();
     let parameters: usize = rows[0].iter().map(|(_, t)| t.len()).sum();
     let stats = GramStats {
         forward_backward_seconds,

@@ -145,6 +145,24 @@ fn stored_range(slab: &Range<usize>, n: usize, tile: usize) -> Range<usize> {
     (slab.start / tile * tile)..(slab.end.div_ceil(tile) * tile).min(n)
 }
 
+/// The contraction view of one side's collected signals.
+fn side<'c>(c: &'c Collected, x: &[Encoding], range: Range<usize>, tile: usize) -> Side<'c> {
+    let total_tokens = x.iter().map(Encoding::real_tokens).sum();
+    Side { store: &c.store, small: &c.small, grid: Grid { tile, start: range.start, end: range.end }, total_examples: x.len(), total_tokens }
+}
+
+/// Every group's contribution, in order, and the FLOPs spent.
+fn contract_all(contraction: &Contraction, specs: &[GroupSpec]) -> Result<(Vec<(String, Vec<f64>)>, f64)> {
+    let mut groups = Vec::with_capacity(specs.len());
+    let mut flops = 0.0;
+    for spec in specs {
+        let (values, f) = contraction.group(spec)?;
+        flops += f;
+        groups.push((spec.param.clone(), values));
+    }
+    Ok((groups, flops))
+}
+
 /// K(X₁, X₂) (or its row slab) per parameter group, in forward order, plus statistics.
 ///
 /// # Errors
@@ -172,10 +190,6 @@ pub fn per_layer_parts(
     let left = collect(&frozen, &x1[left_range.clone()], pad_id, options, device, progress)?;
     let right = x2.map(|x| collect(&frozen, x, pad_id, options, device, progress)).transpose()?;
     let forward_backward_seconds = started.elapsed().as_secs_f64();
-    fn side<'c>(c: &'c Collected, x: &[Encoding], range: Range<usize>, tile: usize) -> Side<'c> {
-        let total_tokens = x.iter().map(Encoding::real_tokens).sum();
-        Side { store: &c.store, small: &c.small, grid: Grid { tile, start: range.start, end: range.end }, total_examples: x.len(), total_tokens }
-    }
     let contraction = Contraction {
         kernels,
         layout,
@@ -186,20 +200,13 @@ pub fn per_layer_parts(
         memory_budget: options.memory_budget,
     };
     let started = Instant::now();
-    let mut groups = Vec::with_capacity(left.specs.len());
-    let mut contraction_flops = 0.0;
-    for spec in &left.specs {
-        let (values, flops) = contraction.group(spec)?;
-        contraction_flops += flops;
-        groups.push((spec.param.clone(), values));
-    }
-    let signal_bytes = left.store.bytes() + right.as_ref().map_or(0, |r| r.store.bytes());
+    let (groups, contraction_flops) = contract_all(&contraction, &left.specs)?;
     let stats = GramStats {
         forward_backward_seconds,
         contraction_seconds: started.elapsed().as_secs_f64(),
         forward_backward_flops: left.flops + right.as_ref().map_or(0.0, |r| r.flops),
         contraction_flops,
-        signal_bytes,
+        signal_bytes: left.store.bytes() + right.as_ref().map_or(0, |r| r.store.bytes()),
         spilled: left.store.spilled() || right.as_ref().is_some_and(|r| r.store.spilled()),
     };
     Ok(GramParts { slab, cols: n2, layout, groups, stats })
