@@ -16,7 +16,7 @@
 //! | [`tokenize`] | `Tokenizer` trait, HF `tokenizer.json`, built-in word vocabulary, overlap metrics, near-miss pairs |
 //! | [`acbo`] | A-CBO: MEC candidates, interventional queries, oracles, log-space posterior, EIG, benchmark |
 //! | [`model`] | burn BERT/RoBERTa encoder classifier, the `score` margin, probes, HF checkpoint I/O |
-//! | [`ntk`] | eNTK Gram matrices: `PerLayer` (one backward per block) and the `Naive` reference twin |
+//! | [`ntk`] | eNTK Gram matrices: `PerLayer` (one backward per block, f32 GEMM kernels, memory budget, row slabs) and the `Naive` reference twin; output modes |
 //! | [`bound`] | the Theorem 1 check on a given Gram matrix: published vs corrected bound per pair |
 //! | [`train`] | SFT/DPO fine-tuning, schedules, evaluation |
 //! | [`report`] | atomic output files, `meta.json` provenance, `.npy` I/O |

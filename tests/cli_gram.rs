@@ -1,6 +1,7 @@
-//! `ntkgap gram` as the real binary on builtin:tiny: the .npy and its meta, block-size and
-//! method invariance, the rectangular K(X₁, X₂), identical meta bytes on a rerun, bad inputs
-//! (exit 2, one line, no output file).
+//! `ntkgap gram` and `ntkgap gram-merge` as the real binary on builtin:tiny: the .npy and its
+//! meta, block-size and method invariance, the rectangular K(X₁, X₂), identical meta bytes on a
+//! rerun, output modes, the per-parameter breakdown, row slabs merged back exactly, N = 1, bad
+//! inputs (exit 2, one line, no output file) for gram and gram-merge.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -98,5 +99,160 @@ fn bad_inputs_exit_2_without_output() {
     std::fs::write(&bad, "{\"premise\": \"A.\", \"hypothesis\": \"B.\"}\nnot json\n").unwrap();
     assert_bad_input(&ntkgap(&["gram", "--model", "builtin:tiny", "--input", s(&bad), "--out", s(&out)]), "bad.jsonl");
     assert_eq!(ntkgap(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&out), "--exclude", "head", "--only", "biases"]).status.code(), Some(2));
+    let flags = |extra: &[&str]| ntkgap(&[&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&out)][..], extra].concat());
+    assert_bad_input(&flags(&["--rows", "2..9"]), "--rows");
+    assert_bad_input(&flags(&["--rows", "2..2"]), "--rows");
+    assert_bad_input(&flags(&["--rows", "x"]), "--rows");
+    assert_bad_input(&flags(&["--output", "logit:7"]), "logit:7");
+    assert_bad_input(&flags(&["--output", "softmax"]), "--output");
+    assert_bad_input(&flags(&["--memory-budget", "12Q"]), "--memory-budget");
+    assert_bad_input(&flags(&["--memory-budget", "1000"]), "--memory-budget");
+    let merge = ntkgap(&["gram-merge", "--out", s(&out), s(&tmp.path().join("nope.npy"))]);
+    assert_bad_input(&merge, "nope.npy");
     assert!(!out.exists() && !tmp.path().join("K.meta.json").exists(), "no partial output");
+}
+
+#[test]
+fn output_modes_have_their_shapes_and_relations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, _) = write_inputs(tmp.path());
+    let path = |name: &str| tmp.path().join(name);
+    let k = |output: &str, name: &str| gram(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&path(name)), "--output", output]);
+    let full = k("full", "Kf.npy");
+    assert_eq!(full.shape, vec![3, 3, 2, 2]);
+    let trace = k("trace", "Kt.npy");
+    let l1 = k("logit:1", "Kl1.npy");
+    assert_eq!(trace.shape, vec![3, 3]);
+    for i in 0..3 {
+        for j in 0..3 {
+            let at = |v: usize, w: usize| full.data[((i * 3 + j) * 2 + v) * 2 + w];
+            assert!((trace.data[i * 3 + j] - at(0, 0) - at(1, 1)).abs() <= 1e-6 * trace.data[0].abs(), "trace vs full");
+            assert!((l1.data[i * 3 + j] - at(1, 1)).abs() <= 1e-6 * trace.data[0].abs(), "logit:1 vs full");
+        }
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(path("Kf.meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["extra"]["output"], "Full");
+    assert_eq!(meta["extra"]["shape"], serde_json::json!([3, 3, 2, 2]));
+    let help = ntkgap(&["gram", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("neural-tangents' trace_axes divides by the number of logits"));
+}
+
+#[test]
+fn breakdown_directory_sums_to_k() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, _) = write_inputs(tmp.path());
+    let (k_path, dir) = (tmp.path().join("K.npy"), tmp.path().join("parts/deep"));
+    let k = gram(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&k_path), "--breakdown", s(&dir)]);
+    let mut sum = vec![0.0; 9];
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "npy") {
+            let part = npy::read(&p).unwrap();
+            assert_eq!(part.shape, vec![3, 3]);
+            sum.iter_mut().zip(&part.data).for_each(|(t, v)| *t += v);
+            files += 1;
+        }
+    }
+    assert!(files > 20 && dir.join("bert.embeddings.word_embeddings.weight.npy").is_file(), "{files} files");
+    assert!(dir.join("meta.json").is_file());
+    let worst = sum.iter().zip(&k.data).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    assert!(worst <= 1e-12 * k.data[0], "breakdown sums to K within {worst:e}");
+}
+
+#[test]
+fn slabs_merge_back_into_the_unsharded_gram_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = write_inputs(tmp.path());
+    let p = |name: &str| tmp.path().join(name);
+    let base = ["gram", "--model", "builtin:tiny", "--input", s(&a), "--block", "1"];
+    let whole = gram(&[&base[..], &["--out", s(&p("K.npy"))]].concat());
+    gram(&[&base[..], &["--rows", "1..3", "--out", s(&p("K_1.npy"))]].concat());
+    let first = gram(&[&base[..], &["--rows", "0..1", "--out", s(&p("K_0.npy"))]].concat());
+    assert_eq!(first.shape, vec![1, 3]);
+    let out = ntkgap(&["gram-merge", "--out", s(&p("M.npy")), s(&p("K_1.npy")), s(&p("K_0.npy"))]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let merged = npy::read(&p("M.npy")).unwrap();
+    assert_eq!(merged.shape, whole.shape);
+    assert!(merged.data.iter().zip(&whole.data).all(|(x, y)| x.to_bits() == y.to_bits()), "merged slabs differ from the unsharded K");
+    assert!(p("M.meta.json").is_file());
+
+    // Refusals: a gap, an overlap, a slab of other inputs; one line, exit 2, nothing written.
+    let merge = |slabs: &[&str]| ntkgap(&[&["gram-merge", "--out", s(&p("X.npy"))][..], slabs].concat());
+    assert_bad_input(&merge(&[s(&p("K_1.npy"))]), "rows 0..1 are in no slab");
+    gram(&[&base[..], &["--rows", "0..2", "--out", s(&p("K_02.npy"))]].concat());
+    assert_bad_input(&merge(&[s(&p("K_02.npy")), s(&p("K_1.npy"))]), "overlap rows 0..2");
+    let other = p("other.jsonl");
+    std::fs::write(&other, std::fs::read_to_string(&a).unwrap().replace("A causes B.", "B causes A.")).unwrap();
+    gram(&["gram", "--model", "builtin:tiny", "--input", s(&other), "--block", "1", "--rows", "0..1", "--out", s(&p("O_0.npy"))]);
+    let run = merge(&[s(&p("O_0.npy")), s(&p("K_1.npy"))]);
+    assert_bad_input(&run, "was computed from other inputs, model or settings");
+    assert_eq!(stderr(&run).trim_end().lines().count(), 1, "{}", stderr(&run));
+    gram(&[&base[..], &["--rows", "0..1", "--output", "trace", "--out", s(&p("T_0.npy"))]].concat());
+    assert_bad_input(&merge(&[s(&p("T_0.npy")), s(&p("K_1.npy"))]), "differs in extra.output");
+    assert!(!p("X.npy").exists() && !p("X.meta.json").exists(), "no partial output");
+    // Rectangular slabs merge too.
+    let rect = gram(&[&base[..], &["--input2", s(&b), "--out", s(&p("R.npy"))]].concat());
+    gram(&[&base[..], &["--input2", s(&b), "--rows", "0..2", "--out", s(&p("R_0.npy"))]].concat());
+    gram(&[&base[..], &["--input2", s(&b), "--rows", "2..3", "--out", s(&p("R_1.npy"))]].concat());
+    assert!(ntkgap(&["gram-merge", "--out", s(&p("RM.npy")), s(&p("R_0.npy")), s(&p("R_1.npy"))]).status.success());
+    assert_eq!(npy::read(&p("RM.npy")).unwrap(), rect);
+}
+
+#[test]
+fn one_example_works_and_zero_examples_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let one = tmp.path().join("one.jsonl");
+    std::fs::write(&one, "{\"text\": \"A correlates with B.\"}\n").unwrap();
+    let k = gram(&["gram", "--model", "builtin:tiny", "--input", s(&one), "--out", s(&tmp.path().join("K1.npy"))]);
+    assert_eq!(k.shape, vec![1, 1]);
+    assert!(k.data[0] > 0.0);
+    let empty = tmp.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let out = tmp.path().join("K0.npy");
+    let run = ntkgap(&["gram", "--model", "builtin:tiny", "--input", s(&empty), "--out", s(&out)]);
+    assert_bad_input(&run, "no records");
+    assert_eq!(stderr(&run).trim_end().lines().count(), 1, "{}", stderr(&run));
+    assert!(!out.exists());
+}
+
+/// A head file whose classifier weights (3e38, finite) overflow the logits: every Gram row is
+/// non-finite and the run stops naming the record ids, writing nothing.
+#[test]
+fn non_finite_model_output_stops_with_the_record_ids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, _) = write_inputs(tmp.path());
+    let values: Vec<f32> = (0..128).map(|i| if i < 64 { 3e38 } else { -3e38 }).collect();
+    let header = serde_json::json!({"classifier.weight": {"dtype": "F32", "shape": [2, 64], "data_offsets": [0, 512]}});
+    let header = serde_json::to_vec(&header).unwrap();
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&header);
+    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    let head = tmp.path().join("huge_head.safetensors");
+    std::fs::write(&head, bytes).unwrap();
+    let out = tmp.path().join("K.npy");
+    for method in ["per-layer", "naive"] {
+        let run = ntkgap(&["gram", "--model", "builtin:tiny", "--head", s(&head), "--input", s(&a), "--out", s(&out), "--method", method]);
+        assert_bad_input(&run, "numerical error in Gram matrix: non-finite values in rows r1, r2, r3");
+        assert_eq!(stderr(&run).lines().filter(|l| l.contains("error")).count(), 1, "{}", stderr(&run));
+    }
+    assert!(!out.exists() && !tmp.path().join("K.meta.json").exists(), "no partial output");
+}
+
+#[test]
+fn bench_gram_prints_a_table_with_every_method() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, _) = write_inputs(tmp.path());
+    let missing = tmp.path().join("no_such_script.py");
+    let run = ntkgap(&["bench", "gram", "--model", "builtin:tiny", "--input", s(&a), "--n", "2,3", "--max-len", "32", "--torch-script", s(&missing)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let table = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(table.contains("| method | N | T | seconds |") && table.contains("f32 GEMM GFLOP/s") && table.contains("peak RSS"), "{table}");
+    for n in ["2", "3"] {
+        assert!(table.lines().any(|l| l.starts_with(&format!("| PerLayer | {n} | 32 |")) && l.contains("(reference)")), "{table}");
+        assert!(table.lines().any(|l| l.starts_with(&format!("| Naive | {n} | 32 |")) && l.contains("e-")), "{table}");
+        assert!(table.lines().any(|l| l.starts_with(&format!("| Torch | {n} | 32 | not available"))), "{table}");
+    }
+    let too_many = ntkgap(&["bench", "gram", "--model", "builtin:tiny", "--input", s(&a), "--n", "4"]);
+    assert_bad_input(&too_many, "--n");
 }

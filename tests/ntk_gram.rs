@@ -1,10 +1,13 @@
-//! The eNTK engine: `PerLayer` equals the `Naive` reference twin for every parameter subset,
-//! block size and Linear contraction form; K is symmetric, PSD, has squared gradient norms on
-//! its diagonal; the rectangular K(X₁, X₂) is the matching block of K(X₁ ∪ X₂).
+//! The eNTK engine: `PerLayer` equals the `Naive` reference twin for every output mode,
+//! parameter subset, block size, tile size, memory budget (spilled or not) and Linear
+//! contraction form; the modes relate as they must (trace = Σ logit kernels, margin from the
+//! full O×O blocks); K is symmetric, PSD, has squared gradient norms on its diagonal; the
+//! rectangular K(X₁, X₂) is the matching block of K(X₁ ∪ X₂); row slabs reproduce the unsharded
+//! rows bit for bit; the per-parameter breakdown sums to K; N = 1 works.
 
 use burn::tensor::Device;
 use ntkgap::model::{load, BuiltinSize, Classifier, LoadOptions, ModelSpec};
-use ntkgap::ntk::{gram, Gram, GramOptions, LinearForm, NtkMethod, ParamSubset};
+use ntkgap::ntk::{gram, Gram, GramOptions, KernelChoice, LinearForm, NtkMethod, OutputMode, ParamSubset};
 use ntkgap::tokenize::{pad_batch, Encoding};
 
 /// Mixed lengths (so blocks are padded), repeated words (so the token-match term is non-trivial).
@@ -47,26 +50,128 @@ fn relative_difference(got: &[f64], reference: &[f64]) -> f64 {
 
 const SUBSETS: [ParamSubset; 4] = [ParamSubset::All, ParamSubset::ExcludeEmbeddings, ParamSubset::ExcludeHead, ParamSubset::OnlyBiases];
 
+const MODES: [OutputMode; 6] = [OutputMode::Margin, OutputMode::Logit(0), OutputMode::Logit(1), OutputMode::Trace, OutputMode::Full, OutputMode::Pntk];
+
 #[test]
-fn per_layer_equals_naive_for_every_subset_and_block_size() {
+fn per_layer_equals_naive_for_every_mode_subset_and_block_size() {
     let s = setup();
     let n = s.encodings.len();
-    for subset in SUBSETS {
-        let naive = run(&s, &s.encodings, None, GramOptions { method: NtkMethod::Naive, subset, breakdown: true, ..Default::default() });
-        for block in [1, 2, 3, n] {
-            let options = GramOptions { method: NtkMethod::PerLayer, subset, block, breakdown: true, ..Default::default() };
-            let fast = run(&s, &s.encodings, None, options);
-            let rel = relative_difference(&fast.values, &naive.values);
-            assert!(rel < 1e-5, "PerLayer (block {block}) vs Naive, {subset:?}: max |Δ| / mean |K| = {rel:e}");
-            assert_eq!(fast.groups.keys().collect::<Vec<_>>(), naive.groups.keys().collect::<Vec<_>>(), "{subset:?}: same parameter groups");
+    for output in MODES {
+        for subset in SUBSETS {
+            let naive = run(&s, &s.encodings, None, GramOptions { method: NtkMethod::Naive, output, subset, breakdown: true, ..Default::default() });
+            assert_eq!(naive.outputs, if output == OutputMode::Full { 2 } else { 1 });
+            for block in [1, 2, 3, n] {
+                let options = GramOptions { method: NtkMethod::PerLayer, output, subset, block, breakdown: true, ..Default::default() };
+                let fast = run(&s, &s.encodings, None, options);
+                let rel = relative_difference(&fast.values, &naive.values);
+                assert!(rel < 1e-5, "PerLayer (block {block}) vs Naive, {output} {subset:?}: max |Δ| / mean |K| = {rel:e}");
+                assert_eq!(fast.groups.keys().collect::<Vec<_>>(), naive.groups.keys().collect::<Vec<_>>(), "{subset:?}: same parameter groups");
+            }
+            // Per-parameter breakdown: each tensor's contribution agrees too (relative to the whole K).
+            let fast = run(&s, &s.encodings, None, GramOptions { output, subset, block: 2, breakdown: true, ..Default::default() });
+            let scale = naive.values.iter().map(|v| v.abs()).sum::<f64>() / naive.values.len() as f64;
+            for (name, k) in &naive.groups {
+                let worst = fast.groups[name].iter().zip(k).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+                assert!(worst / scale < 1e-5, "{output} {subset:?} {name}: PerLayer vs Naive differ by {worst:e} (mean |K| {scale:e})");
+            }
         }
-        // Per-parameter breakdown: each tensor's contribution agrees too (relative to the whole K).
-        let fast = run(&s, &s.encodings, None, GramOptions { subset, block: 2, breakdown: true, ..Default::default() });
-        let scale = naive.values.iter().map(|v| v.abs()).sum::<f64>() / naive.values.len() as f64;
-        for (name, k) in &naive.groups {
-            let worst = fast.groups[name].iter().zip(k).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-            assert!(worst / scale < 1e-5, "{subset:?} {name}: PerLayer vs Naive differ by {worst:e} (mean |K| {scale:e})");
+    }
+}
+
+#[test]
+fn output_modes_relate_as_their_definitions_say() {
+    let s = setup();
+    let n = s.encodings.len();
+    let k = |output| run(&s, &s.encodings, None, GramOptions { output, block: 2, ..Default::default() });
+    let (full, trace, pntk, margin) = (k(OutputMode::Full), k(OutputMode::Trace), k(OutputMode::Pntk), k(OutputMode::Margin));
+    let logits = [k(OutputMode::Logit(0)), k(OutputMode::Logit(1))];
+    assert_eq!(full.values.len(), n * n * 4);
+    let block = |i: usize, j: usize, v: usize, w: usize| full.values[((i * n + j) * 2 + v) * 2 + w];
+    let (mut sum, mut from_full, mut margin_from_full, mut pntk_from_full) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        for j in 0..n {
+            sum.push(logits[0].get(i, j) + logits[1].get(i, j));
+            from_full.push(block(i, j, 0, 0) + block(i, j, 1, 1));
+            // ∇(f₁ − f₀)·∇(f₁ − f₀)' and ∇(f₀ + f₁)·∇(f₀ + f₁)' from the 2×2 blocks.
+            margin_from_full.push(block(i, j, 1, 1) + block(i, j, 0, 0) - block(i, j, 0, 1) - block(i, j, 1, 0));
+            pntk_from_full.push(block(i, j, 0, 0) + block(i, j, 1, 1) + block(i, j, 0, 1) + block(i, j, 1, 0));
+            assert!((block(i, j, 0, 1) - block(j, i, 1, 0)).abs() <= 1e-12 * block(i, i, 0, 0).abs(), "full K not symmetric");
         }
+    }
+    assert!(relative_difference(&trace.values, &sum) < 1e-5, "trace is not logit:0 + logit:1");
+    assert!(relative_difference(&trace.values, &from_full) < 1e-5, "trace is not the trace of the full blocks");
+    assert!(relative_difference(&margin.values, &margin_from_full) < 1e-5, "margin kernel does not follow from the full blocks");
+    assert!(relative_difference(&pntk.values, &pntk_from_full) < 1e-5, "pntk does not follow from the full blocks");
+    assert!(relative_difference(&pntk.values, &trace.values) > 1e-3, "pntk should differ from trace (cross terms)");
+}
+
+/// Bit-exact equality of two value arrays.
+fn assert_identical(a: &[f64], b: &[f64], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}");
+    let differing = a.iter().zip(b).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
+    assert_eq!(differing, 0, "{what}: {differing} values differ");
+}
+
+#[test]
+fn row_slabs_reproduce_the_unsharded_rows_bit_for_bit() {
+    let s = setup();
+    let (x1, x2) = (&s.encodings[..], &s.encodings[..3]);
+    for method in [NtkMethod::PerLayer, NtkMethod::Naive] {
+        for output in [OutputMode::Margin, OutputMode::Full] {
+            for (right, what) in [(None, "square"), (Some(x2), "rectangular")] {
+                // Tiles of 2 examples: the slabs cut through tiles.
+                let base = GramOptions { method, output, block: 1, tile: 2, ..Default::default() };
+                let whole = run(&s, x1, right, base);
+                let mut stacked = Vec::new();
+                for rows in [(0, 1), (1, 4), (4, 5)] {
+                    let slab = run(&s, x1, right, GramOptions { rows: Some(rows), ..base });
+                    assert_eq!((slab.rows, slab.row_start), (rows.1 - rows.0, rows.0));
+                    stacked.extend(slab.values);
+                }
+                assert_identical(&stacked, &whole.values, &format!("{method:?} {output} {what}: stacked slabs vs unsharded"));
+            }
+        }
+    }
+    let e = gram(&s.model, x1, None, s.pad_id, &GramOptions { rows: Some((2, 9)), ..Default::default() }, &s.device, &mut |_| {});
+    assert!(e.unwrap_err().to_string().contains("outside the 5 rows"));
+}
+
+#[test]
+fn memory_budget_tiles_and_kernels_change_nothing_but_rounding() {
+    let s = setup();
+    let reference = run(&s, &s.encodings, None, GramOptions { method: NtkMethod::Naive, output: OutputMode::Trace, ..Default::default() });
+    // 1 MiB: the signals spill to disk and the weights are formed in several channel chunks.
+    let variants = [
+        GramOptions { memory_budget: 1 << 20, ..Default::default() },
+        GramOptions { tile: 1, block: 1, ..Default::default() },
+        GramOptions { kernels: KernelChoice::Reference, ..Default::default() },
+    ];
+    for options in variants {
+        let k = run(&s, &s.encodings, None, GramOptions { output: OutputMode::Trace, ..options });
+        let rel = relative_difference(&k.values, &reference.values);
+        assert!(rel < 1e-5, "{options:?}: {rel:e}");
+        assert_eq!(k.stats.spilled, options.memory_budget == 1 << 20, "{options:?}");
+        assert!(k.stats.contraction_flops > 0.0 && k.stats.forward_backward_flops > 0.0);
+    }
+}
+
+#[test]
+fn breakdown_sums_to_k_and_one_example_works() {
+    let s = setup();
+    let k = run(&s, &s.encodings, None, GramOptions { breakdown: true, ..Default::default() });
+    let mut sum = vec![0.0; k.values.len()];
+    for part in k.groups.values() {
+        for (t, v) in sum.iter_mut().zip(part) {
+            *t += v;
+        }
+    }
+    assert!(relative_difference(&sum, &k.values) < 1e-12, "the per-parameter matrices do not sum to K");
+    assert!(k.groups.contains_key("bert.embeddings.word_embeddings.weight") && k.groups.contains_key("classifier.bias"));
+    for method in [NtkMethod::PerLayer, NtkMethod::Naive] {
+        let one = run(&s, &s.encodings[..1], None, GramOptions { method, ..Default::default() });
+        assert_eq!((one.rows, one.cols, one.values.len()), (1, 1, 1));
+        let norm = squared_gradient_norm(&s, &s.encodings[0]);
+        assert!((one.values[0] - norm).abs() <= 1e-5 * norm, "{method:?}: 1 x 1 K = {} vs ‖∇f‖² = {norm}", one.values[0]);
     }
 }
 
@@ -170,4 +275,6 @@ fn bad_options_and_empty_inputs_are_refused() {
     assert!(e.unwrap_err().to_string().contains("block"));
     let e = gram(&s.model, &[], None, s.pad_id, &GramOptions::default(), &s.device, &mut |_| {});
     assert!(e.unwrap_err().to_string().contains("no examples"));
+    let e = gram(&s.model, &s.encodings, None, s.pad_id, &GramOptions { output: OutputMode::Logit(2), ..Default::default() }, &s.device, &mut |_| {});
+    assert!(e.unwrap_err().to_string().contains("logit:2 but the model has 2 labels"));
 }

@@ -1,5 +1,6 @@
 //! Reproducibility (issue 10): the same command line with the same seed and inputs gives
-//! byte-identical outputs — data files *and* their `meta.json` — on CPU.
+//! byte-identical outputs — data files *and* their `meta.json` — on CPU (generate, pairs,
+//! overlap, acbo, tokenizer, gram, gram slabs and gram-merge).
 //!
 //! Each pipeline runs twice, in two fresh working directories, with identical (relative)
 //! arguments, so the recorded command lines and input paths are the same; then every file of
@@ -95,6 +96,14 @@ fn pipeline(seed: &str) -> tempfile::TempDir {
     ]);
     run(&["acbo", "--data", "ext/test.jsonl", "--oracle", "experiment:50", "--seed", seed, "--out", "acbo-exp"]);
     run(&["tokenizer", "--save", "builtin-tok"]);
+    // eNTK Gram (issue 5): the whole K, two row slabs and their merge.
+    let six: String = std::fs::read_to_string(cwd.join("c2c.jsonl")).unwrap().lines().take(6).map(|l| format!("{l}\n")).collect();
+    std::fs::write(cwd.join("six.jsonl"), six).unwrap();
+    let gram = ["gram", "--model", "builtin:tiny", "--input", "six.jsonl", "--seed", seed, "--block", "4"];
+    run(&[&gram[..], &["--out", "K.npy"]].concat());
+    run(&[&gram[..], &["--rows", "0..4", "--out", "K_0.npy"]].concat());
+    run(&[&gram[..], &["--rows", "4..6", "--out", "K_1.npy"]].concat());
+    run(&["gram-merge", "--out", "K_merged.npy", "K_0.npy", "K_1.npy"]);
     dir
 }
 
@@ -103,7 +112,7 @@ fn same_seed_and_inputs_give_byte_identical_outputs_and_meta() {
     let (a, b) = (pipeline("11"), pipeline("11"));
     let (ta, tb) = (tree(a.path()), tree(b.path()));
     assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>(), "same files");
-    for meta in ["c2c.meta.json", "ext/meta.json", "pairs.meta.json", "overlap.meta.json", "acbo/meta.json"] {
+    for meta in ["c2c.meta.json", "ext/meta.json", "pairs.meta.json", "overlap.meta.json", "acbo/meta.json", "K.meta.json", "K_merged.meta.json"] {
         assert!(ta.contains_key(Path::new(meta)), "no {meta}: {:?}", ta.keys());
     }
     // `tokenizer --save` writes a plain tokenizer.json (no meta.json: it is a fixed artifact of
@@ -117,6 +126,8 @@ fn same_seed_and_inputs_give_byte_identical_outputs_and_meta() {
     assert_eq!(meta["seed"], 11);
     assert_eq!(meta["version"], env!("CARGO_PKG_VERSION"));
     assert!(meta["inputs"]["c2c.jsonl"].as_str().is_some_and(|h| h.len() == 64), "{meta}");
+    // The merged slabs are the unsharded K, byte for byte.
+    assert_eq!(ta[Path::new("K.npy")], ta[Path::new("K_merged.npy")], "merged slabs differ from K.npy");
     let text = String::from_utf8_lossy(&ta[Path::new("acbo/meta.json")]).into_owned();
     assert!(!text.contains(&a.path().display().to_string()), "meta.json holds an absolute temp path: {text}");
 }
@@ -125,7 +136,7 @@ fn same_seed_and_inputs_give_byte_identical_outputs_and_meta() {
 fn another_seed_changes_the_seeded_outputs() {
     let (a, c) = (pipeline("11"), pipeline("12"));
     let (ta, tc) = (tree(a.path()), tree(c.path()));
-    for seeded in ["c2c.jsonl", "ext/test.jsonl", "pairs.jsonl", "acbo/items.jsonl"] {
+    for seeded in ["c2c.jsonl", "ext/test.jsonl", "pairs.jsonl", "acbo/items.jsonl", "K.npy"] {
         assert_ne!(ta[Path::new(seeded)], tc[Path::new(seeded)], "{seeded} ignores the seed");
     }
 }

@@ -1,17 +1,20 @@
-//! `ntkgap gram`: the eNTK Gram matrix K(X₁, X₁) or K(X₁, X₂) of a model's margin on JSONL
-//! inputs, as an f64 `.npy`, with `<stem>.meta.json` beside it (settings, input hashes; no
-//! timings, so same inputs give identical bytes). Timings go to stderr.
+//! `ntkgap gram`: the eNTK Gram matrix K(X₁, X₁) or K(X₁, X₂) (or a row slab of it) of a
+//! model's output on JSONL inputs, as an f64 `.npy`, with `<stem>.meta.json` beside it
+//! (settings, input hashes, shape; no timings, so same inputs give identical bytes). Timings,
+//! FLOP rates and the peak RSS go to stderr.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 
 use crate::cli::model_args::{bar, ModelArgs};
 use crate::model::{Backend, ModelSpec};
-use crate::ntk::{gram, GramOptions, NtkMethod, ParamSubset};
-use crate::report::{npy, Meta};
-use crate::tokenize::stream::{encode_all, EncodedRecord};
+use crate::ntk::{gram, Gram, GramOptions, NtkMethod, OutputMode, ParamSubset};
+use crate::report::memory::{format_bytes, parse_bytes, peak_rss_bytes};
+use crate::report::{npy, write_json_atomic, Meta, OutputDir};
+use crate::tokenize::stream::{encode_all, EncodeSummary, EncodedRecord};
+use crate::tokenize::Tokenizer;
 
 /// `--method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -38,12 +41,32 @@ pub enum OnlyArg {
     Biases,
 }
 
+fn parse_output(s: &str) -> Result<OutputMode, String> {
+    s.parse().map_err(|e: crate::Error| e.to_string())
+}
+
+/// Parse `i..j` (end exclusive).
+fn parse_rows(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("`{s}` is not a row range like 0..128");
+    let (a, b) = s.split_once("..").ok_or_else(bad)?;
+    Ok((a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?))
+}
+
 /// Compute an eNTK Gram matrix.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  \
+#[command(after_help = "Output modes (--output):\n  \
+    margin    f = logit₁ − logit₀ (2 labels; log-odds of label 1 otherwise) — default\n  \
+    logit:K   f = logit_K\n  \
+    trace     Σ_o K_o over logits — a SUM (neural-tangents' trace_axes divides by the number of logits)\n  \
+    full      every logit pair: shape (N₁, N₂, O, O)\n  \
+    pntk      the kernel of Σ_o logit_o (pseudo-NTK) — an approximation of trace\n\n\
+Sharding: --rows i..j computes rows i..j of K (against all columns); merge the slabs with\n  \
+    ntkgap gram-merge --out K.npy K_0.npy K_1.npy …\n\n\
+Examples:\n  \
     ntkgap gram --model builtin:tiny --input pairs.jsonl --out K.npy\n  \
     ntkgap gram --model .cache/models/all-MiniLM-L6-v2 --input a.jsonl --input2 b.jsonl --max-len 128 \\\n      \
-    --exclude embeddings --block 4 --out K_ab.npy")]
+    --exclude embeddings --block 4 --out K_ab.npy\n  \
+    ntkgap gram --model DIR --input x.jsonl --max-len 128 --rows 0..256 --out K_0.npy")]
 pub struct GramArgs {
     /// `builtin:tiny`, `builtin:small`, or a Hugging Face model directory.
     #[arg(long)]
@@ -57,12 +80,15 @@ pub struct GramArgs {
     /// Second input JSONL (X₂) for the rectangular K(X₁, X₂).
     #[arg(long)]
     pub input2: Option<PathBuf>,
-    /// Output `.npy` (float64, shape (N₁, N₂)); `<stem>.meta.json` beside it.
+    /// Output `.npy` (float64, shape (N₁, N₂), or (N₁, N₂, O, O) for full); `<stem>.meta.json` beside it.
     #[arg(long)]
     pub out: PathBuf,
     /// Method.
     #[arg(long, value_enum, default_value_t = MethodArg::PerLayer)]
     pub method: MethodArg,
+    /// The differentiated output: margin, logit:K, trace, full or pntk (see below).
+    #[arg(long, default_value = "margin", value_parser = parse_output)]
+    pub output: OutputMode,
     /// Leave a parameter group out.
     #[arg(long, value_enum, conflicts_with = "only")]
     pub exclude: Option<ExcludeArg>,
@@ -72,12 +98,24 @@ pub struct GramArgs {
     /// Examples per forward/backward block (never changes the result).
     #[arg(long, default_value_t = 8)]
     pub block: usize,
+    /// Compute only rows i..j of K (end exclusive), against all columns (sharding).
+    #[arg(long, value_name = "I..J", value_parser = parse_rows)]
+    pub rows: Option<(usize, usize)>,
+    /// Host memory for signals and feature chunks (e.g. 512M, 3G); signals spill to $TMPDIR above half of it.
+    #[arg(long, value_name = "SIZE", default_value = "3G", value_parser = parse_bytes)]
+    pub memory_budget: usize,
+    /// Also write each parameter tensor's contribution as DIR/<name>.npy (they sum to K).
+    #[arg(long, value_name = "DIR")]
+    pub breakdown: Option<PathBuf>,
     /// Maximum encoded length in tokens (default: the tokenizer's, capped by the model).
     #[arg(long, value_name = "L", alias = "max-length")]
     pub max_len: Option<usize>,
     /// Seed of freshly initialised weights (built-in models, missing heads).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Write the run's timings, FLOP counts and peak RSS as JSON (used by `ntkgap bench gram`).
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub stats_json: Option<PathBuf>,
 }
 
 impl GramArgs {
@@ -92,8 +130,12 @@ impl GramArgs {
             MethodArg::PerLayer => NtkMethod::PerLayer,
             MethodArg::Naive => NtkMethod::Naive,
         };
-        let options = GramOptions { method, subset, block: self.block, ..Default::default() };
-        options.validate().map_err(|_| crate::Error::invalid("--block", format!("{} is outside 1..={}", self.block, crate::ntk::options::MAX_BLOCK)))?;
+        let (block, rows, memory_budget, breakdown) = (self.block, self.rows, self.memory_budget, self.breakdown.is_some());
+        let options = GramOptions { method, output: self.output, subset, block, rows, memory_budget, breakdown, ..Default::default() };
+        options.validate().map_err(|e| match e {
+            crate::Error::InvalidArgument { name, reason } => crate::Error::invalid(format!("--{}", name.replace(' ', "-")), reason),
+            other => other,
+        })?;
         if self.out.extension().is_none_or(|e| e != "npy") {
             return Err(crate::Error::invalid("--out", format!("{} must end in .npy", self.out.display())));
         }
@@ -103,6 +145,70 @@ impl GramArgs {
 
 fn row_ids(records: &[EncodedRecord]) -> Vec<String> {
     records.iter().map(|r| r.record.id.clone().unwrap_or_else(|| format!("line {}", r.line))).collect()
+}
+
+fn write_breakdown(dir: &Path, k: &Gram, meta: &Meta) -> crate::Result<()> {
+    let out = OutputDir::create(dir)?;
+    for (name, values) in &k.groups {
+        npy::write_f64(&out.path().join(format!("{name}.npy")), &k.shape(), values)?;
+    }
+    let mut meta = meta.clone();
+    meta.set("groups", k.groups.keys().collect::<Vec<_>>());
+    meta.write(out.path().join("meta.json"))?;
+    out.keep();
+    Ok(())
+}
+
+/// The `meta.json` of a Gram output (no timings).
+fn gram_meta(args: &GramArgs, options: &GramOptions, (k, total_rows): (&Gram, usize), loaded: &crate::model::LoadedModel, summary: impl serde::Serialize) -> crate::Result<Meta> {
+    let mut meta = Meta::new(Some(args.seed));
+    meta.add_input(&args.input)?;
+    if let Some(p) = &args.input2 {
+        meta.add_input(p)?;
+    }
+    if let ModelSpec::Dir(dir) = ModelSpec::parse(&args.model)? {
+        meta.add_input(dir.join("model.safetensors"))?.add_input(dir.join("config.json"))?;
+    }
+    if let Some(head) = &args.head {
+        meta.add_input(head)?;
+    }
+    meta.set("model", &args.model).set("head", args.head.as_ref().map(|p| p.display().to_string()));
+    meta.set("method", options.method).set("output", options.output).set("subset", options.subset).set("block", options.block);
+    meta.set("linear_form", options.linear_form).set("kernels", options.kernels).set("memory_budget", options.memory_budget).set("tile", options.tile);
+    meta.set("max_length", loaded.tokenizer.max_length()).set("encoding", summary);
+    meta.set("rows", [k.row_start, k.row_start + k.rows]).set("total_rows", total_rows);
+    meta.set("shape", k.shape()).set("model_config", &loaded.classifier.config);
+    Ok(meta)
+}
+
+/// The timing line: where the time went, the FLOP rates, the memory.
+fn report(k: &Gram, options: &GramOptions, seconds: f64) -> serde_json::Value {
+    let s = &k.stats;
+    let rate = |flops: f64, secs: f64| if secs > 0.0 { flops / secs / 1e9 } else { 0.0 };
+    let peak = peak_rss_bytes();
+    eprintln!("gram: {} x {} in {seconds:.2} s ({:?}, block {}, output {})", k.rows, k.cols, options.method, options.block, options.output);
+    eprintln!(
+        "gram: forward+backward {:.2} s ({:.1} GFLOP, {:.1} GFLOP/s); contraction {:.2} s ({:.1} GFLOP, {:.1} GFLOP/s)",
+        s.forward_backward_seconds,
+        s.forward_backward_flops / 1e9,
+        rate(s.forward_backward_flops, s.forward_backward_seconds),
+        s.contraction_seconds,
+        s.contraction_flops / 1e9,
+        rate(s.contraction_flops, s.contraction_seconds),
+    );
+    let store = if s.spilled { "spilled to $TMPDIR" } else { "in RAM" };
+    let peak_text = peak.map_or_else(|| "unknown".to_string(), format_bytes);
+    eprintln!("gram: signals {} {store}; peak RSS {peak_text}", format_bytes(s.signal_bytes as u64));
+    serde_json::json!({ "seconds": seconds, "stats": s, "peak_rss_bytes": peak, "rows": k.rows, "cols": k.cols })
+}
+
+/// Encode every record of `path`, refusing an empty file (N = 0).
+fn read_input(path: &Path, tokenizer: &dyn Tokenizer) -> crate::Result<(Vec<EncodedRecord>, EncodeSummary)> {
+    let (records, summary) = encode_all(path, tokenizer)?;
+    if records.is_empty() {
+        return Err(crate::Error::bad_input(path, "holds no records (N = 0); a Gram matrix needs at least one"));
+    }
+    Ok((records, summary))
 }
 
 /// Run `ntkgap gram`.
@@ -115,8 +221,8 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     let model_args = ModelArgs { model: args.model.clone(), head: args.head.clone(), max_len: args.max_len, batch: args.block, backend: Backend::Flex };
     let loaded = model_args.load(args.seed, true)?;
     let tokenizer = loaded.tokenizer.as_ref();
-    let (first, summary) = encode_all(&args.input, tokenizer)?;
-    let second = args.input2.as_ref().map(|p| encode_all(p, tokenizer)).transpose()?;
+    let (first, summary) = read_input(&args.input, tokenizer)?;
+    let second = args.input2.as_ref().map(|p| read_input(p, tokenizer)).transpose()?;
     let x1: Vec<_> = first.iter().map(|r| r.encoding.clone()).collect();
     let x2: Option<Vec<_>> = second.as_ref().map(|(records, _)| records.iter().map(|r| r.encoding.clone()).collect());
     let device = Backend::Flex.autodiff_device();
@@ -126,27 +232,27 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     let k = gram(&loaded.classifier, &x1, x2.as_deref(), tokenizer.pad_id()?, &options, &device, &mut |n| {
         done += n;
         progress.set_position(done as u64);
+    })
+    .map_err(|e| match e {
+        crate::Error::InvalidArgument { name, reason } if name == "rows" => crate::Error::invalid("--rows", reason),
+        crate::Error::InvalidArgument { name, reason } if name == "output" => crate::Error::invalid("--output", reason),
+        other => other,
     })?;
     progress.finish_and_clear();
     k.check_finite(&row_ids(&first))?;
-    npy::write_f64(&args.out, &[k.rows, k.cols], &k.values)?;
-    let mut meta = Meta::new(Some(args.seed));
-    meta.add_input(&args.input)?;
-    if let Some(p) = &args.input2 {
-        meta.add_input(p)?;
+    let meta = gram_meta(&args, &options, (&k, x1.len()), &loaded, summary)?;
+    npy::write_f64(&args.out, &k.shape(), &k.values)?;
+    if let Some(dir) = &args.breakdown {
+        write_breakdown(dir, &k, &meta)?;
     }
-    if let ModelSpec::Dir(dir) = ModelSpec::parse(&args.model)? {
-        meta.add_input(dir.join("model.safetensors"))?.add_input(dir.join("config.json"))?;
-    }
-    meta.set("model", &args.model).set("head", args.head.as_ref().map(|p| p.display().to_string()));
-    meta.set("method", options.method).set("output", options.output).set("subset", options.subset).set("block", options.block);
-    meta.set("linear_form", options.linear_form).set("max_length", tokenizer.max_length()).set("encoding", summary);
-    meta.set("shape", [k.rows, k.cols]).set("model_config", &loaded.classifier.config);
     meta.write(super::meta_path(&args.out))?;
     if let Some(line) = summary.truncation_line() {
         eprintln!("{line}");
     }
-    eprintln!("gram: {} x {} in {:.2} s ({:?}, block {})", k.rows, k.cols, started.elapsed().as_secs_f64(), options.method, options.block);
+    let stats = report(&k, &options, started.elapsed().as_secs_f64());
+    if let Some(path) = &args.stats_json {
+        write_json_atomic(path, &stats)?;
+    }
     println!("{} x {} Gram -> {}", k.rows, k.cols, args.out.display());
     Ok(())
 }

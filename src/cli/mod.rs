@@ -5,12 +5,14 @@
 //! 1 internal failure. Errors print as one line.
 
 pub mod acbo;
+pub mod bench;
 pub mod bound;
 pub mod enumerate;
 pub mod eval;
 pub mod forward;
 pub mod generate;
 pub mod gram;
+pub mod gram_merge;
 pub mod model_args;
 pub mod overlap;
 pub mod pairs;
@@ -53,8 +55,12 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Logits of a model on a JSONL file, as an (N, num_labels) float32 .npy.
     Forward(forward::ForwardArgs),
-    /// eNTK Gram matrix K(X₁, X₁) or K(X₁, X₂) of a model's margin, as a float64 .npy.
+    /// eNTK Gram matrix K(X₁, X₁) or K(X₁, X₂) (or a row slab) of a model's output, as a float64 .npy.
     Gram(gram::GramArgs),
+    /// Stack Gram row slabs (from `gram --rows`) into one matrix, with shape, coverage and hash checks.
+    GramMerge(gram_merge::GramMergeArgs),
+    /// Benchmarks printing a table (`bench gram`: eNTK methods on a model).
+    Bench(bench::BenchArgs),
     /// Theorem 1 per pair on a Gram matrix: published vs corrected bound, violations.
     Bound(bound::BoundArgs),
     /// Run the A-CBO interventional loop on a corpus and report accuracy and queries by size.
@@ -88,6 +94,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Forward(args) => forward::run(args),
         Command::Gram(args) => gram::run(args),
+        Command::GramMerge(args) => gram_merge::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

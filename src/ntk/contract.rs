@@ -1,115 +1,277 @@
-//! Exact per-parameter Gram contributions ⟨∇θ f(xᵢ), ∇θ f(xⱼ)⟩ between two blocks of examples
-//! from their per-layer signals (DESIGN.md "The fast eNTK"):
+//! Exact per-parameter Gram contributions ⟨∇θ f(xᵢ), ∇θ f(xⱼ)⟩ from the stored signals, every
+//! product routed through a [`GramKernels`] implementation (DESIGN.md "The fast eNTK"):
 //!
-//! * Linear weight: materialized ⟨Σₜ gᵢ,ₜ aᵢ,ₜᵀ, Σₛ gⱼ,ₛ aⱼ,ₛᵀ⟩ or structured
-//!   Σₜₛ (aᵢ,ₜ·aⱼ,ₛ)(gᵢ,ₜ·gⱼ,ₛ), whichever [`LinearForm`] says (by cost by default).
-//! * Linear bias, LayerNorm β: ⟨Σₜ gᵢ,ₜ, Σₛ gⱼ,ₛ⟩; LayerNorm γ: ⟨Σₜ gᵢ,ₜ ⊙ x̂ᵢ,ₜ, Σₛ gⱼ,ₛ ⊙ x̂ⱼ,ₛ⟩.
-//! * Embedding table: Σₜₛ [idᵢ,ₜ = idⱼ,ₛ] (gᵢ,ₜ·gⱼ,ₛ), the token-match term, without a dense
-//!   table gradient.
+//! * Linear weight, materialized: each virtual example's gradient Σₜ gₜ aₜᵀ is formed once
+//!   ([`GramKernels::outer_sums`]), a chunk of output channels at a time so that the feature
+//!   matrix of *all* examples fits the memory budget, then contracted by large-tile GEMMs
+//!   ([`GramKernels::gemm_nt`]; the square K only on/above the diagonal).
+//! * Linear weight, structured: Σₜₛ (aᵢ,ₜ·aⱼ,ₛ)(gᵢ,ₜ·gⱼ,ₛ) per example pair
+//!   ([`GramKernels::structured`]); chosen by cost for very few examples or short inputs.
+//! * Biases, LayerNorm γ/β ("small" groups): per-example sums formed during the backward phase,
+//!   contracted like materialized weights.
+//! * Embedding tables: the token-match term Σₜₛ [idᵢ,ₜ = idⱼ,ₛ] (gᵢ,ₜ·gⱼ,ₛ)
+//!   ([`GramKernels::token_match`]), never a dense table gradient.
+//!
+//! Every kernel call happens on the canonical tile grid of [`crate::ntk::tiles`], so a row slab
+//! reproduces the unsharded values bit for bit.
 
-use crate::model::{Architecture, LayerKind};
-use crate::ntk::linalg::{a_bt, outer_sums, segment_block_sums, segment_rows};
-use crate::ntk::options::{LinearForm, ParamSubset};
-use crate::ntk::signals::{LayerSignals, SignalInput};
+use std::borrow::Cow;
+use std::ops::Range;
 
-/// One parameter tensor's `[n₁, n₂]` contribution.
-pub struct Contribution {
-    /// The parameter's Hugging Face name.
-    pub param: String,
-    /// Row-major `[n₁, n₂]`.
-    pub values: Vec<f64>,
+use crate::error::Result;
+use crate::model::LayerKind;
+use crate::ntk::kernels::{GramKernels, Segmented};
+use crate::ntk::options::LinearForm;
+use crate::ntk::outputs::Layout;
+use crate::ntk::store::{Loaded, SignalStore, StoredLayer};
+use crate::ntk::tiles::{place, tasks, Grid, TileTask};
+
+/// Where a parameter group's per-example information lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupSource {
+    /// Per-virtual-example sums of width `d` (biases, LayerNorm γ/β), index into the sides' small features.
+    Small {
+        /// Index into [`Side::small`].
+        index: usize,
+        /// Width.
+        d: usize,
+    },
+    /// A Linear weight, index into the stores' layers.
+    Linear(usize),
+    /// An embedding table, index into the stores' layers.
+    Embedding(usize),
 }
 
-/// What the contraction of one layer may use.
-#[derive(Clone, Copy)]
-pub struct ContractSettings {
-    /// Parameters summed over.
-    pub subset: ParamSubset,
-    /// The model family (head names).
-    pub arch: Architecture,
+/// One parameter tensor of the kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSpec {
+    /// Hugging Face name, e.g. `bert.encoder.layer.0.attention.self.query.weight`.
+    pub param: String,
+    /// Where its signals are.
+    pub source: GroupSource,
+}
+
+/// One side (X₁ or X₂) of the computation.
+pub struct Side<'a> {
+    /// Per-token signals of Linear weights and embedding tables.
+    pub store: &'a SignalStore,
+    /// Per-virtual-example sums of the small groups, each `[examples·V, d]` example-major.
+    pub small: &'a [Vec<f32>],
+    /// Tiles over the stored examples.
+    pub grid: Grid,
+    /// Examples of the whole side (not just the stored slab): cost and chunk decisions use it.
+    pub total_examples: usize,
+    /// Real tokens of the whole side.
+    pub total_tokens: usize,
+}
+
+/// A contraction of every group over the tiles of one K (or slab).
+pub struct Contraction<'a> {
+    /// The kernels.
+    pub kernels: &'a dyn GramKernels,
+    /// Output layout.
+    pub layout: Layout,
+    /// Rows of K produced (global indices into X₁).
+    pub slab: Range<usize>,
+    /// X₁.
+    pub left: Side<'a>,
+    /// X₂ (`None`: the square K(X₁, X₁)).
+    pub right: Option<Side<'a>>,
     /// Linear-weight form.
     pub linear_form: LinearForm,
-    /// True when both sides are the same block (a diagonal block of a square K): per-example
-    /// weight gradients are then formed once.
-    pub same_block: bool,
+    /// Host memory budget (bytes).
+    pub memory_budget: usize,
 }
 
-/// The contributions of layer `p` (block 1) against the same layer `q` (block 2).
-pub fn contract_layer(p: &LayerSignals, q: &LayerSignals, settings: ContractSettings) -> Vec<Contribution> {
-    let weight = format!("{}.weight", p.name);
-    let bias = format!("{}.bias", p.name);
-    let wanted = |name: &str| settings.subset.includes(name, settings.arch);
-    let mut out = Vec::new();
-    let grad_sums = || pair_of_sums(&p.grad, &p.rows, &q.grad, &q.rows, p.d_out);
-    match (p.kind, &p.input, &q.input) {
-        (LayerKind::Linear, SignalInput::Activation(a1), SignalInput::Activation(a2)) => {
-            if wanted(&weight) {
-                out.push(Contribution { param: weight, values: linear_weight(p, q, a1, a2, settings) });
+/// Rows `(i, v)` for the local examples `examples` of an example-major `[n·V, k]` matrix.
+fn tile_rows<'x>(features: &'x [f32], k: usize, virtuals: usize, examples: Range<usize>, v: usize) -> Cow<'x, [f32]> {
+    if virtuals == 1 {
+        return Cow::Borrowed(&features[examples.start * k..examples.end * k]);
+    }
+    Cow::Owned(examples.flat_map(|i| features[(i * virtuals + v) * k..(i * virtuals + v + 1) * k].iter().copied()).collect())
+}
+
+/// The rows of virtual output `v` of a loaded example-major range.
+fn virtual_part(l: &Loaded, virtuals: usize, v: usize, d_in: usize, d_out: usize) -> Loaded {
+    if virtuals == 1 {
+        return l.clone();
+    }
+    let mut out = Loaded { rows: Vec::new(), a: Vec::new(), g: Vec::new(), ids: Vec::new() };
+    let mut start = 0;
+    for (e, &r) in l.rows.iter().enumerate() {
+        if e % virtuals == v {
+            out.rows.push(r);
+            out.g.extend_from_slice(&l.g[start * d_out..(start + r) * d_out]);
+            if !l.a.is_empty() {
+                out.a.extend_from_slice(&l.a[start * d_in..(start + r) * d_in]);
             }
-            if wanted(&bias) {
-                out.push(Contribution { param: bias, values: grad_sums() });
+            if !l.ids.is_empty() {
+                out.ids.extend_from_slice(&l.ids[start..start + r]);
             }
         }
-        (LayerKind::LayerNorm, SignalInput::Activation(x1), SignalInput::Activation(x2)) => {
-            if wanted(&weight) {
-                let (h1, h2) = (hadamard(&p.grad, x1), hadamard(&q.grad, x2));
-                out.push(Contribution { param: weight, values: pair_of_sums(&h1, &p.rows, &h2, &q.rows, p.d_out) });
-            }
-            if wanted(&bias) {
-                out.push(Contribution { param: bias, values: grad_sums() });
-            }
-        }
-        (LayerKind::Embedding, SignalInput::Ids(i1), SignalInput::Ids(i2)) if wanted(&weight) => {
-            let mut gg = a_bt(&p.grad, &q.grad, p.d_out);
-            let width = i2.len();
-            for (r, id) in i1.iter().enumerate() {
-                for (s, other) in i2.iter().enumerate() {
-                    if id != other {
-                        gg[r * width + s] = 0.0;
-                    }
-                }
-            }
-            out.push(Contribution { param: weight, values: segment_block_sums(&gg, &p.rows, &q.rows) });
-        }
-        _ => {}
+        start += r;
     }
     out
 }
 
-/// ⟨Σₜ v₁,ₜ, Σₛ v₂,ₛ⟩ per example pair.
-fn pair_of_sums(v1: &[f64], rows1: &[usize], v2: &[f64], rows2: &[usize], d: usize) -> Vec<f64> {
-    a_bt(&segment_rows(v1, rows1, d), &segment_rows(v2, rows2, d), d)
-}
+impl Contraction<'_> {
+    fn right(&self) -> &Side<'_> {
+        self.right.as_ref().unwrap_or(&self.left)
+    }
 
-fn hadamard(a: &[f64], b: &[f64]) -> Vec<f64> {
-    a.iter().zip(b).map(|(x, y)| x * y).collect()
-}
+    fn tasks(&self) -> Vec<TileTask> {
+        tasks(&self.left.grid, &self.right().grid, &self.layout, self.right.is_none(), &self.slab)
+    }
 
-fn linear_weight(p: &LayerSignals, q: &LayerSignals, a1: &[f64], a2: &[f64], settings: ContractSettings) -> Vec<f64> {
-    let (d_in, d_out) = (p.d_in, p.d_out);
-    let materialize = match settings.linear_form {
-        LinearForm::Materialize => true,
-        LinearForm::Structured => false,
-        LinearForm::ByCost => {
-            let (r1, r2) = (p.grad.len() / d_out, q.grad.len() / d_out);
-            let (n1, n2) = (p.rows.len(), q.rows.len());
-            let formed = if settings.same_block { r1 } else { r1 + r2 };
-            let materialized = (formed * d_in * d_out + n1 * n2 * d_in * d_out) as f64;
-            let structured = (r1 * r2 * (d_in + d_out + 1)) as f64;
-            materialized <= structured
+    fn out_len(&self) -> usize {
+        self.slab.len() * self.layout.cols * self.layout.entry()
+    }
+
+    /// The group's `[slab rows, cols, entry]` contribution and the FLOPs spent on it.
+    ///
+    /// # Errors
+    /// A kernel or spill-file failure.
+    pub fn group(&self, spec: &GroupSpec) -> Result<(Vec<f64>, f64)> {
+        let mut out = vec![0.0; self.out_len()];
+        let flops = match spec.source {
+            GroupSource::Small { index, d } => {
+                let right = self.right.as_ref().map(|r| r.small[index].as_slice());
+                self.feature_tasks(&self.left.small[index], right, d, &mut out)?
+            }
+            GroupSource::Linear(layer) if self.materialize(&self.left.store.layers()[layer]) => self.materialized(layer, &mut out)?,
+            GroupSource::Linear(layer) | GroupSource::Embedding(layer) => self.pairwise(layer, &mut out)?,
+        };
+        Ok((out, flops))
+    }
+
+    /// Contract example-major features `[n·V, k]` of both sides over every task.
+    fn feature_tasks(&self, left: &[f32], right: Option<&[f32]>, k: usize, out: &mut [f64]) -> Result<f64> {
+        let (lg, rg) = (&self.left.grid, &self.right().grid);
+        let right = right.unwrap_or(left);
+        let vs = self.layout.virtuals;
+        let mut flops = 0.0;
+        for task in self.tasks() {
+            let (ri, cj) = (lg.local(task.row_tile), rg.local(task.col_tile));
+            let x = tile_rows(left, k, vs, ri.clone(), task.v);
+            let mut tile = vec![0.0; ri.len() * cj.len()];
+            if task.diagonal {
+                self.kernels.gemm_nt(&x, &x, k, &mut tile)?;
+                flops += (ri.len() * (ri.len() + 1) * k) as f64;
+            } else {
+                let y = tile_rows(right, k, vs, cj.clone(), task.w);
+                self.kernels.gemm_nt(&x, &y, k, &mut tile)?;
+                flops += (2 * ri.len() * cj.len() * k) as f64;
+            }
+            place(&task, &tile, lg, rg, &self.layout, &self.slab, out);
         }
-    };
-    if materialize {
-        let j1 = outer_sums(a1, &p.grad, &p.rows, d_in, d_out);
-        if settings.same_block {
-            return a_bt(&j1, &j1, d_in * d_out);
+        Ok(flops)
+    }
+
+    /// Pairs of virtual examples contracted for the whole (unsharded) problem.
+    fn total_pairs(&self) -> f64 {
+        let vs = self.layout.virtuals as f64;
+        let per_pair = if self.layout.entry() > 1 { vs * vs } else { vs };
+        let (n1, n2) = (self.left.total_examples as f64, self.right().total_examples as f64);
+        if self.right.is_none() {
+            n1 * (n1 + 1.0) / 2.0 * per_pair
+        } else {
+            n1 * n2 * per_pair
         }
-        let j2 = outer_sums(a2, &q.grad, &q.rows, d_in, d_out);
-        a_bt(&j1, &j2, d_in * d_out)
-    } else {
-        let aa = a_bt(a1, a2, d_in);
-        let gg = a_bt(&p.grad, &q.grad, d_out);
-        let product: Vec<f64> = aa.iter().zip(&gg).map(|(x, y)| x * y).collect();
-        segment_block_sums(&product, &p.rows, &q.rows)
+    }
+
+    /// Materialize a Linear weight's per-example gradients (vs the structured form)?
+    fn materialize(&self, layer: &StoredLayer) -> bool {
+        match self.linear_form {
+            LinearForm::Materialize => true,
+            LinearForm::Structured => false,
+            LinearForm::ByCost => {
+                let vs = self.layout.virtuals as f64;
+                let rows = |s: &Side| vs * if layer.per_token { s.total_tokens as f64 } else { s.total_examples as f64 };
+                let (r1, r2) = (rows(&self.left), rows(self.right()));
+                let formed = if self.right.is_none() { r1 } else { r1 + r2 };
+                let (d_in, d_out) = (layer.d_in as f64, layer.d_out as f64);
+                let mean = |s: &Side, r: f64| r / (vs * s.total_examples.max(1) as f64);
+                let pairs = self.total_pairs();
+                let materialized = formed * d_in * d_out + pairs * d_in * d_out;
+                let structured = pairs * mean(&self.left, r1) * mean(self.right(), r2) * (d_in + d_out + 1.0);
+                materialized <= structured
+            }
+        }
+    }
+
+    /// Output channels per feature chunk: all examples' features of one chunk take at most a
+    /// quarter of the budget (decided from whole-problem sizes, so slabs chunk identically).
+    fn channels_per_chunk(&self, layer: &StoredLayer) -> usize {
+        let rows = self.layout.virtuals * (self.left.total_examples + self.right.as_ref().map_or(0, |r| r.total_examples));
+        let per_channel = rows * layer.d_in.max(1) * 4;
+        (self.memory_budget / 4 / per_channel.max(1)).clamp(1, layer.d_out.max(1))
+    }
+
+    fn materialized(&self, layer: usize, out: &mut [f64]) -> Result<f64> {
+        let stored = &self.left.store.layers()[layer];
+        let (d_in, d_out) = (stored.d_in, stored.d_out);
+        let step = self.channels_per_chunk(stored);
+        let mut flops = 0.0;
+        for c0 in (0..d_out).step_by(step) {
+            let channels = c0..(c0 + step).min(d_out);
+            let (left, f1) = self.features(self.left.store, layer, channels.clone())?;
+            let right = match &self.right {
+                Some(r) => Some(self.features(r.store, layer, channels.clone())?),
+                None => None,
+            };
+            flops += f1 + right.as_ref().map_or(0.0, |r| r.1);
+            flops += self.feature_tasks(&left, right.as_ref().map(|r| r.0.as_slice()), channels.len() * d_in, out)?;
+        }
+        Ok(flops)
+    }
+
+    /// Every stored virtual example's gradient for the output channels `channels`,
+    /// `[examples·V, |channels|·d_in]` example-major, and the FLOPs of forming it.
+    fn features(&self, store: &SignalStore, layer: usize, channels: Range<usize>) -> Result<(Vec<f32>, f64)> {
+        let stored = &store.layers()[layer];
+        let (d_in, d_out, oc) = (stored.d_in, stored.d_out, channels.len());
+        let examples = stored.offsets.len() - 1;
+        let group = (self.memory_budget / 16 / (oc * d_in * 4).max(1)).clamp(1, 256);
+        let mut out = Vec::with_capacity(examples * oc * d_in);
+        let mut flops = 0.0;
+        for e0 in (0..examples).step_by(group) {
+            let l = store.load(layer, e0..(e0 + group).min(examples))?;
+            let g: Vec<f32> = if oc == d_out { l.g } else { l.g.chunks(d_out).flat_map(|row| row[channels.clone()].iter().copied()).collect() };
+            let a = Segmented::new(&l.a, d_in, &l.rows)?;
+            out.extend(self.kernels.outer_sums(a, Segmented::new(&g, oc, &l.rows)?)?);
+            flops += 2.0 * (l.rows.iter().sum::<usize>() * d_in * oc) as f64;
+        }
+        Ok((out, flops))
+    }
+
+    /// Structured Linear weights and embedding tables: one kernel call per task on the tiles'
+    /// per-token signals.
+    fn pairwise(&self, layer: usize, out: &mut [f64]) -> Result<f64> {
+        let (lg, rg) = (&self.left.grid, &self.right().grid);
+        let stored = &self.left.store.layers()[layer];
+        let (d_in, d_out, vs) = (stored.d_in, stored.d_out, self.layout.virtuals);
+        let load = |side: &Side, tile: Range<usize>| side.store.load(layer, tile.start * vs..tile.end * vs);
+        let mut row_cache: Option<(usize, Loaded)> = None;
+        let mut flops = 0.0;
+        for task in self.tasks() {
+            if row_cache.as_ref().is_none_or(|(t, _)| *t != task.row_tile) {
+                row_cache = Some((task.row_tile, load(&self.left, lg.local(task.row_tile))?));
+            }
+            let x = virtual_part(&row_cache.as_ref().map(|c| &c.1).expect("row tile loaded"), vs, task.v, d_in, d_out);
+            let y = if task.diagonal { None } else { Some(virtual_part(&load(self.right(), rg.local(task.col_tile))?, vs, task.w, d_in, d_out)) };
+            let yr = y.as_ref().unwrap_or(&x);
+            let mut tile = vec![0.0; x.rows.len() * yr.rows.len()];
+            let (g1, g2) = (Segmented::new(&x.g, d_out, &x.rows)?, Segmented::new(&yr.g, d_out, &yr.rows)?);
+            if stored.kind == LayerKind::Embedding {
+                self.kernels.token_match(&x.ids, g1, &yr.ids, g2, &mut tile)?;
+            } else {
+                let (a1, a2) = (Segmented::new(&x.a, d_in, &x.rows)?, Segmented::new(&yr.a, d_in, &yr.rows)?);
+                self.kernels.structured(a1, g1, a2, g2, &mut tile)?;
+                let (s1, s2) = (x.rows.iter().sum::<usize>() as f64, yr.rows.iter().sum::<usize>() as f64);
+                flops += 2.0 * s1 * s2 * (d_in + d_out) as f64 * if task.diagonal { 0.5 } else { 1.0 };
+            }
+            place(&task, &tile, lg, rg, &self.layout, &self.slab, out);
+        }
+        Ok(flops)
     }
 }

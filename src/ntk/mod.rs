@@ -1,75 +1,128 @@
 //! Empirical NTK Gram matrices K(x, x') = ⟨∇θ f(x), ∇θ f(x')⟩ of a [`Classifier`]
 //! (DESIGN.md "The fast eNTK"; Roy & Parbhoo, arXiv 2605.27567, §3: φ(x) = ∇θ f(x)).
 //!
-//! * [`gram`] — K(X₁, X₁) or the rectangular K(X₁, X₂), by [`NtkMethod::PerLayer`] (one batched
-//!   backward per block, exact per-layer contractions) or the [`NtkMethod::Naive`] reference
-//!   twin (one backward per example, flattened gradients).
-//! * [`GramOptions`] — method, [`OutputMode`] (the margin), [`ParamSubset`], block size
-//!   (tiling never changes the result), and an optional per-parameter breakdown.
-//! * [`Gram`] — the f64 matrix plus its per-parameter contributions; [`Gram::check_finite`]
-//!   names the rows holding NaN/±∞.
+//! * [`gram`] / [`gram_with_kernels`] — K(X₁, X₁) or the rectangular K(X₁, X₂), or a row slab of
+//!   either, by [`NtkMethod::PerLayer`] (one batched backward per block, exact per-layer
+//!   contractions through [`kernels::GramKernels`]) or the [`NtkMethod::Naive`] reference twin
+//!   (one backward per example, flattened gradients).
+//! * [`GramOptions`] — method, [`OutputMode`] (margin, logit:k, trace, full, pntk),
+//!   [`ParamSubset`], block size and Linear form (neither changes the result), row slab, memory
+//!   budget, kernels, per-parameter breakdown.
+//! * [`Gram`] — the f64 values (`[rows, cols]`, or `[rows, cols, O, O]` for `full`), the
+//!   per-parameter contributions, timings and FLOP counts; [`Gram::check_finite`] names the rows
+//!   holding NaN/±∞. [`shard`] merges row slabs.
 //!
-//! Known gaps (later slices of the eNTK issue): CPU (flex) only — no GPU kernels; no sharding
-//! or streaming of the signals (host memory O(N·T·Σ(d_in + d_out)) f64 for `PerLayer`, N·P
-//! f32 for `Naive`); only the margin output mode.
+//! Module map: [`signals`] (forward + backward per block) → [`store`] (RAM or spill) →
+//! [`contract`] (per group, on the [`tiles`] grid) → [`kernels`] ([`cpu_kernels::CpuKernels`],
+//! the reference twin, the GPU kernels of `crate::gpu`); [`naive`]; [`outputs`]; [`cost`].
+//!
+//! Known gaps: the forward + backward runs on burn's CPU backend (flex) only; the signals of
+//! every example are kept (RAM or disk) until the contraction, so disk use grows as N·T·Σd.
 
 pub mod contract;
+pub mod cost;
+pub mod cpu_kernels;
 pub mod kernels;
-pub mod linalg;
 pub mod naive;
 pub mod options;
+pub mod outputs;
 pub mod per_layer;
+pub mod shard;
 pub mod signals;
+pub mod store;
+pub mod tiles;
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use burn::tensor::Device;
+use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::model::Classifier;
 use crate::tokenize::Encoding;
 
-pub use options::{GramOptions, LinearForm, NtkMethod, OutputMode, ParamSubset};
+pub use options::{GramOptions, KernelChoice, LinearForm, NtkMethod, OutputMode, ParamSubset};
 
-/// Per-parameter `[rows, cols]` Gram contributions (row-major), keyed by Hugging Face name.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GramBlocks {
-    /// n₁.
-    pub rows: usize,
-    /// n₂.
-    pub cols: usize,
-    /// Contribution of each parameter tensor in the subset.
-    pub groups: BTreeMap<String, Vec<f64>>,
+use crate::ntk::kernels::{GramKernels, ReferenceKernels};
+use crate::ntk::outputs::Layout;
+
+/// Where the time and the work of a Gram computation went.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct GramStats {
+    /// Seconds in the forward + backward passes (and, for `PerLayer`, storing the signals).
+    pub forward_backward_seconds: f64,
+    /// Seconds in the contraction (forming per-example gradients and the Gram products).
+    pub contraction_seconds: f64,
+    /// FLOPs of the forward + backward passes ([`cost::forward_backward_flops`]).
+    pub forward_backward_flops: f64,
+    /// FLOPs of the contraction (see [`cost`]).
+    pub contraction_flops: f64,
+    /// Bytes of per-example signals (`PerLayer`) or flattened gradients (`Naive`) held.
+    pub signal_bytes: usize,
+    /// True when the signals were spilled to a temporary directory.
+    pub spilled: bool,
 }
 
-/// An eNTK Gram matrix.
+/// What a method computes before assembly: one contribution per parameter tensor.
+pub struct GramParts {
+    /// Rows of K produced.
+    pub slab: Range<usize>,
+    /// Columns of K.
+    pub cols: usize,
+    /// Output layout.
+    pub layout: Layout,
+    /// (parameter name, `[slab rows, cols, entry]` contribution), in summation order.
+    pub groups: Vec<(String, Vec<f64>)>,
+    /// Timings and FLOPs.
+    pub stats: GramStats,
+}
+
+/// An eNTK Gram matrix (or a row slab of one).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gram {
-    /// n₁ (examples of X₁).
+    /// Rows of this matrix (n₁, or the slab's length).
     pub rows: usize,
     /// n₂ (examples of X₂, or n₁).
     pub cols: usize,
-    /// K, row-major `[rows, cols]`.
+    /// Index in X₁ of the first row (0 unless a slab).
+    pub row_start: usize,
+    /// O for [`OutputMode::Full`] (each entry is an O×O block), 1 otherwise.
+    pub outputs: usize,
+    /// K, row-major `[rows, cols]` (`[rows, cols, O, O]` for `Full`).
     pub values: Vec<f64>,
     /// Per-parameter contributions summing to `values` (empty unless asked for).
     pub groups: BTreeMap<String, Vec<f64>>,
+    /// Timings and FLOP counts.
+    pub stats: GramStats,
 }
 
 impl Gram {
-    /// K(xᵢ, xⱼ).
+    /// K(x_{row_start + i}, xⱼ) (for `Full`, the (0, 0) logit pair).
     ///
     /// # Panics
     /// When `i >= rows` or `j >= cols`.
     pub fn get(&self, i: usize, j: usize) -> f64 {
-        self.values[i * self.cols + j]
+        self.values[(i * self.cols + j) * self.outputs * self.outputs]
     }
 
-    /// Indices of the rows holding a NaN or ±∞.
+    /// The shape of `values`: `[rows, cols]` or `[rows, cols, O, O]`.
+    pub fn shape(&self) -> Vec<usize> {
+        if self.outputs == 1 {
+            vec![self.rows, self.cols]
+        } else {
+            vec![self.rows, self.cols, self.outputs, self.outputs]
+        }
+    }
+
+    /// Indices (within this matrix) of the rows holding a NaN or ±∞.
     pub fn non_finite_rows(&self) -> Vec<usize> {
-        (0..self.rows).filter(|&i| self.values[i * self.cols..(i + 1) * self.cols].iter().any(|v| !v.is_finite())).collect()
+        let width = self.cols * self.outputs * self.outputs;
+        (0..self.rows).filter(|&i| self.values[i * width..(i + 1) * width].iter().any(|v| !v.is_finite())).collect()
     }
 
-    /// Refuse non-finite values, naming the offending rows by `row_ids` (one id per row).
+    /// Refuse non-finite values, naming the offending rows by `row_ids` (one id per example of
+    /// X₁; a slab's row i is example `row_start + i`).
     ///
     /// # Errors
     /// [`Error::Numerical`] listing the ids of every row holding a NaN or ±∞.
@@ -78,19 +131,25 @@ impl Gram {
         if bad.is_empty() {
             return Ok(());
         }
-        let ids: Vec<String> = bad.iter().map(|&i| row_ids.get(i).cloned().unwrap_or_else(|| format!("row {i}"))).collect();
+        let ids: Vec<String> = bad
+            .iter()
+            .map(|&i| i + self.row_start)
+            .map(|i| row_ids.get(i).cloned().unwrap_or_else(|| format!("row {i}")))
+            .collect();
         Err(Error::Numerical { context: "Gram matrix".into(), reason: format!("non-finite values in rows {}", ids.join(", ")) })
     }
 }
 
 /// K(X₁, X₂) of `model` (loaded on an autodiff `device`) on encoded inputs; X₂ = X₁ (square,
-/// exactly symmetric) when `x2` is `None`. Inputs are padded with `pad_id` per block.
-/// `progress` is called with the number of examples just back-propagated.
+/// exactly symmetric) when `x2` is `None`. Inputs are padded with `pad_id` per block. The
+/// kernels are the ones `options.kernels` names. `progress` is called with the number of
+/// examples just back-propagated.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] for bad options, an empty input, or an encoding that does not fit
-/// the model; [`Error::Numerical`] when the device is not an autodiff device or a tensor cannot
-/// be read back.
+/// [`Error::InvalidArgument`] for bad options, an empty input, a row slab outside X₁, an output
+/// mode the model's labels do not allow, or an encoding that does not fit the model;
+/// [`Error::Numerical`] when the device is not an autodiff device or a tensor cannot be read
+/// back; [`Error::Io`] when spilled signals cannot be written or read.
 pub fn gram(
     model: &Classifier,
     x1: &[Encoding],
@@ -100,23 +159,54 @@ pub fn gram(
     device: &Device,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Gram> {
+    let kernels: &dyn GramKernels = match options.kernels {
+        KernelChoice::Cpu => &cpu_kernels::CpuKernels,
+        KernelChoice::Reference => &ReferenceKernels,
+    };
+    gram_with_kernels(model, x1, x2, pad_id, options, kernels, device, progress)
+}
+
+/// [`gram`] with an explicit [`GramKernels`] implementation (e.g. the GPU kernels), ignoring
+/// `options.kernels`.
+///
+/// # Errors
+/// As [`gram`].
+#[allow(clippy::too_many_arguments)]
+pub fn gram_with_kernels(
+    model: &Classifier,
+    x1: &[Encoding],
+    x2: Option<&[Encoding]>,
+    pad_id: u32,
+    options: &GramOptions,
+    kernels: &dyn GramKernels,
+    device: &Device,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Gram> {
     options.validate()?;
     if x1.is_empty() || x2.is_some_and(<[Encoding]>::is_empty) {
         return Err(Error::invalid("input", "no examples"));
     }
-    let OutputMode::Margin = options.output;
-    let blocks = match options.method {
-        NtkMethod::Naive => naive::naive_blocks(model, x1, x2, pad_id, options.subset, device, progress)?,
-        NtkMethod::PerLayer => per_layer::per_layer_blocks(model, x1, x2, pad_id, options, device, progress)?,
+    options.output.validate(model.config.num_labels())?;
+    options.row_range(x1.len())?;
+    let parts = match options.method {
+        NtkMethod::Naive => naive::naive_parts(model, x1, x2, pad_id, options, device, progress)?,
+        NtkMethod::PerLayer => per_layer::per_layer_parts(model, x1, x2, pad_id, options, kernels, device, progress)?,
     };
-    let mut values = vec![0.0; blocks.rows * blocks.cols];
-    for k in blocks.groups.values() {
+    Ok(assemble(parts, options.breakdown))
+}
+
+/// Sum the parts in their order into K.
+fn assemble(parts: GramParts, breakdown: bool) -> Gram {
+    let len = parts.slab.len() * parts.cols * parts.layout.entry();
+    let mut values = vec![0.0; len];
+    for (_, k) in &parts.groups {
         for (v, c) in values.iter_mut().zip(k) {
             *v += c;
         }
     }
-    let groups = if options.breakdown { blocks.groups } else { BTreeMap::new() };
-    Ok(Gram { rows: blocks.rows, cols: blocks.cols, values, groups })
+    let groups = if breakdown { parts.groups.into_iter().collect() } else { BTreeMap::new() };
+    let outputs = if parts.layout.entry() > 1 { parts.layout.virtuals } else { 1 };
+    Gram { rows: parts.slab.len(), cols: parts.cols, row_start: parts.slab.start, outputs, values, groups, stats: parts.stats }
 }
 
 #[cfg(test)]
@@ -125,13 +215,18 @@ mod tests {
 
     #[test]
     fn non_finite_rows_are_named_by_id() {
-        let k = Gram { rows: 3, cols: 2, values: vec![1.0, 0.5, f64::NAN, 2.0, 0.1, f64::INFINITY], groups: BTreeMap::new() };
+        let values = vec![1.0, 0.5, f64::NAN, 2.0, 0.1, f64::INFINITY];
+        let k = Gram { rows: 3, cols: 2, row_start: 0, outputs: 1, values, groups: BTreeMap::new(), stats: GramStats::default() };
         assert_eq!(k.non_finite_rows(), vec![1, 2]);
         let ids: Vec<String> = ["r0", "r1", "r2"].iter().map(|s| s.to_string()).collect();
         let e = k.check_finite(&ids).unwrap_err().to_string();
         assert!(e.contains("rows r1, r2") && !e.contains("r0"), "{e}");
         assert!(e.contains("Gram matrix"), "{e}");
-        let fine = Gram { values: vec![1.0; 6], ..k };
+        let fine = Gram { values: vec![1.0; 6], ..k.clone() };
         assert!(fine.check_finite(&ids).is_ok());
+        // A slab starting at row 1 names the ids of X₁'s rows 2 and 3.
+        let slab = Gram { rows: 2, row_start: 1, values: vec![1.0, 1.0, 1.0, f64::NAN], ..k };
+        let e = slab.check_finite(&ids).unwrap_err().to_string();
+        assert!(e.contains("rows r2") && !e.contains("r1"), "{e}");
     }
 }

@@ -1,89 +1,225 @@
-//! [`crate::ntk::NtkMethod::PerLayer`]: one probed forward + backward per block of examples,
-//! then the exact per-parameter contractions of [`crate::ntk::contract`] for every pair of
-//! blocks. For a square K(X, X) only block pairs on or above the diagonal are contracted.
+//! [`crate::ntk::NtkMethod::PerLayer`] in two phases.
+//!
+//! 1. **Signals**: one probed forward + backward per block of examples (× V virtual outputs),
+//!    on a copy of the model whose parameters do not require gradients (the backward then
+//!    computes activation gradients only);
+//!    the per-token signals of Linear weights and embedding tables go to a [`SignalStore`] (RAM,
+//!    or a temporary directory when they would take more than half the memory budget), the
+//!    biases' and LayerNorms' per-example sums are formed at once (they are tiny).
+//! 2. **Contraction**: parameter group by parameter group, in forward order, through
+//!    [`Contraction`] on the canonical tile grid; each group's contribution is summed into K in
+//!    that fixed order (and kept when a breakdown is asked for).
+//!
+//! A row slab (`rows`) of a square K runs phase 1 on every example (its columns need them) and
+//! phase 2 only on the tiles touching its rows; a slab of a rectangular K(X₁, X₂) runs phase 1
+//! on the X₁ tiles touching its rows. Peak memory: the model, one block's autodiff graph, the
+//! store (≤ budget/2 in RAM), one chunk of features (≤ budget/4), the K buffers.
 
-use std::collections::BTreeMap;
+use std::ops::Range;
+use std::time::Instant;
 
+use burn::module::Module;
 use burn::tensor::Device;
 
 use crate::error::Result;
-use crate::model::Classifier;
-use crate::ntk::contract::{contract_layer, ContractSettings};
-use crate::ntk::options::GramOptions;
-use crate::ntk::signals::{block_signals, LayerSignals};
-use crate::ntk::GramBlocks;
+use crate::model::{Architecture, Classifier, LayerKind};
+use crate::ntk::contract::{Contraction, GroupSource, GroupSpec, Side};
+use crate::ntk::cost::activation_backward_flops;
+use crate::ntk::kernels::GramKernels;
+use crate::ntk::options::{GramOptions, ParamSubset};
+use crate::ntk::outputs::Layout;
+use crate::ntk::signals::{block_signals, segment_hadamard_sums, segment_sums, LayerSignals, SignalInput};
+use crate::ntk::store::SignalStore;
+use crate::ntk::tiles::{tile_size, Grid};
+use crate::ntk::{GramParts, GramStats};
 use crate::tokenize::Encoding;
 
-fn all_signals(
+/// Which parameters of a layer count.
+struct Wanted {
+    weight: bool,
+    bias: bool,
+}
+
+fn wanted(l: &LayerSignals, subset: ParamSubset, arch: Architecture) -> Wanted {
+    Wanted {
+        weight: subset.includes(&format!("{}.weight", l.name), arch),
+        bias: l.kind != LayerKind::Embedding && subset.includes(&format!("{}.bias", l.name), arch),
+    }
+}
+
+/// Whether a layer's per-token signals must be stored (Linear weights, embedding tables).
+fn stored(l: &LayerSignals, subset: ParamSubset, arch: Architecture) -> bool {
+    l.kind != LayerKind::LayerNorm && wanted(l, subset, arch).weight
+}
+
+/// The parameter groups of the kernel, in forward order, from one block's layers.
+fn group_specs(layers: &[LayerSignals], subset: ParamSubset, arch: Architecture) -> Vec<GroupSpec> {
+    let (mut small, mut store) = (0, 0);
+    let mut out = Vec::new();
+    for l in layers {
+        let w = wanted(l, subset, arch);
+        let mut push_small = |param: String, out: &mut Vec<GroupSpec>| {
+            out.push(GroupSpec { param, source: GroupSource::Small { index: small, d: l.d_out } });
+            small += 1;
+        };
+        if stored(l, subset, arch) {
+            let source = if l.kind == LayerKind::Embedding { GroupSource::Embedding(store) } else { GroupSource::Linear(store) };
+            out.push(GroupSpec { param: format!("{}.weight", l.name), source });
+            store += 1;
+        } else if l.kind == LayerKind::LayerNorm && w.weight {
+            push_small(format!("{}.weight", l.name), &mut out);
+        }
+        if w.bias {
+            push_small(format!("{}.bias", l.name), &mut out);
+        }
+    }
+    out
+}
+
+/// The per-example sums of the small groups of one block, in [`group_specs`] order.
+fn small_sums(layers: &[LayerSignals], subset: ParamSubset, arch: Architecture) -> Vec<Vec<f32>> {
+    let mut out = Vec::new();
+    for l in layers {
+        let w = wanted(l, subset, arch);
+        if let (LayerKind::LayerNorm, true, SignalInput::Activation(x)) = (l.kind, w.weight, &l.input) {
+            out.push(segment_hadamard_sums(&l.grad, x, &l.rows, l.d_out));
+        }
+        if w.bias {
+            out.push(segment_sums(&l.grad, &l.rows, l.d_out));
+        }
+    }
+    out
+}
+
+/// Phase 1 for one side: every example of `x` through forward + backward, block by block.
+struct Collected {
+    store: SignalStore,
+    small: Vec<Vec<f32>>,
+    specs: Vec<GroupSpec>,
+    flops: f64,
+}
+
+fn collect(
     model: &Classifier,
     x: &[Encoding],
     pad_id: u32,
-    block: usize,
+    options: &GramOptions,
     device: &Device,
     progress: &mut dyn FnMut(usize),
-) -> Result<Vec<Vec<LayerSignals>>> {
-    x.chunks(block)
-        .map(|chunk| {
-            let s = block_signals(model, chunk, pad_id, device);
-            progress(chunk.len());
-            s
-        })
-        .collect()
+) -> Result<Collected> {
+    let arch = model.config.architecture()?;
+    let subset = options.subset;
+    let tokens: usize = x.iter().map(Encoding::real_tokens).sum();
+    let mut collected: Option<Collected> = None;
+    for chunk in x.chunks(options.block) {
+        let block = block_signals(model, chunk, pad_id, options.output, device)?;
+        let flops = activation_backward_flops(&model.config, block.batch_rows, block.seq_len);
+        let c = match collected.as_mut() {
+            Some(c) => c,
+            None => {
+                // Spill when the whole side's signals, extrapolated from this block, exceed half the budget.
+                let block_tokens: usize = chunk.iter().map(Encoding::real_tokens).sum();
+                let bytes: usize = block.layers.iter().filter(|l| stored(l, subset, arch)).map(|l| 4 * (l.grad.len() + l.rows.iter().sum::<usize>() * l.d_in.max(1))).sum();
+                let estimate = bytes as f64 / block_tokens.max(1) as f64 * tokens as f64;
+                let store = SignalStore::new(estimate > (options.memory_budget / 2) as f64)?;
+                let specs = group_specs(&block.layers, subset, arch);
+                collected.insert(Collected { store, small: Vec::new(), specs, flops: 0.0 })
+            }
+        };
+        c.store.append(&block.layers, &|l| stored(l, subset, arch))?;
+        let sums = small_sums(&block.layers, subset, arch);
+        if c.small.is_empty() {
+            c.small = vec![Vec::new(); sums.len()];
+        }
+        for (all, s) in c.small.iter_mut().zip(sums) {
+            all.extend(s);
+        }
+        c.flops += flops;
+        progress(chunk.len());
+    }
+    collected.ok_or_else(|| crate::Error::invalid("input", "no examples"))
 }
 
-/// K(X₁, X₂) per parameter tensor, `[n₁, n₂]` each (X₂ = X₁ when `x2` is `None`).
+/// The examples of X₁ whose signals a slab needs: the tiles touching its rows.
+fn stored_range(slab: &Range<usize>, n: usize, tile: usize) -> Range<usize> {
+    (slab.start / tile * tile)..(slab.end.div_ceil(tile) * tile).min(n)
+}
+
+/// The contraction view of one side's collected signals.
+fn side<'c>(c: &'c Collected, x: &[Encoding], range: Range<usize>, tile: usize) -> Side<'c> {
+    let total_tokens = x.iter().map(Encoding::real_tokens).sum();
+    Side { store: &c.store, small: &c.small, grid: Grid { tile, start: range.start, end: range.end }, total_examples: x.len(), total_tokens }
+}
+
+/// Every group's contribution, in order, and the FLOPs spent.
+fn contract_all(contraction: &Contraction, specs: &[GroupSpec]) -> Result<(Vec<(String, Vec<f64>)>, f64)> {
+    let mut groups = Vec::with_capacity(specs.len());
+    let mut flops = 0.0;
+    for spec in specs {
+        let (values, f) = contraction.group(spec)?;
+        flops += f;
+        groups.push((spec.param.clone(), values));
+    }
+    Ok((groups, flops))
+}
+
+/// K(X₁, X₂) (or its row slab) per parameter group, in forward order, plus statistics.
 ///
 /// # Errors
-/// As [`block_signals`].
-pub fn per_layer_blocks(
+/// As [`block_signals`]; a kernel or spill-file failure.
+#[allow(clippy::too_many_arguments)]
+pub fn per_layer_parts(
     model: &Classifier,
     x1: &[Encoding],
     x2: Option<&[Encoding]>,
     pad_id: u32,
     options: &GramOptions,
+    kernels: &dyn GramKernels,
     device: &Device,
     progress: &mut dyn FnMut(usize),
-) -> Result<GramBlocks> {
-    let arch = model.config.architecture()?;
-    let settings = ContractSettings { subset: options.subset, arch, linear_form: options.linear_form, same_block: false };
-    let left = all_signals(model, x1, pad_id, options.block, device, progress)?;
-    let right_owned = match x2 {
-        Some(x2) => Some(all_signals(model, x2, pad_id, options.block, device, progress)?),
-        None => None,
-    };
-    let square = right_owned.is_none();
-    let right = right_owned.as_ref().unwrap_or(&left);
+) -> Result<GramParts> {
     let (n1, n2) = (x1.len(), x2.map_or(x1.len(), <[Encoding]>::len));
-    let mut groups: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let block = options.block;
-    for (bi, p) in left.iter().enumerate() {
-        for (bj, q) in right.iter().enumerate().skip(if square { bi } else { 0 }) {
-            let settings = ContractSettings { same_block: square && bi == bj, ..settings };
-            for (lp, lq) in p.iter().zip(q) {
-                for c in contract_layer(lp, lq, settings) {
-                    let k = groups.entry(c.param).or_insert_with(|| vec![0.0; n1 * n2]);
-                    let width = lq.rows.len();
-                    for (r, row) in c.values.chunks(width).enumerate() {
-                        let at = (bi * block + r) * n2 + bj * block;
-                        k[at..at + width].copy_from_slice(row);
-                    }
-                }
-            }
-        }
-    }
-    if square {
-        for k in groups.values_mut() {
-            mirror_upper(k, n1);
-        }
-    }
-    Ok(GramBlocks { rows: n1, cols: n2, groups })
+    let slab = options.row_range(n1)?;
+    let tile = tile_size(options.block, options.tile);
+    let layout = Layout::new(options.output, model.config.num_labels(), n2);
+    let started = Instant::now();
+    // Parameters need no gradient here (the per-example ones are formed from the signals), so
+    // the backward computes only activation gradients: one third less work than a training step.
+    let frozen = model.clone().no_grad();
+    let left_range = if x2.is_some() { stored_range(&slab, n1, tile) } else { 0..n1 };
+    let left = collect(&frozen, &x1[left_range.clone()], pad_id, options, device, progress)?;
+    let right = x2.map(|x| collect(&frozen, x, pad_id, options, device, progress)).transpose()?;
+    let forward_backward_seconds = started.elapsed().as_secs_f64();
+    let contraction = Contraction {
+        kernels,
+        layout,
+        slab: slab.clone(),
+        left: side(&left, x1, left_range, tile),
+        right: right.as_ref().zip(x2).map(|(c, x)| side(c, x, 0..x.len(), tile)),
+        linear_form: options.linear_form,
+        memory_budget: options.memory_budget,
+    };
+    let started = Instant::now();
+    let (groups, contraction_flops) = contract_all(&contraction, &left.specs)?;
+    let stats = GramStats {
+        forward_backward_seconds,
+        contraction_seconds: started.elapsed().as_secs_f64(),
+        forward_backward_flops: left.flops + right.as_ref().map_or(0.0, |r| r.flops),
+        contraction_flops,
+        signal_bytes: left.store.bytes() + right.as_ref().map_or(0, |r| r.store.bytes()),
+        spilled: left.store.spilled() || right.as_ref().is_some_and(|r| r.store.spilled()),
+    };
+    Ok(GramParts { slab, cols: n2, layout, groups, stats })
 }
 
-/// Copy the upper triangle (diagonal blocks included) onto the lower one: exact symmetry.
-fn mirror_upper(k: &mut [f64], n: usize) {
-    for i in 0..n {
-        for j in 0..i {
-            k[i * n + j] = k[j * n + i];
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slabs_store_whole_tiles() {
+        assert_eq!(stored_range(&(130..140), 300, 128), 128..256);
+        assert_eq!(stored_range(&(0..300), 300, 128), 0..300);
+        assert_eq!(stored_range(&(250..260), 260, 128), 128..260);
     }
 }

@@ -1,34 +1,39 @@
 //! Per-example backprop signals of one block of examples (DESIGN.md "The fast eNTK").
 //!
-//! One forward with a [`ProbeSet`] and one backward of L = Σᵢ f(xᵢ) give, for every probed
+//! One forward with a [`ProbeSet`] and one backward of L = Σᵣ f(rowᵣ) give, for every probed
 //! layer, the recorded input (activation a or normalised x̂, or ids) and the output gradient
-//! gᵢ,ₜ = ∂f(xᵢ)/∂yᵢ,ₜ. Only real (unpadded) tokens are kept, as f64 rows grouped by example,
-//! so padding contributes nothing by construction.
+//! gᵣ,ₜ = ∂f(rowᵣ)/∂yᵣ,ₜ. The rows of the batch are *virtual examples* (example i, virtual
+//! output v; see [`crate::ntk::outputs`]): each example of the block is repeated V times.
+//! Only real (unpadded) tokens are kept, as f32 rows grouped by virtual example, so padding
+//! contributes nothing by construction.
 
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::error::{Error, Result};
 use crate::model::dense::tensor_to_host;
 use crate::model::{Batch, Classifier, LayerKind, ProbeInput, ProbeSet};
+use crate::ntk::outputs::{objective, OutputMode};
 use crate::tokenize::{pad_batch, Encoding};
 
 /// What a layer received, real tokens only.
 #[derive(Debug, Clone)]
 pub enum SignalInput {
     /// Activation rows `[R, d_in]`.
-    Activation(Vec<f64>),
+    Activation(Vec<f32>),
     /// Row ids `[R]` (token, position or token-type ids).
-    Ids(Vec<i64>),
+    Ids(Vec<u32>),
 }
 
-/// The signals of one probed layer for a block of n examples.
+/// The signals of one probed layer for a block of virtual examples.
 #[derive(Debug, Clone)]
 pub struct LayerSignals {
     /// The layer's Hugging Face name prefix.
     pub name: String,
     /// Linear, LayerNorm or Embedding.
     pub kind: LayerKind,
-    /// Rows (kept tokens) per example.
+    /// True when the layer sees every token; false for layers on the first token only (head).
+    pub per_token: bool,
+    /// Rows (kept tokens) per virtual example.
     pub rows: Vec<usize>,
     /// Input width (0 for embeddings).
     pub d_in: usize,
@@ -37,22 +42,41 @@ pub struct LayerSignals {
     /// The recorded input.
     pub input: SignalInput,
     /// Output gradients `[R, d_out]`.
-    pub grad: Vec<f64>,
+    pub grad: Vec<f32>,
 }
 
-/// Run `encodings` through `model` (on an autodiff `device`) as one padded block and collect
-/// every layer's signals, in forward order.
+/// Everything one block's forward + backward produced.
+#[derive(Debug, Clone)]
+pub struct BlockSignals {
+    /// Every probed layer, in forward order.
+    pub layers: Vec<LayerSignals>,
+    /// The padded length T of the block.
+    pub seq_len: usize,
+    /// Rows of the batch (examples × virtual outputs).
+    pub batch_rows: usize,
+}
+
+/// Run `encodings` (each repeated `virtuals` times, example-major) through `model` (on an
+/// autodiff `device`) as one padded block and collect every layer's signals, in forward order.
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for encodings that do not fit the model; [`Error::Numerical`]
 /// when a tensor cannot be read back or a probe received no gradient (not an autodiff device).
-pub fn block_signals(model: &Classifier, encodings: &[Encoding], pad_id: u32, device: &Device) -> Result<Vec<LayerSignals>> {
-    let padded = pad_batch(encodings, pad_id)?;
+pub fn block_signals(
+    model: &Classifier,
+    encodings: &[Encoding],
+    pad_id: u32,
+    mode: OutputMode,
+    device: &Device,
+) -> Result<BlockSignals> {
+    let virtuals = mode.virtual_outputs(model.config.num_labels());
+    let repeated: Vec<Encoding> = encodings.iter().flat_map(|e| std::iter::repeat_n(e.clone(), virtuals)).collect();
+    let padded = pad_batch(&repeated, pad_id)?;
     let batch = Batch::new(&padded, &model.config, device)?;
     let mut probes = ProbeSet::new();
-    let grads = model.score(&batch, Some(&mut probes)).sum().backward();
+    let grads = objective(model, &batch, mode, 0, Some(&mut probes))?.sum().backward();
     let mask = &padded.attention_mask;
-    probes
+    let layers = probes
         .probes()
         .iter()
         .map(|probe| {
@@ -73,12 +97,14 @@ pub fn block_signals(model: &Classifier, encodings: &[Encoding], pad_id: u32, de
                 }
                 ProbeInput::TokenIds(ids) => (SignalInput::Ids(gather_ids(ids.clone(), &keep, t)?), 0),
             };
-            Ok(LayerSignals { name: probe.name.clone(), kind: probe.kind, rows, d_in, d_out, input, grad })
+            let per_token = t == padded.seq_len;
+            Ok(LayerSignals { name: probe.name.clone(), kind: probe.kind, per_token, rows, d_in, d_out, input, grad })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok(BlockSignals { layers, seq_len: padded.seq_len, batch_rows: padded.batch_size })
 }
 
-/// Per example, the positions (< `t`) whose attention mask is 1; a layer applied to the first
+/// Per row, the positions (< `t`) whose attention mask is 1; a layer applied to the first
 /// token only (`t = 1`) keeps position 0.
 fn kept_positions(mask: &[u32], n: usize, seq_len: usize, t: usize) -> Vec<Vec<usize>> {
     (0..n)
@@ -86,22 +112,67 @@ fn kept_positions(mask: &[u32], n: usize, seq_len: usize, t: usize) -> Vec<Vec<u
         .collect()
 }
 
-fn gather(values: &[f32], keep: &[Vec<usize>], t: usize, d: usize) -> Vec<f64> {
+fn gather(values: &[f32], keep: &[Vec<usize>], t: usize, d: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(keep.iter().map(Vec::len).sum::<usize>() * d);
     for (i, positions) in keep.iter().enumerate() {
         for &p in positions {
             let at = (i * t + p) * d;
-            out.extend(values[at..at + d].iter().map(|&v| f64::from(v)));
+            out.extend_from_slice(&values[at..at + d]);
         }
     }
     out
 }
 
-fn gather_ids(ids: Tensor<2, Int>, keep: &[Vec<usize>], t: usize) -> Result<Vec<i64>> {
+fn gather_ids(ids: Tensor<2, Int>, keep: &[Vec<usize>], t: usize) -> Result<Vec<u32>> {
     let ids: Vec<i64> = ids
         .into_data()
         .convert::<i64>()
         .try_into_vec::<i64>()
         .map_err(|e| Error::Numerical { context: "reading ids back".into(), reason: format!("{e:?}") })?;
-    Ok(keep.iter().enumerate().flat_map(|(i, ps)| ps.iter().map(move |&p| (i, p))).map(|(i, p)| ids[i * t + p]).collect())
+    let ids = &ids;
+    keep.iter()
+        .enumerate()
+        .flat_map(|(i, ps)| ps.iter().map(move |&p| ids[i * t + p]))
+        .map(|id| u32::try_from(id).map_err(|_| Error::Numerical { context: "reading ids back".into(), reason: format!("id {id} out of range") }))
+        .collect()
+}
+
+/// Per-virtual-example sums Σₜ vₜ of `[R, d]` rows grouped by `rows`, accumulated in f64 and
+/// returned as f32 `[n, d]`.
+pub fn segment_sums(values: &[f32], rows: &[usize], d: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(rows.len() * d);
+    let mut start = 0;
+    for &r in rows {
+        let mut sum = vec![0.0f64; d];
+        for row in values[start * d..(start + r) * d].chunks(d.max(1)) {
+            for (s, &v) in sum.iter_mut().zip(row) {
+                *s += f64::from(v);
+            }
+        }
+        out.extend(sum.iter().map(|&v| v as f32));
+        start += r;
+    }
+    out
+}
+
+/// Per-virtual-example sums Σₜ gₜ ⊙ xₜ (LayerNorm γ), f64-accumulated, f32 `[n, d]`.
+pub fn segment_hadamard_sums(g: &[f32], x: &[f32], rows: &[usize], d: usize) -> Vec<f32> {
+    let product: Vec<f32> = g.iter().zip(x).map(|(a, b)| a * b).collect();
+    segment_sums(&product, rows, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_sums_group_rows() {
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        assert_eq!(segment_sums(&v, &[2, 1], 2), vec![4.0, 6.0, 5.0, 6.0]);
+        assert_eq!(segment_sums(&v, &[0, 3], 2), vec![0.0, 0.0, 9.0, 12.0]);
+        assert_eq!(segment_hadamard_sums(&[1.0, 2.0], &[3.0, 4.0], &[2], 1), vec![11.0]);
+        let keep = kept_positions(&[1, 1, 0, 1, 1, 1], 2, 3, 3);
+        assert_eq!(keep, vec![vec![0, 1], vec![0, 1, 2]]);
+        assert_eq!(kept_positions(&[1, 0, 0], 1, 3, 1), vec![vec![0]]);
+    }
 }

@@ -1,8 +1,10 @@
-//! Output writers: atomic files, `meta.json` provenance, `.npy`, charts (PNG + SVG), (later) HTML.
+//! Output writers: atomic files, `meta.json` provenance, `.npy`, charts (PNG + SVG), memory
+//! figures for timing lines, (later) HTML.
 //!
 //! Every output goes through [`atomic::AtomicFile`] so a failed run leaves no partial file.
 
 pub mod atomic;
+pub mod memory;
 pub mod meta;
 pub mod npy;
 pub mod plot;

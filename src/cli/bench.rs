@@ -1,0 +1,282 @@
+//! `ntkgap bench gram`: time the eNTK methods on one model and print a Markdown table.
+//!
+//! Each method runs as a child process (`ntkgap gram …`, or `python3 scripts/ntk_torch.py …`
+//! for torch.func) so that its peak RSS is its own: ntkgap children report VmHWM themselves;
+//! the torch child's VmHWM is polled from `/proc/<pid>/status` every 20 ms (a spike in its last
+//! 20 ms could be missed). Each child's CPU time (user + system, loading included) comes from
+//! this process's `cutime`/`cstime`: on a shared machine it compares methods more fairly than
+//! wall time. In the same run the machine's f32 GEMM rate is measured with the GEMM
+//! the contraction uses ([`crate::ntk::cpu_kernels::gemm_rate`]). Inputs: the first N records of
+//! `--input`, or of a freshly generated Corr2Cause corpus (n = 4 variables, seed 0, 720 records).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::corpus::{CorpusKind, CorpusWriter, GenerateConfig, Plan};
+use crate::ntk::cpu_kernels::gemm_rate;
+use crate::report::memory::{format_bytes, parse_bytes, vm_hwm};
+use crate::report::npy;
+
+/// `ntkgap bench …`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// What to benchmark.
+    #[command(subcommand)]
+    pub what: BenchWhat,
+}
+
+/// The benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchWhat {
+    /// eNTK Gram methods (PerLayer, Naive, torch.func) on one model: seconds, GFLOP/s, peak RSS.
+    Gram(BenchGramArgs),
+}
+
+/// A method row of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchMethod {
+    /// `ntkgap gram --method per-layer`.
+    PerLayer,
+    /// `ntkgap gram --method naive`.
+    Naive,
+    /// `python3 scripts/ntk_torch.py` (torch.func), when torch imports.
+    Torch,
+}
+
+/// Options of `ntkgap bench gram`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  ntkgap bench gram --model .cache/models/all-MiniLM-L6-v2 --head tests/data/minilm_head_seed0.safetensors --n 32 --max-len 128")]
+pub struct BenchGramArgs {
+    /// Model directory or builtin:NAME.
+    #[arg(long, default_value = ".cache/models/all-MiniLM-L6-v2")]
+    pub model: String,
+    /// Classification-head safetensors passed to every method (the torch script needs one for a
+    /// checkpoint without a head, e.g. tests/data/minilm_head_seed0.safetensors for MiniLM).
+    #[arg(long, value_name = "FILE")]
+    pub head: Option<PathBuf>,
+    /// Input JSONL (default: a generated Corr2Cause corpus on 4 variables).
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Numbers of examples (comma-separated); each uses the first N records.
+    #[arg(long, value_delimiter = ',', default_value = "32")]
+    pub n: Vec<usize>,
+    /// Maximum length in tokens.
+    #[arg(long, default_value_t = 128)]
+    pub max_len: usize,
+    /// Methods (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "per-layer,naive,torch")]
+    pub methods: Vec<BenchMethod>,
+    /// Examples per forward/backward block.
+    #[arg(long, default_value_t = 8)]
+    pub block: usize,
+    /// Memory budget passed to `ntkgap gram`.
+    #[arg(long, default_value = "3G", value_parser = parse_bytes)]
+    pub memory_budget: usize,
+    /// The torch.func script.
+    #[arg(long, default_value = "scripts/ntk_torch.py")]
+    pub torch_script: PathBuf,
+}
+
+/// One measured (or unavailable) row.
+struct Row {
+    method: BenchMethod,
+    n: usize,
+    result: Result<Measured, String>,
+}
+
+struct Measured {
+    seconds: f64,
+    cpu_seconds: Option<f64>,
+    split: Option<(f64, f64, f64, f64)>,
+    peak_rss: Option<u64>,
+    k: Option<PathBuf>,
+}
+
+/// A temporary directory removed on drop.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn corpus(args: &BenchGramArgs, dir: &Path) -> anyhow::Result<Vec<String>> {
+    let path = match &args.input {
+        Some(p) => p.clone(),
+        None => {
+            let config = GenerateConfig { kind: CorpusKind::Corr2cause, nodes: 4..=4, ..Default::default() };
+            let path = dir.join("corr2cause4.jsonl");
+            let mut writer = CorpusWriter::create(&path)?;
+            Plan::new(&config)?.generate(&mut writer, &mut |_| {})?;
+            writer.finish()?;
+            path
+        }
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| crate::Error::io(&path, e))?;
+    Ok(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect())
+}
+
+/// CPU seconds (user + system) of this process's waited-for children so far, from
+/// `/proc/self/stat` (fields cutime, cstime; 100 ticks per second on Linux).
+fn children_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(13)?.parse::<f64>().ok()? + fields.get(14)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// What a child process left behind.
+struct ChildRun {
+    stdout: String,
+    stderr: String,
+    ok: bool,
+    peak: Option<u64>,
+    cpu_seconds: Option<f64>,
+}
+
+/// Run `command`, polling its VmHWM and measuring its CPU time.
+fn run_measured(command: &mut Command) -> anyhow::Result<ChildRun> {
+    let dir = std::env::temp_dir().join(format!("ntkgap-bench-out-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let _guard = Scratch(dir.clone());
+    let (out, err) = (dir.join("stdout"), dir.join("stderr"));
+    let cpu_before = children_cpu_seconds();
+    let mut child = command.stdout(Stdio::from(std::fs::File::create(&out)?)).stderr(Stdio::from(std::fs::File::create(&err)?)).spawn()?;
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = None;
+    let status = loop {
+        if let Some(hwm) = std::fs::read_to_string(&status_path).ok().as_deref().and_then(vm_hwm) {
+            peak = peak.max(Some(hwm));
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let cpu_seconds = children_cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
+    Ok(ChildRun { stdout: std::fs::read_to_string(out)?, stderr: std::fs::read_to_string(err)?, ok: status.success(), peak, cpu_seconds })
+}
+
+fn last_line(text: &str) -> String {
+    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output").to_string()
+}
+
+fn run_ntkgap(args: &BenchGramArgs, method: BenchMethod, input: &Path, dir: &Path) -> anyhow::Result<Result<Measured, String>> {
+    let name = if method == BenchMethod::Naive { "naive" } else { "per-layer" };
+    let (k, stats) = (dir.join(format!("K_{name}.npy")), dir.join(format!("stats_{name}.json")));
+    let mut command = Command::new(std::env::current_exe()?);
+    command.args(["gram", "--model", &args.model, "--max-len", &args.max_len.to_string(), "--method", name]);
+    command.args(["--block", &args.block.to_string(), "--memory-budget", &args.memory_budget.to_string()]);
+    command.arg("--input").arg(input).arg("--out").arg(&k).arg("--stats-json").arg(&stats);
+    if let Some(head) = &args.head {
+        command.arg("--head").arg(head);
+    }
+    let run = run_measured(&mut command)?;
+    if !run.ok {
+        return Ok(Err(format!("failed: {}", last_line(&run.stderr))));
+    }
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&stats)?)?;
+    let f = |key: &str| v["stats"][key].as_f64().unwrap_or(0.0);
+    let split = Some((f("forward_backward_seconds"), f("contraction_seconds"), f("forward_backward_flops"), f("contraction_flops")));
+    let peak = v["peak_rss_bytes"].as_u64().or(run.peak);
+    Ok(Ok(Measured { seconds: v["seconds"].as_f64().unwrap_or(0.0), cpu_seconds: run.cpu_seconds, split, peak_rss: peak, k: Some(k) }))
+}
+
+fn run_torch(args: &BenchGramArgs, input: &Path, dir: &Path) -> anyhow::Result<Result<Measured, String>> {
+    if !args.torch_script.is_file() {
+        return Ok(Err(format!("not available: {} is absent", args.torch_script.display())));
+    }
+    let probe = Command::new("python3").args(["-c", "import torch"]).output();
+    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+        return Ok(Err("not available: `python3 -c \"import torch\"` fails".to_string()));
+    }
+    let k = dir.join("K_torch.npy");
+    let mut command = Command::new("python3");
+    command.arg(&args.torch_script).args(["--model", &args.model, "--max-len", &args.max_len.to_string()]);
+    command.arg("--input").arg(input).arg("--out").arg(&k);
+    if let Some(head) = &args.head {
+        command.arg("--head").arg(head);
+    }
+    let run = run_measured(&mut command)?;
+    if !run.ok {
+        return Ok(Err(format!("failed: {}", last_line(&run.stderr))));
+    }
+    let line = last_line(&run.stdout);
+    let v: serde_json::Value = serde_json::from_str(&line).map_err(|e| anyhow::anyhow!("torch script printed `{line}`: {e}"))?;
+    let seconds = v["seconds"].as_f64().ok_or_else(|| anyhow::anyhow!("torch script printed no \"seconds\": {line}"))?;
+    Ok(Ok(Measured { seconds, cpu_seconds: run.cpu_seconds, split: None, peak_rss: run.peak, k: Some(k) }))
+}
+
+/// max |Δ| / mean |K_ref|.
+fn relative_difference(k: &Path, reference: &Path) -> Option<f64> {
+    let (a, b) = (npy::read(k).ok()?, npy::read(reference).ok()?);
+    if a.shape != b.shape {
+        return None;
+    }
+    let scale = b.data.iter().map(|v| v.abs()).sum::<f64>() / b.data.len().max(1) as f64;
+    Some(a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max) / scale)
+}
+
+fn print_table(rows: &[Row], args: &BenchGramArgs, gemm: f64) {
+    let rate = |flops: f64, s: f64| if s > 0.0 { format!("{:.1}", flops / s / 1e9) } else { "—".into() };
+    println!("| method | N | T | seconds | CPU s (process) | fwd+bwd s | contraction s | fwd+bwd GFLOP/s | contraction GFLOP/s | f32 GEMM GFLOP/s | peak RSS | max\\|ΔK\\|/mean\\|K\\| vs first row |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for row in rows {
+        let name = format!("{:?}", row.method);
+        match &row.result {
+            Err(why) => println!("| {name} | {} | {} | {why} | | | | | | {gemm:.1} | | |", row.n, args.max_len),
+            Ok(m) => {
+                let (fb, c, rfb, rc) = match m.split {
+                    Some((fs, cs, ff, cf)) => (format!("{fs:.2}"), format!("{cs:.2}"), rate(ff, fs), rate(cf, cs)),
+                    None => ("—".into(), "—".into(), "—".into(), "—".into()),
+                };
+                let reference = rows.iter().filter(|r| r.n == row.n).find_map(|r| r.result.as_ref().ok().and_then(|m| m.k.clone()));
+                let delta = match (&m.k, reference) {
+                    (Some(k), Some(r)) if *k != r => relative_difference(k, &r).map_or("—".into(), |d| format!("{d:.1e}")),
+                    _ => "(reference)".into(),
+                };
+                let peak = m.peak_rss.map_or("—".into(), format_bytes);
+                let cpu = m.cpu_seconds.map_or("—".into(), |c| format!("{c:.1}"));
+                println!("| {name} | {} | {} | {:.2} | {cpu} | {fb} | {c} | {rfb} | {rc} | {gemm:.1} | {peak} | {delta} |", row.n, args.max_len, m.seconds);
+            }
+        }
+    }
+}
+
+/// Run `ntkgap bench`.
+///
+/// # Errors
+/// Bad flags, an unreadable input, or fewer records than the largest N.
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let BenchWhat::Gram(args) = args.what;
+    let dir = std::env::temp_dir().join(format!("ntkgap-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io(&dir, e))?;
+    let scratch = Scratch(dir);
+    let records = corpus(&args, &scratch.0)?;
+    if let Some(&n) = args.n.iter().find(|&&n| n == 0 || n > records.len()) {
+        return Err(crate::Error::invalid("--n", format!("{n} is outside 1..={} (records available)", records.len())).into());
+    }
+    let gemm = gemm_rate(1024, 1024, 1024, 3);
+    eprintln!("bench: {} threads, f32 GEMM (faer matmul as in CpuKernels, 1024³): {gemm:.1} GFLOP/s", rayon::current_num_threads());
+    let mut rows = Vec::new();
+    for &n in &args.n {
+        let run_dir = scratch.0.join(format!("n{n}"));
+        std::fs::create_dir_all(&run_dir)?;
+        let input = run_dir.join("x.jsonl");
+        std::fs::write(&input, records[..n].join("\n") + "\n")?;
+        for &method in &args.methods {
+            eprintln!("bench: {method:?}, N = {n} …");
+            let result = match method {
+                BenchMethod::Torch => run_torch(&args, &input, &run_dir)?,
+                _ => run_ntkgap(&args, method, &input, &run_dir)?,
+            };
+            rows.push(Row { method, n, result });
+        }
+    }
+    print_table(&rows, &args, gemm);
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! `ntkgap gram-merge`: stack row slabs written by `ntkgap gram --rows i..j` back into K, after
+//! checking shapes, coverage (every row exactly once) and that every slab comes from the same
+//! inputs, model and settings (hashes and settings from each slab's `meta.json`).
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::ntk::shard::{merge, Slab};
+use crate::report::{npy, Meta};
+
+/// Merge Gram row slabs into one matrix.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    ntkgap gram --model DIR --input x.jsonl --rows 0..256 --out K_0.npy\n  \
+    ntkgap gram --model DIR --input x.jsonl --rows 256..512 --out K_1.npy\n  \
+    ntkgap gram-merge --out K.npy K_0.npy K_1.npy")]
+pub struct GramMergeArgs {
+    /// The merged `.npy` (float64); `<stem>.meta.json` beside it.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Slab `.npy` files written by `ntkgap gram --rows` (any order), each with its `.meta.json`.
+    #[arg(required = true, value_name = "SLAB")]
+    pub slabs: Vec<PathBuf>,
+}
+
+/// Settings in a slab's meta that differ between slabs of one K by design.
+const PER_SLAB: [&str; 2] = ["rows", "shape"];
+
+fn read_slab(path: &Path) -> crate::Result<Slab> {
+    let array = npy::read(path)?;
+    let meta_path = super::meta_path(path);
+    let text = std::fs::read_to_string(&meta_path).map_err(|e| crate::Error::io(&meta_path, e))?;
+    let meta: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| crate::Error::bad_input(&meta_path, format!("not JSON: {e}")))?;
+    let bad = |what: &str| crate::Error::bad_input(&meta_path, format!("has no {what} (not written by ntkgap gram?)"));
+    let extra = meta.get("extra").and_then(|e| e.as_object()).ok_or_else(|| bad("extra settings"))?;
+    let rows = extra.get("rows").and_then(|r| serde_json::from_value::<(usize, usize)>(r.clone()).ok()).ok_or_else(|| bad("row range"))?;
+    let total_rows = extra.get("total_rows").and_then(serde_json::Value::as_u64).ok_or_else(|| bad("total_rows"))? as usize;
+    let mut settings = extra.clone();
+    for key in PER_SLAB {
+        settings.remove(key);
+    }
+    // The input hashes (not their paths, which may differ between machines) and the seed.
+    let hashes: Vec<&serde_json::Value> = meta.get("inputs").and_then(|i| i.as_object()).map(|m| m.values().collect()).unwrap_or_default();
+    let mut hashes: Vec<String> = hashes.iter().filter_map(|h| h.as_str().map(str::to_string)).collect();
+    hashes.sort();
+    let fingerprint = serde_json::json!({ "inputs": hashes, "seed": meta.get("seed"), "extra": settings, "version": meta.get("version") });
+    Ok(Slab { source: path.to_path_buf(), rows, total_rows, shape: array.shape, values: array.data, fingerprint })
+}
+
+/// Run `ntkgap gram-merge`.
+///
+/// # Errors
+/// A library error (exit 2) naming the slab that is unreadable, misshapen, overlapping,
+/// missing rows, or from other inputs/model/settings; nothing is written then.
+pub fn run(args: GramMergeArgs) -> anyhow::Result<()> {
+    if args.out.extension().is_none_or(|e| e != "npy") {
+        return Err(crate::Error::invalid("--out", format!("{} must end in .npy", args.out.display())).into());
+    }
+    let slabs = args.slabs.iter().map(|p| read_slab(p)).collect::<crate::Result<Vec<_>>>()?;
+    let fingerprint = slabs[0].fingerprint.clone();
+    let ranges: Vec<(String, (usize, usize))> = slabs.iter().map(|s| (s.source.display().to_string(), s.rows)).collect();
+    let (shape, values) = merge(slabs)?;
+    let mut meta = Meta::new(fingerprint.get("seed").and_then(serde_json::Value::as_u64));
+    for p in &args.slabs {
+        meta.add_input(p)?;
+    }
+    if let Some(settings) = fingerprint.get("extra").and_then(|e| e.as_object()) {
+        for (k, v) in settings {
+            meta.set(k.clone(), v);
+        }
+    }
+    meta.set("slabs", &ranges).set("source_inputs", &fingerprint["inputs"]).set("rows", [0, shape[0]]).set("shape", &shape);
+    npy::write_f64(&args.out, &shape, &values)?;
+    meta.write(super::meta_path(&args.out))?;
+    eprintln!("gram-merge: {} slabs -> {shape:?}", ranges.len());
+    println!("{shape:?} Gram -> {}", args.out.display());
+    Ok(())
+}

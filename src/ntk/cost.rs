@@ -1,0 +1,54 @@
+//! FLOP counts of an eNTK computation, for the timing lines and `ntkgap bench gram`
+//! (formulae in docs/ntk.md "Counting FLOPs").
+//!
+//! * Forward of a BERT-style encoder on B rows of T positions (hidden H, intermediate I, L
+//!   layers, O labels): every layer's six Linear maps, 2·B·T·(4H² + 2HI), plus the attention
+//!   products QKᵀ and PV, 4·B·T²·H; the head 2·B·(H² + HO). Embedding lookups, LayerNorm, GELU
+//!   and softmax are not counted (element-wise, < 2 % at T = 128 on MiniLM).
+//! * Forward + backward = 3 × forward (the backward computes the input gradients and the weight
+//!   gradients, each as costly as the forward) for `Naive`; 2 × forward for `PerLayer`, whose
+//!   backward runs on a frozen copy and computes activation gradients only (the per-example
+//!   weight gradients are formed in the contraction and counted there).
+//! * Contraction: counted by [`crate::ntk::contract`] as the multiply-adds it issues (×2):
+//!   forming per-example gradients 2·R·d_in·d_out, Gram tiles 2·|I|·|J|·k (|I|·(|I|+1)·k on the
+//!   diagonal), structured pairs 2·R·R'·(d_in + d_out). The embedding token-match term is not
+//!   counted (its cost depends on how many ids the examples share; < 2 % of the MiniLM time).
+//! * Naive: 2·P FLOPs per example pair of the flattened gradients (P parameters in the subset).
+
+use crate::model::ModelConfig;
+
+/// FLOPs of one forward pass over `rows` rows of `seq_len` positions.
+pub fn forward_flops(config: &ModelConfig, rows: usize, seq_len: usize) -> f64 {
+    let (h, i, l) = (config.hidden_size as f64, config.intermediate_size as f64, config.num_hidden_layers as f64);
+    let (b, t, o) = (rows as f64, seq_len as f64, config.num_labels() as f64);
+    let per_layer = 2.0 * b * t * (4.0 * h * h + 2.0 * h * i) + 4.0 * b * t * t * h;
+    l * per_layer + 2.0 * b * (h * h + h * o)
+}
+
+/// FLOPs of one forward + full backward pass (3 × forward).
+pub fn forward_backward_flops(config: &ModelConfig, rows: usize, seq_len: usize) -> f64 {
+    3.0 * forward_flops(config, rows, seq_len)
+}
+
+/// FLOPs of one forward + activation-only backward pass (2 × forward).
+pub fn activation_backward_flops(config: &ModelConfig, rows: usize, seq_len: usize) -> f64 {
+    2.0 * forward_flops(config, rows, seq_len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minilm_forward_is_about_two_gflop_per_128_tokens() {
+        let config: ModelConfig = serde_json::from_value(serde_json::json!({
+            "model_type": "bert", "vocab_size": 30522, "hidden_size": 384, "num_attention_heads": 12,
+            "num_hidden_layers": 6, "intermediate_size": 1536, "max_position_embeddings": 512
+        }))
+        .unwrap();
+        // 6 · (2·128·(4·384² + 2·384·1536) + 4·128²·384) + 2·(384² + 2·384) = 2 869 200 384.
+        let f = forward_flops(&config, 1, 128);
+        assert!((f - 2.869_200_384e9).abs() < 1.0, "{f}");
+        assert_eq!(forward_backward_flops(&config, 2, 128), 6.0 * f);
+    }
+}

@@ -1,0 +1,415 @@
+//! [`CpuKernels`]: the fast CPU implementation of [`GramKernels`] — f32 GEMMs from faer's
+//! `matmul` (runtime-dispatched microkernels, AVX-512 where the CPU has it), rayon across
+//! examples and example pairs, every Gram value accumulated in f64.
+//!
+//! Accuracy: each GEMM runs over at most [`F32_CHUNK`] inner elements in f32 and its result is
+//! added into the f64 output, so the f32 error does not grow with the parameter count.
+//!
+//! Determinism: for the same shapes, each call gives the same bits whatever the thread count
+//! (tested below; products are split over output tiles, never over the inner dimension, and
+//! each pair is reduced in a fixed order here). Different *shapes* may round differently (the
+//! GEMM picks kernels and blockings by size), which is why [`crate::ntk::tiles`] calls kernels
+//! on a canonical tile grid.
+//!
+//! Measured choice (a one-off probe on this 2-core machine under load, f32, both with all
+//! threads, on the shapes the engine issues): faer 0.23 reached 61 GFLOP/s on the
+//! 128 × 128 × 2048 Gram tile, 33 on 32 × 32 × 2048 and 51–55 forming per-example gradients
+//! (384 × 384 × 128, 1536 × 384 × 128), where the `gemm` 0.19 crate (AVX2 path, the one burn's
+//! flex backend uses) reached 15, 13 and 21.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::ntk::kernels::{check_out, check_same_segments, GramKernels, Segmented};
+
+/// Inner length of one f32 GEMM before its result is added into the f64 output.
+pub const F32_CHUNK: usize = 8192;
+
+/// Rows per sub-block of the symmetric (X = Y) product: only sub-blocks on or above the
+/// diagonal are computed, the others mirrored.
+const SYRK_BLOCK: usize = 128;
+
+/// Id-space chunk of the dense token-match path, in bytes of dense operand.
+const DENSE_TOKEN_BYTES: usize = 32 << 20;
+
+/// The fast CPU kernels (see the module docs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuKernels;
+
+/// `out[m, n] = x[m, k] · y[n, k]ᵀ` in f32 (overwritten); `x`, `y` row-major with leading
+/// dimensions `ldx`, `ldy`.
+fn sgemm_nt(x: &[f32], ldx: usize, y: &[f32], ldy: usize, (m, n, k): (usize, usize, usize), out: &mut [f32], par: Par) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let xm = MatRef::from_row_major_slice_with_stride(&x[..(m - 1) * ldx + k], m, k, ldx);
+    let ym = MatRef::from_row_major_slice_with_stride(&y[..(n - 1) * ldy + k], n, k, ldy);
+    let dst = MatMut::from_row_major_slice_mut(&mut out[..m * n], m, n);
+    matmul(dst, Accum::Replace, xm, ym.transpose(), 1.0f32, par);
+}
+
+/// `out[m, n] += x yᵀ` in f32 chunks of [`F32_CHUNK`] added into f64.
+fn gemm_nt_f64(x: &[f32], ldx: usize, y: &[f32], ldy: usize, (m, n, k): (usize, usize, usize), out: &mut [f64], ldo: usize) {
+    let mut buf = vec![0.0f32; m * n];
+    let par = Par::rayon(0);
+    for start in (0..k).step_by(F32_CHUNK) {
+        let kc = F32_CHUNK.min(k - start);
+        let (xs, ys) = (&x[start..], &y[start..]);
+        sgemm_nt(xs, ldx, ys, ldy, (m, n, kc), &mut buf, par);
+        for (row, chunk) in buf.chunks(n).enumerate() {
+            for (o, &v) in out[row * ldo..row * ldo + n].iter_mut().zip(chunk) {
+                *o += f64::from(v);
+            }
+        }
+    }
+}
+
+/// `out[n, n] += x xᵀ`: sub-blocks on or above the diagonal, mirrored (exactly symmetric).
+fn syrk_f64(x: &[f32], k: usize, n: usize, out: &mut [f64]) {
+    let starts: Vec<usize> = (0..n).step_by(SYRK_BLOCK).collect();
+    for (bi, &i0) in starts.iter().enumerate() {
+        for &j0 in &starts[bi..] {
+            let (mi, mj) = (SYRK_BLOCK.min(n - i0), SYRK_BLOCK.min(n - j0));
+            let mut tile = vec![0.0f64; mi * mj];
+            gemm_nt_f64(&x[i0 * k..], k, &x[j0 * k..], k, (mi, mj, k), &mut tile, mj);
+            for a in 0..mi {
+                for b in 0..mj {
+                    let (r, c) = (i0 + a, j0 + b);
+                    if i0 == j0 && c < r {
+                        continue;
+                    }
+                    out[r * n + c] += tile[a * mj + b];
+                    if r != c {
+                        out[c * n + r] += tile[a * mj + b];
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn same_slice<T>(a: &[T], b: &[T]) -> bool {
+    a.as_ptr() == b.as_ptr() && a.len() == b.len()
+}
+
+/// Σ over the products of two f32 matrices' entries, in f64.
+fn dot_f64(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(&p, &q)| f64::from(p) * f64::from(q)).sum()
+}
+
+/// Example pairs (i, j) to compute: all, or i ≤ j when both sides are the same.
+fn pairs(n1: usize, n2: usize, symmetric: bool) -> Vec<(usize, usize)> {
+    (0..n1).flat_map(|i| (if symmetric { i } else { 0 }..n2).map(move |j| (i, j))).collect()
+}
+
+/// Write pair values into `out` (`+=`), mirrored when symmetric.
+fn add_pairs(values: &[((usize, usize), f64)], n2: usize, symmetric: bool, out: &mut [f64]) {
+    for &((i, j), v) in values {
+        out[i * n2 + j] += v;
+        if symmetric && i != j {
+            out[j * n2 + i] += v;
+        }
+    }
+}
+
+/// One example's rows grouped by id: sorted distinct ids and the summed rows `[u, d]`.
+struct IdRows {
+    ids: Vec<u32>,
+    rows: Vec<f32>,
+}
+
+fn group_by_id(ids: &[u32], g: &Segmented, i: usize) -> IdRows {
+    let range = g.range(i);
+    let mut order: Vec<usize> = range.clone().collect();
+    order.sort_by_key(|&t| (ids[t], t));
+    let (mut out_ids, mut sums): (Vec<u32>, Vec<f64>) = (Vec::new(), Vec::new());
+    for t in order {
+        if out_ids.last() != Some(&ids[t]) {
+            out_ids.push(ids[t]);
+            sums.extend(std::iter::repeat_n(0.0, g.width));
+        }
+        let at = sums.len() - g.width;
+        for (s, &v) in sums[at..].iter_mut().zip(g.row(t)) {
+            *s += f64::from(v);
+        }
+    }
+    IdRows { ids: out_ids, rows: sums.iter().map(|&v| v as f32).collect() }
+}
+
+/// Σ over shared ids of the rows' dot products (sorted merge).
+fn sparse_match(a: &IdRows, b: &IdRows, d: usize) -> f64 {
+    let (mut p, mut q, mut s) = (0, 0, 0.0);
+    while p < a.ids.len() && q < b.ids.len() {
+        match a.ids[p].cmp(&b.ids[q]) {
+            std::cmp::Ordering::Less => p += 1,
+            std::cmp::Ordering::Greater => q += 1,
+            std::cmp::Ordering::Equal => {
+                s += dot_f64(&a.rows[p * d..(p + 1) * d], &b.rows[q * d..(q + 1) * d]);
+                p += 1;
+                q += 1;
+            }
+        }
+    }
+    s
+}
+
+/// Scatter examples' grouped rows for the ids `chunk` (sorted) into a dense `[n, |chunk|·d]`.
+fn densify(groups: &[IdRows], chunk: &[u32], d: usize) -> Vec<f32> {
+    let width = chunk.len() * d;
+    let mut out = vec![0.0f32; groups.len() * width];
+    for (row, g) in out.chunks_mut(width.max(1)).zip(groups) {
+        for (p, id) in g.ids.iter().enumerate() {
+            if let Ok(slot) = chunk.binary_search(id) {
+                row[slot * d..(slot + 1) * d].copy_from_slice(&g.rows[p * d..(p + 1) * d]);
+            }
+        }
+    }
+    out
+}
+
+/// Token match by dense GEMMs over chunks of the id space (ids present on both sides only).
+fn dense_match(a: &[IdRows], b: &[IdRows], d: usize, symmetric: bool, out: &mut [f64]) {
+    let left: std::collections::BTreeSet<u32> = a.iter().flat_map(|g| g.ids.iter().copied()).collect();
+    let shared: Vec<u32> = b.iter().flat_map(|g| g.ids.iter().copied()).filter(|id| left.contains(id)).collect::<std::collections::BTreeSet<u32>>().into_iter().collect();
+    let per_id = (a.len() + b.len()) * d * 4;
+    let chunk_ids = (DENSE_TOKEN_BYTES / per_id.max(1)).max(1);
+    for chunk in shared.chunks(chunk_ids) {
+        let x = densify(a, chunk, d);
+        let k = chunk.len() * d;
+        if symmetric {
+            syrk_f64(&x, k, a.len(), out);
+        } else {
+            let y = densify(b, chunk, d);
+            gemm_nt_f64(&x, k, &y, k, (a.len(), b.len(), k), out, b.len());
+        }
+    }
+}
+
+impl GramKernels for CpuKernels {
+    fn name(&self) -> String {
+        format!("cpu ({} threads, gemm f32 / f64 accumulation)", rayon::current_num_threads())
+    }
+
+    fn gemm_nt(&self, x: &[f32], y: &[f32], k: usize, out: &mut [f64]) -> Result<()> {
+        if k == 0 || x.len() % k != 0 || y.len() % k != 0 {
+            return Err(Error::invalid("gemm_nt", format!("inner size {k} does not divide {} and {}", x.len(), y.len())));
+        }
+        let (n1, n2) = (x.len() / k, y.len() / k);
+        check_out(out, n1, n2)?;
+        if same_slice(x, y) {
+            syrk_f64(x, k, n1, out);
+        } else {
+            gemm_nt_f64(x, k, y, k, (n1, n2, k), out, n2);
+        }
+        Ok(())
+    }
+
+    fn structured(&self, a1: Segmented, g1: Segmented, a2: Segmented, g2: Segmented, out: &mut [f64]) -> Result<()> {
+        check_same_segments(&a1, &g1)?;
+        check_same_segments(&a2, &g2)?;
+        if a1.width != a2.width || g1.width != g2.width {
+            return Err(Error::invalid("structured", "the two sides' widths differ".to_string()));
+        }
+        let (n1, n2) = (a1.examples(), a2.examples());
+        check_out(out, n1, n2)?;
+        let symmetric = same_slice(a1.values, a2.values) && same_slice(g1.values, g2.values) && a1.rows == a2.rows;
+        let (off1, off2) = (offsets(a1.rows), offsets(a2.rows));
+        let values: Vec<((usize, usize), f64)> = pairs(n1, n2, symmetric)
+            .into_par_iter()
+            .map(|(i, j)| {
+                let (r1, r2) = (a1.rows[i], a2.rows[j]);
+                let (mut aa, mut gg) = (vec![0.0f32; r1 * r2], vec![0.0f32; r1 * r2]);
+                let (da, dg) = (a1.width, g1.width);
+                let (s1, s2) = (off1[i], off2[j]);
+                sgemm_nt(&a1.values[s1 * da..], da, &a2.values[s2 * da..], da, (r1, r2, da), &mut aa, Par::Seq);
+                sgemm_nt(&g1.values[s1 * dg..], dg, &g2.values[s2 * dg..], dg, (r1, r2, dg), &mut gg, Par::Seq);
+                ((i, j), dot_f64(&aa, &gg))
+            })
+            .collect();
+        add_pairs(&values, n2, symmetric, out);
+        Ok(())
+    }
+
+    fn token_match(&self, ids1: &[u32], g1: Segmented, ids2: &[u32], g2: Segmented, out: &mut [f64]) -> Result<()> {
+        if ids1.len() != g1.total_rows() || ids2.len() != g2.total_rows() || g1.width != g2.width {
+            return Err(Error::invalid("token_match", "one id per gradient row and equal widths expected".to_string()));
+        }
+        let (n1, n2, d) = (g1.examples(), g2.examples(), g1.width);
+        check_out(out, n1, n2)?;
+        let symmetric = same_slice(ids1, ids2) && same_slice(g1.values, g2.values) && g1.rows == g2.rows;
+        let a: Vec<IdRows> = (0..n1).into_par_iter().map(|i| group_by_id(ids1, &g1, i)).collect();
+        let b: Vec<IdRows> = if symmetric { Vec::new() } else { (0..n2).into_par_iter().map(|j| group_by_id(ids2, &g2, j)).collect() };
+        let b_ref = if symmetric { &a } else { &b };
+        // Dense GEMMs when the examples use a good share of the shared id space, else sorted merges.
+        let distinct: std::collections::BTreeSet<u32> = a.iter().chain(b_ref.iter()).flat_map(|g| g.ids.iter().copied()).collect();
+        let used: usize = a.iter().chain(b_ref.iter()).map(|g| g.ids.len()).sum();
+        if used * 8 >= (n1 + n2) * distinct.len() {
+            dense_match(&a, b_ref, d, symmetric, out);
+        } else {
+            let values: Vec<((usize, usize), f64)> =
+                pairs(n1, n2, symmetric).into_par_iter().map(|(i, j)| ((i, j), sparse_match(&a[i], &b_ref[j], d))).collect();
+            add_pairs(&values, n2, symmetric, out);
+        }
+        Ok(())
+    }
+
+    fn outer_sums(&self, a: Segmented, g: Segmented) -> Result<Vec<f32>> {
+        check_same_segments(&a, &g)?;
+        let (d_in, d_out) = (a.width, g.width);
+        let size = d_in * d_out;
+        let mut out = vec![0.0f32; a.examples() * size];
+        if size == 0 {
+            return Ok(out);
+        }
+        let off = offsets(a.rows);
+        out.par_chunks_mut(size).enumerate().for_each(|(i, j)| {
+            let (start, r) = (off[i], a.rows[i]);
+            if r == 0 {
+                return;
+            }
+            // J = Gᵀ A: [d_out, r] · [r, d_in].
+            let gs = MatRef::from_row_major_slice(&g.values[start * d_out..(start + r) * d_out], r, d_out);
+            let as_ = MatRef::from_row_major_slice(&a.values[start * d_in..(start + r) * d_in], r, d_in);
+            matmul(MatMut::from_row_major_slice_mut(j, d_out, d_in), Accum::Replace, gs.transpose(), as_, 1.0f32, Par::Seq);
+        });
+        Ok(out)
+    }
+}
+
+/// Row offsets `[0, r₀, r₀+r₁, …]`.
+fn offsets(rows: &[usize]) -> Vec<usize> {
+    std::iter::once(0).chain(rows.iter().scan(0, |acc, &r| {
+        *acc += r;
+        Some(*acc)
+    })).collect()
+}
+
+/// The machine's f32 GEMM rate in GFLOP/s with the GEMM these kernels use (all threads): the
+/// best of `reps` products `[m, k] · [k, n]` of fixed pseudo-random data.
+pub fn gemm_rate(m: usize, n: usize, k: usize, reps: usize) -> f64 {
+    let fill = |len: usize, seed: u32| -> Vec<f32> { (0..len).map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / (1u32 << 24) as f32 - 0.5).collect() };
+    let (x, y) = (fill(m * k, 1), fill(n * k, 2));
+    let mut out = vec![0.0f32; m * n];
+    let mut best = f64::INFINITY;
+    for _ in 0..reps.max(1) {
+        let started = std::time::Instant::now();
+        sgemm_nt(&x, k, &y, k, (m, n, k), &mut out, Par::rayon(0));
+        best = best.min(started.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(&out);
+    2.0 * (m * n * k) as f64 / best / 1e9
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ntk::kernels::ReferenceKernels;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn random(rng: &mut ChaCha8Rng, len: usize) -> Vec<f32> {
+        (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+    }
+
+    /// max |Δ| / mean |reference|, the failure naming both implementations.
+    fn assert_close(fast: &[f64], reference: &[f64], what: &str) {
+        assert_eq!(fast.len(), reference.len(), "{what}");
+        let scale = reference.iter().map(|v| v.abs()).sum::<f64>() / reference.len().max(1) as f64;
+        let worst = fast.iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst <= 1e-5 * scale.max(1e-30), "{what}: CpuKernels vs ReferenceKernels max |Δ| {worst:e}, mean |K| {scale:e}");
+    }
+
+    #[test]
+    fn gemm_nt_matches_reference_including_long_and_symmetric_products() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for (n1, n2, k) in [(1, 1, 1), (3, 5, 7), (70, 9, 3 * F32_CHUNK + 5), (2, 130, 33)] {
+            let (x, y) = (random(&mut rng, n1 * k), random(&mut rng, n2 * k));
+            let (mut fast, mut slow) = (vec![0.5; n1 * n2], vec![0.5; n1 * n2]);
+            CpuKernels.gemm_nt(&x, &y, k, &mut fast).unwrap();
+            ReferenceKernels.gemm_nt(&x, &y, k, &mut slow).unwrap();
+            assert_close(&fast, &slow, &format!("gemm_nt {n1}x{n2}x{k}"));
+        }
+        // X = Y: the symmetric path (several sub-blocks) is exactly symmetric.
+        let (n, k) = (SYRK_BLOCK * 2 + 3, 50);
+        let x = random(&mut rng, n * k);
+        let (mut fast, mut slow) = (vec![0.0; n * n], vec![0.0; n * n]);
+        CpuKernels.gemm_nt(&x, &x, k, &mut fast).unwrap();
+        ReferenceKernels.gemm_nt(&x, &x, k, &mut slow).unwrap();
+        assert_close(&fast, &slow, "gemm_nt X = X");
+        assert!((0..n).all(|i| (0..n).all(|j| fast[i * n + j] == fast[j * n + i])), "not exactly symmetric");
+    }
+
+    /// A ragged segmented matrix: `rows` per example (zeros allowed), `width` columns.
+    fn ragged(rng: &mut ChaCha8Rng, rows: &[usize], width: usize) -> Vec<f32> {
+        random(rng, rows.iter().sum::<usize>() * width)
+    }
+
+    #[test]
+    fn structured_and_outer_sums_match_reference_on_ragged_segments() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        for (d_in, d_out) in [(5, 3), (1, 4), (6, 1), (1, 1)] {
+            let (rows1, rows2): (&[usize], &[usize]) = (&[3, 1, 0, 7], &[2, 5, 1]);
+            let (a1, g1) = (ragged(&mut rng, rows1, d_in), ragged(&mut rng, rows1, d_out));
+            let (a2, g2) = (ragged(&mut rng, rows2, d_in), ragged(&mut rng, rows2, d_out));
+            let (a1, g1) = (Segmented::new(&a1, d_in, rows1).unwrap(), Segmented::new(&g1, d_out, rows1).unwrap());
+            let (a2, g2) = (Segmented::new(&a2, d_in, rows2).unwrap(), Segmented::new(&g2, d_out, rows2).unwrap());
+            let (mut fast, mut slow) = (vec![0.0; 12], vec![0.0; 12]);
+            CpuKernels.structured(a1, g1, a2, g2, &mut fast).unwrap();
+            ReferenceKernels.structured(a1, g1, a2, g2, &mut slow).unwrap();
+            assert_close(&fast, &slow, &format!("structured d_in {d_in} d_out {d_out}"));
+            let (mut fast, mut slow) = (vec![0.0; 16], vec![0.0; 16]);
+            CpuKernels.structured(a1, g1, a1, g1, &mut fast).unwrap();
+            ReferenceKernels.structured(a1, g1, a1, g1, &mut slow).unwrap();
+            assert_close(&fast, &slow, &format!("structured symmetric d_in {d_in} d_out {d_out}"));
+            let fast: Vec<f64> = CpuKernels.outer_sums(a1, g1).unwrap().iter().map(|&v| f64::from(v)).collect();
+            let slow: Vec<f64> = ReferenceKernels.outer_sums(a1, g1).unwrap().iter().map(|&v| f64::from(v)).collect();
+            assert_close(&fast, &slow, &format!("outer_sums d_in {d_in} d_out {d_out}"));
+        }
+    }
+
+    #[test]
+    fn token_match_matches_reference_on_dense_and_sparse_id_sets() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        // Few distinct ids (dense GEMM path) and many (sorted-merge path), with repeats.
+        for vocab in [4u32, 5000] {
+            for d in [1, 6] {
+                let (rows1, rows2): (&[usize], &[usize]) = (&[4, 0, 9, 2], &[6, 3]);
+                let ids = |rng: &mut ChaCha8Rng, r: &[usize]| -> Vec<u32> { (0..r.iter().sum::<usize>()).map(|_| rng.random_range(0..vocab)).collect() };
+                let (ids1, ids2) = (ids(&mut rng, rows1), ids(&mut rng, rows2));
+                let (g1, g2) = (ragged(&mut rng, rows1, d), ragged(&mut rng, rows2, d));
+                let (s1, s2) = (Segmented::new(&g1, d, rows1).unwrap(), Segmented::new(&g2, d, rows2).unwrap());
+                let (mut fast, mut slow) = (vec![0.0; 8], vec![0.0; 8]);
+                CpuKernels.token_match(&ids1, s1, &ids2, s2, &mut fast).unwrap();
+                ReferenceKernels.token_match(&ids1, s1, &ids2, s2, &mut slow).unwrap();
+                assert_close(&fast, &slow, &format!("token_match vocab {vocab} d {d}"));
+                let (mut fast, mut slow) = (vec![0.0; 16], vec![0.0; 16]);
+                CpuKernels.token_match(&ids1, s1, &ids1, s1, &mut fast).unwrap();
+                ReferenceKernels.token_match(&ids1, s1, &ids1, s1, &mut slow).unwrap();
+                assert_close(&fast, &slow, &format!("token_match symmetric vocab {vocab} d {d}"));
+            }
+        }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        for (n1, n2, k) in [(40, 7, 3000), (128, 128, 2 * F32_CHUNK), (32, 32, 5000)] {
+            let (x, y) = (random(&mut rng, n1 * k), random(&mut rng, n2 * k));
+            let run = |threads: usize, symmetric: bool| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| {
+                    let (right, n) = if symmetric { (&x, n1) } else { (&y, n2) };
+                    let mut out = vec![0.0; n1 * n];
+                    CpuKernels.gemm_nt(&x, right, k, &mut out).unwrap();
+                    out
+                })
+            };
+            for symmetric in [false, true] {
+                assert_eq!(run(1, symmetric), run(3, symmetric), "gemm_nt {n1}x{n2}x{k} (X = Y: {symmetric}): bits differ between 1 and 3 threads");
+            }
+        }
+        assert!(gemm_rate(64, 64, 64, 1) > 0.0);
+    }
+}

@@ -1,0 +1,243 @@
+//! Where the per-layer signals of every example wait between the forward/backward phase and the
+//! contraction phase of [`crate::ntk::NtkMethod::PerLayer`]: in RAM, or spilled to a temporary
+//! directory when they would not fit the memory budget.
+//!
+//! Layout: one [`StoredLayer`] per probed layer whose parameters need the per-token signals
+//! (Linear weights and embedding tables); the activations a `[R, d_in]` and the output gradients
+//! g `[R, d_out]` of all virtual examples are appended in example order, so any range of
+//! consecutive examples is one contiguous read. Embedding ids stay in RAM (4 bytes per token).
+//!
+//! Cost of spilling: each byte is written once and read once per output-channel chunk of its
+//! layer (one chunk per layer unless the budget is tight); the operating system's page cache
+//! usually serves the reads. The directory (`$TMPDIR/ntkgap-spill-<pid>-<k>`) is removed when the
+//! store is dropped, also on errors.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::error::{Error, Result};
+use crate::model::LayerKind;
+use crate::ntk::signals::{LayerSignals, SignalInput};
+
+/// One stored part (activations or gradients) of a layer.
+enum Part {
+    Memory(Vec<f32>),
+    Disk { path: PathBuf, file: Mutex<File> },
+}
+
+impl Part {
+    fn append(&mut self, values: &[f32]) -> Result<()> {
+        match self {
+            Part::Memory(v) => v.extend_from_slice(values),
+            Part::Disk { path, file } => {
+                let file = file.get_mut().map_err(|_| Error::Numerical { context: "signal spill".into(), reason: "lock poisoned".into() })?;
+                file.write_all(bytemuck::cast_slice(values)).map_err(|e| Error::io(path.clone(), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Values `start..end` (in f32 units).
+    fn read(&self, range: Range<usize>) -> Result<Vec<f32>> {
+        match self {
+            Part::Memory(v) => Ok(v[range].to_vec()),
+            Part::Disk { path, file } => {
+                let mut out = vec![0.0f32; range.len()];
+                let mut file = file.lock().map_err(|_| Error::Numerical { context: "signal spill".into(), reason: "lock poisoned".into() })?;
+                file.seek(SeekFrom::Start(range.start as u64 * 4)).map_err(|e| Error::io(path.clone(), e))?;
+                file.read_exact(bytemuck::cast_slice_mut(&mut out)).map_err(|e| Error::io(path.clone(), e))?;
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// The stored signals of one layer.
+pub struct StoredLayer {
+    /// Hugging Face name prefix.
+    pub name: String,
+    /// Linear or Embedding.
+    pub kind: LayerKind,
+    /// False for layers on the first token only.
+    pub per_token: bool,
+    /// Input width (0 for embeddings).
+    pub d_in: usize,
+    /// Output width.
+    pub d_out: usize,
+    /// Row offsets per virtual example, `[0, r₀, r₀ + r₁, …]`.
+    pub offsets: Vec<usize>,
+    ids: Vec<u32>,
+    a: Part,
+    g: Part,
+}
+
+/// Signals of a range of consecutive virtual examples of one layer.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// Rows per virtual example.
+    pub rows: Vec<usize>,
+    /// Activations `[R, d_in]` (empty for embeddings).
+    pub a: Vec<f32>,
+    /// Gradients `[R, d_out]`.
+    pub g: Vec<f32>,
+    /// Ids `[R]` (embeddings only).
+    pub ids: Vec<u32>,
+}
+
+/// The temporary spill directory, removed on drop.
+struct SpillDir(PathBuf);
+
+impl Drop for SpillDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+static SPILL_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// The signal store of one side (X₁ or X₂) of a Gram computation.
+pub struct SignalStore {
+    layers: Vec<StoredLayer>,
+    // Declared after `layers` so the files are closed before the directory is removed.
+    spill: Option<SpillDir>,
+    bytes: usize,
+}
+
+impl SignalStore {
+    /// An empty store, in RAM or (when `spill`) in a fresh temporary directory.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the temporary directory cannot be created.
+    pub fn new(spill: bool) -> Result<Self> {
+        let spill = if spill {
+            let k = SPILL_COUNTER.fetch_add(1, Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("ntkgap-spill-{}-{k}", std::process::id()));
+            fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            Some(SpillDir(dir))
+        } else {
+            None
+        };
+        Ok(Self { layers: Vec::new(), spill, bytes: 0 })
+    }
+
+    /// True when the signals live on disk.
+    pub fn spilled(&self) -> bool {
+        self.spill.is_some()
+    }
+
+    /// Bytes of signals stored so far.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The stored layers, in forward order.
+    pub fn layers(&self) -> &[StoredLayer] {
+        &self.layers
+    }
+
+    fn part(&self, name: String) -> Result<Part> {
+        match &self.spill {
+            None => Ok(Part::Memory(Vec::new())),
+            Some(SpillDir(dir)) => {
+                let path = dir.join(name);
+                let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(|e| Error::io(&path, e))?;
+                Ok(Part::Disk { path, file: Mutex::new(file) })
+            }
+        }
+    }
+
+    /// Append one block's signals of the layers `keep` selects (same selection every block).
+    ///
+    /// # Errors
+    /// [`Error::Io`] when a spill file cannot be written; [`Error::Numerical`] when a block's
+    /// layers differ from the first block's.
+    pub fn append(&mut self, layers: &[LayerSignals], keep: &dyn Fn(&LayerSignals) -> bool) -> Result<()> {
+        let kept: Vec<&LayerSignals> = layers.iter().filter(|l| keep(l)).collect();
+        if self.layers.is_empty() {
+            for (k, l) in kept.iter().enumerate() {
+                let (a, g) = (self.part(format!("{k}.a"))?, self.part(format!("{k}.g"))?);
+                let (name, kind, per_token, d_in, d_out) = (l.name.clone(), l.kind, l.per_token, l.d_in, l.d_out);
+                self.layers.push(StoredLayer { name, kind, per_token, d_in, d_out, offsets: vec![0], ids: Vec::new(), a, g });
+            }
+        }
+        if kept.len() != self.layers.len() || kept.iter().zip(&self.layers).any(|(l, s)| l.name != s.name) {
+            return Err(Error::Numerical { context: "eNTK signal store".into(), reason: "blocks probed different layers".into() });
+        }
+        for (l, s) in kept.iter().zip(self.layers.iter_mut()) {
+            for &r in &l.rows {
+                let last = *s.offsets.last().unwrap_or(&0);
+                s.offsets.push(last + r);
+            }
+            match &l.input {
+                SignalInput::Activation(a) => s.a.append(a)?,
+                SignalInput::Ids(ids) => s.ids.extend_from_slice(ids),
+            }
+            s.g.append(&l.grad)?;
+            self.bytes += 4 * (l.grad.len() + if let SignalInput::Activation(a) = &l.input { a.len() } else { l.rows.iter().sum() });
+        }
+        Ok(())
+    }
+
+    /// The signals of layer `layer` for the virtual examples `examples`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when a spill file cannot be read.
+    pub fn load(&self, layer: usize, examples: Range<usize>) -> Result<Loaded> {
+        let s = &self.layers[layer];
+        let (r0, r1) = (s.offsets[examples.start], s.offsets[examples.end]);
+        let rows = s.offsets[examples.start..=examples.end].windows(2).map(|w| w[1] - w[0]).collect();
+        let a = if s.kind == LayerKind::Embedding { Vec::new() } else { s.a.read(r0 * s.d_in..r1 * s.d_in)? };
+        let g = s.g.read(r0 * s.d_out..r1 * s.d_out)?;
+        let ids = if s.kind == LayerKind::Embedding { s.ids[r0..r1].to_vec() } else { Vec::new() };
+        Ok(Loaded { rows, a, g, ids })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(name: &str, rows: Vec<usize>, base: f32) -> LayerSignals {
+        let r: usize = rows.iter().sum();
+        LayerSignals {
+            name: name.into(),
+            kind: LayerKind::Linear,
+            per_token: true,
+            rows,
+            d_in: 2,
+            d_out: 1,
+            input: SignalInput::Activation((0..2 * r).map(|v| base + v as f32).collect()),
+            grad: (0..r).map(|v| -(base + v as f32)).collect(),
+        }
+    }
+
+    #[test]
+    fn memory_and_disk_stores_return_the_same_ranges() {
+        for spill in [false, true] {
+            let mut store = SignalStore::new(spill).unwrap();
+            let keep = |l: &LayerSignals| l.name != "skip";
+            store.append(&[layer("a", vec![1, 2], 0.0), layer("skip", vec![1, 2], 0.0)], &keep).unwrap();
+            store.append(&[layer("a", vec![3], 100.0), layer("skip", vec![3], 0.0)], &keep).unwrap();
+            assert_eq!(store.layers().len(), 1);
+            assert_eq!(store.spilled(), spill);
+            let got = store.load(0, 1..3).unwrap();
+            assert_eq!(got.rows, vec![2, 3]);
+            assert_eq!(got.a, vec![2.0, 3.0, 4.0, 5.0, 100.0, 101.0, 102.0, 103.0, 104.0, 105.0]);
+            assert_eq!(got.g, vec![-1.0, -2.0, -100.0, -101.0, -102.0]);
+            assert!(store.append(&[layer("b", vec![1], 0.0)], &keep).is_err());
+        }
+    }
+
+    #[test]
+    fn spill_directory_is_removed_on_drop() {
+        let store = SignalStore::new(true).unwrap();
+        let dir = store.spill.as_ref().unwrap().0.clone();
+        assert!(dir.is_dir());
+        drop(store);
+        assert!(!dir.exists());
+    }
+}

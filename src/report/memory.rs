@@ -1,0 +1,74 @@
+//! Process memory figures for the timing lines and benchmarks: peak resident set size (VmHWM
+//! from `/proc/self/status`, Linux) and human-readable byte counts.
+//!
+//! Known gap: on systems without `/proc` the peak is unknown (`None`), never guessed.
+
+/// Peak resident set size of this process in bytes (VmHWM), when the system reports it.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    vm_hwm(&status)
+}
+
+/// The `VmHWM:` line of a `/proc/<pid>/status` text, in bytes.
+pub fn vm_hwm(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// `1.23 GB`, `512.0 MB`, `12.0 kB` (decimal units).
+pub fn format_bytes(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else {
+        format!("{:.1} kB", b / 1e3)
+    }
+}
+
+/// Parse a byte count: a number with an optional binary suffix `K`, `M`, `G` (KiB, MiB, GiB;
+/// also `KiB`, `MB`, … — all binary).
+///
+/// # Errors
+/// A message naming the text when it is not such a count.
+pub fn parse_bytes(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let scale: f64 = match unit.trim().to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("`{text}` is not a size like 512M or 3G")),
+    };
+    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a size like 512M or 3G"))?;
+    let bytes = value * scale;
+    if !bytes.is_finite() || bytes > usize::MAX as f64 {
+        return Err(format!("`{text}` is too large"));
+    }
+    Ok(bytes as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_status_and_sizes() {
+        assert_eq!(vm_hwm("Name:\tx\nVmHWM:\t  2048 kB\nVmRSS:\t1 kB\n"), Some(2 << 20));
+        assert_eq!(vm_hwm("Name:\tx\n"), None);
+        if cfg!(target_os = "linux") {
+            assert!(peak_rss_bytes().is_some_and(|b| b > 0));
+        }
+        assert_eq!(parse_bytes("3G"), Ok(3 << 30));
+        assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_bytes("1.5k"), Ok(1536));
+        assert_eq!(parse_bytes("100"), Ok(100));
+        assert!(parse_bytes("3X").is_err() && parse_bytes("G").is_err() && parse_bytes("").is_err());
+        assert_eq!(format_bytes(1_234_000_000), "1.23 GB");
+        assert_eq!(format_bytes(512_000_000), "512.0 MB");
+    }
+}
