@@ -8,7 +8,7 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 
 use crate::cli::model_args::{bar, ModelArgs};
-use crate::model::{Backend, ModelSpec};
+use crate::model::{DeviceChoice, ModelSpec};
 use crate::ntk::{gram, GramOptions, NtkMethod, ParamSubset};
 use crate::report::{npy, Meta};
 use crate::tokenize::stream::{encode_all, EncodedRecord};
@@ -78,6 +78,10 @@ pub struct GramArgs {
     /// Seed of freshly initialised weights (built-in models, missing heads).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Where the model's forward/backward runs: `auto` (a hardware GPU if wgpu finds one, else
+    /// the CPU), `cpu` or `wgpu` (the best wgpu adapter, software adapters included).
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, alias = "backend")]
+    pub device: DeviceChoice,
 }
 
 impl GramArgs {
@@ -112,14 +116,14 @@ fn row_ids(records: &[EncodedRecord]) -> Vec<String> {
 /// offending row ids named); nothing is written then.
 pub fn run(args: GramArgs) -> anyhow::Result<()> {
     let options = args.options()?;
-    let model_args = ModelArgs { model: args.model.clone(), head: args.head.clone(), max_len: args.max_len, batch: args.block, backend: Backend::Flex };
-    let loaded = model_args.load(args.seed, true)?;
+    let model_args = ModelArgs { model: args.model.clone(), head: args.head.clone(), max_len: args.max_len, batch: args.block, device: args.device };
+    let (loaded, compute) = model_args.load(args.seed, true)?;
     let tokenizer = loaded.tokenizer.as_ref();
     let (first, summary) = encode_all(&args.input, tokenizer)?;
     let second = args.input2.as_ref().map(|p| encode_all(p, tokenizer)).transpose()?;
     let x1: Vec<_> = first.iter().map(|r| r.encoding.clone()).collect();
     let x2: Option<Vec<_>> = second.as_ref().map(|(records, _)| records.iter().map(|r| r.encoding.clone()).collect());
-    let device = Backend::Flex.autodiff_device();
+    let device = compute.device(true);
     let progress = bar(x1.len() + x2.as_ref().map_or(0, Vec::len), "gram");
     let mut done = 0;
     let started = Instant::now();
@@ -141,12 +145,13 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     meta.set("model", &args.model).set("head", args.head.as_ref().map(|p| p.display().to_string()));
     meta.set("method", options.method).set("output", options.output).set("subset", options.subset).set("block", options.block);
     meta.set("linear_form", options.linear_form).set("max_length", tokenizer.max_length()).set("encoding", summary);
-    meta.set("shape", [k.rows, k.cols]).set("model_config", &loaded.classifier.config);
+    meta.set("shape", [k.rows, k.cols]).set("model_config", &loaded.classifier.config).set("device", compute.describe());
     meta.write(super::meta_path(&args.out))?;
     if let Some(line) = summary.truncation_line() {
         eprintln!("{line}");
     }
-    eprintln!("gram: {} x {} in {:.2} s ({:?}, block {})", k.rows, k.cols, started.elapsed().as_secs_f64(), options.method, options.block);
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!("gram: {} x {} in {secs:.2} s ({:?}, block {}, {})", k.rows, k.cols, options.method, options.block, compute.describe());
     println!("{} x {} Gram -> {}", k.rows, k.cols, args.out.display());
     Ok(())
 }
