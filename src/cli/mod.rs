@@ -5,7 +5,9 @@
 //! 1 internal failure. Errors print as one line.
 
 pub mod acbo;
+pub mod bench_kernels;
 pub mod bound;
+pub mod devices;
 pub mod enumerate;
 pub mod eval;
 pub mod forward;
@@ -59,6 +61,10 @@ pub enum Command {
     Bound(bound::BoundArgs),
     /// Run the A-CBO interventional loop on a corpus and report accuracy and queries by size.
     Acbo(acbo::AcboArgs),
+    /// List the wgpu adapters and the device `--device auto|wgpu` picks.
+    Devices(devices::DevicesArgs),
+    /// Benchmarks (`bench kernels`: the Gram-assembly kernels on the CPU or the GPU).
+    Bench(bench_kernels::BenchArgs),
 }
 
 /// Parse the process arguments and run the chosen subcommand.
@@ -88,6 +94,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Forward(args) => forward::run(args),
         Command::Gram(args) => gram::run(args),
+        Command::Devices(args) => devices::run(args),
+        Command::Bench(args) => bench_kernels::run(args),
     }
 }
 

@@ -106,6 +106,18 @@ pub fn adapters() -> Vec<AdapterSummary> {
     ranked_adapters(&instance()).iter().enumerate().map(|(i, a)| AdapterSummary::new(i, &a.get_info())).collect()
 }
 
+/// Switch off Mesa's `VK_LAYER_MESA_device_select` implicit Vulkan layer for this process
+/// (`NODEVICE_SELECT=1`, unless the variable is already set). ntkgap ranks adapters itself, and
+/// the layer probes for a Wayland display on every instance creation, printing
+/// `error: XDG_RUNTIME_DIR is invalid or not set in the environment.` twice on machines without
+/// one (every `--device auto` run would show it). Call at the very start of `main`, before any
+/// thread exists (setting the environment is not thread-safe).
+pub fn quiet_vulkan_layers() {
+    if std::env::var_os("NODEVICE_SELECT").is_none() {
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
+}
+
 /// The fix to print when no adapter can be used.
 pub const NO_ADAPTER_FIX: &str =
     "install a Vulkan driver (on Debian/Ubuntu: apt-get install mesa-vulkan-drivers) or use --device cpu";

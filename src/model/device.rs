@@ -11,7 +11,7 @@
 use burn::tensor::Device;
 
 use crate::error::Result;
-use crate::gpu::{adapters, context, AdapterSummary};
+use crate::gpu::{adapters, context, AdapterSummary, WgpuKernels};
 
 /// `--device`: where the model runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
@@ -74,6 +74,20 @@ impl ComputeDevice {
     /// True on the wgpu backend.
     pub fn is_wgpu(&self) -> bool {
         matches!(self.kind, ComputeKind::Wgpu(_))
+    }
+
+    /// The Gram-assembly kernels that belong to this device: the WGSL kernels on the same wgpu
+    /// device, or `None` on the CPU (the caller's CPU kernels). The per-layer eNTK takes them
+    /// as its `&dyn GramKernels`.
+    ///
+    /// # Errors
+    /// As [`crate::gpu::context`] (cannot happen once the device resolved to wgpu).
+    pub fn gram_kernels(&self) -> Result<Option<WgpuKernels>> {
+        if self.is_wgpu() {
+            Ok(Some(WgpuKernels::new()?))
+        } else {
+            Ok(None)
+        }
     }
 }
 
