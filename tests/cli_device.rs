@@ -6,14 +6,14 @@
 //! they print `SKIPPED: no wgpu adapter …` and pass. Each prints its wall time: on lavapipe
 //! most of it is compiling burn's shaders once per process.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Instant;
 
 use ntkgap::report::npy;
 
 mod common;
-use common::{ntkgap, s, stderr};
+use common::{ntkgap, s, stderr, three_records};
 
 /// Environment that hides every Vulkan driver (and so every adapter on Linux).
 const NO_DRIVER: [(&str, &str); 3] = [("VK_ICD_FILENAMES", "/nonexistent/icd.json"), ("VK_DRIVER_FILES", "/nonexistent/icd.json"), ("WGPU_BACKEND", "vulkan")];
@@ -38,20 +38,6 @@ fn have_adapter(test: &str) -> bool {
     found
 }
 
-fn inputs(dir: &Path) -> PathBuf {
-    let a = dir.join("a.jsonl");
-    std::fs::write(
-        &a,
-        concat!(
-            r#"{"id": "r1", "premise": "A correlates with B. B correlates with C. However, A is independent of C.", "hypothesis": "A directly causes B."}"#, "\n",
-            r#"{"id": "r2", "premise": "A correlates with B.", "hypothesis": "A causes B."}"#, "\n",
-            r#"{"id": "r3", "text": "B correlates with C."}"#, "\n",
-        ),
-    )
-    .unwrap();
-    a
-}
-
 /// Run `args` with `--device device --out out`, timed, and read the `.npy`.
 fn npy_run(args: &[&str], device: &str, out: &Path) -> npy::NpyArray {
     let mut all: Vec<&str> = args.to_vec();
@@ -61,6 +47,13 @@ fn npy_run(args: &[&str], device: &str, out: &Path) -> npy::NpyArray {
     assert!(run.status.success(), "{}", stderr(&run));
     eprintln!("{} --device {device}: {:.1} s", args[0], start.elapsed().as_secs_f64());
     npy::read(out).unwrap()
+}
+
+/// `args` on the CPU and on wgpu (outputs in `dir`), compared at 1e-4 relative.
+fn cpu_and_wgpu_agree(args: &[&str], dir: &Path, what: &str) {
+    let cpu = npy_run(args, "cpu", &dir.join(format!("{}_cpu.npy", args[0])));
+    let gpu = npy_run(args, "wgpu", &dir.join(format!("{}_wgpu.npy", args[0])));
+    assert_close(&gpu, &cpu, 1e-4, what);
 }
 
 /// max |a − b| / mean |b| ≤ tol.
@@ -93,7 +86,7 @@ fn devices_lists_adapters_and_says_what_auto_picks() {
 #[test]
 fn no_adapter_is_a_cpu_notice_for_auto_and_a_one_line_error_for_wgpu() {
     let tmp = tempfile::tempdir().unwrap();
-    let a = inputs(tmp.path());
+    let a = three_records(tmp.path());
     let out = tmp.path().join("K.npy");
     let forced = ntkgap_without_driver(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&out), "--device", "wgpu"]);
     assert_eq!(forced.status.code(), Some(2), "{}", stderr(&forced));
@@ -124,12 +117,9 @@ fn gram_on_wgpu_equals_cpu_on_builtin_tiny() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let a = inputs(tmp.path());
-    let args = ["gram", "--model", "builtin:tiny", "--input", s(&a), "--block", "2"];
-    let cpu = npy_run(&args, "cpu", &tmp.path().join("Kc.npy"));
-    let gpu = npy_run(&args, "wgpu", &tmp.path().join("Kw.npy"));
-    assert_close(&gpu, &cpu, 1e-4, "gram builtin:tiny, wgpu vs cpu");
-    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(tmp.path().join("Kw.meta.json")).unwrap()).unwrap();
+    let a = three_records(tmp.path());
+    cpu_and_wgpu_agree(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--block", "2"], tmp.path(), "gram builtin:tiny, wgpu vs cpu");
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(tmp.path().join("gram_wgpu.meta.json")).unwrap()).unwrap();
     assert!(meta["extra"]["device"].as_str().unwrap().starts_with("wgpu: "), "{meta}");
 }
 
@@ -144,13 +134,10 @@ fn gram_on_wgpu_equals_cpu_on_minilm() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let a = inputs(tmp.path());
+    let a = three_records(tmp.path());
     let two = tmp.path().join("two.jsonl");
     std::fs::write(&two, std::fs::read_to_string(&a).unwrap().lines().take(2).map(|l| format!("{l}\n")).collect::<String>()).unwrap();
-    let args = ["gram", "--model", s(&model), "--input", s(&two), "--max-len", "24"];
-    let cpu = npy_run(&args, "cpu", &tmp.path().join("Mc.npy"));
-    let gpu = npy_run(&args, "wgpu", &tmp.path().join("Mw.npy"));
-    assert_close(&gpu, &cpu, 1e-4, "gram MiniLM, wgpu vs cpu");
+    cpu_and_wgpu_agree(&["gram", "--model", s(&model), "--input", s(&two), "--max-len", "24"], tmp.path(), "gram MiniLM, wgpu vs cpu");
 }
 
 #[test]
@@ -159,11 +146,8 @@ fn forward_and_training_on_wgpu_equal_cpu_on_builtin_tiny() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let a = inputs(tmp.path());
-    let args = ["forward", "--model", "builtin:tiny", "--input", s(&a)];
-    let cpu = npy_run(&args, "cpu", &tmp.path().join("Lc.npy"));
-    let gpu = npy_run(&args, "wgpu", &tmp.path().join("Lw.npy"));
-    assert_close(&gpu, &cpu, 1e-4, "logits builtin:tiny, wgpu vs cpu");
+    let a = three_records(tmp.path());
+    cpu_and_wgpu_agree(&["forward", "--model", "builtin:tiny", "--input", s(&a)], tmp.path(), "logits builtin:tiny, wgpu vs cpu");
 
     let data = tmp.path().join("train.jsonl");
     let records = [("A correlates with B.", "A causes B.", 1), ("A correlates with B. B correlates with C.", "C causes A.", 0)];
@@ -184,4 +168,38 @@ fn forward_and_training_on_wgpu_equal_cpu_on_builtin_tiny() {
     let ((loss_c, dist_c), (loss_w, dist_w)) = (summary("cpu"), summary("wgpu"));
     assert!((loss_c - loss_w).abs() <= 1e-5 * loss_c, "train loss: cpu {loss_c}, wgpu {loss_w}");
     assert!((dist_c - dist_w).abs() <= 1e-4 * dist_c, "‖θ − θ₀‖: cpu {dist_c}, wgpu {dist_w}");
+}
+
+#[test]
+fn bench_kernels_reports_every_kernel_within_the_reference_tolerance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let small = ["--gemm-n", "70", "--gemm-k", "100", "--matmul-n", "64", "--examples", "3", "--tokens", "20", "--d-in", "24", "--d-out", "40", "--repeats", "1"];
+    let mut devices = vec!["cpu"];
+    if have_adapter("bench kernels --device wgpu") {
+        devices.push("wgpu");
+    }
+    for device in devices {
+        let out = tmp.path().join(format!("bench_{device}.json"));
+        let mut args = vec!["bench", "kernels", "--device", device, "--out", s(&out)];
+        args.extend(small);
+        let run = ntkgap(&args);
+        assert!(run.status.success(), "{}", stderr(&run));
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        let rows = v["rows"].as_array().unwrap();
+        let names: Vec<&str> = rows.iter().map(|r| r["kernel"].as_str().unwrap()).collect();
+        for k in ["matmul (burn)", "gemm_nt", "structured", "token_match", "outer_sums"] {
+            assert!(names.contains(&k), "{device}: no {k} row in {names:?}");
+        }
+        for r in rows.iter().filter(|r| !r["rel_error"].is_null()) {
+            assert!(r["rel_error"].as_f64().unwrap() <= 1e-5, "{device}: {r}");
+            assert!(r["gflops"].as_f64().unwrap() > 0.0, "{device}: {r}");
+        }
+        assert!(tmp.path().join(format!("bench_{device}.meta.json")).is_file());
+        assert!(String::from_utf8_lossy(&run.stdout).contains("GFLOP/s"));
+    }
+    let zero = ntkgap(&["bench", "kernels", "--device", "cpu", "--examples", "0"]);
+    assert_eq!(zero.status.code(), Some(2), "{}", stderr(&zero));
+    assert!(stderr(&zero).contains("invalid --examples"), "{}", stderr(&zero));
+    let bad_out = ntkgap(&["bench", "kernels", "--device", "cpu", "--out", s(&tmp.path().join("b.txt"))]);
+    assert_eq!(bad_out.status.code(), Some(2), "{}", stderr(&bad_out));
 }

@@ -119,9 +119,7 @@ fn measure(device_line: &str, rows: &mut Vec<BenchRow>, what: &str, f: impl FnOn
 pub fn run_kernels(args: KernelsArgs) -> anyhow::Result<()> {
     let sizes = args.sizes()?;
     let compute = args.device.resolve()?;
-    if let Some(line) = &compute.notice {
-        eprintln!("{line}");
-    }
+    compute.announce();
     let name = compute.describe();
     let mut rows = Vec::new();
     let device = compute.device(false);

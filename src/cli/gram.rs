@@ -124,6 +124,7 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     let x1: Vec<_> = first.iter().map(|r| r.encoding.clone()).collect();
     let x2: Option<Vec<_>> = second.as_ref().map(|(records, _)| records.iter().map(|r| r.encoding.clone()).collect());
     let device = compute.device(true);
+    compute.announce();
     let progress = bar(x1.len() + x2.as_ref().map_or(0, Vec::len), "gram");
     let mut done = 0;
     let started = Instant::now();

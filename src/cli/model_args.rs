@@ -32,8 +32,9 @@ pub struct ModelArgs {
 
 impl ModelArgs {
     /// Resolve `--device`, load the model on its inference (`autodiff = false`) or training
-    /// device and apply `--max-len`; the device line of `--device auto` is printed once the
-    /// model has loaded.
+    /// device and apply `--max-len`. The caller prints the device line of `--device auto`
+    /// ([`ComputeDevice::announce`]) once its inputs are read, so that a bad input still gives
+    /// exactly one line on stderr.
     ///
     /// # Errors
     /// A library error naming the bad flag or file (`--device wgpu` without an adapter included).
@@ -53,7 +54,7 @@ impl ModelArgs {
             }
             loaded.tokenizer.set_max_length(max_len).map_err(|e| crate::Error::invalid("--max-len", e.to_string()))?;
         }
-        for note in loaded.notes.iter().chain(&compute.notice) {
+        for note in &loaded.notes {
             eprintln!("{note}");
         }
         Ok((loaded, compute))

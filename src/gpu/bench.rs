@@ -166,54 +166,51 @@ pub fn resident_gemm(ctx: &GpuContext, n: usize, k: usize, repeats: usize, seed:
 /// Whatever the kernels return.
 pub fn kernel_rows(kernels: &dyn GramKernels, sizes: &BenchSizes) -> Result<Vec<BenchRow>> {
     let mut rng = ChaCha8Rng::seed_from_u64(sizes.seed);
-    let reference = ReferenceKernels;
-    let mut rows = Vec::new();
     let (n, k) = (sizes.gemm_n, sizes.gemm_k);
     let (x, y) = (random_values(&mut rng, n * k), random_values(&mut rng, n * k));
     let gemm = |kern: &dyn GramKernels| {
         let mut out = vec![0.0; n * n];
         kern.gemm_nt(&x, &y, k, &mut out).map(|_| out)
     };
-    rows.push(checked("gemm_nt", format!("{n}x{k} · {n}x{k}ᵀ"), 2.0 * (n * n * k) as f64, sizes.repeats, kernels, &reference, &gemm)?);
+    let mut rows = vec![checked("gemm_nt", format!("{n}x{k} · {n}x{k}ᵀ"), 2.0 * (n * n * k) as f64, sizes.repeats, kernels, &gemm)?];
+    rows.extend(segmented_rows(kernels, sizes, &mut rng)?);
+    Ok(rows)
+}
 
-    let r1 = ragged_rows(&mut rng, sizes.examples, sizes.tokens);
-    let r2 = ragged_rows(&mut rng, sizes.examples, sizes.tokens);
-    let (t1, t2): (usize, usize) = (r1.iter().sum(), r2.iter().sum());
+/// The rows of the segmented kernels (`structured`, `token_match`, `outer_sums`).
+fn segmented_rows(kernels: &dyn GramKernels, sizes: &BenchSizes, rng: &mut ChaCha8Rng) -> Result<Vec<BenchRow>> {
     let (di, dout, ne) = (sizes.d_in, sizes.d_out, sizes.examples);
-    let (a1v, g1v) = (random_values(&mut rng, t1 * di), random_values(&mut rng, t1 * dout));
-    let (a2v, g2v) = (random_values(&mut rng, t2 * di), random_values(&mut rng, t2 * dout));
+    let (r1, r2) = (ragged_rows(rng, ne, sizes.tokens), ragged_rows(rng, ne, sizes.tokens));
+    let (t1, t2): (usize, usize) = (r1.iter().sum(), r2.iter().sum());
+    let (a1v, g1v) = (random_values(rng, t1 * di), random_values(rng, t1 * dout));
+    let (a2v, g2v) = (random_values(rng, t2 * di), random_values(rng, t2 * dout));
     let (a1, g1) = (Segmented::new(&a1v, di, &r1)?, Segmented::new(&g1v, dout, &r1)?);
     let (a2, g2) = (Segmented::new(&a2v, di, &r2)?, Segmented::new(&g2v, dout, &r2)?);
-    let shape = format!("{ne}+{ne} examples, {t1}+{t2} rows, d_in {di}, d_out {dout}");
-    let structured = |kern: &dyn GramKernels| {
-        let mut out = vec![0.0; ne * ne];
-        kern.structured(a1, g1, a2, g2, &mut out).map(|_| out)
-    };
-    let flops = (t1 * t2) as f64 * (2 * di + 2 * dout + 2) as f64;
-    rows.push(checked("structured", shape.clone(), flops, sizes.repeats, kernels, &reference, &structured)?);
-
-    // Ids drawn from a small vocabulary so that many token pairs match.
+    // Ids drawn from a vocabulary of `tokens` ids so that many token pairs match.
     let vocab = (sizes.tokens as u32).max(2);
     let ids1: Vec<u32> = (0..t1).map(|_| rng.random_range(0..vocab)).collect();
     let ids2: Vec<u32> = (0..t2).map(|_| rng.random_range(0..vocab)).collect();
-    let matched = |kern: &dyn GramKernels| {
+    let square = |kern: &dyn GramKernels, f: &dyn Fn(&dyn GramKernels, &mut [f64]) -> Result<()>| {
         let mut out = vec![0.0; ne * ne];
-        kern.token_match(&ids1, g1, &ids2, g2, &mut out).map(|_| out)
+        f(kern, &mut out).map(|_| out)
     };
-    let flops = 2.0 * (t1 * t2 * dout) as f64;
-    rows.push(checked("token_match", format!("{ne}+{ne} examples, {t1}+{t2} rows, d {dout}, vocab {vocab}"), flops, sizes.repeats, kernels, &reference, &matched)?);
-
+    let structured = |kern: &dyn GramKernels| square(kern, &|k, out| k.structured(a1, g1, a2, g2, out));
+    let matched = |kern: &dyn GramKernels| square(kern, &|k, out| k.token_match(&ids1, g1, &ids2, g2, out));
     let outer = |kern: &dyn GramKernels| kern.outer_sums(a1, g1).map(|v| v.into_iter().map(f64::from).collect::<Vec<_>>());
-    let flops = 2.0 * (t1 * di * dout) as f64;
-    rows.push(checked("outer_sums", format!("{ne} examples, {t1} rows, {dout}x{di}"), flops, sizes.repeats, kernels, &reference, &outer)?);
-    Ok(rows)
+    let rows = (t1 * t2) as f64;
+    let reps = sizes.repeats;
+    Ok(vec![
+        checked("structured", format!("{ne}+{ne} examples, {t1}+{t2} rows, d_in {di}, d_out {dout}"), rows * (2 * di + 2 * dout + 2) as f64, reps, kernels, &structured)?,
+        checked("token_match", format!("{ne}+{ne} examples, {t1}+{t2} rows, d {dout}, vocab {vocab}"), 2.0 * rows * dout as f64, reps, kernels, &matched)?,
+        checked("outer_sums", format!("{ne} examples, {t1} rows, {dout}x{di}"), 2.0 * (t1 * di * dout) as f64, reps, kernels, &outer)?,
+    ])
 }
 
 type Job<'a> = dyn Fn(&dyn GramKernels) -> Result<Vec<f64>> + 'a;
 
-fn checked(kernel: &str, shape: String, flops: f64, repeats: usize, kernels: &dyn GramKernels, reference: &dyn GramKernels, job: &Job) -> Result<BenchRow> {
+fn checked(kernel: &str, shape: String, flops: f64, repeats: usize, kernels: &dyn GramKernels, job: &Job) -> Result<BenchRow> {
     let (seconds, out) = time(repeats, || job(kernels))?;
-    let expected = job(reference)?;
+    let expected = job(&ReferenceKernels)?;
     Ok(row(kernel, shape, flops, seconds, Some(relative_error(&out, &expected))))
 }
 

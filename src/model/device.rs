@@ -71,6 +71,13 @@ impl ComputeDevice {
         }
     }
 
+    /// Print the `--device auto` line (if any) on stderr.
+    pub fn announce(&self) {
+        if let Some(line) = &self.notice {
+            eprintln!("{line}");
+        }
+    }
+
     /// True on the wgpu backend.
     pub fn is_wgpu(&self) -> bool {
         matches!(self.kind, ComputeKind::Wgpu(_))
