@@ -23,7 +23,7 @@ use crate::gpu::launch::Prepared;
 use crate::gpu::registry::Kernel;
 use crate::ntk::kernels::{GramKernels, ReferenceKernels, Segmented};
 
-/// Problem sizes of [`run_benchmarks`].
+/// Problem sizes of [`kernel_rows`], [`matmul_rate`] and [`resident_gemm`].
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct BenchSizes {
     /// Examples per side of the segmented kernels (default 8).

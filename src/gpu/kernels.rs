@@ -9,7 +9,7 @@
 //! [`crate::ntk::kernels::ReferenceKernels`] are in `docs/gpu.md`.
 //!
 //! Work is split on the host so that no binding exceeds the device's limits and no shader loop
-//! runs long (see [`GEMM_K`]): rows of X/Y and the inner dimension for `gemm_nt`; for the
+//! runs long (lavapipe's loop limit, see `GEMM_K`): rows of X/Y and the inner dimension for `gemm_nt`; for the
 //! segmented kernels every example is cut into pieces of at most 64 rows (one tile pair per
 //! workgroup; the terms are sums over token pairs, so pieces add up exactly) and pieces are
 //! grouped into launches. When both sides are the same slices (a diagonal block of a square K)

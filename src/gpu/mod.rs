@@ -2,7 +2,7 @@
 //! shared by burn (the model's forward and backward, the eNTK probes) and by the WGSL Gram
 //! kernels of `kernels/`, with the CPU as the fallback.
 //!
-//! * [`context`] — adapters ([`adapters`], `ntkgap devices`), the process-wide [`GpuContext`]
+//! * [`context`](mod@context) — adapters ([`adapters`], `ntkgap devices`), the process-wide [`GpuContext`]
 //!   (wgpu instance/adapter/device/queue + burn's `Device` on the same device).
 //! * [`registry`] — every `kernels/*.wgsl` compiled in, validated by naga in a CPU-only test,
 //!   pipelines built on first use.

@@ -1,7 +1,7 @@
 //! Run-time device selection (`--device auto|cpu|wgpu`). burn 0.22 tensors carry no backend
 //! type; the [`Device`] decides, so choosing a device is all it takes to run the model on the
 //! CPU (burn's pure-Rust `flex` backend) or on a GPU (burn's wgpu backend, on the device of
-//! [`crate::gpu::context`], which the WGSL Gram kernels share).
+//! [`crate::gpu::context()`], which the WGSL Gram kernels share).
 //!
 //! `auto` takes a hardware adapter when one exists and says which; a *software* adapter (a CPU
 //! Vulkan driver such as lavapipe/llvmpipe) is not taken, because flex is much faster on the same
@@ -88,7 +88,7 @@ impl ComputeDevice {
     /// as its `&dyn GramKernels`.
     ///
     /// # Errors
-    /// As [`crate::gpu::context`] (cannot happen once the device resolved to wgpu).
+    /// As [`crate::gpu::context()`] (cannot happen once the device resolved to wgpu).
     pub fn gram_kernels(&self) -> Result<Option<WgpuKernels>> {
         if self.is_wgpu() {
             Ok(Some(WgpuKernels::new()?))
