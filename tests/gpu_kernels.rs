@@ -60,8 +60,8 @@ fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
 
 /// Run `f` on both implementations, both starting from the same non-zero `out` (so that `+=`
 /// is checked too).
-fn both(n: usize, f: impl Fn(&dyn GramKernels, &mut [f64])) -> Option<(Vec<f64>, Vec<f64>)> {
-    let gpu = gpu("wgpu kernel test")?;
+fn both(what: &str, n: usize, f: impl Fn(&dyn GramKernels, &mut [f64])) -> Option<(Vec<f64>, Vec<f64>)> {
+    let gpu = gpu(what)?;
     let start: Vec<f64> = (0..n).map(|i| 0.25 * i as f64).collect();
     let (mut got, mut want) = (start.clone(), start);
     f(&gpu, &mut got);
@@ -74,13 +74,13 @@ fn gemm_nt_matches_the_reference_rectangular_and_symmetric() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     for (n1, n2, k) in [(1, 1, 1), (67, 130, 33), (129, 5, 300)] {
         let (x, y) = (random_values(&mut rng, n1 * k), random_values(&mut rng, n2 * k));
-        let Some((got, want)) = both(n1 * n2, |kern, out| kern.gemm_nt(&x, &y, k, out).unwrap()) else { return };
+        let Some((got, want)) = both("gemm_nt", n1 * n2, |kern, out| kern.gemm_nt(&x, &y, k, out).unwrap()) else { return };
         assert_close(&got, &want, TOLERANCE, &format!("gemm_nt {n1}x{k} · {n2}x{k}ᵀ"));
     }
     // X Xᵀ (same slice): the SYRK path computes the upper triangle and mirrors it.
     let (n, k) = (150, 77);
     let x = random_values(&mut rng, n * k);
-    let Some((got, want)) = both(n * n, |kern, out| kern.gemm_nt(&x, &x, k, out).unwrap()) else { return };
+    let Some((got, want)) = both("gemm_nt", n * n, |kern, out| kern.gemm_nt(&x, &x, k, out).unwrap()) else { return };
     assert_close(&got, &want, TOLERANCE, "syrk 150x77");
     for i in 0..n {
         for j in 0..i {
@@ -97,7 +97,7 @@ fn gemm_nt_error_does_not_grow_with_the_inner_size() {
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     let (n, k) = (3, 1 << 18);
     let x: Vec<f32> = (0..n * k).map(|_| rng.random_range(0.0f32..1.0)).collect();
-    let Some((got, want)) = both(n * n, |kern, out| kern.gemm_nt(&x, &x, k, out).unwrap()) else { return };
+    let Some((got, want)) = both("gemm_nt", n * n, |kern, out| kern.gemm_nt(&x, &x, k, out).unwrap()) else { return };
     let sequential: Vec<f64> = (0..n * n)
         .map(|e| {
             let (i, j) = (e / n, e % n);
@@ -152,18 +152,18 @@ fn structured_matches_the_reference_on_ragged_segments() {
     for (seed, n, tokens, widths) in [(3, (3, 4), 93, (37, 70)), (4, (5, 2), 10, (64, 16)), (5, (1, 1), 1, (1, 1))] {
         let p = problem(seed, n, tokens, widths);
         let [a1, g1, a2, g2] = p.sides();
-        let Some((got, want)) = both(n.0 * n.1, |kern, out| kern.structured(a1, g1, a2, g2, out).unwrap()) else { return };
+        let Some((got, want)) = both("structured", n.0 * n.1, |kern, out| kern.structured(a1, g1, a2, g2, out).unwrap()) else { return };
         assert_close(&got, &want, TOLERANCE, &format!("structured {n:?} examples, ≤ {tokens} tokens, {widths:?}"));
     }
     // One long example per side: 700 rows = 11 tiles, 121 tile pairs (a single workgroup looping
     // over them would pass lavapipe's 65535-iteration loop limit; the pieces keep it short).
     let p = problem(13, (1, 1), 700, (300, 200));
     let [a1, g1, a2, g2] = p.sides();
-    let Some((got, want)) = both(1, |kern, out| kern.structured(a1, g1, a2, g2, out).unwrap()) else { return };
+    let Some((got, want)) = both("structured", 1, |kern, out| kern.structured(a1, g1, a2, g2, out).unwrap()) else { return };
     assert_close(&got, &want, TOLERANCE, "structured, one example of ≥ 525 rows per side");
     let p = problem(6, (6, 1), 70, (33, 20));
     let [a1, g1, ..] = p.sides();
-    let Some((got, want)) = both(36, |kern, out| kern.structured(a1, g1, a1, g1, out).unwrap()) else { return };
+    let Some((got, want)) = both("structured", 36, |kern, out| kern.structured(a1, g1, a1, g1, out).unwrap()) else { return };
     assert_close(&got, &want, TOLERANCE, "structured, one block against itself (symmetric path)");
 }
 
@@ -175,9 +175,9 @@ fn token_match_matches_the_reference_on_ragged_segments() {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let ids1: Vec<u32> = (0..g1.total_rows()).map(|_| rng.random_range(0..vocab)).collect();
         let ids2: Vec<u32> = (0..g2.total_rows()).map(|_| rng.random_range(0..vocab)).collect();
-        let Some((got, want)) = both(12, |kern, out| kern.token_match(&ids1, g1, &ids2, g2, out).unwrap()) else { return };
+        let Some((got, want)) = both("token_match", 12, |kern, out| kern.token_match(&ids1, g1, &ids2, g2, out).unwrap()) else { return };
         assert_close(&got, &want, TOLERANCE, &format!("token_match, vocabulary {vocab}"));
-        let Some((got, want)) = both(16, |kern, out| kern.token_match(&ids1, g1, &ids1, g1, out).unwrap()) else { return };
+        let Some((got, want)) = both("token_match", 16, |kern, out| kern.token_match(&ids1, g1, &ids1, g1, out).unwrap()) else { return };
         assert_close(&got, &want, TOLERANCE, &format!("token_match symmetric, vocabulary {vocab}"));
     }
 }
