@@ -17,6 +17,7 @@
 //! | [`acbo`] | A-CBO: MEC candidates, interventional queries, oracles, log-space posterior, EIG, benchmark |
 //! | [`model`] | burn BERT/RoBERTa encoder classifier, the `score` margin, probes, HF checkpoint I/O |
 //! | [`ntk`] | eNTK Gram matrices: `PerLayer` (one backward per block, f32 GEMM kernels, memory budget, row slabs) and the `Naive` reference twin; output modes |
+//! | [`gpu`] | the wgpu device (shared with burn), WGSL Gram kernels from `kernels/`, CPU fallback |
 //! | [`bound`] | the Theorem 1 check on a given Gram matrix: published vs corrected bound per pair |
 //! | [`train`] | SFT/DPO fine-tuning, schedules, evaluation |
 //! | [`report`] | atomic output files, `meta.json` provenance, `.npy` I/O |
@@ -31,6 +32,7 @@ pub mod bound;
 pub mod cli;
 pub mod corpus;
 pub mod error;
+pub mod gpu;
 pub mod graph;
 pub mod model;
 pub mod numeric;

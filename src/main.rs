@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    ntkgap::gpu::context::quiet_vulkan_layers(); // before any thread starts
     match ntkgap::cli::main_entry() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -9,19 +9,10 @@ use std::process::Output;
 use ntkgap::report::npy;
 
 mod common;
-use common::{ntkgap, s, stderr};
+use common::{ntkgap, s, stderr, three_records};
 
 fn write_inputs(dir: &Path) -> (PathBuf, PathBuf) {
-    let a = dir.join("a.jsonl");
-    std::fs::write(
-        &a,
-        concat!(
-            r#"{"id": "r1", "premise": "A correlates with B. B correlates with C. However, A is independent of C.", "hypothesis": "A directly causes B."}"#, "\n",
-            r#"{"id": "r2", "premise": "A correlates with B.", "hypothesis": "A causes B."}"#, "\n",
-            r#"{"id": "r3", "text": "B correlates with C."}"#, "\n",
-        ),
-    )
-    .unwrap();
+    let a = three_records(dir);
     let b = dir.join("b.jsonl");
     std::fs::write(&b, concat!(r#"{"premise": "A correlates with C.", "hypothesis": "C causes A."}"#, "\n", r#"{"text": "A causes C."}"#, "\n")).unwrap();
     (a, b)

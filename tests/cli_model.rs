@@ -73,7 +73,7 @@ fn dpo_trains_and_same_seed_gives_same_weights() {
         let out = tmp.path().join(name);
         let r = ntkgap(&[
             "train", "--data", s(&data.join("dev.jsonl")), "--dev", s(&data.join("dev.jsonl")), "--model", "builtin:tiny",
-            "--objective", "dpo", "--epochs", "1", "--batch", "8", "--seed", "4", "--out", s(&out),
+            "--objective", "dpo", "--epochs", "1", "--batch", "8", "--seed", "4", "--out", s(&out), "--device", "cpu",
         ]);
         assert!(r.status.success(), "{}", stderr(&r));
         std::fs::read(out.join("best/model.safetensors")).unwrap()
@@ -97,12 +97,13 @@ fn headless_model_gets_a_seeded_head_saved_beside_the_logits() {
     }
     headless.write_safetensors(&path).unwrap();
     let out = tmp.path().join("l.npy");
-    let fwd = ntkgap(&["forward", "--model", s(&base), "--input", s(&data.join("test.jsonl")), "--out", s(&out), "--seed", "3"]);
+    // Byte-identical outputs are promised on the CPU (`--device auto` would take a GPU if there is one).
+    let fwd = ntkgap(&["forward", "--model", s(&base), "--input", s(&data.join("test.jsonl")), "--out", s(&out), "--seed", "3", "--device", "cpu"]);
     assert!(fwd.status.success(), "{}", stderr(&fwd));
     assert!(stderr(&fwd).contains("no classification head"), "{}", stderr(&fwd));
     let head = tmp.path().join("l.head.safetensors");
     let again = tmp.path().join("again.npy");
-    let fwd2 = ntkgap(&["forward", "--model", s(&base), "--head", s(&head), "--input", s(&data.join("test.jsonl")), "--out", s(&again)]);
+    let fwd2 = ntkgap(&["forward", "--model", s(&base), "--head", s(&head), "--input", s(&data.join("test.jsonl")), "--out", s(&again), "--device", "cpu"]);
     assert!(fwd2.status.success(), "{}", stderr(&fwd2));
     assert_eq!(ntkgap::report::npy::read(&out).unwrap(), ntkgap::report::npy::read(&again).unwrap());
 }

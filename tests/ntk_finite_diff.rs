@@ -35,7 +35,7 @@ use burn::tensor::{DType, Device, FloatDType, Gradients, Tensor, TensorData};
 use common::params::{dot, gradients, shapes, ParamVectors};
 use ntkgap::model::{load, Batch, BuiltinSize, Classifier, LoadOptions, ModelSpec};
 use ntkgap::ntk::naive::example_gradient;
-use ntkgap::ntk::{gram, GramOptions, NtkMethod, ParamSubset};
+use ntkgap::ntk::{gram, GramOptions, NtkMethod, OutputMode, ParamSubset};
 use ntkgap::numeric::standard_normal;
 use ntkgap::tokenize::{pad_batch, Encoding};
 use rand::SeedableRng;
@@ -221,7 +221,7 @@ fn public_gradients_give_the_same_directional_derivatives() {
     for (i, encoding) in s.encodings.iter().enumerate() {
         let v = random_direction(&s.model, 3);
         let named = named_direction(&s.model, &v);
-        let public = example_gradient(&s.model, encoding, s.pad_id, ParamSubset::All, &device()).unwrap();
+        let public = example_gradient(&s.model, encoding, s.pad_id, ParamSubset::All, (OutputMode::Margin, 0), &device()).unwrap();
         assert_eq!(public.len(), named.names().len(), "same parameter tensors");
         let jv_public: f64 = public
             .iter()

@@ -12,7 +12,7 @@
 
 use std::path::PathBuf;
 
-use ntkgap::model::{load, Backend, LoadOptions, ModelSpec};
+use ntkgap::model::{load, ComputeDevice, LoadOptions, ModelSpec};
 use ntkgap::ntk::{gram, GramOptions};
 
 const TOLERANCE: f64 = 1e-4;
@@ -55,7 +55,7 @@ fn minilm_gram_matches_torch_func() {
     let n = expected.k.len();
     assert!(n >= 16 && expected.k.iter().all(|row| row.len() == n), "fixture K must be square with ≥ 16 rows, got {n}");
 
-    let device = Backend::Flex.autodiff_device();
+    let device = ComputeDevice::cpu().device(true);
     let options = LoadOptions { seed: 0, head_file: Some(root().join("tests/data/minilm_head_seed0.safetensors")) };
     let mut loaded = load(&ModelSpec::Dir(dir), &options, &device).unwrap();
     loaded.tokenizer.set_max_length(128).unwrap();

@@ -33,6 +33,9 @@ pub struct BenchArgs {
 pub enum BenchWhat {
     /// eNTK Gram methods (PerLayer, Naive, torch.func) on one model: seconds, GFLOP/s, peak RSS.
     Gram(BenchGramArgs),
+    /// The Gram-assembly kernels (gemm_nt, structured, token_match, outer_sums) on the CPU or
+    /// the GPU, against the device's matmul rate.
+    Kernels(super::bench_kernels::KernelsArgs),
 }
 
 /// A method row of the table.
@@ -75,6 +78,9 @@ pub struct BenchGramArgs {
     /// Memory budget passed to `ntkgap gram`.
     #[arg(long, default_value = "3G", value_parser = parse_bytes)]
     pub memory_budget: usize,
+    /// Device of the ntkgap rows (`auto`, `cpu`, `wgpu`), passed to `ntkgap gram --device`.
+    #[arg(long, value_enum, default_value_t = crate::model::DeviceChoice::Cpu)]
+    pub device: crate::model::DeviceChoice,
     /// The torch.func script.
     #[arg(long, default_value = "scripts/ntk_torch.py")]
     pub torch_script: PathBuf,
@@ -171,6 +177,7 @@ fn run_ntkgap(args: &BenchGramArgs, method: BenchMethod, input: &Path, dir: &Pat
     let mut command = Command::new(std::env::current_exe()?);
     command.args(["gram", "--model", &args.model, "--max-len", &args.max_len.to_string(), "--method", name]);
     command.args(["--block", &args.block.to_string(), "--memory-budget", &args.memory_budget.to_string()]);
+    command.args(["--device", args.device.flag()]);
     command.arg("--input").arg(input).arg("--out").arg(&k).arg("--stats-json").arg(&stats);
     if let Some(head) = &args.head {
         command.arg("--head").arg(head);
@@ -252,7 +259,10 @@ fn print_table(rows: &[Row], args: &BenchGramArgs, gemm: f64) {
 /// # Errors
 /// Bad flags, an unreadable input, or fewer records than the largest N.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let BenchWhat::Gram(args) = args.what;
+    let args = match args.what {
+        BenchWhat::Gram(args) => args,
+        BenchWhat::Kernels(args) => return super::bench_kernels::run_kernels(args),
+    };
     let dir = std::env::temp_dir().join(format!("ntkgap-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io(&dir, e))?;
     let scratch = Scratch(dir);

@@ -40,9 +40,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             return Err(crate::Error::invalid("--out", format!("{} must end in .json", out.display())).into());
         }
     }
-    let loaded = args.model.load(args.seed, false)?;
+    let (loaded, compute) = args.model.load(args.seed, false)?;
     let spinner = super::progress::spinner("evaluating");
     let examples = Examples::load(&args.data, loaded.tokenizer.as_ref(), true)?;
+    spinner.suspend(|| compute.announce());
     let preds = predictions(&loaded.classifier, &examples, loaded.tokenizer.pad_id()?, args.model.batch)?;
     spinner.finish_and_clear();
     let report = evaluate(&preds);
@@ -51,7 +52,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         write_json_atomic(out, &report)?;
         let mut meta = Meta::new(Some(args.seed));
         meta.add_input(&args.data)?;
-        meta.set("model", &args.model.model).set("encoding", examples.summary);
+        meta.set("model", &args.model.model).set("encoding", examples.summary).set("device", compute.describe());
         meta.write(super::meta_path(out))?;
     }
     if let Some(line) = examples.summary.truncation_line() {

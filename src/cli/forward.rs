@@ -59,11 +59,12 @@ pub fn run(args: ForwardArgs) -> anyhow::Result<()> {
     if args.out.extension().is_none_or(|e| e != "npy") {
         return Err(crate::Error::invalid("--out", format!("{} must end in .npy", args.out.display())).into());
     }
-    let loaded = args.model.load(args.seed, false)?;
+    let (loaded, compute) = args.model.load(args.seed, false)?;
     let (records, summary) = encode_all(&args.input, loaded.tokenizer.as_ref())?;
     let encodings: Vec<_> = records.iter().map(|r| r.encoding.clone()).collect();
     let pad_id = loaded.tokenizer.pad_id()?;
-    let device = args.model.backend.device();
+    let device = compute.device(false);
+    compute.announce();
     let progress = bar(encodings.len(), "forward");
     let rows = logits(&loaded.classifier, &encodings, pad_id, args.model.batch, &device, |done| progress.set_position(done as u64))?;
     progress.finish_and_clear();
@@ -77,7 +78,7 @@ pub fn run(args: ForwardArgs) -> anyhow::Result<()> {
     meta.add_input(&args.input)?;
     meta.set("model", &args.model.model).set("head", args.model.head.as_ref().map(|p| p.display().to_string()));
     meta.set("max_length", loaded.tokenizer.max_length()).set("encoding", summary).set("shape", [rows.len(), labels]);
-    meta.set("model_config", &loaded.classifier.config);
+    meta.set("model_config", &loaded.classifier.config).set("device", compute.describe());
     meta.write(super::meta_path(&args.out))?;
     if let Some(line) = summary.truncation_line() {
         eprintln!("{line}");

@@ -9,8 +9,8 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 
 use crate::cli::model_args::{bar, ModelArgs};
-use crate::model::{Backend, ModelSpec};
-use crate::ntk::{gram, Gram, GramOptions, NtkMethod, OutputMode, ParamSubset};
+use crate::model::{ComputeDevice, DeviceChoice, ModelSpec};
+use crate::ntk::{gram, Gram, GramOptions, KernelChoice, NtkMethod, OutputMode, ParamSubset};
 use crate::report::memory::{format_bytes, parse_bytes, peak_rss_bytes};
 use crate::report::{npy, write_json_atomic, Meta, OutputDir};
 use crate::tokenize::stream::{encode_all, EncodeSummary, EncodedRecord};
@@ -113,6 +113,11 @@ pub struct GramArgs {
     /// Seed of freshly initialised weights (built-in models, missing heads).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Where the model's forward/backward and the Gram assembly run: `auto` (a hardware GPU if
+    /// wgpu finds one, else the CPU), `cpu` or `wgpu` (the best wgpu adapter, software adapters
+    /// included; the WGSL kernels of `kernels/` assemble K).
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, alias = "backend")]
+    pub device: DeviceChoice,
     /// Write the run's timings, FLOP counts and peak RSS as JSON (used by `ntkgap bench gram`).
     #[arg(long, value_name = "FILE", hide = true)]
     pub stats_json: Option<PathBuf>,
@@ -160,7 +165,7 @@ fn write_breakdown(dir: &Path, k: &Gram, meta: &Meta) -> crate::Result<()> {
 }
 
 /// The `meta.json` of a Gram output (no timings).
-fn gram_meta(args: &GramArgs, options: &GramOptions, (k, total_rows): (&Gram, usize), loaded: &crate::model::LoadedModel, summary: impl serde::Serialize) -> crate::Result<Meta> {
+fn gram_meta(args: &GramArgs, options: &GramOptions, (k, total_rows): (&Gram, usize), (loaded, compute): (&crate::model::LoadedModel, &ComputeDevice), summary: impl serde::Serialize) -> crate::Result<Meta> {
     let mut meta = Meta::new(Some(args.seed));
     meta.add_input(&args.input)?;
     if let Some(p) = &args.input2 {
@@ -177,7 +182,7 @@ fn gram_meta(args: &GramArgs, options: &GramOptions, (k, total_rows): (&Gram, us
     meta.set("linear_form", options.linear_form).set("kernels", options.kernels).set("memory_budget", options.memory_budget).set("tile", options.tile);
     meta.set("max_length", loaded.tokenizer.max_length()).set("encoding", summary);
     meta.set("rows", [k.row_start, k.row_start + k.rows]).set("total_rows", total_rows);
-    meta.set("shape", k.shape()).set("model_config", &loaded.classifier.config);
+    meta.set("shape", k.shape()).set("model_config", &loaded.classifier.config).set("device", compute.describe());
     Ok(meta)
 }
 
@@ -186,7 +191,7 @@ fn report(k: &Gram, options: &GramOptions, seconds: f64) -> serde_json::Value {
     let s = &k.stats;
     let rate = |flops: f64, secs: f64| if secs > 0.0 { flops / secs / 1e9 } else { 0.0 };
     let peak = peak_rss_bytes();
-    eprintln!("gram: {} x {} in {seconds:.2} s ({:?}, block {}, output {})", k.rows, k.cols, options.method, options.block, options.output);
+    eprintln!("gram: {} x {} in {seconds:.2} s ({:?}, block {}, output {}, kernels {:?})", k.rows, k.cols, options.method, options.block, options.output, options.kernels);
     eprintln!(
         "gram: forward+backward {:.2} s ({:.1} GFLOP, {:.1} GFLOP/s); contraction {:.2} s ({:.1} GFLOP, {:.1} GFLOP/s)",
         s.forward_backward_seconds,
@@ -217,15 +222,19 @@ fn read_input(path: &Path, tokenizer: &dyn Tokenizer) -> crate::Result<(Vec<Enco
 /// A library error (exit 2) for a bad model, input or flag, or a non-finite Gram value (the
 /// offending row ids named); nothing is written then.
 pub fn run(args: GramArgs) -> anyhow::Result<()> {
-    let options = args.options()?;
-    let model_args = ModelArgs { model: args.model.clone(), head: args.head.clone(), max_len: args.max_len, batch: args.block, backend: Backend::Flex };
-    let loaded = model_args.load(args.seed, true)?;
+    let mut options = args.options()?;
+    let model_args = ModelArgs { model: args.model.clone(), head: args.head.clone(), max_len: args.max_len, batch: args.block, device: args.device };
+    let (loaded, compute) = model_args.load(args.seed, true)?;
+    if compute.is_wgpu() {
+        options.kernels = KernelChoice::Wgpu;
+    }
     let tokenizer = loaded.tokenizer.as_ref();
     let (first, summary) = read_input(&args.input, tokenizer)?;
     let second = args.input2.as_ref().map(|p| read_input(p, tokenizer)).transpose()?;
     let x1: Vec<_> = first.iter().map(|r| r.encoding.clone()).collect();
     let x2: Option<Vec<_>> = second.as_ref().map(|(records, _)| records.iter().map(|r| r.encoding.clone()).collect());
-    let device = Backend::Flex.autodiff_device();
+    let device = compute.device(true);
+    compute.announce();
     let progress = bar(x1.len() + x2.as_ref().map_or(0, Vec::len), "gram");
     let mut done = 0;
     let started = Instant::now();
@@ -240,7 +249,7 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     })?;
     progress.finish_and_clear();
     k.check_finite(&row_ids(&first))?;
-    let meta = gram_meta(&args, &options, (&k, x1.len()), &loaded, summary)?;
+    let meta = gram_meta(&args, &options, (&k, x1.len()), (&loaded, &compute), summary)?;
     npy::write_f64(&args.out, &k.shape(), &k.values)?;
     if let Some(dir) = &args.breakdown {
         write_breakdown(dir, &k, &meta)?;

@@ -6,7 +6,9 @@
 
 pub mod acbo;
 pub mod bench;
+pub mod bench_kernels;
 pub mod bound;
+pub mod devices;
 pub mod enumerate;
 pub mod eval;
 pub mod forward;
@@ -59,12 +61,15 @@ pub enum Command {
     Gram(gram::GramArgs),
     /// Stack Gram row slabs (from `gram --rows`) into one matrix, with shape, coverage and hash checks.
     GramMerge(gram_merge::GramMergeArgs),
-    /// Benchmarks printing a table (`bench gram`: eNTK methods on a model).
+    /// Benchmarks printing a table (`bench gram`: eNTK methods on a model; `bench kernels`: the
+    /// Gram-assembly kernels on the CPU or the GPU).
     Bench(bench::BenchArgs),
     /// Theorem 1 per pair on a Gram matrix: published vs corrected bound, violations.
     Bound(bound::BoundArgs),
     /// Run the A-CBO interventional loop on a corpus and report accuracy and queries by size.
     Acbo(acbo::AcboArgs),
+    /// List the wgpu adapters and the device `--device auto|wgpu` picks.
+    Devices(devices::DevicesArgs),
 }
 
 /// Parse the process arguments and run the chosen subcommand.
@@ -96,6 +101,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gram(args) => gram::run(args),
         Command::GramMerge(args) => gram_merge::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Devices(args) => devices::run(args),
     }
 }
 

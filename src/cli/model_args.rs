@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::model::{load, Backend, LoadOptions, LoadedModel, ModelSpec};
+use crate::model::{load, ComputeDevice, DeviceChoice, LoadOptions, LoadedModel, ModelSpec};
 
 /// Which model to load, and how.
 #[derive(Debug, Clone, Args)]
@@ -23,22 +23,28 @@ pub struct ModelArgs {
     /// Examples per forward batch.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
-    /// Compute backend.
-    #[arg(long, value_enum, default_value_t = Backend::Flex)]
-    pub backend: Backend,
+    /// Where the model runs: `auto` (a hardware GPU if wgpu finds one, else the CPU; says which
+    /// on stderr), `cpu` (burn's flex backend) or `wgpu` (the best wgpu adapter, software
+    /// adapters such as lavapipe included).
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, alias = "backend")]
+    pub device: DeviceChoice,
 }
 
 impl ModelArgs {
-    /// Load the model on the inference (`autodiff = false`) or training device; apply `--max-len`.
+    /// Resolve `--device`, load the model on its inference (`autodiff = false`) or training
+    /// device and apply `--max-len`. The caller prints the device line of `--device auto`
+    /// ([`ComputeDevice::announce`]) once its inputs are read, so that a bad input still gives
+    /// exactly one line on stderr.
     ///
     /// # Errors
-    /// A library error naming the bad flag or file.
-    pub fn load(&self, seed: u64, autodiff: bool) -> crate::Result<LoadedModel> {
+    /// A library error naming the bad flag or file (`--device wgpu` without an adapter included).
+    pub fn load(&self, seed: u64, autodiff: bool) -> crate::Result<(LoadedModel, ComputeDevice)> {
         if self.batch == 0 || self.batch > 4096 {
             return Err(crate::Error::invalid("--batch", format!("{} is outside 1..=4096", self.batch)));
         }
         let spec = ModelSpec::parse(&self.model)?;
-        let device = if autodiff { self.backend.autodiff_device() } else { self.backend.device() };
+        let compute = self.device.resolve()?;
+        let device = compute.device(autodiff);
         let options = LoadOptions { seed, head_file: self.head.clone() };
         let mut loaded = load(&spec, &options, &device)?;
         if let Some(max_len) = self.max_len {
@@ -51,7 +57,7 @@ impl ModelArgs {
         for note in &loaded.notes {
             eprintln!("{note}");
         }
-        Ok(loaded)
+        Ok((loaded, compute))
     }
 }
 

@@ -108,14 +108,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         let sibling = args.data.with_file_name("dev.jsonl");
         (sibling.is_file() && sibling != args.data).then_some(sibling)
     });
-    let loaded = args.model.load(args.seed, true)?;
+    let (loaded, compute) = args.model.load(args.seed, true)?;
     let train_set = Examples::load(&args.data, loaded.tokenizer.as_ref(), true)?;
     let dev_set = dev_path.as_ref().map(|p| Examples::load(p, loaded.tokenizer.as_ref(), true)).transpose()?;
     if let Some(line) = train_set.summary.truncation_line() {
         eprintln!("{line}");
     }
     let pad_id = loaded.tokenizer.pad_id()?;
-    let device = args.model.backend.autodiff_device();
+    let device = compute.device(true);
+    compute.announce();
     let mut progress = Bars { bar: None };
     let data = TrainData { train: &train_set, dev: dev_set.as_ref(), pad_id, tokenizer_json: &loaded.tokenizer_json };
     let summary = train(loaded.classifier, data, &config, &args.out, &device, &mut progress)?;
@@ -129,6 +130,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
     meta.set("model", &args.model.model).set("config", &config).set("summary", &summary);
     meta.set("initialised_tensors", loaded.initialised.len()).set("max_length", loaded.tokenizer.max_length());
+    meta.set("device", compute.describe());
     meta.write(args.out.join("meta.json"))?;
     write_json_atomic(args.out.join("summary.json"), &summary)?;
     println!(

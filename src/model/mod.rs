@@ -8,7 +8,8 @@
 //!   eNTK (see [`classifier`] for other label counts).
 //! * [`probe`] — the optional per-layer probe hook of the forward (DESIGN.md "The fast eNTK").
 //! * [`load()`] / [`save()`] — Hugging Face directories and `builtin:tiny|small`.
-//! * [`Backend`] — run-time device choice (`flex` CPU; the GPU issue adds `wgpu`).
+//! * [`DeviceChoice`] — run-time device choice (`--device auto|cpu|wgpu`: burn's `flex` CPU
+//!   backend or its wgpu backend on the shared GPU device of [`crate::gpu`]).
 //!
 //! Tensors carry no backend type (`Tensor<D>`); the [`burn::tensor::Device`] decides. Nothing
 //! user-supplied reaches a burn op unchecked: configs are validated before allocation
@@ -39,7 +40,7 @@ pub use batch::Batch;
 pub use builtin::BuiltinSize;
 pub use classifier::{margin, Classifier, POSITIVE_LABEL};
 pub use config::{Architecture, ModelConfig};
-pub use device::Backend;
+pub use device::{ComputeDevice, ComputeKind, DeviceChoice};
 pub use load::{load, LoadOptions, LoadedModel, ModelSpec};
 pub use probe::{LayerKind, Probe, ProbeInput, ProbeSet};
 pub use save::save;

@@ -16,8 +16,11 @@
 //! [`contract`] (per group, on the [`tiles`] grid) → [`kernels`] ([`cpu_kernels::CpuKernels`],
 //! the reference twin, the GPU kernels of `crate::gpu`); [`naive`]; [`outputs`]; [`cost`].
 //!
-//! Known gaps: the forward + backward runs on burn's CPU backend (flex) only; the signals of
-//! every example are kept (RAM or disk) until the contraction, so disk use grows as N·T·Σd.
+//! The forward + backward runs on whatever device the model was loaded on (flex CPU or burn's
+//! wgpu); the contraction on [`KernelChoice`]'s kernels (CPU, reference, or WGSL on wgpu).
+//!
+//! Known gaps: the signals of every example are read back to the host and kept (RAM or disk)
+//! until the contraction, so disk use grows as N·T·Σd, and the GPU kernels re-upload them.
 
 pub mod contract;
 pub mod cost;
@@ -162,6 +165,10 @@ pub fn gram(
     let kernels: &dyn GramKernels = match options.kernels {
         KernelChoice::Cpu => &cpu_kernels::CpuKernels,
         KernelChoice::Reference => &ReferenceKernels,
+        KernelChoice::Wgpu => {
+            let wgpu = crate::gpu::WgpuKernels::new()?;
+            return gram_with_kernels(model, x1, x2, pad_id, options, &wgpu, device, progress);
+        }
     };
     gram_with_kernels(model, x1, x2, pad_id, options, kernels, device, progress)
 }

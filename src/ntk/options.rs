@@ -99,6 +99,9 @@ pub enum KernelChoice {
     /// [`crate::ntk::kernels::ReferenceKernels`]: plain f64 loops, single-threaded; slow, for
     /// checking.
     Reference,
+    /// [`crate::gpu::WgpuKernels`]: the WGSL kernels of `kernels/` on the shared wgpu device,
+    /// f32 blocks summed into f64 on the host (`docs/gpu.md`). Fails when no adapter exists.
+    Wgpu,
 }
 
 /// Everything [`crate::ntk::gram`] needs besides the model and inputs.

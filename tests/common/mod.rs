@@ -4,7 +4,7 @@
 
 pub mod params;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Run `ntkgap args` and capture its output.
@@ -20,4 +20,20 @@ pub fn stderr(out: &Output) -> String {
 /// A path as `&str` (test paths are UTF-8).
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// `dir/a.jsonl`: three short records (two premise/hypothesis pairs and one text), the eNTK
+/// tests' X₁.
+pub fn three_records(dir: &Path) -> PathBuf {
+    let a = dir.join("a.jsonl");
+    std::fs::write(
+        &a,
+        concat!(
+            r#"{"id": "r1", "premise": "A correlates with B. B correlates with C. However, A is independent of C.", "hypothesis": "A directly causes B."}"#, "\n",
+            r#"{"id": "r2", "premise": "A correlates with B.", "hypothesis": "A causes B."}"#, "\n",
+            r#"{"id": "r3", "text": "B correlates with C."}"#, "\n",
+        ),
+    )
+    .unwrap();
+    a
 }
