@@ -17,7 +17,8 @@
 //! | [`acbo`] | A-CBO: MEC candidates, interventional queries, oracles, log-space posterior, EIG, benchmark |
 //! | [`model`] | burn BERT/RoBERTa encoder classifier, the `score` margin, probes, HF checkpoint I/O |
 //! | [`ntk`] | eNTK Gram matrices: `PerLayer` (one backward per block) and the `Naive` reference twin |
-//! | [`bound`] | the Theorem 1 check on a given Gram matrix: published vs corrected bound per pair |
+//! | [`bound`] | the Theorem 1 check (published vs corrected bound per pair), kernel ridge/logistic predictors, lazy-regime diagnostics (burn-free) |
+//! | [`gap`] | the model-driven check: eNTK, margins and θ₀ gradients → per-pair rows; the sweep over graph sizes |
 //! | [`train`] | SFT/DPO fine-tuning, schedules, evaluation |
 //! | [`report`] | atomic output files, `meta.json` provenance, `.npy` I/O |
 //! | [`cli`] | the `ntkgap` subcommands (the binary is a thin wrapper) |
@@ -31,6 +32,7 @@ pub mod bound;
 pub mod cli;
 pub mod corpus;
 pub mod error;
+pub mod gap;
 pub mod graph;
 pub mod model;
 pub mod numeric;

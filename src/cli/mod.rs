@@ -9,6 +9,7 @@ pub mod bound;
 pub mod enumerate;
 pub mod eval;
 pub mod forward;
+pub mod gap_args;
 pub mod generate;
 pub mod gram;
 pub mod model_args;
@@ -16,6 +17,7 @@ pub mod overlap;
 pub mod pairs;
 pub mod progress;
 pub mod stats;
+pub mod sweep;
 pub mod tokenizer;
 pub mod train;
 
@@ -55,8 +57,10 @@ pub enum Command {
     Forward(forward::ForwardArgs),
     /// eNTK Gram matrix K(X₁, X₁) or K(X₁, X₂) of a model's margin, as a float64 .npy.
     Gram(gram::GramArgs),
-    /// Theorem 1 per pair on a Gram matrix: published vs corrected bound, violations.
+    /// Theorem 1 per pair (published vs corrected bound) on a Gram matrix or a model's eNTK.
     Bound(bound::BoundArgs),
+    /// Theorem 1 across graph sizes: generate, mine near-miss pairs, check, table and plots.
+    Sweep(sweep::SweepArgs),
     /// Run the A-CBO interventional loop on a corpus and report accuracy and queries by size.
     Acbo(acbo::AcboArgs),
 }
@@ -88,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Forward(args) => forward::run(args),
         Command::Gram(args) => gram::run(args),
+        Command::Sweep(args) => sweep::run(args),
     }
 }
 
