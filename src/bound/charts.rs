@@ -18,11 +18,11 @@ pub fn gap_vs_overlap(rows: &[PairRow], predictor: &str) -> Chart {
     Chart {
         title: format!("|gap| vs token overlap, {predictor}{note}"),
         x_label: "shared-token fraction of the pair".into(),
-        y_label: "|s(x+) - s(x-)| and bounds (log)".into(),
+        y_label: "|s(x₊) − s(x₋)| and bounds (log)".into(),
         series: vec![
             Series::new("|gap|", pts(&|r| r.report.gap.abs()), SeriesStyle::Points),
-            Series::new("published bound B kappa sqrt(2 delta)", pts(&|r| r.report.published_bound), SeriesStyle::Points),
-            Series::new("corrected bound B sqrt((a-b)^2 + 2 delta ab)", pts(&|r| r.report.corrected_bound), SeriesStyle::Points),
+            Series::new("published bound Bκ√(2δ)", pts(&|r| r.report.published_bound), SeriesStyle::Rings),
+            Series::new("corrected bound B√((a−b)² + 2δab)", pts(&|r| r.report.corrected_bound), SeriesStyle::Points),
         ],
         log_y: true,
         ..Default::default()
@@ -40,6 +40,7 @@ pub fn overlap_vs_n(groups: &[GroupSummary]) -> Chart {
         x_label: "number of variables n".into(),
         y_label: "mean shared-token fraction".into(),
         series: vec![Series::new("shared-token fraction", per_n(groups, |g| g.mean_shared_fraction), SeriesStyle::LinePoints)],
+        x_integer: true,
         ..Default::default()
     }
 }
@@ -47,14 +48,15 @@ pub fn overlap_vs_n(groups: &[GroupSummary]) -> Chart {
 /// Mean and median δ = 1 − ρ per n (log y).
 pub fn delta_vs_n(groups: &[GroupSummary]) -> Chart {
     Chart {
-        title: "Kernel dissimilarity delta = 1 - rho vs graph size".into(),
+        title: "Kernel dissimilarity δ = 1 − ρ vs graph size".into(),
         x_label: "number of variables n".into(),
-        y_label: "delta (log)".into(),
+        y_label: "δ (log)".into(),
         series: vec![
-            Series::new("mean delta", per_n(groups, |g| g.mean_delta), SeriesStyle::LinePoints),
-            Series::new("median delta", per_n(groups, |g| g.median_delta), SeriesStyle::LinePoints),
+            Series::new("mean δ", per_n(groups, |g| g.mean_delta), SeriesStyle::LinePoints),
+            Series::new("median δ", per_n(groups, |g| g.median_delta), SeriesStyle::LinePoints),
         ],
         log_y: true,
+        x_integer: true,
         ..Default::default()
     }
 }
@@ -75,6 +77,7 @@ pub fn violations_vs_n(groups: &[GroupSummary], predictor: &str) -> Chart {
         y_label: "fraction of pairs".into(),
         series,
         y_range: Some((-0.05, 1.05)),
+        x_integer: true,
         ..Default::default()
     }
 }
@@ -86,8 +89,8 @@ pub fn linearization(actual: &[f64], linear: &[f64]) -> Chart {
     let diagonal = if lo.is_finite() { vec![(lo, lo), (hi, hi)] } else { Vec::new() };
     Chart {
         title: "Lazy regime: actual vs linearized output change".into(),
-        x_label: "<grad f0(x), theta_T - theta_0>".into(),
-        y_label: "f_T(x) - f_0(x)".into(),
+        x_label: "⟨∇f₀(x), θ_T − θ₀⟩".into(),
+        y_label: "f_T(x) − f₀(x)".into(),
         series: vec![Series::new("inputs", points, SeriesStyle::Points), Series::new("y = x", diagonal, SeriesStyle::Dashed)],
         ..Default::default()
     }
