@@ -94,6 +94,19 @@ fn table_csv(results: &[SizeResult]) -> String {
     out
 }
 
+fn write_outputs(out: &std::path::Path, results: &[SizeResult], rows: &[PairRow], groups: &[GroupSummary], name: &str, summary: &serde_json::Value, meta: &Meta) -> crate::Result<PathBuf> {
+    let dir = OutputDir::create(out)?;
+    write_atomic(dir.path().join("table.csv"), table_csv(results).as_bytes())?;
+    write_atomic(dir.path().join("pairs.csv"), csv(rows).as_bytes())?;
+    write_json_atomic(dir.path().join("summary.json"), summary)?;
+    charts::overlap_vs_n(groups).save(dir.path().join("overlap_vs_n"))?;
+    charts::delta_vs_n(groups).save(dir.path().join("delta_vs_n"))?;
+    charts::gap_vs_overlap(rows, name).save(dir.path().join("gap_vs_overlap"))?;
+    charts::violations_vs_n(groups, name).save(dir.path().join("violations_vs_n"))?;
+    meta.write(dir.path().join("meta.json"))?;
+    Ok(dir.keep())
+}
+
 fn config(args: &SweepArgs) -> crate::Result<SweepConfig> {
     let config = SweepConfig {
         nodes: parse_nodes(&args.nodes)?,
@@ -138,16 +151,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     args.predictor.add_inputs(&mut meta, &args.model)?;
     meta.set("model", &args.model).set("init", &args.predictor.init).set("predictor", resolved.predictor).set("config", &config);
     meta.set("gram", resolved.analysis.gram).set("max_length", loaded.tokenizer.max_length());
-    let dir = OutputDir::create(&args.out)?;
-    write_atomic(dir.path().join("table.csv"), table_csv(&results).as_bytes())?;
-    write_atomic(dir.path().join("pairs.csv"), csv(&rows).as_bytes())?;
-    write_json_atomic(dir.path().join("summary.json"), &summary)?;
-    charts::overlap_vs_n(&groups).save(dir.path().join("overlap_vs_n"))?;
-    charts::delta_vs_n(&groups).save(dir.path().join("delta_vs_n"))?;
-    charts::gap_vs_overlap(&rows, name).save(dir.path().join("gap_vs_overlap"))?;
-    charts::violations_vs_n(&groups, name).save(dir.path().join("violations_vs_n"))?;
-    meta.write(dir.path().join("meta.json"))?;
-    let out = dir.keep();
+    let out = write_outputs(&args.out, &results, &rows, &groups, name, &summary, &meta)?;
     for r in &results {
         if let Some(why) = &r.skipped {
             eprintln!("note: n={} skipped: {why}", r.n_vars);

@@ -237,6 +237,18 @@ fn network_check(model: &Classifier, inputs: &PairInputs, init: &Classifier, sou
     })
 }
 
+fn pair_rows(reports: Vec<PairReport>, inputs: &PairInputs, model_scores: &[f64], lin: Option<&[f64]>) -> Vec<PairRow> {
+    reports
+        .into_iter()
+        .zip(&inputs.info)
+        .map(|(report, info)| {
+            let (i, j) = (report.i, report.j);
+            let linearized = lin.map(|l| LinearizedCheck::new(&report, l[i] - l[j]));
+            PairRow { model_gap: model_scores[i] - model_scores[j], report, info: info.clone(), linearized }
+        })
+        .collect()
+}
+
 /// Analyse every pair of `inputs` for `model` and the chosen predictor; `model` (and θ₀) must
 /// be loaded on the autodiff `device`, `pad_id` is the tokenizer's.
 ///
@@ -257,17 +269,8 @@ pub fn analyse(model: &Classifier, inputs: &PairInputs, predictor: PredictorMode
         PredictorModel::Network { init, source } => (Predictor::Network, network_check(model, inputs, init, source, &ctx, progress)?),
     };
     let model_scores = margins_f64(model, &inputs.encodings, &ctx)?;
-    let lin = checked.network.as_ref().map(|(_, _, lin)| lin);
-    let rows: Vec<PairRow> = checked
-        .reports
-        .into_iter()
-        .zip(&inputs.info)
-        .map(|(report, info)| {
-            let (i, j) = (report.i, report.j);
-            let linearized = lin.map(|l| LinearizedCheck::new(&report, l[i] - l[j]));
-            PairRow { model_gap: model_scores[i] - model_scores[j], report, info: info.clone(), linearized }
-        })
-        .collect();
+    let lin = checked.network.as_ref().map(|(_, _, lin)| lin.as_slice());
+    let rows = pair_rows(checked.reports, inputs, &model_scores, lin);
     let all: Vec<&PairRow> = rows.iter().collect();
     let network = checked.network.as_ref().map(|(d, _, _)| NetworkSummary {
         diagnostics: *d,

@@ -39,6 +39,33 @@ fn encode(record: &Record, tokenizer: &dyn Tokenizer, source: &Path, line: usize
     tokenizer.encode_input(input).map_err(|e| Error::Jsonl { path: source.into(), line, reason: format!("pair member {side}: {e}") })
 }
 
+/// Which inputs and ids were seen already.
+#[derive(Default)]
+struct Seen {
+    by_encoding: HashMap<Vec<u32>, usize>,
+    by_id: HashMap<String, Vec<u32>>,
+}
+
+impl Seen {
+    /// The row of `enc` in `out`, adding it when new; `at` = (source, line, side) for messages.
+    fn index(&mut self, out: &mut PairInputs, record: &Record, enc: Encoding, at: (&Path, usize, &str)) -> Result<usize> {
+        let (source, line, side) = at;
+        let id = record.id.clone().unwrap_or_else(|| format!("{}:{line}:{side}", source.display()));
+        let key: Vec<u32> = enc.ids.iter().chain(&enc.token_type_ids).copied().collect();
+        if self.by_id.get(&id).is_some_and(|previous| *previous != key) {
+            return Err(Error::Jsonl { path: source.into(), line, reason: format!("record id {id:?} names two different texts") });
+        }
+        self.by_id.insert(id.clone(), key.clone());
+        Ok(*self.by_encoding.entry(key).or_insert_with(|| {
+            out.truncated += usize::from(enc.truncated);
+            out.encodings.push(enc);
+            out.ids.push(id);
+            out.labels.push(record.binary_label());
+            out.encodings.len() - 1
+        }))
+    }
+}
+
 impl PairInputs {
     /// Encode every pair of `pairs` (read from `source`, line k + 1 for pair k) with
     /// `tokenizer` and deduplicate the inputs.
@@ -57,29 +84,11 @@ impl PairInputs {
             .map(|(k, p)| Ok((encode(&p.a, tokenizer, source, k + 1, "a")?, encode(&p.b, tokenizer, source, k + 1, "b")?)))
             .collect::<Result<_>>()?;
         let mut out = PairInputs::default();
-        let mut by_encoding: HashMap<Vec<u32>, usize> = HashMap::new();
-        let mut by_id: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut seen = Seen::default();
         for (k, (p, (ea, eb))) in pairs.iter().zip(encoded).enumerate() {
             let line = k + 1;
-            let mut index = |record: &Record, enc: Encoding, side: &str| -> Result<usize> {
-                let id = record.id.clone().unwrap_or_else(|| format!("{}:{line}:{side}", source.display()));
-                let key: Vec<u32> = enc.ids.iter().chain(&enc.token_type_ids).copied().collect();
-                if let Some(previous) = by_id.get(&id) {
-                    if *previous != key {
-                        return Err(Error::Jsonl { path: source.into(), line, reason: format!("record id {id:?} names two different texts") });
-                    }
-                }
-                by_id.insert(id.clone(), key.clone());
-                Ok(*by_encoding.entry(key).or_insert_with(|| {
-                    out.truncated += usize::from(enc.truncated);
-                    out.encodings.push(enc);
-                    out.ids.push(id);
-                    out.labels.push(record.binary_label());
-                    out.encodings.len() - 1
-                }))
-            };
-            let ia = index(&p.a, ea, "a")?;
-            let ib = index(&p.b, eb, "b")?;
+            let ia = seen.index(&mut out, &p.a, ea, (source, line, "a"))?;
+            let ib = seen.index(&mut out, &p.b, eb, (source, line, "b"))?;
             if ia == ib {
                 return Err(Error::Jsonl { path: source.into(), line, reason: "the two members of the pair are the same input".into() });
             }
