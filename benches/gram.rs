@@ -46,7 +46,7 @@ fn kernels(c: &mut Criterion) {
     let x: Vec<f32> = (0..n * k).map(|i| ((i * 7919 % 1000) as f32 - 500.0) / 500.0).collect();
     let mut group = c.benchmark_group("gemm_nt_32x32x65536");
     group.sample_size(10).measurement_time(Duration::from_secs(5));
-    let implementations: [(&str, &dyn GramKernels); 2] = [("cpu", &CpuKernels), ("reference", &ReferenceKernels)];
+    let implementations: [(&str, &dyn GramKernels); 3] = [("cpu", &CpuKernels::F32), ("cpu-f64", &CpuKernels::F64), ("reference", &ReferenceKernels)];
     for (name, kernels) in implementations {
         group.bench_function(name, |b| {
             b.iter(|| {

@@ -18,7 +18,8 @@
 //! | [`model`] | burn BERT/RoBERTa encoder classifier, the `score` margin, probes, HF checkpoint I/O |
 //! | [`ntk`] | eNTK Gram matrices: `PerLayer` (one backward per block, f32 GEMM kernels, memory budget, row slabs) and the `Naive` reference twin; output modes |
 //! | [`gpu`] | the wgpu device (shared with burn), WGSL Gram kernels from `kernels/`, CPU fallback |
-//! | [`bound`] | the Theorem 1 check on a given Gram matrix: published vs corrected bound per pair |
+//! | [`bound`] | the Theorem 1 check (published vs corrected bound per pair), kernel ridge/logistic predictors, lazy-regime diagnostics (burn-free) |
+//! | [`gap`] | the model-driven check: eNTK, margins and θ₀ gradients → per-pair rows; the sweep over graph sizes |
 //! | [`train`] | SFT/DPO fine-tuning, schedules, evaluation |
 //! | [`report`] | atomic output files, `meta.json` provenance, `.npy` I/O |
 //! | [`cli`] | the `ntkgap` subcommands (the binary is a thin wrapper) |
@@ -33,6 +34,7 @@ pub mod cli;
 pub mod corpus;
 pub mod error;
 pub mod gpu;
+pub mod gap;
 pub mod graph;
 pub mod model;
 pub mod numeric;

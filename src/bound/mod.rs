@@ -1,5 +1,5 @@
-//! The kernel-obstruction check of Theorem 1 (Roy & Parbhoo, arXiv 2605.27567) on a given Gram
-//! matrix K and scores s — pure f64 arithmetic, no model, no burn.
+//! The kernel-obstruction check of Theorem 1 (Roy & Parbhoo, arXiv 2605.27567) — pure f64
+//! arithmetic, no model, no burn — and the predictors whose B it is applied to.
 //!
 //! For a kernel predictor s(x) = ⟨w, φ(x)⟩ with ‖w‖ ≤ B and K(x, y) = ⟨φ(x), φ(y)⟩, for each
 //! analysed pair (i, j):
@@ -20,16 +20,45 @@
 //! A bound is *violated* when |gap| > bound·(1 + 1e-12) + 1e-12 ([`pair::VIOLATION_RTOL`],
 //! [`pair::VIOLATION_ATOL`]). The published bound is false without equal feature norms (the
 //! 1-D counterexample φ = (1, ½), w = 1 has δ = 0 but gap ½); the corrected one holds for every
-//! kernel predictor. Known gaps: K is not checked for symmetry or positive semi-definiteness —
-//! K_ij is read as given (row i, column j).
+//! kernel predictor.
+//!
+//! Submodules: [`pair`] (one pair), [`kernel`] (kernel ridge / logistic predictors fitted with
+//! faer, B = √(αᵀKα)), [`lazy`] (lazy-regime diagnostics of a fine-tuned network), [`table`]
+//! (per-pair rows, CSV, summaries by `n_vars`), [`charts`] (the plots of `bound` and `sweep`).
+//! The model-driven side (computing K, margins and gradients with burn) is [`crate::gap`].
+//!
+//! Known gaps: K is not checked for symmetry or positive semi-definiteness here — K_ij is read
+//! as given (row i, column j); [`kernel::eigenvalue_range`] reports how far from PSD it is.
 
+pub mod charts;
+pub mod kernel;
+pub mod lazy;
 pub mod pair;
+pub mod table;
 
 use serde::Serialize;
 
 pub use pair::{pair_report, PairEntries, PairReport};
 
 use crate::error::{Error, Result};
+
+/// Which predictor's gap the bound is checked against (`ntkgap bound --predictor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Predictor {
+    /// Kernel ridge regression on ±1 labels of a training set with the model's eNTK
+    /// ([`kernel::KernelPredictor::Ridge`]); B = √(αᵀKα). The corrected bound must hold
+    /// exactly. Default.
+    #[default]
+    KernelRidge,
+    /// Kernel logistic regression with the model's eNTK ([`kernel::KernelPredictor::Logistic`]);
+    /// B = √(αᵀKα). The corrected bound must hold exactly.
+    KernelLogistic,
+    /// The fine-tuned network itself: gap of f_T − f₀, B = ‖θ_T − θ₀‖, K the eNTK at θ₀; exact
+    /// only for the linearization ⟨∇f₀, θ_T − θ₀⟩, reported next to it with the lazy-regime
+    /// diagnostics ([`lazy`]).
+    Network,
+}
 
 /// Violation counts of one analysis.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -105,7 +105,7 @@ pub fn run_kernels(args: KernelsArgs) -> anyhow::Result<()> {
             measure(&name, &mut rows, "resident gemm", || Ok(vec![resident_gemm(ctx, sizes.gemm_n, sizes.gemm_k, sizes.repeats, sizes.seed)?]))?;
             Box::new(gpu)
         }
-        None => Box::new(CpuKernels),
+        None => Box::new(CpuKernels::F32),
     };
     measure(&name, &mut rows, "kernels", || kernel_rows(kernels.as_ref(), &sizes))?;
     println!("device: {name}; Gram kernels: {}", kernels.name());

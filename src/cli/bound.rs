@@ -1,43 +1,71 @@
-//! `ntkgap bound`: the Theorem 1 check (published vs corrected bound) on a user-given Gram matrix
-//! `.npy`, scores `.npy` and index pairs. Writes `pairs.csv`, `summary.json` and `meta.json` into
-//! `--out`; nothing is left behind on bad input. Formulas: [`crate::bound`].
+//! `ntkgap bound`: the Theorem 1 check (published vs corrected bound), in two modes.
+//!
+//! * `--gram K.npy --scores s.npy --pairs "i,j;…" --weight-norm B`: on a user-given Gram
+//!   matrix and scores (pure arithmetic, [`crate::bound`]).
+//! * `--model DIR --pairs pairs.jsonl [--train train.jsonl] [--predictor …] [--init DIR]`: K is
+//!   the model's eNTK, the predictor a kernel ridge/logistic fit or the fine-tuned network
+//!   ([`crate::gap`]).
+//!
+//! Both write `pairs.csv` (the first ten columns
+//! `i,j,gap,delta,a,b,published_bound,corrected_bound,published_violated,corrected_violated`
+//! in both modes), `summary.json` and `meta.json` into `--out`; the model mode adds the plots.
+//! Nothing is left behind on bad input.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
-use crate::bound::{analyse, parse_pairs, GramView, PairReport};
+use crate::bound::table::{csv, gram_csv_fields, render_table, GRAM_CSV_HEADER};
+use crate::bound::{analyse, charts, parse_pairs, GramView, PairReport, Predictor};
+use crate::cli::gap_args::{Bars, PredictorArgs};
 use crate::error::{Error, Result};
+use crate::gap::{self, Analysis, PairInputs, PredictorModel, TrainSet};
 use crate::report::{npy, write_atomic, write_json_atomic, Meta, OutputDir};
+use crate::tokenize::stream::encode_all;
+use crate::tokenize::summary::read_pairs;
 
-/// Check the published and the corrected kernel bound per pair on a Gram matrix.
+/// Check the published and the corrected kernel bound per pair.
 #[derive(Debug, Args)]
-#[command(after_help = "Example (the 1-D counterexample φ = (1, ½), w = 1):\n  \
-    ntkgap bound --gram K.npy --scores s.npy --pairs \"0,1\" --weight-norm 1 --out bound_out\n\
-    with K = [[1, 0.5], [0.5, 0.25]] and s = [1, 0.5]: δ = 0, the published bound is 0 and is\n\
-    violated by the gap 0.5; the corrected bound is 0.5 and holds.")]
+#[command(after_help = "Examples:\n  \
+    ntkgap bound --gram K.npy --scores s.npy --pairs \"0,1\" --weight-norm 1 --out bound_out\n  \
+    ntkgap bound --model runs/tiny/best --pairs pairs.jsonl --train data/c2c35/train.jsonl --out b_ridge\n  \
+    ntkgap bound --model runs/tiny/best --pairs pairs.jsonl --predictor network --init runs/tiny/theta0 --out b_net\n\
+    With K = [[1, 0.5], [0.5, 0.25]] and s = [1, 0.5] (the 1-D counterexample φ = (1, ½), w = 1):\n\
+    δ = 0, the published bound is 0 and is violated by the gap 0.5; the corrected bound is 0.5.")]
 pub struct BoundArgs {
-    /// Gram matrix K, an (n, n) float32/float64 `.npy`.
+    /// Gram mode: Gram matrix K, an (n, n) float32/float64 `.npy`.
     #[arg(long, value_name = "K.npy")]
-    pub gram: PathBuf,
-    /// Scores s, a float32/float64 `.npy` of shape (n,) or (n, 1).
+    pub gram: Option<PathBuf>,
+    /// Gram mode: scores s, a float32/float64 `.npy` of shape (n,) or (n, 1).
     #[arg(long, value_name = "s.npy")]
-    pub scores: PathBuf,
-    /// Pairs of indices into K, e.g. "0,1;2,3".
-    #[arg(long, value_name = "i,j;k,l")]
+    pub scores: Option<PathBuf>,
+    /// Gram mode: index pairs "i,j;k,l". Model mode: a pairs JSONL from `ntkgap pairs`.
+    #[arg(long, value_name = "PAIRS")]
     pub pairs: String,
-    /// B, the bound on the weight norm ‖w‖ (finite, ≥ 0).
+    /// Gram mode: B, the bound on the weight norm ‖w‖ (finite, ≥ 0).
     #[arg(long, value_name = "B", allow_negative_numbers = true)]
-    pub weight_norm: f64,
+    pub weight_norm: Option<f64>,
+    /// Model mode: `builtin:tiny|small` or a Hugging Face model directory (θ_T for the network).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Model mode, kernel predictors: labelled training JSONL.
+    #[arg(long, value_name = "FILE")]
+    pub train: Option<PathBuf>,
+    /// Kernel predictors: use at most N training records (a seeded sample).
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_train: usize,
+    /// Predictor, eNTK and length options (model mode).
+    #[command(flatten)]
+    pub predictor: PredictorArgs,
+    /// Seed of the training-record sample (and of fresh built-in weights).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     /// Output directory (created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 }
-
-/// The CSV columns, in order.
-pub const CSV_HEADER: &str = "i,j,gap,delta,a,b,published_bound,corrected_bound,published_violated,corrected_violated,\
-rho,distance,cauchy_schwarz,kappa,weight_norm_bound";
 
 fn read_gram(path: &Path) -> Result<(usize, Vec<f64>)> {
     let array = npy::read(path)?;
@@ -55,35 +83,31 @@ fn read_scores(path: &Path) -> Result<Vec<f64>> {
     }
 }
 
-fn csv(reports: &[PairReport]) -> String {
-    let mut out = format!("{CSV_HEADER}\n");
+fn gram_csv(reports: &[PairReport]) -> String {
+    let mut out = format!("{GRAM_CSV_HEADER}\n");
     for r in reports {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            r.i, r.j, r.gap, r.delta, r.a, r.b, r.published_bound, r.corrected_bound, r.published_violated,
-            r.corrected_violated, r.rho, r.distance, r.cauchy_schwarz, r.kappa, r.weight_norm_bound
-        );
+        out.push_str(&gram_csv_fields(r));
+        out.push('\n');
     }
     out
 }
 
-/// Run `ntkgap bound`.
-///
-/// # Errors
-/// A library error (exit 2) for an unreadable or malformed `.npy`, a non-square K, a score count
-/// that is not n, bad `--pairs` syntax, an invalid pair or B; nothing is written then.
-pub fn run(args: BoundArgs) -> anyhow::Result<()> {
+fn run_gram(args: &BoundArgs, gram_path: &Path) -> anyhow::Result<()> {
+    if args.model.is_some() || args.train.is_some() {
+        return Err(Error::invalid("--gram", "takes --scores, --pairs \"i,j;…\" and --weight-norm, not --model or --train").into());
+    }
+    let scores_path = args.scores.as_ref().ok_or_else(|| Error::invalid("--scores", "--gram needs --scores s.npy"))?;
+    let weight_norm = args.weight_norm.ok_or_else(|| Error::invalid("--weight-norm", "--gram needs --weight-norm B"))?;
     let pairs = parse_pairs(&args.pairs)?;
-    let (n, values) = read_gram(&args.gram)?;
-    let scores = read_scores(&args.scores)?;
+    let (n, values) = read_gram(gram_path)?;
+    let scores = read_scores(scores_path)?;
     let gram = GramView { rows: n, cols: n, values: &values };
-    let (reports, summary) = analyse(&gram, &scores, &pairs, args.weight_norm)?;
+    let (reports, summary) = analyse(&gram, &scores, &pairs, weight_norm)?;
     let mut meta = Meta::new(None);
-    meta.add_input(&args.gram)?.add_input(&args.scores)?;
-    meta.set("pairs", &pairs).set("weight_norm_bound", args.weight_norm).set("n", n).set("summary", &summary);
+    meta.add_input(gram_path)?.add_input(scores_path)?;
+    meta.set("pairs", &pairs).set("weight_norm_bound", weight_norm).set("n", n).set("summary", &summary);
     let dir = OutputDir::create(&args.out)?;
-    write_atomic(dir.path().join("pairs.csv"), csv(&reports).as_bytes())?;
+    write_atomic(dir.path().join("pairs.csv"), gram_csv(&reports).as_bytes())?;
     write_json_atomic(dir.path().join("summary.json"), &summary)?;
     meta.write(dir.path().join("meta.json"))?;
     let out = dir.keep();
@@ -99,4 +123,117 @@ pub fn run(args: BoundArgs) -> anyhow::Result<()> {
         summary.pairs, summary.kappa, summary.published_violations, summary.corrected_violations, out.display()
     );
     Ok(())
+}
+
+/// A seeded sample of at most `max` labelled training records from `path`.
+fn training_set(path: &Path, tokenizer: &dyn crate::tokenize::Tokenizer, max: usize, seed: u64) -> Result<(TrainSet, usize)> {
+    if max == 0 {
+        return Err(Error::invalid("--max-train", "must be at least 1"));
+    }
+    let (mut records, _) = encode_all(path, tokenizer)?;
+    let total = records.len();
+    if total > max {
+        let mut keep = rand::seq::index::sample(&mut ChaCha8Rng::seed_from_u64(seed), total, max).into_vec();
+        keep.sort_unstable();
+        records = keep.into_iter().map(|i| records[i].clone()).collect();
+    }
+    Ok((TrainSet::from_records(&records, path)?, total))
+}
+
+fn write_model_outputs(args: &BoundArgs, analysis: &Analysis, meta: &Meta) -> Result<PathBuf> {
+    let dir = OutputDir::create(&args.out)?;
+    let name = predictor_name(analysis.summary.predictor);
+    write_atomic(dir.path().join("pairs.csv"), csv(&analysis.rows).as_bytes())?;
+    write_json_atomic(dir.path().join("summary.json"), &analysis.summary)?;
+    charts::gap_vs_overlap(&analysis.rows, name).save(dir.path().join("gap_vs_overlap"))?;
+    if let Some((actual, linear)) = &analysis.changes {
+        charts::linearization(actual, linear).save(dir.path().join("linearization"))?;
+    }
+    meta.write(dir.path().join("meta.json"))?;
+    Ok(dir.keep())
+}
+
+/// The `--predictor` spelling.
+pub fn predictor_name(p: Predictor) -> &'static str {
+    match p {
+        Predictor::KernelRidge => "kernel-ridge",
+        Predictor::KernelLogistic => "kernel-logistic",
+        Predictor::Network => "network",
+    }
+}
+
+fn run_model(args: &BoundArgs, model: &str) -> anyhow::Result<()> {
+    if args.scores.is_some() || args.weight_norm.is_some() {
+        return Err(Error::invalid("--model", "takes --pairs pairs.jsonl; --scores and --weight-norm belong to --gram").into());
+    }
+    let resolved = args.predictor.resolve()?;
+    let kernel = resolved.predictor != Predictor::Network;
+    match (&args.train, kernel) {
+        (None, true) => return Err(Error::invalid("--train", format!("--predictor {} needs --train FILE (labelled records)", predictor_name(resolved.predictor))).into()),
+        (Some(_), false) => return Err(Error::invalid("--train", "is only used by the kernel predictors").into()),
+        _ => {}
+    }
+    let pairs_path = PathBuf::from(&args.pairs);
+    let pairs = read_pairs(&pairs_path)?;
+    let (loaded, init, compute) = args.predictor.load(model, args.seed)?;
+    let tokenizer = loaded.tokenizer.as_ref();
+    let inputs = PairInputs::from_pairs(&pairs, &pairs_path, tokenizer)?;
+    let train = args.train.as_ref().map(|p| training_set(p, tokenizer, args.max_train, args.seed)).transpose()?;
+    let chosen = match (&train, &init) {
+        (Some((set, _)), _) => PredictorModel::Kernel { train: set, config: resolved.kernel },
+        (None, Some(init)) => PredictorModel::Network { init: &init.classifier, source: args.predictor.init.as_deref().unwrap_or_default() },
+        (None, None) => unreachable!("resolve() requires --init for the network and --train for kernels"),
+    };
+    let device = compute.device(true);
+    compute.announce();
+    let mut bars = Bars::default();
+    let analysis = gap::analyse(&loaded.classifier, &inputs, chosen, tokenizer.pad_id()?, &resolved.analysis, &device, &mut bars)?;
+    let mut meta = Meta::new(Some(args.seed));
+    meta.add_input(&pairs_path)?;
+    if let Some(p) = &args.train {
+        meta.add_input(p)?;
+    }
+    args.predictor.add_inputs(&mut meta, model)?;
+    meta.set("model", model).set("init", &args.predictor.init).set("predictor", resolved.predictor).set("gram", resolved.analysis.gram);
+    meta.set("max_length", tokenizer.max_length()).set("truncated_inputs", inputs.truncated).set("summary", &analysis.summary);
+    meta.set("train_records", train.as_ref().map(|(set, total)| (set.targets.len(), *total)));
+    let out = write_model_outputs(args, &analysis, &meta)?;
+    print_model_summary(&analysis, inputs.truncated, &out);
+    Ok(())
+}
+
+fn print_model_summary(analysis: &Analysis, truncated: usize, out: &Path) {
+    let s = &analysis.summary;
+    if truncated > 0 {
+        eprintln!("note: {truncated} of {} analysed inputs were truncated (premise only)", s.inputs);
+    }
+    print!("{}", render_table(&s.by_n_vars));
+    if let Some(k) = &s.kernel {
+        println!("{}: lambda {:.4e} (r = {}), {} training inputs ({} entailed), train accuracy {:.3}, {} iteration(s){}", predictor_name(s.predictor), k.fit.lambda, k.relative_ridge, k.train_inputs, k.train_positives, k.fit.train_accuracy, k.fit.iterations, if k.fit.converged { "" } else { " (NOT converged)" });
+    }
+    if let Some(n) = &s.network {
+        let d = &n.diagnostics;
+        println!(
+            "network: kernel drift {:.4}, |theta_T - theta_0| / |theta_0| = {:.4}, linearization relative error {:.4} (correlation {:.4}); linearized gap violates the corrected bound on {} pairs",
+            d.kernel_drift, d.relative_parameter_change, d.linearization.relative_error, d.linearization.correlation, n.linearized_corrected_violations
+        );
+    }
+    println!(
+        "{} pairs, {} inputs, B {:.6e}, kappa {:.6e} (max over the analysed inputs): published bound violated by {} ({:.1} %), corrected bound by {} -> {}",
+        s.pairs, s.inputs, s.weight_norm_bound, s.kappa, s.overall.published_violations, 100.0 * s.overall.published_violation_rate, s.overall.corrected_violations, out.display()
+    );
+}
+
+/// Run `ntkgap bound`.
+///
+/// # Errors
+/// A library error (exit 2) for an unreadable or malformed input, inconsistent flags (e.g.
+/// `--predictor network` without `--init`), an invalid pair or B; nothing is written then.
+pub fn run(args: BoundArgs) -> anyhow::Result<()> {
+    match (&args.gram, &args.model) {
+        (Some(gram), None) => run_gram(&args, gram),
+        (None, Some(model)) => run_model(&args, model),
+        (Some(_), Some(_)) => Err(Error::invalid("--gram", "cannot be combined with --model (two different modes)").into()),
+        (None, None) => Err(Error::invalid("--model", "one of --gram K.npy (with --scores, --weight-norm) or --model DIR is required").into()),
+    }
 }

@@ -25,6 +25,16 @@ pub enum MethodArg {
     Naive,
 }
 
+/// `--products`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProductsArg {
+    /// f32 GEMMs, each added into the f64 Gram (fastest; entries exact to ≈ 1e-7 relative).
+    F32,
+    /// f64 products on the CPU: K is PSD up to f64 rounding — use it when K₊₊ + K₋₋ − 2K₊₋ of
+    /// near-identical inputs matters (δ below ≈ 1e-6, e.g. before `ntkgap bound --gram`).
+    F64,
+}
+
 /// `--exclude`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExcludeArg {
@@ -118,6 +128,9 @@ pub struct GramArgs {
     /// included; the WGSL kernels of `kernels/` assemble K).
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, alias = "backend")]
     pub device: DeviceChoice,
+    /// Element type of the Gram-assembly products (`f64` always assembles on the CPU).
+    #[arg(long, value_enum, default_value_t = ProductsArg::F32)]
+    pub products: ProductsArg,
     /// Write the run's timings, FLOP counts and peak RSS as JSON (used by `ntkgap bench gram`).
     #[arg(long, value_name = "FILE", hide = true)]
     pub stats_json: Option<PathBuf>,
@@ -225,9 +238,11 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     let mut options = args.options()?;
     let model_args = ModelArgs { model: args.model.clone(), head: args.head.clone(), max_len: args.max_len, batch: args.block, device: args.device };
     let (loaded, compute) = model_args.load(args.seed, true)?;
-    if compute.is_wgpu() {
-        options.kernels = KernelChoice::Wgpu;
-    }
+    options.kernels = match (args.products, compute.is_wgpu()) {
+        (ProductsArg::F64, _) => KernelChoice::CpuF64,
+        (ProductsArg::F32, true) => KernelChoice::Wgpu,
+        (ProductsArg::F32, false) => KernelChoice::Cpu,
+    };
     let tokenizer = loaded.tokenizer.as_ref();
     let (first, summary) = read_input(&args.input, tokenizer)?;
     let second = args.input2.as_ref().map(|p| read_input(p, tokenizer)).transpose()?;

@@ -12,6 +12,7 @@ pub mod devices;
 pub mod enumerate;
 pub mod eval;
 pub mod forward;
+pub mod gap_args;
 pub mod generate;
 pub mod gram;
 pub mod gram_merge;
@@ -20,6 +21,7 @@ pub mod overlap;
 pub mod pairs;
 pub mod progress;
 pub mod stats;
+pub mod sweep;
 pub mod tokenizer;
 pub mod train;
 
@@ -64,8 +66,10 @@ pub enum Command {
     /// Benchmarks printing a table (`bench gram`: eNTK methods on a model; `bench kernels`: the
     /// Gram-assembly kernels on the CPU or the GPU).
     Bench(bench::BenchArgs),
-    /// Theorem 1 per pair on a Gram matrix: published vs corrected bound, violations.
+    /// Theorem 1 per pair (published vs corrected bound) on a Gram matrix or a model's eNTK.
     Bound(bound::BoundArgs),
+    /// Theorem 1 across graph sizes: generate, mine near-miss pairs, check, table and plots.
+    Sweep(sweep::SweepArgs),
     /// Run the A-CBO interventional loop on a corpus and report accuracy and queries by size.
     Acbo(acbo::AcboArgs),
     /// List the wgpu adapters and the device `--device auto|wgpu` picks.
@@ -102,6 +106,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::GramMerge(args) => gram_merge::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Devices(args) => devices::run(args),
+        Command::Sweep(args) => sweep::run(args),
     }
 }
 

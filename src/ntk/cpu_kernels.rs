@@ -2,8 +2,14 @@
 //! `matmul` (runtime-dispatched microkernels, AVX-512 where the CPU has it), rayon across
 //! examples and example pairs, every Gram value accumulated in f64.
 //!
-//! Accuracy: each GEMM runs over at most [`F32_CHUNK`] inner elements in f32 and its result is
-//! added into the f64 output, so the f32 error does not grow with the parameter count.
+//! Accuracy ([`Products`]): by default each GEMM runs over at most [`F32_CHUNK`] inner elements
+//! in f32 and its result is added into the f64 output, so the f32 error does not grow with the
+//! parameter count (relative error ≈ 1e-7 per entry). That is far below anything a Gram *value*
+//! is used for, but not below the cancellation in K₊₊ + K₋₋ − 2K₊₋ for near-identical inputs
+//! (δ = 1 − ρ ≈ 1e-8 on Corr2Cause near misses): such a K can miss positive semi-definiteness by
+//! more than δ. [`Products::F64`] converts the f32 signals to f64 before every product, so K is
+//! the Gram of the f32 per-example gradients up to f64 rounding — exactly PSD for any use here —
+//! at about half the speed. The Theorem 1 checks use it.
 //!
 //! Determinism: for the same shapes, each call gives the same bits whatever the thread count
 //! (tested below; products are split over output tiles, never over the inner dimension, and
@@ -34,46 +40,96 @@ const SYRK_BLOCK: usize = 128;
 /// Id-space chunk of the dense token-match path, in bytes of dense operand.
 const DENSE_TOKEN_BYTES: usize = 32 << 20;
 
+/// Element type of the products of [`CpuKernels`] (the output is f64 either way).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub enum Products {
+    /// f32 GEMMs over inner chunks of [`F32_CHUNK`], each added into f64 (default; fastest).
+    #[default]
+    F32,
+    /// f64 GEMMs on the f32 signals converted to f64: K exactly PSD up to f64 rounding; ≈ 2×
+    /// slower and twice the scratch memory.
+    F64,
+}
+
 /// The fast CPU kernels (see the module docs).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct CpuKernels;
+pub struct CpuKernels {
+    /// The element type of the products.
+    pub products: Products,
+}
 
-/// `out[m, n] = x[m, k] · y[n, k]ᵀ` in f32 (overwritten); `x`, `y` row-major with leading
+impl CpuKernels {
+    /// f32 products, f64 accumulation (the default).
+    pub const F32: Self = Self { products: Products::F32 };
+    /// f64 products.
+    pub const F64: Self = Self { products: Products::F64 };
+}
+
+/// `out[m, n] = x[m, k] · y[n, k]ᵀ` (overwritten); `x`, `y` row-major with leading
 /// dimensions `ldx`, `ldy`.
-fn sgemm_nt(x: &[f32], ldx: usize, y: &[f32], ldy: usize, (m, n, k): (usize, usize, usize), out: &mut [f32], par: Par) {
+fn gemm_nt_into<T: faer::traits::ComplexField>(x: &[T], ldx: usize, y: &[T], ldy: usize, (m, n, k): (usize, usize, usize), out: &mut [T], par: Par) {
     if m == 0 || n == 0 {
         return;
     }
     let xm = MatRef::from_row_major_slice_with_stride(&x[..(m - 1) * ldx + k], m, k, ldx);
     let ym = MatRef::from_row_major_slice_with_stride(&y[..(n - 1) * ldy + k], n, k, ldy);
     let dst = MatMut::from_row_major_slice_mut(&mut out[..m * n], m, n);
-    matmul(dst, Accum::Replace, xm, ym.transpose(), 1.0f32, par);
+    matmul(dst, Accum::Replace, xm, ym.transpose(), T::one_impl(), par);
 }
 
-/// `out[m, n] += x yᵀ` in f32 chunks of [`F32_CHUNK`] added into f64.
-fn gemm_nt_f64(x: &[f32], ldx: usize, y: &[f32], ldy: usize, (m, n, k): (usize, usize, usize), out: &mut [f64], ldo: usize) {
-    let mut buf = vec![0.0f32; m * n];
+/// `out[m, n] = x[m, k] · y[n, k]ᵀ` in f32 (overwritten).
+fn sgemm_nt(x: &[f32], ldx: usize, y: &[f32], ldy: usize, dims: (usize, usize, usize), out: &mut [f32], par: Par) {
+    gemm_nt_into(x, ldx, y, ldy, dims, out, par);
+}
+
+/// Rows `[.., start..start + kc]` of a row-major f32 matrix with leading dimension `ld`, as a
+/// contiguous f64 `[m, kc]`.
+fn widen(x: &[f32], ld: usize, m: usize, (start, kc): (usize, usize)) -> Vec<f64> {
+    (0..m).flat_map(|r| x[r * ld + start..r * ld + start + kc].iter().map(|&v| f64::from(v))).collect()
+}
+
+/// Add a row-major `[m, n]` buffer into `out` (leading dimension `ldo`).
+fn add_into<T: Copy + Into<f64>>(buf: &[T], n: usize, out: &mut [f64], ldo: usize) {
+    for (row, chunk) in buf.chunks(n).enumerate() {
+        for (o, &v) in out[row * ldo..row * ldo + n].iter_mut().zip(chunk) {
+            *o += v.into();
+        }
+    }
+}
+
+/// `out[m, n] += x yᵀ`, by [`Products`]: f32 chunks of [`F32_CHUNK`] added into f64, or f64
+/// products of the widened chunks.
+fn gemm_nt_f64(products: Products, x: &[f32], ldx: usize, y: &[f32], ldy: usize, (m, n, k): (usize, usize, usize), out: &mut [f64], ldo: usize) {
     let par = Par::rayon(0);
-    for start in (0..k).step_by(F32_CHUNK) {
-        let kc = F32_CHUNK.min(k - start);
-        let (xs, ys) = (&x[start..], &y[start..]);
-        sgemm_nt(xs, ldx, ys, ldy, (m, n, kc), &mut buf, par);
-        for (row, chunk) in buf.chunks(n).enumerate() {
-            for (o, &v) in out[row * ldo..row * ldo + n].iter_mut().zip(chunk) {
-                *o += f64::from(v);
+    match products {
+        Products::F32 => {
+            let mut buf = vec![0.0f32; m * n];
+            for start in (0..k).step_by(F32_CHUNK) {
+                let kc = F32_CHUNK.min(k - start);
+                sgemm_nt(&x[start..], ldx, &y[start..], ldy, (m, n, kc), &mut buf, par);
+                add_into(&buf, n, out, ldo);
+            }
+        }
+        Products::F64 => {
+            let mut buf = vec![0.0f64; m * n];
+            for start in (0..k).step_by(F32_CHUNK) {
+                let kc = F32_CHUNK.min(k - start);
+                let (xw, yw) = (widen(x, ldx, m, (start, kc)), widen(y, ldy, n, (start, kc)));
+                gemm_nt_into(&xw, kc, &yw, kc, (m, n, kc), &mut buf, par);
+                add_into(&buf, n, out, ldo);
             }
         }
     }
 }
 
 /// `out[n, n] += x xᵀ`: sub-blocks on or above the diagonal, mirrored (exactly symmetric).
-fn syrk_f64(x: &[f32], k: usize, n: usize, out: &mut [f64]) {
+fn syrk_f64(products: Products, x: &[f32], k: usize, n: usize, out: &mut [f64]) {
     let starts: Vec<usize> = (0..n).step_by(SYRK_BLOCK).collect();
     for (bi, &i0) in starts.iter().enumerate() {
         for &j0 in &starts[bi..] {
             let (mi, mj) = (SYRK_BLOCK.min(n - i0), SYRK_BLOCK.min(n - j0));
             let mut tile = vec![0.0f64; mi * mj];
-            gemm_nt_f64(&x[i0 * k..], k, &x[j0 * k..], k, (mi, mj, k), &mut tile, mj);
+            gemm_nt_f64(products, &x[i0 * k..], k, &x[j0 * k..], k, (mi, mj, k), &mut tile, mj);
             for a in 0..mi {
                 for b in 0..mj {
                     let (r, c) = (i0 + a, j0 + b);
@@ -170,7 +226,7 @@ fn densify(groups: &[IdRows], chunk: &[u32], d: usize) -> Vec<f32> {
 }
 
 /// Token match by dense GEMMs over chunks of the id space (ids present on both sides only).
-fn dense_match(a: &[IdRows], b: &[IdRows], d: usize, symmetric: bool, out: &mut [f64]) {
+fn dense_match(products: Products, a: &[IdRows], b: &[IdRows], d: usize, symmetric: bool, out: &mut [f64]) {
     let left: std::collections::BTreeSet<u32> = a.iter().flat_map(|g| g.ids.iter().copied()).collect();
     let shared: Vec<u32> = b.iter().flat_map(|g| g.ids.iter().copied()).filter(|id| left.contains(id)).collect::<std::collections::BTreeSet<u32>>().into_iter().collect();
     let per_id = (a.len() + b.len()) * d * 4;
@@ -179,17 +235,21 @@ fn dense_match(a: &[IdRows], b: &[IdRows], d: usize, symmetric: bool, out: &mut 
         let x = densify(a, chunk, d);
         let k = chunk.len() * d;
         if symmetric {
-            syrk_f64(&x, k, a.len(), out);
+            syrk_f64(products, &x, k, a.len(), out);
         } else {
             let y = densify(b, chunk, d);
-            gemm_nt_f64(&x, k, &y, k, (a.len(), b.len(), k), out, b.len());
+            gemm_nt_f64(products, &x, k, &y, k, (a.len(), b.len(), k), out, b.len());
         }
     }
 }
 
 impl GramKernels for CpuKernels {
     fn name(&self) -> String {
-        format!("cpu ({} threads, gemm f32 / f64 accumulation)", rayon::current_num_threads())
+        let products = match self.products {
+            Products::F32 => "f32 products / f64 accumulation",
+            Products::F64 => "f64 products",
+        };
+        format!("cpu ({} threads, {products})", rayon::current_num_threads())
     }
 
     fn gemm_nt(&self, x: &[f32], y: &[f32], k: usize, out: &mut [f64]) -> Result<()> {
@@ -199,9 +259,9 @@ impl GramKernels for CpuKernels {
         let (n1, n2) = (x.len() / k, y.len() / k);
         check_out(out, n1, n2)?;
         if same_slice(x, y) {
-            syrk_f64(x, k, n1, out);
+            syrk_f64(self.products, x, k, n1, out);
         } else {
-            gemm_nt_f64(x, k, y, k, (n1, n2, k), out, n2);
+            gemm_nt_f64(self.products, x, k, y, k, (n1, n2, k), out, n2);
         }
         Ok(())
     }
@@ -220,12 +280,11 @@ impl GramKernels for CpuKernels {
             .into_par_iter()
             .map(|(i, j)| {
                 let (r1, r2) = (a1.rows[i], a2.rows[j]);
-                let (mut aa, mut gg) = (vec![0.0f32; r1 * r2], vec![0.0f32; r1 * r2]);
                 let (da, dg) = (a1.width, g1.width);
                 let (s1, s2) = (off1[i], off2[j]);
-                sgemm_nt(&a1.values[s1 * da..], da, &a2.values[s2 * da..], da, (r1, r2, da), &mut aa, Par::Seq);
-                sgemm_nt(&g1.values[s1 * dg..], dg, &g2.values[s2 * dg..], dg, (r1, r2, dg), &mut gg, Par::Seq);
-                ((i, j), dot_f64(&aa, &gg))
+                let (x1, x2) = (&a1.values[s1 * da..(s1 + r1) * da], &a2.values[s2 * da..(s2 + r2) * da]);
+                let (h1, h2) = (&g1.values[s1 * dg..(s1 + r1) * dg], &g2.values[s2 * dg..(s2 + r2) * dg]);
+                ((i, j), structured_pair(self.products, (x1, x2, da), (h1, h2, dg), (r1, r2)))
             })
             .collect();
         add_pairs(&values, n2, symmetric, out);
@@ -246,7 +305,7 @@ impl GramKernels for CpuKernels {
         let distinct: std::collections::BTreeSet<u32> = a.iter().chain(b_ref.iter()).flat_map(|g| g.ids.iter().copied()).collect();
         let used: usize = a.iter().chain(b_ref.iter()).map(|g| g.ids.len()).sum();
         if used * 8 >= (n1 + n2) * distinct.len() {
-            dense_match(&a, b_ref, d, symmetric, out);
+            dense_match(self.products, &a, b_ref, d, symmetric, out);
         } else {
             let values: Vec<((usize, usize), f64)> =
                 pairs(n1, n2, symmetric).into_par_iter().map(|(i, j)| ((i, j), sparse_match(&a[i], &b_ref[j], d))).collect();
@@ -275,6 +334,26 @@ impl GramKernels for CpuKernels {
             matmul(MatMut::from_row_major_slice_mut(j, d_out, d_in), Accum::Replace, gs.transpose(), as_, 1.0f32, Par::Seq);
         });
         Ok(out)
+    }
+}
+
+/// Σₜₛ (a₁,ₜ·a₂,ₛ)(g₁,ₜ·g₂,ₛ) for one example pair with `r1`, `r2` rows.
+fn structured_pair(products: Products, (x1, x2, da): (&[f32], &[f32], usize), (h1, h2, dg): (&[f32], &[f32], usize), (r1, r2): (usize, usize)) -> f64 {
+    match products {
+        Products::F32 => {
+            let (mut aa, mut gg) = (vec![0.0f32; r1 * r2], vec![0.0f32; r1 * r2]);
+            sgemm_nt(x1, da, x2, da, (r1, r2, da), &mut aa, Par::Seq);
+            sgemm_nt(h1, dg, h2, dg, (r1, r2, dg), &mut gg, Par::Seq);
+            dot_f64(&aa, &gg)
+        }
+        Products::F64 => {
+            let (mut aa, mut gg) = (vec![0.0f64; r1 * r2], vec![0.0f64; r1 * r2]);
+            let (w1, w2) = (widen(x1, da, r1, (0, da)), widen(x2, da, r2, (0, da)));
+            gemm_nt_into(&w1, da, &w2, da, (r1, r2, da), &mut aa, Par::Seq);
+            let (w1, w2) = (widen(h1, dg, r1, (0, dg)), widen(h2, dg, r2, (0, dg)));
+            gemm_nt_into(&w1, dg, &w2, dg, (r1, r2, dg), &mut gg, Par::Seq);
+            aa.iter().zip(&gg).map(|(p, q)| p * q).sum()
+        }
     }
 }
 
@@ -324,10 +403,11 @@ mod tests {
     #[test]
     fn gemm_nt_matches_reference_including_long_and_symmetric_products() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for kernels in [CpuKernels::F32, CpuKernels::F64] {
         for (n1, n2, k) in [(1, 1, 1), (3, 5, 7), (70, 9, 3 * F32_CHUNK + 5), (2, 130, 33)] {
             let (x, y) = (random(&mut rng, n1 * k), random(&mut rng, n2 * k));
             let (mut fast, mut slow) = (vec![0.5; n1 * n2], vec![0.5; n1 * n2]);
-            CpuKernels.gemm_nt(&x, &y, k, &mut fast).unwrap();
+            kernels.gemm_nt(&x, &y, k, &mut fast).unwrap();
             ReferenceKernels.gemm_nt(&x, &y, k, &mut slow).unwrap();
             assert_close(&fast, &slow, &format!("gemm_nt {n1}x{n2}x{k}"));
         }
@@ -335,10 +415,11 @@ mod tests {
         let (n, k) = (SYRK_BLOCK * 2 + 3, 50);
         let x = random(&mut rng, n * k);
         let (mut fast, mut slow) = (vec![0.0; n * n], vec![0.0; n * n]);
-        CpuKernels.gemm_nt(&x, &x, k, &mut fast).unwrap();
+        kernels.gemm_nt(&x, &x, k, &mut fast).unwrap();
         ReferenceKernels.gemm_nt(&x, &x, k, &mut slow).unwrap();
         assert_close(&fast, &slow, "gemm_nt X = X");
         assert!((0..n).all(|i| (0..n).all(|j| fast[i * n + j] == fast[j * n + i])), "not exactly symmetric");
+        }
     }
 
     /// A ragged segmented matrix: `rows` per example (zeros allowed), `width` columns.
@@ -349,6 +430,7 @@ mod tests {
     #[test]
     fn structured_and_outer_sums_match_reference_on_ragged_segments() {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
+        for kernels in [CpuKernels::F32, CpuKernels::F64] {
         for (d_in, d_out) in [(5, 3), (1, 4), (6, 1), (1, 1)] {
             let (rows1, rows2): (&[usize], &[usize]) = (&[3, 1, 0, 7], &[2, 5, 1]);
             let (a1, g1) = (ragged(&mut rng, rows1, d_in), ragged(&mut rng, rows1, d_out));
@@ -356,22 +438,24 @@ mod tests {
             let (a1, g1) = (Segmented::new(&a1, d_in, rows1).unwrap(), Segmented::new(&g1, d_out, rows1).unwrap());
             let (a2, g2) = (Segmented::new(&a2, d_in, rows2).unwrap(), Segmented::new(&g2, d_out, rows2).unwrap());
             let (mut fast, mut slow) = (vec![0.0; 12], vec![0.0; 12]);
-            CpuKernels.structured(a1, g1, a2, g2, &mut fast).unwrap();
+            kernels.structured(a1, g1, a2, g2, &mut fast).unwrap();
             ReferenceKernels.structured(a1, g1, a2, g2, &mut slow).unwrap();
             assert_close(&fast, &slow, &format!("structured d_in {d_in} d_out {d_out}"));
             let (mut fast, mut slow) = (vec![0.0; 16], vec![0.0; 16]);
-            CpuKernels.structured(a1, g1, a1, g1, &mut fast).unwrap();
+            kernels.structured(a1, g1, a1, g1, &mut fast).unwrap();
             ReferenceKernels.structured(a1, g1, a1, g1, &mut slow).unwrap();
             assert_close(&fast, &slow, &format!("structured symmetric d_in {d_in} d_out {d_out}"));
-            let fast: Vec<f64> = CpuKernels.outer_sums(a1, g1).unwrap().iter().map(|&v| f64::from(v)).collect();
+            let fast: Vec<f64> = kernels.outer_sums(a1, g1).unwrap().iter().map(|&v| f64::from(v)).collect();
             let slow: Vec<f64> = ReferenceKernels.outer_sums(a1, g1).unwrap().iter().map(|&v| f64::from(v)).collect();
             assert_close(&fast, &slow, &format!("outer_sums d_in {d_in} d_out {d_out}"));
+        }
         }
     }
 
     #[test]
     fn token_match_matches_reference_on_dense_and_sparse_id_sets() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for kernels in [CpuKernels::F32, CpuKernels::F64] {
         // Few distinct ids (dense GEMM path) and many (sorted-merge path), with repeats.
         for vocab in [4u32, 5000] {
             for d in [1, 6] {
@@ -381,20 +465,22 @@ mod tests {
                 let (g1, g2) = (ragged(&mut rng, rows1, d), ragged(&mut rng, rows2, d));
                 let (s1, s2) = (Segmented::new(&g1, d, rows1).unwrap(), Segmented::new(&g2, d, rows2).unwrap());
                 let (mut fast, mut slow) = (vec![0.0; 8], vec![0.0; 8]);
-                CpuKernels.token_match(&ids1, s1, &ids2, s2, &mut fast).unwrap();
+                kernels.token_match(&ids1, s1, &ids2, s2, &mut fast).unwrap();
                 ReferenceKernels.token_match(&ids1, s1, &ids2, s2, &mut slow).unwrap();
                 assert_close(&fast, &slow, &format!("token_match vocab {vocab} d {d}"));
                 let (mut fast, mut slow) = (vec![0.0; 16], vec![0.0; 16]);
-                CpuKernels.token_match(&ids1, s1, &ids1, s1, &mut fast).unwrap();
+                kernels.token_match(&ids1, s1, &ids1, s1, &mut fast).unwrap();
                 ReferenceKernels.token_match(&ids1, s1, &ids1, s1, &mut slow).unwrap();
                 assert_close(&fast, &slow, &format!("token_match symmetric vocab {vocab} d {d}"));
             }
+        }
         }
     }
 
     #[test]
     fn results_do_not_depend_on_the_thread_count() {
         let mut rng = ChaCha8Rng::seed_from_u64(4);
+        for kernels in [CpuKernels::F32, CpuKernels::F64] {
         for (n1, n2, k) in [(40, 7, 3000), (128, 128, 2 * F32_CHUNK), (32, 32, 5000)] {
             let (x, y) = (random(&mut rng, n1 * k), random(&mut rng, n2 * k));
             let run = |threads: usize, symmetric: bool| {
@@ -402,7 +488,7 @@ mod tests {
                 pool.install(|| {
                     let (right, n) = if symmetric { (&x, n1) } else { (&y, n2) };
                     let mut out = vec![0.0; n1 * n];
-                    CpuKernels.gemm_nt(&x, right, k, &mut out).unwrap();
+                    kernels.gemm_nt(&x, right, k, &mut out).unwrap();
                     out
                 })
             };
@@ -411,5 +497,24 @@ mod tests {
             }
         }
         assert!(gemm_rate(64, 64, 64, 1) > 0.0);
+        }
+    }
+
+    #[test]
+    fn f64_products_keep_near_identical_rows_cauchy_schwarz_consistent() {
+        // Two rows differing by 1e-5 relative: δ = 1 − K₀₁/√(K₀₀K₁₁) ≈ 1e-10, far below f32 rounding.
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let k = 20_000;
+        let x = random(&mut rng, k);
+        let noise = random(&mut rng, k);
+        let mut xy = x.clone();
+        xy.extend(x.iter().zip(&noise).map(|(a, e)| a + 1e-5 * e));
+        let mut out = vec![0.0; 4];
+        CpuKernels::F64.gemm_nt(&xy, &xy, k, &mut out).unwrap();
+        let (a, b, c) = (out[0], out[3], out[1]);
+        let exact: f64 = xy[..k].iter().zip(&xy[k..]).map(|(&p, &q)| f64::from(p) * f64::from(q)).sum();
+        assert!((c - exact).abs() <= 1e-12 * exact.abs(), "K01 {c} vs {exact}");
+        assert!(c * c <= a * b * (1.0 + 1e-13), "Cauchy–Schwarz broken: K01² {} > K00·K11 {}", c * c, a * b);
+        assert!(a + b - 2.0 * c > 0.0, "kernel distance² {} not positive", a + b - 2.0 * c);
     }
 }

@@ -163,7 +163,8 @@ pub fn gram(
     progress: &mut dyn FnMut(usize),
 ) -> Result<Gram> {
     let kernels: &dyn GramKernels = match options.kernels {
-        KernelChoice::Cpu => &cpu_kernels::CpuKernels,
+        KernelChoice::Cpu => &cpu_kernels::CpuKernels::F32,
+        KernelChoice::CpuF64 => &cpu_kernels::CpuKernels::F64,
         KernelChoice::Reference => &ReferenceKernels,
         KernelChoice::Wgpu => {
             let wgpu = crate::gpu::WgpuKernels::new()?;

@@ -96,6 +96,10 @@ pub enum KernelChoice {
     /// accumulation (default).
     #[default]
     Cpu,
+    /// [`crate::ntk::cpu_kernels::CpuKernels::F64`]: the same with f64 products — K is the
+    /// Gram of the f32 per-example gradients up to f64 rounding, hence PSD even where
+    /// near-identical inputs make K₊₊ + K₋₋ − 2K₊₋ cancel (the Theorem 1 checks); ≈ 2× slower.
+    CpuF64,
     /// [`crate::ntk::kernels::ReferenceKernels`]: plain f64 loops, single-threaded; slow, for
     /// checking.
     Reference,

@@ -34,6 +34,9 @@ pub enum SeriesStyle {
     LinePoints,
     /// A dashed polyline (bounds, references).
     Dashed,
+    /// Hollow circles, larger than [`SeriesStyle::Points`], so a series drawn on top of
+    /// another with (nearly) the same values stays visible.
+    Rings,
 }
 
 /// One named series of (x, y) points.
@@ -69,8 +72,12 @@ pub struct Chart {
     pub log_y: bool,
     /// Fixed x range (default: the data's, padded 5 %).
     pub x_range: Option<(f64, f64)>,
-    /// Fixed y range (default: the data's, padded 5 %).
+    /// Fixed y range (default: the data's, padded 5 %; on a log axis widened to whole
+    /// decades so that at least two ticks are labelled).
     pub y_range: Option<(f64, f64)>,
+    /// The x values are whole numbers (e.g. graph sizes): the range is padded by ½ and only
+    /// integer ticks are labelled.
+    pub x_integer: bool,
 }
 
 /// Qualitative colors (Tableau 10), in series order.
@@ -103,6 +110,21 @@ impl Chart {
         s.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite() && (!self.log_y || *y > 0.0)).collect()
     }
 
+    /// An x tick label: plotters' own for real x, the whole number (or nothing) for integer x.
+    fn x_tick(&self, v: f64) -> String {
+        if !self.x_integer {
+            // Tick positions carry float noise (0.7500000000000001): four decimals, trimmed.
+            let text = format!("{v:.4}");
+            let text = text.trim_end_matches('0').trim_end_matches('.');
+            return if text == "-0" { "0".into() } else { text.into() };
+        }
+        if (v - v.round()).abs() < 1e-9 {
+            format!("{}", v.round())
+        } else {
+            String::new()
+        }
+    }
+
     fn ranges(&self) -> ((f64, f64), (f64, f64)) {
         let all: Vec<(f64, f64)> = self.series.iter().flat_map(|s| self.drawable(s)).collect();
         let span = |v: Vec<f64>, log: bool| -> (f64, f64) {
@@ -113,12 +135,18 @@ impl Chart {
             if log {
                 let (l, h) = (lo.log10(), hi.log10());
                 let pad = ((h - l) * 0.05).max(0.05);
-                return (10f64.powf(l - pad), 10f64.powf(h + pad));
+                return (10f64.powf((l - pad).floor()), 10f64.powf((h + pad).ceil()));
             }
             let pad = if hi > lo { (hi - lo) * 0.05 } else { lo.abs().max(1.0) * 0.05 };
             (lo - pad, hi + pad)
         };
-        let x = self.x_range.unwrap_or_else(|| span(all.iter().map(|p| p.0).collect(), false));
+        let x = self.x_range.unwrap_or_else(|| {
+            let xs: Vec<f64> = all.iter().map(|p| p.0).collect();
+            match (self.x_integer, xs.iter().copied().reduce(f64::min), xs.iter().copied().reduce(f64::max)) {
+                (true, Some(lo), Some(hi)) => (lo - 0.5, hi + 0.5),
+                _ => span(xs, false),
+            }
+        });
         let y = self.y_range.unwrap_or_else(|| span(all.iter().map(|p| p.1).collect(), self.log_y));
         (x, y)
     }
@@ -130,12 +158,12 @@ impl Chart {
         builder.caption(&self.title, (FAMILY, 20)).margin(12).x_label_area_size(44).y_label_area_size(70);
         if self.log_y {
             let mut chart = builder.build_cartesian_2d(x0..x1, (y0..y1).log_scale()).map_err(chart_error)?;
-            chart.configure_mesh().x_desc(&self.x_label).y_desc(&self.y_label).label_style((FAMILY, 13)).bold_line_style(BLACK.mix(0.12)).light_line_style(BLACK.mix(0.04)).draw().map_err(chart_error)?;
+            chart.configure_mesh().x_desc(&self.x_label).y_desc(&self.y_label).x_label_formatter(&|v| self.x_tick(*v)).y_label_formatter(&|v| log_tick(*v)).label_style((FAMILY, 13)).bold_line_style(BLACK.mix(0.12)).light_line_style(BLACK.mix(0.04)).draw().map_err(chart_error)?;
             self.draw_series(&mut chart)?;
             legend(&mut chart, self.series.len())
         } else {
             let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(chart_error)?;
-            chart.configure_mesh().x_desc(&self.x_label).y_desc(&self.y_label).label_style((FAMILY, 13)).bold_line_style(BLACK.mix(0.12)).light_line_style(BLACK.mix(0.04)).draw().map_err(chart_error)?;
+            chart.configure_mesh().x_desc(&self.x_label).y_desc(&self.y_label).x_label_formatter(&|v| self.x_tick(*v)).label_style((FAMILY, 13)).bold_line_style(BLACK.mix(0.12)).light_line_style(BLACK.mix(0.04)).draw().map_err(chart_error)?;
             self.draw_series(&mut chart)?;
             legend(&mut chart, self.series.len())
         }
@@ -162,6 +190,7 @@ impl Chart {
                     chart.draw_series(LineSeries::new(pts.clone(), style)).map_err(chart_error)?
                 }
                 SeriesStyle::Dashed => chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, style)).map_err(chart_error)?,
+                SeriesStyle::Rings => chart.draw_series(pts.iter().map(|&p| Circle::new(p, 6, ShapeStyle::from(&color).stroke_width(2)))).map_err(chart_error)?,
             };
             anno.label(s.name.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], ShapeStyle::from(&color).stroke_width(2)));
         }
@@ -219,6 +248,11 @@ impl Chart {
     }
 }
 
+/// A log-axis tick as `1e-5`, `3e2` (one significant digit, which is what log ticks carry).
+fn log_tick(v: f64) -> String {
+    format!("{v:.0e}")
+}
+
 fn legend<'a, DB, X, Y>(chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>, series: usize) -> Result<()>
 where
     DB: DrawingBackend + 'a,
@@ -250,6 +284,7 @@ mod tests {
             series: vec![
                 Series::new("pairs", vec![(0.9, 0.5), (0.95, 0.2), (0.99, f64::NAN)], SeriesStyle::Points),
                 Series::new("bound", vec![(0.9, 1.0), (0.99, 0.3)], SeriesStyle::Dashed),
+                Series::new("rings", vec![(0.9, 0.6)], SeriesStyle::Rings),
             ],
             log_y,
             ..Default::default()
@@ -267,6 +302,19 @@ mod tests {
             assert!(svg.starts_with("<svg") && svg.contains("gap vs overlap") && svg.contains("bound"), "{}", &svg[..200.min(svg.len())]);
         }
         assert!(plotters::style::register_font("test-font", FontStyle::Normal, FONT).is_ok());
+    }
+
+    #[test]
+    fn log_ticks_are_short_and_ranges_whole_decades() {
+        assert_eq!(log_tick(9.999999999e-6), "1e-5");
+        assert_eq!(log_tick(300.0), "3e2");
+        let c = Chart { series: vec![Series::new("s", vec![(3.0, 2e-6), (5.0, 6e-6)], SeriesStyle::Line)], log_y: true, x_integer: true, ..Default::default() };
+        let ((x0, x1), (y0, y1)) = c.ranges();
+        assert_eq!((x0, x1), (2.5, 5.5));
+        assert!((y0 - 1e-6).abs() < 1e-18 && (y1 - 1e-5).abs() < 1e-17, "{y0} {y1}");
+        assert_eq!((c.x_tick(4.0), c.x_tick(4.5)), ("4".to_string(), String::new()));
+        let real = Chart::default();
+        assert_eq!((real.x_tick(0.7500000000000001), real.x_tick(1.0), real.x_tick(0.05)), ("0.75".into(), "1".into(), "0.05".into()));
     }
 
     #[test]

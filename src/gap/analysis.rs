@@ -1,0 +1,294 @@
+//! One model-driven analysis: K over the analysed inputs, the predictor's scores and B, the
+//! per-pair Theorem 1 rows and their summary.
+//!
+//! * Kernel predictors ([`PredictorModel::Kernel`]): one eNTK Gram matrix over the training
+//!   inputs *and* the pair inputs together (so K_train, K(pairs, train) and K(pairs, pairs) are
+//!   blocks of one symmetric matrix, the Gram matrix of one set of features); α fitted on
+//!   K_train ([`crate::bound::kernel`]); scores s(x) = Σ αᵢ K(xᵢ, x); B = √(αᵀ K_train α).
+//! * The network ([`PredictorModel::Network`]): K₀ (eNTK at θ₀) and K_T over the pair inputs,
+//!   margins at θ_T and θ₀, Δf = f_T − f₀, Δf_lin = ⟨∇f₀, θ_T − θ₀⟩, B = ‖θ_T − θ₀‖, and the
+//!   lazy-regime diagnostics ([`crate::bound::lazy`]) on the analysed inputs.
+//!
+//! κ = max √K(x, x) over the analysed (pair) inputs, in every mode. The model's own margin gap
+//! s(x₊) − s(x₋) is reported beside the predictor's gap in every mode. Known gaps: the
+//! lazy-regime diagnostics are computed on the pair inputs, which are held out only when the
+//! pairs were mined from data the model was not trained on.
+
+use burn::tensor::Device;
+use serde::Serialize;
+
+use crate::bound::kernel::{eigenvalue_range, fit, KernelFit, KernelFitConfig};
+use crate::bound::lazy::{agreement, kernel_drift, LazyDiagnostics};
+use crate::bound::table::{by_n_vars, summarize, GroupSummary, LinearizedCheck, PairRow};
+use crate::bound::{analyse as check_pairs, GramView, PairReport, Predictor};
+use crate::error::{Error, Result};
+use crate::gap::inputs::PairInputs;
+use crate::gap::network::{check_same_architecture, linearized_changes, parameter_norms};
+use crate::gap::Progress;
+use crate::model::infer::margins;
+use crate::model::Classifier;
+use crate::ntk::{gram, GramOptions};
+use crate::tokenize::stream::EncodedRecord;
+use crate::tokenize::Encoding;
+
+/// Labelled training inputs of a kernel predictor, targets ±1 (entailment +1).
+#[derive(Debug, Clone, Default)]
+pub struct TrainSet {
+    /// Encoded inputs.
+    pub encodings: Vec<Encoding>,
+    /// ±1 targets.
+    pub targets: Vec<f64>,
+}
+
+impl TrainSet {
+    /// The training set of labelled `records` read from `source`.
+    ///
+    /// # Errors
+    /// [`Error::Jsonl`] naming the first unlabelled record; [`Error::BadInput`] for no record.
+    pub fn from_records(records: &[EncodedRecord], source: &std::path::Path) -> Result<Self> {
+        if records.is_empty() {
+            return Err(Error::bad_input(source, "contains no records"));
+        }
+        let mut set = TrainSet::default();
+        for r in records {
+            let label = r.record.binary_label().ok_or_else(|| Error::Jsonl {
+                path: source.into(),
+                line: r.line,
+                reason: "training record has no label (kernel predictors are fitted to labels)".into(),
+            })?;
+            set.encodings.push(r.encoding.clone());
+            set.targets.push(if label == 1 { 1.0 } else { -1.0 });
+        }
+        Ok(set)
+    }
+}
+
+/// The predictor whose gap is checked, with what it needs.
+pub enum PredictorModel<'a> {
+    /// Kernel ridge or logistic regression on `train`, with the analysed model's eNTK.
+    Kernel {
+        /// Training inputs and targets.
+        train: &'a TrainSet,
+        /// Which kernel predictor and λ.
+        config: KernelFitConfig,
+    },
+    /// The fine-tuned network (the analysed model, θ_T) against its initialisation θ₀.
+    Network {
+        /// θ₀, loaded on the same device.
+        init: &'a Classifier,
+        /// How θ₀ was given (for error messages), e.g. the `--init` directory.
+        source: &'a str,
+    },
+}
+
+/// Settings shared by every predictor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct AnalysisConfig {
+    /// eNTK options (method, subset, block).
+    pub gram: GramOptions,
+}
+
+/// The kernel predictor's fit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KernelSummary {
+    /// α's summary: λ, B, iterations, training accuracy.
+    pub fit: KernelFit,
+    /// r in λ = r · mean(diag K_train).
+    pub relative_ridge: f64,
+    /// Training inputs.
+    pub train_inputs: usize,
+    /// Training inputs labelled entailment (+1).
+    pub train_positives: usize,
+}
+
+/// The network predictor's extras.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NetworkSummary {
+    /// Kernel drift, parameter change, linearization agreement.
+    pub diagnostics: LazyDiagnostics,
+    /// Pairs whose linearized gap exceeds the corrected bound (must be 0).
+    pub linearized_corrected_violations: usize,
+    /// Pairs whose linearized gap exceeds the published bound.
+    pub linearized_published_violations: usize,
+}
+
+/// Everything `summary.json` says about one analysis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnalysisSummary {
+    /// The predictor.
+    pub predictor: Predictor,
+    /// Analysed pairs.
+    pub pairs: usize,
+    /// Distinct analysed inputs (rows of K over the pairs).
+    pub inputs: usize,
+    /// B of the predictor.
+    pub weight_norm_bound: f64,
+    /// κ = max √K(x, x) over the analysed inputs.
+    pub kappa: f64,
+    /// What κ is taken over, in words.
+    pub kappa_over: String,
+    /// Smallest and largest eigenvalue of the Gram matrix the predictor uses (PSD check).
+    pub gram_eigenvalue_range: (f64, f64),
+    /// All pairs together.
+    pub overall: GroupSummary,
+    /// One group per number of variables.
+    pub by_n_vars: Vec<GroupSummary>,
+    /// Kernel predictors only.
+    pub kernel: Option<KernelSummary>,
+    /// The network predictor only.
+    pub network: Option<NetworkSummary>,
+}
+
+/// Rows, summary and (network only) the per-input changes (Δf, Δf_lin).
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// One row per pair.
+    pub rows: Vec<PairRow>,
+    /// The summary.
+    pub summary: AnalysisSummary,
+    /// (f_T − f₀, ⟨∇f₀, θ_T − θ₀⟩) per analysed input (network only).
+    pub changes: Option<(Vec<f64>, Vec<f64>)>,
+}
+
+struct Ctx<'a> {
+    pad_id: u32,
+    config: &'a AnalysisConfig,
+    device: &'a Device,
+}
+
+fn gram_of(model: &Classifier, x: &[Encoding], ids: &[String], stage: &str, ctx: &Ctx<'_>, progress: &mut dyn Progress) -> Result<Vec<f64>> {
+    progress.start(stage, x.len());
+    let k = gram(model, x, None, ctx.pad_id, &ctx.config.gram, ctx.device, &mut |n| progress.advance(n))?;
+    progress.finish();
+    k.check_finite(ids)?;
+    Ok(k.values)
+}
+
+fn margins_f64(model: &Classifier, x: &[Encoding], ctx: &Ctx<'_>) -> Result<Vec<f64>> {
+    Ok(margins(model, x, ctx.pad_id, ctx.config.gram.block, ctx.device)?.into_iter().map(f64::from).collect())
+}
+
+/// Block `[r0..r1, c0..c1]` of the row-major n × n matrix `k`.
+fn block(k: &[f64], n: usize, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>) -> Vec<f64> {
+    rows.flat_map(|i| k[i * n + cols.start..i * n + cols.end].iter().copied()).collect()
+}
+
+struct Checked {
+    reports: Vec<PairReport>,
+    weight_norm_bound: f64,
+    eigen: (f64, f64),
+    kernel: Option<KernelSummary>,
+    network: Option<(LazyDiagnostics, Vec<f64>, Vec<f64>)>,
+}
+
+fn kernel_check(model: &Classifier, inputs: &PairInputs, train: &TrainSet, config: KernelFitConfig, ctx: &Ctx<'_>, progress: &mut dyn Progress) -> Result<Checked> {
+    let (m, p) = (train.encodings.len(), inputs.encodings.len());
+    let n = m + p;
+    let joint: Vec<Encoding> = train.encodings.iter().chain(&inputs.encodings).cloned().collect();
+    let ids: Vec<String> = (0..m).map(|i| format!("train input {i}")).chain(inputs.ids.iter().cloned()).collect();
+    let k = gram_of(model, &joint, &ids, "eNTK (train + pair inputs)", ctx, progress)?;
+    let k_train = block(&k, n, 0..m, 0..m);
+    let fitted = fit(&GramView { rows: m, cols: m, values: &k_train }, &train.targets, &config)?;
+    let scores = fitted.scores(&block(&k, n, m..n, 0..m))?;
+    let k_pairs = block(&k, n, m..n, m..n);
+    let (reports, _) = check_pairs(&GramView { rows: p, cols: p, values: &k_pairs }, &scores, &inputs.pairs, fitted.weight_norm_bound)?;
+    let summary = KernelSummary {
+        relative_ridge: config.ridge.get(),
+        train_inputs: m,
+        train_positives: train.targets.iter().filter(|t| **t > 0.0).count(),
+        fit: fitted.clone(),
+    };
+    Ok(Checked {
+        reports,
+        weight_norm_bound: fitted.weight_norm_bound,
+        eigen: eigenvalue_range(&GramView { rows: n, cols: n, values: &k })?,
+        kernel: Some(summary),
+        network: None,
+    })
+}
+
+fn network_check(model: &Classifier, inputs: &PairInputs, init: &Classifier, source: &str, ctx: &Ctx<'_>, progress: &mut dyn Progress) -> Result<Checked> {
+    let (theta_t, theta_0) = (model.to_weights()?, init.to_weights()?);
+    check_same_architecture(&theta_t, &model.config, &theta_0, &init.config, source)?;
+    let (change, norm0) = parameter_norms(&theta_t, &theta_0);
+    let x = &inputs.encodings;
+    let k0 = gram_of(init, x, &inputs.ids, "eNTK at theta_0", ctx, progress)?;
+    let kt = gram_of(model, x, &inputs.ids, "eNTK at theta_T", ctx, progress)?;
+    let f0 = margins_f64(init, x, ctx)?;
+    let delta_f: Vec<f64> = margins_f64(model, x, ctx)?.iter().zip(&f0).map(|(t, z)| t - z).collect();
+    progress.start("gradients at theta_0", x.len());
+    let lin = linearized_changes(init, &theta_t, &theta_0, x, ctx.pad_id, ctx.device, &mut |n| progress.advance(n))?;
+    progress.finish();
+    let p = x.len();
+    let (reports, _) = check_pairs(&GramView { rows: p, cols: p, values: &k0 }, &delta_f, &inputs.pairs, change)?;
+    let diagnostics = LazyDiagnostics {
+        kernel_drift: kernel_drift(&k0, &kt)?,
+        parameter_change: change,
+        initial_parameter_norm: norm0,
+        relative_parameter_change: if norm0 > 0.0 { change / norm0 } else { f64::NAN },
+        linearization: agreement(&delta_f, &lin)?,
+    };
+    Ok(Checked {
+        reports,
+        weight_norm_bound: change,
+        eigen: eigenvalue_range(&GramView { rows: p, cols: p, values: &k0 })?,
+        kernel: None,
+        network: Some((diagnostics, delta_f, lin)),
+    })
+}
+
+fn pair_rows(reports: Vec<PairReport>, inputs: &PairInputs, model_scores: &[f64], lin: Option<&[f64]>) -> Vec<PairRow> {
+    reports
+        .into_iter()
+        .zip(&inputs.info)
+        .map(|(report, info)| {
+            let (i, j) = (report.i, report.j);
+            let linearized = lin.map(|l| LinearizedCheck::new(&report, l[i] - l[j]));
+            PairRow { model_gap: model_scores[i] - model_scores[j], report, info: info.clone(), linearized }
+        })
+        .collect()
+}
+
+/// Analyse every pair of `inputs` for `model` and the chosen predictor; `model` (and θ₀) must
+/// be loaded on the autodiff `device`, `pad_id` is the tokenizer's.
+///
+/// # Errors
+/// Any error of the eNTK ([`crate::ntk::gram`]), of the kernel fit, of the architecture check
+/// (`--init`), a non-finite Gram entry (offending input ids named), or a pair whose input has
+/// K(x, x) ≤ 0.
+pub fn analyse(model: &Classifier, inputs: &PairInputs, predictor: PredictorModel<'_>, pad_id: u32, config: &AnalysisConfig, device: &Device, progress: &mut dyn Progress) -> Result<Analysis> {
+    let ctx = Ctx { pad_id, config, device };
+    let (kind, checked) = match predictor {
+        PredictorModel::Kernel { train, config: fit_config } => {
+            let kind = match fit_config.predictor {
+                crate::bound::kernel::KernelPredictor::Ridge => Predictor::KernelRidge,
+                crate::bound::kernel::KernelPredictor::Logistic => Predictor::KernelLogistic,
+            };
+            (kind, kernel_check(model, inputs, train, fit_config, &ctx, progress)?)
+        }
+        PredictorModel::Network { init, source } => (Predictor::Network, network_check(model, inputs, init, source, &ctx, progress)?),
+    };
+    let model_scores = margins_f64(model, &inputs.encodings, &ctx)?;
+    let lin = checked.network.as_ref().map(|(_, _, lin)| lin.as_slice());
+    let rows = pair_rows(checked.reports, inputs, &model_scores, lin);
+    let all: Vec<&PairRow> = rows.iter().collect();
+    let network = checked.network.as_ref().map(|(d, _, _)| NetworkSummary {
+        diagnostics: *d,
+        linearized_corrected_violations: rows.iter().filter(|r| r.linearized.is_some_and(|l| l.corrected_violated)).count(),
+        linearized_published_violations: rows.iter().filter(|r| r.linearized.is_some_and(|l| l.published_violated)).count(),
+    });
+    let summary = AnalysisSummary {
+        predictor: kind,
+        pairs: rows.len(),
+        inputs: inputs.encodings.len(),
+        weight_norm_bound: checked.weight_norm_bound,
+        kappa: rows.first().map_or(0.0, |r| r.report.kappa),
+        kappa_over: format!("max sqrt(K(x,x)) over the {} analysed pair inputs", inputs.encodings.len()),
+        gram_eigenvalue_range: checked.eigen,
+        overall: summarize(None, &all),
+        by_n_vars: by_n_vars(&rows),
+        kernel: checked.kernel,
+        network,
+    };
+    Ok(Analysis { rows, summary, changes: checked.network.map(|(_, d, l)| (d, l)) })
+}

@@ -1,0 +1,43 @@
+//! The model-driven Theorem 1 check: from a model and near-miss pairs to per-pair rows
+//! (`ntkgap bound --model`) and a sweep over graph sizes (`ntkgap sweep`).
+//!
+//! This is the burn side of [`crate::bound`]: it computes the eNTK Gram matrices (only through
+//! [`crate::ntk::gram`]), the model's margins and, for the `network` predictor, the gradients at
+//! θ₀; all arithmetic on the resulting numbers (kernel fits, bounds, diagnostics, tables, charts)
+//! is in the burn-free [`crate::bound`].
+//!
+//! * [`inputs`] — distinct inputs of a pair list, encoded with the model's tokenizer.
+//! * [`analysis`] — one analysis: K, the predictor's scores and B, the rows and the summary.
+//! * [`network`] — θ₀ versus θ_T: architecture check, ‖θ_T − θ₀‖, ⟨∇f₀(x), θ_T − θ₀⟩.
+//! * [`sweep`] — generate data per graph size, mine pairs, analyse each size.
+//!
+//! Known gaps: CPU (flex) only, as the eNTK; the kernel predictors are dense O(n³) in the
+//! number of training inputs.
+
+pub mod analysis;
+pub mod inputs;
+pub mod network;
+pub mod sweep;
+
+pub use analysis::{analyse, Analysis, AnalysisConfig, AnalysisSummary, PredictorModel, TrainSet};
+pub use inputs::PairInputs;
+
+/// Progress of a long analysis, one stage at a time (the CLI draws bars).
+pub trait Progress {
+    /// A stage with `total` units of work starts.
+    fn start(&mut self, stage: &str, total: usize);
+    /// `done` more units are finished.
+    fn advance(&mut self, done: usize);
+    /// The current stage is finished.
+    fn finish(&mut self);
+}
+
+/// A [`Progress`] that shows nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Progress for Silent {
+    fn start(&mut self, _stage: &str, _total: usize) {}
+    fn advance(&mut self, _done: usize) {}
+    fn finish(&mut self) {}
+}
