@@ -11,6 +11,7 @@ pub mod eval;
 pub mod forward;
 pub mod generate;
 pub mod gram;
+pub mod local_queries;
 pub mod model_args;
 pub mod overlap;
 pub mod pairs;
@@ -59,6 +60,8 @@ pub enum Command {
     Bound(bound::BoundArgs),
     /// Run the A-CBO interventional loop on a corpus and report accuracy and queries by size.
     Acbo(acbo::AcboArgs),
+    /// Write local query records (one simulated experiment each) for the model:DIR oracle.
+    LocalQueries(local_queries::LocalQueriesArgs),
 }
 
 /// Parse the process arguments and run the chosen subcommand.
@@ -77,6 +80,7 @@ pub fn main_entry() -> anyhow::Result<()> {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Acbo(args) => acbo::run(args),
+        Command::LocalQueries(args) => local_queries::run(args),
         Command::Bound(args) => bound::run(args),
         Command::Enumerate(args) => enumerate::run(args),
         Command::Generate(args) => generate::run(args),

@@ -9,6 +9,8 @@
 //! * [`probe`] — the optional per-layer probe hook of the forward (DESIGN.md "The fast eNTK").
 //! * [`load()`] / [`save()`] — Hugging Face directories and `builtin:tiny|small`.
 //! * [`Backend`] — run-time device choice (`flex` CPU; the GPU issue adds `wgpu`).
+//! * [`oracle`] — the frozen model as the A-CBO `model:DIR` oracle (local queries) and asked
+//!   the global question directly; the only place the A-CBO loop meets burn.
 //!
 //! Tensors carry no backend type (`Tensor<D>`); the [`burn::tensor::Device`] decides. Nothing
 //! user-supplied reaches a burn op unchecked: configs are validated before allocation
@@ -31,6 +33,7 @@ pub mod head;
 pub mod infer;
 pub mod layer;
 pub mod load;
+pub mod oracle;
 pub mod probe;
 pub mod save;
 pub mod weights;
