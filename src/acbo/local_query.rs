@@ -8,20 +8,22 @@
 //! linear-Gaussian SCM of `experiment:S`, [`Experimenter`]) and asks, per target Y:
 //!
 //! ```text
-//! When we intervene on Z, the effect on Y is 12.3. Does Y change?
+//! When we intervene on Z, the effect on Y is 12. Does Y change?
 //! ```
 //!
 //! where the effect is Welch's t statistic of Y between the arms do(X = +c) and do(X = −c) (the
-//! standardized shift of Y's mean), rounded to one decimal and clamped to ±[`EFFECT_LIMIT`]
-//! (the built-in vocabulary holds the integers 0..=64; `12.3` tokenizes as `12 . 3`). The answer is
+//! standardized shift of Y's mean), rounded to an integer and clamped to ±[`EFFECT_LIMIT`] (the
+//! built-in vocabulary holds the integers 0..=64, one token each; a decimal digit would let two
+//! texts such as `2.3` and `3.2` hold the same multiset of tokens). The answer is
 //! yes (label `entailment`, 1) iff Y is a descendant of X in the true DAG — the truth, not the
 //! experiment's own test decision, so a model can learn to read the evidence better than a fixed
 //! threshold. Every word is in the built-in tokenizer's vocabulary (`tokenize::builtin`,
 //! `QUERY_WORDS` and `TEMPLATE_WORDS`), so no token maps to `[UNK]`.
 //!
-//! Locality: a text is ~20 tokens and two queries of one intervention differ in the target's
-//! name (twice) and the number, so near-miss local queries share far less than the ≥ 97 % of a
-//! premise + hypothesis pair (measured in `docs/acbo.md`). Rejected alternatives are listed there.
+//! Locality: a text is 19–20 tokens; two queries of one intervention differ in the target's name
+//! (twice) and the number, the same question of two systems in the number, so near-miss local
+//! queries share at most 19 of 20 tokens — not the ≥ 97 % of a premise + hypothesis pair
+//! (measured by `ntkgap local-queries`, [`NearMissOverlap`]). Rejected alternatives: `docs/acbo.md`.
 //!
 //! [`generate_local_corpus`] writes training records (train/dev/test by system) for mixing with
 //! the global Corr2Cause task, so that one set of weights is asked both ways.
@@ -41,6 +43,7 @@ use crate::corpus::split::Split;
 use crate::corpus::{Label, Record};
 use crate::error::{Error, Result};
 use crate::graph::{default_edge_probability, random_dag, MAX_NODES};
+use crate::tokenize::{overlap, Tokenizer};
 
 /// Reported effects are clamped to ±this (the built-in vocabulary's largest number).
 pub const EFFECT_LIMIT: f64 = 64.0;
@@ -48,13 +51,11 @@ pub const EFFECT_LIMIT: f64 = 64.0;
 /// Most records one [`generate_local_corpus`] call writes.
 pub const MAX_LOCAL_RECORDS: u64 = 5_000_000;
 
-/// The effect as written: one decimal, clamped to ±[`EFFECT_LIMIT`], never `-0.0`; an infinite
-/// statistic (zero variance in both arms) is written as the limit, NaN as `0.0`.
+/// The effect as written: rounded to an integer, clamped to ±[`EFFECT_LIMIT`], never `-0`; an
+/// infinite statistic (zero variance in both arms) is written as the limit, NaN as `0`.
 pub fn effect_text(t: f64) -> String {
     let clamped = if t.is_nan() { 0.0 } else { t.clamp(-EFFECT_LIMIT, EFFECT_LIMIT) };
-    let rounded = (clamped * 10.0).round() / 10.0;
-    let rounded = if rounded == 0.0 { 0.0 } else { rounded };
-    format!("{rounded:.1}")
+    format!("{}", clamped.round() as i64)
 }
 
 /// The local query text about do(`x`) and target `y` of an `n`-variable system with effect `t`.
@@ -125,6 +126,67 @@ impl LocalCorpusConfig {
     }
 }
 
+/// Systems per size whose questions enter the cross-system (same question) overlap.
+pub const OVERLAP_SYSTEMS: usize = 20;
+
+/// Token overlap (`shared_fraction`, [`crate::tokenize::overlap`]) of a size's near-miss local
+/// queries: pairs of texts with opposite answers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NearMissOverlap {
+    /// Pairs from one experiment: same do(X), two targets, one changes and one does not.
+    pub same_intervention_pairs: u64,
+    /// Their mean shared-token fraction.
+    pub same_intervention_mean_shared: Option<f64>,
+    /// Pairs asking the same question (same X and Y) of two systems (among the first
+    /// [`OVERLAP_SYSTEMS`]) with opposite answers: they differ only in the reported effect.
+    pub same_question_pairs: u64,
+    /// Their mean shared-token fraction.
+    pub same_question_mean_shared: Option<f64>,
+    /// Largest shared fraction over the pairs of either kind whose texts differ.
+    pub max_shared: Option<f64>,
+    /// Pairs of either kind whose texts differ but share at least 97 % of their tokens.
+    pub pairs_at_least_97: u64,
+    /// Same-question pairs whose texts are identical (the same rounded effect) yet whose answers
+    /// differ: not a near miss but the experiment's own noise, which no reader can undo.
+    pub identical_texts: u64,
+}
+
+/// One size's questions for the overlap: (system, X, Y, answer, token ids).
+type Question = (usize, String, String, bool, Vec<u32>);
+
+fn near_miss_overlap(questions: &[Question]) -> NearMissOverlap {
+    let mut out = NearMissOverlap::default();
+    let (mut sum_do, mut sum_q, mut max) = (0.0, 0.0, f64::NEG_INFINITY);
+    for (i, a) in questions.iter().enumerate() {
+        for b in &questions[i + 1..] {
+            let same_do = a.0 == b.0 && a.1 == b.1;
+            let same_q = a.0 != b.0 && a.1 == b.1 && a.2 == b.2 && a.0 < OVERLAP_SYSTEMS && b.0 < OVERLAP_SYSTEMS;
+            if a.3 == b.3 || !(same_do || same_q) {
+                continue;
+            }
+            let shared = overlap(&a.4, &b.4).shared_fraction;
+            if a.4 == b.4 {
+                out.identical_texts += 1;
+            } else {
+                max = max.max(shared);
+                out.pairs_at_least_97 += u64::from(shared >= 0.97);
+            }
+            if same_do {
+                out.same_intervention_pairs += 1;
+                sum_do += shared;
+            } else {
+                out.same_question_pairs += 1;
+                sum_q += shared;
+            }
+        }
+    }
+    let mean = |sum: f64, k: u64| (k > 0).then(|| sum / k as f64);
+    out.same_intervention_mean_shared = mean(sum_do, out.same_intervention_pairs);
+    out.same_question_mean_shared = mean(sum_q, out.same_question_pairs);
+    out.max_shared = max.is_finite().then_some(max);
+    out
+}
+
 /// Counts for one size.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct LocalSizeSummary {
@@ -140,6 +202,8 @@ pub struct LocalSizeSummary {
     pub dev: u64,
     /// Test records.
     pub test: u64,
+    /// Token overlap of near-miss questions (through the tokenizer given to the generator).
+    pub near_misses: NearMissOverlap,
 }
 
 /// The split of system `index`: every tenth system (0, 10, …) to test, the next one to dev, the
@@ -155,12 +219,14 @@ pub fn split_of_system(index: usize) -> Split {
 /// Write `systems` random systems per size as local query records: for system i of size n a
 /// DAG `random_dag(n, min(0.5, 6/(n−1)))`, an SCM, and for every X one set-valued experiment
 /// do(X = ±c) whose n−1 targets give one record each (`text`, `label`, `n_vars`, `pair`, `id`
-/// `lq{n}-{i}-{X}-{Y}`). `progress` receives the records written so far.
+/// `lq{n}-{i}-{X}-{Y}`). The summary measures the near misses' token overlap through
+/// `tokenizer`. `progress` receives the records written so far.
 ///
 /// # Errors
-/// [`LocalCorpusConfig::validate`]; whatever the sink fails with.
+/// [`LocalCorpusConfig::validate`]; tokenizer failures; whatever the sink fails with.
 pub fn generate_local_corpus(
     config: &LocalCorpusConfig,
+    tokenizer: &dyn Tokenizer,
     sink: &mut dyn RecordSink,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Vec<LocalSizeSummary>> {
@@ -169,9 +235,13 @@ pub fn generate_local_corpus(
     let mut sizes = Vec::new();
     for n in config.nodes.clone() {
         let mut summary = LocalSizeSummary { n, ..LocalSizeSummary::default() };
+        let mut questions: Vec<Question> = Vec::new();
         for i in 0..config.systems {
             let split = split_of_system(i);
             for record in system_records(config, n, i)? {
+                let [x, y] = record.pair.clone().unwrap_or_default();
+                let ids = tokenizer.encode(record.text.as_deref().unwrap_or_default())?.ids;
+                questions.push((i, x, y, record.label == Some(Label::Entailment), ids));
                 sink.accept(split, &record)?;
                 summary.records += 1;
                 summary.changes += u64::from(record.label == Some(Label::Entailment));
@@ -184,6 +254,7 @@ pub fn generate_local_corpus(
             done += (n * (n - 1)) as u64;
             progress(done);
         }
+        summary.near_misses = near_miss_overlap(&questions);
         sizes.push(summary);
     }
     Ok(sizes)
@@ -217,16 +288,16 @@ fn system_records(config: &LocalCorpusConfig, n: usize, index: usize) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tokenize::Tokenizer;
 
     #[test]
     fn effects_are_rounded_clamped_and_never_negative_zero() {
-        assert_eq!(effect_text(12.34), "12.3");
-        assert_eq!(effect_text(-0.04), "0.0");
-        assert_eq!(effect_text(-2.66), "-2.7");
-        assert_eq!(effect_text(1e9), "64.0");
-        assert_eq!(effect_text(f64::NEG_INFINITY), "-64.0");
-        assert_eq!(effect_text(f64::NAN), "0.0");
+        assert_eq!(effect_text(12.34), "12");
+        assert_eq!(effect_text(-0.4), "0");
+        assert_eq!(effect_text(-2.66), "-3");
+        assert_eq!(effect_text(2.5), "3");
+        assert_eq!(effect_text(1e9), "64");
+        assert_eq!(effect_text(f64::NEG_INFINITY), "-64");
+        assert_eq!(effect_text(f64::NAN), "0");
     }
 
     #[test]
@@ -239,7 +310,7 @@ mod tests {
             assert!(!enc.ids.contains(&unk), "{text}: {:?}", tok.tokens(&enc.ids));
             assert!(enc.len() <= 24, "{text}: {} tokens", enc.len());
         }
-        assert_eq!(local_query_text(3, 0, 2, 3.14), "When we intervene on Z, the effect on X is 3.1. Does X change?");
+        assert_eq!(local_query_text(3, 0, 2, 3.14), "When we intervene on Z, the effect on X is 3. Does X change?");
     }
 
     #[test]
@@ -250,21 +321,29 @@ mod tests {
             experiment: ExperimentSettings::new(200).unwrap(),
             seed: 7,
         };
+        let tok = crate::tokenize::builtin::tokenizer().unwrap();
         let mut a: Vec<(Split, Record)> = Vec::new();
-        let sizes = generate_local_corpus(&config, &mut a, &mut |_| {}).unwrap();
+        let sizes = generate_local_corpus(&config, &tok, &mut a, &mut |_| {}).unwrap();
         assert_eq!(a.len() as u64, config.total_records());
         assert_eq!(sizes[0].records, 12 * 6);
         assert_eq!((sizes[1].test, sizes[1].dev, sizes[1].train), (24, 24, 96)); // systems 0, 10 | 1, 11 | the rest
         let mut b: Vec<(Split, Record)> = Vec::new();
-        generate_local_corpus(&config, &mut b, &mut |_| {}).unwrap();
+        generate_local_corpus(&config, &tok, &mut b, &mut |_| {}).unwrap();
+        // Near misses: one experiment's opposite answers differ in the target (twice) and the
+        // number; the same question of two systems in the number only.
+        let m = &sizes[1].near_misses;
+        assert!(m.same_intervention_pairs > 0 && m.same_question_pairs > 0, "{m:?}");
+        assert!(m.same_intervention_mean_shared.unwrap() < 0.9, "{m:?}");
+        assert!(m.same_question_mean_shared.unwrap() < 0.97, "{m:?}");
+        assert!(m.max_shared.unwrap() < 0.97 && m.pairs_at_least_97 == 0, "{m:?}");
         assert_eq!(a, b);
-        // With S = 200 the large effects are the changes: |t| > 3 agrees with the label on most.
+        // With S = 200 the large effects are the changes: |t| ≥ 3 agrees with the label on most.
         let agree = a
             .iter()
             .filter(|(_, r)| {
                 let text = r.text.as_deref().unwrap();
                 let t: f64 = text.split("is ").nth(1).unwrap().split(". Does").next().unwrap().parse().unwrap();
-                (t.abs() > 3.0) == (r.label == Some(Label::Entailment))
+                (t.abs() >= 3.0) == (r.label == Some(Label::Entailment))
             })
             .count();
         assert!(agree as f64 > 0.9 * a.len() as f64, "{agree} of {}", a.len());

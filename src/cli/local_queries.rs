@@ -2,7 +2,8 @@
 //! per (random system, intervention, target) carrying the outcome of one simulated experiment,
 //! labelled with the truth — as `train.jsonl`/`dev.jsonl`/`test.jsonl` (split by system) or one
 //! file, with `meta.json`. Mixed with a Corr2Cause training file, they train one model that can
-//! be asked both the global question and local queries. Template and choices:
+//! be asked both the global question and local queries. Also reports, per size, how much
+//! near-miss local queries (opposite answers) share of their built-in tokens. Template and choices:
 //! [`crate::acbo::local_query`], `docs/acbo.md`.
 
 use std::path::PathBuf;
@@ -70,7 +71,8 @@ pub fn run(args: LocalQueriesArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     let mut writer = CorpusWriter::create(&args.out)?;
     let bar = super::progress::bar(config.total_records(), "records");
-    let sizes = generate_local_corpus(&config, &mut writer, &mut |done| bar.set_position(done))?;
+    let tokenizer = crate::tokenize::builtin::tokenizer()?;
+    let sizes = generate_local_corpus(&config, &tokenizer, &mut writer, &mut |done| bar.set_position(done))?;
     bar.finish_and_clear();
     let meta_path = writer.meta_path().to_path_buf();
     let files = writer.finish()?;
@@ -79,7 +81,15 @@ pub fn run(args: LocalQueriesArgs) -> anyhow::Result<()> {
     meta.write(&meta_path)?;
     for s in &sizes {
         let share = if s.records == 0 { 0.0 } else { 100.0 * s.changes as f64 / s.records as f64 };
-        eprintln!("n={}: {} records ({share:.1} % changes; train {}, dev {}, test {})", s.n, s.records, s.train, s.dev, s.test);
+        let pct = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{:.1} %", 100.0 * v));
+        let m = &s.near_misses;
+        eprintln!(
+            "n={}: {} records ({share:.1} % changes; train {}, dev {}, test {}); near misses share {} (same do, {} pairs) / {} (same question, {} pairs) of their tokens, max {}, {} pairs >= 97 %; {} identical texts with opposite answers",
+            s.n, s.records, s.train, s.dev, s.test,
+            pct(m.same_intervention_mean_shared), m.same_intervention_pairs,
+            pct(m.same_question_mean_shared), m.same_question_pairs,
+            pct(m.max_shared), m.pairs_at_least_97, m.identical_texts
+        );
     }
     for (path, lines) in &files {
         eprintln!("wrote {} ({lines} records)", path.display());

@@ -241,7 +241,7 @@ mod tests {
         let f = factory(&loaded);
         let inputs = [
             RecordText::Pair { premise: "Suppose there is a closed system of 3 variables, Z, Y and X.", hypothesis: "Z directly causes Y." },
-            RecordText::Single("When we intervene on Z, the effect on Y is 12.3. Does Y change?"),
+            RecordText::Single("When we intervene on Z, the effect on Y is 12. Does Y change?"),
         ];
         let (answers, truncated) = f.direct_answers(&inputs).unwrap();
         assert_eq!((answers.len(), truncated), (2, 0));
