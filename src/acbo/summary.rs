@@ -57,6 +57,8 @@ pub struct GroupSummary {
     pub mean_queries_undecided: Option<f64>,
     /// Mean ⌈log₂ |candidates|⌉ over those.
     pub mean_log2_candidates_undecided: Option<f64>,
+    /// Accuracy against the drawn DAG over those (the runs where the oracle's answers decide).
+    pub accuracy_undecided: Option<f64>,
     /// Measured oracle error rate per answered variable.
     pub oracle_error_measured: Option<f64>,
     /// Measured false-positive rate (changes reported for non-descendants).
@@ -151,6 +153,7 @@ pub fn summarize_group(results: &[&ItemResult], model: Option<ErrorModel>) -> Gr
         undecided_items: undecided.len(),
         mean_queries_undecided: undecided_mean(&|r| r.queries as f64),
         mean_log2_candidates_undecided: undecided_mean(&|r| f64::from(r.ceil_log2_candidates)),
+        accuracy_undecided: undecided_mean(&|r| f64::from(u8::from(r.correct_vs_truth))),
         oracle_error_measured: rate(errors.disagreements(), errors.positives() + errors.negatives()),
         oracle_false_positive_rate: rate(errors.false_yes, errors.negatives()),
         oracle_false_negative_rate: rate(errors.true_no, errors.positives()),
