@@ -8,7 +8,7 @@
 //! `docs/acbo.md`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
@@ -160,13 +160,36 @@ fn load_model(settings: &BenchSettings, seed: u64) -> Result<Option<LoadedModel>
     Ok(Some(load(&ModelSpec::Dir(dir.clone()), &options, &Backend::Flex.device())?))
 }
 
-/// The same model's direct answers, one per item (by item index), and the truncation count.
-fn direct_answers(
+/// The oracle factory of a loaded `model:DIR` model.
+fn model_factory<'m>(args: &AcboArgs, settings: &BenchSettings, loaded: Option<&'m LoadedModel>) -> Result<Option<ModelOracleFactory<'m>>> {
+    let Some(model) = loaded else { return Ok(None) };
+    let experiment = ExperimentSettings::new(args.local_samples)?;
+    Ok(Some(ModelOracleFactory::new(model, Backend::Flex.device(), args.batch, experiment, settings.oracle.describe())?))
+}
+
+/// The records of `--data` and the validated (and per-size limited) items.
+fn read_items(args: &AcboArgs, settings: &BenchSettings) -> Result<(Vec<(usize, Record)>, Vec<BenchItem>)> {
+    let records = JsonlReader::open(&args.data)?.collect::<Result<Vec<_>>>()?;
+    if records.is_empty() {
+        return Err(Error::bad_input(&args.data, "contains no records"));
+    }
+    let mut items = prepare_items(&args.data, &records)?;
+    if let Some(max) = args.max_items_per_size {
+        items = limit_per_size(items, max, settings.seed);
+    }
+    Ok((records, items))
+}
+
+/// Ask the same model every item's global question and record the answer on each of its runs;
+/// returns how many direct inputs were truncated.
+fn attach_direct_answers(
     factory: &ModelOracleFactory<'_>,
-    path: &std::path::Path,
+    path: &Path,
     items: &[BenchItem],
     records: &[(usize, Record)],
-) -> Result<(Vec<bool>, usize)> {
+    results: &mut [ItemResult],
+) -> Result<usize> {
+    let spinner = super::progress::spinner("asking the model the global question directly");
     let by_line: BTreeMap<usize, &Record> = records.iter().map(|(l, r)| (*l, r)).collect();
     let inputs = items
         .iter()
@@ -175,7 +198,11 @@ fn direct_answers(
             r.input().map_err(|e| Error::Jsonl { path: path.to_path_buf(), line: i.line, reason: e })
         })
         .collect::<Result<Vec<_>>>()?;
-    factory.direct_answers(&inputs)
+    let (direct, truncated) = factory.direct_answers(&inputs)?;
+    spinner.finish_and_clear();
+    let answer: BTreeMap<usize, bool> = items.iter().zip(direct).map(|(i, d)| (i.line, d)).collect();
+    results.iter_mut().for_each(|r| r.direct_predicted_entailment = answer.get(&r.line).copied());
+    Ok(truncated)
 }
 
 /// Run `ntkgap acbo`.
@@ -186,21 +213,8 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
     let settings = args.settings()?;
     let start = Instant::now();
     let loaded = load_model(&settings, settings.seed)?;
-    let factory = match &loaded {
-        Some(m) => {
-            let experiment = ExperimentSettings::new(args.local_samples)?;
-            Some(ModelOracleFactory::new(m, Backend::Flex.device(), args.batch, experiment, settings.oracle.describe())?)
-        }
-        None => None,
-    };
-    let records = JsonlReader::open(&args.data)?.collect::<Result<Vec<_>>>()?;
-    if records.is_empty() {
-        return Err(Error::bad_input(&args.data, "contains no records").into());
-    }
-    let mut items = prepare_items(&args.data, &records)?;
-    if let Some(max) = args.max_items_per_size {
-        items = limit_per_size(items, max, settings.seed);
-    }
+    let factory = model_factory(&args, &settings, loaded.as_ref())?;
+    let (records, items) = read_items(&args, &settings)?;
     let out_dir = crate::report::OutputDir::create(&args.out)?;
     let mut sizes: Vec<usize> = items.iter().map(|i| i.n).collect();
     sizes.sort_unstable();
@@ -212,15 +226,10 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
     let bar = super::progress::bar((items.len() * settings.trials) as u64, "items");
     let mut results = run_bench(&items, &settings, &models, dyn_factory, &|| bar.inc(1))?;
     bar.finish_and_clear();
-    let mut truncated = None;
-    if let Some(f) = &factory {
-        let spinner = super::progress::spinner("asking the model the global question directly");
-        let (direct, cut) = direct_answers(f, &args.data, &items, &records)?;
-        spinner.finish_and_clear();
-        let by_line: BTreeMap<usize, bool> = items.iter().zip(&direct).map(|(i, &d)| (i.line, d)).collect();
-        results.iter_mut().for_each(|r| r.direct_predicted_entailment = by_line.get(&r.line).copied());
-        truncated = Some(cut);
-    }
+    let truncated = match &factory {
+        Some(f) => Some(attach_direct_answers(f, &args.data, &items, &records, &mut results)?),
+        None => None,
+    };
     let plain: BTreeMap<usize, _> = models.iter().map(|(&n, m)| (n, m.0)).collect();
     let summary = summarize(&results, &plain);
     write_outputs(&args, &settings, &results, &summary, &models, items.len(), truncated)?;
@@ -238,12 +247,7 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
     if let Some(cut) = truncated.filter(|&c| c > 0) {
         eprintln!("note: {cut} of {} direct inputs were truncated (premise only; hypotheses kept whole)", items.len());
     }
-    eprintln!(
-        "{} runs in {:.1} s; wrote {}",
-        results.len(),
-        start.elapsed().as_secs_f64(),
-        args.out.display()
-    );
+    eprintln!("{} runs in {:.1} s; wrote {}", results.len(), start.elapsed().as_secs_f64(), args.out.display());
     Ok(())
 }
 
