@@ -104,18 +104,23 @@ fn experiment_oracle_reports_its_measured_error() {
 }
 
 #[test]
-fn model_oracle_and_bad_records_are_refused_with_exit_code_2() {
+fn unknown_oracles_missing_models_and_bad_records_are_refused_with_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
     let data = corpus(dir.path());
     let out = dir.path().join("m");
-    let o = run_acbo(&data, &out, "model:runs/m");
+    let o = run_acbo(&data, &out, "oracle:1");
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("--oracle") && err.contains("noisy:ETA") && err.contains("experiment:S"),
+        err.contains("--oracle") && err.contains("noisy:ETA") && err.contains("experiment:S") && err.contains("model:DIR"),
         "{err}"
     );
     assert!(!out.exists(), "outputs written despite a bad flag");
+    let o = run_acbo(&data, &out, "model:runs/none");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("runs/none") && err.contains("model directory not found"), "{err}");
+    assert!(!out.exists(), "outputs written despite a missing model");
     let bad = dir.path().join("bad.jsonl");
     let first = std::fs::read_to_string(&data)
         .unwrap()

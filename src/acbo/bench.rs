@@ -28,17 +28,16 @@ use serde::Serialize;
 
 use crate::acbo::candidates::{CandidateSettings, Candidates};
 use crate::acbo::error_model::{BitCounts, ErrorModel};
-use crate::acbo::oracle::{
-    calibrate_experiment, ExperimentOracle, ExperimentSettings, NoisyOracle, Oracle, OracleSpec,
-};
+use crate::acbo::oracle::build::build_oracle;
+use crate::acbo::oracle::{OracleFactory, OracleSpec};
 use crate::acbo::run::{run_loop, LoopConfig, Outcome, StopReason};
 use crate::corpus::names::{names_of_set, variable_index, variable_name};
 use crate::corpus::{parse_hypothesis, Label, Premise, Record};
 use crate::error::{Error, Result};
-use crate::graph::{default_edge_probability, random_dag, sample_mec, Dag, Pdag, Relation};
+use crate::graph::{sample_mec, Dag, Pdag, Relation};
 
 /// Settings of a benchmark run.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BenchSettings {
     /// Which oracle answers.
     #[serde(serialize_with = "serialize_spec")]
@@ -166,32 +165,6 @@ pub fn limit_per_size(items: Vec<BenchItem>, max: usize, seed: u64) -> Vec<Bench
         .collect()
 }
 
-/// The likelihood's error model per number of variables: η for `noisy:η`; for `experiment:S`
-/// the calibrated (α̂, β̂) with the raw calibration tallies.
-///
-/// # Errors
-/// Calibration failures (invalid settings).
-pub fn likelihood_models(
-    settings: &BenchSettings,
-    sizes: &[usize],
-) -> Result<BTreeMap<usize, (ErrorModel, Option<BitCounts>)>> {
-    sizes
-        .par_iter()
-        .map(|&n| match settings.oracle {
-            OracleSpec::Noisy { error_rate } => Ok((n, (ErrorModel::symmetric(error_rate)?, None))),
-            OracleSpec::Experiment { samples } => {
-                let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(settings.seed, &[n as u64, 0xCA1]));
-                let systems = (0..settings.calibration_systems.max(1))
-                    .map(|_| random_dag(n, default_edge_probability(n), &mut rng).map(|d| d.parent_sets().to_vec()))
-                    .collect::<Result<Vec<_>>>()?;
-                let seed = derive_seed(settings.seed, &[n as u64, 0xCA2]);
-                let cal = calibrate_experiment(&systems, ExperimentSettings::new(samples)?, seed)?;
-                Ok((n, (cal.model, Some(cal.measured))))
-            }
-        })
-        .collect()
-}
-
 /// One traced round with variable names.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TraceRow {
@@ -279,31 +252,30 @@ pub struct ItemResult {
     pub likelihood_model: ErrorModel,
     /// Every round.
     pub trace: Vec<TraceRow>,
+    /// The same model's answer to the global question (premise + hypothesis) — "entailment"
+    /// — set by the caller for the model oracle only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direct_predicted_entailment: Option<bool>,
 }
 
-/// Run one trial of one item with the given likelihood model.
+/// Run one trial of one item with the given likelihood model; `factory` builds the oracle of
+/// [`OracleSpec::Model`].
 ///
 /// # Errors
-/// Candidate or oracle failures.
-pub fn run_item(item: &BenchItem, trial: usize, settings: &BenchSettings, model: ErrorModel) -> Result<ItemResult> {
+/// Candidate or oracle failures; [`Error::InvalidArgument`] for a model oracle without factory.
+pub fn run_item(
+    item: &BenchItem,
+    trial: usize,
+    settings: &BenchSettings,
+    model: ErrorModel,
+    factory: Option<&dyn OracleFactory>,
+) -> Result<ItemResult> {
     let base = derive_seed(settings.seed, &[item.line as u64, trial as u64]);
     let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(base, &[1]));
     let cands = Candidates::from_cpdag(&item.cpdag, settings.candidates, &mut rng)?;
     let mut truth_rng = ChaCha8Rng::seed_from_u64(derive_seed(base, &[2]));
     let truth = draw_truth(&cands, &item.cpdag, &mut truth_rng)?;
-    let oracle_seed = derive_seed(base, &[3]);
-    let mut oracle: Box<dyn Oracle> = match settings.oracle {
-        OracleSpec::Noisy { error_rate } => {
-            let desc = (0..item.n).map(|v| truth.descendants(v)).collect();
-            Box::new(NoisyOracle::new(desc, error_rate, oracle_seed)?)
-        }
-        OracleSpec::Experiment { samples } => Box::new(ExperimentOracle::new(
-            truth.parent_sets(),
-            ExperimentSettings::new(samples)?,
-            model,
-            oracle_seed,
-        )?),
-    };
+    let mut oracle = build_oracle(&settings.oracle, truth.parent_sets(), model, derive_seed(base, &[3]), factory)?;
     let hypothesis = cands.hypothesis(item.relation, item.x, item.y);
     let config = LoopConfig {
         seed: derive_seed(base, &[4]),
@@ -382,6 +354,7 @@ fn item_result(
         oracle_errors,
         likelihood_model: model,
         trace: outcome.trace.iter().map(|r| trace_row(r, n)).collect(),
+        direct_predicted_entailment: None,
     }
 }
 
@@ -400,7 +373,8 @@ fn trace_row(r: &crate::acbo::run::Round, n: usize) -> TraceRow {
     }
 }
 
-/// Run every (item, trial), in parallel, results in input order; `tick` is called after each.
+/// Run every (item, trial), in parallel, results in input order; `tick` is called after each;
+/// `factory` builds the oracle of [`OracleSpec::Model`].
 ///
 /// # Errors
 /// The first failing item, naming its line.
@@ -408,6 +382,7 @@ pub fn run_bench(
     items: &[BenchItem],
     settings: &BenchSettings,
     models: &BTreeMap<usize, (ErrorModel, Option<BitCounts>)>,
+    factory: Option<&dyn OracleFactory>,
     tick: &(dyn Fn() + Sync),
 ) -> Result<Vec<ItemResult>> {
     let jobs: Vec<(usize, usize)> = (0..items.len())
@@ -420,7 +395,7 @@ pub fn run_bench(
                 .get(&item.n)
                 .map(|m| m.0)
                 .ok_or_else(|| Error::invalid("likelihood", "no model for this size"))?;
-            let out = run_item(item, t, settings, model)
+            let out = run_item(item, t, settings, model, factory)
                 .map_err(|e| Error::invalid(format!("line {}", item.line), e.to_string()));
             tick();
             out

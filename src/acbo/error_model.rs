@@ -45,6 +45,14 @@ impl BitCounts {
         self.false_no += u64::from((!t & !a & mask).count_ones());
     }
 
+    /// Add another tally to this one.
+    pub fn merge(&mut self, other: &BitCounts) {
+        self.true_yes += other.true_yes;
+        self.true_no += other.true_no;
+        self.false_yes += other.false_yes;
+        self.false_no += other.false_no;
+    }
+
     /// Answers that disagree with this candidate.
     pub fn disagreements(&self) -> u64 {
         self.true_no + self.false_yes

@@ -12,15 +12,18 @@
 //! - likelihood: per answered variable, false-positive rate α and false-negative rate β
 //!   ([`error_model`]); posterior in log space with a truth-missing alarm ([`posterior`]);
 //! - selection by expected information gain ([`eig`], [`select`]); the loop and its trace
-//!   ([`run`]); oracles ([`oracle`]: `noisy:η`, `experiment:S`); the benchmark runner ([`bench`](mod@bench), [`summary`]).
+//!   ([`run`]); oracles ([`oracle`]: `noisy:η`, `experiment:S`, and the factory through which
+//!   `model:DIR` plugs in); the local query text of the model oracle and its training records
+//!   ([`local_query`]); the benchmark runner ([`bench`](mod@bench), [`summary`]).
 //!
-//! No burn here. Known gap: the `model:DIR` oracle (a frozen classifier) is a later issue; see
-//! [`oracle`] for how it plugs in.
+//! No burn here: the model oracle itself is `crate::model::oracle`, reached through
+//! [`oracle::OracleFactory`].
 
 pub mod bench;
 pub mod candidates;
 pub mod eig;
 pub mod error_model;
+pub mod local_query;
 pub mod oracle;
 pub mod posterior;
 pub mod query;
@@ -33,7 +36,7 @@ pub mod table;
 
 pub use candidates::{CandidateSettings, Candidates};
 pub use error_model::{BitCounts, ErrorModel};
-pub use oracle::{ExperimentOracle, NoisyOracle, Oracle, OracleSpec};
+pub use oracle::{ExperimentOracle, NoisyOracle, Oracle, OracleFactory, OracleSpec};
 pub use posterior::Posterior;
 pub use query::{all_queries, Answer, Query, QueryKind};
 pub use run::{run_loop, Goal, LoopConfig, Outcome, Round, StopReason};

@@ -109,15 +109,25 @@ impl SampleSummary {
     }
 }
 
-/// Welch's unequal-variance two-sample t-test; returns the two-sided p-value.
-pub fn welch_t_test(a: SampleSummary, b: SampleSummary) -> f64 {
+/// Welch's statistic t = (ā − b̄) / √(s²_a/n_a + s²_b/n_b) and its Welch–Satterthwaite degrees
+/// of freedom. With zero variance in both samples t is 0 for equal means and ±∞ otherwise
+/// (df is then 1, unused: the p-value of an infinite t is 0).
+pub fn welch_t(a: SampleSummary, b: SampleSummary) -> (f64, f64) {
     let (va, vb) = (a.variance / a.size, b.variance / b.size);
     let se2 = va + vb;
     if se2 <= 0.0 {
-        return if a.mean == b.mean { 1.0 } else { 0.0 };
+        let diff = a.mean - b.mean;
+        let t = if diff == 0.0 { 0.0 } else { diff.signum() * f64::INFINITY };
+        return (t, 1.0);
     }
     let t = (a.mean - b.mean) / se2.sqrt();
     let df = se2 * se2 / (va * va / (a.size - 1.0) + vb * vb / (b.size - 1.0));
+    (t, df)
+}
+
+/// Welch's unequal-variance two-sample t-test; returns the two-sided p-value.
+pub fn welch_t_test(a: SampleSummary, b: SampleSummary) -> f64 {
+    let (t, df) = welch_t(a, b);
     student_t_two_sided_p(t, df)
 }
 
@@ -195,6 +205,15 @@ mod tests {
         let b = SampleSummary::of(&[2.0, 4.0, 6.0, 8.0, 10.0, 12.0]);
         let p = welch_t_test(a, b);
         assert!((p - 0.049_284_34).abs() < 1e-6, "{p}");
+        let (t, df) = welch_t(a, b);
+        assert!((t + 2.376_35).abs() < 1e-5 && (df - 6.972_26).abs() < 1e-5, "{t} {df}");
+        let flat = SampleSummary::of(&[1.0, 1.0]);
+        assert_eq!(welch_t(flat, flat).0, 0.0);
+        assert_eq!(welch_test_p_of_constant_shift(), 0.0);
+    }
+
+    fn welch_test_p_of_constant_shift() -> f64 {
+        welch_t_test(SampleSummary::of(&[2.0, 2.0]), SampleSummary::of(&[1.0, 1.0]))
     }
 
     #[test]

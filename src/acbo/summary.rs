@@ -4,8 +4,10 @@
 //! decide); `accuracy_vs_label`/`f1_vs_label` against the benchmark label (entailment vs not).
 //! F1 treats "holds"/"entailment" as the positive class and is `null` when there is no positive
 //! and no predicted positive. `mean_log2_candidates` is the mean of ⌈log₂ |candidates|⌉ and
-//! `queries_per_log2_candidates` the ratio of the two means. `direct_accuracy` (the same model
-//! asked the global question directly) appears only with the model oracle (a later issue).
+//! `queries_per_log2_candidates` the ratio of the two means. `direct_accuracy`/`direct_f1` (the
+//! same frozen model asked the global question — premise + hypothesis — directly, judged against
+//! the label like `accuracy_vs_label`) and `direct_accuracy_vs_truth` appear only with the model
+//! oracle, whose runs carry `direct_predicted_entailment`.
 
 use std::collections::BTreeMap;
 
@@ -55,6 +57,8 @@ pub struct GroupSummary {
     pub mean_queries_undecided: Option<f64>,
     /// Mean ⌈log₂ |candidates|⌉ over those.
     pub mean_log2_candidates_undecided: Option<f64>,
+    /// Accuracy against the drawn DAG over those (the runs where the oracle's answers decide).
+    pub accuracy_undecided: Option<f64>,
     /// Measured oracle error rate per answered variable.
     pub oracle_error_measured: Option<f64>,
     /// Measured false-positive rate (changes reported for non-descendants).
@@ -78,9 +82,16 @@ pub struct GroupSummary {
     /// The error model the likelihood used (per size only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub likelihood_model: Option<ErrorModel>,
-    /// The model oracle's direct accuracy (model oracle only; not available yet).
+    /// The same model asked the global question directly: accuracy against the label
+    /// (entailment vs not; model oracle only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub direct_accuracy: Option<f64>,
+    /// F1 of the direct answers against the label (positive: entailment; model oracle only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direct_f1: Option<f64>,
+    /// Accuracy of the direct answers against the relation in the drawn DAG (model oracle only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direct_accuracy_vs_truth: Option<f64>,
 }
 
 /// The whole `summary.json`.
@@ -128,6 +139,7 @@ pub fn summarize_group(results: &[&ItemResult], model: Option<ErrorModel>) -> Gr
     let undecided: Vec<&&ItemResult> = results.iter().filter(|r| r.prior_undecided).collect();
     let undecided_mean =
         |f: &dyn Fn(&ItemResult) -> f64| (!undecided.is_empty()).then(|| mean(undecided.iter().map(|r| f(r))));
+    let (direct_accuracy, direct_f1, direct_accuracy_vs_truth) = direct_summary(results);
     GroupSummary {
         items: results.len(),
         accuracy,
@@ -141,6 +153,7 @@ pub fn summarize_group(results: &[&ItemResult], model: Option<ErrorModel>) -> Gr
         undecided_items: undecided.len(),
         mean_queries_undecided: undecided_mean(&|r| r.queries as f64),
         mean_log2_candidates_undecided: undecided_mean(&|r| f64::from(r.ceil_log2_candidates)),
+        accuracy_undecided: undecided_mean(&|r| f64::from(u8::from(r.correct_vs_truth))),
         oracle_error_measured: rate(errors.disagreements(), errors.positives() + errors.negatives()),
         oracle_false_positive_rate: rate(errors.false_yes, errors.negatives()),
         oracle_false_negative_rate: rate(errors.true_no, errors.positives()),
@@ -155,17 +168,34 @@ pub fn summarize_group(results: &[&ItemResult], model: Option<ErrorModel>) -> Gr
         stop_reasons: stop_reason_counts(results),
         by_label: by_label(results),
         likelihood_model: model,
-        direct_accuracy: None,
+        direct_accuracy,
+        direct_f1,
+        direct_accuracy_vs_truth,
     }
+}
+
+/// The direct answers' (accuracy vs label, F1 vs label, accuracy vs truth); all `None` unless
+/// the group's runs carry direct answers.
+fn direct_summary(results: &[&ItemResult]) -> (Option<f64>, Option<f64>, Option<f64>) {
+    let vs_label: Vec<(bool, bool)> = results
+        .iter()
+        .filter_map(|r| Some((r.direct_predicted_entailment?, r.label? == Label::Entailment)))
+        .collect();
+    let vs_truth: Vec<(bool, bool)> =
+        results.iter().filter_map(|r| Some((r.direct_predicted_entailment?, r.truth_holds))).collect();
+    let (acc, f1) = accuracy_f1(&vs_label);
+    let nonempty = !vs_label.is_empty();
+    (
+        nonempty.then_some(acc),
+        if nonempty { f1 } else { None },
+        (!vs_truth.is_empty()).then(|| accuracy_f1(&vs_truth).0),
+    )
 }
 
 fn total_oracle_errors(results: &[&ItemResult]) -> BitCounts {
     let mut errors = BitCounts::default();
     for e in results.iter().filter_map(|r| r.oracle_errors) {
-        errors.true_yes += e.true_yes;
-        errors.true_no += e.true_no;
-        errors.false_yes += e.false_yes;
-        errors.false_no += e.false_no;
+        errors.merge(&e);
     }
     errors
 }
@@ -228,8 +258,8 @@ fn num(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"))
 }
 
-fn row(name: &str, g: &GroupSummary) -> String {
-    format!(
+fn row(name: &str, g: &GroupSummary, direct: bool) -> String {
+    let mut line = format!(
         "{:>6} {:>6} {:>6} {:>6} {:>7} {:>6} {:>6} {:>7.2} {:>7.2} {:>5} {:>6} {:>6} {:>7} {:>7} {:>5} {:>6}",
         name,
         g.items,
@@ -247,16 +277,22 @@ fn row(name: &str, g: &GroupSummary) -> String {
         pct(g.oracle_error_measured),
         pct(Some(g.exhaustive_fraction)),
         g.alarms,
-    )
+    );
+    if direct {
+        line.push_str(&format!(" {:>6} {:>6}", pct(g.direct_accuracy), pct(g.direct_f1)));
+    }
+    line
 }
 
 /// The printed table: one row per number of variables plus the overall row. Columns: items;
 /// accuracy and F1 against the drawn DAG (`acc`, `F1`) and against the label (`acc_lbl`,
 /// `F1_lbl`); share of runs whose MAP candidate is the true DAG (`dag`); mean queries; mean
 /// ⌈log₂ |C|⌉; their ratio; runs the prior left undecided (`undec`) with their mean queries and
-/// mean ⌈log₂ |C|⌉; measured oracle error; share of exhaustive candidate sets (`exh`); alarms.
-/// Rates in percent.
+/// mean ⌈log₂ |C|⌉; measured oracle error; share of exhaustive candidate sets (`exh`); alarms;
+/// with the model oracle also the same model's direct accuracy and F1 against the label
+/// (`direct`, `dir_F1`). Rates in percent.
 pub fn format_table(summary: &Summary) -> String {
+    let direct = summary.overall.direct_accuracy.is_some();
     let mut out = format!(
         "{:>6} {:>6} {:>6} {:>6} {:>7} {:>6} {:>6} {:>7} {:>7} {:>5} {:>6} {:>6} {:>7} {:>7} {:>5} {:>6}\n",
         "n_vars",
@@ -276,11 +312,14 @@ pub fn format_table(summary: &Summary) -> String {
         "exh",
         "alarms"
     );
+    if direct {
+        out.insert_str(out.len() - 1, &format!(" {:>6} {:>6}", "direct", "dir_F1"));
+    }
     for (n, g) in &summary.by_n_vars {
-        out.push_str(&row(&n.to_string(), g));
+        out.push_str(&row(&n.to_string(), g, direct));
         out.push('\n');
     }
-    out.push_str(&row("all", &summary.overall));
+    out.push_str(&row("all", &summary.overall, direct));
     out.push('\n');
     out
 }

@@ -2,19 +2,26 @@
 //! queries and ⌈log₂ |candidates|⌉ by number of variables.
 //!
 //! Writes `OUT/items.jsonl` (one line per record × trial, with the full trace),
-//! `OUT/summary.json` and `OUT/meta.json`, and prints the table. See `docs/acbo.md`.
+//! `OUT/summary.json` and `OUT/meta.json`, and prints the table. With `--oracle model:DIR` the
+//! model is loaded (and refused) before any output exists, answers local queries inside the loop
+//! and is also asked every item's global question directly (the `direct` columns). See
+//! `docs/acbo.md`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
 
-use crate::acbo::bench::{likelihood_models, limit_per_size, prepare_items, run_bench, BenchSettings, ItemResult};
+use crate::acbo::bench::{limit_per_size, prepare_items, run_bench, BenchItem, BenchSettings, ItemResult};
+use crate::acbo::oracle::build::likelihood_models;
+use crate::acbo::oracle::ExperimentSettings;
 use crate::acbo::summary::{format_table, summarize, Summary};
-use crate::acbo::{BitCounts, CandidateSettings, ErrorModel, Goal, LoopConfig, OracleSpec, QueryKind, Selection};
-use crate::corpus::{JsonlReader, JsonlWriter};
+use crate::acbo::{BitCounts, CandidateSettings, ErrorModel, Goal, LoopConfig, OracleFactory, OracleSpec, QueryKind, Selection};
+use crate::corpus::{JsonlReader, JsonlWriter, Record};
 use crate::error::{Error, Result};
+use crate::model::oracle::ModelOracleFactory;
+use crate::model::{load, ComputeDevice, DeviceChoice, LoadOptions, LoadedModel, ModelSpec};
 use crate::report::{write_json_atomic, Meta};
 
 /// Arguments of `ntkgap acbo`.
@@ -22,13 +29,15 @@ use crate::report::{write_json_atomic, Meta};
 #[command(after_help = "Examples:\n  \
     ntkgap generate --kind extended --nodes 3..8 --per-size 5 --seed 1 --out data/ext\n  \
     ntkgap acbo --data data/ext/test.jsonl --oracle noisy:0.1 --max-items-per-size 100 --out runs/acbo-noisy\n  \
-    ntkgap acbo --data data/ext/test.jsonl --oracle experiment:200 --select random --out runs/acbo-exp")]
+    ntkgap acbo --data data/ext/test.jsonl --oracle experiment:200 --select random --out runs/acbo-exp\n  \
+    ntkgap acbo --data data/ext/test.jsonl --oracle model:runs/mixed/best --out runs/acbo-model")]
 pub struct AcboArgs {
     /// JSONL records with a Corr2Cause premise and a hypothesis (relation + pair, or text).
     #[arg(long)]
     pub data: PathBuf,
-    /// The oracle: noisy:ETA (truth flipped with probability ETA) or experiment:S (S samples
-    /// per intervention arm on a simulated linear-Gaussian SCM).
+    /// The oracle: noisy:ETA (truth flipped with probability ETA), experiment:S (S samples
+    /// per intervention arm on a simulated linear-Gaussian SCM) or model:DIR (a trained
+    /// classifier reading local query texts; see `ntkgap local-queries`).
     #[arg(long)]
     pub oracle: String,
     /// Query selection: eig (information about the DAG), eig-hypothesis (about the hypothesis),
@@ -71,9 +80,20 @@ pub struct AcboArgs {
     /// Keep a seeded subset of at most N records per number of variables.
     #[arg(long, value_name = "N")]
     pub max_items_per_size: Option<usize>,
-    /// Random systems per size for calibrating the experiment oracle's error rates.
+    /// Random systems per size for calibrating the experiment or model oracle's error rates.
     #[arg(long, default_value_t = 50)]
     pub calibration_systems: usize,
+    /// model oracle: samples per intervention arm of the experiment behind each local query
+    /// (use the value the model's local training texts were made with).
+    #[arg(long, default_value_t = 200)]
+    pub local_samples: usize,
+    /// model oracle: where the frozen model runs (`auto`: a hardware GPU if wgpu finds one, else
+    /// the CPU; `cpu`; `wgpu`).
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// model oracle: texts per forward batch.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
     /// Output directory (created if missing).
     #[arg(long)]
     pub out: PathBuf,
@@ -105,6 +125,7 @@ impl AcboArgs {
             ("--candidate-cap", self.candidate_cap),
             ("--candidate-samples", self.candidate_samples),
             ("--calibration-systems", self.calibration_systems),
+            ("--batch", self.batch),
         ] {
             if v == 0 {
                 return Err(Error::invalid(name, "must be at least 1"));
@@ -112,6 +133,15 @@ impl AcboArgs {
         }
         if self.max_items_per_size == Some(0) {
             return Err(Error::invalid("--max-items-per-size", "must be at least 1"));
+        }
+        if self.calibration_systems > crate::acbo::oracle::build::MAX_CALIBRATION_SYSTEMS {
+            return Err(Error::invalid(
+                "--calibration-systems",
+                format!("{} exceeds {}", self.calibration_systems, crate::acbo::oracle::build::MAX_CALIBRATION_SYSTEMS),
+            ));
+        }
+        if self.local_samples < 2 {
+            return Err(Error::invalid("--local-samples", format!("{} < 2", self.local_samples)));
         }
         Ok(BenchSettings {
             oracle: OracleSpec::parse(&self.oracle)?,
@@ -127,32 +157,90 @@ impl AcboArgs {
     }
 }
 
-/// Run `ntkgap acbo`.
-///
-/// # Errors
-/// Bad flags or records (exit code 2), unwritable outputs.
-pub fn run(args: AcboArgs) -> anyhow::Result<()> {
-    let settings = args.settings()?;
-    let start = Instant::now();
+/// Load the model of `model:DIR` (before any output exists, so a bad model leaves nothing).
+fn load_model(settings: &BenchSettings, seed: u64, device: DeviceChoice) -> Result<Option<(LoadedModel, ComputeDevice)>> {
+    let OracleSpec::Model { dir } = &settings.oracle else { return Ok(None) };
+    let options = LoadOptions { seed, head_file: None };
+    let compute = device.resolve()?;
+    Ok(Some((load(&ModelSpec::Dir(dir.clone()), &options, &compute.device(false))?, compute)))
+}
+
+/// The oracle factory of a loaded `model:DIR` model.
+fn model_factory<'m>(args: &AcboArgs, settings: &BenchSettings, loaded: Option<&'m (LoadedModel, ComputeDevice)>) -> Result<Option<ModelOracleFactory<'m>>> {
+    let Some((model, compute)) = loaded else { return Ok(None) };
+    let experiment = ExperimentSettings::new(args.local_samples)?;
+    Ok(Some(ModelOracleFactory::new(model, compute.device(false), args.batch, experiment, settings.oracle.describe())?))
+}
+
+/// The records of `--data` and the validated (and per-size limited) items.
+fn read_items(args: &AcboArgs, settings: &BenchSettings) -> Result<(Vec<(usize, Record)>, Vec<BenchItem>)> {
     let records = JsonlReader::open(&args.data)?.collect::<Result<Vec<_>>>()?;
     if records.is_empty() {
-        return Err(Error::bad_input(&args.data, "contains no records").into());
+        return Err(Error::bad_input(&args.data, "contains no records"));
     }
     let mut items = prepare_items(&args.data, &records)?;
     if let Some(max) = args.max_items_per_size {
         items = limit_per_size(items, max, settings.seed);
     }
+    Ok((records, items))
+}
+
+/// Ask the same model every item's global question and record the answer on each of its runs;
+/// returns how many direct inputs were truncated.
+fn attach_direct_answers(
+    factory: &ModelOracleFactory<'_>,
+    path: &Path,
+    items: &[BenchItem],
+    records: &[(usize, Record)],
+    results: &mut [ItemResult],
+) -> Result<usize> {
+    let spinner = super::progress::spinner("asking the model the global question directly");
+    let by_line: BTreeMap<usize, &Record> = records.iter().map(|(l, r)| (*l, r)).collect();
+    let inputs = items
+        .iter()
+        .map(|i| {
+            let r = by_line.get(&i.line).ok_or_else(|| Error::invalid("items", "lost a record"))?;
+            r.input().map_err(|e| Error::Jsonl { path: path.to_path_buf(), line: i.line, reason: e })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (direct, truncated) = factory.direct_answers(&inputs)?;
+    spinner.finish_and_clear();
+    let answer: BTreeMap<usize, bool> = items.iter().zip(direct).map(|(i, d)| (i.line, d)).collect();
+    results.iter_mut().for_each(|r| r.direct_predicted_entailment = answer.get(&r.line).copied());
+    Ok(truncated)
+}
+
+/// Run `ntkgap acbo`.
+///
+/// # Errors
+/// Bad flags, records or models (exit code 2), unwritable outputs.
+pub fn run(args: AcboArgs) -> anyhow::Result<()> {
+    let settings = args.settings()?;
+    let start = Instant::now();
+    let loaded = load_model(&settings, settings.seed, args.device)?;
+    let factory = model_factory(&args, &settings, loaded.as_ref())?;
+    let (records, items) = read_items(&args, &settings)?;
     let out_dir = crate::report::OutputDir::create(&args.out)?;
+    if let Some((_, compute)) = &loaded {
+        compute.announce();
+    }
     let mut sizes: Vec<usize> = items.iter().map(|i| i.n).collect();
     sizes.sort_unstable();
     sizes.dedup();
-    let models = likelihood_models(&settings, &sizes)?;
+    let dyn_factory = factory.as_ref().map(|f| f as &dyn OracleFactory);
+    let spinner = super::progress::spinner("calibrating the oracle");
+    let models = likelihood_models(&settings, &sizes, dyn_factory)?;
+    spinner.finish_and_clear();
     let bar = super::progress::bar((items.len() * settings.trials) as u64, "items");
-    let results = run_bench(&items, &settings, &models, &|| bar.inc(1))?;
+    let mut results = run_bench(&items, &settings, &models, dyn_factory, &|| bar.inc(1))?;
     bar.finish_and_clear();
+    let truncated = match &factory {
+        Some(f) => Some(attach_direct_answers(f, &args.data, &items, &records, &mut results)?),
+        None => None,
+    };
     let plain: BTreeMap<usize, _> = models.iter().map(|(&n, m)| (n, m.0)).collect();
     let summary = summarize(&results, &plain);
-    write_outputs(&args, &settings, &results, &summary, &models, items.len())?;
+    write_outputs(&args, &settings, &results, &summary, &models, items.len(), truncated)?;
     out_dir.keep();
     println!(
         "A-CBO, oracle {}, select {}, query {}, goal {}, {} records x {} trials",
@@ -164,12 +252,10 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
         settings.trials
     );
     print!("{}", format_table(&summary));
-    eprintln!(
-        "{} runs in {:.1} s; wrote {}",
-        results.len(),
-        start.elapsed().as_secs_f64(),
-        args.out.display()
-    );
+    if let Some(cut) = truncated.filter(|&c| c > 0) {
+        eprintln!("note: {cut} of {} direct inputs were truncated (premise only; hypotheses kept whole)", items.len());
+    }
+    eprintln!("{} runs in {:.1} s; wrote {}", results.len(), start.elapsed().as_secs_f64(), args.out.display());
     Ok(())
 }
 
@@ -180,6 +266,7 @@ fn write_outputs(
     summary: &Summary,
     models: &BTreeMap<usize, (ErrorModel, Option<BitCounts>)>,
     records: usize,
+    direct_truncated: Option<usize>,
 ) -> Result<()> {
     let mut writer = JsonlWriter::create(args.out.join("items.jsonl"))?;
     for r in results {
@@ -193,6 +280,12 @@ fn write_outputs(
     meta.set("settings", settings)
         .set("calibration", calibration)
         .set("records", records);
+    if let OracleSpec::Model { dir } = &settings.oracle {
+        for file in ["config.json", "model.safetensors", "tokenizer.json"] {
+            meta.add_input(&dir.join(file))?;
+        }
+        meta.set("local_samples", args.local_samples).set("direct_inputs_truncated", direct_truncated);
+    }
     meta.write(args.out.join("meta.json"))
 }
 

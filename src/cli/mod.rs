@@ -16,6 +16,7 @@ pub mod gap_args;
 pub mod generate;
 pub mod gram;
 pub mod gram_merge;
+pub mod local_queries;
 pub mod model_args;
 pub mod overlap;
 pub mod pairs;
@@ -74,6 +75,8 @@ pub enum Command {
     Acbo(acbo::AcboArgs),
     /// List the wgpu adapters and the device `--device auto|wgpu` picks.
     Devices(devices::DevicesArgs),
+    /// Write local query records (one simulated experiment each) for the model:DIR oracle.
+    LocalQueries(local_queries::LocalQueriesArgs),
 }
 
 /// Parse the process arguments and run the chosen subcommand.
@@ -92,6 +95,7 @@ pub fn main_entry() -> anyhow::Result<()> {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Acbo(args) => acbo::run(args),
+        Command::LocalQueries(args) => local_queries::run(args),
         Command::Bound(args) => bound::run(args),
         Command::Enumerate(args) => enumerate::run(args),
         Command::Generate(args) => generate::run(args),

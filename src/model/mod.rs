@@ -10,6 +10,8 @@
 //! * [`load()`] / [`save()`] — Hugging Face directories and `builtin:tiny|small`.
 //! * [`DeviceChoice`] — run-time device choice (`--device auto|cpu|wgpu`: burn's `flex` CPU
 //!   backend or its wgpu backend on the shared GPU device of [`crate::gpu`]).
+//! * [`oracle`] — the frozen model as the A-CBO `model:DIR` oracle (local queries) and asked
+//!   the global question directly; the only place the A-CBO loop meets burn.
 //!
 //! Tensors carry no backend type (`Tensor<D>`); the [`burn::tensor::Device`] decides. Nothing
 //! user-supplied reaches a burn op unchecked: configs are validated before allocation
@@ -32,6 +34,7 @@ pub mod head;
 pub mod infer;
 pub mod layer;
 pub mod load;
+pub mod oracle;
 pub mod probe;
 pub mod save;
 pub mod weights;

@@ -9,23 +9,21 @@
 //! Error rates are not assumed: each oracle tallies its answers against the true ancestor
 //! relation, and [`calibrate_experiment`] measures the false-positive rate α̂ and the
 //! false-negative rate β̂ on seeded random systems of the same size before a benchmark; the
-//! likelihood then uses (α̂, β̂), each clamped to [0.001, 0.49].
+//! likelihood then uses (α̂, β̂), each clamped to [0.001, 0.49] (see `oracle::calibrate`).
+//! [`Experimenter`] (the SCM and its noise) is shared with the model oracle, which writes the
+//! experiment's t statistic into a local query text instead of deciding by p.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::acbo::error_model::{BitCounts, ErrorModel};
+use crate::acbo::oracle::calibrate::{calibrate, Calibration};
 use crate::acbo::oracle::Oracle;
-use crate::acbo::query::{all_queries, descendant_sets, Answer, Query, QueryKind};
+use crate::acbo::query::{descendant_sets, Answer, Query};
 use crate::acbo::scm::LinearGaussianScm;
-use crate::acbo::stats::{welch_t_test, SampleSummary};
+use crate::acbo::stats::{student_t_two_sided_p, welch_t, SampleSummary};
 use crate::error::{Error, Result};
-
-/// Lower clamp of calibrated error rates.
-pub const CALIBRATED_RATE_MIN: f64 = 0.001;
-/// Upper clamp of calibrated error rates.
-pub const CALIBRATED_RATE_MAX: f64 = 0.49;
 
 /// How experiments are run and decided.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -55,14 +53,72 @@ impl ExperimentSettings {
     }
 }
 
-/// An oracle that runs simulated interventional experiments on the true system.
+/// One target's outcome of a simulated experiment do(X = ±c).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EffectStatistic {
+    /// The target variable Y (0-based index).
+    pub target: usize,
+    /// Welch's t of Y between the arms do(X = +c) and do(X = −c) (the standardized shift).
+    pub t: f64,
+    /// Its two-sided p-value.
+    pub p: f64,
+}
+
+/// A simulated laboratory on one true system: a linear-Gaussian SCM (seeded weights) that runs
+/// interventional experiments with fresh noise. Shared by the `experiment:S` oracle (which
+/// decides by p < α) and the model oracle (which writes t into its local query text).
 #[derive(Debug, Clone)]
-pub struct ExperimentOracle {
+pub struct Experimenter {
     scm: LinearGaussianScm,
     descendants: Vec<u64>,
     settings: ExperimentSettings,
-    model: ErrorModel,
     rng: ChaCha8Rng,
+}
+
+impl Experimenter {
+    /// A laboratory on the DAG with parent bitsets `parents`; `seed` fixes weights and noise.
+    ///
+    /// # Errors
+    /// [`Error::Graph`] on cyclic or out-of-range parent sets.
+    pub fn new(parents: &[u64], settings: ExperimentSettings, seed: u64) -> Result<Self> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let scm = LinearGaussianScm::random(parents, &mut rng)?;
+        let descendants = descendant_sets(parents)?;
+        Ok(Self { scm, descendants, settings, rng })
+    }
+
+    /// The true system's strict descendant sets (`descendants[v]` = bitset).
+    pub fn descendants(&self) -> &[u64] {
+        &self.descendants
+    }
+
+    /// The settings experiments run with.
+    pub fn settings(&self) -> ExperimentSettings {
+        self.settings
+    }
+
+    /// Run do(X = +c) and do(X = −c), S samples each, and test every target of `query`;
+    /// one statistic per target, in increasing target order.
+    pub fn run(&mut self, query: &Query) -> Vec<EffectStatistic> {
+        let (s, c) = (self.settings.samples, self.settings.intervention_value);
+        let plus = self.scm.sample_do(query.intervene, c, s, &mut self.rng);
+        let minus = self.scm.sample_do(query.intervene, -c, s, &mut self.rng);
+        (0..self.scm.n())
+            .filter(|&y| query.targets >> y & 1 == 1)
+            .map(|y| {
+                let (a, b) = (SampleSummary::of(&plus[y]), SampleSummary::of(&minus[y]));
+                let (t, df) = welch_t(a, b);
+                EffectStatistic { target: y, t, p: student_t_two_sided_p(t, df) }
+            })
+            .collect()
+    }
+}
+
+/// An oracle that runs simulated interventional experiments on the true system.
+#[derive(Debug, Clone)]
+pub struct ExperimentOracle {
+    lab: Experimenter,
+    model: ErrorModel,
     measured: BitCounts,
 }
 
@@ -73,37 +129,18 @@ impl ExperimentOracle {
     /// # Errors
     /// [`Error::Graph`] on cyclic or out-of-range parent sets.
     pub fn new(parents: &[u64], settings: ExperimentSettings, model: ErrorModel, seed: u64) -> Result<Self> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let scm = LinearGaussianScm::random(parents, &mut rng)?;
-        let descendants = descendant_sets(parents)?;
-        Ok(Self {
-            scm,
-            descendants,
-            settings,
-            model,
-            rng,
-            measured: BitCounts::default(),
-        })
+        Ok(Self { lab: Experimenter::new(parents, settings, seed)?, model, measured: BitCounts::default() })
     }
 
     fn run_experiment(&mut self, query: &Query) -> u64 {
-        let (s, c) = (self.settings.samples, self.settings.intervention_value);
-        let plus = self.scm.sample_do(query.intervene, c, s, &mut self.rng);
-        let minus = self.scm.sample_do(query.intervene, -c, s, &mut self.rng);
-        let mut changed = 0u64;
-        for y in (0..self.scm.n()).filter(|&y| query.targets >> y & 1 == 1) {
-            let p = welch_t_test(SampleSummary::of(&plus[y]), SampleSummary::of(&minus[y]));
-            if p < self.settings.significance {
-                changed |= 1u64 << y;
-            }
-        }
-        changed
+        let alpha = self.lab.settings.significance;
+        self.lab.run(query).iter().filter(|e| e.p < alpha).fold(0u64, |acc, e| acc | 1u64 << e.target)
     }
 }
 
 impl Oracle for ExperimentOracle {
     fn name(&self) -> String {
-        format!("experiment:{}", self.settings.samples)
+        format!("experiment:{}", self.lab.settings.samples)
     }
 
     fn error_model(&self) -> ErrorModel {
@@ -112,8 +149,7 @@ impl Oracle for ExperimentOracle {
 
     fn answer(&mut self, query: &Query) -> Result<Answer> {
         let changed = self.run_experiment(query);
-        self.measured
-            .add(query.truth(&self.descendants), changed, query.targets);
+        self.measured.add(query.truth(&self.lab.descendants), changed, query.targets);
         Ok(Answer { changed })
     }
 
@@ -122,56 +158,21 @@ impl Oracle for ExperimentOracle {
     }
 }
 
-/// Result of a calibration run.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct ExperimentCalibration {
-    /// Raw tallies over all calibration answers (against the true ancestor relation).
-    pub measured: BitCounts,
-    /// (α̂, β̂) clamped to [[`CALIBRATED_RATE_MIN`], [`CALIBRATED_RATE_MAX`]].
-    pub model: ErrorModel,
-}
-
 /// Measure the experiment oracle's error rates by asking every set-valued query once on each
 /// of the given systems (parent bitsets; callers draw seeded random DAGs of the benchmark's
-/// size). Oracle seeds are `seed + index`.
+/// size). Oracle seeds are `seed + index`. See [`calibrate`].
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] if `systems` is empty; [`Error::Graph`] on an invalid system.
-pub fn calibrate_experiment(
-    systems: &[Vec<u64>],
-    settings: ExperimentSettings,
-    seed: u64,
-) -> Result<ExperimentCalibration> {
-    if systems.is_empty() {
-        return Err(Error::invalid("calibration", "needs at least one system"));
-    }
+pub fn calibrate_experiment(systems: &[Vec<u64>], settings: ExperimentSettings, seed: u64) -> Result<Calibration> {
     let placeholder = ErrorModel::symmetric(0.0)?;
-    let mut measured = BitCounts::default();
-    for (i, parents) in systems.iter().enumerate() {
-        let mut oracle = ExperimentOracle::new(parents, settings, placeholder, seed.wrapping_add(i as u64))?;
-        for q in all_queries(parents.len(), QueryKind::Set) {
-            oracle.answer(&q)?;
-        }
-        let m = oracle.measured;
-        measured.true_yes += m.true_yes;
-        measured.true_no += m.true_no;
-        measured.false_yes += m.false_yes;
-        measured.false_no += m.false_no;
-    }
-    let rate = |err: u64, total: u64| {
-        let r = if total == 0 { 0.0 } else { err as f64 / total as f64 };
-        r.clamp(CALIBRATED_RATE_MIN, CALIBRATED_RATE_MAX)
-    };
-    let model = ErrorModel::new(
-        rate(measured.false_yes, measured.negatives()),
-        rate(measured.true_no, measured.positives()),
-    )?;
-    Ok(ExperimentCalibration { measured, model })
+    calibrate(systems, seed, &|parents, s| Ok(Box::new(ExperimentOracle::new(parents, settings, placeholder, s)?)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::acbo::oracle::calibrate::{CALIBRATED_RATE_MAX, CALIBRATED_RATE_MIN};
 
     #[test]
     fn large_samples_recover_the_ancestor_relation() {

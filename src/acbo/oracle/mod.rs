@@ -1,25 +1,27 @@
 //! Oracles answer interventional queries about the true system.
 //!
 //! [`Oracle`] is the one interface the loop talks to: an answer per query plus the error model
-//! the likelihood should assume. Two oracles exist today:
+//! the likelihood should assume. Three oracles exist:
 //!
 //! - `noisy:η` ([`NoisyOracle`]) knows the true DAG and flips every answered variable
 //!   independently with probability η (seeded) — the paper's convergence setting;
 //! - `experiment:S` ([`ExperimentOracle`]) simulates a linear-Gaussian SCM on the true DAG and
 //!   decides each target with a Welch t-test on S interventional samples per arm; its error
-//!   rates are a consequence of S and are measured, not assumed (see [`calibrate_experiment`]).
-//!
-//! Known gap: the `model:DIR` oracle (a frozen classifier answering a short local query text,
-//! its reliability estimated on a calibration split) belongs to a later issue. It will implement
-//! [`Oracle`] inside the `model` module (the only place burn may be imported) and add one
-//! [`OracleSpec`] variant; the loop, the posterior and the benchmark need no change. Until then
-//! [`OracleSpec::parse`] rejects `model:` and lists the accepted forms.
-
+//!   rates are a consequence of S and are measured, not assumed (see [`calibrate()`]);
+//! - `model:DIR` — a frozen text classifier reading a short local query text (the experiment's
+//!   outcome for one target, [`crate::acbo::local_query`]). It needs burn, so it lives in
+//!   `crate::model::oracle` and reaches the benchmark through [`OracleFactory`]; its error rates
+//!   are calibrated the same way.
+pub mod build;
+pub mod calibrate;
 pub mod experiment;
 pub mod noisy;
 
-pub use experiment::{calibrate_experiment, ExperimentCalibration, ExperimentOracle, ExperimentSettings};
+pub use calibrate::{calibrate, Calibration, CALIBRATED_RATE_MAX, CALIBRATED_RATE_MIN};
+pub use experiment::{calibrate_experiment, EffectStatistic, ExperimentOracle, ExperimentSettings, Experimenter};
 pub use noisy::NoisyOracle;
+
+use std::path::PathBuf;
 
 use crate::acbo::error_model::BitCounts;
 use crate::acbo::error_model::ErrorModel;
@@ -46,8 +48,32 @@ pub trait Oracle {
     fn measured_errors(&self) -> Option<BitCounts>;
 }
 
+/// Builds oracles that live outside `acbo` — the model oracle, which needs burn — for the
+/// benchmark runner (which must not import burn). Shared across the runner's threads.
+pub trait OracleFactory: Sync {
+    /// A short description, e.g. `model:runs/m/best`.
+    fn name(&self) -> String;
+
+    /// An oracle on the true DAG with parent bitsets `parents`; `model` is the error model its
+    /// answers are scored with, `seed` fixes its experiments.
+    ///
+    /// # Errors
+    /// [`Error::Graph`] on invalid parent sets; oracle-specific failures.
+    fn build<'a>(&'a self, parents: &[u64], model: ErrorModel, seed: u64) -> Result<Box<dyn Oracle + 'a>>;
+
+    /// Measure the built oracles' error rates on `systems` (see [`calibrate()`], whose result
+    /// this must equal; a factory may override it with a faster, batched twin).
+    ///
+    /// # Errors
+    /// As [`calibrate()`].
+    fn calibrate(&self, systems: &[Vec<u64>], seed: u64) -> Result<Calibration> {
+        let placeholder = ErrorModel::symmetric(0.0)?;
+        calibrate(systems, seed, &|parents, s| self.build(parents, placeholder, s))
+    }
+}
+
 /// A parsed `--oracle` value.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum OracleSpec {
     /// `noisy:η`, 0 ≤ η < ½.
     Noisy {
@@ -59,13 +85,20 @@ pub enum OracleSpec {
         /// S, interventional samples per arm.
         samples: usize,
     },
+    /// `model:DIR`, a trained ntkgap/Hugging Face classifier directory answering local query
+    /// texts (built by the caller through an [`OracleFactory`]).
+    Model {
+        /// The model directory.
+        dir: PathBuf,
+    },
 }
 
 /// The accepted `--oracle` forms, for error messages.
-pub const ACCEPTED_ORACLES: &str = "noisy:ETA (0 <= ETA < 0.5) or experiment:S (S >= 2 samples)";
+pub const ACCEPTED_ORACLES: &str =
+    "noisy:ETA (0 <= ETA < 0.5), experiment:S (S >= 2 samples) or model:DIR (a trained classifier directory)";
 
 impl OracleSpec {
-    /// Parse `noisy:0.1` or `experiment:200`.
+    /// Parse `noisy:0.1`, `experiment:200` or `model:runs/m/best`.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] naming `--oracle`, listing the accepted forms.
@@ -87,6 +120,9 @@ impl OracleSpec {
                 }
                 Ok(OracleSpec::Experiment { samples })
             }
+            "model" if value.is_empty() => Err(bad("names no model directory")),
+            "model" if value.starts_with("builtin:") => Err(bad("needs a trained model directory, not an untrained built-in model")),
+            "model" => Ok(OracleSpec::Model { dir: PathBuf::from(value) }),
             _ => Err(bad("is not a known oracle")),
         }
     }
@@ -96,6 +132,7 @@ impl OracleSpec {
         match self {
             OracleSpec::Noisy { error_rate } => format!("noisy:{error_rate}"),
             OracleSpec::Experiment { samples } => format!("experiment:{samples}"),
+            OracleSpec::Model { dir } => format!("model:{}", dir.display()),
         }
     }
 }
@@ -114,9 +151,12 @@ mod tests {
             OracleSpec::parse("experiment:200").unwrap(),
             OracleSpec::Experiment { samples: 200 }
         );
-        for bad in ["model:runs/m", "noisy:0.5", "noisy:x", "experiment:1", "noisy"] {
+        let m = OracleSpec::parse("model:runs/m").unwrap();
+        assert_eq!(m, OracleSpec::Model { dir: PathBuf::from("runs/m") });
+        assert_eq!(m.describe(), "model:runs/m");
+        for bad in ["model:", "model:builtin:tiny", "noisy:0.5", "noisy:x", "experiment:1", "noisy", "oracle:1"] {
             let e = OracleSpec::parse(bad).unwrap_err().to_string();
-            assert!(e.contains("--oracle") && e.contains("experiment:S"), "{bad}: {e}");
+            assert!(e.contains("--oracle") && e.contains("experiment:S") && e.contains("model:DIR"), "{bad}: {e}");
         }
     }
 }

@@ -1,0 +1,253 @@
+//! `model:DIR` — a frozen classifier as the A-CBO oracle, and the same weights asked the global
+//! question directly (the paper's "same frozen weights" ablation, Roy & Parbhoo, arXiv
+//! 2605.27567).
+//!
+//! This is the one place where the A-CBO loop meets burn ([`crate::acbo`] must not import it):
+//! [`ModelOracleFactory`] implements [`OracleFactory`], and each oracle it builds owns an
+//! [`Experimenter`] on the true system. A query do(X) runs one simulated experiment, phrases one
+//! local question per target ([`crate::acbo::local_query`]), and answers all of them in one
+//! batched forward: "changes" iff the margin logit₁ − logit₀ > 0 ([`Classifier::score`]). The
+//! oracle tallies its answers against the true ancestor relation, which is how the benchmark
+//! calibrates α̂, β̂ and reports `oracle_error_measured`.
+//!
+//! [`ModelOracleFactory::direct_answers`] asks the global question — `[CLS] premise [SEP]
+//! hypothesis [SEP]`, premise truncated first — with the same weights: "entailment" iff the
+//! margin > 0.
+//!
+//! Known gaps: answers are hard decisions (the margin's confidence is not fed into the
+//! likelihood; one (α̂, β̂) per size is); the model is assumed to have been trained on local
+//! query texts made with the same experiment settings (S, c) — nothing checks that.
+
+use burn::tensor::Device;
+
+use crate::acbo::error_model::{BitCounts, ErrorModel};
+use crate::acbo::local_query::local_questions;
+use crate::acbo::oracle::{Calibration, Experimenter, ExperimentSettings, Oracle, OracleFactory};
+use crate::acbo::query::{all_queries, Answer, Query, QueryKind};
+use crate::corpus::RecordText;
+use crate::error::{Error, Result};
+use crate::model::classifier::Classifier;
+use crate::model::infer::margins;
+use crate::model::load::LoadedModel;
+use crate::tokenize::{Encoding, Tokenizer};
+
+/// A frozen classifier with its tokenizer, answering local queries and global questions.
+pub struct ModelOracleFactory<'m> {
+    classifier: &'m Classifier,
+    tokenizer: &'m dyn Tokenizer,
+    pad_id: u32,
+    device: Device,
+    batch_size: usize,
+    experiment: ExperimentSettings,
+    name: String,
+}
+
+impl<'m> ModelOracleFactory<'m> {
+    /// Wrap a loaded model (inference device `device`); `experiment` says how the oracles'
+    /// experiments run (S, c — the values the model's local training texts were made with);
+    /// `name` is how the oracle describes itself.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the model has no two-label head, was partly initialised
+    /// from a seed (no trained head), the tokenizer has no pad token, or `batch_size` is 0.
+    pub fn new(
+        loaded: &'m LoadedModel,
+        device: Device,
+        batch_size: usize,
+        experiment: ExperimentSettings,
+        name: String,
+    ) -> Result<Self> {
+        if !loaded.initialised.is_empty() {
+            return Err(Error::invalid(
+                "--oracle",
+                format!("{name} has no trained classification head ({} would be random)", loaded.initialised.join(", ")),
+            ));
+        }
+        if loaded.classifier.config.num_labels() != 2 {
+            return Err(Error::invalid("--oracle", format!("{name} has {} labels; a yes/no oracle needs 2", loaded.classifier.config.num_labels())));
+        }
+        if batch_size == 0 {
+            return Err(Error::invalid("--batch", "must be at least 1"));
+        }
+        let pad_id = loaded.tokenizer.pad_id()?;
+        Ok(Self { classifier: &loaded.classifier, tokenizer: loaded.tokenizer.as_ref(), pad_id, device, batch_size, experiment, name })
+    }
+
+    fn positive(&self, encodings: &[Encoding]) -> Result<Vec<bool>> {
+        if encodings.is_empty() {
+            return Ok(Vec::new());
+        }
+        let m = margins(self.classifier, encodings, self.pad_id, self.batch_size, &self.device)?;
+        if let Some(bad) = m.iter().position(|v| !v.is_finite()) {
+            return Err(Error::invalid("model output", format!("non-finite margin for input {bad}")));
+        }
+        Ok(m.into_iter().map(|v| v > 0.0).collect())
+    }
+
+    /// Yes/no answers to single texts (e.g. local query texts): yes iff the margin > 0.
+    ///
+    /// # Errors
+    /// Tokenization or inference failures (an input longer than the model allows).
+    pub fn answers(&self, texts: &[String]) -> Result<Vec<bool>> {
+        let encodings = texts.iter().map(|t| self.tokenizer.encode(t)).collect::<Result<Vec<_>>>()?;
+        self.positive(&encodings)
+    }
+
+    /// The global question asked directly: "entailment" iff the margin > 0, per input, with the
+    /// number of inputs whose premise was truncated.
+    ///
+    /// # Errors
+    /// Tokenization or inference failures.
+    pub fn direct_answers(&self, inputs: &[RecordText<'_>]) -> Result<(Vec<bool>, usize)> {
+        let encodings = inputs.iter().map(|i| self.tokenizer.encode_input(*i)).collect::<Result<Vec<_>>>()?;
+        let truncated = encodings.iter().filter(|e| e.truncated).count();
+        Ok((self.positive(&encodings)?, truncated))
+    }
+}
+
+impl OracleFactory for ModelOracleFactory<'_> {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn build<'a>(&'a self, parents: &[u64], model: ErrorModel, seed: u64) -> Result<Box<dyn Oracle + 'a>> {
+        let lab = Experimenter::new(parents, self.experiment, seed)?;
+        Ok(Box::new(ModelOracle { reader: self, lab, model, measured: BitCounts::default() }))
+    }
+
+    /// The batched twin of [`crate::acbo::oracle::calibrate()`]: the same experiments in the same order (system i
+    /// seeded `seed + i`, every set query once), but all questions answered in length-sorted
+    /// batches of `batch_size` instead of one forward per query — the tallies are equal (tested).
+    fn calibrate(&self, systems: &[Vec<u64>], seed: u64) -> Result<Calibration> {
+        if systems.is_empty() {
+            return Err(Error::invalid("calibration", "needs at least one system"));
+        }
+        let (mut texts, mut truths) = (Vec::new(), Vec::new());
+        for (i, parents) in systems.iter().enumerate() {
+            let mut lab = Experimenter::new(parents, self.experiment, seed.wrapping_add(i as u64))?;
+            for query in all_queries(parents.len(), QueryKind::Set) {
+                let truth = lab.descendants()[query.intervene];
+                for q in local_questions(&mut lab, &query) {
+                    truths.push(truth >> q.target & 1);
+                    texts.push(q.text);
+                }
+            }
+        }
+        let mut measured = BitCounts::default();
+        for (truth, yes) in truths.into_iter().zip(self.answers(&texts)?) {
+            measured.add(truth, u64::from(yes), 1);
+        }
+        Calibration::from_counts(measured)
+    }
+}
+
+/// One item's model oracle: a laboratory on the true system plus the shared frozen model.
+struct ModelOracle<'a> {
+    reader: &'a ModelOracleFactory<'a>,
+    lab: Experimenter,
+    model: ErrorModel,
+    measured: BitCounts,
+}
+
+impl Oracle for ModelOracle<'_> {
+    fn name(&self) -> String {
+        self.reader.name.clone()
+    }
+
+    fn error_model(&self) -> ErrorModel {
+        self.model
+    }
+
+    fn answer(&mut self, query: &Query) -> Result<Answer> {
+        let questions = local_questions(&mut self.lab, query);
+        let texts: Vec<String> = questions.iter().map(|q| q.text.clone()).collect();
+        let yes = self.reader.answers(&texts)?;
+        let changed = questions.iter().zip(yes).filter(|(_, y)| *y).fold(0u64, |acc, (q, _)| acc | 1u64 << q.target);
+        self.measured.add(query.truth(self.lab.descendants()), changed, query.targets);
+        Ok(Answer { changed })
+    }
+
+    fn measured_errors(&self) -> Option<BitCounts> {
+        Some(self.measured)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acbo::oracle::{calibrate, CALIBRATED_RATE_MAX, CALIBRATED_RATE_MIN};
+    use crate::model::{load, BuiltinSize, LoadOptions, ModelSpec};
+
+    /// A random RoBERTa with a complete head (`tests/data/roberta_tiny`, initializer range 0.3,
+    /// so its answers vary with the text) standing in for a trained model.
+    fn untrained() -> LoadedModel {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/roberta_tiny");
+        let options = LoadOptions { seed: 3, head_file: None };
+        load(&ModelSpec::Dir(dir), &options, &Device::flex()).unwrap()
+    }
+
+    fn factory(loaded: &LoadedModel) -> ModelOracleFactory<'_> {
+        let settings = ExperimentSettings::new(50).unwrap();
+        ModelOracleFactory::new(loaded, Device::flex(), 4, settings, "model:test".into()).unwrap()
+    }
+
+    #[test]
+    fn answers_are_the_models_answers_to_the_local_texts_and_are_seeded() {
+        let loaded = untrained();
+        let f = factory(&loaded);
+        let parents = vec![0, 0b1, 0b10, 0]; // Z → Y → X, W isolated
+        let query = Query { intervene: 0, targets: 0b1110 };
+        let model = ErrorModel::symmetric(0.1).unwrap();
+        let mut oracle = f.build(&parents, model, 9).unwrap();
+        let answer = oracle.answer(&query).unwrap();
+        let mut lab = Experimenter::new(&parents, ExperimentSettings::new(50).unwrap(), 9).unwrap();
+        let questions = local_questions(&mut lab, &query);
+        let texts: Vec<String> = questions.iter().map(|q| q.text.clone()).collect();
+        let yes = f.answers(&texts).unwrap();
+        let want = questions.iter().zip(&yes).filter(|(_, y)| **y).fold(0u64, |a, (q, _)| a | 1 << q.target);
+        assert_eq!(answer.changed, want);
+        let mut tally = BitCounts::default();
+        tally.add(0b0110, want, query.targets);
+        assert_eq!(oracle.measured_errors(), Some(tally));
+        assert_eq!(oracle.error_model(), model);
+        let mut again = f.build(&parents, model, 9).unwrap();
+        assert_eq!(again.answer(&query).unwrap(), answer);
+        // One text at a time gives the same answers as the batch (padding is invisible).
+        let single: Vec<bool> = texts.iter().flat_map(|t| f.answers(std::slice::from_ref(t)).unwrap()).collect();
+        assert_eq!(single, yes);
+    }
+
+    #[test]
+    fn calibration_tallies_every_answer_and_clamps_the_rates() {
+        let loaded = untrained();
+        let f = factory(&loaded);
+        let systems = vec![vec![0, 0b1, 0b11], vec![0b100, 0b100, 0], vec![0, 0, 0], vec![0, 0b1, 0b10, 0b101]];
+        let placeholder = ErrorModel::symmetric(0.0).unwrap();
+        let cal = calibrate(&systems, 5, &|p, s| f.build(p, placeholder, s)).unwrap();
+        assert_eq!(cal.measured.positives() + cal.measured.negatives(), 3 * 3 * 2 + 4 * 3);
+        for r in [cal.model.false_positive_rate, cal.model.false_negative_rate] {
+            assert!((CALIBRATED_RATE_MIN..=CALIBRATED_RATE_MAX).contains(&r), "{cal:?}");
+        }
+        let m = cal.measured;
+        assert!(m.true_yes + m.false_yes > 0 && m.true_no + m.false_no > 0, "answers must vary for the twin check: {m:?}");
+        // The batched calibration is the reference's twin: the same tallies.
+        assert_eq!(OracleFactory::calibrate(&f, &systems, 5).unwrap(), cal);
+        assert_eq!(cal, calibrate(&systems, 5, &|p, s| f.build(p, placeholder, s)).unwrap());
+    }
+
+    #[test]
+    fn direct_answers_cover_every_input_and_untrained_heads_are_refused() {
+        let loaded = untrained();
+        let f = factory(&loaded);
+        let inputs = [
+            RecordText::Pair { premise: "Suppose there is a closed system of 3 variables, Z, Y and X.", hypothesis: "Z directly causes Y." },
+            RecordText::Single("When we intervene on Z, the effect on Y is 12. Does Y change?"),
+        ];
+        let (answers, truncated) = f.direct_answers(&inputs).unwrap();
+        assert_eq!((answers.len(), truncated), (2, 0));
+        let options = LoadOptions { seed: 3, head_file: None };
+        let fresh = load(&ModelSpec::Builtin(BuiltinSize::Tiny), &options, &Device::flex()).unwrap();
+        let e = ModelOracleFactory::new(&fresh, Device::flex(), 4, ExperimentSettings::new(50).unwrap(), "model:x".into());
+        assert!(e.err().unwrap().to_string().contains("no trained classification head"));
+    }
+}
