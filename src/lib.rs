@@ -19,7 +19,8 @@
 //! | [`ntk`] | eNTK Gram matrices: `PerLayer` (one backward per block) and the `Naive` reference twin |
 //! | [`bound`] | the Theorem 1 check on a given Gram matrix: published vs corrected bound per pair |
 //! | [`train`] | SFT/DPO fine-tuning, schedules, evaluation |
-//! | [`report`] | atomic output files, `meta.json` provenance, `.npy` I/O |
+//! | [`report`] | atomic output files, `meta.json` provenance, `.npy` I/O, charts, HTML |
+//! | [`demo`] | `ntkgap demo`: the six cached stages end to end and the HTML report |
 //! | [`cli`] | the `ntkgap` subcommands (the binary is a thin wrapper) |
 //!
 //! Library errors are one enum, [`Error`], with a [`Result`] alias.
@@ -30,6 +31,7 @@ pub mod acbo;
 pub mod bound;
 pub mod cli;
 pub mod corpus;
+pub mod demo;
 pub mod error;
 pub mod graph;
 pub mod model;

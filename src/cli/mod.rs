@@ -6,6 +6,7 @@
 
 pub mod acbo;
 pub mod bound;
+pub mod demo;
 pub mod enumerate;
 pub mod eval;
 pub mod forward;
@@ -59,6 +60,8 @@ pub enum Command {
     Bound(bound::BoundArgs),
     /// Run the A-CBO interventional loop on a corpus and report accuracy and queries by size.
     Acbo(acbo::AcboArgs),
+    /// The whole story end to end on the built-in model: an HTML report with plots.
+    Demo(demo::DemoArgs),
 }
 
 /// Parse the process arguments and run the chosen subcommand.
@@ -78,6 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Acbo(args) => acbo::run(args),
         Command::Bound(args) => bound::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Enumerate(args) => enumerate::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Stats(args) => stats::run(args),

@@ -1,8 +1,9 @@
-//! Output writers: atomic files, `meta.json` provenance, `.npy`, charts (PNG + SVG), (later) HTML.
+//! Output writers: atomic files, `meta.json` provenance, `.npy`, charts (PNG + SVG), HTML pages.
 //!
 //! Every output goes through [`atomic::AtomicFile`] so a failed run leaves no partial file.
 
 pub mod atomic;
+pub mod html;
 pub mod meta;
 pub mod npy;
 pub mod plot;

@@ -1,0 +1,230 @@
+//! The demo's settings: one [`DemoConfig`] per [`DemoMode`] (`--quick` or the full run), each
+//! stage's sizes in its own struct so that a stage's cache key depends on its own settings only,
+//! and the duration estimate printed before any work.
+
+use std::ops::RangeInclusive;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::model::Backend;
+use crate::train::Objective;
+
+/// How much of the story to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DemoMode {
+    /// `--quick`: SFT only, small corpora, few pairs; under 10 minutes on 2 CPU cores.
+    Quick,
+    /// The default: SFT and DPO, larger corpora, more pairs and A-CBO items.
+    Full,
+}
+
+/// Where the model stages run (`--device`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// A GPU when the build has a GPU backend and an adapter exists, else the CPU (default).
+    #[default]
+    Auto,
+    /// The pure-Rust CPU backend (`flex`); byte-identical outputs for the same seed.
+    Cpu,
+}
+
+impl DeviceChoice {
+    /// The backend to run on and, when `auto` fell back, the one notice line to print.
+    ///
+    /// SWITCH(gpu helper): [`Backend`] has only `Flex` today; once it gains a wgpu variant with
+    /// adapter detection, `Auto` should pick it here when an adapter exists.
+    pub fn resolve(self) -> (Backend, Option<String>) {
+        match self {
+            DeviceChoice::Cpu => (Backend::Flex, None),
+            DeviceChoice::Auto => {
+                (Backend::Flex, Some("note: --device auto: this build has no GPU backend yet; running on the CPU (flex)".into()))
+            }
+        }
+    }
+}
+
+/// Stage 1: corpora and near-miss pairs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DataConfig {
+    /// Corr2Cause sizes of the training corpus (split by the original rule: sizes with fewer
+    /// than 1000 items go to dev and test only).
+    pub train_nodes: RangeInclusive<usize>,
+    /// At most this many MECs per size of the training corpus (seeded sample).
+    pub train_max_mecs: usize,
+    /// MECs of the n = 6 Corr2Cause hard split.
+    pub hard_n6_mecs: usize,
+    /// Extended Corr2Cause sizes of the hard split.
+    pub hard_extended_nodes: RangeInclusive<usize>,
+    /// Distinct MECs per extended size.
+    pub hard_extended_per_size: usize,
+    /// Near-miss pairs kept per number of variables (same premise, opposite labels).
+    pub pairs_per_size: usize,
+    /// Samples per arm in the chain-versus-fork simulation (notebook 1).
+    pub chain_fork_samples: usize,
+    /// Maximum encoded length (the built-in model's 512 positions).
+    pub max_length: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+}
+
+/// Stage 2: fine-tuning.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainPlan {
+    /// `builtin:tiny` (the embedded default; nothing is downloaded).
+    pub model: String,
+    /// The objectives, each trained from the same θ₀ (same seed).
+    pub objectives: Vec<Objective>,
+    /// Epochs per objective (early stopping on dev loss may end sooner).
+    pub epochs: usize,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// Peak learning rate.
+    pub learning_rate: f64,
+    /// Seed of the initial weights and of shuffling.
+    pub seed: u64,
+}
+
+/// Stage 4: the eNTK and the bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct KernelConfig {
+    /// Examples per forward/backward block of the Gram computation (never changes K).
+    pub block: usize,
+}
+
+/// Stage 5: A-CBO.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AcboConfig {
+    /// At most this many test records per number of variables (seeded choice).
+    pub items_per_size: usize,
+    /// η of the `noisy:η` oracle.
+    pub noisy_error_rate: f64,
+    /// S of the `experiment:S` oracle (samples per intervention arm).
+    pub experiment_samples: usize,
+    /// Random systems per size for calibrating the experiment oracle.
+    pub calibration_systems: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+}
+
+/// Everything `ntkgap demo` does, resolved from the command line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DemoConfig {
+    /// Quick or full.
+    pub mode: DemoMode,
+    /// The compute backend of the model stages.
+    pub backend: Backend,
+    /// Stage 1.
+    pub data: DataConfig,
+    /// Stage 2.
+    pub train: TrainPlan,
+    /// Stage 4.
+    pub kernel: KernelConfig,
+    /// Stage 5.
+    pub acbo: AcboConfig,
+}
+
+impl DemoConfig {
+    /// The settings of `mode` with `seed` on `backend`.
+    pub fn new(mode: DemoMode, seed: u64, backend: Backend) -> Self {
+        let quick = mode == DemoMode::Quick;
+        let data = DataConfig {
+            train_nodes: 3..=5,
+            train_max_mecs: if quick { 25 } else { 80 },
+            hard_n6_mecs: if quick { 6 } else { 20 },
+            hard_extended_nodes: if quick { 7..=8 } else { 7..=9 },
+            hard_extended_per_size: if quick { 2 } else { 4 },
+            pairs_per_size: if quick { 4 } else { 8 },
+            chain_fork_samples: 400,
+            max_length: 512,
+            seed,
+        };
+        let objectives = if quick { vec![Objective::Sft] } else { vec![Objective::Sft, Objective::Dpo] };
+        let train = TrainPlan {
+            model: "builtin:tiny".into(),
+            objectives,
+            epochs: if quick { 2 } else { 4 },
+            batch_size: 16,
+            learning_rate: 1e-3,
+            seed,
+        };
+        let acbo = AcboConfig {
+            items_per_size: if quick { 60 } else { 200 },
+            noisy_error_rate: 0.1,
+            experiment_samples: 50,
+            calibration_systems: if quick { 30 } else { 50 },
+            seed,
+        };
+        Self { mode, backend, data, train, kernel: KernelConfig { block: 8 }, acbo }
+    }
+
+    /// Check the sizes (they are fixed per mode; this guards edits to [`DemoConfig::new`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the first bad setting.
+    pub fn validate(&self) -> Result<()> {
+        let positive = [
+            ("train_max_mecs", self.data.train_max_mecs),
+            ("pairs_per_size", self.data.pairs_per_size),
+            ("chain_fork_samples", self.data.chain_fork_samples),
+            ("epochs", self.train.epochs),
+            ("items_per_size", self.acbo.items_per_size),
+            ("block", self.kernel.block),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(Error::invalid(format!("demo setting {name}"), "must be at least 1"));
+        }
+        if self.train.objectives.is_empty() || self.train.objectives[0] != Objective::Sft {
+            return Err(Error::invalid("demo setting objectives", "must start with SFT (the bound and A-CBO stages read it)"));
+        }
+        Ok(())
+    }
+
+    /// A rough wall-clock estimate in seconds on 2 CPU cores (calibrated on the measured runs
+    /// of docs/demo.md; contention from other jobs makes it longer).
+    pub fn expected_seconds(&self) -> f64 {
+        let per_objective = if self.mode == DemoMode::Quick { 70.0 } else { 190.0 };
+        let train = per_objective * self.train.objectives.len() as f64;
+        let eval = (if self.mode == DemoMode::Quick { 25.0 } else { 60.0 }) * self.train.objectives.len() as f64;
+        let pairs = self.data.pairs_per_size as f64 * self.size_count() as f64;
+        let gram = 0.6 * pairs * 2.0;
+        let acbo = if self.mode == DemoMode::Quick { 15.0 } else { 45.0 };
+        20.0 + train + eval + gram + acbo
+    }
+
+    /// Number of distinct graph sizes in the test file.
+    pub fn size_count(&self) -> usize {
+        let train = self.data.train_nodes.clone().count();
+        train + 1 + self.data.hard_extended_nodes.clone().count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_modes_validate_and_quick_is_smaller() {
+        let quick = DemoConfig::new(DemoMode::Quick, 0, Backend::Flex);
+        let full = DemoConfig::new(DemoMode::Full, 0, Backend::Flex);
+        quick.validate().unwrap();
+        full.validate().unwrap();
+        assert!(quick.expected_seconds() < full.expected_seconds());
+        assert!(quick.expected_seconds() < 600.0, "quick must be planned under 10 minutes");
+        assert_eq!(quick.train.objectives, vec![Objective::Sft]);
+        assert_eq!(full.train.objectives, vec![Objective::Sft, Objective::Dpo]);
+        let mut bad = quick.clone();
+        bad.data.pairs_per_size = 0;
+        assert!(bad.validate().unwrap_err().to_string().contains("pairs_per_size"));
+    }
+
+    #[test]
+    fn auto_falls_back_to_cpu_with_one_notice() {
+        let (backend, note) = DeviceChoice::Auto.resolve();
+        assert_eq!(backend, Backend::Flex);
+        assert!(note.unwrap().contains("CPU"));
+        assert_eq!(DeviceChoice::Cpu.resolve(), (Backend::Flex, None));
+    }
+}
