@@ -58,7 +58,7 @@ fn check_page(report: &Path) {
     assert!(h["pairs"].as_u64().unwrap() > 0);
     let acc = h["sft_hard"]["accuracy"].as_f64().unwrap();
     assert!(html.contains(&format!("{:.1} %", 100.0 * acc)), "the page does not show the headline hard accuracy {acc}");
-    assert!(html.contains(&format!("{:.3}", h["mean_rho"].as_f64().unwrap())), "the page does not show mean ρ");
+    assert!(html.contains(&format!("{:.6}", h["mean_rho"].as_f64().unwrap())), "the page does not show mean ρ");
     for section in ["published", "corrected", "A-CBO", "Assumptions", "measured"] {
         assert!(html.contains(section), "the page lacks {section:?}");
     }

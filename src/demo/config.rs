@@ -6,9 +6,19 @@ use std::ops::RangeInclusive;
 
 use serde::Serialize;
 
+use crate::corpus::{records_per_mec, SplitSizes};
 use crate::error::{Error, Result};
 use crate::model::Backend;
 use crate::train::Objective;
+
+/// Seconds per training record and epoch (quick run: 1,200 records × 2 epochs in 124 s).
+const SECONDS_PER_TRAIN_RECORD_EPOCH: f64 = 0.052;
+/// Seconds per test record and model (quick run: 1,683 records in 51 s).
+const SECONDS_PER_TEST_RECORD: f64 = 0.03;
+/// Seconds per entry of the eNTK Gram matrix (quick run: 40 × 40 in 24 s).
+const SECONDS_PER_GRAM_ENTRY: f64 = 0.015;
+/// Corr2Cause MECs up to relabelling for n = 2..5 (`ntkgap generate` prints them).
+const RELABELLING_CLASSES: [(usize, usize); 4] = [(2, 2), (3, 5), (4, 20), (5, 142)];
 
 /// How much of the story to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -182,16 +192,31 @@ impl DemoConfig {
         Ok(())
     }
 
-    /// A rough wall-clock estimate in seconds on 2 CPU cores (calibrated on the measured runs
-    /// of docs/demo.md; contention from other jobs makes it longer).
+    /// A rough wall-clock estimate in seconds on 2 CPU cores when every stage runs: per-record
+    /// and per-Gram-entry costs measured on the quick run (docs/demo.md), scaled by this
+    /// configuration's record counts. Contention from other jobs makes it longer.
     pub fn expected_seconds(&self) -> f64 {
-        let per_objective = if self.mode == DemoMode::Quick { 70.0 } else { 190.0 };
-        let train = per_objective * self.train.objectives.len() as f64;
-        let eval = (if self.mode == DemoMode::Quick { 25.0 } else { 60.0 }) * self.train.objectives.len() as f64;
-        let pairs = self.data.pairs_per_size as f64 * self.size_count() as f64;
-        let gram = 0.6 * pairs * 2.0;
-        let acbo = if self.mode == DemoMode::Quick { 15.0 } else { 45.0 };
-        20.0 + train + eval + gram + acbo
+        let (train, test) = self.record_counts();
+        let objectives = self.train.objectives.len() as f64;
+        let inputs = 2.0 * (self.data.pairs_per_size * self.size_count()) as f64;
+        let training = SECONDS_PER_TRAIN_RECORD_EPOCH * train as f64 * self.train.epochs as f64 * objectives;
+        let evaluation = SECONDS_PER_TEST_RECORD * test as f64 * objectives;
+        20.0 + training + evaluation + SECONDS_PER_GRAM_ENTRY * inputs * inputs + 5.0
+    }
+
+    /// Estimated (training, test) record counts from the split rule and the corpus sizes.
+    fn record_counts(&self) -> (usize, usize) {
+        let (mut train, mut test) = (0, 0);
+        for n in self.data.train_nodes.clone() {
+            let mecs = RELABELLING_CLASSES.iter().find(|(m, _)| *m == n).map_or(self.data.train_max_mecs, |(_, c)| (*c).min(self.data.train_max_mecs));
+            let total = mecs * records_per_mec(n) as usize;
+            let split = SplitSizes::for_total(total as u64);
+            train += split.train as usize;
+            test += split.test as usize;
+        }
+        test += self.data.hard_n6_mecs * records_per_mec(6) as usize;
+        test += self.data.hard_extended_nodes.clone().map(|n| self.data.hard_extended_per_size * records_per_mec(n) as usize).sum::<usize>();
+        (train, test)
     }
 
     /// Number of distinct graph sizes in the test file.
@@ -213,6 +238,7 @@ mod tests {
         full.validate().unwrap();
         assert!(quick.expected_seconds() < full.expected_seconds());
         assert!(quick.expected_seconds() < 600.0, "quick must be planned under 10 minutes");
+        assert_eq!(quick.record_counts(), (1200, 555 + 540 + 252 + 336), "the counts of the measured quick run");
         assert_eq!(quick.train.objectives, vec![Objective::Sft]);
         assert_eq!(full.train.objectives, vec![Objective::Sft, Objective::Dpo]);
         let mut bad = quick.clone();

@@ -15,6 +15,10 @@ fn f3(x: f64) -> String {
     format!("{x:.3}")
 }
 
+fn f6(x: f64) -> String {
+    format!("{x:.6}")
+}
+
 fn pct(x: f64) -> String {
     format!("{:.1} %", 100.0 * x)
 }
@@ -36,7 +40,7 @@ fn sizes_text(s: &DemoSummary, hard: bool) -> String {
 fn intro(b: &mut Body, s: &DemoSummary) {
     let h = &s.headline;
     b.para(&format!(
-        "This page was written by `ntkgap demo` ({} mode, seed {}) on the built-in model {} ({} parameters) and the built-in tokenizer; \
+        "This page was written by ntkgap demo ({} mode, seed {}) on the built-in model {} ({} parameters) and the built-in tokenizer; \
          nothing was downloaded. Every number on it was computed by this run and is stored in summary.json beside this page.",
         if s.config.mode == crate::demo::DemoMode::Quick { "quick" } else { "full" },
         s.config.data.seed,
@@ -46,7 +50,7 @@ fn intro(b: &mut Body, s: &DemoSummary) {
     let a = &h.acbo_overall;
     b.list(&[
         format!("Asked directly, the SFT model is right on {} of the test records of the training sizes (majority class: {}) and on {} of the larger graphs (majority class: {}).", pct(h.sft_in_distribution.accuracy), pct(h.sft_in_distribution.majority_accuracy), pct(h.sft_hard.accuracy), pct(h.sft_hard.majority_accuracy)),
-        format!("Near-miss pairs share {} of their tokens on average, and the model's eNTK at θ₀ rates them as nearly identical: mean similarity ρ = {} (lowest {}).", pct(h.mean_shared_fraction), f3(h.mean_rho), f3(h.min_rho)),
+        format!("The analysed near-miss pairs share {} of their tokens on average, and the model's eNTK at θ₀ rates them as nearly identical: mean similarity ρ = {} (δ = 1 − ρ = {:.2e}; lowest ρ {}).", pct(h.mean_shared_fraction), f6(h.mean_rho), 1.0 - h.mean_rho, f6(h.min_rho)),
         format!("Theorem 1 on {} pairs: the published bound is violated by {}, the corrected bound by {}.", h.pairs, h.published_violations, h.corrected_violations),
         format!("On {} A-CBO items the direct answer is right on {} of the labels; A-CBO with {} is right on {} of the labels and {} of the drawn systems.", a.items, pct(a.direct_accuracy_vs_label), a.oracles.first().map_or("–".into(), |o| o.oracle.clone()), a.oracles.first().map_or("–".into(), |o| pct(o.accuracy_vs_label)), a.oracles.first().map_or("–".into(), |o| pct(o.accuracy_vs_truth))),
     ]);
@@ -133,8 +137,8 @@ fn kernel_section(b: &mut Body, s: &DemoSummary) {
     b.para(&format!(
         "The empirical NTK K(x, x') = ⟨∇θ f(x), ∇θ f(x')⟩ measures how alike two inputs look to gradient descent. It was computed at θ₀ over all parameters for the {} inputs of the analysed pairs. \
          The normalized similarity ρ = K(x₊, x₋)/√(K(x₊, x₊)K(x₋, x₋)) averages {} (lowest {}): to the kernel, a hypothesis that holds and one that does not are almost the same input, \
-         and the larger the graph the more of the input they share.",
-        s.kernel.inputs, f3(s.headline.mean_rho), f3(s.headline.min_rho)
+         Over all mined pairs the shared-token fraction by graph size is in the table of section 1.",
+        s.kernel.inputs, f6(s.headline.mean_rho), f6(s.headline.min_rho)
     ));
 }
 
