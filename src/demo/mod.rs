@@ -98,6 +98,51 @@ fn stage_meta(dir: &Path, config: &DemoConfig, stage: &str, inputs: &[PathBuf]) 
     meta.write(dir.join("meta.json"))
 }
 
+/// The body of stage `k` (0..=4), writing into `dir`.
+fn stage_body(k: usize, cfg: &DemoConfig, cache: &StageCache, reporter: &dyn Reporter, dir: &Path) -> Result<()> {
+    let (data_dir, train_dir, eval_dir) = (cache.dir("data"), cache.dir("train"), cache.dir("eval"));
+    let max_length = cfg.data.max_length;
+    match k {
+        0 => {
+            data::run(&cfg.data, dir)?;
+            stage_meta(dir, cfg, "data", &[])
+        }
+        1 => {
+            train_stage::run(&cfg.train, cfg.backend, max_length, &data_dir, dir, reporter)?;
+            stage_meta(dir, cfg, "train", &[data_dir.join("train.jsonl"), data_dir.join("dev.jsonl")])
+        }
+        2 => {
+            let largest = *cfg.data.train_nodes.end();
+            eval_stage::run(&cfg.train, cfg.backend, max_length, largest, (&data_dir, &train_dir), dir)?;
+            stage_meta(dir, cfg, "eval", &[data_dir.join("test.jsonl"), train_dir.join("sft/best/model.safetensors")])
+        }
+        3 => {
+            let train: train_stage::TrainStageSummary = summary::read_json(&train_dir.join("summary.json"))?;
+            let inputs = kernel_stage::KernelInputs { data: &data_dir, trained: &train_dir, train: &train, plan: &cfg.train, max_length, backend: cfg.backend };
+            kernel_stage::run(&inputs, &cfg.kernel, dir, reporter)?;
+            stage_meta(dir, cfg, "kernel", &[data_dir.join("pairs.jsonl"), train_dir.join("sft/theta0/model.safetensors")])
+        }
+        4 => {
+            acbo_stage::run(&cfg.acbo, &data_dir, &eval_dir, dir, reporter)?;
+            stage_meta(dir, cfg, "acbo", &[data_dir.join("test.jsonl"), eval_dir.join("sft_margins.npy")])
+        }
+        _ => Err(Error::invalid("demo stage", format!("{k} is not one of 0..=4"))),
+    }
+}
+
+/// Run stage `k` through the cache, printing its status and time.
+fn run_one(k: usize, cache: &StageCache, key: &StageKey, reporter: &dyn Reporter, body: impl FnOnce(&Path) -> Result<()>) -> Result<(String, StageStatus)> {
+    let name = STAGES[k];
+    let started = Instant::now();
+    let cached = cache.is_current(name, key);
+    reporter.line(&format!("[{}/6] {name}{}", k + 1, if cached { ": cached" } else { "" }));
+    let status = cache.run(name, key, body)?;
+    if status == StageStatus::Ran {
+        reporter.line(&format!("      {name} done in {:.0} s", started.elapsed().as_secs_f64()));
+    }
+    Ok((name.to_string(), status))
+}
+
 /// Run (or reuse) every stage into `out` and render the report.
 ///
 /// # Errors
@@ -109,49 +154,15 @@ pub fn run(config: &DemoConfig, out: &Path, fresh: bool, reporter: &dyn Reporter
     let cache = StageCache::new(out, fresh);
     let keys = keys(config)?;
     let mut stages = Vec::new();
-    let mut step = |k: usize, body: &dyn Fn(&Path) -> Result<()>| -> Result<()> {
-        let name = STAGES[k];
-        let started = Instant::now();
-        let cached = cache.is_current(name, &keys[k]);
-        reporter.line(&format!("[{}/6] {name}{}", k + 1, if cached { ": cached" } else { "" }));
-        let status = cache.run(name, &keys[k], |p| body(p))?;
-        if status == StageStatus::Ran {
-            reporter.line(&format!("      {name} done in {:.0} s", started.elapsed().as_secs_f64()));
-        }
-        stages.push((name.to_string(), status));
-        Ok(())
-    };
-    let d = |name: &str| cache.dir(name);
-    let cfg = config;
-    step(0, &|dir: &Path| {
-        data::run(&cfg.data, dir)?;
-        stage_meta(dir, cfg, "data", &[])
-    })?;
-    step(1, &|dir: &Path| {
-        train_stage::run(&cfg.train, cfg.backend, cfg.data.max_length, &d("data"), dir, reporter)?;
-        stage_meta(dir, cfg, "train", &[d("data").join("train.jsonl"), d("data").join("dev.jsonl")])
-    })?;
-    step(2, &|dir: &Path| {
-        let largest = *cfg.data.train_nodes.end();
-        eval_stage::run(&cfg.train, cfg.backend, cfg.data.max_length, largest, (&d("data"), &d("train")), dir)?;
-        stage_meta(dir, cfg, "eval", &[d("data").join("test.jsonl"), d("train").join("sft/best/model.safetensors")])
-    })?;
-    step(3, &|dir: &Path| {
-        let train: train_stage::TrainStageSummary = summary::read_json(&d("train").join("summary.json"))?;
-        let (data_dir, train_dir) = (d("data"), d("train"));
-        let inputs = kernel_stage::KernelInputs { data: &data_dir, trained: &train_dir, train: &train, plan: &cfg.train, max_length: cfg.data.max_length, backend: cfg.backend };
-        kernel_stage::run(&inputs, &cfg.kernel, dir, reporter)?;
-        stage_meta(dir, cfg, "kernel", &[d("data").join("pairs.jsonl"), d("train").join("sft/theta0/model.safetensors")])
-    })?;
-    step(4, &|dir: &Path| {
-        acbo_stage::run(&cfg.acbo, &d("data"), &d("eval"), dir, reporter)?;
-        stage_meta(dir, cfg, "acbo", &[d("data").join("test.jsonl"), d("eval").join("sft_margins.npy")])
-    })?;
+    for k in 0..5 {
+        stages.push(run_one(k, &cache, &keys[k], reporter, |dir| stage_body(k, config, &cache, reporter, dir))?);
+    }
     let summary = DemoSummary::read(out, config)?;
-    step(5, &|dir: &Path| {
+    let charts = |dir: &Path| {
         charts::write_all(&summary, dir)?;
-        stage_meta(dir, cfg, "img", &[])
-    })?;
+        stage_meta(dir, config, "img", &[])
+    };
+    stages.push(run_one(5, &cache, &keys[5], reporter, charts)?);
     page::write(out, &summary)?;
     out_dir.keep();
     Ok(DemoRun { stages, summary, out: out.to_path_buf() })

@@ -126,7 +126,7 @@ fn eval_section(b: &mut Body, s: &DemoSummary) {
 }
 
 fn kernel_section(b: &mut Body, s: &DemoSummary) {
-    b.heading("kernel", "4. Near misses look the same to the kernel");
+    b.heading("kernel", "4. How alike near misses look to the kernel");
     figure(b, "overlap_by_size", "Mean shared-token fraction of near-miss pairs and mean eNTK similarity ρ, by graph size.");
     figure(b, "delta_vs_overlap", "Each analysed pair: token overlap against kernel dissimilarity δ = 1 − ρ.");
     let mut t = Table::new(&["n", "pairs", "mean shared tokens", "mean δ", "lowest ρ"]);
