@@ -196,7 +196,7 @@ fn acbo_section(b: &mut Body, s: &DemoSummary) {
     let mut t = Table { header, rows: Vec::new() };
     s.acbo.rows.iter().for_each(|r| t.push(acbo_row(r)));
     b.table(&t);
-    figure(b, "acbo_accuracy_by_size", "Direct answer versus A-CBO by graph size (solid: against the label; dashed: against the drawn true DAG).");
+    figure(b, "acbo_accuracy_by_size", "Direct answer versus A-CBO by graph size (solid: against the label; dashed: against the drawn true DAG; where two oracles score the same, the later line hides the earlier).");
     figure(b, "acbo_queries_by_size", "Mean queries per item and the mean ⌈log₂ |candidates|⌉.");
     acbo_reading(b, s);
 }
