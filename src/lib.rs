@@ -21,7 +21,8 @@
 //! | [`bound`] | the Theorem 1 check (published vs corrected bound per pair), kernel ridge/logistic predictors, lazy-regime diagnostics (burn-free) |
 //! | [`gap`] | the model-driven check: eNTK, margins and θ₀ gradients → per-pair rows; the sweep over graph sizes |
 //! | [`train`] | SFT/DPO fine-tuning, schedules, evaluation |
-//! | [`report`] | atomic output files, `meta.json` provenance, `.npy` I/O |
+//! | [`report`] | atomic output files, `meta.json` provenance, `.npy` I/O, charts, HTML |
+//! | [`demo`] | `ntkgap demo`: the six cached stages end to end and the HTML report |
 //! | [`cli`] | the `ntkgap` subcommands (the binary is a thin wrapper) |
 //!
 //! Library errors are one enum, [`Error`], with a [`Result`] alias.
@@ -32,6 +33,7 @@ pub mod acbo;
 pub mod bound;
 pub mod cli;
 pub mod corpus;
+pub mod demo;
 pub mod error;
 pub mod gpu;
 pub mod gap;

@@ -62,12 +62,21 @@ impl LinearGaussianScm {
 
     /// `count` samples under do(`intervene` = `value`); result is `[variable][sample]`.
     pub fn sample_do(&self, intervene: usize, value: f64, count: usize, rng: &mut impl Rng) -> Vec<Vec<f64>> {
+        self.sample(Some((intervene, value)), count, rng)
+    }
+
+    /// `count` observational samples (no intervention); result is `[variable][sample]`.
+    pub fn sample_observational(&self, count: usize, rng: &mut impl Rng) -> Vec<Vec<f64>> {
+        self.sample(None, count, rng)
+    }
+
+    fn sample(&self, intervention: Option<(usize, f64)>, count: usize, rng: &mut impl Rng) -> Vec<Vec<f64>> {
         let n = self.n();
         let mut data: Vec<Vec<f64>> = (0..n).map(|_| Vec::with_capacity(count)).collect();
         let mut row = vec![0.0; n];
         for _ in 0..count {
             for &v in &self.order {
-                row[v] = if v == intervene {
+                row[v] = if let Some((_, value)) = intervention.filter(|&(x, _)| x == v) {
                     value
                 } else {
                     let mean: f64 = self.weights[v].iter().map(|&(p, w)| w * row[p]).sum();
@@ -104,5 +113,18 @@ mod tests {
         assert!((y.mean - effect).abs() < 0.1, "{} vs {effect}", y.mean);
         assert!(SampleSummary::of(&data[3]).mean.abs() < 0.05);
         assert!(data[0].iter().all(|&v| v == 1.0));
+    }
+
+    #[test]
+    fn observational_samples_follow_the_equations() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        // 0 → 1: Var(V1) = w² + 1, Cov(V0, V1) = w.
+        let scm = LinearGaussianScm::random(&[0, 0b1], &mut rng).unwrap();
+        let w = scm.weight(0, 1).unwrap();
+        let data = scm.sample_observational(40_000, &mut rng);
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let cov = data[0].iter().zip(&data[1]).map(|(a, b)| a * b).sum::<f64>() / 40_000.0 - mean(&data[0]) * mean(&data[1]);
+        assert!((cov - w).abs() < 0.05, "{cov} vs {w}");
+        assert!((SampleSummary::of(&data[1]).variance - (w * w + 1.0)).abs() < 0.15);
     }
 }

@@ -1,7 +1,7 @@
 //! One analysed pair: the published Theorem 1 bound, the corrected bound and the Cauchy–Schwarz
 //! quantity, from the Gram entries of the pair alone (plus κ, B). Formulas: see [`crate::bound`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Relative and absolute slack of the violation test: a pair violates a bound when
 /// `|gap| > bound·(1 + VIOLATION_RTOL) + VIOLATION_ATOL`, so that rounding in K (e.g. a Gram
@@ -11,7 +11,7 @@ pub const VIOLATION_RTOL: f64 = 1e-12;
 pub const VIOLATION_ATOL: f64 = 1e-12;
 
 /// Everything ntkgap reports for one pair (i, j).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PairReport {
     /// Index of the first input (x₊).
     pub i: usize,

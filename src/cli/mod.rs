@@ -9,6 +9,7 @@ pub mod bench;
 pub mod bench_kernels;
 pub mod bound;
 pub mod devices;
+pub mod demo;
 pub mod enumerate;
 pub mod eval;
 pub mod forward;
@@ -77,6 +78,8 @@ pub enum Command {
     Devices(devices::DevicesArgs),
     /// Write local query records (one simulated experiment each) for the model:DIR oracle.
     LocalQueries(local_queries::LocalQueriesArgs),
+    /// The whole story end to end on the built-in model: an HTML report with plots.
+    Demo(demo::DemoArgs),
 }
 
 /// Parse the process arguments and run the chosen subcommand.
@@ -97,6 +100,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Acbo(args) => acbo::run(args),
         Command::LocalQueries(args) => local_queries::run(args),
         Command::Bound(args) => bound::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Enumerate(args) => enumerate::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Stats(args) => stats::run(args),

@@ -1,10 +1,11 @@
 //! Output writers: atomic files, `meta.json` provenance, `.npy`, charts (PNG + SVG), memory
-//! figures for timing lines, (later) HTML.
+//! figures for timing lines, HTML pages.
 //!
 //! Every output goes through [`atomic::AtomicFile`] so a failed run leaves no partial file.
 
 pub mod atomic;
 pub mod memory;
+pub mod html;
 pub mod meta;
 pub mod npy;
 pub mod plot;

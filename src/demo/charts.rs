@@ -1,0 +1,152 @@
+//! The report's charts, drawn from [`DemoSummary`] only, each saved as `img/<name>.png` and
+//! `img/<name>.svg` ([`Chart::save`]). [`CHARTS`] fixes the names the page embeds.
+
+use std::path::Path;
+
+use crate::demo::summary::DemoSummary;
+use crate::error::Result;
+use crate::report::plot::{Chart, Series, SeriesStyle};
+
+/// Every chart name, in page order.
+pub const CHARTS: [&str; 8] = [
+    "training_curves",
+    "accuracy_by_size",
+    "wrong_confidence_by_size",
+    "overlap_by_size",
+    "delta_vs_overlap",
+    "gap_vs_bounds",
+    "acbo_accuracy_by_size",
+    "acbo_queries_by_size",
+];
+
+fn objectives(s: &DemoSummary) -> Vec<String> {
+    s.train.runs.iter().map(|r| r.objective.clone()).collect()
+}
+
+fn by_n(s: &DemoSummary, objective: &str, f: impl Fn(&crate::demo::eval_stage::EvalRow) -> Option<f64>) -> Vec<(f64, f64)> {
+    s.eval.rows.iter().filter(|r| r.objective == objective).filter_map(|r| Some((r.n_vars? as f64, f(r)?))).collect()
+}
+
+fn chart(title: &str, x: &str, y: &str, series: Vec<Series>) -> Chart {
+    Chart { title: title.into(), x_label: x.into(), y_label: y.into(), series, ..Chart::default() }
+}
+
+fn training_curves(s: &DemoSummary) -> Chart {
+    let mut series = Vec::new();
+    for run in &s.train.runs {
+        let up = run.objective.to_uppercase();
+        series.push(Series::new(format!("{up} train loss"), run.epochs.iter().map(|e| (e.epoch as f64, e.train_loss)).collect(), SeriesStyle::LinePoints));
+        let dev = run.epochs.iter().filter_map(|e| Some((e.epoch as f64, e.dev_loss?))).collect();
+        series.push(Series::new(format!("{up} dev loss"), dev, SeriesStyle::Dashed));
+    }
+    chart("Fine-tuning: loss per epoch", "epoch", "mean loss", series)
+}
+
+fn accuracy_by_size(s: &DemoSummary) -> Chart {
+    let mut series: Vec<Series> = objectives(s)
+        .iter()
+        .map(|o| Series::new(format!("{} asked directly", o.to_uppercase()), by_n(s, o, |r| Some(r.accuracy)), SeriesStyle::LinePoints))
+        .collect();
+    series.push(Series::new("majority class", by_n(s, "sft", |r| Some(r.majority_accuracy)), SeriesStyle::Dashed));
+    let xs = by_n(s, "sft", |_| Some(0.5));
+    series.push(Series::new("chance (50 %)", xs, SeriesStyle::Dashed));
+    let mut c = chart("Direct answers by graph size", "number of variables n", "accuracy", series);
+    // Head room above 1.0 keeps the legend (drawn in the upper left) off the data.
+    c.y_range = Some((0.0, 1.3));
+    c
+}
+
+fn wrong_confidence_by_size(s: &DemoSummary) -> Chart {
+    let series = objectives(s)
+        .iter()
+        .map(|o| Series::new(format!("{} wrong answers", o.to_uppercase()), by_n(s, o, |r| r.mean_wrong_confidence), SeriesStyle::LinePoints))
+        .collect();
+    let mut c = chart("How confident are the wrong answers?", "number of variables n", "mean confidence σ(|margin|) of wrong answers", series);
+    c.y_range = Some((0.5, 1.0));
+    c
+}
+
+fn overlap_by_size(s: &DemoSummary) -> Chart {
+    let shared = s.data.sizes.iter().filter(|c| c.pairs_mined > 0).map(|c| (c.n_vars as f64, c.mean_shared_fraction)).collect();
+    let rho = s.kernel.by_size.iter().filter(|r| r.objective == "sft").map(|r| (r.n_vars as f64, 1.0 - r.mean_delta)).collect();
+    let series = vec![
+        Series::new("shared-token fraction (all mined pairs)", shared, SeriesStyle::LinePoints),
+        Series::new("eNTK similarity ρ at θ₀ (analysed pairs)", rho, SeriesStyle::LinePoints),
+    ];
+    chart("Near misses by graph size: token overlap and kernel similarity", "number of variables n", "mean over pairs", series)
+}
+
+fn delta_vs_overlap(s: &DemoSummary) -> Chart {
+    let pts = s.kernel.pairs.iter().filter(|p| p.objective == "sft").map(|p| (p.shared_fraction, p.bound.delta.max(1e-12))).collect();
+    let mut c = chart("Token overlap versus kernel dissimilarity δ = 1 − ρ", "shared-token fraction of the pair", "δ (log scale)", vec![Series::new("pairs", pts, SeriesStyle::Points)]);
+    c.log_y = true;
+    c
+}
+
+fn gap_vs_bounds(s: &DemoSummary) -> Chart {
+    let mut rows: Vec<_> = s.kernel.pairs.iter().filter(|p| p.objective == "sft").collect();
+    rows.sort_by_key(|p| (p.n_vars, p.pair));
+    let pts = |f: &dyn Fn(&crate::demo::kernel_stage::PairRow) -> f64| rows.iter().enumerate().map(|(i, p)| (i as f64, f(p).max(1e-9))).collect::<Vec<_>>();
+    let series = vec![
+        Series::new("|gap| of the lazy-regime predictor", pts(&|p| p.bound.gap.abs()), SeriesStyle::Points),
+        Series::new("published bound Bκ√(2δ)", pts(&|p| p.bound.published_bound), SeriesStyle::Points),
+        Series::new("corrected bound B√((a−b)²+2δab)", pts(&|p| p.bound.corrected_bound), SeriesStyle::Points),
+    ];
+    let mut c = chart("Theorem 1 per pair (SFT): gap versus both bounds", "pair (sorted by n)", "value (log scale)", series);
+    c.log_y = true;
+    c
+}
+
+fn acbo_accuracy_by_size(s: &DemoSummary) -> Chart {
+    let rows: Vec<_> = s.acbo.rows.iter().filter(|r| r.n_vars.is_some()).collect();
+    let x = |r: &crate::demo::acbo_stage::AcboSizeRow| r.n_vars.unwrap_or(0) as f64;
+    let mut series = vec![Series::new("SFT asked directly (vs label)", rows.iter().map(|r| (x(r), r.direct_accuracy_vs_label)).collect(), SeriesStyle::LinePoints)];
+    let oracles = rows.first().map_or(0, |r| r.oracles.len());
+    for k in 0..oracles {
+        let name = rows[0].oracles[k].oracle.clone();
+        series.push(Series::new(format!("A-CBO {name} (vs label)"), rows.iter().map(|r| (x(r), r.oracles[k].accuracy_vs_label)).collect(), SeriesStyle::LinePoints));
+        series.push(Series::new(format!("A-CBO {name} (vs drawn DAG)"), rows.iter().map(|r| (x(r), r.oracles[k].accuracy_vs_truth)).collect(), SeriesStyle::Dashed));
+    }
+    let mut c = chart("Direct answer versus A-CBO, by graph size", "number of variables n", "accuracy", series);
+    c.y_range = Some((0.0, 1.45));
+    c
+}
+
+fn acbo_queries_by_size(s: &DemoSummary) -> Chart {
+    let rows: Vec<_> = s.acbo.rows.iter().filter(|r| r.n_vars.is_some()).collect();
+    let x = |r: &crate::demo::acbo_stage::AcboSizeRow| r.n_vars.unwrap_or(0) as f64;
+    let oracles = rows.first().map_or(0, |r| r.oracles.len());
+    let mut series: Vec<Series> = (0..oracles)
+        .map(|k| Series::new(format!("queries, {}", rows[0].oracles[k].oracle), rows.iter().map(|r| (x(r), r.oracles[k].mean_queries)).collect(), SeriesStyle::LinePoints))
+        .collect();
+    if oracles > 0 {
+        series.push(Series::new("⌈log₂ |candidates|⌉", rows.iter().map(|r| (x(r), r.oracles[0].mean_log2_candidates)).collect(), SeriesStyle::Dashed));
+    }
+    chart("A-CBO: queries asked per item", "number of variables n", "mean per item", series)
+}
+
+/// Build every chart of [`CHARTS`], in that order.
+pub fn build(s: &DemoSummary) -> Vec<(&'static str, Chart)> {
+    let charts = [
+        training_curves(s),
+        accuracy_by_size(s),
+        wrong_confidence_by_size(s),
+        overlap_by_size(s),
+        delta_vs_overlap(s),
+        gap_vs_bounds(s),
+        acbo_accuracy_by_size(s),
+        acbo_queries_by_size(s),
+    ];
+    CHARTS.into_iter().zip(charts).collect()
+}
+
+/// Save every chart into `dir` as PNG and SVG.
+///
+/// # Errors
+/// Drawing failures or unwritable files (named).
+pub fn write_all(s: &DemoSummary, dir: &Path) -> Result<()> {
+    for (name, c) in build(s) {
+        c.save(dir.join(name))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,266 @@
+//! The demo's settings: one [`DemoConfig`] per [`DemoMode`] (`--quick` or the full run), each
+//! stage's sizes in its own struct so that a stage's cache key depends on its own settings only,
+//! and the duration estimate printed before any work.
+
+use std::ops::RangeInclusive;
+
+use serde::Serialize;
+
+use crate::corpus::{records_per_mec, SplitSizes};
+use crate::error::{Error, Result};
+use burn::tensor::Device;
+
+use crate::model::ComputeDevice;
+use crate::train::Objective;
+
+/// Seconds per training record and epoch (quick run: 1,200 records × 2 epochs in 124 s).
+const SECONDS_PER_TRAIN_RECORD_EPOCH: f64 = 0.052;
+/// Seconds per test record and model (quick run: 1,683 records in 51 s).
+const SECONDS_PER_TEST_RECORD: f64 = 0.03;
+/// Seconds per entry of the eNTK Gram matrix (quick run: 40 × 40 in 24 s).
+const SECONDS_PER_GRAM_ENTRY: f64 = 0.015;
+/// Corr2Cause MECs up to relabelling for n = 2..5 (`ntkgap generate` prints them).
+const RELABELLING_CLASSES: [(usize, usize); 4] = [(2, 2), (3, 5), (4, 20), (5, 142)];
+
+/// How much of the story to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DemoMode {
+    /// `--quick`: SFT only, small corpora, few pairs; under 10 minutes on 2 CPU cores.
+    Quick,
+    /// The default: SFT and DPO, larger corpora, more pairs and A-CBO items.
+    Full,
+}
+
+/// Where the model stages run: the resolved `--device` (see [`crate::model::DeviceChoice`]).
+/// Part of the stage keys, so a GPU run never reuses a CPU stage or the reverse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// burn's pure-Rust CPU backend (`flex`); byte-identical outputs for the same seed.
+    #[default]
+    Cpu,
+    /// burn's wgpu backend on the shared GPU device of [`crate::gpu`].
+    Wgpu,
+}
+
+impl Backend {
+    /// The backend a resolved device runs on.
+    pub fn of(compute: &ComputeDevice) -> Self {
+        if compute.is_wgpu() {
+            Backend::Wgpu
+        } else {
+            Backend::Cpu
+        }
+    }
+
+    /// The inference device.
+    ///
+    /// # Errors
+    /// [`Backend::Wgpu`] without a wgpu device (cannot happen once `--device` resolved to it).
+    pub fn device(self) -> Result<Device> {
+        match self {
+            Backend::Cpu => Ok(ComputeDevice::cpu().device(false)),
+            Backend::Wgpu => Ok(crate::gpu::context()?.burn_device.clone()),
+        }
+    }
+
+    /// The same device with autodiff (training, eNTK probes).
+    ///
+    /// # Errors
+    /// As [`Backend::device`].
+    pub fn autodiff_device(self) -> Result<Device> {
+        Ok(self.device()?.autodiff())
+    }
+}
+
+/// Stage 1: corpora and near-miss pairs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DataConfig {
+    /// Corr2Cause sizes of the training corpus (split by the original rule: sizes with fewer
+    /// than 1000 items go to dev and test only).
+    pub train_nodes: RangeInclusive<usize>,
+    /// At most this many MECs per size of the training corpus (seeded sample).
+    pub train_max_mecs: usize,
+    /// MECs of the n = 6 Corr2Cause hard split.
+    pub hard_n6_mecs: usize,
+    /// Extended Corr2Cause sizes of the hard split.
+    pub hard_extended_nodes: RangeInclusive<usize>,
+    /// Distinct MECs per extended size.
+    pub hard_extended_per_size: usize,
+    /// Near-miss pairs kept per number of variables (same premise, opposite labels).
+    pub pairs_per_size: usize,
+    /// Samples per arm in the chain-versus-fork simulation (notebook 1).
+    pub chain_fork_samples: usize,
+    /// Maximum encoded length (the built-in model's 512 positions).
+    pub max_length: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+}
+
+/// Stage 2: fine-tuning.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainPlan {
+    /// `builtin:tiny` (the embedded default; nothing is downloaded).
+    pub model: String,
+    /// The objectives, each trained from the same θ₀ (same seed).
+    pub objectives: Vec<Objective>,
+    /// Epochs per objective (early stopping on dev loss may end sooner).
+    pub epochs: usize,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// Peak learning rate.
+    pub learning_rate: f64,
+    /// Seed of the initial weights and of shuffling.
+    pub seed: u64,
+}
+
+/// Stage 4: the eNTK and the bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct KernelConfig {
+    /// Examples per forward/backward block of the Gram computation (never changes K).
+    pub block: usize,
+}
+
+/// Stage 5: A-CBO.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AcboConfig {
+    /// At most this many test records per number of variables (seeded choice).
+    pub items_per_size: usize,
+    /// η of the `noisy:η` oracle.
+    pub noisy_error_rate: f64,
+    /// S of the `experiment:S` oracle (samples per intervention arm).
+    pub experiment_samples: usize,
+    /// Random systems per size for calibrating the experiment oracle.
+    pub calibration_systems: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+}
+
+/// Everything `ntkgap demo` does, resolved from the command line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DemoConfig {
+    /// Quick or full.
+    pub mode: DemoMode,
+    /// The compute backend of the model stages.
+    pub backend: Backend,
+    /// Stage 1.
+    pub data: DataConfig,
+    /// Stage 2.
+    pub train: TrainPlan,
+    /// Stage 4.
+    pub kernel: KernelConfig,
+    /// Stage 5.
+    pub acbo: AcboConfig,
+}
+
+impl DemoConfig {
+    /// The settings of `mode` with `seed` on `backend`.
+    pub fn new(mode: DemoMode, seed: u64, backend: Backend) -> Self {
+        let quick = mode == DemoMode::Quick;
+        let data = DataConfig {
+            train_nodes: 3..=5,
+            train_max_mecs: if quick { 25 } else { 80 },
+            hard_n6_mecs: if quick { 6 } else { 20 },
+            hard_extended_nodes: if quick { 7..=8 } else { 7..=9 },
+            hard_extended_per_size: if quick { 2 } else { 4 },
+            pairs_per_size: if quick { 4 } else { 8 },
+            chain_fork_samples: 400,
+            max_length: 512,
+            seed,
+        };
+        let objectives = if quick { vec![Objective::Sft] } else { vec![Objective::Sft, Objective::Dpo] };
+        let train = TrainPlan {
+            model: "builtin:tiny".into(),
+            objectives,
+            epochs: if quick { 2 } else { 4 },
+            batch_size: 16,
+            learning_rate: 1e-3,
+            seed,
+        };
+        let acbo = AcboConfig {
+            items_per_size: if quick { 60 } else { 200 },
+            noisy_error_rate: 0.1,
+            experiment_samples: 50,
+            calibration_systems: if quick { 30 } else { 50 },
+            seed,
+        };
+        Self { mode, backend, data, train, kernel: KernelConfig { block: 8 }, acbo }
+    }
+
+    /// Check the sizes (they are fixed per mode; this guards edits to [`DemoConfig::new`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the first bad setting.
+    pub fn validate(&self) -> Result<()> {
+        let positive = [
+            ("train_max_mecs", self.data.train_max_mecs),
+            ("pairs_per_size", self.data.pairs_per_size),
+            ("chain_fork_samples", self.data.chain_fork_samples),
+            ("epochs", self.train.epochs),
+            ("items_per_size", self.acbo.items_per_size),
+            ("block", self.kernel.block),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(Error::invalid(format!("demo setting {name}"), "must be at least 1"));
+        }
+        if self.train.objectives.is_empty() || self.train.objectives[0] != Objective::Sft {
+            return Err(Error::invalid("demo setting objectives", "must start with SFT (the bound and A-CBO stages read it)"));
+        }
+        Ok(())
+    }
+
+    /// A rough wall-clock estimate in seconds on 2 CPU cores when every stage runs: per-record
+    /// and per-Gram-entry costs measured on the quick run (docs/demo.md), scaled by this
+    /// configuration's record counts. Contention from other jobs makes it longer.
+    pub fn expected_seconds(&self) -> f64 {
+        let (train, test) = self.record_counts();
+        let objectives = self.train.objectives.len() as f64;
+        let inputs = 2.0 * (self.data.pairs_per_size * self.size_count()) as f64;
+        let training = SECONDS_PER_TRAIN_RECORD_EPOCH * train as f64 * self.train.epochs as f64 * objectives;
+        let evaluation = SECONDS_PER_TEST_RECORD * test as f64 * objectives;
+        20.0 + training + evaluation + SECONDS_PER_GRAM_ENTRY * inputs * inputs + 5.0
+    }
+
+    /// Estimated (training, test) record counts from the split rule and the corpus sizes.
+    fn record_counts(&self) -> (usize, usize) {
+        let (mut train, mut test) = (0, 0);
+        for n in self.data.train_nodes.clone() {
+            let mecs = RELABELLING_CLASSES.iter().find(|(m, _)| *m == n).map_or(self.data.train_max_mecs, |(_, c)| (*c).min(self.data.train_max_mecs));
+            let total = mecs * records_per_mec(n) as usize;
+            let split = SplitSizes::for_total(total as u64);
+            train += split.train as usize;
+            test += split.test as usize;
+        }
+        test += self.data.hard_n6_mecs * records_per_mec(6) as usize;
+        test += self.data.hard_extended_nodes.clone().map(|n| self.data.hard_extended_per_size * records_per_mec(n) as usize).sum::<usize>();
+        (train, test)
+    }
+
+    /// Number of distinct graph sizes in the test file.
+    pub fn size_count(&self) -> usize {
+        let train = self.data.train_nodes.clone().count();
+        train + 1 + self.data.hard_extended_nodes.clone().count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_modes_validate_and_quick_is_smaller() {
+        let quick = DemoConfig::new(DemoMode::Quick, 0, Backend::Cpu);
+        let full = DemoConfig::new(DemoMode::Full, 0, Backend::Cpu);
+        quick.validate().unwrap();
+        full.validate().unwrap();
+        assert!(quick.expected_seconds() < full.expected_seconds());
+        assert!(quick.expected_seconds() < 600.0, "quick must be planned under 10 minutes");
+        assert_eq!(quick.record_counts(), (1200, 555 + 540 + 252 + 336), "the counts of the measured quick run");
+        assert_eq!(quick.train.objectives, vec![Objective::Sft]);
+        assert_eq!(full.train.objectives, vec![Objective::Sft, Objective::Dpo]);
+        let mut bad = quick.clone();
+        bad.data.pairs_per_size = 0;
+        assert!(bad.validate().unwrap_err().to_string().contains("pairs_per_size"));
+    }
+}

@@ -1,0 +1,134 @@
+//! Stage 3 (`eval/`): each fine-tuned model (`train/<objective>/best`) asked the global question
+//! directly on `data/test.jsonl`, by graph size — accuracy, F1, the majority-class baseline, and
+//! how confident the wrong answers are (the "confidently wrong" signature: accuracy at or below
+//! the baseline with high confidence on the hard sizes, if it happens; reported either way).
+//!
+//! Files: `<objective>.json` (the [`EvalReport`] of `ntkgap eval`), `<objective>_margins.npy`
+//! (float64, one margin per test record in file order), `predictions.csv` (one row per
+//! objective × record) and `summary.json`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::demo::config::TrainPlan;
+use crate::demo::train_stage::objective_name;
+use crate::error::Result;
+use crate::demo::config::Backend;
+use crate::model::{load, LoadOptions, ModelSpec};
+use crate::report::{npy, write_atomic, write_json_atomic};
+use crate::train::data::Examples;
+use crate::train::eval::{evaluate, EvalReport, Metrics, Prediction};
+use crate::train::trainer::predictions;
+
+/// Metrics of one objective on one group of test records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalRow {
+    /// `sft` or `dpo`.
+    pub objective: String,
+    /// Number of variables (`None`: all test records).
+    pub n_vars: Option<usize>,
+    /// True for sizes above the training sizes.
+    pub hard: bool,
+    /// Records.
+    pub count: usize,
+    /// Accuracy of the direct answer (margin > 0 ⇔ entailment).
+    pub accuracy: f64,
+    /// Accuracy of always answering the majority class of this group.
+    pub majority_accuracy: f64,
+    /// F1 of the entailment class (`None` without predicted or true positives).
+    pub f1: Option<f64>,
+    /// Share of entailment records.
+    pub positive_rate: f64,
+    /// Share of records predicted entailment.
+    pub predicted_positive_rate: f64,
+    /// Mean σ(|margin|) over wrong answers.
+    pub mean_wrong_confidence: Option<f64>,
+    /// Mean cross-entropy.
+    pub loss: f64,
+}
+
+/// `eval/summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalStageSummary {
+    /// Test records.
+    pub test_records: usize,
+    /// Rows: per objective, overall first, then by n.
+    pub rows: Vec<EvalRow>,
+}
+
+fn row(objective: &str, n_vars: Option<usize>, hard: bool, m: &Metrics, preds: &[&Prediction]) -> EvalRow {
+    let predicted = preds.iter().filter(|p| p.margin > 0.0).count() as f64 / preds.len().max(1) as f64;
+    EvalRow {
+        objective: objective.to_string(),
+        n_vars,
+        hard,
+        count: m.count,
+        accuracy: m.accuracy,
+        majority_accuracy: m.positive_rate.max(1.0 - m.positive_rate),
+        f1: m.f1,
+        positive_rate: m.positive_rate,
+        predicted_positive_rate: predicted,
+        mean_wrong_confidence: m.mean_wrong_confidence,
+        loss: m.loss,
+    }
+}
+
+fn rows_of(objective: &str, report: &EvalReport, preds: &[Prediction], largest_train: usize) -> Vec<EvalRow> {
+    let all: Vec<&Prediction> = preds.iter().collect();
+    let mut out = vec![row(objective, None, false, &report.overall, &all)];
+    for (&n, m) in &report.by_n_vars {
+        let group: Vec<&Prediction> = preds.iter().filter(|p| p.n_vars == Some(n)).collect();
+        out.push(row(objective, Some(n), n > largest_train, m, &group));
+    }
+    out
+}
+
+fn predictions_csv(objective: &str, examples: &Examples, preds: &[Prediction], csv: &mut String) {
+    for (r, p) in examples.records.iter().zip(preds) {
+        let predicted = u8::from(p.margin > 0.0);
+        let confidence = 1.0 / (1.0 + (-p.margin.abs()).exp());
+        let _ = writeln!(
+            csv,
+            "{objective},{},{},{},{},{},{},{predicted},{},{confidence}",
+            r.line,
+            r.record.id.as_deref().unwrap_or(""),
+            p.n_vars.map_or(String::new(), |n| n.to_string()),
+            p.relation.as_deref().unwrap_or(""),
+            p.label,
+            p.margin,
+            u8::from(predicted == p.label),
+        );
+    }
+}
+
+/// Run stage 3 into `dir`.
+///
+/// # Errors
+/// Model loading, encoding or write failures.
+pub fn run(plan: &TrainPlan, backend: Backend, max_length: usize, largest_train: usize, paths: (&Path, &Path), dir: &Path) -> Result<EvalStageSummary> {
+    let (data, trained) = paths;
+    let mut csv = String::from("objective,line,id,n_vars,relation,label,margin,predicted,correct,confidence\n");
+    let mut rows = Vec::new();
+    let mut test_records = 0;
+    for &objective in &plan.objectives {
+        let name = objective_name(objective);
+        let spec = ModelSpec::Dir(trained.join(name).join("best"));
+        let mut loaded = load(&spec, &LoadOptions { seed: plan.seed, head_file: None }, &backend.device()?)?;
+        loaded.tokenizer.set_max_length(max_length)?;
+        let examples = Examples::load(&data.join("test.jsonl"), loaded.tokenizer.as_ref(), true)?;
+        let preds = predictions(&loaded.classifier, &examples, loaded.tokenizer.pad_id()?, plan.batch_size)?;
+        let report = evaluate(&preds);
+        write_json_atomic(dir.join(format!("{name}.json")), &report)?;
+        let margins: Vec<f64> = preds.iter().map(|p| p.margin).collect();
+        npy::write_f64(&dir.join(format!("{name}_margins.npy")), &[margins.len()], &margins)?;
+        predictions_csv(name, &examples, &preds, &mut csv);
+        rows.extend(rows_of(name, &report, &preds, largest_train));
+        test_records = examples.len();
+    }
+    write_atomic(dir.join("predictions.csv"), csv.as_bytes())?;
+    let summary = EvalStageSummary { test_records, rows };
+    write_json_atomic(dir.join("summary.json"), &summary)?;
+    Ok(summary)
+}
