@@ -119,8 +119,8 @@ pub fn read(path: &Path) -> Result<NpyArray> {
     }
     let shape = parse_shape(text).ok_or_else(|| bad("unreadable shape in the .npy header"))?;
     let payload = &bytes[start + header_len..];
-    let count: usize = shape.iter().product();
-    if payload.len() != count * dtype.size() {
+    let bytes_needed = shape.iter().try_fold(dtype.size(), |acc, &d| acc.checked_mul(d));
+    if bytes_needed != Some(payload.len()) {
         return Err(bad(&format!("payload of {} bytes does not match shape {shape:?}", payload.len())));
     }
     let data: Vec<f64> = match dtype {
@@ -183,5 +183,10 @@ mod tests {
         std::fs::write(&p, bytes).unwrap();
         assert!(read(&p).unwrap_err().to_string().contains("does not match shape"));
         assert!(write_f32(&p, &[3], &[1.0]).is_err());
+        // A shape whose element count overflows usize is a mismatch, not a panic.
+        let mut bytes = header(NpyDtype::F64, &[1 << 40, 1 << 40]);
+        bytes.extend([0u8; 8]);
+        std::fs::write(&p, bytes).unwrap();
+        assert!(read(&p).unwrap_err().to_string().contains("does not match shape"));
     }
 }
