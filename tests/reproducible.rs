@@ -1,6 +1,6 @@
 //! Reproducibility (issue 10): the same command line with the same seed and inputs gives
 //! byte-identical outputs — data files *and* their `meta.json` — on CPU (generate, pairs,
-//! overlap, acbo, tokenizer, gram, gram slabs and gram-merge).
+//! overlap, acbo, tokenizer, gram, gram slabs and gram-merge, bound on the model's eNTK).
 //!
 //! Each pipeline runs twice, in two fresh working directories, with identical (relative)
 //! arguments, so the recorded command lines and input paths are the same; then every file of
@@ -104,6 +104,24 @@ fn pipeline(seed: &str) -> tempfile::TempDir {
     run(&[&gram[..], &["--rows", "0..4", "--out", "K_0.npy"]].concat());
     run(&[&gram[..], &["--rows", "4..6", "--out", "K_1.npy"]].concat());
     run(&["gram-merge", "--out", "K_merged.npy", "K_0.npy", "K_1.npy"]);
+    // Theorem 1 check on the model's eNTK (issue 7): kernel ridge on a seeded training sample.
+    run(&[
+        "bound",
+        "--model",
+        "builtin:tiny",
+        "--pairs",
+        "pairs.jsonl",
+        "--train",
+        "c2c.jsonl",
+        "--max-train",
+        "12",
+        "--device",
+        "cpu",
+        "--seed",
+        seed,
+        "--out",
+        "bound",
+    ]);
     dir
 }
 
@@ -112,7 +130,7 @@ fn same_seed_and_inputs_give_byte_identical_outputs_and_meta() {
     let (a, b) = (pipeline("11"), pipeline("11"));
     let (ta, tb) = (tree(a.path()), tree(b.path()));
     assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>(), "same files");
-    for meta in ["c2c.meta.json", "ext/meta.json", "pairs.meta.json", "overlap.meta.json", "acbo/meta.json", "K.meta.json", "K_merged.meta.json"] {
+    for meta in ["c2c.meta.json", "ext/meta.json", "pairs.meta.json", "overlap.meta.json", "acbo/meta.json", "K.meta.json", "K_merged.meta.json", "bound/meta.json", "bound/pairs.csv"] {
         assert!(ta.contains_key(Path::new(meta)), "no {meta}: {:?}", ta.keys());
     }
     // `tokenizer --save` writes a plain tokenizer.json (no meta.json: it is a fixed artifact of
@@ -136,7 +154,7 @@ fn same_seed_and_inputs_give_byte_identical_outputs_and_meta() {
 fn another_seed_changes_the_seeded_outputs() {
     let (a, c) = (pipeline("11"), pipeline("12"));
     let (ta, tc) = (tree(a.path()), tree(c.path()));
-    for seeded in ["c2c.jsonl", "ext/test.jsonl", "pairs.jsonl", "acbo/items.jsonl", "K.npy"] {
+    for seeded in ["c2c.jsonl", "ext/test.jsonl", "pairs.jsonl", "acbo/items.jsonl", "K.npy", "bound/pairs.csv"] {
         assert_ne!(ta[Path::new(seeded)], tc[Path::new(seeded)], "{seeded} ignores the seed");
     }
 }
