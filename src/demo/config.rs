@@ -14,16 +14,17 @@ use burn::tensor::Device;
 use crate::model::ComputeDevice;
 use crate::train::Objective;
 
-/// Seconds per Corr2Cause training record and epoch (first quick run without local queries:
-/// 1,200 records × 2 epochs in 109 s at load 11; here rounded up to cover contention).
-const SECONDS_PER_TRAIN_RECORD_EPOCH: f64 = 0.045;
+/// Seconds per Corr2Cause training record and epoch (quick run: 1,200 records and 1,328 local
+/// queries × 2 epochs in 58 s at load 4; rounded up to cover contention).
+const SECONDS_PER_TRAIN_RECORD_EPOCH: f64 = 0.03;
 /// Seconds per local query record and epoch (19–20 tokens each, bucketed by length: a small
 /// fraction of a Corr2Cause record's cost).
 const SECONDS_PER_LOCAL_RECORD_EPOCH: f64 = 0.004;
 /// Seconds per test record and model (quick run: 1,683 records in 22 s, rounded up).
-const SECONDS_PER_TEST_RECORD: f64 = 0.03;
-/// Seconds per eNTK Gram entry (quick run: 2 × 40² + (40 + 40)² entries in 10 s, rounded up).
-const SECONDS_PER_GRAM_ENTRY: f64 = 0.005;
+const SECONDS_PER_TEST_RECORD: f64 = 0.015;
+/// Seconds per planned eNTK Gram entry (quick run: 2 × 96² + (96 + 64)² planned entries in
+/// 25 s with margins and gradients; pairs share inputs, so fewer are computed).
+const SECONDS_PER_GRAM_ENTRY: f64 = 0.001;
 /// Corr2Cause MECs up to relabelling for n = 2..5 (`ntkgap generate` prints them).
 const RELABELLING_CLASSES: [(usize, usize); 4] = [(2, 2), (3, 5), (4, 20), (5, 142)];
 
@@ -187,7 +188,7 @@ impl DemoConfig {
             hard_n6_mecs: if quick { 6 } else { 20 },
             hard_extended_nodes: if quick { 7..=8 } else { 7..=9 },
             hard_extended_per_size: if quick { 2 } else { 4 },
-            pairs_per_size: if quick { 4 } else { 8 },
+            pairs_per_size: if quick { 8 } else { 16 },
             chain_fork_samples: 400,
             local_systems: if quick { 10 } else { 20 },
             local_samples: 50,
@@ -210,7 +211,7 @@ impl DemoConfig {
             calibration_systems: if quick { 30 } else { 50 },
             seed,
         };
-        let kernel = KernelConfig { block: 8, ridge_train_records: if quick { 40 } else { 96 } };
+        let kernel = KernelConfig { block: 8, ridge_train_records: if quick { 64 } else { 128 } };
         Self { mode, backend, data, train, kernel, acbo }
     }
 

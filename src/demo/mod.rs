@@ -7,7 +7,7 @@
 //! | 1 | `data/` | Corr2Cause corpora (small graphs for training, larger for the hard test), near-miss pairs, the chain-versus-fork lesson | [`data`], [`teach`] |
 //! | 2 | `train/` | SFT (and DPO in the full demo) on Corr2Cause plus local query texts from one θ₀, checkpoints θ₀ / best | [`train_stage`] |
 //! | 3 | `eval/` | the models asked directly, by graph size: accuracy, F1, wrong-answer confidence | [`eval_stage`] |
-//! | 4 | `kernel/` | eNTK on the pairs; overlap vs δ vs gap; published vs corrected bound for the fine-tuned network and a kernel-ridge predictor | [`kernel_stage`] |
+//! | 4 | `kernel/` | eNTK on the pairs; overlap vs δ vs gap; published vs corrected bound for the fine-tuned network and a kernel-ridge predictor | [`kernel_stage`], [`kernel_rows`] |
 //! | 5 | `acbo/` | A-CBO with the noisy, experiment and frozen-model oracles versus the same model asked directly | [`acbo_stage`] |
 //! | 6 | `img/`, `index.html`, `summary.json` | charts, the report, every number in one JSON | [`page`], [`charts`], [`summary`] |
 //!
@@ -26,6 +26,7 @@ pub mod charts;
 pub mod config;
 pub mod data;
 pub mod eval_stage;
+pub mod kernel_rows;
 pub mod kernel_stage;
 pub mod page;
 pub mod summary;

@@ -163,8 +163,9 @@ fn kernel_section(b: &mut Body, s: &DemoSummary) {
     b.para(&format!(
         "The empirical NTK K(x, x') = ⟨∇θ f(x), ∇θ f(x')⟩ measures how alike two inputs look to gradient descent. It was computed over all parameters, with f64 products, for the {} distinct inputs of the {} analysed pairs. \
          At θ₀ the normalized similarity ρ = K(x₊, x₋)/√(K(x₊, x₊)K(x₋, x₋)) averages {} (lowest {}): to the kernel, a hypothesis that holds and one that does not are almost the same input. \
-         The last column is how unequal the two feature norms a = √K₊₊ and b = √K₋₋ are — the term the published bound leaves out. Over all mined pairs the shared-token fraction by graph size is in the table of section 1.",
-        s.kernel.inputs, s.kernel.pairs, f6(s.headline.mean_rho), f6(s.headline.min_rho)
+         The last column is how unequal the two feature norms a = √K₊₊ and b = √K₋₋ are — the term the published bound leaves out. Over all mined pairs the shared-token fraction by graph size is in the table of section 1. \
+         {} of the {} inputs had their premise cut at {} tokens (the hypothesis is never cut), so on the largest graphs the two members of a pair share less text than the full premises would.",
+        s.kernel.inputs, s.kernel.pairs, f6(s.headline.mean_rho), f6(s.headline.min_rho), s.kernel.truncated_inputs, s.kernel.inputs, s.data.max_length
     ));
 }
 
@@ -258,6 +259,9 @@ fn acbo_section(b: &mut Body, s: &DemoSummary) {
     figure(b, "acbo_accuracy_by_size", "Direct answer versus A-CBO by graph size (solid: against the label; dashed: against the drawn true DAG; where two oracles score the same, the later line hides the earlier).");
     figure(b, "acbo_queries_by_size", "Mean queries per item and the mean ⌈log₂ |candidates|⌉.");
     acbo_reading(b, s);
+    if s.acbo.direct_truncated > 0 {
+        b.para(&format!("{} of the {} direct inputs had their premise cut at {} tokens before the model read them (hypotheses are kept whole); the local query texts are never cut.", s.acbo.direct_truncated, s.headline.acbo_overall.items, s.data.max_length));
+    }
 }
 
 fn acbo_reading(b: &mut Body, s: &DemoSummary) {
