@@ -17,7 +17,7 @@ use clap::Args;
 
 use crate::bound::table::{csv, gram_csv_fields, render_table, GRAM_CSV_HEADER};
 use crate::bound::{analyse, charts, parse_pairs, GramView, PairReport, Predictor};
-use crate::cli::gap_args::{Bars, PredictorArgs};
+use crate::cli::gap_args::{bars, PredictorArgs};
 use crate::error::{Error, Result};
 use crate::gap::{self, Analysis, PairInputs, PredictorModel, TrainSet};
 use crate::report::{npy, write_atomic, write_json_atomic, Meta, OutputDir};
@@ -172,7 +172,7 @@ fn run_model(args: &BoundArgs, model: &str) -> anyhow::Result<()> {
     };
     let device = compute.device(true);
     compute.announce();
-    let mut bars = Bars::default();
+    let mut bars = bars();
     let analysis = gap::analyse(&loaded.classifier, &inputs, chosen, tokenizer.pad_id()?, &resolved.analysis, &device, &mut bars)?;
     let mut meta = Meta::new(Some(args.seed));
     meta.add_input(&pairs_path)?;

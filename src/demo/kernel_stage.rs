@@ -31,7 +31,7 @@ use crate::demo::config::{Backend, KernelConfig, TrainPlan};
 use crate::demo::train_stage::TrainStageSummary;
 use crate::demo::Reporter;
 use crate::error::{Error, Result};
-use crate::gap::{analyse, Analysis, AnalysisConfig, PairInputs, PredictorModel, Progress, TrainSet};
+use crate::gap::{analyse, Analysis, AnalysisConfig, Bars, PairInputs, PredictorModel, TrainSet};
 use crate::model::{load, LoadOptions, LoadedModel, ModelSpec};
 use crate::ntk::{GramOptions, KernelChoice};
 use crate::report::{npy, write_atomic, write_json_atomic};
@@ -54,30 +54,6 @@ pub struct KernelInputs<'a> {
     pub max_length: usize,
     /// Compute backend.
     pub backend: Backend,
-}
-
-/// [`Progress`] drawn through the demo's [`Reporter`].
-struct Bars<'a> {
-    reporter: &'a dyn Reporter,
-    prefix: String,
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl Progress for Bars<'_> {
-    fn start(&mut self, stage: &str, total: usize) {
-        self.finish();
-        self.bar = Some(self.reporter.bar(total as u64, &format!("{}: {stage}", self.prefix)));
-    }
-    fn advance(&mut self, done: usize) {
-        if let Some(b) = &self.bar {
-            b.inc(done as u64);
-        }
-    }
-    fn finish(&mut self) {
-        if let Some(b) = self.bar.take() {
-            b.finish_and_clear();
-        }
-    }
 }
 
 fn load_dir(inp: &KernelInputs<'_>, dir: &Path, device: &burn::tensor::Device) -> Result<LoadedModel> {
@@ -118,15 +94,17 @@ pub fn run(inp: &KernelInputs<'_>, cfg: &KernelConfig, dir: &Path, reporter: &dy
         let pad = tokenizer.pad_id()?;
         let name = format!("{objective}-network");
         let source = format!("train/{objective}/theta0");
-        let mut bars = Bars { reporter, prefix: name.clone(), bar: None };
+        let mut bars = Bars::new(|n, stage: &str| reporter.bar(n as u64, &format!("{name}: {stage}")));
         let net = analyse(&model.classifier, &inputs, PredictorModel::Network { init: &init.classifier, source: &source }, pad, &config, &device, &mut bars)?;
+        drop(bars);
         write_run(dir, &name, &net, (objective == "sft").then_some("K_theta0.npy"))?;
         let mut analyses = vec![(name, net)];
         if objective == "sft" {
             let (train, _) = TrainSet::sample_file(&inp.data.join("train.jsonl"), tokenizer, cfg.ridge_train_records, inp.plan.seed)?;
             let name = super::summary::RIDGE_RUN.to_string();
-            let mut bars = Bars { reporter, prefix: name.clone(), bar: None };
+            let mut bars = Bars::new(|n, stage: &str| reporter.bar(n as u64, &format!("{name}: {stage}")));
             let ridge = analyse(&model.classifier, &inputs, PredictorModel::Kernel { train: &train, config: KernelFitConfig::default() }, pad, &config, &device, &mut bars)?;
+            drop(bars);
             write_run(dir, &name, &ridge, Some("K_sft.npy"))?;
             analyses.push((name, ridge));
             let ids: String = inputs.ids.iter().map(|id| format!("{id}\n")).collect();
