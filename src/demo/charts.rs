@@ -96,6 +96,11 @@ fn per_pair(s: &DemoSummary, run: &str, title: &str, quantities: &[(&str, &dyn F
         .collect();
     let mut c = chart(title, "pair (sorted by n)", "value (log scale)", series);
     c.log_y = true;
+    // Two decades of head room above the data keep the legend (upper left) off the points.
+    let ys: Vec<f64> = c.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|y| *y > 0.0 && y.is_finite()).collect();
+    if let (Some(lo), Some(hi)) = (ys.iter().copied().reduce(f64::min), ys.iter().copied().reduce(f64::max)) {
+        c.y_range = Some((lo / 2.0, hi * 300.0));
+    }
     c
 }
 
@@ -127,6 +132,7 @@ fn violations_by_size(s: &DemoSummary) -> Chart {
     }
     let mut c = chart("Share of pairs violating each bound, by graph size (SFT)", "number of variables n", "violation rate", series);
     c.y_range = Some((0.0, 1.5));
+    c.x_integer = true;
     c
 }
 

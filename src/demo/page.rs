@@ -200,7 +200,7 @@ fn bound_section(b: &mut Body, s: &DemoSummary) {
             (φ₊ = 1, φ₋ = ½, w = 1: δ = 0 yet the gap is ½). Corrected (Cauchy–Schwarz): |s(x₊) − s(x₋)| ≤ B√((a − b)² + 2δab) = B‖φ₊ − φ₋‖, a = ‖φ₊‖, b = ‖φ₋‖. \
             Network: the fine-tuned model is a kernel predictor only in the lazy regime, f_T − f₀ ≈ ⟨θ_T − θ₀, ∇f₀⟩ (features ∇θ f at θ₀, B = ‖θ_T − θ₀‖); the bound is exact for the linearized gap, and a violation by the actual gap measures how far training left that regime. \
             Kernel ridge: α fitted to ±1 labels of Corr2Cause training records with the fine-tuned model's eNTK, s(x) = Σ αᵢ K(xᵢ, x), B = √(αᵀKα) — exactly the theorem's predictor, so the corrected bound cannot fail.");
-    figure(b, "gap_vs_bounds", "Per pair, fine-tuned SFT network: |gap| of f_T − f₀, |linearized gap|, the published and the corrected bound (log scale).");
+    figure(b, "gap_vs_bounds", "Per pair, fine-tuned SFT network: |gap| of f_T − f₀, |linearized gap|, the published and the corrected bound (log scale; where a ≈ b the two bounds coincide and the corrected bound's points hide the published ones).");
     figure(b, "ridge_gap_vs_bounds", "Per pair, kernel ridge on the fine-tuned eNTK: |gap|, the published and the corrected bound (log scale).");
     figure(b, "violations_by_size", "Share of pairs violating the published (solid) and the corrected (dashed) bound, by graph size, for both predictors.");
     b.table(&bound_table(s));
