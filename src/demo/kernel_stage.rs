@@ -35,6 +35,8 @@ use crate::gap::{analyse, Analysis, AnalysisConfig, Bars, PairInputs, PredictorM
 use crate::model::{load, LoadOptions, LoadedModel, ModelSpec};
 use crate::ntk::{GramOptions, KernelChoice};
 use crate::report::{npy, write_atomic, write_json_atomic};
+use crate::demo::summary::RIDGE_RUN;
+use crate::tokenize::pairs::NearMissPair;
 use crate::tokenize::summary::read_pairs;
 
 pub use crate::demo::kernel_rows::{KernelStageSummary, LazyRow, PairRow, RidgeFit, RunSummary, SizeRow};
@@ -75,6 +77,45 @@ fn write_run(dir: &Path, name: &str, a: &Analysis, gram_file: Option<&str>) -> R
     Ok(())
 }
 
+/// What every objective's analyses share.
+struct Ctx<'a> {
+    inp: &'a KernelInputs<'a>,
+    cfg: &'a KernelConfig,
+    pairs: &'a [NearMissPair],
+    pairs_path: &'a Path,
+    config: AnalysisConfig,
+    device: burn::tensor::Device,
+    reporter: &'a dyn Reporter,
+    dir: &'a Path,
+}
+
+/// The analyses of one objective — its network run and, for SFT, the kernel-ridge run — with
+/// (distinct inputs, truncated inputs); each run's files are written into `ctx.dir`.
+fn analyse_objective(ctx: &Ctx<'_>, objective: &str) -> Result<(Vec<(String, Analysis)>, (usize, usize))> {
+    let trained = ctx.inp.trained.join(objective);
+    let (model, init) = (load_dir(ctx.inp, &trained.join("best"), &ctx.device)?, load_dir(ctx.inp, &trained.join("theta0"), &ctx.device)?);
+    let tokenizer = model.tokenizer.as_ref();
+    let inputs = PairInputs::from_pairs(ctx.pairs, ctx.pairs_path, tokenizer)?;
+    let pad = tokenizer.pad_id()?;
+    let run = |name: &str, predictor: PredictorModel<'_>| {
+        let mut bars = Bars::new(|n, stage: &str| ctx.reporter.bar(n as u64, &format!("{name}: {stage}")));
+        analyse(&model.classifier, &inputs, predictor, pad, &ctx.config, &ctx.device, &mut bars)
+    };
+    let (name, source) = (format!("{objective}-network"), format!("train/{objective}/theta0"));
+    let net = run(&name, PredictorModel::Network { init: &init.classifier, source: &source })?;
+    write_run(ctx.dir, &name, &net, (objective == "sft").then_some("K_theta0.npy"))?;
+    let mut analyses = vec![(name, net)];
+    if objective == "sft" {
+        let (train, _) = TrainSet::sample_file(&ctx.inp.data.join("train.jsonl"), tokenizer, ctx.cfg.ridge_train_records, ctx.inp.plan.seed)?;
+        let ridge = run(RIDGE_RUN, PredictorModel::Kernel { train: &train, config: KernelFitConfig::default() })?;
+        write_run(ctx.dir, RIDGE_RUN, &ridge, Some("K_sft.npy"))?;
+        analyses.push((RIDGE_RUN.to_string(), ridge));
+        let ids: String = inputs.ids.iter().map(|id| format!("{id}\n")).collect();
+        write_atomic(ctx.dir.join("inputs.txt"), ids.as_bytes())?;
+    }
+    Ok((analyses, (inputs.encodings.len(), inputs.truncated)))
+}
+
 /// Run stage 4 into `dir`.
 ///
 /// # Errors
@@ -83,34 +124,12 @@ fn write_run(dir: &Path, name: &str, a: &Analysis, gram_file: Option<&str>) -> R
 pub fn run(inp: &KernelInputs<'_>, cfg: &KernelConfig, dir: &Path, reporter: &dyn Reporter) -> Result<KernelStageSummary> {
     let pairs_path = inp.data.join("pairs.jsonl");
     let pairs = read_pairs(&pairs_path)?;
-    let device = inp.backend.autodiff_device()?;
     let config = AnalysisConfig { gram: GramOptions { block: cfg.block, kernels: KernelChoice::CpuF64, ..GramOptions::default() } };
+    let ctx = Ctx { inp, cfg, pairs: &pairs, pairs_path: &pairs_path, config, device: inp.backend.autodiff_device()?, reporter, dir };
     let (mut runs, mut rows, mut shape) = (Vec::new(), Vec::new(), None);
     for objective in inp.train.runs.iter().map(|r| r.objective.as_str()) {
-        let trained = inp.trained.join(objective);
-        let (model, init) = (load_dir(inp, &trained.join("best"), &device)?, load_dir(inp, &trained.join("theta0"), &device)?);
-        let tokenizer = model.tokenizer.as_ref();
-        let inputs = PairInputs::from_pairs(&pairs, &pairs_path, tokenizer)?;
-        let pad = tokenizer.pad_id()?;
-        let name = format!("{objective}-network");
-        let source = format!("train/{objective}/theta0");
-        let mut bars = Bars::new(|n, stage: &str| reporter.bar(n as u64, &format!("{name}: {stage}")));
-        let net = analyse(&model.classifier, &inputs, PredictorModel::Network { init: &init.classifier, source: &source }, pad, &config, &device, &mut bars)?;
-        drop(bars);
-        write_run(dir, &name, &net, (objective == "sft").then_some("K_theta0.npy"))?;
-        let mut analyses = vec![(name, net)];
-        if objective == "sft" {
-            let (train, _) = TrainSet::sample_file(&inp.data.join("train.jsonl"), tokenizer, cfg.ridge_train_records, inp.plan.seed)?;
-            let name = super::summary::RIDGE_RUN.to_string();
-            let mut bars = Bars::new(|n, stage: &str| reporter.bar(n as u64, &format!("{name}: {stage}")));
-            let ridge = analyse(&model.classifier, &inputs, PredictorModel::Kernel { train: &train, config: KernelFitConfig::default() }, pad, &config, &device, &mut bars)?;
-            drop(bars);
-            write_run(dir, &name, &ridge, Some("K_sft.npy"))?;
-            analyses.push((name, ridge));
-            let ids: String = inputs.ids.iter().map(|id| format!("{id}\n")).collect();
-            write_atomic(dir.join("inputs.txt"), ids.as_bytes())?;
-        }
-        shape.get_or_insert((inputs.encodings.len(), inputs.truncated));
+        let (analyses, counts) = analyse_objective(&ctx, objective)?;
+        shape.get_or_insert(counts);
         for (name, a) in &analyses {
             runs.push(run_summary(name, objective, a));
             rows.extend(pair_rows(name, a));
