@@ -26,7 +26,7 @@ fn image_sources(html: &str) -> Vec<String> {
 }
 
 fn check_report_files(report: &Path) {
-    for f in ["index.html", "summary.json", "meta.json", "data/test.jsonl", "data/pairs.jsonl", "data/chain_vs_fork.json", "kernel/K_theta0.npy", "kernel/pairs.csv", "acbo/direct_vs_acbo.csv", "eval/sft_margins.npy", "train/sft/theta0/model.safetensors", "train/sft/best/model.safetensors"] {
+    for f in ["index.html", "summary.json", "meta.json", "data/test.jsonl", "data/pairs.jsonl", "data/chain_vs_fork.json", "kernel/K_theta0.npy", "kernel/K_sft.npy", "kernel/pairs.csv", "kernel/sft-network/pairs.csv", "kernel/sft-kernel-ridge/summary.json", "data/train_mixed.jsonl", "data/local_test.jsonl", "acbo/model-sft/items.jsonl", "acbo/direct_vs_acbo.csv", "eval/sft_margins.npy", "train/sft/theta0/model.safetensors", "train/sft/best/model.safetensors"] {
         assert!(report.join(f).is_file(), "missing {f}");
     }
     for stage in ["data", "train", "eval", "kernel", "acbo", "img"] {
@@ -52,9 +52,18 @@ fn check_page(report: &Path) {
     }
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap()).unwrap();
     let h = &summary["headline"];
-    for key in ["mean_shared_fraction", "mean_rho", "weight_norm_bound"] {
+    for key in ["mean_shared_fraction", "mean_rho"] {
         assert!(h[key].as_f64().is_some_and(f64::is_finite), "headline {key} = {}", h[key]);
     }
+    for predictor in ["network", "kernel_ridge"] {
+        assert!(h[predictor]["weight_norm_bound"].as_f64().is_some_and(|b| b.is_finite() && b > 0.0), "headline {predictor} = {}", h[predictor]);
+    }
+    // Theorem 1, corrected: a kernel predictor (B = √(αᵀKα)) can never violate it (Cauchy–Schwarz).
+    assert_eq!(h["kernel_ridge"]["corrected_violations"].as_u64(), Some(0), "kernel ridge violated the corrected bound: {}", h["kernel_ridge"]);
+    // The linearized network predictor is exact for the corrected bound too.
+    assert_eq!(h["network"]["linearized_violations"][1].as_u64(), Some(0), "linearized gap violated the corrected bound: {}", h["network"]);
+    let model = h["acbo_overall"]["oracles"].as_array().unwrap().iter().find(|o| o["oracle"] == "model:sft").expect("no model oracle in the A-CBO table");
+    assert!(model["oracle_error_measured"].as_f64().is_some_and(|e| (0.0..=1.0).contains(&e)), "model oracle error not measured: {model}");
     assert!(h["pairs"].as_u64().unwrap() > 0);
     let acc = h["sft_hard"]["accuracy"].as_f64().unwrap();
     assert!(html.contains(&format!("{:.1} %", 100.0 * acc)), "the page does not show the headline hard accuracy {acc}");

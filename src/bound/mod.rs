@@ -60,6 +60,17 @@ pub enum Predictor {
     Network,
 }
 
+impl Predictor {
+    /// The `--predictor` spelling (`kernel-ridge`, `kernel-logistic`, `network`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Predictor::KernelRidge => "kernel-ridge",
+            Predictor::KernelLogistic => "kernel-logistic",
+            Predictor::Network => "network",
+        }
+    }
+}
+
 /// Violation counts of one analysis.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {

@@ -8,7 +8,7 @@
 //! `docs/acbo.md`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
@@ -185,31 +185,6 @@ fn read_items(args: &AcboArgs, settings: &BenchSettings) -> Result<(Vec<(usize, 
     Ok((records, items))
 }
 
-/// Ask the same model every item's global question and record the answer on each of its runs;
-/// returns how many direct inputs were truncated.
-fn attach_direct_answers(
-    factory: &ModelOracleFactory<'_>,
-    path: &Path,
-    items: &[BenchItem],
-    records: &[(usize, Record)],
-    results: &mut [ItemResult],
-) -> Result<usize> {
-    let spinner = super::progress::spinner("asking the model the global question directly");
-    let by_line: BTreeMap<usize, &Record> = records.iter().map(|(l, r)| (*l, r)).collect();
-    let inputs = items
-        .iter()
-        .map(|i| {
-            let r = by_line.get(&i.line).ok_or_else(|| Error::invalid("items", "lost a record"))?;
-            r.input().map_err(|e| Error::Jsonl { path: path.to_path_buf(), line: i.line, reason: e })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let (direct, truncated) = factory.direct_answers(&inputs)?;
-    spinner.finish_and_clear();
-    let answer: BTreeMap<usize, bool> = items.iter().zip(direct).map(|(i, d)| (i.line, d)).collect();
-    results.iter_mut().for_each(|r| r.direct_predicted_entailment = answer.get(&r.line).copied());
-    Ok(truncated)
-}
-
 /// Run `ntkgap acbo`.
 ///
 /// # Errors
@@ -235,7 +210,12 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
     let mut results = run_bench(&items, &settings, &models, dyn_factory, &|| bar.inc(1))?;
     bar.finish_and_clear();
     let truncated = match &factory {
-        Some(f) => Some(attach_direct_answers(f, &args.data, &items, &records, &mut results)?),
+        Some(f) => {
+            let spinner = super::progress::spinner("asking the model the global question directly");
+            let truncated = f.attach_direct_answers(&args.data, &items, &records, &mut results)?;
+            spinner.finish_and_clear();
+            Some(truncated)
+        }
         None => None,
     };
     let plain: BTreeMap<usize, _> = models.iter().map(|(&n, m)| (n, m.0)).collect();

@@ -14,16 +14,13 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 use crate::bound::table::{csv, gram_csv_fields, render_table, GRAM_CSV_HEADER};
 use crate::bound::{analyse, charts, parse_pairs, GramView, PairReport, Predictor};
-use crate::cli::gap_args::{Bars, PredictorArgs};
+use crate::cli::gap_args::{bars, PredictorArgs};
 use crate::error::{Error, Result};
 use crate::gap::{self, Analysis, PairInputs, PredictorModel, TrainSet};
 use crate::report::{npy, write_atomic, write_json_atomic, Meta, OutputDir};
-use crate::tokenize::stream::encode_all;
 use crate::tokenize::summary::read_pairs;
 
 /// Check the published and the corrected kernel bound per pair.
@@ -125,19 +122,12 @@ fn run_gram(args: &BoundArgs, gram_path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A seeded sample of at most `max` labelled training records from `path`.
+/// A seeded sample of at most `max` labelled training records from `path` ([`TrainSet::sample_file`]).
 fn training_set(path: &Path, tokenizer: &dyn crate::tokenize::Tokenizer, max: usize, seed: u64) -> Result<(TrainSet, usize)> {
     if max == 0 {
         return Err(Error::invalid("--max-train", "must be at least 1"));
     }
-    let (mut records, _) = encode_all(path, tokenizer)?;
-    let total = records.len();
-    if total > max {
-        let mut keep = rand::seq::index::sample(&mut ChaCha8Rng::seed_from_u64(seed), total, max).into_vec();
-        keep.sort_unstable();
-        records = keep.into_iter().map(|i| records[i].clone()).collect();
-    }
-    Ok((TrainSet::from_records(&records, path)?, total))
+    TrainSet::sample_file(path, tokenizer, max, seed)
 }
 
 fn write_model_outputs(args: &BoundArgs, analysis: &Analysis, meta: &Meta) -> Result<PathBuf> {
@@ -155,11 +145,7 @@ fn write_model_outputs(args: &BoundArgs, analysis: &Analysis, meta: &Meta) -> Re
 
 /// The `--predictor` spelling.
 pub fn predictor_name(p: Predictor) -> &'static str {
-    match p {
-        Predictor::KernelRidge => "kernel-ridge",
-        Predictor::KernelLogistic => "kernel-logistic",
-        Predictor::Network => "network",
-    }
+    p.as_str()
 }
 
 fn run_model(args: &BoundArgs, model: &str) -> anyhow::Result<()> {
@@ -186,7 +172,7 @@ fn run_model(args: &BoundArgs, model: &str) -> anyhow::Result<()> {
     };
     let device = compute.device(true);
     compute.announce();
-    let mut bars = Bars::default();
+    let mut bars = bars();
     let analysis = gap::analyse(&loaded.classifier, &inputs, chosen, tokenizer.pad_id()?, &resolved.analysis, &device, &mut bars)?;
     let mut meta = Meta::new(Some(args.seed));
     meta.add_input(&pairs_path)?;

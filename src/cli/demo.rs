@@ -14,7 +14,7 @@ use crate::model::DeviceChoice;
 /// Run the whole argument end to end and write `OUT/index.html`.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
-    ntkgap demo --quick                 # about 5 minutes on 2 CPU cores, report/index.html\n  \
+    ntkgap demo --quick                 # about 1.5 minutes on 2 CPU cores, report/index.html\n  \
     ntkgap demo --out runs/demo-full    # SFT and DPO, larger corpora\n  \
     ntkgap demo --quick --fresh         # recompute every stage instead of reusing the cache")]
 pub struct DemoArgs {
@@ -24,7 +24,8 @@ pub struct DemoArgs {
     /// Output folder (created if missing); completed stages in it are reused.
     #[arg(long, default_value = "report")]
     pub out: PathBuf,
-    /// Where the model stages run.
+    /// Where the model stages run: `auto` (a hardware GPU if wgpu finds one, else the CPU), `cpu` or
+    /// `wgpu` (any adapter, lavapipe included). The eNTK Gram products stay on the CPU in f64.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
     /// Recompute every stage even when its cached result is current.

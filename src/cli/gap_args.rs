@@ -8,7 +8,7 @@ use crate::bound::kernel::{KernelFitConfig, KernelPredictor, RelativeRidge};
 use crate::bound::Predictor;
 use crate::cli::model_args::{bar, ModelArgs};
 use crate::error::{Error, Result};
-use crate::gap::{AnalysisConfig, Progress};
+use crate::gap::AnalysisConfig;
 use crate::model::{ComputeDevice, DeviceChoice, LoadedModel, ModelSpec};
 use crate::ntk::{GramOptions, KernelChoice};
 use crate::report::Meta;
@@ -129,24 +129,6 @@ impl PredictorArgs {
 }
 
 /// Progress bars on stderr, one per stage.
-#[derive(Default)]
-pub struct Bars {
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl Progress for Bars {
-    fn start(&mut self, stage: &str, total: usize) {
-        self.finish();
-        self.bar = Some(bar(total, stage));
-    }
-    fn advance(&mut self, done: usize) {
-        if let Some(b) = &self.bar {
-            b.inc(done as u64);
-        }
-    }
-    fn finish(&mut self) {
-        if let Some(b) = self.bar.take() {
-            b.finish_and_clear();
-        }
-    }
+pub fn bars() -> crate::gap::Bars<impl FnMut(usize, &str) -> indicatif::ProgressBar> {
+    crate::gap::Bars::new(bar)
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::bound::charts;
 use crate::bound::table::{by_n_vars, csv, render_table, GroupSummary, PairRow};
 use crate::cli::bound::predictor_name;
-use crate::cli::gap_args::{Bars, PredictorArgs};
+use crate::cli::gap_args::{bars, PredictorArgs};
 use crate::corpus::parse_nodes;
 use crate::error::Error;
 use crate::gap::analysis::AnalysisSummary;
@@ -135,7 +135,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     };
     let device = compute.device(true);
     compute.announce();
-    let results = sweep(&loaded.classifier, loaded.tokenizer.as_ref(), &predictor, &config, &resolved.analysis, &device, &mut Bars::default())?;
+    let results = sweep(&loaded.classifier, loaded.tokenizer.as_ref(), &predictor, &config, &resolved.analysis, &device, &mut bars())?;
     let rows: Vec<PairRow> = results.iter().filter_map(|r| r.analysis.as_ref()).flat_map(|a| a.rows.iter().cloned()).collect();
     if rows.is_empty() {
         return Err(Error::invalid("--nodes", format!("no size in {} yielded a near-miss pair with opposite labels", args.nodes)).into());

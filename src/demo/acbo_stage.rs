@@ -1,21 +1,22 @@
 //! Stage 5 (`acbo/`): the direct-versus-A-CBO table by graph size.
 //!
 //! The items are a seeded sample of at most `items_per_size` test records per n
-//! ([`limit_per_size`]). *Direct*: the fine-tuned SFT model's own answer to the global question
-//! on exactly those records (margin > 0, read from `eval/sft_margins.npy`). *A-CBO*: the loop of
-//! [`crate::acbo`] with the `noisy:η` oracle (error rate assumed and measured) and the
-//! `experiment:S` oracle (error rates calibrated on random systems and measured per item — not
-//! assumed). A-CBO is judged against the label and against the relation in the drawn true DAG
-//! (see docs/acbo.md "Which truth?"); the direct answer too.
+//! ([`limit_per_size`]). *A-CBO*: the loop of [`crate::acbo`] with three oracles — `noisy:η`
+//! (error rate assumed, and measured), `experiment:S` (error rates calibrated on random systems
+//! and measured per item, not assumed) and `model:sft`, the fine-tuned SFT model
+//! (`train/sft/best`, trained on Corr2Cause plus local query texts) answering one local query text
+//! per target of each experiment ([`ModelOracleFactory`], experiments with the data stage's
+//! `local_samples`), its (α̂, β̂) calibrated per size and its error measured per item. *Direct*:
+//! the same frozen weights asked each item's global question (premise + hypothesis, entailment iff
+//! margin > 0, [`ModelOracleFactory::attach_direct_answers`]). A-CBO is judged against the label
+//! and against the relation in the drawn true DAG (see docs/acbo.md "Which truth?"); the direct
+//! answer too.
 //!
-//! Files per oracle (`noisy-<η>/`, `experiment-<S>/`): `items.jsonl` (one line per item with the
-//! full trace, as `ntkgap acbo` writes), `summary.json` ([`crate::acbo::summary::Summary`]),
-//! `trace.csv` (one row per item × round, for notebook 3); and `direct_vs_acbo.csv`,
-//! `summary.json` for the stage.
-//!
-//! SWITCH(acbo-model helper): once the `model:DIR` oracle lands, add it to [`oracles`] with
-//! `train/sft/best` (the same frozen weights that are asked directly here) and take the direct
-//! column from its summary's `direct_accuracy`; the rows below already have a slot per oracle.
+//! Files per oracle (`noisy-<η>/`, `experiment-<S>/`, `model-sft/`): `items.jsonl` (one line per
+//! item with the full trace, as `ntkgap acbo` writes), `summary.json`
+//! ([`crate::acbo::summary::Summary`]; the model oracle's carries `direct_accuracy`), `trace.csv`
+//! (one row per item × round, for notebook 3); and `direct_vs_acbo.csv`, `summary.json` for the
+//! stage.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -23,15 +24,18 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::acbo::bench::{limit_per_size, prepare_items, run_bench, BenchSettings, ItemResult};
+use crate::acbo::bench::{limit_per_size, prepare_items, run_bench, BenchItem, BenchSettings, ItemResult};
 use crate::acbo::oracle::build::likelihood_models;
+use crate::acbo::oracle::{ExperimentSettings, OracleFactory};
 use crate::acbo::summary::{summarize, GroupSummary};
 use crate::acbo::{CandidateSettings, LoopConfig, OracleSpec};
-use crate::corpus::{JsonlReader, JsonlWriter, Label};
-use crate::demo::config::AcboConfig;
+use crate::corpus::{JsonlReader, JsonlWriter, Label, Record};
+use crate::demo::config::{AcboConfig, Backend};
 use crate::demo::Reporter;
 use crate::error::{Error, Result};
-use crate::report::{npy, write_atomic, write_json_atomic};
+use crate::model::oracle::ModelOracleFactory;
+use crate::model::{load, LoadOptions, ModelSpec};
+use crate::report::{write_atomic, write_json_atomic};
 
 /// One oracle on one size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,16 +80,27 @@ pub struct AcboStageSummary {
     pub noisy_error_rate: f64,
     /// S of the experiment oracle.
     pub experiment_samples: usize,
+    /// S of the model oracle's experiments (the local query texts').
+    pub local_samples: usize,
+    /// Direct inputs whose premise was truncated.
+    pub direct_truncated: usize,
     /// Overall first, then by n.
     pub rows: Vec<AcboSizeRow>,
 }
 
-/// The oracles of the stage, in table order.
+/// The name of the model oracle (`model:sft`: the SFT model of stage 2).
+pub const MODEL_ORACLE: &str = "sft";
+
+/// The oracles of the stage, in table order: noisy, experiment, the SFT model.
 pub fn oracles(cfg: &AcboConfig) -> Vec<OracleSpec> {
-    vec![OracleSpec::Noisy { error_rate: cfg.noisy_error_rate }, OracleSpec::Experiment { samples: cfg.experiment_samples }]
+    vec![
+        OracleSpec::Noisy { error_rate: cfg.noisy_error_rate },
+        OracleSpec::Experiment { samples: cfg.experiment_samples },
+        OracleSpec::Model { dir: MODEL_ORACLE.into() },
+    ]
 }
 
-/// The directory name of an oracle (`noisy-0.1`, `experiment-50`).
+/// The directory name of an oracle (`noisy-0.1`, `experiment-50`, `model-sft`).
 pub fn oracle_dir(spec: &OracleSpec) -> String {
     spec.describe().replace(':', "-")
 }
@@ -138,17 +153,18 @@ fn oracle_row(oracle: &OracleSpec, g: &GroupSummary) -> OracleRow {
     }
 }
 
-/// Direct answers on a group of items: (accuracy vs label, accuracy vs truth, positive rate).
-fn direct(results: &[&ItemResult], margins: &[f64]) -> (f64, f64, f64) {
+/// Direct answers (entailment or not, by line) on a group of items: (accuracy vs label,
+/// accuracy vs truth, positive rate).
+fn direct(results: &[&ItemResult], answers: &BTreeMap<usize, bool>) -> (f64, f64, f64) {
     let k = results.len().max(1) as f64;
-    let said = |r: &ItemResult| margins.get(r.line - 1).is_some_and(|&m| m > 0.0);
+    let said = |r: &ItemResult| answers.get(&r.line).copied().unwrap_or(false);
     let holds_label = |r: &ItemResult| r.label == Some(Label::Entailment);
     let vs_label = results.iter().filter(|r| said(r) == holds_label(r)).count() as f64 / k;
     let vs_truth = results.iter().filter(|r| said(r) == r.truth_holds).count() as f64 / k;
     (vs_label, vs_truth, results.iter().filter(|r| holds_label(r)).count() as f64 / k)
 }
 
-fn size_rows(runs: &[(OracleSpec, Vec<ItemResult>)], margins: &[f64]) -> Vec<AcboSizeRow> {
+fn size_rows(runs: &[(OracleSpec, Vec<ItemResult>)], answers: &BTreeMap<usize, bool>) -> Vec<AcboSizeRow> {
     let first = &runs[0].1;
     let sizes: Vec<Option<usize>> = std::iter::once(None).chain(first.iter().map(|r| Some(r.n_vars)).collect::<std::collections::BTreeSet<_>>()).collect();
     sizes
@@ -157,7 +173,7 @@ fn size_rows(runs: &[(OracleSpec, Vec<ItemResult>)], margins: &[f64]) -> Vec<Acb
             let pick = |rs: &[ItemResult]| -> Vec<ItemResult> { rs.iter().filter(|r| n.is_none_or(|n| r.n_vars == n)).cloned().collect() };
             let items = pick(first);
             let refs: Vec<&ItemResult> = items.iter().collect();
-            let (dl, dt, pos) = direct(&refs, margins);
+            let (dl, dt, pos) = direct(&refs, answers);
             let oracles = runs.iter().map(|(spec, rs)| {
                 let group = pick(rs);
                 oracle_row(spec, &crate::acbo::summary::summarize_group(&group.iter().collect::<Vec<_>>(), None))
@@ -183,15 +199,23 @@ fn table_csv(rows: &[AcboSizeRow]) -> String {
     s
 }
 
-fn run_oracle(cfg: &AcboConfig, spec: &OracleSpec, items: &[crate::acbo::bench::BenchItem], dir: &Path, reporter: &dyn Reporter) -> Result<Vec<ItemResult>> {
+/// One oracle's benchmark into `dir/<oracle>/`; returns the results and, for the model oracle,
+/// how many direct inputs were truncated.
+fn run_oracle(cfg: &AcboConfig, spec: &OracleSpec, bench: &Bench<'_>, dir: &Path, reporter: &dyn Reporter) -> Result<(Vec<ItemResult>, usize)> {
     let settings = settings(cfg, spec.clone());
+    let items = bench.items;
     let mut sizes: Vec<usize> = items.iter().map(|i| i.n).collect();
     sizes.sort_unstable();
     sizes.dedup();
-    let models = likelihood_models(&settings, &sizes, None)?;
+    let factory = matches!(spec, OracleSpec::Model { .. }).then_some(bench.factory as &dyn OracleFactory);
+    let models = likelihood_models(&settings, &sizes, factory)?;
     let bar = reporter.bar(items.len() as u64, &format!("A-CBO {}", spec.describe()));
-    let results = run_bench(items, &settings, &models, None, &|| bar.inc(1))?;
+    let mut results = run_bench(items, &settings, &models, factory, &|| bar.inc(1))?;
     bar.finish_and_clear();
+    let truncated = match factory {
+        Some(_) => bench.factory.attach_direct_answers(bench.test, items, bench.records, &mut results)?,
+        None => 0,
+    };
     let out = dir.join(oracle_dir(spec));
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     let mut w = JsonlWriter::create(out.join("items.jsonl"))?;
@@ -200,30 +224,61 @@ fn run_oracle(cfg: &AcboConfig, spec: &OracleSpec, items: &[crate::acbo::bench::
     let plain: BTreeMap<usize, _> = models.iter().map(|(&n, m)| (n, m.0)).collect();
     write_json_atomic(out.join("summary.json"), &summarize(&results, &plain))?;
     write_atomic(out.join("trace.csv"), trace_csv(&results).as_bytes())?;
-    Ok(results)
+    Ok((results, truncated))
 }
 
-/// Run stage 5 into `dir`, reading `data/test.jsonl` and `eval/sft_margins.npy`.
+/// What every oracle's benchmark shares: the items, their records and the frozen model.
+struct Bench<'a> {
+    items: &'a [BenchItem],
+    test: &'a Path,
+    records: &'a [(usize, Record)],
+    factory: &'a ModelOracleFactory<'a>,
+}
+
+/// Where stage 5 reads from and how the model oracle runs.
+pub struct AcboInputs<'a> {
+    /// Stage 1 directory (`test.jsonl`).
+    pub data: &'a Path,
+    /// The SFT model asked directly and as the oracle (`train/sft/best`).
+    pub model: &'a Path,
+    /// Seed of the model load (unused for a complete checkpoint).
+    pub seed: u64,
+    /// Maximum encoded length (as in stages 2 and 3).
+    pub max_length: usize,
+    /// S of the model oracle's experiments (the local query texts were made with it).
+    pub local_samples: usize,
+    /// Compute backend.
+    pub backend: Backend,
+}
+
+/// Examples per forward of the model oracle.
+const ORACLE_BATCH: usize = 32;
+
+/// Run stage 5 into `dir`.
 ///
 /// # Errors
-/// Unusable records (line named), a margins file that does not match the test file, or write
-/// failures.
-pub fn run(cfg: &AcboConfig, data: &Path, eval: &Path, dir: &Path, reporter: &dyn Reporter) -> Result<AcboStageSummary> {
-    let test = data.join("test.jsonl");
+/// Unusable records (line named), model loading or inference failures, or write failures.
+pub fn run(cfg: &AcboConfig, inp: &AcboInputs<'_>, dir: &Path, reporter: &dyn Reporter) -> Result<AcboStageSummary> {
+    let test = inp.data.join("test.jsonl");
     let records = JsonlReader::open(&test)?.collect::<Result<Vec<_>>>()?;
-    let margins = npy::read(&eval.join("sft_margins.npy"))?.data;
-    if margins.len() != records.len() {
-        return Err(Error::bad_input(eval.join("sft_margins.npy"), format!("{} margins for {} test records", margins.len(), records.len())));
-    }
     let items = limit_per_size(prepare_items(&test, &records)?, cfg.items_per_size, cfg.seed);
-    let mut runs = Vec::new();
+    let device = inp.backend.device()?;
+    let mut loaded = load(&ModelSpec::Dir(inp.model.to_path_buf()), &LoadOptions { seed: inp.seed, head_file: None }, &device)?;
+    loaded.tokenizer.set_max_length(inp.max_length)?;
+    let name = OracleSpec::Model { dir: MODEL_ORACLE.into() }.describe();
+    let factory = ModelOracleFactory::new(&loaded, device, ORACLE_BATCH, ExperimentSettings::new(inp.local_samples)?, name)?;
+    let bench = Bench { items: &items, test: &test, records: &records, factory: &factory };
+    let (mut runs, mut direct_truncated) = (Vec::new(), 0);
     for spec in oracles(cfg) {
-        let results = run_oracle(cfg, &spec, &items, dir, reporter)?;
+        let (results, truncated) = run_oracle(cfg, &spec, &bench, dir, reporter)?;
+        direct_truncated += truncated;
         runs.push((spec, results));
     }
-    let rows = size_rows(&runs, &margins);
+    // The model oracle's runs carry the direct answers of the same weights.
+    let answers: BTreeMap<usize, bool> = runs.iter().flat_map(|(_, rs)| rs).filter_map(|r| Some((r.line, r.direct_predicted_entailment?))).collect();
+    let rows = size_rows(&runs, &answers);
     write_atomic(dir.join("direct_vs_acbo.csv"), table_csv(&rows).as_bytes())?;
-    let summary = AcboStageSummary { noisy_error_rate: cfg.noisy_error_rate, experiment_samples: cfg.experiment_samples, rows };
+    let summary = AcboStageSummary { noisy_error_rate: cfg.noisy_error_rate, experiment_samples: cfg.experiment_samples, local_samples: inp.local_samples, direct_truncated, rows };
     write_json_atomic(dir.join("summary.json"), &summary)?;
     Ok(summary)
 }

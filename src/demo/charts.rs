@@ -3,18 +3,21 @@
 
 use std::path::Path;
 
-use crate::demo::summary::DemoSummary;
+use crate::demo::kernel_stage::PairRow;
+use crate::demo::summary::{DemoSummary, NETWORK_RUN, RIDGE_RUN};
 use crate::error::Result;
 use crate::report::plot::{Chart, Series, SeriesStyle};
 
 /// Every chart name, in page order.
-pub const CHARTS: [&str; 8] = [
+pub const CHARTS: [&str; 10] = [
     "training_curves",
     "accuracy_by_size",
     "wrong_confidence_by_size",
     "overlap_by_size",
     "delta_vs_overlap",
     "gap_vs_bounds",
+    "ridge_gap_vs_bounds",
+    "violations_by_size",
     "acbo_accuracy_by_size",
     "acbo_queries_by_size",
 ];
@@ -68,7 +71,7 @@ fn wrong_confidence_by_size(s: &DemoSummary) -> Chart {
 
 fn overlap_by_size(s: &DemoSummary) -> Chart {
     let shared = s.data.sizes.iter().filter(|c| c.pairs_mined > 0).map(|c| (c.n_vars as f64, c.mean_shared_fraction)).collect();
-    let rho = s.kernel.by_size.iter().filter(|r| r.objective == "sft").map(|r| (r.n_vars as f64, 1.0 - r.mean_delta)).collect();
+    let rho = s.kernel.run(NETWORK_RUN).map_or(Vec::new(), |r| r.by_size.iter().filter_map(|g| Some((g.n_vars? as f64, 1.0 - g.mean_delta))).collect());
     let series = vec![
         Series::new("shared-token fraction (all mined pairs)", shared, SeriesStyle::LinePoints),
         Series::new("eNTK similarity ρ at θ₀ (analysed pairs)", rho, SeriesStyle::LinePoints),
@@ -77,23 +80,59 @@ fn overlap_by_size(s: &DemoSummary) -> Chart {
 }
 
 fn delta_vs_overlap(s: &DemoSummary) -> Chart {
-    let pts = s.kernel.pairs.iter().filter(|p| p.objective == "sft").map(|p| (p.shared_fraction, p.bound.delta.max(1e-12))).collect();
-    let mut c = chart("Token overlap versus kernel dissimilarity δ = 1 − ρ", "shared-token fraction of the pair", "δ (log scale)", vec![Series::new("pairs", pts, SeriesStyle::Points)]);
+    let pts = s.kernel.rows_of(NETWORK_RUN).map(|p| (p.shared_fraction, p.delta.max(1e-12))).collect();
+    let mut c = chart("Token overlap versus kernel dissimilarity δ = 1 − ρ (eNTK at θ₀)", "shared-token fraction of the pair", "δ (log scale)", vec![Series::new("pairs", pts, SeriesStyle::Points)]);
     c.log_y = true;
     c
 }
 
-fn gap_vs_bounds(s: &DemoSummary) -> Chart {
-    let mut rows: Vec<_> = s.kernel.pairs.iter().filter(|p| p.objective == "sft").collect();
+/// Per pair of `run`, sorted by (n, pair): the named quantities as point series (log scale).
+fn per_pair(s: &DemoSummary, run: &str, title: &str, quantities: &[(&str, &dyn Fn(&PairRow) -> Option<f64>)]) -> Chart {
+    let mut rows: Vec<&PairRow> = s.kernel.rows_of(run).collect();
     rows.sort_by_key(|p| (p.n_vars, p.pair));
-    let pts = |f: &dyn Fn(&crate::demo::kernel_stage::PairRow) -> f64| rows.iter().enumerate().map(|(i, p)| (i as f64, f(p).max(1e-9))).collect::<Vec<_>>();
-    let series = vec![
-        Series::new("|gap| of the lazy-regime predictor", pts(&|p| p.bound.gap.abs()), SeriesStyle::Points),
-        Series::new("published bound Bκ√(2δ)", pts(&|p| p.bound.published_bound), SeriesStyle::Points),
-        Series::new("corrected bound B√((a−b)²+2δab)", pts(&|p| p.bound.corrected_bound), SeriesStyle::Points),
-    ];
-    let mut c = chart("Theorem 1 per pair (SFT): gap versus both bounds", "pair (sorted by n)", "value (log scale)", series);
+    let series = quantities
+        .iter()
+        .map(|(name, f)| Series::new(*name, rows.iter().enumerate().filter_map(|(i, p)| Some((i as f64, f(p)?.max(1e-12)))).collect(), SeriesStyle::Points))
+        .collect();
+    let mut c = chart(title, "pair (sorted by n)", "value (log scale)", series);
     c.log_y = true;
+    // Two decades of head room above the data keep the legend (upper left) off the points.
+    let ys: Vec<f64> = c.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|y| *y > 0.0 && y.is_finite()).collect();
+    if let (Some(lo), Some(hi)) = (ys.iter().copied().reduce(f64::min), ys.iter().copied().reduce(f64::max)) {
+        c.y_range = Some((lo / 2.0, hi * 300.0));
+    }
+    c
+}
+
+fn gap_vs_bounds(s: &DemoSummary) -> Chart {
+    per_pair(s, NETWORK_RUN, "Fine-tuned SFT network: gap of f_T − f₀ versus both bounds", &[
+        ("|gap| of f_T − f₀", &|p| Some(p.gap.abs())),
+        ("|linearized gap| ⟨∇f₀(x₊) − ∇f₀(x₋), θ_T − θ₀⟩", &|p| p.linearized_gap.map(f64::abs)),
+        ("published bound Bκ√(2δ)", &|p| Some(p.published_bound)),
+        ("corrected bound B√((a−b)²+2δab)", &|p| Some(p.corrected_bound)),
+    ])
+}
+
+fn ridge_gap_vs_bounds(s: &DemoSummary) -> Chart {
+    per_pair(s, RIDGE_RUN, "Kernel ridge on the fine-tuned eNTK: gap versus both bounds", &[
+        ("|gap| of the kernel-ridge predictor", &|p| Some(p.gap.abs())),
+        ("published bound Bκ√(2δ)", &|p| Some(p.published_bound)),
+        ("corrected bound B√((a−b)²+2δab)", &|p| Some(p.corrected_bound)),
+    ])
+}
+
+fn violations_by_size(s: &DemoSummary) -> Chart {
+    let mut series = Vec::new();
+    for run in s.kernel.runs.iter().filter(|r| r.objective == "sft") {
+        let rate = |f: &dyn Fn(&crate::demo::kernel_stage::SizeRow) -> usize| -> Vec<(f64, f64)> {
+            run.by_size.iter().filter_map(|g| Some((g.n_vars? as f64, f(g) as f64 / g.pairs.max(1) as f64))).collect()
+        };
+        series.push(Series::new(format!("{}: published bound", run.predictor), rate(&|g| g.published_violations), SeriesStyle::LinePoints));
+        series.push(Series::new(format!("{}: corrected bound", run.predictor), rate(&|g| g.corrected_violations), SeriesStyle::Dashed));
+    }
+    let mut c = chart("Share of pairs violating each bound, by graph size (SFT)", "number of variables n", "violation rate", series);
+    c.y_range = Some((0.0, 1.5));
+    c.x_integer = true;
     c
 }
 
@@ -108,7 +147,9 @@ fn acbo_accuracy_by_size(s: &DemoSummary) -> Chart {
         series.push(Series::new(format!("A-CBO {name} (vs drawn DAG)"), rows.iter().map(|r| (x(r), r.oracles[k].accuracy_vs_truth)).collect(), SeriesStyle::Dashed));
     }
     let mut c = chart("Direct answer versus A-CBO, by graph size", "number of variables n", "accuracy", series);
-    c.y_range = Some((0.0, 1.45));
+    // Head room above 1.0 for the legend's seven entries.
+    c.y_range = Some((0.0, 1.8));
+    c.x_integer = true;
     c
 }
 
@@ -134,6 +175,8 @@ pub fn build(s: &DemoSummary) -> Vec<(&'static str, Chart)> {
         overlap_by_size(s),
         delta_vs_overlap(s),
         gap_vs_bounds(s),
+        ridge_gap_vs_bounds(s),
+        violations_by_size(s),
         acbo_accuracy_by_size(s),
         acbo_queries_by_size(s),
     ];

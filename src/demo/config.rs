@@ -6,19 +6,25 @@ use std::ops::RangeInclusive;
 
 use serde::Serialize;
 
-use crate::corpus::{records_per_mec, SplitSizes};
+use crate::acbo::local_query::split_of_system;
+use crate::corpus::{records_per_mec, Split, SplitSizes};
 use crate::error::{Error, Result};
 use burn::tensor::Device;
 
 use crate::model::ComputeDevice;
 use crate::train::Objective;
 
-/// Seconds per training record and epoch (quick run: 1,200 records × 2 epochs in 124 s).
-const SECONDS_PER_TRAIN_RECORD_EPOCH: f64 = 0.052;
-/// Seconds per test record and model (quick run: 1,683 records in 51 s).
-const SECONDS_PER_TEST_RECORD: f64 = 0.03;
-/// Seconds per entry of the eNTK Gram matrix (quick run: 40 × 40 in 24 s).
-const SECONDS_PER_GRAM_ENTRY: f64 = 0.015;
+/// Seconds per Corr2Cause training record and epoch (quick run: 1,200 records and 1,328 local
+/// queries × 2 epochs in 58 s at load 4; rounded up to cover contention).
+const SECONDS_PER_TRAIN_RECORD_EPOCH: f64 = 0.03;
+/// Seconds per local query record and epoch (19–20 tokens each, bucketed by length: a small
+/// fraction of a Corr2Cause record's cost).
+const SECONDS_PER_LOCAL_RECORD_EPOCH: f64 = 0.004;
+/// Seconds per test record and model (quick run: 1,683 records in 22 s, rounded up).
+const SECONDS_PER_TEST_RECORD: f64 = 0.015;
+/// Seconds per planned eNTK Gram entry (quick run: 2 × 96² + (96 + 64)² planned entries in
+/// 25 s with margins and gradients; pairs share inputs, so fewer are computed).
+const SECONDS_PER_GRAM_ENTRY: f64 = 0.001;
 /// Corr2Cause MECs up to relabelling for n = 2..5 (`ntkgap generate` prints them).
 const RELABELLING_CLASSES: [(usize, usize); 4] = [(2, 2), (3, 5), (4, 20), (5, 142)];
 
@@ -92,10 +98,25 @@ pub struct DataConfig {
     pub pairs_per_size: usize,
     /// Samples per arm in the chain-versus-fork simulation (notebook 1).
     pub chain_fork_samples: usize,
+    /// Random systems per size of the local-query corpus (`ntkgap local-queries`, sizes
+    /// `train_nodes.start()..=hard_extended_nodes.end()`): one simulated experiment per
+    /// (system, intervention), one text per target; mixed into the training data so that the
+    /// same weights answer the global question and the `model:DIR` oracle's local queries.
+    pub local_systems: usize,
+    /// S of the local queries' experiments (samples per arm); the model oracle runs its
+    /// experiments with the same S.
+    pub local_samples: usize,
     /// Maximum encoded length (the built-in model's 512 positions).
     pub max_length: usize,
     /// Seed of every random choice.
     pub seed: u64,
+}
+
+impl DataConfig {
+    /// The sizes of the local-query corpus: every size of the test file.
+    pub fn local_nodes(&self) -> RangeInclusive<usize> {
+        *self.train_nodes.start()..=*self.hard_extended_nodes.end()
+    }
 }
 
 /// Stage 2: fine-tuning.
@@ -120,6 +141,9 @@ pub struct TrainPlan {
 pub struct KernelConfig {
     /// Examples per forward/backward block of the Gram computation (never changes K).
     pub block: usize,
+    /// Corr2Cause training records (a seeded sample of `data/train.jsonl`) the kernel-ridge
+    /// predictor is fitted on; λ is the default `RelativeRidge` of `ntkgap bound`.
+    pub ridge_train_records: usize,
 }
 
 /// Stage 5: A-CBO.
@@ -164,8 +188,10 @@ impl DemoConfig {
             hard_n6_mecs: if quick { 6 } else { 20 },
             hard_extended_nodes: if quick { 7..=8 } else { 7..=9 },
             hard_extended_per_size: if quick { 2 } else { 4 },
-            pairs_per_size: if quick { 4 } else { 8 },
+            pairs_per_size: if quick { 8 } else { 16 },
             chain_fork_samples: 400,
+            local_systems: if quick { 10 } else { 20 },
+            local_samples: 50,
             max_length: 512,
             seed,
         };
@@ -185,7 +211,8 @@ impl DemoConfig {
             calibration_systems: if quick { 30 } else { 50 },
             seed,
         };
-        Self { mode, backend, data, train, kernel: KernelConfig { block: 8 }, acbo }
+        let kernel = KernelConfig { block: 8, ridge_train_records: if quick { 64 } else { 128 } };
+        Self { mode, backend, data, train, kernel, acbo }
     }
 
     /// Check the sizes (they are fixed per mode; this guards edits to [`DemoConfig::new`]).
@@ -200,6 +227,8 @@ impl DemoConfig {
             ("epochs", self.train.epochs),
             ("items_per_size", self.acbo.items_per_size),
             ("block", self.kernel.block),
+            ("ridge_train_records", self.kernel.ridge_train_records),
+            ("local_systems", self.data.local_systems),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(Error::invalid(format!("demo setting {name}"), "must be at least 1"));
@@ -217,9 +246,19 @@ impl DemoConfig {
         let (train, test) = self.record_counts();
         let objectives = self.train.objectives.len() as f64;
         let inputs = 2.0 * (self.data.pairs_per_size * self.size_count()) as f64;
-        let training = SECONDS_PER_TRAIN_RECORD_EPOCH * train as f64 * self.train.epochs as f64 * objectives;
+        let per_epoch = SECONDS_PER_TRAIN_RECORD_EPOCH * train as f64 + SECONDS_PER_LOCAL_RECORD_EPOCH * self.local_train_records() as f64;
+        let training = per_epoch * self.train.epochs as f64 * objectives;
         let evaluation = SECONDS_PER_TEST_RECORD * test as f64 * objectives;
-        20.0 + training + evaluation + SECONDS_PER_GRAM_ENTRY * inputs * inputs + 5.0
+        // Per objective the network's K₀ and K_T; for SFT also the kernel-ridge Gram.
+        let ridge = inputs + self.kernel.ridge_train_records as f64;
+        let gram = SECONDS_PER_GRAM_ENTRY * (2.0 * objectives * inputs * inputs + ridge * ridge);
+        20.0 + training + evaluation + gram + 10.0
+    }
+
+    /// Local query records in the training mix: n(n − 1) per training system and size.
+    fn local_train_records(&self) -> usize {
+        let train_systems = (0..self.data.local_systems).filter(|&i| split_of_system(i) == Split::Train).count();
+        self.data.local_nodes().map(|n| n * (n - 1) * train_systems).sum()
     }
 
     /// Estimated (training, test) record counts from the split rule and the corpus sizes.
@@ -257,6 +296,7 @@ mod tests {
         assert!(quick.expected_seconds() < full.expected_seconds());
         assert!(quick.expected_seconds() < 600.0, "quick must be planned under 10 minutes");
         assert_eq!(quick.record_counts(), (1200, 555 + 540 + 252 + 336), "the counts of the measured quick run");
+        assert_eq!(quick.local_train_records(), 1328, "the local queries of the measured quick run");
         assert_eq!(quick.train.objectives, vec![Objective::Sft]);
         assert_eq!(full.train.objectives, vec![Objective::Sft, Objective::Dpo]);
         let mut bad = quick.clone();

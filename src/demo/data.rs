@@ -9,6 +9,11 @@
 //!   (line numbers into `test.jsonl`, relations, every overlap metric); `overlap.csv`
 //!   summarises them by n (mean, min, max).
 //! * `pairs.jsonl` — a seeded sample of `pairs_per_size` of those per n: the eNTK inputs.
+//! * `local_test.jsonl`, `train_mixed.jsonl`, `dev_mixed.jsonl` — local query texts for the
+//!   `model:DIR` oracle ([`crate::acbo::local_query`]: one simulated experiment with
+//!   `local_samples` samples per arm behind each text, labelled with the truth), split by
+//!   system; their train and dev parts are appended to the Corr2Cause train and dev records in
+//!   the `_mixed` files, which stage 2 trains on — so the same weights answer both kinds of text.
 //! * `chain_vs_fork.json` and `samples/*.npy` — see [`super::teach`].
 //!
 //! Encodings use the built-in tokenizer at 512 tokens (the built-in model's); truncation is
@@ -23,6 +28,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::acbo::local_query::{generate_local_corpus, LocalCorpusConfig};
+use crate::acbo::oracle::ExperimentSettings;
 use crate::corpus::{generate, CorpusKind, GenerateConfig, JsonlWriter, Record, Split};
 use crate::demo::config::DataConfig;
 use crate::error::Result;
@@ -55,11 +62,32 @@ pub struct SizeCounts {
     pub mean_shared_fraction: f64,
 }
 
+/// Counts of the local-query corpus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalCounts {
+    /// Smallest and largest number of variables.
+    pub nodes: (usize, usize),
+    /// Random systems per size.
+    pub systems: usize,
+    /// S, samples per intervention arm of each experiment.
+    pub samples: usize,
+    /// Records in the training mix.
+    pub train: usize,
+    /// Records in the dev mix.
+    pub dev: usize,
+    /// Held-out records (`local_test.jsonl`).
+    pub test: usize,
+    /// Share of records whose answer is "changes" (label entailment).
+    pub positive_share: f64,
+}
+
 /// `data/summary.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataSummary {
     /// Per size, in increasing order.
     pub sizes: Vec<SizeCounts>,
+    /// The local-query corpus mixed into training.
+    pub local: LocalCounts,
     /// Test records whose premise was truncated to the maximum length.
     pub test_truncated: usize,
     /// The maximum encoded length.
@@ -85,6 +113,32 @@ fn write_records<'a>(path: &Path, records: impl Iterator<Item = &'a Record>) -> 
         w.write(r)?;
     }
     w.finish().map(|_| ())
+}
+
+/// The records of `corpus` in `split`, in order.
+fn of(corpus: &Corpus, split: Split) -> Vec<&Record> {
+    corpus.iter().filter(|(x, _)| *x == split).map(|(_, r)| r).collect()
+}
+
+/// Generate the local-query corpus and write `local_test.jsonl`, `train_mixed.jsonl` and
+/// `dev_mixed.jsonl` (Corr2Cause records first, then the local ones).
+fn write_local(cfg: &DataConfig, small: &Corpus, tokenizer: &dyn Tokenizer, dir: &Path) -> Result<LocalCounts> {
+    let config = LocalCorpusConfig { nodes: cfg.local_nodes(), systems: cfg.local_systems, experiment: ExperimentSettings::new(cfg.local_samples)?, seed: cfg.seed };
+    let mut local: Corpus = Vec::new();
+    generate_local_corpus(&config, tokenizer, &mut local, &mut |_| {})?;
+    write_records(&dir.join("local_test.jsonl"), of(&local, Split::Test).into_iter())?;
+    write_records(&dir.join("train_mixed.jsonl"), of(small, Split::Train).into_iter().chain(of(&local, Split::Train)))?;
+    write_records(&dir.join("dev_mixed.jsonl"), of(small, Split::Dev).into_iter().chain(of(&local, Split::Dev)))?;
+    let positives = local.iter().filter(|(_, r)| r.binary_label() == Some(1)).count();
+    Ok(LocalCounts {
+        nodes: (*config.nodes.start(), *config.nodes.end()),
+        systems: cfg.local_systems,
+        samples: cfg.local_samples,
+        train: of(&local, Split::Train).len(),
+        dev: of(&local, Split::Dev).len(),
+        test: of(&local, Split::Test).len(),
+        positive_share: positives as f64 / local.len().max(1) as f64,
+    })
 }
 
 /// Generate and write `train.jsonl`, `dev.jsonl`, `test.jsonl`; returns (corpus, hard corpus).
@@ -193,6 +247,7 @@ fn size_counts(cfg: &DataConfig, small: &Corpus, hard: &[Record], mined: &[NearM
 pub fn run(cfg: &DataConfig, dir: &Path) -> Result<DataSummary> {
     let (small, hard) = write_corpora(cfg, dir)?;
     let tokenizer = load_with_max_length("builtin", Some(cfg.max_length))?;
+    let local = write_local(cfg, &small, tokenizer.as_ref(), dir)?;
     let (mined, truncated) = mine_test_pairs(dir, tokenizer.as_ref(), cfg.seed)?;
     let kept = sample_per_size(&mined, cfg.pairs_per_size, cfg.seed);
     write_atomic(dir.join("pairs_all.csv"), pairs_csv(&mined).as_bytes())?;
@@ -201,7 +256,7 @@ pub fn run(cfg: &DataConfig, dir: &Path) -> Result<DataSummary> {
     w.finish()?;
     write_atomic(dir.join("overlap.csv"), to_csv(&summarize(&mined)).as_bytes())?;
     super::teach::write(dir, cfg.chain_fork_samples, cfg.seed)?;
-    let summary = DataSummary { sizes: size_counts(cfg, &small, &hard, &mined, &kept), test_truncated: truncated, max_length: cfg.max_length };
+    let summary = DataSummary { sizes: size_counts(cfg, &small, &hard, &mined, &kept), local, test_truncated: truncated, max_length: cfg.max_length };
     write_json_atomic(dir.join("summary.json"), &summary)?;
     Ok(summary)
 }

@@ -5,10 +5,10 @@
 //! | stage | directory | what | module |
 //! |---|---|---|---|
 //! | 1 | `data/` | Corr2Cause corpora (small graphs for training, larger for the hard test), near-miss pairs, the chain-versus-fork lesson | [`data`], [`teach`] |
-//! | 2 | `train/` | SFT (and DPO in the full demo) from one θ₀, checkpoints θ₀ / best | [`train_stage`] |
+//! | 2 | `train/` | SFT (and DPO in the full demo) on Corr2Cause plus local query texts from one θ₀, checkpoints θ₀ / best | [`train_stage`] |
 //! | 3 | `eval/` | the models asked directly, by graph size: accuracy, F1, wrong-answer confidence | [`eval_stage`] |
-//! | 4 | `kernel/` | eNTK on the pairs; overlap vs δ vs gap; published vs corrected bound | [`kernel_stage`] |
-//! | 5 | `acbo/` | A-CBO with the noisy and experiment oracles versus the direct answer | [`acbo_stage`] |
+//! | 4 | `kernel/` | eNTK on the pairs; overlap vs δ vs gap; published vs corrected bound for the fine-tuned network and a kernel-ridge predictor | [`kernel_stage`], [`kernel_rows`] |
+//! | 5 | `acbo/` | A-CBO with the noisy, experiment and frozen-model oracles versus the same model asked directly | [`acbo_stage`] |
 //! | 6 | `img/`, `index.html`, `summary.json` | charts, the report, every number in one JSON | [`page`], [`charts`], [`summary`] |
 //!
 //! Every stage is cached in the output folder ([`cache`]): it reruns only when its settings or an
@@ -16,10 +16,9 @@
 //! Every stage directory holds a `meta.json` (version, command line, seed, input hashes) and no
 //! timings, so the same seed gives byte-identical outputs on CPU; timings go to stderr only.
 //!
-//! Known gaps (each marked `SWITCH(...)` where it will change): the bound stage uses the
-//! lazy-regime proxy B = ‖θ_T − θ₀‖ on K at θ₀ until the model-driven bound lands (helper
-//! "bound"); A-CBO runs the noisy and experiment oracles, not yet the frozen model as oracle
-//! (helper "acbo-model"); `--device auto` falls back to the CPU until a GPU backend exists.
+//! Known gaps: `--quick` keeps every sample small (20 pairs, a 40-record kernel-ridge fit, 60
+//! A-CBO items per size) so that it finishes in minutes on 2 CPU cores; the numbers are a
+//! demonstration, not a benchmark (docs/demo.md).
 
 pub mod acbo_stage;
 pub mod cache;
@@ -27,6 +26,7 @@ pub mod charts;
 pub mod config;
 pub mod data;
 pub mod eval_stage;
+pub mod kernel_rows;
 pub mod kernel_stage;
 pub mod page;
 pub mod summary;
@@ -84,7 +84,7 @@ fn keys(config: &DemoConfig) -> Result<[StageKey; 6]> {
     let train = StageKey::of("train", &model_settings, &[&data])?;
     let eval = StageKey::of("eval", &model_settings, &[&data, &train])?;
     let kernel = StageKey::of("kernel", &(&config.kernel, config.backend), &[&data, &train])?;
-    let acbo = StageKey::of("acbo", &config.acbo, &[&data, &eval])?;
+    let acbo = StageKey::of("acbo", &(&config.acbo, config.backend), &[&data, &train, &eval])?;
     let img = StageKey::of("img", &config.mode, &[&data, &train, &eval, &kernel, &acbo])?;
     Ok([data, train, eval, kernel, acbo, img])
 }
@@ -100,7 +100,7 @@ fn stage_meta(dir: &Path, config: &DemoConfig, stage: &str, inputs: &[PathBuf]) 
 
 /// The body of stage `k` (0..=4), writing into `dir`.
 fn stage_body(k: usize, cfg: &DemoConfig, cache: &StageCache, reporter: &dyn Reporter, dir: &Path) -> Result<()> {
-    let (data_dir, train_dir, eval_dir) = (cache.dir("data"), cache.dir("train"), cache.dir("eval"));
+    let (data_dir, train_dir) = (cache.dir("data"), cache.dir("train"));
     let max_length = cfg.data.max_length;
     match k {
         0 => {
@@ -109,7 +109,7 @@ fn stage_body(k: usize, cfg: &DemoConfig, cache: &StageCache, reporter: &dyn Rep
         }
         1 => {
             train_stage::run(&cfg.train, cfg.backend, max_length, &data_dir, dir, reporter)?;
-            stage_meta(dir, cfg, "train", &[data_dir.join("train.jsonl"), data_dir.join("dev.jsonl")])
+            stage_meta(dir, cfg, "train", &[data_dir.join("train_mixed.jsonl"), data_dir.join("dev_mixed.jsonl")])
         }
         2 => {
             let largest = *cfg.data.train_nodes.end();
@@ -120,11 +120,14 @@ fn stage_body(k: usize, cfg: &DemoConfig, cache: &StageCache, reporter: &dyn Rep
             let train: train_stage::TrainStageSummary = summary::read_json(&train_dir.join("summary.json"))?;
             let inputs = kernel_stage::KernelInputs { data: &data_dir, trained: &train_dir, train: &train, plan: &cfg.train, max_length, backend: cfg.backend };
             kernel_stage::run(&inputs, &cfg.kernel, dir, reporter)?;
-            stage_meta(dir, cfg, "kernel", &[data_dir.join("pairs.jsonl"), train_dir.join("sft/theta0/model.safetensors")])
+            let sft = train_dir.join("sft");
+            stage_meta(dir, cfg, "kernel", &[data_dir.join("pairs.jsonl"), data_dir.join("train.jsonl"), sft.join("theta0/model.safetensors"), sft.join("best/model.safetensors")])
         }
         4 => {
-            acbo_stage::run(&cfg.acbo, &data_dir, &eval_dir, dir, reporter)?;
-            stage_meta(dir, cfg, "acbo", &[data_dir.join("test.jsonl"), eval_dir.join("sft_margins.npy")])
+            let model = train_dir.join("sft").join("best");
+            let inputs = acbo_stage::AcboInputs { data: &data_dir, model: &model, seed: cfg.train.seed, max_length, local_samples: cfg.data.local_samples, backend: cfg.backend };
+            acbo_stage::run(&cfg.acbo, &inputs, dir, reporter)?;
+            stage_meta(dir, cfg, "acbo", &[data_dir.join("test.jsonl"), model.join("model.safetensors")])
         }
         _ => Err(Error::invalid("demo stage", format!("{k} is not one of 0..=4"))),
     }

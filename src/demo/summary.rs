@@ -28,6 +28,25 @@ pub struct GroupAccuracy {
     pub mean_wrong_confidence: Option<f64>,
 }
 
+/// One predictor's Theorem 1 counts over all analysed pairs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BoundCounts {
+    /// The run (`sft-network`, `sft-kernel-ridge`).
+    pub run: String,
+    /// B of the predictor.
+    pub weight_norm_bound: f64,
+    /// Pairs whose gap violates the published bound.
+    pub published_violations: usize,
+    /// Pairs whose gap violates the corrected bound.
+    pub corrected_violations: usize,
+    /// Network only: pairs whose linearized gap violates the published / corrected bound.
+    pub linearized_violations: Option<(usize, usize)>,
+    /// Network only: ‖K_T − K₀‖_F/‖K₀‖_F.
+    pub kernel_drift: Option<f64>,
+    /// Network only: ‖Δf − Δf_lin‖/‖Δf‖.
+    pub linearization_relative_error: Option<f64>,
+}
+
 /// The numbers the README and the top of the report quote.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Headline {
@@ -41,14 +60,12 @@ pub struct Headline {
     pub mean_shared_fraction: f64,
     /// Mean eNTK similarity ρ at θ₀ over the pairs.
     pub mean_rho: f64,
-    /// Smallest ρ.
+    /// Smallest ρ at θ₀.
     pub min_rho: f64,
-    /// B = ‖θ_T − θ₀‖ of SFT.
-    pub weight_norm_bound: f64,
-    /// SFT pairs violating the published bound.
-    pub published_violations: usize,
-    /// SFT pairs violating the corrected bound.
-    pub corrected_violations: usize,
+    /// The fine-tuned SFT network (gap of f_T − f₀ on K₀, B = ‖θ_T − θ₀‖).
+    pub network: BoundCounts,
+    /// Kernel ridge on the fine-tuned SFT eNTK (B = √(αᵀKα)).
+    pub kernel_ridge: BoundCounts,
     /// The A-CBO table's overall row.
     pub acbo_overall: AcboSizeRow,
 }
@@ -96,10 +113,24 @@ pub fn group_accuracy(rows: &[&EvalRow]) -> GroupAccuracy {
     }
 }
 
+fn counts(kernel: &KernelStageSummary, run: &str) -> Result<BoundCounts> {
+    let r = kernel.run(run).ok_or_else(|| Error::invalid("kernel summary", format!("has no run {run}")))?;
+    let all = r.by_size.iter().find(|g| g.n_vars.is_none()).ok_or_else(|| Error::invalid("kernel summary", format!("{run} has no overall row")))?;
+    Ok(BoundCounts {
+        run: run.into(),
+        weight_norm_bound: r.weight_norm_bound,
+        published_violations: all.published_violations,
+        corrected_violations: all.corrected_violations,
+        linearized_violations: all.linearized_published_violations.zip(all.linearized_corrected_violations),
+        kernel_drift: r.lazy.as_ref().map(|l| l.kernel_drift),
+        linearization_relative_error: r.lazy.as_ref().and_then(|l| l.linearization_relative_error),
+    })
+}
+
 fn headline(eval: &EvalStageSummary, kernel: &KernelStageSummary, acbo: &AcboStageSummary) -> Result<Headline> {
     let sft: Vec<&EvalRow> = eval.rows.iter().filter(|r| r.objective == "sft" && r.n_vars.is_some()).collect();
     let (hard, easy): (Vec<&EvalRow>, Vec<&EvalRow>) = sft.iter().copied().partition(|r| r.hard);
-    let pairs: Vec<_> = kernel.pairs.iter().filter(|p| p.objective == "sft").collect();
+    let pairs: Vec<_> = kernel.rows_of(NETWORK_RUN).collect();
     let k = pairs.len().max(1) as f64;
     let acbo_overall = acbo.rows.iter().find(|r| r.n_vars.is_none()).cloned().ok_or_else(|| Error::invalid("acbo summary", "has no overall row"))?;
     Ok(Headline {
@@ -107,14 +138,18 @@ fn headline(eval: &EvalStageSummary, kernel: &KernelStageSummary, acbo: &AcboSta
         sft_hard: group_accuracy(&hard),
         pairs: pairs.len(),
         mean_shared_fraction: pairs.iter().map(|p| p.shared_fraction).sum::<f64>() / k,
-        mean_rho: pairs.iter().map(|p| p.bound.rho).sum::<f64>() / k,
-        min_rho: pairs.iter().map(|p| p.bound.rho).fold(f64::INFINITY, f64::min),
-        weight_norm_bound: kernel.weight_norm_bounds.get("sft").copied().unwrap_or(0.0),
-        published_violations: pairs.iter().filter(|p| p.bound.published_violated).count(),
-        corrected_violations: pairs.iter().filter(|p| p.bound.corrected_violated).count(),
+        mean_rho: pairs.iter().map(|p| p.rho).sum::<f64>() / k,
+        min_rho: pairs.iter().map(|p| p.rho).fold(f64::INFINITY, f64::min),
+        network: counts(kernel, NETWORK_RUN)?,
+        kernel_ridge: counts(kernel, RIDGE_RUN)?,
         acbo_overall,
     })
 }
+
+/// The SFT network run of stage 4 (K₀, the gap of f_T − f₀).
+pub const NETWORK_RUN: &str = "sft-network";
+/// The kernel-ridge run of stage 4 (the fine-tuned SFT eNTK).
+pub const RIDGE_RUN: &str = "sft-kernel-ridge";
 
 impl DemoSummary {
     /// Read every stage's summary under `out`.

@@ -1,5 +1,7 @@
-//! Stage 2 (`train/`): fine-tune the built-in model on `data/train.jsonl` (dev: `data/dev.jsonl`)
-//! with each objective of the plan — SFT, and DPO in the full demo — every run from the same θ₀
+//! Stage 2 (`train/`): fine-tune the built-in model on `data/train_mixed.jsonl` (dev:
+//! `data/dev_mixed.jsonl`) — the Corr2Cause training records plus local query texts, so that the
+//! same weights can be asked the global question (stage 3) and serve as the `model:DIR` oracle
+//! (stage 5) — with each objective of the plan — SFT, and DPO in the full demo — every run from the same θ₀
 //! (same seed). Each objective's directory is `ntkgap train`'s layout: `theta0/`, `last/`,
 //! `best/` (Hugging Face directories), `history.json`, plus `summary.json` here.
 
@@ -54,8 +56,10 @@ pub struct TrainStageSummary {
     pub model: String,
     /// Encoder parameters of the model.
     pub parameters: usize,
-    /// Training records.
+    /// Training records (Corr2Cause and local queries).
     pub train_records: usize,
+    /// Of those, local query texts.
+    pub local_train_records: usize,
     /// Dev records.
     pub dev_records: usize,
     /// Training records whose premise was truncated.
@@ -117,8 +121,9 @@ pub fn run(plan: &TrainPlan, backend: Backend, max_length: usize, data: &Path, d
     let device = backend.autodiff_device()?;
     let probe = load_initial(plan, max_length, &device)?;
     let tokenizer = probe.tokenizer.as_ref();
-    let train_set = Examples::load(&data.join("train.jsonl"), tokenizer, true)?;
-    let dev_set = Examples::load(&data.join("dev.jsonl"), tokenizer, true)?;
+    let train_set = Examples::load(&data.join("train_mixed.jsonl"), tokenizer, true)?;
+    let dev_set = Examples::load(&data.join("dev_mixed.jsonl"), tokenizer, true)?;
+    let local_train_records = train_set.records.iter().filter(|r| r.record.text.is_some()).count();
     let parameters = probe.classifier.config.parameter_count();
     let mut runs = Vec::new();
     for &objective in &plan.objectives {
@@ -140,7 +145,7 @@ pub fn run(plan: &TrainPlan, backend: Backend, max_length: usize, data: &Path, d
         std::fs::remove_file(&history).map_err(|e| crate::Error::io(&history, e))?;
         runs.push(run);
     }
-    let summary = TrainStageSummary { model: plan.model.clone(), parameters, train_records: train_set.len(), dev_records: dev_set.len(), train_truncated: train_set.summary.truncated, runs };
+    let summary = TrainStageSummary { model: plan.model.clone(), parameters, train_records: train_set.len(), local_train_records, dev_records: dev_set.len(), train_truncated: train_set.summary.truncated, runs };
     write_json_atomic(dir.join("summary.json"), &summary)?;
     Ok(summary)
 }

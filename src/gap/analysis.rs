@@ -15,6 +15,8 @@
 //! pairs were mined from data the model was not trained on.
 
 use burn::tensor::Device;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::bound::kernel::{eigenvalue_range, fit, KernelFit, KernelFitConfig};
@@ -28,7 +30,7 @@ use crate::gap::Progress;
 use crate::model::infer::margins;
 use crate::model::Classifier;
 use crate::ntk::{gram, GramOptions};
-use crate::tokenize::stream::EncodedRecord;
+use crate::tokenize::stream::{encode_all, EncodedRecord};
 use crate::tokenize::Encoding;
 
 /// Labelled training inputs of a kernel predictor, targets ±1 (entailment +1).
@@ -60,6 +62,25 @@ impl TrainSet {
             set.targets.push(if label == 1 { 1.0 } else { -1.0 });
         }
         Ok(set)
+    }
+
+    /// A seeded sample of at most `max` labelled records of the JSONL file `path` (file order
+    /// kept), encoded with `tokenizer`; returns the set and the number of records in the file.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for `max` = 0; as [`encode_all`] and [`TrainSet::from_records`].
+    pub fn sample_file(path: &std::path::Path, tokenizer: &dyn crate::tokenize::Tokenizer, max: usize, seed: u64) -> Result<(Self, usize)> {
+        if max == 0 {
+            return Err(Error::invalid("training sample size", "must be at least 1"));
+        }
+        let (mut records, _) = encode_all(path, tokenizer)?;
+        let total = records.len();
+        if total > max {
+            let mut keep = rand::seq::index::sample(&mut ChaCha8Rng::seed_from_u64(seed), total, max).into_vec();
+            keep.sort_unstable();
+            records = keep.into_iter().map(|i| records[i].clone()).collect();
+        }
+        Ok((Self::from_records(&records, path)?, total))
     }
 }
 
@@ -148,6 +169,10 @@ pub struct Analysis {
     pub summary: AnalysisSummary,
     /// (f_T − f₀, ⟨∇f₀, θ_T − θ₀⟩) per analysed input (network only).
     pub changes: Option<(Vec<f64>, Vec<f64>)>,
+    /// The Gram matrix the bounds were checked on, over the analysed inputs (row-major
+    /// `[inputs, inputs]`, the indices `i`, `j` of the rows): K₀ for the network, the pair block
+    /// of the joint K for kernel predictors.
+    pub gram: Vec<f64>,
 }
 
 struct Ctx<'a> {
@@ -175,6 +200,7 @@ fn block(k: &[f64], n: usize, rows: std::ops::Range<usize>, cols: std::ops::Rang
 
 struct Checked {
     reports: Vec<PairReport>,
+    gram: Vec<f64>,
     weight_norm_bound: f64,
     eigen: (f64, f64),
     kernel: Option<KernelSummary>,
@@ -200,6 +226,7 @@ fn kernel_check(model: &Classifier, inputs: &PairInputs, train: &TrainSet, confi
     };
     Ok(Checked {
         reports,
+        gram: k_pairs,
         weight_norm_bound: fitted.weight_norm_bound,
         eigen: eigenvalue_range(&GramView { rows: n, cols: n, values: &k })?,
         kernel: Some(summary),
@@ -228,10 +255,12 @@ fn network_check(model: &Classifier, inputs: &PairInputs, init: &Classifier, sou
         relative_parameter_change: if norm0 > 0.0 { change / norm0 } else { f64::NAN },
         linearization: agreement(&delta_f, &lin)?,
     };
+    let eigen = eigenvalue_range(&GramView { rows: p, cols: p, values: &k0 })?;
     Ok(Checked {
         reports,
+        gram: k0,
         weight_norm_bound: change,
-        eigen: eigenvalue_range(&GramView { rows: p, cols: p, values: &k0 })?,
+        eigen,
         kernel: None,
         network: Some((diagnostics, delta_f, lin)),
     })
@@ -290,5 +319,5 @@ pub fn analyse(model: &Classifier, inputs: &PairInputs, predictor: PredictorMode
         kernel: checked.kernel,
         network,
     };
-    Ok(Analysis { rows, summary, changes: checked.network.map(|(_, d, l)| (d, l)) })
+    Ok(Analysis { rows, summary, changes: checked.network.map(|(_, d, l)| (d, l)), gram: checked.gram })
 }

@@ -41,3 +41,34 @@ impl Progress for Silent {
     fn advance(&mut self, _done: usize) {}
     fn finish(&mut self) {}
 }
+
+/// A [`Progress`] drawing one progress bar per stage, each made by `make(total, stage)` (the
+/// CLI's stderr bars, the demo's reporter).
+pub struct Bars<F: FnMut(usize, &str) -> indicatif::ProgressBar> {
+    make: F,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl<F: FnMut(usize, &str) -> indicatif::ProgressBar> Bars<F> {
+    /// Bars made by `make`.
+    pub fn new(make: F) -> Self {
+        Self { make, bar: None }
+    }
+}
+
+impl<F: FnMut(usize, &str) -> indicatif::ProgressBar> Progress for Bars<F> {
+    fn start(&mut self, stage: &str, total: usize) {
+        self.finish();
+        self.bar = Some((self.make)(total, stage));
+    }
+    fn advance(&mut self, done: usize) {
+        if let Some(b) = &self.bar {
+            b.inc(done as u64);
+        }
+    }
+    fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}

@@ -18,13 +18,18 @@
 //! likelihood; one (α̂, β̂) per size is); the model is assumed to have been trained on local
 //! query texts made with the same experiment settings (S, c) — nothing checks that.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
 use burn::tensor::Device;
+
+use crate::acbo::bench::{BenchItem, ItemResult};
 
 use crate::acbo::error_model::{BitCounts, ErrorModel};
 use crate::acbo::local_query::local_questions;
 use crate::acbo::oracle::{Calibration, Experimenter, ExperimentSettings, Oracle, OracleFactory};
 use crate::acbo::query::{all_queries, Answer, Query, QueryKind};
-use crate::corpus::RecordText;
+use crate::corpus::{Record, RecordText};
 use crate::error::{Error, Result};
 use crate::model::classifier::Classifier;
 use crate::model::infer::margins;
@@ -102,6 +107,28 @@ impl<'m> ModelOracleFactory<'m> {
         let encodings = inputs.iter().map(|i| self.tokenizer.encode_input(*i)).collect::<Result<Vec<_>>>()?;
         let truncated = encodings.iter().filter(|e| e.truncated).count();
         Ok((self.positive(&encodings)?, truncated))
+    }
+
+    /// Ask every item's global question (its record in `records`, read from `path`) directly
+    /// and set `direct_predicted_entailment` on each of the item's runs in `results`; returns
+    /// how many direct inputs had their premise truncated.
+    ///
+    /// # Errors
+    /// [`Error::Jsonl`] naming a record without a model input; tokenization or inference
+    /// failures.
+    pub fn attach_direct_answers(&self, path: &Path, items: &[BenchItem], records: &[(usize, Record)], results: &mut [ItemResult]) -> Result<usize> {
+        let by_line: BTreeMap<usize, &Record> = records.iter().map(|(l, r)| (*l, r)).collect();
+        let inputs = items
+            .iter()
+            .map(|i| {
+                let r = by_line.get(&i.line).ok_or_else(|| Error::invalid("items", "lost a record"))?;
+                r.input().map_err(|e| Error::Jsonl { path: path.to_path_buf(), line: i.line, reason: e })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let (direct, truncated) = self.direct_answers(&inputs)?;
+        let answer: BTreeMap<usize, bool> = items.iter().zip(direct).map(|(i, d)| (i.line, d)).collect();
+        results.iter_mut().for_each(|r| r.direct_predicted_entailment = answer.get(&r.line).copied());
+        Ok(truncated)
     }
 }
 
