@@ -138,10 +138,10 @@ pub fn read(path: &Path) -> Result<NpyArray> {
 
 fn parse_shape(header: &str) -> Option<Vec<usize>> {
     let start = header.find("'shape':")? + "'shape':".len();
-    let rest = &header[start..];
-    let open = rest.find('(')?;
-    let close = rest.find(')')?;
-    rest[open + 1..close]
+    // The value must be a parenthesised tuple right after the key: `'shape': (3, 4)`.
+    let inner = header[start..].trim_start().strip_prefix('(')?;
+    let close = inner.find(')')?;
+    inner[..close]
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -188,5 +188,13 @@ mod tests {
         bytes.extend([0u8; 8]);
         std::fs::write(&p, bytes).unwrap();
         assert!(read(&p).unwrap_err().to_string().contains("does not match shape"));
+        // Found by the npy_read fuzz target: a ')' before the first '(' once sliced the header
+        // backwards (a panic); the shape must be a tuple right after its key.
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        let text = "{'descr': '<f4', 'fortran_order': False, 'shape': h3,), } (8";
+        bytes.extend((text.len() as u16).to_le_bytes());
+        bytes.extend(text.as_bytes());
+        std::fs::write(&p, bytes).unwrap();
+        assert!(read(&p).unwrap_err().to_string().contains("unreadable shape"));
     }
 }
