@@ -25,6 +25,7 @@
 pub mod contract;
 pub mod cost;
 pub mod cpu_kernels;
+pub mod fastfb;
 pub mod kernels;
 pub mod naive;
 pub mod options;
@@ -45,7 +46,7 @@ use crate::error::{Error, Result};
 use crate::model::Classifier;
 use crate::tokenize::Encoding;
 
-pub use options::{GramOptions, KernelChoice, LinearForm, NtkMethod, OutputMode, ParamSubset};
+pub use options::{GramOptions, KernelChoice, LinearForm, NtkMethod, OutputMode, ParamSubset, SignalPath};
 
 use crate::ntk::kernels::{GramKernels, ReferenceKernels};
 use crate::ntk::outputs::Layout;
