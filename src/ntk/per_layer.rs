@@ -147,8 +147,8 @@ fn collect(source: &SignalSource<'_>, x: &[Encoding], options: &GramOptions, pro
                 collected.insert(Collected { store, small: Vec::new(), specs, flops: 0.0 })
             }
         };
-        c.store.append(&block.layers, &|l| stored(l, subset, arch))?;
         let sums = small_sums(&block.layers, subset, arch);
+        c.store.append(block.layers, &|l| stored(l, subset, arch))?;
         if c.small.is_empty() {
             c.small = vec![Vec::new(); sums.len()];
         }

@@ -140,22 +140,25 @@ pub fn norm_backward(dy: &[f32], gamma: &[f32], cache: &NormCache) -> Vec<f32> {
 /// e^x for f32, branch-free (see the module docs).
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    const ROUND: f32 = 12_582_912.0; // 1.5·2²³: adding and subtracting rounds to an integer
-    let x = x.clamp(-87.0, 88.0);
-    let k = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    const ROUND: f32 = 12_582_912.0; // 1.5·2²³: adding it rounds to an integer, kept in the low bits
+    let x = if x < -87.0 { -87.0 } else if x > 88.0 { 88.0 } else { x };
+    let shifted = x * std::f32::consts::LOG2_E + ROUND;
+    let k = shifted - ROUND;
     let r = (x - k * 0.693_359_4) - k * -2.121_944_4e-4;
     let p = (((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1) * r
         + 5.000_000_1e-1)
         * (r * r)
         + r
         + 1.0;
-    p * f32::from_bits(((k as i32 + 127) as u32) << 23)
+    // k as an integer from the bits of `shifted` (no float-to-int conversion), then 2^k.
+    let k_int = shifted.to_bits().wrapping_sub(ROUND.to_bits());
+    p * f32::from_bits(k_int.wrapping_add(127) << 23)
 }
 
 /// erf(x) for f32, branch-free (see the module docs).
 #[inline(always)]
 pub fn erf(x: f32) -> f32 {
-    let x = x.clamp(-4.0, 4.0);
+    let x = if x < -4.0 { -4.0 } else if x > 4.0 { 4.0 } else { x };
     let x2 = x * x;
     let mut p = -2.726_142_3e-10f32;
     for c in [2.770_681_4e-8, -2.101_024e-6, -5.692_506_4e-5, -7.349_906_3e-4, -2.954_600_1e-3, -1.609_603_3e-2] {
@@ -171,7 +174,7 @@ pub fn erf(x: f32) -> f32 {
 /// tanh(x) for f32 through [`exp`] (absolute error ≈ 1e-7).
 #[inline(always)]
 pub fn tanh(x: f32) -> f32 {
-    let e = exp(2.0 * x.clamp(-20.0, 20.0));
+    let e = exp(2.0 * x);
     1.0 - 2.0 / (e + 1.0)
 }
 
@@ -181,28 +184,38 @@ pub fn gelu_forward(x: &mut [f32], width: usize, tanh_form: bool) -> Vec<f32> {
     let chunk = ROWS_PER_TASK * width;
     x.par_chunks_mut(chunk).zip(grad.par_chunks_mut(chunk)).for_each(|(xc, gc)| {
         if tanh_form {
-            xc.iter_mut().zip(gc.iter_mut()).for_each(|(v, g)| (*v, *g) = gelu_tanh(*v));
+            gelu_tanh_slice(xc, gc);
         } else {
-            xc.iter_mut().zip(gc.iter_mut()).for_each(|(v, g)| (*v, *g) = gelu_erf(*v));
+            gelu_erf_slice(xc, gc);
         }
     });
     grad
 }
 
-#[inline(always)]
-fn gelu_erf(x: f32) -> (f32, f32) {
+/// Exact GELU over a slice (separate loops, so each vectorises).
+fn gelu_erf_slice(x: &mut [f32], g: &mut [f32]) {
     const INV_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
     const INV_SQRT_2PI: f32 = 0.398_942_3;
-    let cdf = 0.5 * (1.0 + erf(x * INV_SQRT_2));
-    (x * cdf, cdf + x * INV_SQRT_2PI * exp(-0.5 * x * x))
+    for (g, &v) in g.iter_mut().zip(x.iter()) {
+        *g = exp(-0.5 * v * v) * INV_SQRT_2PI * v;
+    }
+    for (v, g) in x.iter_mut().zip(g.iter_mut()) {
+        let cdf = 0.5 + 0.5 * erf(*v * INV_SQRT_2);
+        *g += cdf;
+        *v *= cdf;
+    }
 }
 
-#[inline(always)]
-fn gelu_tanh(x: f32) -> (f32, f32) {
+/// Tanh-form GELU over a slice.
+fn gelu_tanh_slice(x: &mut [f32], g: &mut [f32]) {
     const C: f32 = 0.797_884_6; // √(2/π)
     const A: f32 = 0.044_715;
-    let t = tanh(C * (x + A * x * x * x));
-    (0.5 * x * (1.0 + t), 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * C * (1.0 + 3.0 * A * x * x))
+    for (v, g) in x.iter_mut().zip(g.iter_mut()) {
+        let u = *v;
+        let t = tanh(C * (u + A * u * u * u));
+        *g = 0.5 * (1.0 + t) + 0.5 * u * (1.0 - t * t) * C * (1.0 + 3.0 * A * u * u);
+        *v = 0.5 * u * (1.0 + t);
+    }
 }
 
 /// `a ⊙= b`, element-wise, multi-threaded.
@@ -210,16 +223,39 @@ pub fn multiply_in_place(a: &mut [f32], b: &[f32]) {
     a.par_chunks_mut(1 << 14).zip(b.par_chunks(1 << 14)).for_each(|(x, y)| x.iter_mut().zip(y).for_each(|(x, y)| *x *= y));
 }
 
+/// Lanes of the vectorisable reductions (fixed, so results do not depend on the CPU).
+const LANES: usize = 8;
+
+/// Max of a slice through [`LANES`] running maxima (vectorises; no NaN expected).
+fn max_of(x: &[f32]) -> f32 {
+    let mut m = [f32::NEG_INFINITY; LANES];
+    let mut chunks = x.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (m, &v) in m.iter_mut().zip(c) {
+            *m = if v > *m { v } else { *m };
+        }
+    }
+    chunks.remainder().iter().chain(m.iter()).fold(f32::NEG_INFINITY, |a, &b| if b > a { b } else { a })
+}
+
+/// Sum of a slice through [`LANES`] running sums, combined in a fixed order.
+pub fn sum_of(x: &[f32]) -> f32 {
+    let mut s = [0.0f32; LANES];
+    let mut chunks = x.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (s, &v) in s.iter_mut().zip(c) {
+            *s += v;
+        }
+    }
+    s.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
+}
+
 /// Softmax over each row of `s` `[rows, cols]`, in place.
 pub fn softmax_rows(s: &mut [f32], cols: usize) {
     for row in s.chunks_mut(cols) {
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0f32;
-        for v in row.iter_mut() {
-            *v = exp(*v - max);
-            sum += *v;
-        }
-        let inv = 1.0 / sum;
+        let max = max_of(row);
+        row.iter_mut().for_each(|v| *v = exp(*v - max));
+        let inv = 1.0 / sum_of(row);
         row.iter_mut().for_each(|v| *v *= inv);
     }
 }
