@@ -107,16 +107,12 @@ pub struct ForwardCache {
     pub logits: Vec<f32>,
 }
 
-fn embed(model: &HostModel, packed: &Packed) -> Vec<f32> {
-    let h = model.hidden();
-    let mut e = vec![0.0f32; packed.rows() * h];
-    for (row, out) in e.chunks_mut(h).enumerate() {
-        for (table, ids) in model.tables.iter().zip(&packed.ids) {
-            let id = ids[row] as usize;
-            out.iter_mut().zip(&table.weight[id * h..(id + 1) * h]).for_each(|(o, w)| *o += w);
-        }
+fn embed(model: &HostModel, packed: &Packed) -> Result<Vec<f32>> {
+    let mut e = model.tables[0].rows(&packed.ids[0])?;
+    for (table, ids) in model.tables.iter().zip(&packed.ids).skip(1) {
+        e.iter_mut().zip(table.rows(ids)?).for_each(|(e, v)| *e += v);
     }
-    e
+    Ok(e)
 }
 
 /// y = a·W + b + residual.
@@ -142,10 +138,13 @@ fn layer_forward(model: &HostModel, index: usize, input: Vec<f32>, offsets: &[us
 }
 
 /// Run the forward on `packed`, keeping every cache.
-pub fn forward(model: &HostModel, packed: &Packed) -> ForwardCache {
+///
+/// # Errors
+/// [`Error::Numerical`] when the embedding rows cannot be read back from the device.
+pub fn forward(model: &HostModel, packed: &Packed) -> Result<ForwardCache> {
     let h = model.hidden();
     let n = &model.embedding_norm;
-    let (mut hidden, embedding_norm) = norm_forward(&embed(model, packed), &n.gamma, &n.beta, n.epsilon);
+    let (mut hidden, embedding_norm) = norm_forward(&embed(model, packed)?, &n.gamma, &n.beta, n.epsilon);
     let mut layers = Vec::with_capacity(model.layers.len());
     for index in 0..model.layers.len() {
         let (cache, next) = layer_forward(model, index, hidden, &packed.offsets);
@@ -158,5 +157,5 @@ pub fn forward(model: &HostModel, packed: &Packed) -> ForwardCache {
     let mut pooled = linear_forward(&first, &dense.weight, &dense.bias, n, h);
     pooled.iter_mut().for_each(|v| *v = v.tanh());
     let logits = linear_forward(&pooled, &output.weight, &output.bias, n, h);
-    ForwardCache { embedding_norm, layers, first, pooled, logits }
+    Ok(ForwardCache { embedding_norm, layers, first, pooled, logits })
 }

@@ -48,13 +48,14 @@ use forward::{forward, ForwardCache, Packed};
 /// # Errors
 /// [`crate::Error::InvalidArgument`] for encodings that do not fit the model (as
 /// [`crate::model::Batch::new`]), or whose first position is padding (check [`fits`] first);
-/// an output mode the model's labels do not allow.
+/// an output mode the model's labels do not allow; [`crate::Error::Numerical`] when embedding
+/// rows cannot be read back from the model's device.
 pub fn block_signals(model: &HostModel, encodings: &[Encoding], pad_id: u32, mode: OutputMode) -> Result<BlockSignals> {
     let labels = model.labels();
     mode.validate(labels)?;
     let virtuals = mode.virtual_outputs(labels);
     let packed = Packed::new(encodings, pad_id, model)?;
-    let cache = forward(model, &packed);
+    let cache = forward(model, &packed)?;
     let grads: Vec<Grads> = (0..virtuals).map(|v| backward(model, &packed, &cache, seeds(mode, v, &cache.logits, labels))).collect();
     Ok(assemble(model, &packed, cache, grads))
 }

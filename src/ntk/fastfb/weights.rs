@@ -4,9 +4,10 @@
 //! Layouts: every Linear weight is `[d_in, d_out]` row-major (burn's layout, y = a·W + b); the
 //! query, key and value maps of a layer are fused column-wise into one `[H, 3H]` weight so the
 //! forward issues one GEMM for the three (and the backward one for their input gradient).
-//! Embedding tables are `[rows, H]`.
+//! Embedding tables stay where they are (the word table is 47 MB on MiniLM, and a block reads
+//! a few hundred of its rows): [`HostTable::rows`] fetches the rows a block needs.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::error::Result;
 use crate::model::dense::{tensor_to_host, Dense, Norm};
@@ -64,19 +65,34 @@ pub struct HostLayer {
     pub gelu_tanh: bool,
 }
 
-/// An embedding table on the host.
+/// An embedding table, read row by row.
 #[derive(Debug, Clone)]
 pub struct HostTable {
     /// Hugging Face name prefix.
     pub name: String,
-    /// `[rows, H]`, row-major.
-    pub weight: Vec<f32>,
+    /// The table `[rows, H]` on the model's device.
+    weight: Tensor<2>,
+}
+
+impl HostTable {
+    /// Rows `ids` of the table, `[ids.len(), H]` row-major (ids already checked against the
+    /// table size).
+    ///
+    /// # Errors
+    /// [`crate::Error::Numerical`] when the rows cannot be read back from the device.
+    pub fn rows(&self, ids: &[u32]) -> Result<Vec<f32>> {
+        let device = self.weight.device();
+        let ids: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
+        let len = ids.len();
+        let index = Tensor::<1, Int>::from_data(TensorData::new(ids, [len]), &device);
+        host(self.weight.clone().select(0, index))
+    }
 }
 
 /// The whole classifier on the host.
 #[derive(Debug, Clone)]
 pub struct HostModel {
-    /// Word, position and token-type tables.
+    /// Word, position and token-type tables (left on the device).
     pub tables: [HostTable; 3],
     /// The embedding LayerNorm.
     pub embedding_norm: HostNorm,
@@ -142,7 +158,7 @@ impl HostModel {
     pub fn from_classifier(model: &Classifier) -> Result<Self> {
         let e = &model.encoder.embeddings;
         let table = |t: &crate::model::embeddings::Table| -> Result<HostTable> {
-            Ok(HostTable { name: t.name.clone(), weight: host(t.weight.val())? })
+            Ok(HostTable { name: t.name.clone(), weight: t.weight.val() })
         };
         Ok(Self {
             tables: [table(&e.word)?, table(&e.position)?, table(&e.token_type)?],
