@@ -96,8 +96,8 @@ pub enum SignalPath {
     /// of [`crate::ntk::fastfb`] — faer GEMMs, no padding, one forward shared by a mode's V
     /// virtual outputs, no autodiff graph (≈ 4× faster than `Burn` on MiniLM, docs/ntk.md);
     /// agrees with `Burn` to f32 rounding (≤ 1e-5 relative per signal, tested). On any other
-    /// device (wgpu) it runs `Burn`, and so does a block holding an encoding whose first
-    /// position is padding. Default.
+    /// device (wgpu), and for a model whose weights are not f32, it runs `Burn`, and so does a
+    /// block holding an encoding whose first position is padding. Default.
     #[default]
     Fast,
     /// burn's probed forward + autodiff backward on the model's device

@@ -20,7 +20,7 @@ use std::ops::Range;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::tensor::Device;
+use burn::tensor::{DType, Device};
 
 use crate::error::Result;
 use crate::model::{Architecture, Classifier, LayerKind};
@@ -103,10 +103,12 @@ struct SignalSource<'m> {
 }
 
 impl<'m> SignalSource<'m> {
-    /// `options.signals` resolved for `device`: [`SignalPath::Fast`] only on the CPU (flex).
+    /// `options.signals` resolved for `device`: [`SignalPath::Fast`] only on the CPU (flex) and
+    /// for f32 weights (an f64 model, as in the finite-difference checks, keeps burn's f64 pass).
     fn new(frozen: &'m Classifier, pad_id: u32, signals: SignalPath, device: &'m Device) -> Result<Self> {
         let on_cpu = device.clone().inner() == Device::flex();
-        let host = (signals == SignalPath::Fast && on_cpu).then(|| HostModel::from_classifier(frozen)).transpose()?;
+        let f32_weights = frozen.head.output.weight.val().dtype() == DType::F32;
+        let host = (signals == SignalPath::Fast && on_cpu && f32_weights).then(|| HostModel::from_classifier(frozen)).transpose()?;
         Ok(Self { frozen, host, pad_id, device })
     }
 
