@@ -9,7 +9,7 @@
 use crate::error::{Error, Result};
 use crate::model::batch::{check_padded, position_ids};
 use crate::ntk::fastfb::attention::{self, Heads};
-use crate::ntk::fastfb::ops::{gelu_forward, linear_forward, norm_forward, NormCache};
+use crate::ntk::fastfb::ops::{add_rows, gelu_forward, linear_forward, matmul_fresh, norm_forward, NormCache};
 use crate::ntk::fastfb::weights::{HostLinear, HostModel};
 use crate::tokenize::{pad_batch, Encoding};
 
@@ -117,8 +117,8 @@ fn embed(model: &HostModel, packed: &Packed) -> Result<Vec<f32>> {
 
 /// y = a·W + b + residual.
 fn linear_residual(a: &[f32], layer: &HostLinear, residual: &[f32], rows: usize) -> Vec<f32> {
-    let mut y = linear_forward(a, &layer.weight, &layer.bias, rows, layer.d_in);
-    y.iter_mut().zip(residual).for_each(|(y, r)| *y += r);
+    let mut y = matmul_fresh(a, &layer.weight, rows, (layer.d_in, layer.d_out));
+    add_rows(&mut y, &layer.bias, Some(residual));
     y
 }
 
@@ -129,8 +129,8 @@ fn layer_forward(model: &HostModel, index: usize, input: Vec<f32>, offsets: &[us
     let (probs, context) = attention::forward(&qkv, offsets, Heads { hidden: h, heads: l.heads });
     let projected = linear_residual(&context, &l.attention_output, &input, rows);
     let (attended, attention_norm) = norm_forward(&projected, &l.attention_norm.gamma, &l.attention_norm.beta, l.attention_norm.epsilon);
-    let mut activated = linear_forward(&attended, &l.intermediate.weight, &l.intermediate.bias, rows, h);
-    let gelu_grad = gelu_forward(&mut activated, l.intermediate.d_out, l.gelu_tanh);
+    let mut activated = matmul_fresh(&attended, &l.intermediate.weight, rows, (h, l.intermediate.d_out));
+    let gelu_grad = gelu_forward(&mut activated, &l.intermediate.bias, l.gelu_tanh);
     let out = linear_residual(&activated, &l.output, &attended, rows);
     let (next, output_norm) = norm_forward(&out, &l.output_norm.gamma, &l.output_norm.beta, l.output_norm.epsilon);
     let cache = LayerCache { input, qkv, probs, context, attention_norm, attended, gelu_grad, activated, output_norm };

@@ -55,7 +55,9 @@ pub fn block_signals(model: &HostModel, encodings: &[Encoding], pad_id: u32, mod
     mode.validate(labels)?;
     let virtuals = mode.virtual_outputs(labels);
     let packed = Packed::new(encodings, pad_id, model)?;
+    let t0 = std::time::Instant::now();
     let cache = forward(model, &packed)?;
+    let t1 = std::time::Instant::now();
     let grads: Vec<Grads> = (0..virtuals).map(|v| backward(model, &packed, &cache, seeds(mode, v, &cache.logits, labels))).collect();
     Ok(assemble(model, &packed, cache, grads))
 }
@@ -95,7 +97,11 @@ fn interleaved(mut parts: Vec<Vec<f32>>, offsets: &[usize], d: usize) -> Vec<f32
 
 /// Columns `start..start + width` of `x` `[R, stride]`.
 fn columns(x: &[f32], stride: usize, start: usize, width: usize) -> Vec<f32> {
-    x.chunks(stride).flat_map(|row| row[start..start + width].iter().copied()).collect()
+    let mut out = Vec::with_capacity(x.len() / stride * width);
+    for row in x.chunks(stride) {
+        out.extend_from_slice(&row[start..start + width]);
+    }
+    out
 }
 
 /// Builds one [`LayerSignals`] after another, repeating inputs and interleaving gradients.

@@ -51,14 +51,35 @@ pub fn threads() -> Par {
     Par::rayon(0)
 }
 
+/// `a [rows, d_in] · W [d_in, d_out]` into fresh memory (first touched by the GEMM's threads).
+pub fn matmul_fresh(a: &[f32], weight: &[f32], rows: usize, (d_in, d_out): (usize, usize)) -> Vec<f32> {
+    let mut y = vec![0.0f32; rows * d_out];
+    gemm(view_mut(&mut y, rows, d_out, d_out), view(a, rows, d_in, d_in), view(weight, d_in, d_out, d_out), false, threads());
+    y
+}
+
+/// `y [rows, d] += b` per row, plus `residual [rows, d]` when given; one parallel pass.
+pub fn add_rows(y: &mut [f32], bias: &[f32], residual: Option<&[f32]>) {
+    let d = bias.len();
+    let chunk = ROWS_PER_TASK * d;
+    match residual {
+        Some(r) => y.par_chunks_mut(chunk).zip(r.par_chunks(chunk)).for_each(|(yc, rc)| {
+            for (yr, rr) in yc.chunks_mut(d).zip(rc.chunks(d)) {
+                yr.iter_mut().zip(rr).zip(bias).for_each(|((y, r), b)| *y += r + b);
+            }
+        }),
+        None => y.par_chunks_mut(chunk).for_each(|yc| {
+            for yr in yc.chunks_mut(d) {
+                yr.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
+            }
+        }),
+    }
+}
+
 /// `y [rows, d_out] = a [rows, d_in] · W [d_in, d_out] + b`.
 pub fn linear_forward(a: &[f32], weight: &[f32], bias: &[f32], rows: usize, d_in: usize) -> Vec<f32> {
-    let d_out = bias.len();
-    let mut y = Vec::with_capacity(rows * d_out);
-    for _ in 0..rows {
-        y.extend_from_slice(bias);
-    }
-    gemm(view_mut(&mut y, rows, d_out, d_out), view(a, rows, d_in, d_in), view(weight, d_in, d_out, d_out), true, threads());
+    let mut y = matmul_fresh(a, weight, rows, (d_in, bias.len()));
+    add_rows(&mut y, bias, None);
     y
 }
 
@@ -178,15 +199,20 @@ pub fn tanh(x: f32) -> f32 {
     1.0 - 2.0 / (e + 1.0)
 }
 
-/// GELU in place on `x` `[rows, width]`: x becomes gelu(x); returns gelu′(x).
-pub fn gelu_forward(x: &mut [f32], width: usize, tanh_form: bool) -> Vec<f32> {
+/// GELU in place on `x + b` (`x` `[rows, width]`, `b` `[width]` added per row first): x becomes
+/// gelu(x + b); returns gelu′(x + b).
+pub fn gelu_forward(x: &mut [f32], bias: &[f32], tanh_form: bool) -> Vec<f32> {
+    let width = bias.len();
     let mut grad = vec![0.0f32; x.len()];
     let chunk = ROWS_PER_TASK * width;
     x.par_chunks_mut(chunk).zip(grad.par_chunks_mut(chunk)).for_each(|(xc, gc)| {
-        if tanh_form {
-            gelu_tanh_slice(xc, gc);
-        } else {
-            gelu_erf_slice(xc, gc);
+        for (xr, gr) in xc.chunks_mut(width).zip(gc.chunks_mut(width)) {
+            xr.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+            if tanh_form {
+                gelu_tanh_slice(xr, gr);
+            } else {
+                gelu_erf_slice(xr, gr);
+            }
         }
     });
     grad
@@ -286,8 +312,8 @@ mod tests {
         for tanh_form in [false, true] {
             for i in -80..=80 {
                 let x = i as f32 * 0.1;
-                let mut v = [x - 1e-3, x + 1e-3, x];
-                let g = gelu_forward(&mut v, 3, tanh_form);
+                let mut v = [x - 1e-3 - 0.5, x + 1e-3 - 0.5, x - 0.5];
+                let g = gelu_forward(&mut v, &[0.5; 3], tanh_form);
                 let numeric = (v[1] - v[0]) / 2e-3;
                 assert!((numeric - g[2]).abs() < 2e-3, "{tanh_form} x = {x}: {numeric} vs {}", g[2]);
                 let reference = if tanh_form {
