@@ -55,9 +55,7 @@ pub fn block_signals(model: &HostModel, encodings: &[Encoding], pad_id: u32, mod
     mode.validate(labels)?;
     let virtuals = mode.virtual_outputs(labels);
     let packed = Packed::new(encodings, pad_id, model)?;
-    let t0 = std::time::Instant::now();
     let cache = forward(model, &packed)?;
-    let t1 = std::time::Instant::now();
     let grads: Vec<Grads> = (0..virtuals).map(|v| backward(model, &packed, &cache, seeds(mode, v, &cache.logits, labels))).collect();
     Ok(assemble(model, &packed, cache, grads))
 }
