@@ -94,7 +94,7 @@ pub enum LinearForm {
 pub enum SignalPath {
     /// On the CPU (burn's flex device): the hand-written f32 forward + activation-only backward
     /// of [`crate::ntk::fastfb`] — faer GEMMs, no padding, one forward shared by a mode's V
-    /// virtual outputs, no autodiff graph (≈ 4× faster than `Burn` on MiniLM, docs/ntk.md);
+    /// virtual outputs, no autodiff graph (3.8× faster than `Burn` on MiniLM at N = 32, docs/ntk.md);
     /// agrees with `Burn` to f32 rounding (≤ 1e-5 relative per signal, tested). On any other
     /// device (wgpu), and for a model whose weights are not f32, it runs `Burn`, and so does a
     /// block holding an encoding whose first position is padding. Default.
