@@ -61,6 +61,11 @@ fn gram_writes_a_symmetric_f64_matrix_with_meta() {
     close(&k1, &k, "block 1 vs block 2");
     let naive = gram(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&tmp.path().join("Kn.npy")), "--method", "naive"]);
     close(&k, &naive, "per-layer vs naive");
+    assert_eq!(meta["extra"]["signals"], "Fast");
+    let burn = gram(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&tmp.path().join("Kb.npy")), "--block", "2", "--signals", "burn"]);
+    close(&k, &burn, "fast vs burn signals");
+    let burn_meta: serde_json::Value = serde_json::from_slice(&std::fs::read(tmp.path().join("Kb.meta.json")).unwrap()).unwrap();
+    assert_eq!(burn_meta["extra"]["signals"], "Burn");
     let heads = gram(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&tmp.path().join("Kh.npy")), "--exclude", "head"]);
     assert!(heads.data[0] < k.data[0], "excluding the head lowers K[0,0]");
 
@@ -242,6 +247,7 @@ fn bench_gram_prints_a_table_with_every_method() {
     for n in ["2", "3"] {
         assert!(table.lines().any(|l| l.starts_with(&format!("| PerLayer | {n} | 32 |")) && l.contains("(reference)")), "{table}");
         assert!(table.lines().any(|l| l.starts_with(&format!("| Naive | {n} | 32 |")) && l.contains("e-")), "{table}");
+        assert!(table.lines().any(|l| l.starts_with(&format!("| PerLayerBurn | {n} | 32 |")) && l.contains("e-")), "{table}");
         assert!(table.lines().any(|l| l.starts_with(&format!("| Torch | {n} | 32 | not available"))), "{table}");
     }
     let too_many = ntkgap(&["bench", "gram", "--model", "builtin:tiny", "--input", s(&a), "--n", "4"]);

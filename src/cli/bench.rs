@@ -41,8 +41,10 @@ pub enum BenchWhat {
 /// A method row of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BenchMethod {
-    /// `ntkgap gram --method per-layer`.
+    /// `ntkgap gram --method per-layer` (signals by the hand-written CPU path).
     PerLayer,
+    /// `ntkgap gram --method per-layer --signals burn` (signals by burn's autodiff pass).
+    PerLayerBurn,
     /// `ntkgap gram --method naive`.
     Naive,
     /// `python3 scripts/ntk_torch.py` (torch.func), when torch imports.
@@ -70,7 +72,7 @@ pub struct BenchGramArgs {
     #[arg(long, default_value_t = 128)]
     pub max_len: usize,
     /// Methods (comma-separated).
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "per-layer,naive,torch")]
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "per-layer,per-layer-burn,naive,torch")]
     pub methods: Vec<BenchMethod>,
     /// Examples per forward/backward block.
     #[arg(long, default_value_t = 8)]
@@ -172,12 +174,17 @@ fn last_line(text: &str) -> String {
 }
 
 fn run_ntkgap(args: &BenchGramArgs, method: BenchMethod, input: &Path, dir: &Path) -> anyhow::Result<Result<Measured, String>> {
-    let name = if method == BenchMethod::Naive { "naive" } else { "per-layer" };
-    let (k, stats) = (dir.join(format!("K_{name}.npy")), dir.join(format!("stats_{name}.json")));
+    let (name, signals) = match method {
+        BenchMethod::Naive => ("naive", "fast"),
+        BenchMethod::PerLayerBurn => ("per-layer", "burn"),
+        _ => ("per-layer", "fast"),
+    };
+    let tag = format!("{name}-{signals}");
+    let (k, stats) = (dir.join(format!("K_{tag}.npy")), dir.join(format!("stats_{tag}.json")));
     let mut command = Command::new(std::env::current_exe()?);
     command.args(["gram", "--model", &args.model, "--max-len", &args.max_len.to_string(), "--method", name]);
     command.args(["--block", &args.block.to_string(), "--memory-budget", &args.memory_budget.to_string()]);
-    command.args(["--device", args.device.flag()]);
+    command.args(["--device", args.device.flag(), "--signals", signals]);
     command.arg("--input").arg(input).arg("--out").arg(&k).arg("--stats-json").arg(&stats);
     if let Some(head) = &args.head {
         command.arg("--head").arg(head);

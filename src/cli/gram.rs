@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 
 use crate::cli::model_args::{bar, ModelArgs};
 use crate::model::{ComputeDevice, DeviceChoice, ModelSpec};
-use crate::ntk::{gram, Gram, GramOptions, KernelChoice, NtkMethod, OutputMode, ParamSubset};
+use crate::ntk::{gram, Gram, GramOptions, KernelChoice, NtkMethod, OutputMode, ParamSubset, SignalPath};
 use crate::report::memory::{format_bytes, parse_bytes, peak_rss_bytes};
 use crate::report::{npy, write_json_atomic, Meta, OutputDir};
 use crate::tokenize::stream::{encode_all, EncodeSummary, EncodedRecord};
@@ -33,6 +33,15 @@ pub enum ProductsArg {
     /// f64 products on the CPU: K is PSD up to f64 rounding — use it when K₊₊ + K₋₋ − 2K₊₋ of
     /// near-identical inputs matters (δ below ≈ 1e-6, e.g. before `ntkgap bound --gram`).
     F64,
+}
+
+/// `--signals`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SignalsArg {
+    /// The hand-written f32 CPU forward + activation backward on the CPU; burn on wgpu (default).
+    Fast,
+    /// burn's probed forward + autodiff backward (the reference twin of `fast`).
+    Burn,
 }
 
 /// `--exclude`.
@@ -105,6 +114,10 @@ pub struct GramArgs {
     /// Keep only a parameter group.
     #[arg(long, value_enum)]
     pub only: Option<OnlyArg>,
+    /// Per-layer signals: `fast` (hand-written CPU forward + backward; burn on wgpu) or `burn`
+    /// (burn's probed autodiff pass, the reference twin). Changes K only by f32 rounding.
+    #[arg(long, value_enum, default_value_t = SignalsArg::Fast)]
+    pub signals: SignalsArg,
     /// Examples per forward/backward block (never changes the result).
     #[arg(long, default_value_t = 8)]
     pub block: usize,
@@ -149,7 +162,11 @@ impl GramArgs {
             MethodArg::Naive => NtkMethod::Naive,
         };
         let (block, rows, memory_budget, breakdown) = (self.block, self.rows, self.memory_budget, self.breakdown.is_some());
-        let options = GramOptions { method, output: self.output, subset, block, rows, memory_budget, breakdown, ..Default::default() };
+        let signals = match self.signals {
+            SignalsArg::Fast => SignalPath::Fast,
+            SignalsArg::Burn => SignalPath::Burn,
+        };
+        let options = GramOptions { method, output: self.output, subset, block, rows, memory_budget, breakdown, signals, ..Default::default() };
         options.validate().map_err(|e| match e {
             crate::Error::InvalidArgument { name, reason } => crate::Error::invalid(format!("--{}", name.replace(' ', "-")), reason),
             other => other,
@@ -192,7 +209,7 @@ fn gram_meta(args: &GramArgs, options: &GramOptions, (k, total_rows): (&Gram, us
     }
     meta.set("model", &args.model).set("head", args.head.as_ref().map(|p| p.display().to_string()));
     meta.set("method", options.method).set("output", options.output).set("subset", options.subset).set("block", options.block);
-    meta.set("linear_form", options.linear_form).set("kernels", options.kernels).set("memory_budget", options.memory_budget).set("tile", options.tile);
+    meta.set("linear_form", options.linear_form).set("signals", options.signals).set("kernels", options.kernels).set("memory_budget", options.memory_budget).set("tile", options.tile);
     meta.set("max_length", loaded.tokenizer.max_length()).set("encoding", summary);
     meta.set("rows", [k.row_start, k.row_start + k.rows]).set("total_rows", total_rows);
     meta.set("shape", k.shape()).set("model_config", &loaded.classifier.config).set("device", compute.describe());
@@ -204,7 +221,7 @@ fn report(k: &Gram, options: &GramOptions, seconds: f64) -> serde_json::Value {
     let s = &k.stats;
     let rate = |flops: f64, secs: f64| if secs > 0.0 { flops / secs / 1e9 } else { 0.0 };
     let peak = peak_rss_bytes();
-    eprintln!("gram: {} x {} in {seconds:.2} s ({:?}, block {}, output {}, kernels {:?})", k.rows, k.cols, options.method, options.block, options.output, options.kernels);
+    eprintln!("gram: {} x {} in {seconds:.2} s ({:?}, block {}, output {}, signals {:?}, kernels {:?})", k.rows, k.cols, options.method, options.block, options.output, options.signals, options.kernels);
     eprintln!(
         "gram: forward+backward {:.2} s ({:.1} GFLOP, {:.1} GFLOP/s); contraction {:.2} s ({:.1} GFLOP, {:.1} GFLOP/s)",
         s.forward_backward_seconds,
@@ -238,6 +255,10 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     let mut options = args.options()?;
     let model_args = ModelArgs { model: args.model.clone(), head: args.head.clone(), max_len: args.max_len, batch: args.block, device: args.device };
     let (loaded, compute) = model_args.load(args.seed, true)?;
+    if compute.is_wgpu() {
+        // The hand-written signal path is CPU code; on wgpu the library runs burn's (say so).
+        options.signals = SignalPath::Burn;
+    }
     options.kernels = match (args.products, compute.is_wgpu()) {
         (ProductsArg::F64, _) => KernelChoice::CpuF64,
         (ProductsArg::F32, true) => KernelChoice::Wgpu,

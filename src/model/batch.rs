@@ -39,27 +39,7 @@ impl Batch {
     /// position table allows, or holds a token or token-type id outside the model's tables.
     pub fn new(padded: &PaddedBatch, config: &ModelConfig, device: &Device) -> Result<Self> {
         let (n, t) = (padded.batch_size, padded.seq_len);
-        if n == 0 || t == 0 {
-            return Err(Error::invalid("input", "empty batch"));
-        }
-        if t > config.max_input_length() {
-            return Err(Error::invalid(
-                "input",
-                format!("{t} tokens exceed the model's maximum input length {}", config.max_input_length()),
-            ));
-        }
-        if let Some(&id) = padded.ids.iter().find(|&&id| id as usize >= config.vocab_size) {
-            return Err(Error::invalid(
-                "input",
-                format!("token id {id} is outside the model vocabulary of {} (tokenizer/model mismatch?)", config.vocab_size),
-            ));
-        }
-        if let Some(&id) = padded.token_type_ids.iter().find(|&&id| id as usize >= config.type_vocab_size) {
-            return Err(Error::invalid(
-                "input",
-                format!("token-type id {id} is outside the model's {} token types", config.type_vocab_size),
-            ));
-        }
+        check_padded(padded, config)?;
         let positions = position_ids(padded, config)?;
         let int = |v: &[u32]| -> Tensor<2, Int> {
             let data: Vec<i64> = v.iter().map(|&x| i64::from(x)).collect();
@@ -77,7 +57,42 @@ impl Batch {
     }
 }
 
-fn position_ids(padded: &PaddedBatch, config: &ModelConfig) -> Result<Vec<u32>> {
+/// Check `padded` against `config`: non-empty, not longer than the position table allows, every
+/// token and token-type id inside the model's tables.
+///
+/// # Errors
+/// As [`Batch::new`].
+pub(crate) fn check_padded(padded: &PaddedBatch, config: &ModelConfig) -> Result<()> {
+    let (n, t) = (padded.batch_size, padded.seq_len);
+    if n == 0 || t == 0 {
+        return Err(Error::invalid("input", "empty batch"));
+    }
+    if t > config.max_input_length() {
+        return Err(Error::invalid(
+            "input",
+            format!("{t} tokens exceed the model's maximum input length {}", config.max_input_length()),
+        ));
+    }
+    if let Some(&id) = padded.ids.iter().find(|&&id| id as usize >= config.vocab_size) {
+        return Err(Error::invalid(
+            "input",
+            format!("token id {id} is outside the model vocabulary of {} (tokenizer/model mismatch?)", config.vocab_size),
+        ));
+    }
+    if let Some(&id) = padded.token_type_ids.iter().find(|&&id| id as usize >= config.type_vocab_size) {
+        return Err(Error::invalid(
+            "input",
+            format!("token-type id {id} is outside the model's {} token types", config.type_vocab_size),
+        ));
+    }
+    Ok(())
+}
+
+/// Position ids `[N·T]` of `padded` (see the module docs).
+///
+/// # Errors
+/// When the configuration names no known architecture.
+pub(crate) fn position_ids(padded: &PaddedBatch, config: &ModelConfig) -> Result<Vec<u32>> {
     let t = padded.seq_len;
     match config.architecture()? {
         Architecture::Bert => Ok((0..padded.batch_size).flat_map(|_| 0..t as u32).collect()),

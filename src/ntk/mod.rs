@@ -5,19 +5,21 @@
 //!   either, by [`NtkMethod::PerLayer`] (one batched backward per block, exact per-layer
 //!   contractions through [`kernels::GramKernels`]) or the [`NtkMethod::Naive`] reference twin
 //!   (one backward per example, flattened gradients).
-//! * [`GramOptions`] — method, [`OutputMode`] (margin, logit:k, trace, full, pntk),
+//! * [`GramOptions`] — method, signal path, [`OutputMode`] (margin, logit:k, trace, full, pntk),
 //!   [`ParamSubset`], block size and Linear form (neither changes the result), row slab, memory
 //!   budget, kernels, per-parameter breakdown.
 //! * [`Gram`] — the f64 values (`[rows, cols]`, or `[rows, cols, O, O]` for `full`), the
 //!   per-parameter contributions, timings and FLOP counts; [`Gram::check_finite`] names the rows
 //!   holding NaN/±∞. [`shard`] merges row slabs.
 //!
-//! Module map: [`signals`] (forward + backward per block) → [`store`] (RAM or spill) →
+//! Module map: [`fastfb`] (the hand-written CPU forward + backward per block, default) or
+//! [`signals`] (burn's probed pass, its reference twin and the GPU path) → [`store`] (RAM or spill) →
 //! [`contract`] (per group, on the [`tiles`] grid) → [`kernels`] ([`cpu_kernels::CpuKernels`],
 //! the reference twin, the GPU kernels of `crate::gpu`); [`naive`]; [`outputs`]; [`cost`].
 //!
-//! The forward + backward runs on whatever device the model was loaded on (flex CPU or burn's
-//! wgpu); the contraction on [`KernelChoice`]'s kernels (CPU, reference, or WGSL on wgpu).
+//! The forward + backward runs on the host in f32 when the model is on the CPU (flex), else on
+//! the model's device through burn (wgpu; [`SignalPath`]); the contraction on [`KernelChoice`]'s
+//! kernels (CPU, reference, or WGSL on wgpu).
 //!
 //! Known gaps: the signals of every example are read back to the host and kept (RAM or disk)
 //! until the contraction, so disk use grows as N·T·Σd, and the GPU kernels re-upload them.
@@ -25,6 +27,7 @@
 pub mod contract;
 pub mod cost;
 pub mod cpu_kernels;
+pub mod fastfb;
 pub mod kernels;
 pub mod naive;
 pub mod options;
@@ -45,7 +48,7 @@ use crate::error::{Error, Result};
 use crate::model::Classifier;
 use crate::tokenize::Encoding;
 
-pub use options::{GramOptions, KernelChoice, LinearForm, NtkMethod, OutputMode, ParamSubset};
+pub use options::{GramOptions, KernelChoice, LinearForm, NtkMethod, OutputMode, ParamSubset, SignalPath};
 
 use crate::ntk::kernels::{GramKernels, ReferenceKernels};
 use crate::ntk::outputs::Layout;

@@ -1,8 +1,9 @@
 //! [`crate::ntk::NtkMethod::PerLayer`] in two phases.
 //!
-//! 1. **Signals**: one probed forward + backward per block of examples (× V virtual outputs),
-//!    on a copy of the model whose parameters do not require gradients (the backward then
-//!    computes activation gradients only);
+//! 1. **Signals**: one forward + activation-only backward per block of examples (× V virtual
+//!    outputs) — on the CPU the hand-written pass of [`crate::ntk::fastfb`] (weights copied to
+//!    the host once), elsewhere (or with [`SignalPath::Burn`]) burn's probed pass on a copy of the
+//!    model whose parameters do not require gradients;
 //!    the per-token signals of Linear weights and embedding tables go to a [`SignalStore`] (RAM,
 //!    or a temporary directory when they would take more than half the memory budget), the
 //!    biases' and LayerNorms' per-example sums are formed at once (they are tiny).
@@ -19,16 +20,17 @@ use std::ops::Range;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::tensor::Device;
+use burn::tensor::{DType, Device};
 
 use crate::error::Result;
 use crate::model::{Architecture, Classifier, LayerKind};
 use crate::ntk::contract::{Contraction, GroupSource, GroupSpec, Side};
 use crate::ntk::cost::activation_backward_flops;
 use crate::ntk::kernels::GramKernels;
-use crate::ntk::options::{GramOptions, ParamSubset};
-use crate::ntk::outputs::Layout;
-use crate::ntk::signals::{block_signals, segment_hadamard_sums, segment_sums, LayerSignals, SignalInput};
+use crate::ntk::fastfb::{self, HostModel};
+use crate::ntk::options::{GramOptions, ParamSubset, SignalPath};
+use crate::ntk::outputs::{Layout, OutputMode};
+use crate::ntk::signals::{block_signals, segment_hadamard_sums, segment_sums, BlockSignals, LayerSignals, SignalInput};
 use crate::ntk::store::SignalStore;
 use crate::ntk::tiles::{tile_size, Grid};
 use crate::ntk::{GramParts, GramStats};
@@ -91,6 +93,33 @@ fn small_sums(layers: &[LayerSignals], subset: ParamSubset, arch: Architecture) 
     out
 }
 
+/// Where one block's signals come from: the hand-written CPU pass (a host copy of the weights,
+/// made once) or burn's probed pass on the frozen model.
+struct SignalSource<'m> {
+    frozen: &'m Classifier,
+    host: Option<HostModel>,
+    pad_id: u32,
+    device: &'m Device,
+}
+
+impl<'m> SignalSource<'m> {
+    /// `options.signals` resolved for `device`: [`SignalPath::Fast`] only on the CPU (flex) and
+    /// for f32 weights (an f64 model, as in the finite-difference checks, keeps burn's f64 pass).
+    fn new(frozen: &'m Classifier, pad_id: u32, signals: SignalPath, device: &'m Device) -> Result<Self> {
+        let on_cpu = device.clone().inner() == Device::flex();
+        let f32_weights = frozen.head.output.weight.val().dtype() == DType::F32;
+        let host = (signals == SignalPath::Fast && on_cpu && f32_weights).then(|| HostModel::from_classifier(frozen)).transpose()?;
+        Ok(Self { frozen, host, pad_id, device })
+    }
+
+    fn block(&self, chunk: &[Encoding], mode: OutputMode) -> Result<BlockSignals> {
+        match &self.host {
+            Some(host) if fastfb::fits(chunk) => fastfb::block_signals(host, chunk, self.pad_id, mode),
+            _ => block_signals(self.frozen, chunk, self.pad_id, mode, self.device),
+        }
+    }
+}
+
 /// Phase 1 for one side: every example of `x` through forward + backward, block by block.
 struct Collected {
     store: SignalStore,
@@ -99,20 +128,14 @@ struct Collected {
     flops: f64,
 }
 
-fn collect(
-    model: &Classifier,
-    x: &[Encoding],
-    pad_id: u32,
-    options: &GramOptions,
-    device: &Device,
-    progress: &mut dyn FnMut(usize),
-) -> Result<Collected> {
+fn collect(source: &SignalSource<'_>, x: &[Encoding], options: &GramOptions, progress: &mut dyn FnMut(usize)) -> Result<Collected> {
+    let model = source.frozen;
     let arch = model.config.architecture()?;
     let subset = options.subset;
     let tokens: usize = x.iter().map(Encoding::real_tokens).sum();
     let mut collected: Option<Collected> = None;
     for chunk in x.chunks(options.block) {
-        let block = block_signals(model, chunk, pad_id, options.output, device)?;
+        let block = source.block(chunk, options.output)?;
         let flops = activation_backward_flops(&model.config, block.batch_rows, block.seq_len);
         let c = match collected.as_mut() {
             Some(c) => c,
@@ -126,8 +149,8 @@ fn collect(
                 collected.insert(Collected { store, small: Vec::new(), specs, flops: 0.0 })
             }
         };
-        c.store.append(&block.layers, &|l| stored(l, subset, arch))?;
         let sums = small_sums(&block.layers, subset, arch);
+        c.store.append(block.layers, &|l| stored(l, subset, arch))?;
         if c.small.is_empty() {
             c.small = vec![Vec::new(); sums.len()];
         }
@@ -187,8 +210,9 @@ pub fn per_layer_parts(
     // the backward computes only activation gradients: one third less work than a training step.
     let frozen = model.clone().no_grad();
     let left_range = if x2.is_some() { stored_range(&slab, n1, tile) } else { 0..n1 };
-    let left = collect(&frozen, &x1[left_range.clone()], pad_id, options, device, progress)?;
-    let right = x2.map(|x| collect(&frozen, x, pad_id, options, device, progress)).transpose()?;
+    let source = SignalSource::new(&frozen, pad_id, options.signals, device)?;
+    let left = collect(&source, &x1[left_range.clone()], options, progress)?;
+    let right = x2.map(|x| collect(&source, x, options, progress)).transpose()?;
     let forward_backward_seconds = started.elapsed().as_secs_f64();
     let contraction = Contraction {
         kernels,

@@ -1,4 +1,6 @@
-//! Per-example backprop signals of one block of examples (DESIGN.md "The fast eNTK").
+//! Per-example backprop signals of one block of examples (DESIGN.md "The fast eNTK"), by burn:
+//! [`crate::ntk::SignalPath::Burn`], the reference twin of the hand-written CPU path
+//! [`crate::ntk::fastfb`] and the path on wgpu. [`BlockSignals`] is what both produce.
 //!
 //! One forward with a [`ProbeSet`] and one backward of L = Σᵣ f(rowᵣ) give, for every probed
 //! layer, the recorded input (activation a or normalised x̂, or ids) and the output gradient

@@ -25,26 +25,45 @@ use crate::ntk::signals::{LayerSignals, SignalInput};
 
 /// One stored part (activations or gradients) of a layer.
 enum Part {
-    Memory(Vec<f32>),
+    /// The appended buffers, kept as they came (no copy), with the running end of each.
+    Memory { chunks: Vec<Vec<f32>>, ends: Vec<usize> },
     Disk { path: PathBuf, file: Mutex<File> },
 }
 
 impl Part {
-    fn append(&mut self, values: &[f32]) -> Result<()> {
+    fn append(&mut self, values: Vec<f32>) -> Result<()> {
         match self {
-            Part::Memory(v) => v.extend_from_slice(values),
+            Part::Memory { chunks, ends } => {
+                if !values.is_empty() {
+                    ends.push(ends.last().copied().unwrap_or(0) + values.len());
+                    chunks.push(values);
+                }
+            }
             Part::Disk { path, file } => {
                 let file = file.get_mut().map_err(|_| Error::Numerical { context: "signal spill".into(), reason: "lock poisoned".into() })?;
-                file.write_all(bytemuck::cast_slice(values)).map_err(|e| Error::io(path.clone(), e))?;
+                file.write_all(bytemuck::cast_slice(&values)).map_err(|e| Error::io(path.clone(), e))?;
             }
         }
         Ok(())
     }
 
-    /// Values `start..end` (in f32 units).
+    /// Values `range` of the in-memory chunks, gathered across chunk boundaries.
+    fn gather(chunks: &[Vec<f32>], ends: &[usize], range: Range<usize>) -> Vec<f32> {
+        let mut out = Vec::with_capacity(range.len());
+        let mut k = ends.partition_point(|&end| end <= range.start);
+        while out.len() < range.len() {
+            let start = ends[k] - chunks[k].len();
+            let from = range.start + out.len() - start;
+            let to = (range.end - start).min(chunks[k].len());
+            out.extend_from_slice(&chunks[k][from..to]);
+            k += 1;
+        }
+        out
+    }
+
     fn read(&self, range: Range<usize>) -> Result<Vec<f32>> {
         match self {
-            Part::Memory(v) => Ok(v[range].to_vec()),
+            Part::Memory { chunks, ends } => Ok(Self::gather(chunks, ends, range)),
             Part::Disk { path, file } => {
                 let mut out = vec![0.0f32; range.len()];
                 let mut file = file.lock().map_err(|_| Error::Numerical { context: "signal spill".into(), reason: "lock poisoned".into() })?;
@@ -141,7 +160,7 @@ impl SignalStore {
 
     fn part(&self, name: String) -> Result<Part> {
         match &self.spill {
-            None => Ok(Part::Memory(Vec::new())),
+            None => Ok(Part::Memory { chunks: Vec::new(), ends: Vec::new() }),
             Some(SpillDir(dir)) => {
                 let path = dir.join(name);
                 let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(|e| Error::io(&path, e))?;
@@ -150,13 +169,14 @@ impl SignalStore {
         }
     }
 
-    /// Append one block's signals of the layers `keep` selects (same selection every block).
+    /// Append one block's signals of the layers `keep` selects (same selection every block),
+    /// taking the buffers over (in RAM they are kept as they are, not copied).
     ///
     /// # Errors
     /// [`Error::Io`] when a spill file cannot be written; [`Error::Numerical`] when a block's
     /// layers differ from the first block's.
-    pub fn append(&mut self, layers: &[LayerSignals], keep: &dyn Fn(&LayerSignals) -> bool) -> Result<()> {
-        let kept: Vec<&LayerSignals> = layers.iter().filter(|l| keep(l)).collect();
+    pub fn append(&mut self, layers: Vec<LayerSignals>, keep: &dyn Fn(&LayerSignals) -> bool) -> Result<()> {
+        let kept: Vec<LayerSignals> = layers.into_iter().filter(|l| keep(l)).collect();
         if self.layers.is_empty() {
             for (k, l) in kept.iter().enumerate() {
                 let (a, g) = (self.part(format!("{k}.a"))?, self.part(format!("{k}.g"))?);
@@ -167,17 +187,21 @@ impl SignalStore {
         if kept.len() != self.layers.len() || kept.iter().zip(&self.layers).any(|(l, s)| l.name != s.name) {
             return Err(Error::Numerical { context: "eNTK signal store".into(), reason: "blocks probed different layers".into() });
         }
-        for (l, s) in kept.iter().zip(self.layers.iter_mut()) {
+        for (l, s) in kept.into_iter().zip(self.layers.iter_mut()) {
             for &r in &l.rows {
                 let last = *s.offsets.last().unwrap_or(&0);
                 s.offsets.push(last + r);
             }
-            match &l.input {
+            let input_bytes = 4 * match &l.input {
+                SignalInput::Activation(a) => a.len(),
+                SignalInput::Ids(_) => l.rows.iter().sum(),
+            };
+            self.bytes += input_bytes + 4 * l.grad.len();
+            match l.input {
                 SignalInput::Activation(a) => s.a.append(a)?,
-                SignalInput::Ids(ids) => s.ids.extend_from_slice(ids),
+                SignalInput::Ids(ids) => s.ids.extend_from_slice(&ids),
             }
-            s.g.append(&l.grad)?;
-            self.bytes += 4 * (l.grad.len() + if let SignalInput::Activation(a) = &l.input { a.len() } else { l.rows.iter().sum() });
+            s.g.append(l.grad)?;
         }
         Ok(())
     }
@@ -220,15 +244,18 @@ mod tests {
         for spill in [false, true] {
             let mut store = SignalStore::new(spill).unwrap();
             let keep = |l: &LayerSignals| l.name != "skip";
-            store.append(&[layer("a", vec![1, 2], 0.0), layer("skip", vec![1, 2], 0.0)], &keep).unwrap();
-            store.append(&[layer("a", vec![3], 100.0), layer("skip", vec![3], 0.0)], &keep).unwrap();
+            store.append(vec![layer("a", vec![1, 2], 0.0), layer("skip", vec![1, 2], 0.0)], &keep).unwrap();
+            store.append(vec![layer("a", vec![3], 100.0), layer("skip", vec![3], 0.0)], &keep).unwrap();
             assert_eq!(store.layers().len(), 1);
             assert_eq!(store.spilled(), spill);
             let got = store.load(0, 1..3).unwrap();
             assert_eq!(got.rows, vec![2, 3]);
             assert_eq!(got.a, vec![2.0, 3.0, 4.0, 5.0, 100.0, 101.0, 102.0, 103.0, 104.0, 105.0]);
             assert_eq!(got.g, vec![-1.0, -2.0, -100.0, -101.0, -102.0]);
-            assert!(store.append(&[layer("b", vec![1], 0.0)], &keep).is_err());
+            let got = store.load(0, 0..3).unwrap();
+            assert_eq!(got.g, vec![-0.0, -1.0, -2.0, -100.0, -101.0, -102.0]);
+            assert_eq!(store.load(0, 2..3).unwrap().a, vec![100.0, 101.0, 102.0, 103.0, 104.0, 105.0]);
+            assert!(store.append(vec![layer("b", vec![1], 0.0)], &keep).is_err());
         }
     }
 

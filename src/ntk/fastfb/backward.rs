@@ -1,0 +1,204 @@
+//! The activation-only backward of the hand-written path: from a per-example seed c at the logits
+//! (the coefficients of f = Σ_o c_o logit_o, linearised at the forward for the margin with more
+//! than two labels) back to the embeddings, keeping the output gradient g = ∂f/∂y of every probed
+//! layer. No parameter gradient is formed (the contraction forms them from the signals).
+//!
+//! Per layer (the forward of [`crate::ntk::fastfb::forward`] read backwards): g_LN₂ = dh′;
+//! g_o2 = LN₂ᵀ(g_LN₂); g_i = (g_o2·W_o2ᵀ) ⊙ gelu′; g_LN₁ = g_o2 + g_i·W_iᵀ; g_o = LN₁ᵀ(g_LN₁);
+//! [g_q|g_k|g_v] = attentionᵀ(g_o·W_oᵀ); dh = g_o + [g_q|g_k|g_v]·W_qkvᵀ. Head: g_c = c,
+//! g_d = (c·W_cᵀ) ⊙ (1 − p²), dh_L = g_d·W_dᵀ at each example's first token, 0 elsewhere — so
+//! in the last layer the per-token maps above the attention run on the first tokens only (the
+//! other rows are exactly zero either way).
+
+use crate::model::POSITIVE_LABEL;
+use crate::ntk::fastfb::attention::{self, Heads};
+use crate::ntk::fastfb::forward::{ForwardCache, LayerCache, Packed};
+use crate::ntk::fastfb::ops::{linear_backward_into, multiply_in_place, norm_backward, NormCache};
+use crate::ntk::fastfb::weights::{HostLayer, HostLinear, HostModel};
+use crate::ntk::outputs::OutputMode;
+
+/// The output gradients of one encoder layer's probed maps, each `[R, d_out]`.
+#[derive(Debug, Clone)]
+pub struct LayerGrads {
+    /// [g_q | g_k | g_v] `[R, 3H]`.
+    pub qkv: Vec<f32>,
+    /// `attention.output.dense`.
+    pub attention_output: Vec<f32>,
+    /// `attention.output.LayerNorm`.
+    pub attention_norm: Vec<f32>,
+    /// `intermediate.dense` `[R, I]`.
+    pub intermediate: Vec<f32>,
+    /// `output.dense`.
+    pub output: Vec<f32>,
+    /// `output.LayerNorm`.
+    pub output_norm: Vec<f32>,
+}
+
+/// Every output gradient of one backward.
+#[derive(Debug, Clone)]
+pub struct Grads {
+    /// The gradient at the summed embeddings (the three tables') `[R, H]`.
+    pub embeddings: Vec<f32>,
+    /// The embedding LayerNorm's output gradient `[R, H]`.
+    pub embedding_norm: Vec<f32>,
+    /// Every layer's gradients, in layer order.
+    pub layers: Vec<LayerGrads>,
+    /// The head's dense layer (pre-tanh) `[n, H]`.
+    pub head_dense: Vec<f32>,
+    /// The output layer (the seeds) `[n, O]`.
+    pub head_output: Vec<f32>,
+}
+
+/// The seeds `[n, O]` of virtual output `v`: ∂f_v/∂logits per example (see
+/// [`crate::ntk::outputs`]; the margin's is 1 at the positive label and minus the softmax of the
+/// other logits elsewhere, which is (−1, 1) for two labels).
+pub fn seeds(mode: OutputMode, v: usize, logits: &[f32], labels: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; logits.len()];
+    for (c, z) in out.chunks_mut(labels).zip(logits.chunks(labels)) {
+        match mode {
+            OutputMode::Margin => margin_seed(c, z),
+            OutputMode::Logit(k) => c[k] = 1.0,
+            OutputMode::Pntk => c.fill(1.0),
+            OutputMode::Trace | OutputMode::Full => c[v] = 1.0,
+        }
+    }
+    out
+}
+
+fn margin_seed(c: &mut [f32], logits: &[f32]) {
+    match c.len() {
+        1 => c[0] = 1.0,
+        2 => c.copy_from_slice(&[-1.0, 1.0]),
+        k => {
+            let others = (0..k).filter(|&o| o != POSITIVE_LABEL);
+            let max = others.clone().map(|o| logits[o]).fold(f32::NEG_INFINITY, f32::max);
+            let sum: f32 = others.clone().map(|o| (logits[o] - max).exp()).sum();
+            for o in others {
+                c[o] = -(logits[o] - max).exp() / sum;
+            }
+            c[POSITIVE_LABEL] = 1.0;
+        }
+    }
+}
+
+/// dy·Wᵀ for `rows` rows, into a fresh buffer.
+fn input_grad(dy: &[f32], layer: &HostLinear, rows: usize) -> Vec<f32> {
+    let mut da = vec![0.0f32; rows * layer.d_in];
+    linear_backward_into(&mut da, dy, &layer.weight, rows, (layer.d_in, layer.d_out), false);
+    da
+}
+
+/// `residual + dy·Wᵀ`, consuming `residual`'s copy.
+fn input_grad_plus(mut residual: Vec<f32>, dy: &[f32], layer: &HostLinear, rows: usize) -> Vec<f32> {
+    linear_backward_into(&mut residual, dy, &layer.weight, rows, (layer.d_in, layer.d_out), true);
+    residual
+}
+
+fn head_backward(model: &HostModel, packed: &Packed, cache: &ForwardCache, seed: Vec<f32>) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (h, n) = (model.hidden(), packed.examples());
+    let mut dense = input_grad(&seed, &model.head_output, n);
+    dense.iter_mut().zip(&cache.pooled).for_each(|(g, p)| *g *= 1.0 - p * p);
+    let first = input_grad(&dense, &model.head_dense, n);
+    let mut dh = vec![0.0f32; packed.rows() * h];
+    for (i, &o) in packed.offsets[..n].iter().enumerate() {
+        dh[o * h..(o + 1) * h].copy_from_slice(&first[i * h..(i + 1) * h]);
+    }
+    (dh, dense, seed)
+}
+
+/// The per-token part of a layer's backward (LN₂, feed-forward, LN₁), on `rows` rows.
+struct Upper {
+    output: Vec<f32>,
+    intermediate: Vec<f32>,
+    attention_norm: Vec<f32>,
+    attention_output: Vec<f32>,
+}
+
+/// The caches [`upper_backward`] reads: LN₂, gelu′, LN₁.
+struct UpperCache<'c> {
+    output_norm: &'c NormCache,
+    gelu_grad: &'c [f32],
+    attention_norm: &'c NormCache,
+}
+
+fn upper_backward(l: &HostLayer, c: &UpperCache<'_>, dh: &[f32], rows: usize) -> Upper {
+    let output = norm_backward(dh, &l.output_norm.gamma, c.output_norm);
+    let mut intermediate = input_grad(&output, &l.output, rows);
+    multiply_in_place(&mut intermediate, c.gelu_grad);
+    let attention_norm = input_grad_plus(output.clone(), &intermediate, &l.intermediate, rows);
+    let attention_output = norm_backward(&attention_norm, &l.attention_norm.gamma, c.attention_norm);
+    Upper { output, intermediate, attention_norm, attention_output }
+}
+
+/// Rows `rows` of `x` `[R, d]`.
+fn gather_rows(x: &[f32], rows: &[usize], d: usize) -> Vec<f32> {
+    rows.iter().flat_map(|&r| x[r * d..(r + 1) * d].iter().copied()).collect()
+}
+
+/// `[total, d]` zeros with `x`'s rows placed at `rows`.
+fn scatter_rows(x: &[f32], rows: &[usize], d: usize, total: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; total * d];
+    for (i, &r) in rows.iter().enumerate() {
+        out[r * d..(r + 1) * d].copy_from_slice(&x[i * d..(i + 1) * d]);
+    }
+    out
+}
+
+fn gather_norm(c: &NormCache, rows: &[usize], d: usize) -> NormCache {
+    NormCache { xhat: gather_rows(&c.xhat, rows, d), rstd: rows.iter().map(|&r| c.rstd[r]).collect() }
+}
+
+/// [`upper_backward`] when `dh` is zero outside `nonzero` (the last layer, where only each
+/// example's first token receives a gradient from the head): the per-token maps run on those
+/// rows only and the other rows stay exactly zero, as in the dense computation.
+fn sparse_upper_backward(l: &HostLayer, c: &LayerCache, dh: &[f32], nonzero: &[usize], (h, rows): (usize, usize)) -> Upper {
+    let i = l.intermediate.d_out;
+    let (output_norm, attention_norm) = (gather_norm(&c.output_norm, nonzero, h), gather_norm(&c.attention_norm, nonzero, h));
+    let gelu_grad = gather_rows(&c.gelu_grad, nonzero, i);
+    let cache = UpperCache { output_norm: &output_norm, gelu_grad: &gelu_grad, attention_norm: &attention_norm };
+    let u = upper_backward(l, &cache, &gather_rows(dh, nonzero, h), nonzero.len());
+    Upper {
+        output: scatter_rows(&u.output, nonzero, h, rows),
+        intermediate: scatter_rows(&u.intermediate, nonzero, i, rows),
+        attention_norm: scatter_rows(&u.attention_norm, nonzero, h, rows),
+        attention_output: scatter_rows(&u.attention_output, nonzero, h, rows),
+    }
+}
+
+/// One layer's backward; `nonzero`: the only rows where `dh` may be non-zero, if known.
+fn layer_backward(model: &HostModel, index: usize, cache: &ForwardCache, dh: Vec<f32>, (offsets, nonzero): (&[usize], Option<&[usize]>)) -> (LayerGrads, Vec<f32>) {
+    let (l, c) = (&model.layers[index], &cache.layers[index]);
+    let (h, rows) = (model.hidden(), dh.len() / model.hidden());
+    let u = match nonzero {
+        Some(nonzero) => sparse_upper_backward(l, c, &dh, nonzero, (h, rows)),
+        None => upper_backward(l, &UpperCache { output_norm: &c.output_norm, gelu_grad: &c.gelu_grad, attention_norm: &c.attention_norm }, &dh, rows),
+    };
+    let dcontext = input_grad(&u.attention_output, &l.attention_output, rows);
+    let qkv = attention::backward(&dcontext, &c.qkv, &c.probs, offsets, Heads { hidden: h, heads: l.heads });
+    let previous = input_grad_plus(u.attention_output.clone(), &qkv, &l.qkv, rows);
+    let grads = LayerGrads {
+        qkv,
+        attention_output: u.attention_output,
+        attention_norm: u.attention_norm,
+        intermediate: u.intermediate,
+        output: u.output,
+        output_norm: dh,
+    };
+    (grads, previous)
+}
+
+/// The backward of f = Σ_examples Σ_o seed_o logit_o from `seed` `[n, O]`.
+pub fn backward(model: &HostModel, packed: &Packed, cache: &ForwardCache, seed: Vec<f32>) -> Grads {
+    let (mut dh, head_dense, head_output) = head_backward(model, packed, cache, seed);
+    let mut layers = Vec::with_capacity(model.layers.len());
+    let first_rows = &packed.offsets[..packed.examples()];
+    for index in (0..model.layers.len()).rev() {
+        let nonzero = (index + 1 == model.layers.len()).then_some(first_rows);
+        let (grads, previous) = layer_backward(model, index, cache, dh, (&packed.offsets, nonzero));
+        layers.push(grads);
+        dh = previous;
+    }
+    layers.reverse();
+    let embeddings = norm_backward(&dh, &model.embedding_norm.gamma, &cache.embedding_norm);
+    Grads { embeddings, embedding_norm: dh, layers, head_dense, head_output }
+}

@@ -1,0 +1,161 @@
+//! The forward pass of the hand-written path on one block's packed real tokens, keeping what the
+//! backward and the signals need (eval mode, no dropout; the same maps as `crate::model`):
+//!
+//! e = E_word[id] + E_pos[pos] + E_type[type]; h₀ = LN(e);
+//! per layer: [q|k|v] = h·W_qkv + b; c = attention(q, k, v); u = LN₁(c·W_o + b_o + h);
+//! m = gelu(u·W_i + b_i); h′ = LN₂(m·W_o2 + b_o2 + u);
+//! head on each example's first token: p = tanh(h_L,0·W_d + b_d); logits = p·W_c + b_c.
+
+use crate::error::{Error, Result};
+use crate::model::batch::{check_padded, position_ids};
+use crate::ntk::fastfb::attention::{self, Heads};
+use crate::ntk::fastfb::ops::{add_rows, gelu_forward, linear_forward, matmul_fresh, norm_forward, NormCache};
+use crate::ntk::fastfb::weights::{HostLinear, HostModel};
+use crate::tokenize::{pad_batch, Encoding};
+
+/// A block's real tokens, packed example after example (no padding anywhere).
+#[derive(Debug, Clone)]
+pub struct Packed {
+    /// Row offsets: example i holds rows `offsets[i]..offsets[i + 1]`.
+    pub offsets: Vec<usize>,
+    /// Word, position and token-type ids of every row `[R]`.
+    pub ids: [Vec<u32>; 3],
+    /// The block's padded length T (the longest encoding).
+    pub seq_len: usize,
+}
+
+impl Packed {
+    /// Validate `encodings` as [`crate::model::Batch::new`] does and pack their real tokens
+    /// (attention mask 1), with the model's position ids (RoBERTa's offset included).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] as `Batch::new`; also when an encoding's first position is
+    /// padding (the head reads position 0; callers check [`fits`] first).
+    pub fn new(encodings: &[Encoding], pad_id: u32, model: &HostModel) -> Result<Self> {
+        if !fits(encodings) {
+            return Err(Error::invalid("input", "an encoding starts with padding (its first position has attention mask 0)"));
+        }
+        let padded = pad_batch(encodings, pad_id)?;
+        check_padded(&padded, &model.config)?;
+        let positions = position_ids(&padded, &model.config)?;
+        let mut offsets = vec![0];
+        let mut ids: [Vec<u32>; 3] = Default::default();
+        for p in 0..padded.batch_size * padded.seq_len {
+            if padded.attention_mask[p] != 0 {
+                ids[0].push(padded.ids[p]);
+                ids[1].push(positions[p]);
+                ids[2].push(padded.token_type_ids[p]);
+            }
+            if (p + 1) % padded.seq_len == 0 {
+                offsets.push(ids[0].len());
+            }
+        }
+        Ok(Self { offsets, ids, seq_len: padded.seq_len })
+    }
+
+    /// Real tokens R.
+    pub fn rows(&self) -> usize {
+        self.ids[0].len()
+    }
+
+    /// Examples n.
+    pub fn examples(&self) -> usize {
+        self.offsets.len() - 1
+    }
+}
+
+/// True when every encoding's first position is a real token (the packed path's precondition).
+pub fn fits(encodings: &[Encoding]) -> bool {
+    encodings.iter().all(|e| e.attention_mask.first().is_some_and(|&m| m != 0))
+}
+
+/// What one encoder layer's forward keeps.
+#[derive(Debug, Clone)]
+pub struct LayerCache {
+    /// The layer input h `[R, H]`.
+    pub input: Vec<f32>,
+    /// The fused projection [q|k|v] `[R, 3H]`.
+    pub qkv: Vec<f32>,
+    /// Attention probabilities per example, `[heads, len, len]`.
+    pub probs: Vec<Vec<f32>>,
+    /// The attention context `[R, H]` (input of `attention.output.dense`).
+    pub context: Vec<f32>,
+    /// `attention.output.LayerNorm`'s cache.
+    pub attention_norm: NormCache,
+    /// u = LN₁(…) `[R, H]` (input of `intermediate.dense`).
+    pub attended: Vec<f32>,
+    /// gelu′ at the intermediate pre-activation `[R, I]`.
+    pub gelu_grad: Vec<f32>,
+    /// m = gelu(…) `[R, I]` (input of `output.dense`).
+    pub activated: Vec<f32>,
+    /// `output.LayerNorm`'s cache.
+    pub output_norm: NormCache,
+}
+
+/// What the whole forward keeps.
+#[derive(Debug, Clone)]
+pub struct ForwardCache {
+    /// The embedding LayerNorm's cache.
+    pub embedding_norm: NormCache,
+    /// Every layer's cache, in order.
+    pub layers: Vec<LayerCache>,
+    /// The first token's final hidden state per example `[n, H]` (input of the head's dense).
+    pub first: Vec<f32>,
+    /// tanh(dense(first)) `[n, H]` (input of the output layer).
+    pub pooled: Vec<f32>,
+    /// Logits `[n, O]`.
+    pub logits: Vec<f32>,
+}
+
+fn embed(model: &HostModel, packed: &Packed) -> Result<Vec<f32>> {
+    let mut e = model.tables[0].rows(&packed.ids[0])?;
+    for (table, ids) in model.tables.iter().zip(&packed.ids).skip(1) {
+        e.iter_mut().zip(table.rows(ids)?).for_each(|(e, v)| *e += v);
+    }
+    Ok(e)
+}
+
+/// y = a·W + b + residual.
+fn linear_residual(a: &[f32], layer: &HostLinear, residual: &[f32], rows: usize) -> Vec<f32> {
+    let mut y = matmul_fresh(a, &layer.weight, rows, (layer.d_in, layer.d_out));
+    add_rows(&mut y, &layer.bias, Some(residual));
+    y
+}
+
+fn layer_forward(model: &HostModel, index: usize, input: Vec<f32>, offsets: &[usize]) -> (LayerCache, Vec<f32>) {
+    let l = &model.layers[index];
+    let (h, rows) = (model.hidden(), input.len() / model.hidden());
+    let qkv = linear_forward(&input, &l.qkv.weight, &l.qkv.bias, rows, h);
+    let (probs, context) = attention::forward(&qkv, offsets, Heads { hidden: h, heads: l.heads });
+    let projected = linear_residual(&context, &l.attention_output, &input, rows);
+    let (attended, attention_norm) = norm_forward(&projected, &l.attention_norm.gamma, &l.attention_norm.beta, l.attention_norm.epsilon);
+    let mut activated = matmul_fresh(&attended, &l.intermediate.weight, rows, (h, l.intermediate.d_out));
+    let gelu_grad = gelu_forward(&mut activated, &l.intermediate.bias, l.gelu_tanh);
+    let out = linear_residual(&activated, &l.output, &attended, rows);
+    let (next, output_norm) = norm_forward(&out, &l.output_norm.gamma, &l.output_norm.beta, l.output_norm.epsilon);
+    let cache = LayerCache { input, qkv, probs, context, attention_norm, attended, gelu_grad, activated, output_norm };
+    (cache, next)
+}
+
+/// Run the forward on `packed`, keeping every cache.
+///
+/// # Errors
+/// [`Error::Numerical`] when the embedding rows cannot be read back from the device.
+pub fn forward(model: &HostModel, packed: &Packed) -> Result<ForwardCache> {
+    let h = model.hidden();
+    let n = &model.embedding_norm;
+    let (mut hidden, embedding_norm) = norm_forward(&embed(model, packed)?, &n.gamma, &n.beta, n.epsilon);
+    let mut layers = Vec::with_capacity(model.layers.len());
+    for index in 0..model.layers.len() {
+        let (cache, next) = layer_forward(model, index, hidden, &packed.offsets);
+        layers.push(cache);
+        hidden = next;
+    }
+    let first: Vec<f32> = packed.offsets[..packed.examples()].iter().flat_map(|&o| hidden[o * h..(o + 1) * h].iter().copied()).collect();
+    let n = packed.examples();
+    let (dense, output) = (&model.head_dense, &model.head_output);
+    let mut pooled = linear_forward(&first, &dense.weight, &dense.bias, n, h);
+    pooled.iter_mut().for_each(|v| *v = v.tanh());
+    let logits = linear_forward(&pooled, &output.weight, &output.bias, n, h);
+    Ok(ForwardCache { embedding_norm, layers, first, pooled, logits })
+}
