@@ -121,6 +121,9 @@ fn gram_on_wgpu_equals_cpu_on_builtin_tiny() {
     cpu_and_wgpu_agree(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--block", "2"], tmp.path(), "gram builtin:tiny, wgpu vs cpu");
     let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(tmp.path().join("gram_wgpu.meta.json")).unwrap()).unwrap();
     assert!(meta["extra"]["device"].as_str().unwrap().starts_with("wgpu: "), "{meta}");
+    // The hand-written signal pass is CPU code: on wgpu the library resolves it to burn's.
+    assert_eq!(meta["extra"]["signals_requested"], "Fast");
+    assert_eq!(meta["extra"]["signals"], "Burn", "{meta}");
 }
 
 #[test]

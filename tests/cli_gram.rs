@@ -62,6 +62,9 @@ fn gram_writes_a_symmetric_f64_matrix_with_meta() {
     let naive = gram(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&tmp.path().join("Kn.npy")), "--method", "naive"]);
     close(&k, &naive, "per-layer vs naive");
     assert_eq!(meta["extra"]["signals"], "Fast");
+    assert_eq!(meta["extra"]["signals_requested"], "Fast");
+    let naive_meta: serde_json::Value = serde_json::from_slice(&std::fs::read(tmp.path().join("Kn.meta.json")).unwrap()).unwrap();
+    assert_eq!(naive_meta["extra"]["signals"], "none", "Naive forms no per-layer signals");
     let burn = gram(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&tmp.path().join("Kb.npy")), "--block", "2", "--signals", "burn"]);
     close(&k, &burn, "fast vs burn signals");
     let burn_meta: serde_json::Value = serde_json::from_slice(&std::fs::read(tmp.path().join("Kb.meta.json")).unwrap()).unwrap();

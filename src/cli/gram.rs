@@ -209,7 +209,7 @@ fn gram_meta(args: &GramArgs, options: &GramOptions, (k, total_rows): (&Gram, us
     }
     meta.set("model", &args.model).set("head", args.head.as_ref().map(|p| p.display().to_string()));
     meta.set("method", options.method).set("output", options.output).set("subset", options.subset).set("block", options.block);
-    meta.set("linear_form", options.linear_form).set("signals", options.signals).set("kernels", options.kernels).set("memory_budget", options.memory_budget).set("tile", options.tile);
+    meta.set("linear_form", options.linear_form).set("signals_requested", options.signals).set("signals", k.stats.signal_blocks.describe()).set("kernels", options.kernels).set("memory_budget", options.memory_budget).set("tile", options.tile);
     meta.set("max_length", loaded.tokenizer.max_length()).set("encoding", summary);
     meta.set("rows", [k.row_start, k.row_start + k.rows]).set("total_rows", total_rows);
     meta.set("shape", k.shape()).set("model_config", &loaded.classifier.config).set("device", compute.describe());
@@ -221,7 +221,7 @@ fn report(k: &Gram, options: &GramOptions, seconds: f64) -> serde_json::Value {
     let s = &k.stats;
     let rate = |flops: f64, secs: f64| if secs > 0.0 { flops / secs / 1e9 } else { 0.0 };
     let peak = peak_rss_bytes();
-    eprintln!("gram: {} x {} in {seconds:.2} s ({:?}, block {}, output {}, signals {:?}, kernels {:?})", k.rows, k.cols, options.method, options.block, options.output, options.signals, options.kernels);
+    eprintln!("gram: {} x {} in {seconds:.2} s ({:?}, block {}, output {}, signals {}, kernels {:?})", k.rows, k.cols, options.method, options.block, options.output, s.signal_blocks.describe(), options.kernels);
     eprintln!(
         "gram: forward+backward {:.2} s ({:.1} GFLOP, {:.1} GFLOP/s); contraction {:.2} s ({:.1} GFLOP, {:.1} GFLOP/s)",
         s.forward_backward_seconds,
@@ -255,10 +255,6 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     let mut options = args.options()?;
     let model_args = ModelArgs { model: args.model.clone(), head: args.head.clone(), max_len: args.max_len, batch: args.block, device: args.device };
     let (loaded, compute) = model_args.load(args.seed, true)?;
-    if compute.is_wgpu() {
-        // The hand-written signal path is CPU code; on wgpu the library runs burn's (say so).
-        options.signals = SignalPath::Burn;
-    }
     options.kernels = match (args.products, compute.is_wgpu()) {
         (ProductsArg::F64, _) => KernelChoice::CpuF64,
         (ProductsArg::F32, true) => KernelChoice::Wgpu,

@@ -127,6 +127,9 @@ pub fn ragged_rows(rng: &mut impl Rng, examples: usize, tokens: usize) -> Vec<us
     (0..examples).map(|_| rng.random_range(low..=tokens.max(low))).collect()
 }
 
+/// The name of [`matmul_rate`]'s row.
+pub const MATMUL: &str = "matmul (burn)";
+
 /// burn's square matmul on `device` (data resident): the device's own reference rate.
 ///
 /// # Errors
@@ -140,7 +143,7 @@ pub fn matmul_rate(device: &Device, n: usize, repeats: usize) -> Result<BenchRow
         sync()?;
         Ok(c)
     })?;
-    Ok(row("matmul (burn)", format!("{n}x{n} · {n}x{n}"), 2.0 * (n * n * n) as f64, seconds, None))
+    Ok(row(MATMUL, format!("{n}x{n} · {n}x{n}"), 2.0 * (n * n * n) as f64, seconds, None))
 }
 
 /// The GEMM kernel alone with its inputs resident on the device (no upload, no read-back),
@@ -214,12 +217,32 @@ fn checked(kernel: &str, shape: String, flops: f64, repeats: usize, kernels: &dy
     Ok(row(kernel, shape, flops, seconds, Some(relative_error(&out, &expected))))
 }
 
-/// Render rows as the aligned table `ntkgap bench kernels` prints.
+/// Render rows as the aligned table `ntkgap bench kernels` prints; the last column is each row's
+/// rate as a share of the `matmul (burn)` row (the device's own matmul rate; issue 6's target is
+/// ≥ 50 % for the Gram assembly at N ≥ 1024), `-` when no matmul row was measured.
 pub fn render(rows: &[BenchRow]) -> String {
-    let mut s = format!("{:<20} {:<52} {:>10} {:>10} {:>10}\n", "kernel", "shape", "seconds", "GFLOP/s", "rel.err");
+    let matmul = rows.iter().find(|r| r.kernel == MATMUL).map(|r| r.gflops);
+    let mut s = format!("{:<20} {:<52} {:>10} {:>10} {:>10} {:>10}\n", "kernel", "shape", "seconds", "GFLOP/s", "vs matmul", "rel.err");
     for r in rows {
         let err = r.rel_error.map_or("-".to_string(), |e| format!("{e:.1e}"));
-        s.push_str(&format!("{:<20} {:<52} {:>10.4} {:>10.3} {:>10}\n", r.kernel, r.shape, r.seconds, r.gflops, err));
+        let share = matmul.filter(|m| *m > 0.0).map_or("-".to_string(), |m| format!("{:.0} %", 100.0 * r.gflops / m));
+        s.push_str(&format!("{:<20} {:<52} {:>10.4} {:>10.3} {:>10} {:>10}\n", r.kernel, r.shape, r.seconds, r.gflops, share, err));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_states_each_rate_against_the_matmul_row() {
+        let rows = [row("gemm_nt", "n".into(), 5e9, 1.0, Some(1e-7)), row(MATMUL, "m".into(), 1e10, 1.0, None), row("structured", "s".into(), 2.5e9, 1.0, None)];
+        let table = render(&rows);
+        let share = |kernel: &str| table.lines().find(|l| l.starts_with(kernel)).unwrap().split_whitespace().rev().nth(2).unwrap().to_string();
+        assert_eq!(share("gemm_nt"), "50");
+        assert_eq!(share("matmul"), "100");
+        assert_eq!(share("structured"), "25");
+        assert!(render(&rows[..1]).lines().nth(1).unwrap().contains(" - "), "no matmul row: no share");
+    }
 }

@@ -68,6 +68,47 @@ pub struct GramStats {
     pub signal_bytes: usize,
     /// True when the signals were spilled to a temporary directory.
     pub spilled: bool,
+    /// Which path produced the per-layer signals, counted in blocks of examples.
+    pub signal_blocks: SignalBlocks,
+}
+
+/// Blocks of examples whose [`NtkMethod::PerLayer`] signals each [`SignalPath`] produced: the
+/// path that actually ran, after [`GramOptions::signals`] was resolved for the device, the
+/// weights' dtype and each block's padding (both 0 for [`NtkMethod::Naive`], which forms whole
+/// per-example gradients instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct SignalBlocks {
+    /// Blocks through the hand-written CPU pass ([`SignalPath::Fast`]).
+    pub fast: usize,
+    /// Blocks through burn's probed pass ([`SignalPath::Burn`]).
+    pub burn: usize,
+}
+
+impl SignalBlocks {
+    /// Count one block produced by `path`.
+    pub fn add(&mut self, path: SignalPath) {
+        match path {
+            SignalPath::Fast => self.fast += 1,
+            SignalPath::Burn => self.burn += 1,
+        }
+    }
+
+    /// The two counts added.
+    #[must_use]
+    pub fn plus(self, other: Self) -> Self {
+        Self { fast: self.fast + other.fast, burn: self.burn + other.burn }
+    }
+
+    /// `"Fast"` or `"Burn"` when one path produced every block, `"Fast+Burn"` when both ran,
+    /// `"none"` when no per-layer signals were formed (`Naive`).
+    pub fn describe(&self) -> &'static str {
+        match (self.fast > 0, self.burn > 0) {
+            (true, false) => "Fast",
+            (false, true) => "Burn",
+            (true, true) => "Fast+Burn",
+            (false, false) => "none",
+        }
+    }
 }
 
 /// What a method computes before assembly: one contribution per parameter tensor.

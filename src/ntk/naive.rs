@@ -13,7 +13,7 @@ use crate::model::{Batch, Classifier};
 use crate::ntk::cost::forward_backward_flops;
 use crate::ntk::options::{GramOptions, ParamSubset};
 use crate::ntk::outputs::{objective, Layout, OutputMode};
-use crate::ntk::{GramParts, GramStats};
+use crate::ntk::{GramParts, GramStats, SignalBlocks};
 use crate::tokenize::{pad_batch, Encoding};
 
 /// The gradient of f_v(x) (virtual output `v` of `mode`) for one example: (parameter name,
@@ -122,6 +122,7 @@ pub fn naive_parts(
         contraction_flops: 2.0 * (entries.len() * parameters) as f64,
         signal_bytes: 4 * parameters * (rows.len() + if std::ptr::eq(cols, &rows) { 0 } else { cols.len() }),
         spilled: false,
+        signal_blocks: SignalBlocks::default(),
     };
     Ok(GramParts { slab, cols: n2, layout, groups, stats })
 }

@@ -33,7 +33,7 @@ use crate::ntk::outputs::{Layout, OutputMode};
 use crate::ntk::signals::{block_signals, segment_hadamard_sums, segment_sums, BlockSignals, LayerSignals, SignalInput};
 use crate::ntk::store::SignalStore;
 use crate::ntk::tiles::{tile_size, Grid};
-use crate::ntk::{GramParts, GramStats};
+use crate::ntk::{GramParts, GramStats, SignalBlocks};
 use crate::tokenize::Encoding;
 
 /// Which parameters of a layer count.
@@ -112,10 +112,11 @@ impl<'m> SignalSource<'m> {
         Ok(Self { frozen, host, pad_id, device })
     }
 
-    fn block(&self, chunk: &[Encoding], mode: OutputMode) -> Result<BlockSignals> {
+    /// One block's signals and the path that produced them.
+    fn block(&self, chunk: &[Encoding], mode: OutputMode) -> Result<(BlockSignals, SignalPath)> {
         match &self.host {
-            Some(host) if fastfb::fits(chunk) => fastfb::block_signals(host, chunk, self.pad_id, mode),
-            _ => block_signals(self.frozen, chunk, self.pad_id, mode, self.device),
+            Some(host) if fastfb::fits(chunk) => Ok((fastfb::block_signals(host, chunk, self.pad_id, mode)?, SignalPath::Fast)),
+            _ => Ok((block_signals(self.frozen, chunk, self.pad_id, mode, self.device)?, SignalPath::Burn)),
         }
     }
 }
@@ -126,6 +127,7 @@ struct Collected {
     small: Vec<Vec<f32>>,
     specs: Vec<GroupSpec>,
     flops: f64,
+    blocks: SignalBlocks,
 }
 
 fn collect(source: &SignalSource<'_>, x: &[Encoding], options: &GramOptions, progress: &mut dyn FnMut(usize)) -> Result<Collected> {
@@ -135,7 +137,7 @@ fn collect(source: &SignalSource<'_>, x: &[Encoding], options: &GramOptions, pro
     let tokens: usize = x.iter().map(Encoding::real_tokens).sum();
     let mut collected: Option<Collected> = None;
     for chunk in x.chunks(options.block) {
-        let block = source.block(chunk, options.output)?;
+        let (block, path) = source.block(chunk, options.output)?;
         let flops = activation_backward_flops(&model.config, block.batch_rows, block.seq_len);
         let c = match collected.as_mut() {
             Some(c) => c,
@@ -146,7 +148,7 @@ fn collect(source: &SignalSource<'_>, x: &[Encoding], options: &GramOptions, pro
                 let estimate = bytes as f64 / block_tokens.max(1) as f64 * tokens as f64;
                 let store = SignalStore::new(estimate > (options.memory_budget / 2) as f64)?;
                 let specs = group_specs(&block.layers, subset, arch);
-                collected.insert(Collected { store, small: Vec::new(), specs, flops: 0.0 })
+                collected.insert(Collected { store, small: Vec::new(), specs, flops: 0.0, blocks: SignalBlocks::default() })
             }
         };
         let sums = small_sums(&block.layers, subset, arch);
@@ -158,6 +160,7 @@ fn collect(source: &SignalSource<'_>, x: &[Encoding], options: &GramOptions, pro
             all.extend(s);
         }
         c.flops += flops;
+        c.blocks.add(path);
         progress(chunk.len());
     }
     collected.ok_or_else(|| crate::Error::invalid("input", "no examples"))
@@ -232,6 +235,7 @@ pub fn per_layer_parts(
         contraction_flops,
         signal_bytes: left.store.bytes() + right.as_ref().map_or(0, |r| r.store.bytes()),
         spilled: left.store.spilled() || right.as_ref().is_some_and(|r| r.store.spilled()),
+        signal_blocks: right.as_ref().map_or(left.blocks, |r| left.blocks.plus(r.blocks)),
     };
     Ok(GramParts { slab, cols: n2, layout, groups, stats })
 }
