@@ -17,7 +17,8 @@ use crate::report::{write_json_atomic, Meta};
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     ntkgap bench kernels --device wgpu\n  \
-    ntkgap bench kernels --device cpu --gemm-n 128 --out bench_cpu.json")]
+    ntkgap bench kernels --device cpu --gemm-n 128 --out bench_cpu.json\n  \
+    ntkgap bench kernels --device wgpu --gemm-n 4096 --gemm-k 32768 --matmul-n 4096 --no-check   # a GPU at N ≥ 1024")]
 pub struct KernelsArgs {
     /// `cpu` (the multi-threaded `CpuKernels` and burn's flex matmul), `wgpu` (the WGSL
     /// kernels and burn's wgpu matmul on the same device) or `auto`.
@@ -50,6 +51,10 @@ pub struct KernelsArgs {
     /// Seed of the random inputs.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Skip the comparison with the plain-loop reference kernels (about 1 GFLOP/s on one core:
+    /// minutes for a large GEMM); rel.err then reads `-`.
+    #[arg(long)]
+    pub no_check: bool,
     /// Also write the rows as JSON (with `<stem>.meta.json` beside it).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -67,6 +72,7 @@ impl KernelsArgs {
             matmul_n: self.matmul_n,
             repeats: self.repeats,
             seed: self.seed,
+            check: !self.no_check,
         };
         sizes.validate()?;
         if let Some(out) = &self.out {
