@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernels::GEMM_K;
+use crate::gpu::kernels::{groups_of, GEMM_K, GEMM_TILE};
 use crate::gpu::launch::Prepared;
 use crate::gpu::registry::Kernel;
 use crate::ntk::kernels::{GramKernels, ReferenceKernels, Segmented};
@@ -153,7 +153,7 @@ pub fn resident_gemm(ctx: &GpuContext, n: usize, k: usize, repeats: usize, seed:
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (x, y) = (random_values(&mut rng, n * k), random_values(&mut rng, n * k));
     let info = [n as u32, n as u32, k as u32, 0];
-    let groups = [n.div_ceil(64) as u32, n.div_ceil(64) as u32, 1];
+    let groups = [groups_of(n, GEMM_TILE), groups_of(n, GEMM_TILE), 1];
     let prepared = Prepared::new(ctx, Kernel::GemmNt, &[bytemuck::cast_slice(&x), bytemuck::cast_slice(&y)], &info, n * n, groups)?;
     let (seconds, _) = time(repeats, || prepared.dispatch(ctx, 1))?;
     Ok(row("gemm_nt (resident)", format!("{n}x{k} · {n}x{k}ᵀ"), 2.0 * (n * n * k) as f64, seconds, None))

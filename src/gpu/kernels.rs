@@ -23,11 +23,13 @@ use crate::gpu::launch::{max_binding_bytes, run};
 use crate::gpu::registry::Kernel;
 use crate::ntk::kernels::{check_out, check_same_segments, GramKernels, Segmented};
 
-/// Output tile edge of the GEMM and outer-sum kernels (`TILE` in their WGSL).
+/// Output tile edge of the segmented and outer-sum kernels (`TILE` in their WGSL).
 const TILE: usize = 64;
+/// Output tile edge of `gemm_nt` (`TILE` in `kernels/gemm_nt.wgsl`: 128 × 128 per workgroup).
+pub(crate) const GEMM_TILE: usize = 128;
 /// Rows of X (and of Y) per `gemm_nt` launch: the output stays at 16 MiB.
 const GEMM_ROWS: usize = 2048;
-/// Inner size per `gemm_nt` launch (2048 k-tiles), and rows per piece of an example in the
+/// Inner size per `gemm_nt` launch (2048 k-tiles of 16), and rows per piece of an example in the
 /// segmented kernels (one 64 × 64 tile pair per workgroup). Both keep every shader loop far
 /// below 65535 iterations per invocation: Mesa's llvmpipe (lavapipe) silently stops a loop
 /// after 65535 iterations in total (`LP_MAX_TGSI_LOOP_ITERATIONS`; measured: a 16-step inner
@@ -62,8 +64,9 @@ impl WgpuKernels {
     }
 }
 
-fn groups_of(n: usize) -> u32 {
-    n.div_ceil(TILE) as u32
+/// Workgroups along one dimension of `n` for a kernel with output tile edge `tile`.
+pub(crate) fn groups_of(n: usize, tile: usize) -> u32 {
+    n.div_ceil(tile) as u32
 }
 
 fn same_slice<T>(a: &[T], b: &[T]) -> bool {
@@ -109,7 +112,7 @@ impl WgpuKernels {
             let ys = sub_block(y, k, r2.clone(), k0, len);
             let info = [m1 as u32, m2 as u32, len as u32, u32::from(sym)];
             let inputs: [&[u8]; 2] = [bytemuck::cast_slice(&xs), bytemuck::cast_slice(&ys)];
-            let block = run(self.ctx, Kernel::GemmNt, &inputs, &info, m1 * m2, [groups_of(m2), groups_of(m1), 1])?;
+            let block = run(self.ctx, Kernel::GemmNt, &inputs, &info, m1 * m2, [groups_of(m2, GEMM_TILE), groups_of(m1, GEMM_TILE), 1])?;
             add_block(c, n2, (r1.start, r2.start), (m1, m2), &block);
             k0 += len;
         }
@@ -330,7 +333,7 @@ impl GramKernels for WgpuKernels {
             let mut info = vec![m as u32, d_in as u32, d_out as u32];
             info.extend(&off);
             let inputs = [rows_bytes(a.values, &rows, d_in), rows_bytes(g.values, &rows, d_out)];
-            let values = run(self.ctx, Kernel::OuterSums, &inputs, &info, m * size, [groups_of(d_in), groups_of(d_out), m as u32])?;
+            let values = run(self.ctx, Kernel::OuterSums, &inputs, &info, m * size, [groups_of(d_in, TILE), groups_of(d_out, TILE), m as u32])?;
             out[group.0 * size..group.1 * size].copy_from_slice(&values);
         }
         Ok(out)
