@@ -59,17 +59,25 @@ fn load_tiles(rows0: vec2<u32>, k0: u32, n: vec2<u32>, k: u32, lid: u32) {
 }
 
 @compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+fn main(
+    @builtin(local_invocation_id) lid3: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
     let n = vec2<u32>(info[0], info[1]);
     let k = info[2];
     if (info[3] != 0u && wid.y > wid.x) { return; }
     let tx = lid3.x;
     let ty = lid3.y;
     let rows0 = vec2<u32>(wid.y, wid.x) * TILE; // first row of X, first row of Y (column of C)
+    // Split-k: workgroup z sums k-tiles [t0, t1) of ⌈tiles / s⌉ each, s = groups.z.
+    let tiles = (k + TK - 1u) / TK;
+    let per = (tiles + groups.z - 1u) / groups.z;
+    let t0 = min(tiles, wid.z * per);
+    let t1 = min(tiles, t0 + per);
     var part: array<vec4<f32>, 16>; // level 1: [8 rows][2 column quads]
     var acc: array<vec4<f32>, 16>; // level 2
-    let tiles = (k + TK - 1u) / TK;
-    for (var t = 0u; t < tiles; t++) {
+    for (var t = t0; t < t1; t++) {
         load_tiles(rows0, t * TK, n, k, ty * 16u + tx);
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk++) {
@@ -87,19 +95,20 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
             }
         }
         workgroupBarrier();
-        if ((t + 1u) % CHUNK == 0u || t + 1u == tiles) {
+        if ((t + 1u - t0) % CHUNK == 0u || t + 1u == t1) {
             for (var e = 0u; e < 16u; e++) {
                 acc[e] += part[e];
                 part[e] = vec4<f32>(0.0);
             }
         }
     }
+    let base = wid.z * n.x * n.y;
     for (var i = 0u; i < 8u; i++) {
         let r = rows0.x + 4u * ty + i % 4u + 64u * (i / 4u);
         for (var h = 0u; h < 2u; h++) {
             for (var c = 0u; c < 4u; c++) {
                 let j = rows0.y + 4u * tx + 64u * h + c;
-                if (r < n.x && j < n.y) { out[r * n.y + j] = acc[2u * i + h][c]; }
+                if (r < n.x && j < n.y) { out[base + r * n.y + j] = acc[2u * i + h][c]; }
             }
         }
     }
