@@ -4,27 +4,30 @@
 // Bindings (group 0):
 //   0  x     array<f32>  read        [n1, k] row-major (row stride k)
 //   1  y     array<f32>  read        [n2, k] row-major (row stride k)
-//   2  out   array<f32>  read_write  [n1, n2] row-major
+//   2  out   array<f32>  read_write  [s, n1, n2] row-major: slice z's partial C over its k-range
+//                                    (s = the dispatch's z size; the host adds the slices)
 //   3  info  array<u32>  read        [n1, n2, k, symmetric]; symmetric ≠ 0 (X = Y) skips the
 //                                    workgroups below the diagonal (the host mirrors them)
 // Element types: f32 in, f32 out, f32 accumulation.
-// Dispatch: (⌈n2 / 128⌉, ⌈n1 / 128⌉, 1) workgroups of 16 × 16 threads; each workgroup owns a
-// 128 × 128 tile of C, each thread an 8 × 8 register block: rows 4·ty + {0..3} and
+// Dispatch: (⌈n2 / 128⌉, ⌈n1 / 128⌉, s) workgroups of 16 × 16 threads; workgroup (x, y, z) owns
+// a 128 × 128 tile of C and the k-tiles [z·p, (z + 1)·p), p = ⌈⌈k / 16⌉ / s⌉ (split-k; s = 1
+// is a plain GEMM); each thread an 8 × 8 register block: rows 4·ty + {0..3} and
 // 64 + 4·ty + {0..3}, columns 4·tx + {0..3} and 64 + 4·tx + {0..3}.
 // Tiling (the register-blocking recipe of SGEMM on GPUs): k in steps of TK = 16 through
 // workgroup memory, both operands stored k-major as vec4 of 4 consecutive rows
 // ([TK][32] vec4 each, 16 KiB in all: WebGPU's default limit), so the inner step is 4 vec4
 // loads for 64 multiply-adds. Global loads run along k (consecutive threads read consecutive
 // k of a row: coalesced); the transposed vec4 stores are XOR-swizzled (vec4 slot g ^ kk) so
-// that the 16 threads storing one row group at 16 values of k hit different memory banks,
-// while the inner loop's reads (slot tx ^ kk / ty ^ kk) still cover 16 consecutive vec4.
+// that the threads storing one row group at 16 values of k spread over the memory banks
+// instead of hitting one bank group, while the inner loop's reads (slot tx ^ kk / ty ^ kk)
+// still cover 16 consecutive vec4 (GPU reasoning; lavapipe has no banks).
 // Out-of-range rows and k are zero-padded in workgroup memory (no size needs to be a multiple).
 // Precision: two-level blocked f32 sums per output: a partial over CHUNK · TK = 64 values of
-// k, flushed into an accumulator (64 + 64 floats per thread in registers), so the rounding
-// grows with the number of partials (≤ 512 per launch), not with k; the host launches at most
-// 32768 values of k at a time and adds the launches in f64. (A compensated TwoSum accumulator
-// was tried first: Mesa's compiler folded its error term to 0 — WGSL gives no way to forbid
-// reassociation — so this kernel relies on no float identity.)
+// k, flushed into an accumulator (64 + 64 floats per thread in registers; a third level would
+// add 64 more); the host gives each slice at most 4096 values of k (≤ 64 partials) and adds
+// slices and launches in f64, so the rounding does not grow with k. (A compensated TwoSum
+// accumulator was tried first: Mesa's compiler folded its error term to 0 — WGSL gives no way
+// to forbid reassociation — so this kernel relies on no float identity.)
 // Twin: ReferenceKernels::gemm_nt (tests/gpu_kernels.rs).
 
 const TILE: u32 = 128u;
