@@ -4,91 +4,115 @@
 // Bindings (group 0):
 //   0  x     array<f32>  read        [n1, k] row-major (row stride k)
 //   1  y     array<f32>  read        [n2, k] row-major (row stride k)
-//   2  out   array<f32>  read_write  [n1, n2] row-major
+//   2  out   array<f32>  read_write  [s, n1, n2] row-major: slice z's partial C over its k-range
+//                                    (s = the dispatch's z size; the host adds the slices)
 //   3  info  array<u32>  read        [n1, n2, k, symmetric]; symmetric ≠ 0 (X = Y) skips the
 //                                    workgroups below the diagonal (the host mirrors them)
 // Element types: f32 in, f32 out, f32 accumulation.
-// Dispatch: (⌈n2 / 64⌉, ⌈n1 / 64⌉, 1) workgroups of 16 × 16 threads; each workgroup owns a
-// 64 × 64 tile of C, each thread a 4 × 4 sub-tile (rows ty + 16a, columns tx + 16b).
-// Precision: blocked f32 summation in three levels (64 values of k, then 32 such partials, then
-// the rest), so rounding grows with the number of partials per level, not with k; the host
-// launches at most 32768 values of k at a time and adds the launches in f64. (A compensated
-// TwoSum accumulator was tried first: Mesa's compiler folded its error term to 0 — WGSL gives
-// no way to forbid reassociation — so this kernel relies on no float identity.)
+// Dispatch: (⌈n2 / 128⌉, ⌈n1 / 128⌉, s) workgroups of 16 × 16 threads; workgroup (x, y, z) owns
+// a 128 × 128 tile of C and the k-tiles [z·p, (z + 1)·p), p = ⌈⌈k / 16⌉ / s⌉ (split-k; s = 1
+// is a plain GEMM); each thread an 8 × 8 register block: rows 4·ty + {0..3} and
+// 64 + 4·ty + {0..3}, columns 4·tx + {0..3} and 64 + 4·tx + {0..3}.
+// Tiling (the register-blocking recipe of SGEMM on GPUs): k in steps of TK = 16 through
+// workgroup memory, both operands stored k-major as vec4 of 4 consecutive rows
+// ([TK][32] vec4 each, 16 KiB in all: WebGPU's default limit), so the inner step is 4 vec4
+// loads for 64 multiply-adds. Global loads run along k (consecutive threads read consecutive
+// k of a row: coalesced); the transposed vec4 stores are XOR-swizzled (vec4 slot g ^ kk) so
+// that the threads storing one row group at 16 values of k spread over the memory banks
+// instead of hitting one bank group, while the inner loop's reads (slot tx ^ kk / ty ^ kk)
+// still cover 16 consecutive vec4 (GPU reasoning; lavapipe has no banks).
+// Out-of-range rows and k are zero-padded in workgroup memory (no size needs to be a multiple).
+// Precision: two-level blocked f32 sums per output: a partial over CHUNK · TK = 64 values of
+// k, flushed into an accumulator (64 + 64 floats per thread in registers; a third level would
+// add 64 more); the host gives each slice at most 4096 values of k (≤ 64 partials) and adds
+// slices and launches in f64, so the rounding does not grow with k. (A compensated TwoSum
+// accumulator was tried first: Mesa's compiler folded its error term to 0 — WGSL gives no way
+// to forbid reassociation — so this kernel relies on no float identity.)
 // Twin: ReferenceKernels::gemm_nt (tests/gpu_kernels.rs).
 
-const TILE: u32 = 64u;
+const TILE: u32 = 128u;
 const TK: u32 = 16u;
-const CHUNK: u32 = 4u; // K tiles per level-1 partial (64 values of k)
-const GROUP: u32 = 32u; // level-1 partials per level-2 partial
+const QUADS: u32 = 32u; // vec4 row groups per tile edge (TILE / 4)
+const CHUNK: u32 = 4u; // k-tiles per level-1 partial (64 values of k)
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> y: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read> info: array<u32>;
 
-var<workgroup> xs: array<f32, 1024>; // [TK][TILE]
-var<workgroup> ys: array<f32, 1024>; // [TK][TILE]
+var<workgroup> xs: array<vec4<f32>, 512>; // [TK][QUADS], slot g ^ kk holds rows 4g..4g+3
+var<workgroup> ys: array<vec4<f32>, 512>;
 
-fn load_tile(row0: u32, k0: u32, rows: u32, k: u32, lid: u32, is_x: bool) {
-    for (var m = 0u; m < 4u; m++) {
-        let e = lid + 256u * m;
-        let r = e / TK;
-        let kk = e % TK;
-        var v = 0.0;
-        if (row0 + r < rows && k0 + kk < k) {
-            let at = (row0 + r) * k + k0 + kk;
-            if (is_x) { v = x[at]; } else { v = y[at]; }
+// Thread `lid` loads k = k0 + lid % 16 of rows 4g..4g+3 of both tiles, g = lid / 16 + 16m.
+fn load_tiles(rows0: vec2<u32>, k0: u32, n: vec2<u32>, k: u32, lid: u32) {
+    let kk = lid % TK;
+    let kc = k0 + kk;
+    for (var m = 0u; m < 2u; m++) {
+        let g = lid / TK + 16u * m;
+        var vx = vec4<f32>(0.0);
+        var vy = vec4<f32>(0.0);
+        for (var c = 0u; c < 4u; c++) {
+            let r = rows0 + vec2<u32>(4u * g + c);
+            if (r.x < n.x && kc < k) { vx[c] = x[r.x * k + kc]; }
+            if (r.y < n.y && kc < k) { vy[c] = y[r.y * k + kc]; }
         }
-        if (is_x) { xs[kk * TILE + r] = v; } else { ys[kk * TILE + r] = v; }
+        xs[kk * QUADS + (g ^ kk)] = vx;
+        ys[kk * QUADS + (g ^ kk)] = vy;
     }
 }
 
 @compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    let n1 = info[0];
-    let n2 = info[1];
+fn main(
+    @builtin(local_invocation_id) lid3: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    let n = vec2<u32>(info[0], info[1]);
     let k = info[2];
     if (info[3] != 0u && wid.y > wid.x) { return; }
     let tx = lid3.x;
     let ty = lid3.y;
-    let lid = ty * 16u + tx;
-    let row0 = wid.y * TILE;
-    let col0 = wid.x * TILE;
-    var part: array<f32, 16>; // level 1
-    var mid: array<f32, 16>; // level 2
-    var acc: array<f32, 16>; // level 3
+    let rows0 = vec2<u32>(wid.y, wid.x) * TILE; // first row of X, first row of Y (column of C)
+    // Split-k: workgroup z sums k-tiles [t0, t1) of ⌈tiles / s⌉ each, s = groups.z.
     let tiles = (k + TK - 1u) / TK;
-    for (var t = 0u; t < tiles; t++) {
-        load_tile(row0, t * TK, n1, k, lid, true);
-        load_tile(col0, t * TK, n2, k, lid, false);
+    let per = (tiles + groups.z - 1u) / groups.z;
+    let t0 = min(tiles, wid.z * per);
+    let t1 = min(tiles, t0 + per);
+    var part: array<vec4<f32>, 16>; // level 1: [8 rows][2 column quads]
+    var acc: array<vec4<f32>, 16>; // level 2
+    for (var t = t0; t < t1; t++) {
+        load_tiles(rows0, t * TK, n, k, ty * 16u + tx);
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk++) {
-            var xv: array<f32, 4>;
-            for (var a = 0u; a < 4u; a++) { xv[a] = xs[kk * TILE + ty + 16u * a]; }
-            for (var b = 0u; b < 4u; b++) {
-                let yv = ys[kk * TILE + tx + 16u * b];
-                for (var a = 0u; a < 4u; a++) { part[a * 4u + b] += xv[a] * yv; }
+            let sa = kk * QUADS + (ty ^ kk);
+            let sb = kk * QUADS + (tx ^ kk);
+            let a0 = xs[sa];
+            let a1 = xs[sa + 16u];
+            let b0 = ys[sb];
+            let b1 = ys[sb + 16u];
+            for (var i = 0u; i < 4u; i++) {
+                part[2u * i] += a0[i] * b0;
+                part[2u * i + 1u] += a0[i] * b1;
+                part[8u + 2u * i] += a1[i] * b0;
+                part[9u + 2u * i] += a1[i] * b1;
             }
         }
         workgroupBarrier();
-        if ((t + 1u) % CHUNK == 0u || t + 1u == tiles) {
-            let flush = (t + 1u) % (CHUNK * GROUP) == 0u || t + 1u == tiles;
+        if ((t + 1u - t0) % CHUNK == 0u || t + 1u == t1) {
             for (var e = 0u; e < 16u; e++) {
-                mid[e] += part[e];
-                part[e] = 0.0;
-                if (flush) {
-                    acc[e] += mid[e];
-                    mid[e] = 0.0;
-                }
+                acc[e] += part[e];
+                part[e] = vec4<f32>(0.0);
             }
         }
     }
-    for (var a = 0u; a < 4u; a++) {
-        for (var b = 0u; b < 4u; b++) {
-            let i = row0 + ty + 16u * a;
-            let j = col0 + tx + 16u * b;
-            if (i < n1 && j < n2) { out[i * n2 + j] = acc[a * 4u + b]; }
+    let base = wid.z * n.x * n.y;
+    for (var i = 0u; i < 8u; i++) {
+        let r = rows0.x + 4u * ty + i % 4u + 64u * (i / 4u);
+        for (var h = 0u; h < 2u; h++) {
+            for (var c = 0u; c < 4u; c++) {
+                let j = rows0.y + 4u * tx + 64u * h + c;
+                if (r < n.x && j < n.y) { out[base + r * n.y + j] = acc[2u * i + h][c]; }
+            }
         }
     }
 }

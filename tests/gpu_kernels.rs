@@ -72,16 +72,18 @@ fn both(what: &str, n: usize, f: impl Fn(&dyn GramKernels, &mut [f64])) -> Optio
 #[test]
 fn gemm_nt_matches_the_reference_rectangular_and_symmetric() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    for (n1, n2, k) in [(1, 1, 1), (67, 130, 33), (129, 5, 300)] {
+    // Sizes around the 128-wide GEMM tile and its 64-row halves (1 tile, 2 × 3 tiles, partial
+    // halves), and 3 split-k slices of ≤ 4096 with k not a multiple of the 16-wide k-tile.
+    for (n1, n2, k) in [(1, 1, 1), (67, 130, 33), (129, 5, 300), (200, 300, 45), (70, 150, 9000)] {
         let (x, y) = (random_values(&mut rng, n1 * k), random_values(&mut rng, n2 * k));
         let Some((got, want)) = both("gemm_nt", n1 * n2, |kern, out| kern.gemm_nt(&x, &y, k, out).unwrap()) else { return };
         assert_close(&got, &want, TOLERANCE, &format!("gemm_nt {n1}x{k} · {n2}x{k}ᵀ"));
     }
     // X Xᵀ (same slice): the SYRK path computes the upper triangle and mirrors it.
-    let (n, k) = (150, 77);
+    let (n, k) = (300, 77); // 3 × 3 tiles: diagonal, skipped and partial ones
     let x = random_values(&mut rng, n * k);
     let Some((got, want)) = both("gemm_nt", n * n, |kern, out| kern.gemm_nt(&x, &x, k, out).unwrap()) else { return };
-    assert_close(&got, &want, TOLERANCE, "syrk 150x77");
+    assert_close(&got, &want, TOLERANCE, "syrk 300x77");
     for i in 0..n {
         for j in 0..i {
             assert_eq!(got[i * n + j] - 0.25 * (i * n + j) as f64, got[j * n + i] - 0.25 * (j * n + i) as f64, "exact symmetry at ({i}, {j})");

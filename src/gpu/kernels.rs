@@ -2,9 +2,10 @@
 //! kernels of `kernels/` ([`crate::gpu::registry`]).
 //!
 //! Precision: f32 on the device with blocked (multi-level) f32 sums inside each launch; every
-//! launch covers at most 32768 values of the inner dimension (`gemm_nt`) or one 64 × 64 tile
-//! pair per example-piece pair (`structured`, `token_match`), and the launches' and pieces'
-//! partial results are added in f64 on the host. `outer_sums` returns f32 (as the trait does),
+//! `gemm_nt` workgroup sums at most 4096 values of the inner dimension (split-k slices of a
+//! launch of at most 32768), every `structured`/`token_match` workgroup one 64 × 64 tile
+//! pair per example-piece pair, and the slices', launches' and pieces' partial results are
+//! added in f64 on the host. `outer_sums` returns f32 (as the trait does),
 //! summed over one example's tokens. Measured errors against
 //! [`crate::ntk::kernels::ReferenceKernels`] are in `docs/gpu.md`.
 //!
@@ -23,17 +24,25 @@ use crate::gpu::launch::{max_binding_bytes, run};
 use crate::gpu::registry::Kernel;
 use crate::ntk::kernels::{check_out, check_same_segments, GramKernels, Segmented};
 
-/// Output tile edge of the GEMM and outer-sum kernels (`TILE` in their WGSL).
+/// Output tile edge of the segmented and outer-sum kernels (`TILE` in their WGSL).
 const TILE: usize = 64;
+/// Output tile edge of `gemm_nt` (`TILE` in `kernels/gemm_nt.wgsl`: 128 × 128 per workgroup).
+const GEMM_TILE: usize = 128;
 /// Rows of X (and of Y) per `gemm_nt` launch: the output stays at 16 MiB.
 const GEMM_ROWS: usize = 2048;
-/// Inner size per `gemm_nt` launch (2048 k-tiles), and rows per piece of an example in the
-/// segmented kernels (one 64 × 64 tile pair per workgroup). Both keep every shader loop far
-/// below 65535 iterations per invocation: Mesa's llvmpipe (lavapipe) silently stops a loop
-/// after 65535 iterations in total (`LP_MAX_TGSI_LOOP_ITERATIONS`; measured: a 16-step inner
-/// loop re-entered per k-tile capped `gemm_nt` at k = 58240). Splitting changes nothing on
-/// other devices except the order of the f64 host sums.
+/// Inner size per `gemm_nt` launch (split into slices of [`GEMM_SLICE`], at most 256 k-tiles of
+/// 16 per workgroup), and rows per piece of an example in the segmented kernels (one 64 × 64
+/// tile pair per workgroup). Both keep every shader loop far below 65535 iterations per
+/// invocation: Mesa's llvmpipe (lavapipe) silently stops a loop after 65535 iterations in
+/// total (`LP_MAX_TGSI_LOOP_ITERATIONS`; measured: a 16-step inner loop re-entered per k-tile
+/// capped the first `gemm_nt` at k = 58240). Splitting changes nothing on other devices except
+/// the order of the f64 host sums.
 pub(crate) const GEMM_K: usize = 32768;
+/// Values of k per split-k slice of `gemm_nt`: one workgroup sums at most this many in f32 (a
+/// partial per 64 values, at most 64 partials), and the slices' results are added in f64 on the
+/// host. It bounds the f32 rounding (measured in docs/gpu.md) and gives a launch with few
+/// output tiles (small n, large k) ⌈k / 4096⌉ workgroups per tile instead of one.
+const GEMM_SLICE: usize = 4096;
 const SEGMENT_ROWS: usize = TILE;
 
 /// The Gram kernels on the process's wgpu device.
@@ -62,8 +71,17 @@ impl WgpuKernels {
     }
 }
 
-fn groups_of(n: usize) -> u32 {
-    n.div_ceil(TILE) as u32
+/// Workgroups along one dimension of `n` for a kernel with output tile edge `tile`.
+fn groups_of(n: usize, tile: usize) -> u32 {
+    n.div_ceil(tile) as u32
+}
+
+/// The split-k launch of `gemm_nt` on `[m1, len] · [m2, len]ᵀ`: the dispatch
+/// (⌈m2 / 128⌉, ⌈m1 / 128⌉, s) with s = ⌈len / 4096⌉ slices, and the output length s · m1 · m2
+/// (slice z at offset z · m1 · m2).
+pub(crate) fn gemm_launch(m1: usize, m2: usize, len: usize) -> ([u32; 3], usize) {
+    let slices = len.div_ceil(GEMM_SLICE).max(1);
+    ([groups_of(m2, GEMM_TILE), groups_of(m1, GEMM_TILE), slices as u32], slices * m1 * m2)
 }
 
 fn same_slice<T>(a: &[T], b: &[T]) -> bool {
@@ -99,8 +117,9 @@ fn sub_block(m: &[f32], k: usize, rows: std::ops::Range<usize>, k0: usize, kc: u
 impl WgpuKernels {
     fn gemm_block(&self, x: &[f32], y: &[f32], k: usize, (r1, r2): (std::ops::Range<usize>, std::ops::Range<usize>), sym: bool, c: &mut [f64], n2: usize) -> Result<()> {
         let (m1, m2) = (r1.len(), r2.len());
-        let per_col = 4 * m1.max(m2) as u64;
-        let kc = ((max_binding_bytes(self.ctx) / per_col) as usize).clamp(1, k.min(GEMM_K));
+        let limit = max_binding_bytes(self.ctx);
+        let (per_col, outputs) = (4 * m1.max(m2) as u64, (limit / (4 * (m1 * m2) as u64)).max(1) as usize);
+        let kc = ((limit / per_col) as usize).clamp(1, k.min(GEMM_K).min(outputs * GEMM_SLICE));
         let kc = if kc >= 16 && kc < k { kc / 16 * 16 } else { kc };
         let mut k0 = 0;
         while k0 < k {
@@ -109,8 +128,11 @@ impl WgpuKernels {
             let ys = sub_block(y, k, r2.clone(), k0, len);
             let info = [m1 as u32, m2 as u32, len as u32, u32::from(sym)];
             let inputs: [&[u8]; 2] = [bytemuck::cast_slice(&xs), bytemuck::cast_slice(&ys)];
-            let block = run(self.ctx, Kernel::GemmNt, &inputs, &info, m1 * m2, [groups_of(m2), groups_of(m1), 1])?;
-            add_block(c, n2, (r1.start, r2.start), (m1, m2), &block);
+            let (groups, out_len) = gemm_launch(m1, m2, len);
+            let slices = run(self.ctx, Kernel::GemmNt, &inputs, &info, out_len, groups)?;
+            for block in slices.chunks_exact(m1 * m2) {
+                add_block(c, n2, (r1.start, r2.start), (m1, m2), block);
+            }
             k0 += len;
         }
         Ok(())
@@ -330,7 +352,7 @@ impl GramKernels for WgpuKernels {
             let mut info = vec![m as u32, d_in as u32, d_out as u32];
             info.extend(&off);
             let inputs = [rows_bytes(a.values, &rows, d_in), rows_bytes(g.values, &rows, d_out)];
-            let values = run(self.ctx, Kernel::OuterSums, &inputs, &info, m * size, [groups_of(d_in), groups_of(d_out), m as u32])?;
+            let values = run(self.ctx, Kernel::OuterSums, &inputs, &info, m * size, [groups_of(d_in, TILE), groups_of(d_out, TILE), m as u32])?;
             out[group.0 * size..group.1 * size].copy_from_slice(&values);
         }
         Ok(out)

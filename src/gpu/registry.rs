@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 /// One WGSL kernel of `kernels/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kernel {
-    /// `kernels/gemm_nt.wgsl`: C = X Yᵀ as compensated (hi, lo) f32 pairs.
+    /// `kernels/gemm_nt.wgsl`: C = X Yᵀ (128 × 128 register-blocked tiles, split-k slices).
     GemmNt,
     /// `kernels/structured.wgsl`: Σₜₛ (a₁ₜ·a₂ₛ)(g₁ₜ·g₂ₛ) per example pair.
     Structured,
