@@ -6,8 +6,9 @@
 # Steps, each under its own time limit so that one slow step cannot eat the lease:
 #   1. Vulkan loader (from .gl/ when libvulkan.so.1 is missing) and NVIDIA's ICD file
 #   2. `ntkgap devices`, nvidia-smi
-#   3. `bench kernels --device wgpu` at N = 1024 (checked against the reference kernels),
-#      2048 and 4096 (k = 32768, unchecked): the Gram-assembly GEMM against burn's matmul
+#   3. `bench kernels --device wgpu` at N = 1024 (k = 4096, checked against the reference
+#      kernels; k = 32768) and N = 4096 (k = 32768, unchecked): the Gram-assembly GEMM against
+#      burn's matmul, with a sweep of split-k slice counts (`--gemm-slices`) for tuning
 #   4. `bench gram --device wgpu` and `--device cpu` on a MiniLM-shaped model with random
 #      weights (random_model.py), and max |K_wgpu − K_cpu| / mean |K_cpu|
 # `--smoke` runs the same steps at toy sizes (any machine with a Vulkan adapter, lavapipe too):
@@ -63,9 +64,9 @@ step devices 60 "$BIN" devices
 if ((SMOKE)); then
     step kernels-small 300 "$BIN" bench kernels --device wgpu --gemm-n 64 --gemm-k 256 --matmul-n 128 --examples 2 --tokens 16 --d-in 32 --d-out 32 --repeats 1 --out "$OUT/kernels_1024.json"
 else
-    step kernels-1024 150 "$BIN" bench kernels --device wgpu --gemm-n 1024 --gemm-k 4096 --matmul-n 1024 --examples 16 --tokens 128 --d-in 384 --d-out 384 --repeats 5 --out "$OUT/kernels_1024.json"
-    step kernels-2048 120 "$BIN" bench kernels --device wgpu --gemm-n 2048 --gemm-k 32768 --matmul-n 4096 --examples 64 --tokens 128 --d-in 384 --d-out 384 --repeats 5 --no-check --out "$OUT/kernels_2048.json"
-    step kernels-4096 150 "$BIN" bench kernels --device wgpu --gemm-n 4096 --gemm-k 32768 --matmul-n 4096 --examples 64 --tokens 128 --d-in 384 --d-out 384 --repeats 5 --no-check --out "$OUT/kernels_4096.json"
+    step kernels-1024 150 "$BIN" bench kernels --device wgpu --gemm-n 1024 --gemm-k 4096 --matmul-n 1024 --gemm-slices auto,1,2,4,8 --examples 16 --tokens 128 --d-in 384 --d-out 384 --repeats 5 --out "$OUT/kernels_1024.json"
+    step kernels-1024-long 120 "$BIN" bench kernels --device wgpu --gemm-n 1024 --gemm-k 32768 --matmul-n 4096 --gemm-slices auto,8,16,32 --examples 64 --tokens 128 --d-in 384 --d-out 384 --repeats 5 --no-check --out "$OUT/kernels_1024_long.json"
+    step kernels-4096 150 "$BIN" bench kernels --device wgpu --gemm-n 4096 --gemm-k 32768 --matmul-n 4096 --gemm-slices auto,16 --examples 64 --tokens 128 --d-in 384 --d-out 384 --repeats 5 --no-check --out "$OUT/kernels_4096.json"
 fi
 
 # 4. End to end on a MiniLM-shaped model (random weights: same shapes, same work).

@@ -51,6 +51,10 @@ pub struct KernelsArgs {
     /// Seed of the random inputs.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Split-k slices of the resident GEMM, comma-separated: `auto` (what `gemm_nt` chooses) or
+    /// a count; one row each (a sweep for tuning on a GPU).
+    #[arg(long, value_delimiter = ',', default_value = "auto", value_parser = parse_slices)]
+    pub gemm_slices: Vec<Option<usize>>,
     /// Skip the comparison with the plain-loop reference kernels (about 1 GFLOP/s on one core:
     /// minutes for a large GEMM); rel.err then reads `-`.
     #[arg(long)]
@@ -84,6 +88,17 @@ impl KernelsArgs {
     }
 }
 
+/// `auto` → None, a positive count → Some.
+fn parse_slices(text: &str) -> Result<Option<usize>, String> {
+    match text {
+        "auto" => Ok(None),
+        _ => match text.parse::<usize>() {
+            Ok(s) if (1..=1024).contains(&s) => Ok(Some(s)),
+            _ => Err(format!("`{text}` is neither auto nor a count from 1 to 1024")),
+        },
+    }
+}
+
 fn measure(device_line: &str, rows: &mut Vec<BenchRow>, what: &str, f: impl FnOnce() -> crate::Result<Vec<BenchRow>>) -> crate::Result<()> {
     let spinner = super::progress::spinner(&format!("{what} on {device_line}"));
     let result = f();
@@ -108,7 +123,7 @@ pub fn run_kernels(args: KernelsArgs) -> anyhow::Result<()> {
     let kernels: Box<dyn GramKernels> = match compute.gram_kernels()? {
         Some(gpu) => {
             let ctx = gpu.context();
-            measure(&name, &mut rows, "resident gemm", || Ok(vec![resident_gemm(ctx, sizes.gemm_n, sizes.gemm_k, sizes.repeats, sizes.seed)?]))?;
+            measure(&name, &mut rows, "resident gemm", || resident_gemm(ctx, sizes.gemm_n, sizes.gemm_k, &args.gemm_slices, sizes.repeats, sizes.seed))?;
             Box::new(gpu)
         }
         None => Box::new(CpuKernels::F32),

@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernels::{gemm_launch, GEMM_K};
+use crate::gpu::kernels::{gemm_launch, gemm_slices, GEMM_K};
 use crate::gpu::launch::Prepared;
 use crate::gpu::registry::Kernel;
 use crate::ntk::kernels::{GramKernels, ReferenceKernels, Segmented};
@@ -151,19 +151,26 @@ pub fn matmul_rate(device: &Device, n: usize, repeats: usize) -> Result<BenchRow
 
 /// The GEMM kernel alone with its inputs resident on the device (no upload, no read-back),
 /// one launch of inner size min(k, 32768) (the most `gemm_nt` launches at once), split into
-/// ⌈k / 4096⌉ slices as `gemm_nt` launches it (the host's f64 sum of the slices is not timed).
+/// `slices` split-k slices, or (`None`) as many as `gemm_nt` chooses (`gemm_slices`); the
+/// host's f64 sum of the slices is not timed. One row per entry of `slices`.
 ///
 /// # Errors
 /// As [`Prepared::new`] and [`Prepared::dispatch`].
-pub fn resident_gemm(ctx: &GpuContext, n: usize, k: usize, repeats: usize, seed: u64) -> Result<BenchRow> {
+pub fn resident_gemm(ctx: &GpuContext, n: usize, k: usize, slices: &[Option<usize>], repeats: usize, seed: u64) -> Result<Vec<BenchRow>> {
     let k = k.min(GEMM_K);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (x, y) = (random_values(&mut rng, n * k), random_values(&mut rng, n * k));
     let info = [n as u32, n as u32, k as u32, 0];
-    let (groups, out_len) = gemm_launch(n, n, k);
-    let prepared = Prepared::new(ctx, Kernel::GemmNt, &[bytemuck::cast_slice(&x), bytemuck::cast_slice(&y)], &info, out_len, groups)?;
-    let (seconds, _) = time(repeats, || prepared.dispatch(ctx, 1))?;
-    Ok(row("gemm_nt (resident)", format!("{n}x{k} · {n}x{k}ᵀ"), 2.0 * (n * n * k) as f64, seconds, None))
+    let mut rows = Vec::with_capacity(slices.len());
+    for choice in slices {
+        let s = choice.unwrap_or_else(|| gemm_slices(n, n, k, usize::MAX));
+        let (groups, out_len) = gemm_launch(n, n, s);
+        let prepared = Prepared::new(ctx, Kernel::GemmNt, &[bytemuck::cast_slice(&x), bytemuck::cast_slice(&y)], &info, out_len, groups)?;
+        let (seconds, _) = time(repeats, || prepared.dispatch(ctx, 1))?;
+        let how = if choice.is_some() { "set" } else { "auto" };
+        rows.push(row("gemm_nt (resident)", format!("{n}x{k} · {n}x{k}ᵀ, {s} slices ({how})"), 2.0 * (n * n * k) as f64, seconds, None));
+    }
+    Ok(rows)
 }
 
 /// Trait-level rows for `kernels` (upload and read-back included), each checked against

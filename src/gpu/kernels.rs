@@ -76,11 +76,32 @@ fn groups_of(n: usize, tile: usize) -> u32 {
     n.div_ceil(tile) as u32
 }
 
-/// The split-k launch of `gemm_nt` on `[m1, len] · [m2, len]ᵀ`: the dispatch
-/// (⌈m2 / 128⌉, ⌈m1 / 128⌉, s) with s = ⌈len / 4096⌉ slices, and the output length s · m1 · m2
-/// (slice z at offset z · m1 · m2).
-pub(crate) fn gemm_launch(m1: usize, m2: usize, len: usize) -> ([u32; 3], usize) {
-    let slices = len.div_ceil(GEMM_SLICE).max(1);
+/// Workgroups a `gemm_nt` launch aims for: when the output has few 128 × 128 tiles (n ≤ 2048
+/// at k ≤ 4096, say), split-k adds slices, down to [`GEMM_MIN_SLICE`] values of k each, until
+/// the launch has at least this many. The reasoning (not measured on a GPU: none was lent,
+/// issue 6): one 256-thread workgroup holding 128 accumulators per thread fills most of an SM's
+/// registers, and an H200 has 132 SMs, so 264 workgroups are about two full waves; a 64-tile
+/// launch would leave half of the SMs idle. The price is a larger output (s partial C's), added
+/// on the host in f64.
+const GEMM_WORKGROUPS: usize = 264;
+/// Fewest values of k per split-k slice ([`GEMM_WORKGROUPS`]): 16 k-tiles of 16.
+const GEMM_MIN_SLICE: usize = 256;
+
+/// How many split-k slices `gemm_nt` uses on `[m1, len] · [m2, len]ᵀ`: at least ⌈len / 4096⌉
+/// (the precision bound of [`GEMM_SLICE`]), more while the launch has fewer than
+/// [`GEMM_WORKGROUPS`] workgroups and each slice keeps ≥ [`GEMM_MIN_SLICE`] values of k, and
+/// never more than `most` (the output binding's limit) unless the precision bound needs them.
+pub(crate) fn gemm_slices(m1: usize, m2: usize, len: usize, most: usize) -> usize {
+    let needed = len.div_ceil(GEMM_SLICE).max(1);
+    let tiles = (groups_of(m1, GEMM_TILE) as usize * groups_of(m2, GEMM_TILE) as usize).max(1);
+    let wanted = GEMM_WORKGROUPS.div_ceil(tiles).min(len.div_ceil(GEMM_MIN_SLICE));
+    needed.max(wanted.min(most))
+}
+
+/// The split-k launch of `gemm_nt` on `[m1, len] · [m2, len]ᵀ` in `slices` slices: the dispatch
+/// (⌈m2 / 128⌉, ⌈m1 / 128⌉, s) and the output length s · m1 · m2 (slice z at offset z · m1 · m2).
+pub(crate) fn gemm_launch(m1: usize, m2: usize, slices: usize) -> ([u32; 3], usize) {
+    let slices = slices.max(1);
     ([groups_of(m2, GEMM_TILE), groups_of(m1, GEMM_TILE), slices as u32], slices * m1 * m2)
 }
 
@@ -128,7 +149,7 @@ impl WgpuKernels {
             let ys = sub_block(y, k, r2.clone(), k0, len);
             let info = [m1 as u32, m2 as u32, len as u32, u32::from(sym)];
             let inputs: [&[u8]; 2] = [bytemuck::cast_slice(&xs), bytemuck::cast_slice(&ys)];
-            let (groups, out_len) = gemm_launch(m1, m2, len);
+            let (groups, out_len) = gemm_launch(m1, m2, gemm_slices(m1, m2, len, outputs));
             let slices = run(self.ctx, Kernel::GemmNt, &inputs, &info, out_len, groups)?;
             for block in slices.chunks_exact(m1 * m2) {
                 add_block(c, n2, (r1.start, r2.start), (m1, m2), block);
@@ -356,5 +377,25 @@ impl GramKernels for WgpuKernels {
             out[group.0 * size..group.1 * size].copy_from_slice(&values);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_k_fills_small_launches_within_the_precision_and_binding_bounds() {
+        // 64 tiles: 5 slices reach 264 workgroups.
+        assert_eq!(gemm_slices(1024, 1024, 4096, usize::MAX), 5);
+        // 1024 tiles need no split beyond the precision bound (8 × 4096 = 32768).
+        assert_eq!(gemm_slices(4096, 4096, 32768, usize::MAX), 8);
+        // One tile: as many slices as keep 256 values of k each.
+        assert_eq!(gemm_slices(8, 8, 32768, usize::MAX), 128);
+        assert_eq!(gemm_slices(8, 8, 100, usize::MAX), 1);
+        // The binding limit caps the extra slices, never the ones precision needs.
+        assert_eq!(gemm_slices(1024, 1024, 4096, 2), 2);
+        assert_eq!(gemm_slices(8, 8, 32768, 4), 8);
+        assert_eq!(gemm_launch(300, 200, 3), ([2, 3, 3], 3 * 300 * 200));
     }
 }
