@@ -81,11 +81,13 @@ fn groups_of(n: usize, tile: usize) -> u32 {
 /// the launch has at least this many. The reasoning (not measured on a GPU: none was lent,
 /// issue 6): one 256-thread workgroup holding 128 accumulators per thread fills most of an SM's
 /// registers, and an H200 has 132 SMs, so 264 workgroups are about two full waves; a 64-tile
-/// launch would leave half of the SMs idle. The price is a larger output (s partial C's), added
-/// on the host in f64.
+/// launch would leave half of the SMs idle. The price is a larger output (s partial C's) read
+/// back and added on the host in f64: measured on lavapipe, 4 slices instead of 1 at
+/// 1024 × 1024 × 1024 cost 0.25 s of read-back and host sums against 0.30 s of kernel time.
 const GEMM_WORKGROUPS: usize = 264;
-/// Fewest values of k per split-k slice ([`GEMM_WORKGROUPS`]): 16 k-tiles of 16.
-const GEMM_MIN_SLICE: usize = 256;
+/// Fewest values of k per split-k slice added for occupancy ([`GEMM_WORKGROUPS`]): each extra
+/// slice's read-back (one f32 per output) stays below 1/2048 of its multiply-adds.
+const GEMM_MIN_SLICE: usize = 1024;
 
 /// How many split-k slices `gemm_nt` uses on `[m1, len] · [m2, len]ᵀ`: at least ⌈len / 4096⌉
 /// (the precision bound of [`GEMM_SLICE`]), more while the launch has fewer than
@@ -386,12 +388,14 @@ mod tests {
 
     #[test]
     fn split_k_fills_small_launches_within_the_precision_and_binding_bounds() {
-        // 64 tiles: 5 slices reach 264 workgroups.
-        assert_eq!(gemm_slices(1024, 1024, 4096, usize::MAX), 5);
+        // 64 tiles: 5 slices would reach 264 workgroups; 4 keep 1024 values of k each.
+        assert_eq!(gemm_slices(1024, 1024, 4096, usize::MAX), 4);
+        assert_eq!(gemm_slices(1024, 1024, 1024, usize::MAX), 1);
+        assert_eq!(gemm_slices(1024, 1024, 32768, usize::MAX), 8);
         // 1024 tiles need no split beyond the precision bound (8 × 4096 = 32768).
         assert_eq!(gemm_slices(4096, 4096, 32768, usize::MAX), 8);
-        // One tile: as many slices as keep 256 values of k each.
-        assert_eq!(gemm_slices(8, 8, 32768, usize::MAX), 128);
+        // One tile: as many slices as keep 1024 values of k each.
+        assert_eq!(gemm_slices(8, 8, 32768, usize::MAX), 32);
         assert_eq!(gemm_slices(8, 8, 100, usize::MAX), 1);
         // The binding limit caps the extra slices, never the ones precision needs.
         assert_eq!(gemm_slices(1024, 1024, 4096, 2), 2);
