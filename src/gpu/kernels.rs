@@ -40,8 +40,8 @@ const GEMM_ROWS: usize = 2048;
 pub(crate) const GEMM_K: usize = 32768;
 /// Values of k per split-k slice of `gemm_nt`: one workgroup sums at most this many in f32 (a
 /// partial per 64 values, at most 64 partials), and the slices' results are added in f64 on the
-/// host. It bounds the f32 rounding (measured in docs/gpu.md) and gives a launch with few
-/// output tiles (small n, large k) ⌈k / 4096⌉ workgroups per tile instead of one.
+/// host. It bounds the f32 rounding (measured in docs/gpu.md); [`gemm_slices`] may cut finer
+/// for occupancy.
 const GEMM_SLICE: usize = 4096;
 const SEGMENT_ROWS: usize = TILE;
 
