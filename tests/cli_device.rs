@@ -185,6 +185,9 @@ fn bench_kernels_reports_every_kernel_within_the_reference_tolerance() {
         let out = tmp.path().join(format!("bench_{device}.json"));
         let mut args = vec!["bench", "kernels", "--device", device, "--out", s(&out)];
         args.extend(small);
+        if device == "wgpu" {
+            args.extend(["--gemm-slices", "auto,2"]);
+        }
         let run = ntkgap(&args);
         assert!(run.status.success(), "{}", stderr(&run));
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
@@ -198,7 +201,21 @@ fn bench_kernels_reports_every_kernel_within_the_reference_tolerance() {
             assert!(r["gflops"].as_f64().unwrap() > 0.0, "{device}: {r}");
         }
         assert!(tmp.path().join(format!("bench_{device}.meta.json")).is_file());
-        assert!(String::from_utf8_lossy(&run.stdout).contains("GFLOP/s"));
+        let table = String::from_utf8_lossy(&run.stdout);
+        assert!(table.contains("GFLOP/s") && table.contains("vs matmul"), "{table}");
+        if device == "wgpu" {
+            let resident: Vec<&str> = rows.iter().filter(|r| r["kernel"] == "gemm_nt (resident)").map(|r| r["shape"].as_str().unwrap()).collect();
+            assert_eq!(resident.len(), 2, "one resident row per --gemm-slices entry: {resident:?}");
+            assert!(resident[0].ends_with("(auto)") && resident[1].ends_with("2 slices (set)"), "{resident:?}");
+        }
+    }
+    let unchecked = ntkgap(&["bench", "kernels", "--device", "cpu", "--no-check", "--gemm-n", "16", "--gemm-k", "32", "--matmul-n", "16", "--examples", "2", "--tokens", "8", "--repeats", "1"]);
+    assert!(unchecked.status.success(), "{}", stderr(&unchecked));
+    assert!(String::from_utf8_lossy(&unchecked.stdout).lines().filter(|l| l.starts_with("gemm_nt")).all(|l| l.trim_end().ends_with(" -")), "--no-check leaves rel.err empty");
+    for bad in ["0", "two", "auto,-1"] {
+        let run = ntkgap(&["bench", "kernels", "--device", "cpu", "--gemm-slices", bad]);
+        assert_eq!(run.status.code(), Some(2), "--gemm-slices {bad}: {}", stderr(&run));
+        assert!(stderr(&run).contains("--gemm-slices"), "{}", stderr(&run));
     }
     let zero = ntkgap(&["bench", "kernels", "--device", "cpu", "--examples", "0"]);
     assert_eq!(zero.status.code(), Some(2), "{}", stderr(&zero));
