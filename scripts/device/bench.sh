@@ -93,5 +93,6 @@ step compare 60 python3 -c "
 import numpy as np
 a, b = np.load('/tmp/K_wgpu.npy'), np.load('/tmp/K_cpu.npy')
 print(f'gram N = {a.shape[0]}: max |K_wgpu - K_cpu| / mean |K_cpu| = {np.abs(a - b).max() / np.abs(b).mean():.2e}')"
+step table 30 python3 scripts/device/table.py "$OUT"/kernels_*[0-9g].json
 say ""
 say "done: $(date -u +%FT%TZ)"
