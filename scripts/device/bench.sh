@@ -69,7 +69,8 @@ else
     step kernels-1024-long 60 "$BIN" bench kernels --device wgpu --gemm-n 1024 --gemm-k 32768 --matmul-n 4096 --gemm-slices auto,8,16,32 --examples 64 --tokens 128 --d-in 384 --d-out 384 --repeats 5 --no-check --out "$OUT/kernels_1024_long.json"
     step kernels-4096 90 "$BIN" bench kernels --device wgpu --gemm-n 4096 --gemm-k 32768 --matmul-n 4096 --gemm-slices auto,16 --examples 64 --tokens 128 --d-in 384 --d-out 384 --repeats 5 --no-check --out "$OUT/kernels_4096.json"
 fi
-step table 30 python3 scripts/device/table.py "$OUT"/kernels_*[0-9g].json
+mapfile -t KERNEL_JSON < <(ls "$OUT"/kernels_*.json | grep -v '\.meta\.json$')
+step table 30 python3 scripts/device/table.py "${KERNEL_JSON[@]}"
 
 # 4. End to end on a MiniLM-shaped model (random weights: same shapes, same work).
 MODEL=/tmp/minilm_random

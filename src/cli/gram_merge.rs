@@ -24,9 +24,9 @@ pub struct GramMergeArgs {
     pub slabs: Vec<PathBuf>,
 }
 
-/// Settings in a slab's meta that may differ between the slabs of one Gram: their rows, and the signal path that
-/// actually ran (a block with leading padding falls back to burn's pass; the values agree to f32
-/// rounding, the requested path `signals_requested` must match).
+/// Settings in a slab's meta that may differ between the slabs of one Gram: their rows, and the
+/// signal path that actually ran (a block with leading padding falls back to burn's pass; the
+/// values agree to f32 rounding, the requested path `signals_requested` must match).
 const PER_SLAB: [&str; 3] = ["rows", "shape", "signals"];
 
 fn read_slab(path: &Path) -> crate::Result<Slab> {

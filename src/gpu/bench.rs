@@ -152,20 +152,23 @@ pub fn matmul_rate(device: &Device, n: usize, repeats: usize) -> Result<BenchRow
 /// The GEMM kernel alone with its inputs resident on the device (no upload, no read-back),
 /// one launch of inner size min(k, 32768) (the most `gemm_nt` launches at once), split into
 /// `slices` split-k slices, or (`None`) as many as `gemm_nt` chooses (`gemm_slices`); the
-/// host's f64 sum of the slices is not timed. One row per entry of `slices`.
+/// host's f64 sum of the slices is not timed. One row per entry of `slices`, all on one upload.
 ///
 /// # Errors
-/// As [`Prepared::new`] and [`Prepared::dispatch`].
+/// As [`Prepared::new`], [`Prepared::set_groups`] and [`Prepared::dispatch`].
 pub fn resident_gemm(ctx: &GpuContext, n: usize, k: usize, slices: &[Option<usize>], repeats: usize, seed: u64) -> Result<Vec<BenchRow>> {
     let k = k.min(GEMM_K);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (x, y) = (random_values(&mut rng, n * k), random_values(&mut rng, n * k));
     let info = [n as u32, n as u32, k as u32, 0];
+    let counts: Vec<usize> = slices.iter().map(|choice| choice.unwrap_or_else(|| gemm_slices(n, n, k, usize::MAX)).max(1)).collect();
+    // One upload for every slice count: the output holds the largest count's partial C's.
+    let (_, out_len) = gemm_launch(n, n, counts.iter().copied().max().unwrap_or(1));
+    let inputs = [bytemuck::cast_slice(&x), bytemuck::cast_slice(&y)];
+    let mut prepared = Prepared::new(ctx, Kernel::GemmNt, &inputs, &info, out_len, gemm_launch(n, n, 1).0)?;
     let mut rows = Vec::with_capacity(slices.len());
-    for choice in slices {
-        let s = choice.unwrap_or_else(|| gemm_slices(n, n, k, usize::MAX));
-        let (groups, out_len) = gemm_launch(n, n, s);
-        let prepared = Prepared::new(ctx, Kernel::GemmNt, &[bytemuck::cast_slice(&x), bytemuck::cast_slice(&y)], &info, out_len, groups)?;
+    for (choice, &s) in slices.iter().zip(&counts) {
+        prepared.set_groups(ctx, gemm_launch(n, n, s).0)?;
         let (seconds, _) = time(repeats, || prepared.dispatch(ctx, 1))?;
         let how = if choice.is_some() { "set" } else { "auto" };
         rows.push(row("gemm_nt (resident)", format!("{n}x{k} · {n}x{k}ᵀ, {s} slices ({how})"), 2.0 * (n * n * k) as f64, seconds, None));

@@ -39,6 +39,10 @@ fn check_launch(ctx: &GpuContext, kernel: Kernel, sizes: &[u64], groups: [u32; 3
     if let Some(big) = sizes.iter().find(|&&s| s > limit) {
         return Err(device_error(kernel, format!("a buffer of {big} bytes exceeds the device's binding limit of {limit} bytes")));
     }
+    check_groups(ctx, kernel, groups)
+}
+
+fn check_groups(ctx: &GpuContext, kernel: Kernel, groups: [u32; 3]) -> Result<()> {
     let most = ctx.limits.max_compute_workgroups_per_dimension;
     if groups.iter().any(|&g| g > most) {
         return Err(device_error(kernel, format!("dispatch {groups:?} exceeds the device's {most} workgroups per dimension")));
@@ -77,6 +81,17 @@ impl Prepared {
         entries.push(wgpu::BindGroupEntry { binding: inputs.len() as u32 + 1, resource: buffers[inputs.len()].as_entire_binding() });
         let bind_group = dev.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &layout, entries: &entries });
         Ok(Self { kernel, pipeline, bind_group, groups, out, staging, out_bytes })
+    }
+
+    /// Dispatch `groups` workgroups from now on, keeping the uploaded buffers (the kernel must
+    /// stay within the output allocated by [`Prepared::new`]).
+    ///
+    /// # Errors
+    /// [`Error::Numerical`] when `groups` exceeds the device's workgroups per dimension.
+    pub fn set_groups(&mut self, ctx: &GpuContext, groups: [u32; 3]) -> Result<()> {
+        check_groups(ctx, self.kernel, groups)?;
+        self.groups = groups;
+        Ok(())
     }
 
     /// Dispatch the kernel `repeats` times (one submission) and wait for the device.
