@@ -176,7 +176,7 @@ fn forward_and_training_on_wgpu_equal_cpu_on_builtin_tiny() {
 #[test]
 fn bench_kernels_reports_every_kernel_within_the_reference_tolerance() {
     let tmp = tempfile::tempdir().unwrap();
-    let small = ["--gemm-n", "70", "--gemm-k", "100", "--matmul-n", "64", "--examples", "3", "--tokens", "20", "--d-in", "24", "--d-out", "40", "--repeats", "1"];
+    let small = ["--gemm-n", "70", "--gemm-k", "100", "--small-n", "5", "--small-k", "3000", "--matmul-n", "64", "--examples", "3", "--tokens", "20", "--d-in", "24", "--d-out", "40", "--repeats", "1"];
     let mut devices = vec!["cpu"];
     if have_adapter("bench kernels --device wgpu") {
         devices.push("wgpu");
@@ -193,9 +193,10 @@ fn bench_kernels_reports_every_kernel_within_the_reference_tolerance() {
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
         let rows = v["rows"].as_array().unwrap();
         let names: Vec<&str> = rows.iter().map(|r| r["kernel"].as_str().unwrap()).collect();
-        for k in ["matmul (burn)", "gemm_nt", "structured", "token_match", "outer_sums"] {
+        for k in ["matmul (burn)", "gemm_nt", "gemm_nt (small C)", "structured", "token_match", "outer_sums"] {
             assert!(names.contains(&k), "{device}: no {k} row in {names:?}");
         }
+        assert_eq!(names.contains(&"gemm_nt (tiled)"), device == "wgpu", "the forced tiled-kernel row is wgpu's: {names:?}");
         for r in rows.iter().filter(|r| !r["rel_error"].is_null()) {
             assert!(r["rel_error"].as_f64().unwrap() <= 1e-5, "{device}: {r}");
             assert!(r["gflops"].as_f64().unwrap() > 0.0, "{device}: {r}");
@@ -217,9 +218,11 @@ fn bench_kernels_reports_every_kernel_within_the_reference_tolerance() {
         assert_eq!(run.status.code(), Some(2), "--gemm-slices {bad}: {}", stderr(&run));
         assert!(stderr(&run).contains("--gemm-slices"), "{}", stderr(&run));
     }
-    let zero = ntkgap(&["bench", "kernels", "--device", "cpu", "--examples", "0"]);
-    assert_eq!(zero.status.code(), Some(2), "{}", stderr(&zero));
-    assert!(stderr(&zero).contains("invalid --examples"), "{}", stderr(&zero));
+    for flag in ["--examples", "--small-k"] {
+        let zero = ntkgap(&["bench", "kernels", "--device", "cpu", flag, "0"]);
+        assert_eq!(zero.status.code(), Some(2), "{}", stderr(&zero));
+        assert!(stderr(&zero).contains(&format!("invalid {flag}")), "{}", stderr(&zero));
+    }
     let bad_out = ntkgap(&["bench", "kernels", "--device", "cpu", "--out", s(&tmp.path().join("b.txt"))]);
     assert_eq!(bad_out.status.code(), Some(2), "{}", stderr(&bad_out));
 }

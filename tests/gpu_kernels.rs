@@ -5,7 +5,7 @@
 //! lavapipe, so there they run).
 
 use ntkgap::gpu::bench::{ragged_rows, random_values, relative_error};
-use ntkgap::gpu::{context_or_skip, validate_wgsl, Kernel, WgpuKernels};
+use ntkgap::gpu::{context_or_skip, small_gemm, validate_wgsl, GemmChoice, Kernel, WgpuKernels};
 use ntkgap::ntk::kernels::{GramKernels, ReferenceKernels, Segmented};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -61,7 +61,12 @@ fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
 /// Run `f` on both implementations, both starting from the same non-zero `out` (so that `+=`
 /// is checked too).
 fn both(what: &str, n: usize, f: impl Fn(&dyn GramKernels, &mut [f64])) -> Option<(Vec<f64>, Vec<f64>)> {
-    let gpu = gpu(what)?;
+    both_with(what, GemmChoice::Auto, n, f)
+}
+
+/// [`both`] with `gemm_nt` forced to one WGSL kernel.
+fn both_with(what: &str, gemm: GemmChoice, n: usize, f: impl Fn(&dyn GramKernels, &mut [f64])) -> Option<(Vec<f64>, Vec<f64>)> {
+    let gpu = gpu(what)?.with_gemm(gemm);
     let start: Vec<f64> = (0..n).map(|i| 0.25 * i as f64).collect();
     let (mut got, mut want) = (start.clone(), start);
     f(&gpu, &mut got);
@@ -69,38 +74,54 @@ fn both(what: &str, n: usize, f: impl Fn(&dyn GramKernels, &mut [f64])) -> Optio
     Some((got, want))
 }
 
+/// Both GEMM kernels, each forced, and the automatic choice.
+const GEMMS: [GemmChoice; 3] = [GemmChoice::Tiled, GemmChoice::Small, GemmChoice::Auto];
+
 #[test]
 fn gemm_nt_matches_the_reference_rectangular_and_symmetric() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    // Sizes around the 128-wide GEMM tile and its 64-row halves (1 tile, 2 × 3 tiles, partial
-    // halves), and k = 9000 in several split-k slices (3 for the 4096 precision bound, 9 with the
-    // occupancy rule) with k not a multiple of the 16-wide k-tile.
-    for (n1, n2, k) in [(1, 1, 1), (67, 130, 33), (129, 5, 300), (200, 300, 45), (70, 150, 9000)] {
+    // Sizes around the 128-wide tile of gemm_nt.wgsl and its 64-row halves (1 tile, 2 × 3 tiles,
+    // partial halves) and the 8-wide blocks of gemm_nt_small.wgsl, and k = 9000 in several
+    // split-k slices (3 for the 4096 precision bound, 9 with the occupancy rule) with k not a
+    // multiple of the 16-wide k-tile; every shape through both kernels.
+    for (n1, n2, k) in [(1, 1, 1), (67, 130, 33), (129, 5, 300), (200, 300, 45), (70, 150, 9000), (8, 13, 40000)] {
         let (x, y) = (random_values(&mut rng, n1 * k), random_values(&mut rng, n2 * k));
-        let Some((got, want)) = both("gemm_nt", n1 * n2, |kern, out| kern.gemm_nt(&x, &y, k, out).unwrap()) else { return };
-        assert_close(&got, &want, TOLERANCE, &format!("gemm_nt {n1}x{k} · {n2}x{k}ᵀ"));
+        for gemm in GEMMS {
+            let Some((got, want)) = both_with("gemm_nt", gemm, n1 * n2, |kern, out| kern.gemm_nt(&x, &y, k, out).unwrap()) else { return };
+            assert_close(&got, &want, TOLERANCE, &format!("gemm_nt {n1}x{k} · {n2}x{k}ᵀ ({gemm:?})"));
+        }
     }
     // X Xᵀ (same slice): the SYRK path computes the upper triangle and mirrors it.
     let (n, k) = (300, 77); // 3 × 3 tiles: diagonal, skipped and partial ones
     let x = random_values(&mut rng, n * k);
-    let Some((got, want)) = both("gemm_nt", n * n, |kern, out| kern.gemm_nt(&x, &x, k, out).unwrap()) else { return };
-    assert_close(&got, &want, TOLERANCE, "syrk 300x77");
-    for i in 0..n {
-        for j in 0..i {
-            assert_eq!(got[i * n + j] - 0.25 * (i * n + j) as f64, got[j * n + i] - 0.25 * (j * n + i) as f64, "exact symmetry at ({i}, {j})");
+    for gemm in GEMMS {
+        let Some((got, want)) = both_with("gemm_nt", gemm, n * n, |kern, out| kern.gemm_nt(&x, &x, k, out).unwrap()) else { return };
+        assert_close(&got, &want, TOLERANCE, &format!("syrk 300x77 ({gemm:?})"));
+        for i in 0..n {
+            for j in 0..i {
+                assert_eq!(got[i * n + j] - 0.25 * (i * n + j) as f64, got[j * n + i] - 0.25 * (j * n + i) as f64, "exact symmetry at ({i}, {j}), {gemm:?}");
+            }
         }
     }
 }
 
 #[test]
+fn the_small_kernel_is_chosen_for_small_outputs_only() {
+    // 8 examples per side (the per-layer eNTK of a handful of records) up to 64 × 64: at most a
+    // quarter of a 128 × 128 tile.
+    assert!(small_gemm(8, 8) && small_gemm(64, 64) && small_gemm(1, 1) && small_gemm(8, 512) && small_gemm(32, 2048));
+    assert!(!small_gemm(65, 64) && !small_gemm(33, 2048) && !small_gemm(128, 128) && !small_gemm(1024, 1024));
+}
+
+#[test]
 fn gemm_nt_error_does_not_grow_with_the_inner_size() {
     // 2¹⁸ positive products per entry: one sequential f32 accumulator loses ~1e-5 relative
-    // here (computed below as the baseline); the kernel's blocked f32 sums, with launches of
-    // ≤ 32768 values of k added in f64, must stay near f32 input rounding.
+    // here (computed below as the baseline); both kernels' blocked f32 sums, with slices of
+    // ≤ 4096 (gemm_nt) or ≤ 16384 (gemm_nt_small) values of k added in f64, must stay near f32
+    // input rounding.
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     let (n, k) = (3, 1 << 18);
     let x: Vec<f32> = (0..n * k).map(|_| rng.random_range(0.0f32..1.0)).collect();
-    let Some((got, want)) = both("gemm_nt", n * n, |kern, out| kern.gemm_nt(&x, &x, k, out).unwrap()) else { return };
     let sequential: Vec<f64> = (0..n * n)
         .map(|e| {
             let (i, j) = (e / n, e % n);
@@ -108,10 +129,13 @@ fn gemm_nt_error_does_not_grow_with_the_inner_size() {
             0.25 * e as f64 + f64::from(dot)
         })
         .collect();
-    let baseline = relative_error(&sequential, &want);
-    eprintln!("gemm_nt k = 2^18: one sequential f32 accumulator: relative error {baseline:.2e}");
-    assert!(baseline > 1e-6, "the baseline should show f32 accumulation error: {baseline:.2e}");
-    assert_close(&got, &want, 1e-6, "gemm_nt k = 2^18");
+    for gemm in [GemmChoice::Tiled, GemmChoice::Small] {
+        let Some((got, want)) = both_with("gemm_nt", gemm, n * n, |kern, out| kern.gemm_nt(&x, &x, k, out).unwrap()) else { return };
+        let baseline = relative_error(&sequential, &want);
+        eprintln!("gemm_nt k = 2^18: one sequential f32 accumulator: relative error {baseline:.2e}");
+        assert!(baseline > 1e-6, "the baseline should show f32 accumulation error: {baseline:.2e}");
+        assert_close(&got, &want, 1e-6, &format!("gemm_nt k = 2^18 ({gemm:?})"));
+    }
 }
 
 struct Problem {
@@ -187,7 +211,9 @@ fn token_match_matches_the_reference_on_ragged_segments() {
 
 #[test]
 fn outer_sums_match_the_reference() {
-    for (seed, n, tokens, widths) in [(10, (3, 1), 21, (70, 65)), (11, (2, 1), 1, (1, 3)), (12, (4, 1), 40, (128, 64))] {
+    // Widths inside one 128 × 128 tile, exactly one, and 3 × 2 tiles with partial edges (d_in
+    // 300, d_out 200) over examples of up to 150 tokens (several 16-token steps, a partial one).
+    for (seed, n, tokens, widths) in [(10, (3, 1), 21, (70, 65)), (11, (2, 1), 1, (1, 3)), (12, (4, 1), 40, (128, 64)), (13, (3, 1), 150, (300, 200))] {
         let p = problem(seed, n, tokens, widths);
         let [a1, g1, ..] = p.sides();
         let Some(gpu) = gpu("outer_sums") else { return };

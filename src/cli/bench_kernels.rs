@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::gpu::bench::{kernel_rows, matmul_rate, render, resident_gemm, BenchRow, BenchSizes};
+use crate::gpu::bench::{kernel_rows, matmul_rate, render, resident_gemm, small_gemm_row, BenchRow, BenchSizes};
+use crate::gpu::GemmChoice;
 use crate::model::DeviceChoice;
 use crate::ntk::cpu_kernels::CpuKernels;
 use crate::ntk::kernels::GramKernels;
@@ -42,6 +43,13 @@ pub struct KernelsArgs {
     /// Inner size k of the GEMM problem.
     #[arg(long, default_value_t = 4096)]
     pub gemm_k: usize,
+    /// Rows n of the small-output GEMM (n×k · n×kᵀ: a materialized Linear weight's Gram for a
+    /// few records); on wgpu also timed with the 128 × 128-tile kernel forced.
+    #[arg(long, default_value_t = 8)]
+    pub small_n: usize,
+    /// Inner size k of the small-output GEMM (default 384 · 1536, one MiniLM MLP weight).
+    #[arg(long, default_value_t = 589_824)]
+    pub small_k: usize,
     /// Edge of burn's square matmul (the device's reference rate).
     #[arg(long, default_value_t = 1024)]
     pub matmul_n: usize,
@@ -73,6 +81,8 @@ impl KernelsArgs {
             d_out: self.d_out,
             gemm_n: self.gemm_n,
             gemm_k: self.gemm_k,
+            small_n: self.small_n,
+            small_k: self.small_k,
             matmul_n: self.matmul_n,
             repeats: self.repeats,
             seed: self.seed,
@@ -120,7 +130,8 @@ pub fn run_kernels(args: KernelsArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let device = compute.device(false);
     measure(&name, &mut rows, "burn matmul", || Ok(vec![matmul_rate(&device, sizes.matmul_n, sizes.repeats)?]))?;
-    let kernels: Box<dyn GramKernels> = match compute.gram_kernels()? {
+    let gpu = compute.gram_kernels()?;
+    let kernels: Box<dyn GramKernels> = match gpu {
         Some(gpu) => {
             let ctx = gpu.context();
             measure(&name, &mut rows, "resident gemm", || resident_gemm(ctx, sizes.gemm_n, sizes.gemm_k, &args.gemm_slices, sizes.repeats, sizes.seed))?;
@@ -129,6 +140,12 @@ pub fn run_kernels(args: KernelsArgs) -> anyhow::Result<()> {
         None => Box::new(CpuKernels::F32),
     };
     measure(&name, &mut rows, "kernels", || kernel_rows(kernels.as_ref(), &sizes))?;
+    if let Some(gpu) = gpu {
+        // The same small-output GEMM with the 128 × 128-tile kernel forced: what the automatic
+        // choice of gemm_nt_small saves.
+        let tiled = gpu.with_gemm(GemmChoice::Tiled);
+        measure(&name, &mut rows, "tiled gemm", || Ok(vec![small_gemm_row("gemm_nt (tiled)", &tiled, &sizes)?]))?;
+    }
     println!("device: {name}; Gram kernels: {}", kernels.name());
     print!("{}", render(&rows));
     if let Some(out) = &args.out {

@@ -38,6 +38,10 @@ pub struct BenchSizes {
     pub gemm_n: usize,
     /// Inner size k of the GEMM (default 4096).
     pub gemm_k: usize,
+    /// Rows n of the small-output GEMM X Xᵀ (default 8: the per-layer eNTK of a few records).
+    pub small_n: usize,
+    /// Inner size k of the small-output GEMM (default 589824 = 384 · 1536, one MiniLM MLP weight).
+    pub small_k: usize,
     /// Edge of burn's square matmul, the device's reference rate (default 1024).
     pub matmul_n: usize,
     /// Timed repetitions per row after one warm-up (default 3).
@@ -51,7 +55,7 @@ pub struct BenchSizes {
 
 impl Default for BenchSizes {
     fn default() -> Self {
-        Self { examples: 8, tokens: 64, d_in: 128, d_out: 256, gemm_n: 256, gemm_k: 4096, matmul_n: 1024, repeats: 3, seed: 0, check: true }
+        Self { examples: 8, tokens: 64, d_in: 128, d_out: 256, gemm_n: 256, gemm_k: 4096, small_n: 8, small_k: 589_824, matmul_n: 1024, repeats: 3, seed: 0, check: true }
     }
 }
 
@@ -68,6 +72,8 @@ impl BenchSizes {
             ("--d-out", self.d_out),
             ("--gemm-n", self.gemm_n),
             ("--gemm-k", self.gemm_k),
+            ("--small-n", self.small_n),
+            ("--small-k", self.small_k),
             ("--matmul-n", self.matmul_n),
             ("--repeats", self.repeats),
         ];
@@ -190,8 +196,27 @@ pub fn kernel_rows(kernels: &dyn GramKernels, sizes: &BenchSizes) -> Result<Vec<
         kern.gemm_nt(&x, &y, k, &mut out).map(|_| out)
     };
     let mut rows = vec![checked("gemm_nt", format!("{n}x{k} · {n}x{k}ᵀ"), 2.0 * (n * n * k) as f64, sizes, kernels, &gemm)?];
+    rows.push(small_gemm_row("gemm_nt (small C)", kernels, sizes)?);
     rows.extend(segmented_rows(kernels, sizes, &mut rng)?);
     Ok(rows)
+}
+
+/// The small-output GEMM X Xᵀ, `[small_n, small_k]` (the shape of a materialized Linear
+/// weight's Gram for a few records; on wgpu `gemm_nt_small.wgsl` under the automatic choice),
+/// through `kernels` with upload and read-back, checked like [`kernel_rows`]. Dense-equivalent
+/// FLOPs 2·n²·k although the kernels compute one triangle.
+///
+/// # Errors
+/// Whatever the kernels return.
+pub fn small_gemm_row(label: &str, kernels: &dyn GramKernels, sizes: &BenchSizes) -> Result<BenchRow> {
+    let mut rng = ChaCha8Rng::seed_from_u64(sizes.seed ^ 0x5a11);
+    let (n, k) = (sizes.small_n, sizes.small_k);
+    let x = random_values(&mut rng, n * k);
+    let syrk = |kern: &dyn GramKernels| {
+        let mut out = vec![0.0; n * n];
+        kern.gemm_nt(&x, &x, k, &mut out).map(|_| out)
+    };
+    checked(label, format!("{n}x{k} · {n}x{k}ᵀ"), 2.0 * (n * n * k) as f64, sizes, kernels, &syrk)
 }
 
 /// The rows of the segmented kernels (`structured`, `token_match`, `outer_sums`).

@@ -24,9 +24,10 @@ use crate::gpu::launch::{max_binding_bytes, run};
 use crate::gpu::registry::Kernel;
 use crate::ntk::kernels::{check_out, check_same_segments, GramKernels, Segmented};
 
-/// Output tile edge of the segmented and outer-sum kernels (`TILE` in their WGSL).
+/// Row piece of the segmented kernels (`TILE` in `structured.wgsl` and `token_match.wgsl`).
 const TILE: usize = 64;
-/// Output tile edge of `gemm_nt` (`TILE` in `kernels/gemm_nt.wgsl`: 128 × 128 per workgroup).
+/// Output tile edge of `gemm_nt` and `outer_sums` (`TILE` in `kernels/gemm_nt.wgsl` and
+/// `kernels/outer_sums.wgsl`: 128 × 128 per workgroup, 8 × 8 per thread).
 const GEMM_TILE: usize = 128;
 /// Rows of X (and of Y) per `gemm_nt` launch: the output stays at 16 MiB.
 const GEMM_ROWS: usize = 2048;
@@ -45,10 +46,24 @@ pub(crate) const GEMM_K: usize = 32768;
 const GEMM_SLICE: usize = 4096;
 const SEGMENT_ROWS: usize = TILE;
 
+/// Which WGSL kernel [`GramKernels::gemm_nt`] launches on a `[m1, k] · [m2, k]ᵀ` block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GemmChoice {
+    /// By output size ([`small_gemm`]): `gemm_nt_small.wgsl` when the 128 × 128 tiles would be
+    /// at most 1/4 useful, `gemm_nt.wgsl` otherwise (the default).
+    #[default]
+    Auto,
+    /// Always `gemm_nt.wgsl` (128 × 128 register-blocked tiles).
+    Tiled,
+    /// Always `gemm_nt_small.wgsl` (8 × 8 blocks, k split over a workgroup's 256 threads).
+    Small,
+}
+
 /// The Gram kernels on the process's wgpu device.
 #[derive(Debug, Clone, Copy)]
 pub struct WgpuKernels {
     ctx: &'static GpuContext,
+    gemm: GemmChoice,
 }
 
 impl WgpuKernels {
@@ -57,12 +72,18 @@ impl WgpuKernels {
     /// # Errors
     /// As [`context`] (no adapter, or the device cannot be created).
     pub fn new() -> Result<Self> {
-        Ok(Self { ctx: context()? })
+        Ok(Self::on(context()?))
     }
 
     /// The kernels on a given context.
     pub fn on(ctx: &'static GpuContext) -> Self {
-        Self { ctx }
+        Self { ctx, gemm: GemmChoice::Auto }
+    }
+
+    /// The same kernels with `gemm_nt` forced to one WGSL kernel (tests and benchmarks compare
+    /// the two; the result differs only by f32 rounding).
+    pub fn with_gemm(self, gemm: GemmChoice) -> Self {
+        Self { gemm, ..self }
     }
 
     /// The context they run on.
@@ -107,6 +128,45 @@ pub(crate) fn gemm_launch(m1: usize, m2: usize, slices: usize) -> ([u32; 3], usi
     ([groups_of(m2, GEMM_TILE), groups_of(m1, GEMM_TILE), slices as u32], slices * m1 * m2)
 }
 
+/// Output block edge of `gemm_nt_small` (`R` in `kernels/gemm_nt_small.wgsl`).
+const SMALL_BLOCK: usize = 8;
+/// Values of k per `gemm_nt_small` slice, at most: each of the 256 threads sums at most 64 of
+/// them in f32 (the bound of `gemm_nt`'s first level); the slices are added in f64 on the host.
+const SMALL_SLICE: usize = 16384;
+/// Fewest values of k per `gemm_nt_small` slice added for occupancy (16 per thread, so that
+/// the workgroup's reduction tree stays a small part of its work).
+const SMALL_MIN_SLICE: usize = 4096;
+
+/// Does `gemm_nt` on a `[m1, k] · [m2, k]ᵀ` block take `gemm_nt_small` under
+/// [`GemmChoice::Auto`]? When the block fills at most a quarter of its 128 × 128 tiles (one
+/// tile of 64 × 64 or less, 8 × 512, …): there the tiled kernel computes ≥ 4× the useful
+/// multiply-adds. Measured on lavapipe (docs/gpu.md, k = 2¹⁵..2¹⁷): the small kernel is 28× faster
+/// at 8 × 8, 3.5× at 32 × 32, 1.1–1.8× at 64 × 64 and 1.6–3× slower at 128 × 128. On a GPU the
+/// small kernel reads X and Y once per 8-wide block (from cache, mostly) where the tiled one
+/// reads them once per tile; the crossover there is unmeasured (no GPU was lent, issue 6).
+pub fn small_gemm(m1: usize, m2: usize) -> bool {
+    let tiles = groups_of(m1, GEMM_TILE) as usize * groups_of(m2, GEMM_TILE) as usize;
+    4 * m1 * m2 <= tiles * GEMM_TILE * GEMM_TILE
+}
+
+/// How many slices `gemm_nt_small` uses on `[m1, len] · [m2, len]ᵀ`: at least
+/// ⌈len / 16384⌉ (precision, [`SMALL_SLICE`]), more while the launch has fewer than
+/// [`GEMM_WORKGROUPS`] workgroups and each slice keeps ≥ [`SMALL_MIN_SLICE`] values of k, never
+/// more than `most` (the output binding) unless precision needs them.
+pub(crate) fn small_slices(m1: usize, m2: usize, len: usize, most: usize) -> usize {
+    let needed = len.div_ceil(SMALL_SLICE).max(1);
+    let blocks = (m1.div_ceil(SMALL_BLOCK) * m2.div_ceil(SMALL_BLOCK)).max(1);
+    let wanted = GEMM_WORKGROUPS.div_ceil(blocks).min(len.div_ceil(SMALL_MIN_SLICE));
+    needed.max(wanted.min(most))
+}
+
+/// The launch of `gemm_nt_small` on `[m1, len] · [m2, len]ᵀ` in `slices` slices: the dispatch
+/// (⌈m2 / 8⌉, ⌈m1 / 8⌉, s) and the output length s · m1 · m2.
+pub(crate) fn small_launch(m1: usize, m2: usize, slices: usize) -> ([u32; 3], usize) {
+    let slices = slices.max(1);
+    ([groups_of(m2, SMALL_BLOCK), groups_of(m1, SMALL_BLOCK), slices as u32], slices * m1 * m2)
+}
+
 fn same_slice<T>(a: &[T], b: &[T]) -> bool {
     a.as_ptr() == b.as_ptr() && a.len() == b.len()
 }
@@ -140,19 +200,32 @@ fn sub_block(m: &[f32], k: usize, rows: std::ops::Range<usize>, k0: usize, kc: u
 impl WgpuKernels {
     fn gemm_block(&self, x: &[f32], y: &[f32], k: usize, (r1, r2): (std::ops::Range<usize>, std::ops::Range<usize>), sym: bool, c: &mut [f64], n2: usize) -> Result<()> {
         let (m1, m2) = (r1.len(), r2.len());
+        let small = match self.gemm {
+            GemmChoice::Auto => small_gemm(m1, m2),
+            GemmChoice::Tiled => false,
+            GemmChoice::Small => true,
+        };
         let limit = max_binding_bytes(self.ctx);
         let (per_col, outputs) = (4 * m1.max(m2) as u64, (limit / (4 * (m1 * m2) as u64)).max(1) as usize);
-        let kc = ((limit / per_col) as usize).clamp(1, k.min(GEMM_K).min(outputs * GEMM_SLICE));
+        // The tiled kernel's loops bound a launch at GEMM_K; the small kernel's per-thread loops
+        // stay short for any k (≤ 64 values per slice), so only the bindings bound it.
+        let (launch_k, slice) = if small { (k, SMALL_SLICE) } else { (GEMM_K, GEMM_SLICE) };
+        let kc = ((limit / per_col) as usize).clamp(1, k.min(launch_k).min(outputs * slice));
         let kc = if kc >= 16 && kc < k { kc / 16 * 16 } else { kc };
         let mut k0 = 0;
         while k0 < k {
             let len = kc.min(k - k0);
             let xs = sub_block(x, k, r1.clone(), k0, len);
-            let ys = sub_block(y, k, r2.clone(), k0, len);
+            // A diagonal block binds one upload twice (Prepared::new shares equal inputs).
+            let ys = if sym { Cow::Borrowed(&xs[..]) } else { sub_block(y, k, r2.clone(), k0, len) };
             let info = [m1 as u32, m2 as u32, len as u32, u32::from(sym)];
             let inputs: [&[u8]; 2] = [bytemuck::cast_slice(&xs), bytemuck::cast_slice(&ys)];
-            let (groups, out_len) = gemm_launch(m1, m2, gemm_slices(m1, m2, len, outputs));
-            let slices = run(self.ctx, Kernel::GemmNt, &inputs, &info, out_len, groups)?;
+            let (kernel, (groups, out_len)) = if small {
+                (Kernel::GemmNtSmall, small_launch(m1, m2, small_slices(m1, m2, len, outputs)))
+            } else {
+                (Kernel::GemmNt, gemm_launch(m1, m2, gemm_slices(m1, m2, len, outputs)))
+            };
+            let slices = run(self.ctx, kernel, &inputs, &info, out_len, groups)?;
             for block in slices.chunks_exact(m1 * m2) {
                 add_block(c, n2, (r1.start, r2.start), (m1, m2), block);
             }
@@ -375,7 +448,7 @@ impl GramKernels for WgpuKernels {
             let mut info = vec![m as u32, d_in as u32, d_out as u32];
             info.extend(&off);
             let inputs = [rows_bytes(a.values, &rows, d_in), rows_bytes(g.values, &rows, d_out)];
-            let values = run(self.ctx, Kernel::OuterSums, &inputs, &info, m * size, [groups_of(d_in, TILE), groups_of(d_out, TILE), m as u32])?;
+            let values = run(self.ctx, Kernel::OuterSums, &inputs, &info, m * size, [groups_of(d_in, GEMM_TILE), groups_of(d_out, GEMM_TILE), m as u32])?;
             out[group.0 * size..group.1 * size].copy_from_slice(&values);
         }
         Ok(out)
@@ -401,5 +474,17 @@ mod tests {
         assert_eq!(gemm_slices(1024, 1024, 4096, 2), 2);
         assert_eq!(gemm_slices(8, 8, 32768, 4), 8);
         assert_eq!(gemm_launch(300, 200, 3), ([2, 3, 3], 3 * 300 * 200));
+    }
+
+    #[test]
+    fn the_small_kernel_splits_long_k_for_precision_then_occupancy() {
+        // 8 × 8 (one block), k = 589824 (a 384 × 1536 MiniLM weight): 144 slices of 4096.
+        assert_eq!(small_slices(8, 8, 589_824, usize::MAX), 144);
+        // 264 blocks need no occupancy split; precision still cuts 2^18 into 16 slices.
+        assert_eq!(small_slices(8, 2112, 1 << 18, usize::MAX), 16);
+        assert_eq!(small_slices(8, 8, 100, usize::MAX), 1);
+        // The binding limit caps the occupancy slices only.
+        assert_eq!(small_slices(8, 8, 589_824, 10), 36);
+        assert_eq!(small_launch(13, 8, 5), ([1, 2, 5], 5 * 13 * 8));
     }
 }

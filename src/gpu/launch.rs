@@ -68,7 +68,17 @@ impl Prepared {
             let contents: &[u8] = if bytes.is_empty() { &[0u8; 4] } else { bytes };
             dev.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents, usage: wgpu::BufferUsages::STORAGE })
         };
-        let mut buffers: Vec<wgpu::Buffer> = inputs.iter().map(|b| storage(b)).collect();
+        // An input given twice (the same bytes, e.g. X and Y of X Xᵀ) is uploaded once and bound
+        // twice (both bindings are read-only).
+        let mut buffers: Vec<wgpu::Buffer> = Vec::with_capacity(inputs.len() + 1);
+        for (i, bytes) in inputs.iter().enumerate() {
+            let earlier = inputs[..i].iter().position(|b| b.as_ptr() == bytes.as_ptr() && b.len() == bytes.len() && !bytes.is_empty());
+            let buffer = match earlier {
+                Some(j) => buffers[j].clone(),
+                None => storage(bytes),
+            };
+            buffers.push(buffer);
+        }
         let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
         let out = dev.create_buffer(&wgpu::BufferDescriptor { label: Some("out"), size: out_bytes, usage, mapped_at_creation: false });
         let staging_usage = wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST;

@@ -26,5 +26,5 @@ pub mod launch;
 pub mod registry;
 
 pub use context::{adapters, context, context_or_skip, AdapterSummary, GpuContext};
-pub use kernels::WgpuKernels;
+pub use kernels::{small_gemm, GemmChoice, WgpuKernels};
 pub use registry::{validate_wgsl, Kernel};

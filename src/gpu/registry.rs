@@ -15,22 +15,25 @@ use crate::error::{Error, Result};
 pub enum Kernel {
     /// `kernels/gemm_nt.wgsl`: C = X Yᵀ (128 × 128 register-blocked tiles, split-k slices).
     GemmNt,
+    /// `kernels/gemm_nt_small.wgsl`: C = X Yᵀ for small C (8 × 8 blocks, k split over 256 threads).
+    GemmNtSmall,
     /// `kernels/structured.wgsl`: Σₜₛ (a₁ₜ·a₂ₛ)(g₁ₜ·g₂ₛ) per example pair.
     Structured,
     /// `kernels/token_match.wgsl`: Σₜₛ [id₁ₜ = id₂ₛ] (g₁ₜ·g₂ₛ) per example pair.
     TokenMatch,
-    /// `kernels/outer_sums.wgsl`: per-example Σₜ gₜ aₜᵀ.
+    /// `kernels/outer_sums.wgsl`: per-example Σₜ gₜ aₜᵀ (128 × 128 register-blocked tiles).
     OuterSums,
 }
 
 impl Kernel {
     /// Every kernel, in registry order.
-    pub const ALL: [Kernel; 4] = [Kernel::GemmNt, Kernel::Structured, Kernel::TokenMatch, Kernel::OuterSums];
+    pub const ALL: [Kernel; 5] = [Kernel::GemmNt, Kernel::GemmNtSmall, Kernel::Structured, Kernel::TokenMatch, Kernel::OuterSums];
 
     /// The file name under `kernels/`.
     pub fn file(self) -> &'static str {
         match self {
             Kernel::GemmNt => "gemm_nt.wgsl",
+            Kernel::GemmNtSmall => "gemm_nt_small.wgsl",
             Kernel::Structured => "structured.wgsl",
             Kernel::TokenMatch => "token_match.wgsl",
             Kernel::OuterSums => "outer_sums.wgsl",
@@ -41,6 +44,7 @@ impl Kernel {
     pub fn source(self) -> &'static str {
         match self {
             Kernel::GemmNt => include_str!("../../kernels/gemm_nt.wgsl"),
+            Kernel::GemmNtSmall => include_str!("../../kernels/gemm_nt_small.wgsl"),
             Kernel::Structured => include_str!("../../kernels/structured.wgsl"),
             Kernel::TokenMatch => include_str!("../../kernels/token_match.wgsl"),
             Kernel::OuterSums => include_str!("../../kernels/outer_sums.wgsl"),
@@ -50,7 +54,7 @@ impl Kernel {
     /// Number of bindings in group 0 (inputs, then the output, then the info buffer).
     pub fn bindings(self) -> usize {
         match self {
-            Kernel::GemmNt | Kernel::OuterSums => 4,
+            Kernel::GemmNt | Kernel::GemmNtSmall | Kernel::OuterSums => 4,
             Kernel::Structured | Kernel::TokenMatch => 6,
         }
     }
@@ -76,7 +80,7 @@ pub fn validate_wgsl(file: &str, source: &str) -> Result<naga::Module> {
 /// The compiled pipelines of one device (built lazily).
 #[derive(Default)]
 pub(crate) struct Pipelines {
-    slots: [OnceLock<std::result::Result<wgpu::ComputePipeline, String>>; 4],
+    slots: [OnceLock<std::result::Result<wgpu::ComputePipeline, String>>; Kernel::ALL.len()],
 }
 
 impl Pipelines {
