@@ -9,6 +9,7 @@
 #   3. `bench kernels --device wgpu` at N = 1024 (k = 4096, checked against the reference
 #      kernels; k = 32768) and N = 4096 (k = 32768, unchecked): the Gram-assembly GEMM against
 #      burn's matmul, with a sweep of split-k slice counts (`--gemm-slices`) for tuning
+#      and the small-output GEMM (8 × 589824 and 64 × 32768) with both WGSL kernels
 #   4. `gram --device wgpu` and `--device cpu` (N = 256, 128 tokens) on a MiniLM-shaped model
 #      with random weights (random_model.py), and max |K_wgpu − K_cpu| / mean |K_cpu|
 # The limits add up to about 8.5 minutes; the kernels (the target) run first.
@@ -63,10 +64,10 @@ step devices 60 "$BIN" devices
 
 # 3. Kernels.
 if ((SMOKE)); then
-    step kernels-small 300 "$BIN" bench kernels --device wgpu --gemm-n 64 --gemm-k 256 --matmul-n 128 --examples 2 --tokens 16 --d-in 32 --d-out 32 --repeats 1 --out "$OUT/kernels_1024.json"
+    step kernels-small 300 "$BIN" bench kernels --device wgpu --gemm-n 64 --gemm-k 256 --small-n 5 --small-k 3000 --matmul-n 128 --examples 2 --tokens 16 --d-in 32 --d-out 32 --repeats 1 --out "$OUT/kernels_1024.json"
 else
     step kernels-1024 90 "$BIN" bench kernels --device wgpu --gemm-n 1024 --gemm-k 4096 --matmul-n 1024 --gemm-slices auto,1,2,4,8 --examples 16 --tokens 128 --d-in 384 --d-out 384 --repeats 5 --out "$OUT/kernels_1024.json"
-    step kernels-1024-long 60 "$BIN" bench kernels --device wgpu --gemm-n 1024 --gemm-k 32768 --matmul-n 4096 --gemm-slices auto,8,16,32 --examples 64 --tokens 128 --d-in 384 --d-out 384 --repeats 5 --no-check --out "$OUT/kernels_1024_long.json"
+    step kernels-1024-long 60 "$BIN" bench kernels --device wgpu --gemm-n 1024 --gemm-k 32768 --small-n 64 --small-k 32768 --matmul-n 4096 --gemm-slices auto,8,16,32 --examples 64 --tokens 128 --d-in 384 --d-out 384 --repeats 5 --no-check --out "$OUT/kernels_1024_long.json"
     step kernels-4096 90 "$BIN" bench kernels --device wgpu --gemm-n 4096 --gemm-k 32768 --matmul-n 4096 --gemm-slices auto,16 --examples 64 --tokens 128 --d-in 384 --d-out 384 --repeats 5 --no-check --out "$OUT/kernels_4096.json"
 fi
 mapfile -t KERNEL_JSON < <(ls "$OUT"/kernels_*.json | grep -v '\.meta\.json$')

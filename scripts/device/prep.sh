@@ -20,7 +20,7 @@ MODEL=".cache/models/all-MiniLM-L6-v2"
 echo "building ntkgap (dev profile, the one profile this project uses)"
 cargo build --quiet
 mkdir -p .device/minilm
-strip -o .device/ntkgap target/debug/ntkgap
+strip -o .device/ntkgap "${CARGO_TARGET_DIR:-target}/debug/ntkgap"
 xz -T0 -6 -f .device/ntkgap
 cp "$MODEL/config.json" "$MODEL/tokenizer.json" .device/minilm/
 python3 - "$MODEL/model.safetensors" .device/minilm/shapes.json <<'PY'

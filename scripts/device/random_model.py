@@ -5,16 +5,34 @@ Usage: python3 scripts/device/random_model.py SRC DEST
   scripts/device/prep.sh from the real checkpoint's safetensors header); DEST receives
   config.json, tokenizer.json and model.safetensors with the same names, shapes and dtypes:
   LayerNorm weights 1, biases 0, integer tensors (position ids) 0..n, every other float tensor
-  N(0, 0.02²) with seed 0. Needs numpy and safetensors (both on the device image). Only for
-  timing: the values are not a trained model's.
+  N(0, 0.02²) with seed 0. Needs numpy only (the safetensors file is written here: an 8-byte
+  little-endian header length, the JSON header, the raw little-endian data). Only for timing:
+  the values are not a trained model's.
 """
 import json
 import shutil
+import struct
 import sys
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import save_file
+
+DTYPES = {np.dtype(np.float32): "F32", np.dtype(np.int64): "I64"}
+
+
+def save_file(tensors, path, metadata):
+    """Write `tensors` ({name: array}) in the safetensors format."""
+    header, offset = {"__metadata__": metadata}, 0
+    for name, t in tensors.items():
+        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + t.nbytes]}
+        offset += t.nbytes
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for t in tensors.values():
+            f.write(np.ascontiguousarray(t).astype(t.dtype.newbyteorder("<"), copy=False).tobytes())
 
 
 def tensor(name, dtype, shape, rng):

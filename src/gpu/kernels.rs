@@ -3,7 +3,9 @@
 //!
 //! Precision: f32 on the device with blocked (multi-level) f32 sums inside each launch; every
 //! `gemm_nt` workgroup sums at most 4096 values of the inner dimension (split-k slices of a
-//! launch of at most 32768), every `structured`/`token_match` workgroup one 64 × 64 tile
+//! launch of at most 32768), every `gemm_nt_small` thread at most 64 (slices of at most 16384,
+//! its 256 threads' sums added by a tree; chosen for small outputs, [`small_gemm`]), every
+//! `structured`/`token_match` workgroup one 64 × 64 tile
 //! pair per example-piece pair, and the slices', launches' and pieces' partial results are
 //! added in f64 on the host. `outer_sums` returns f32 (as the trait does),
 //! summed over one example's tokens. Measured errors against
