@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernels::{gemm_launch, gemm_slices, GEMM_K};
+use crate::gpu::kernels::{GEMM_K, TILED_GEMM};
 use crate::gpu::launch::Prepared;
 use crate::gpu::registry::Kernel;
 use crate::ntk::kernels::{GramKernels, ReferenceKernels, Segmented};
@@ -157,7 +157,7 @@ pub fn matmul_rate(device: &Device, n: usize, repeats: usize) -> Result<BenchRow
 
 /// The GEMM kernel alone with its inputs resident on the device (no upload, no read-back),
 /// one launch of inner size min(k, 32768) (the most `gemm_nt` launches at once), split into
-/// `slices` split-k slices, or (`None`) as many as `gemm_nt` chooses (`gemm_slices`); the
+/// `slices` split-k slices, or (`None`) as many as `gemm_nt` chooses (`TILED_GEMM.slices`); the
 /// host's f64 sum of the slices is not timed. One row per entry of `slices`, all on one upload.
 ///
 /// # Errors
@@ -167,14 +167,14 @@ pub fn resident_gemm(ctx: &GpuContext, n: usize, k: usize, slices: &[Option<usiz
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (x, y) = (random_values(&mut rng, n * k), random_values(&mut rng, n * k));
     let info = [n as u32, n as u32, k as u32, 0];
-    let counts: Vec<usize> = slices.iter().map(|choice| choice.unwrap_or_else(|| gemm_slices(n, n, k, usize::MAX)).max(1)).collect();
+    let counts: Vec<usize> = slices.iter().map(|choice| choice.unwrap_or_else(|| TILED_GEMM.slices(n, n, k, usize::MAX)).max(1)).collect();
     // One upload for every slice count: the output holds the largest count's partial C's.
-    let (_, out_len) = gemm_launch(n, n, counts.iter().copied().max().unwrap_or(1));
+    let (_, out_len) = TILED_GEMM.launch(n, n, counts.iter().copied().max().unwrap_or(1));
     let inputs = [bytemuck::cast_slice(&x), bytemuck::cast_slice(&y)];
-    let mut prepared = Prepared::new(ctx, Kernel::GemmNt, &inputs, &info, out_len, gemm_launch(n, n, 1).0)?;
+    let mut prepared = Prepared::new(ctx, Kernel::GemmNt, &inputs, &info, out_len, TILED_GEMM.launch(n, n, 1).0)?;
     let mut rows = Vec::with_capacity(slices.len());
     for (choice, &s) in slices.iter().zip(&counts) {
-        prepared.set_groups(ctx, gemm_launch(n, n, s).0)?;
+        prepared.set_groups(ctx, TILED_GEMM.launch(n, n, s).0)?;
         let (seconds, _) = time(repeats, || prepared.dispatch(ctx, 1))?;
         let how = if choice.is_some() { "set" } else { "auto" };
         rows.push(row("gemm_nt (resident)", format!("{n}x{k} · {n}x{k}ᵀ, {s} slices ({how})"), 2.0 * (n * n * k) as f64, seconds, None));

@@ -43,7 +43,7 @@ const GEMM_ROWS: usize = 2048;
 pub(crate) const GEMM_K: usize = 32768;
 /// Values of k per split-k slice of `gemm_nt`: one workgroup sums at most this many in f32 (a
 /// partial per 64 values, at most 64 partials), and the slices' results are added in f64 on the
-/// host. It bounds the f32 rounding (measured in docs/gpu.md); [`gemm_slices`] may cut finer
+/// host. It bounds the f32 rounding (measured in docs/gpu.md); [`TILED_GEMM`] may cut finer
 /// for occupancy.
 const GEMM_SLICE: usize = 4096;
 const SEGMENT_ROWS: usize = TILE;
@@ -112,32 +112,52 @@ const GEMM_WORKGROUPS: usize = 264;
 /// slice's read-back (one f32 per output) stays below 1/2048 of its multiply-adds.
 const GEMM_MIN_SLICE: usize = 1024;
 
-/// How many split-k slices `gemm_nt` uses on `[m1, len] · [m2, len]ᵀ`: at least ⌈len / 4096⌉
-/// (the precision bound of [`GEMM_SLICE`]), more while the launch has fewer than
-/// [`GEMM_WORKGROUPS`] workgroups and each slice keeps ≥ [`GEMM_MIN_SLICE`] values of k, and
-/// never more than `most` (the output binding's limit) unless the precision bound needs them.
-pub(crate) fn gemm_slices(m1: usize, m2: usize, len: usize, most: usize) -> usize {
-    let needed = len.div_ceil(GEMM_SLICE).max(1);
-    let tiles = (groups_of(m1, GEMM_TILE) as usize * groups_of(m2, GEMM_TILE) as usize).max(1);
-    let wanted = GEMM_WORKGROUPS.div_ceil(tiles).min(len.div_ceil(GEMM_MIN_SLICE));
-    needed.max(wanted.min(most))
+/// One of the two WGSL kernels behind [`GramKernels::gemm_nt`] and how the host splits k for it:
+/// at least ⌈len / `slice`⌉ slices (the precision bound), more while the launch has fewer than
+/// [`GEMM_WORKGROUPS`] workgroups and each slice keeps ≥ `min_slice` values of k, never more than
+/// the output binding allows unless precision needs them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GemmKernel {
+    kernel: Kernel,
+    /// Output block edge per workgroup.
+    block: usize,
+    /// Most values of k per slice (precision).
+    slice: usize,
+    /// Fewest values of k per slice added for occupancy.
+    min_slice: usize,
+    /// Most values of k per launch (the shader's loop lengths), `usize::MAX` for no bound.
+    launch_k: usize,
 }
 
-/// The split-k launch of `gemm_nt` on `[m1, len] · [m2, len]ᵀ` in `slices` slices: the dispatch
-/// (⌈m2 / 128⌉, ⌈m1 / 128⌉, s) and the output length s · m1 · m2 (slice z at offset z · m1 · m2).
-pub(crate) fn gemm_launch(m1: usize, m2: usize, slices: usize) -> ([u32; 3], usize) {
-    let slices = slices.max(1);
-    ([groups_of(m2, GEMM_TILE), groups_of(m1, GEMM_TILE), slices as u32], slices * m1 * m2)
-}
+/// `gemm_nt.wgsl`: 128 × 128 tiles; slices of ≤ [`GEMM_SLICE`], ≥ [`GEMM_MIN_SLICE`] added for
+/// occupancy; launches of ≤ [`GEMM_K`].
+pub(crate) const TILED_GEMM: GemmKernel =
+    GemmKernel { kernel: Kernel::GemmNt, block: GEMM_TILE, slice: GEMM_SLICE, min_slice: GEMM_MIN_SLICE, launch_k: GEMM_K };
 
-/// Output block edge of `gemm_nt_small` (`R` in `kernels/gemm_nt_small.wgsl`).
-const SMALL_BLOCK: usize = 8;
-/// Values of k per `gemm_nt_small` slice, at most: each of the 256 threads sums at most 64 of
-/// them in f32 (the bound of `gemm_nt`'s first level); the slices are added in f64 on the host.
-const SMALL_SLICE: usize = 16384;
-/// Fewest values of k per `gemm_nt_small` slice added for occupancy (16 per thread, so that
-/// the workgroup's reduction tree stays a small part of its work).
-const SMALL_MIN_SLICE: usize = 4096;
+/// `gemm_nt_small.wgsl`: 8 × 8 blocks (`R` in its WGSL); each of the 256 threads sums at most 64
+/// values of k of a slice of ≤ 16384 in f32 (the bound of `gemm_nt`'s first level); slices of
+/// ≥ 4096 (16 per thread, so that the reduction tree stays a small part of the work) added for
+/// occupancy; its per-thread loops stay short for any k, so only the bindings bound a launch.
+pub(crate) const SMALL_GEMM: GemmKernel = GemmKernel { kernel: Kernel::GemmNtSmall, block: 8, slice: 16384, min_slice: 4096, launch_k: usize::MAX };
+
+impl GemmKernel {
+    /// How many split-k slices this kernel uses on `[m1, len] · [m2, len]ᵀ`, `most` being the
+    /// output binding's limit.
+    pub(crate) fn slices(&self, m1: usize, m2: usize, len: usize, most: usize) -> usize {
+        let needed = len.div_ceil(self.slice).max(1);
+        let blocks = (groups_of(m1, self.block) as usize * groups_of(m2, self.block) as usize).max(1);
+        let wanted = GEMM_WORKGROUPS.div_ceil(blocks).min(len.div_ceil(self.min_slice));
+        needed.max(wanted.min(most))
+    }
+
+    /// The launch on `[m1, len] · [m2, len]ᵀ` in `slices` slices: the dispatch
+    /// (⌈m2 / block⌉, ⌈m1 / block⌉, s) and the output length s · m1 · m2 (slice z at offset
+    /// z · m1 · m2).
+    pub(crate) fn launch(&self, m1: usize, m2: usize, slices: usize) -> ([u32; 3], usize) {
+        let slices = slices.max(1);
+        ([groups_of(m2, self.block), groups_of(m1, self.block), slices as u32], slices * m1 * m2)
+    }
+}
 
 /// Does `gemm_nt` on a `[m1, k] · [m2, k]ᵀ` block take `gemm_nt_small` under
 /// [`GemmChoice::Auto`]? When the block fills at most a quarter of its 128 × 128 tiles (one
@@ -149,24 +169,6 @@ const SMALL_MIN_SLICE: usize = 4096;
 pub fn small_gemm(m1: usize, m2: usize) -> bool {
     let tiles = groups_of(m1, GEMM_TILE) as usize * groups_of(m2, GEMM_TILE) as usize;
     4 * m1 * m2 <= tiles * GEMM_TILE * GEMM_TILE
-}
-
-/// How many slices `gemm_nt_small` uses on `[m1, len] · [m2, len]ᵀ`: at least
-/// ⌈len / 16384⌉ (precision, [`SMALL_SLICE`]), more while the launch has fewer than
-/// [`GEMM_WORKGROUPS`] workgroups and each slice keeps ≥ [`SMALL_MIN_SLICE`] values of k, never
-/// more than `most` (the output binding) unless precision needs them.
-pub(crate) fn small_slices(m1: usize, m2: usize, len: usize, most: usize) -> usize {
-    let needed = len.div_ceil(SMALL_SLICE).max(1);
-    let blocks = (m1.div_ceil(SMALL_BLOCK) * m2.div_ceil(SMALL_BLOCK)).max(1);
-    let wanted = GEMM_WORKGROUPS.div_ceil(blocks).min(len.div_ceil(SMALL_MIN_SLICE));
-    needed.max(wanted.min(most))
-}
-
-/// The launch of `gemm_nt_small` on `[m1, len] · [m2, len]ᵀ` in `slices` slices: the dispatch
-/// (⌈m2 / 8⌉, ⌈m1 / 8⌉, s) and the output length s · m1 · m2.
-pub(crate) fn small_launch(m1: usize, m2: usize, slices: usize) -> ([u32; 3], usize) {
-    let slices = slices.max(1);
-    ([groups_of(m2, SMALL_BLOCK), groups_of(m1, SMALL_BLOCK), slices as u32], slices * m1 * m2)
 }
 
 fn same_slice<T>(a: &[T], b: &[T]) -> bool {
@@ -202,17 +204,14 @@ fn sub_block(m: &[f32], k: usize, rows: std::ops::Range<usize>, k0: usize, kc: u
 impl WgpuKernels {
     fn gemm_block(&self, x: &[f32], y: &[f32], k: usize, (r1, r2): (std::ops::Range<usize>, std::ops::Range<usize>), sym: bool, c: &mut [f64], n2: usize) -> Result<()> {
         let (m1, m2) = (r1.len(), r2.len());
-        let small = match self.gemm {
-            GemmChoice::Auto => small_gemm(m1, m2),
-            GemmChoice::Tiled => false,
-            GemmChoice::Small => true,
+        let gemm = match self.gemm {
+            GemmChoice::Auto if small_gemm(m1, m2) => SMALL_GEMM,
+            GemmChoice::Auto | GemmChoice::Tiled => TILED_GEMM,
+            GemmChoice::Small => SMALL_GEMM,
         };
         let limit = max_binding_bytes(self.ctx);
         let (per_col, outputs) = (4 * m1.max(m2) as u64, (limit / (4 * (m1 * m2) as u64)).max(1) as usize);
-        // The tiled kernel's loops bound a launch at GEMM_K; the small kernel's per-thread loops
-        // stay short for any k (≤ 64 values per slice), so only the bindings bound it.
-        let (launch_k, slice) = if small { (k, SMALL_SLICE) } else { (GEMM_K, GEMM_SLICE) };
-        let kc = ((limit / per_col) as usize).clamp(1, k.min(launch_k).min(outputs * slice));
+        let kc = ((limit / per_col) as usize).clamp(1, k.min(gemm.launch_k).min(outputs * gemm.slice));
         let kc = if kc >= 16 && kc < k { kc / 16 * 16 } else { kc };
         let mut k0 = 0;
         while k0 < k {
@@ -222,12 +221,8 @@ impl WgpuKernels {
             let ys = if sym { Cow::Borrowed(&xs[..]) } else { sub_block(y, k, r2.clone(), k0, len) };
             let info = [m1 as u32, m2 as u32, len as u32, u32::from(sym)];
             let inputs: [&[u8]; 2] = [bytemuck::cast_slice(&xs), bytemuck::cast_slice(&ys)];
-            let (kernel, (groups, out_len)) = if small {
-                (Kernel::GemmNtSmall, small_launch(m1, m2, small_slices(m1, m2, len, outputs)))
-            } else {
-                (Kernel::GemmNt, gemm_launch(m1, m2, gemm_slices(m1, m2, len, outputs)))
-            };
-            let slices = run(self.ctx, kernel, &inputs, &info, out_len, groups)?;
+            let (groups, out_len) = gemm.launch(m1, m2, gemm.slices(m1, m2, len, outputs));
+            let slices = run(self.ctx, gemm.kernel, &inputs, &info, out_len, groups)?;
             for block in slices.chunks_exact(m1 * m2) {
                 add_block(c, n2, (r1.start, r2.start), (m1, m2), block);
             }
@@ -464,29 +459,29 @@ mod tests {
     #[test]
     fn split_k_fills_small_launches_within_the_precision_and_binding_bounds() {
         // 64 tiles: 5 slices would reach 264 workgroups; 4 keep 1024 values of k each.
-        assert_eq!(gemm_slices(1024, 1024, 4096, usize::MAX), 4);
-        assert_eq!(gemm_slices(1024, 1024, 1024, usize::MAX), 1);
-        assert_eq!(gemm_slices(1024, 1024, 32768, usize::MAX), 8);
+        assert_eq!(TILED_GEMM.slices(1024, 1024, 4096, usize::MAX), 4);
+        assert_eq!(TILED_GEMM.slices(1024, 1024, 1024, usize::MAX), 1);
+        assert_eq!(TILED_GEMM.slices(1024, 1024, 32768, usize::MAX), 8);
         // 1024 tiles need no split beyond the precision bound (8 × 4096 = 32768).
-        assert_eq!(gemm_slices(4096, 4096, 32768, usize::MAX), 8);
+        assert_eq!(TILED_GEMM.slices(4096, 4096, 32768, usize::MAX), 8);
         // One tile: as many slices as keep 1024 values of k each.
-        assert_eq!(gemm_slices(8, 8, 32768, usize::MAX), 32);
-        assert_eq!(gemm_slices(8, 8, 100, usize::MAX), 1);
+        assert_eq!(TILED_GEMM.slices(8, 8, 32768, usize::MAX), 32);
+        assert_eq!(TILED_GEMM.slices(8, 8, 100, usize::MAX), 1);
         // The binding limit caps the extra slices, never the ones precision needs.
-        assert_eq!(gemm_slices(1024, 1024, 4096, 2), 2);
-        assert_eq!(gemm_slices(8, 8, 32768, 4), 8);
-        assert_eq!(gemm_launch(300, 200, 3), ([2, 3, 3], 3 * 300 * 200));
+        assert_eq!(TILED_GEMM.slices(1024, 1024, 4096, 2), 2);
+        assert_eq!(TILED_GEMM.slices(8, 8, 32768, 4), 8);
+        assert_eq!(TILED_GEMM.launch(300, 200, 3), ([2, 3, 3], 3 * 300 * 200));
     }
 
     #[test]
     fn the_small_kernel_splits_long_k_for_precision_then_occupancy() {
         // 8 × 8 (one block), k = 589824 (a 384 × 1536 MiniLM weight): 144 slices of 4096.
-        assert_eq!(small_slices(8, 8, 589_824, usize::MAX), 144);
+        assert_eq!(SMALL_GEMM.slices(8, 8, 589_824, usize::MAX), 144);
         // 264 blocks need no occupancy split; precision still cuts 2^18 into 16 slices.
-        assert_eq!(small_slices(8, 2112, 1 << 18, usize::MAX), 16);
-        assert_eq!(small_slices(8, 8, 100, usize::MAX), 1);
+        assert_eq!(SMALL_GEMM.slices(8, 2112, 1 << 18, usize::MAX), 16);
+        assert_eq!(SMALL_GEMM.slices(8, 8, 100, usize::MAX), 1);
         // The binding limit caps the occupancy slices only.
-        assert_eq!(small_slices(8, 8, 589_824, 10), 36);
-        assert_eq!(small_launch(13, 8, 5), ([1, 2, 5], 5 * 13 * 8));
+        assert_eq!(SMALL_GEMM.slices(8, 8, 589_824, 10), 36);
+        assert_eq!(SMALL_GEMM.launch(13, 8, 5), ([1, 2, 5], 5 * 13 * 8));
     }
 }
