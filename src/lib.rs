@@ -29,20 +29,15 @@
 
 #![warn(missing_docs)]
 
-pub mod acbo;
-pub mod bound;
+pub use ntkgap_core::{acbo, bound, corpus, error, files, graph, numeric, tokenize};
+
 pub mod cli;
-pub mod corpus;
 pub mod demo;
-pub mod error;
-pub mod gpu;
 pub mod gap;
-pub mod graph;
+pub mod gpu;
 pub mod model;
-pub mod numeric;
 pub mod ntk;
 pub mod report;
-pub mod tokenize;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -2,7 +2,7 @@
 //! global task and local queries, the A-CBO benchmark with that model (calibration, measured
 //! error, direct accuracy, seeded reproducibility) and its refusals.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use ntkgap::report::npy;
+use ntkgap::files::npy;
 
-mod common;
+use crate::common;
 use common::{ntkgap, s, stderr};
 
 fn write_counterexample(dir: &Path) {

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Output;
 
-mod common;
+use crate::common;
 use common::{ntkgap, s, stderr};
 
 /// n = 3..4 Corr2Cause (below 1,000 records per size the split rule gives half to test and the

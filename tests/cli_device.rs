@@ -10,9 +10,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use ntkgap::report::npy;
+use ntkgap::files::npy;
 
-mod common;
+use crate::common;
 use common::{ntkgap, s, stderr, three_records};
 
 /// Environment that hides every Vulkan driver (and so every adapter on Linux).

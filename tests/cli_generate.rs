@@ -4,7 +4,7 @@ use std::path::Path;
 
 use ntkgap::corpus::{parse_nodes, read_records, CorpusKind, GenerateConfig, Plan, SplitSizes};
 
-mod common;
+use crate::common;
 use common::{ntkgap, stderr};
 
 fn lines(path: &Path) -> usize {

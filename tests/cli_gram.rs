@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use ntkgap::report::npy;
+use ntkgap::files::npy;
 
-mod common;
+use crate::common;
 use common::{ntkgap, s, stderr, three_records};
 
 fn write_inputs(dir: &Path) -> (PathBuf, PathBuf) {

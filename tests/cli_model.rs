@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-mod common;
+use crate::common;
 use common::{ntkgap, s, stderr};
 
 /// A small labelled corpus: corr2cause n = 2..3 (51 dev and 51 test records; the tests train on dev).
@@ -56,7 +56,7 @@ fn train_eval_forward_on_builtin_tiny() {
     let logits = tmp.path().join("logits.npy");
     let fwd = ntkgap(&["forward", "--model", s(&run_dir.join("best")), "--input", s(&data.join("test.jsonl")), "--out", s(&logits)]);
     assert!(fwd.status.success(), "{}", stderr(&fwd));
-    let array = ntkgap::report::npy::read(&logits).unwrap();
+    let array = ntkgap::files::npy::read(&logits).unwrap();
     let n = std::fs::read_to_string(data.join("test.jsonl")).unwrap().lines().count();
     assert_eq!(array.shape, vec![n, 2]);
     // The eval accuracy is the accuracy of these logits.
@@ -105,7 +105,7 @@ fn headless_model_gets_a_seeded_head_saved_beside_the_logits() {
     let again = tmp.path().join("again.npy");
     let fwd2 = ntkgap(&["forward", "--model", s(&base), "--head", s(&head), "--input", s(&data.join("test.jsonl")), "--out", s(&again), "--device", "cpu"]);
     assert!(fwd2.status.success(), "{}", stderr(&fwd2));
-    assert_eq!(ntkgap::report::npy::read(&out).unwrap(), ntkgap::report::npy::read(&again).unwrap());
+    assert_eq!(ntkgap::files::npy::read(&out).unwrap(), ntkgap::files::npy::read(&again).unwrap());
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! `scripts/setup.sh`) and the rendering check needs `chromium` (installed by `.ci/run`); where
 //! they are missing the corresponding part prints `SKIPPED: …` and the rest still runs.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -39,7 +39,7 @@
 //! to 4096 lies in [−0.75, −0.35] (1/√n is −0.5), and a final relative error below 0.06.
 //! Single seeds scatter widely at small width (0.14–0.67 at n = 64, L = 1), hence the average.
 
-mod common;
+use crate::common;
 
 use std::f64::consts::PI;
 

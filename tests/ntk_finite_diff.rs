@@ -26,7 +26,7 @@
 //! Known gap: the model's parameters are f32 values (the loaders build them from f32 host
 //! tensors); perturbations and everything downstream are f64.
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 

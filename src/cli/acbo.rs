@@ -22,7 +22,7 @@ use crate::corpus::{JsonlReader, JsonlWriter, Record};
 use crate::error::{Error, Result};
 use crate::model::oracle::ModelOracleFactory;
 use crate::model::{load, ComputeDevice, DeviceChoice, LoadOptions, LoadedModel, ModelSpec};
-use crate::report::{write_json_atomic, Meta};
+use crate::files::{write_json_atomic, Meta};
 
 /// Arguments of `ntkgap acbo`.
 #[derive(Debug, Args)]
@@ -195,7 +195,7 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
     let loaded = load_model(&settings, settings.seed, args.device)?;
     let factory = model_factory(&args, &settings, loaded.as_ref())?;
     let (records, items) = read_items(&args, &settings)?;
-    let out_dir = crate::report::OutputDir::create(&args.out)?;
+    let out_dir = crate::files::OutputDir::create(&args.out)?;
     if let Some((_, compute)) = &loaded {
         compute.announce();
     }

@@ -17,8 +17,8 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::corpus::{CorpusKind, CorpusWriter, GenerateConfig, Plan};
 use crate::ntk::cpu_kernels::gemm_rate;
-use crate::report::memory::{format_bytes, parse_bytes, vm_hwm};
-use crate::report::npy;
+use crate::files::memory::{format_bytes, parse_bytes, vm_hwm};
+use crate::files::npy;
 
 /// `ntkgap bench …`.
 #[derive(Debug, Args)]

@@ -12,7 +12,7 @@ use crate::gpu::GemmChoice;
 use crate::model::DeviceChoice;
 use crate::ntk::cpu_kernels::CpuKernels;
 use crate::ntk::kernels::GramKernels;
-use crate::report::{write_json_atomic, Meta};
+use crate::files::{write_json_atomic, Meta};
 
 /// Sizes and device of `ntkgap bench kernels`.
 #[derive(Debug, Args)]

@@ -20,7 +20,7 @@ use crate::bound::{analyse, charts, parse_pairs, GramView, PairReport, Predictor
 use crate::cli::gap_args::{bars, PredictorArgs};
 use crate::error::{Error, Result};
 use crate::gap::{self, Analysis, PairInputs, PredictorModel, TrainSet};
-use crate::report::{npy, write_atomic, write_json_atomic, Meta, OutputDir};
+use crate::files::{npy, write_atomic, write_json_atomic, Meta, OutputDir};
 use crate::tokenize::summary::read_pairs;
 
 /// Check the published and the corrected kernel bound per pair.

@@ -11,7 +11,7 @@ use clap::Args;
 use crate::cli::model_args::{bar, ModelArgs};
 use crate::model::infer::logits;
 use crate::model::{LoadedModel, WeightMap};
-use crate::report::{npy, Meta};
+use crate::files::{npy, Meta};
 use crate::tokenize::stream::encode_all;
 
 /// Write a model's logits on a JSONL file.

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::gap::AnalysisConfig;
 use crate::model::{ComputeDevice, DeviceChoice, LoadedModel, ModelSpec};
 use crate::ntk::{GramOptions, KernelChoice};
-use crate::report::Meta;
+use crate::files::Meta;
 
 /// `--predictor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -11,7 +11,7 @@ use clap::Args;
 
 use crate::corpus::config::{parse_nodes, CorpusKind, Dedup, GenerateConfig, DEFAULT_MAX_RECORDS};
 use crate::corpus::{CorpusWriter, Plan};
-use crate::report::Meta;
+use crate::files::Meta;
 
 /// Arguments of `ntkgap generate`.
 #[derive(Debug, Args)]
@@ -22,14 +22,14 @@ use crate::report::Meta;
 pub struct GenerateArgs {
     /// Which corpus: the original benchmark's exhaustive MECs, or random DAGs (the paper's
     /// Extended Corr2Cause).
-    #[arg(long, value_enum, default_value = "corr2cause")]
+    #[arg(long, value_parser = super::choice(&CorpusKind::NAMES), default_value = "corr2cause")]
     pub kind: CorpusKind,
     /// Numbers of variables: N, A..B or A..=B (inclusive). corr2cause: 2..6; extended: 2..64.
     #[arg(long, default_value = "2..6")]
     pub nodes: String,
     /// corr2cause: one MEC per class of variable relabellings (iso, as the original) or every
     /// labelled MEC (none).
-    #[arg(long, value_enum, default_value = "iso")]
+    #[arg(long, value_parser = super::choice(&Dedup::NAMES), default_value = "iso")]
     pub dedup: Dedup,
     /// corr2cause: keep a seeded sample of at most K MECs per number of variables.
     #[arg(long, value_name = "K")]

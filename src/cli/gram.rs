@@ -11,8 +11,8 @@ use clap::{Args, ValueEnum};
 use crate::cli::model_args::{bar, ModelArgs};
 use crate::model::{ComputeDevice, DeviceChoice, ModelSpec};
 use crate::ntk::{gram, Gram, GramOptions, KernelChoice, NtkMethod, OutputMode, ParamSubset, SignalPath};
-use crate::report::memory::{format_bytes, parse_bytes, peak_rss_bytes};
-use crate::report::{npy, write_json_atomic, Meta, OutputDir};
+use crate::files::memory::{format_bytes, parse_bytes, peak_rss_bytes};
+use crate::files::{npy, write_json_atomic, Meta, OutputDir};
 use crate::tokenize::stream::{encode_all, EncodeSummary, EncodedRecord};
 use crate::tokenize::Tokenizer;
 

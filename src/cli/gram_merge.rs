@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::ntk::shard::{merge, Slab};
-use crate::report::{npy, Meta};
+use crate::files::{npy, Meta};
 
 /// Merge Gram row slabs into one matrix.
 #[derive(Debug, Args)]

@@ -15,7 +15,7 @@ use crate::acbo::local_query::{generate_local_corpus, LocalCorpusConfig};
 use crate::acbo::oracle::ExperimentSettings;
 use crate::corpus::config::parse_nodes;
 use crate::corpus::CorpusWriter;
-use crate::report::Meta;
+use crate::files::Meta;
 
 /// Arguments of `ntkgap local-queries`.
 #[derive(Debug, Args)]

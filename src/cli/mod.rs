@@ -118,6 +118,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// A clap value parser for a library enum that names its values (`T::NAMES`): the names are
+/// clap's possible values (listed in `--help` and in the error for any other word).
+pub(crate) fn choice<T: Copy + Send + Sync + 'static>(
+    names: &'static [(&'static str, T)],
+) -> impl clap::builder::TypedValueParser<Value = T> {
+    clap::builder::PossibleValuesParser::new(names.iter().map(|(name, _)| *name)).map(move |word: String| {
+        names.iter().find(|(name, _)| *name == word).map(|(_, value)| *value).expect("clap admits only listed names")
+    })
+}
+
 /// `dir/stem.meta.json` for an output `dir/stem.ext`.
 pub fn meta_path(out: &Path) -> PathBuf {
     let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());

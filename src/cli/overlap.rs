@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::report::{write_atomic, Meta};
+use crate::files::{write_atomic, Meta};
 use crate::tokenize::summary::{read_pairs, render_table, summarize, to_csv};
 
 /// Summarise a pairs file by n_vars.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::error::Error;
-use crate::report::Meta;
+use crate::files::Meta;
 use crate::tokenize::pairs::{mine, MinerConfig, PairKind};
 use crate::tokenize::stream::encode_all;
 use crate::tokenize::load_with_max_length;

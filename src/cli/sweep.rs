@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use crate::bound::charts;
+use crate::report::bound_charts as charts;
 use crate::bound::table::{by_n_vars, csv, render_table, GroupSummary, PairRow};
 use crate::cli::bound::predictor_name;
 use crate::cli::gap_args::{bars, PredictorArgs};
@@ -17,7 +17,7 @@ use crate::corpus::parse_nodes;
 use crate::error::Error;
 use crate::gap::analysis::AnalysisSummary;
 use crate::gap::sweep::{sweep, SizeResult, SweepConfig, SweepPredictor};
-use crate::report::{write_atomic, write_json_atomic, Meta, OutputDir};
+use crate::files::{write_atomic, write_json_atomic, Meta, OutputDir};
 
 /// Sweep graph sizes: generate data, mine near-miss pairs, check both bounds per pair.
 #[derive(Debug, Args)]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::model_args::{bar, ModelArgs};
-use crate::report::{write_json_atomic, Meta};
+use crate::files::{write_json_atomic, Meta};
 use crate::train::data::Examples;
 use crate::train::trainer::{EpochRecord, TrainData, TrainProgress};
 use crate::train::{train, Objective, TrainConfig};

@@ -35,7 +35,7 @@ use crate::demo::Reporter;
 use crate::error::{Error, Result};
 use crate::model::oracle::ModelOracleFactory;
 use crate::model::{load, LoadOptions, ModelSpec};
-use crate::report::{write_atomic, write_json_atomic};
+use crate::files::{write_atomic, write_json_atomic};
 
 /// One oracle on one size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::report::meta::sha256_bytes;
-use crate::report::write_json_atomic;
+use crate::files::meta::sha256_bytes;
+use crate::files::write_json_atomic;
 
 /// The file that marks a completed stage directory.
 pub const MARKER: &str = "stage.json";

@@ -33,7 +33,7 @@ use crate::acbo::oracle::ExperimentSettings;
 use crate::corpus::{generate, CorpusKind, GenerateConfig, JsonlWriter, Record, Split};
 use crate::demo::config::DataConfig;
 use crate::error::Result;
-use crate::report::{write_atomic, write_json_atomic};
+use crate::files::{write_atomic, write_json_atomic};
 use crate::tokenize::pairs::{mine, MinerConfig, NearMissPair, PairKind};
 use crate::tokenize::stream::encode_all;
 use crate::tokenize::summary::{summarize, to_csv};

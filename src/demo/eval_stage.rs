@@ -17,7 +17,7 @@ use crate::demo::train_stage::objective_name;
 use crate::error::Result;
 use crate::demo::config::Backend;
 use crate::model::{load, LoadOptions, ModelSpec};
-use crate::report::{npy, write_atomic, write_json_atomic};
+use crate::files::{npy, write_atomic, write_json_atomic};
 use crate::train::data::Examples;
 use crate::train::eval::{evaluate, EvalReport, Metrics, Prediction};
 use crate::train::trainer::predictions;

@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::gap::{analyse, Analysis, AnalysisConfig, Bars, PairInputs, PredictorModel, TrainSet};
 use crate::model::{load, LoadOptions, LoadedModel, ModelSpec};
 use crate::ntk::{GramOptions, KernelChoice};
-use crate::report::{npy, write_atomic, write_json_atomic};
+use crate::files::{npy, write_atomic, write_json_atomic};
 use crate::demo::summary::RIDGE_RUN;
 use crate::tokenize::pairs::NearMissPair;
 use crate::tokenize::summary::read_pairs;

@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::report::{Meta, OutputDir};
+use crate::files::{Meta, OutputDir};
 
 pub use cache::{StageCache, StageKey, StageStatus};
 pub use config::{Backend, DemoConfig, DemoMode};

@@ -9,7 +9,7 @@ use crate::demo::charts::CHARTS;
 use crate::demo::summary::{DemoSummary, GroupAccuracy, NETWORK_RUN};
 use crate::error::Result;
 use crate::report::html::{document, Body, Table};
-use crate::report::{write_atomic, write_json_atomic, Meta};
+use crate::files::{write_atomic, write_json_atomic, Meta};
 
 fn f3(x: f64) -> String {
     format!("{x:.3}")

@@ -27,7 +27,7 @@ use crate::corpus::names::names_of_set;
 use crate::corpus::{ci_policy_for, premise_from_dag, variable_name};
 use crate::error::Result;
 use crate::graph::{cpdag, d_separated, enumerate_mec, mec_key, Dag};
-use crate::report::{npy, write_json_atomic, OutputDir};
+use crate::files::{npy, write_json_atomic, OutputDir};
 
 /// One d-separation fact.
 #[derive(Debug, Clone, Serialize)]

@@ -14,7 +14,7 @@ use crate::demo::Reporter;
 use crate::error::Result;
 use crate::demo::config::Backend;
 use crate::model::{load, LoadOptions, LoadedModel, ModelSpec};
-use crate::report::write_json_atomic;
+use crate::files::write_json_atomic;
 use crate::train::data::Examples;
 use crate::train::trainer::{EpochRecord, TrainProgress};
 use crate::train::{train, Objective, TrainConfig, TrainData};

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::model::classifier::Classifier;
-use crate::report::{write_atomic, write_json_atomic};
+use crate::files::{write_atomic, write_json_atomic};
 
 /// Write `classifier` (weights and config) and `tokenizer_json` into `dir` (created if needed).
 ///

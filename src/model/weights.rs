@@ -17,7 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use safetensors::{Dtype, SafeTensors};
 
 use crate::error::{Error, Result};
-use crate::report::write_atomic;
+use crate::files::write_atomic;
 
 /// One f32 tensor in host memory, row-major.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,14 +1,6 @@
-//! Output writers: atomic files, `meta.json` provenance, `.npy`, charts (PNG + SVG), memory
-//! figures for timing lines, HTML pages.
-//!
-//! Every output goes through [`atomic::AtomicFile`] so a failed run leaves no partial file.
+//! What a person looks at: charts (PNG + SVG through plotters) and self-contained HTML pages.
+//! The file plumbing under them (atomic files, meta.json, .npy) is [`crate::files`].
 
-pub mod atomic;
-pub mod memory;
+pub mod bound_charts;
 pub mod html;
-pub mod meta;
-pub mod npy;
 pub mod plot;
-
-pub use atomic::{write_atomic, write_json_atomic, AtomicFile, OutputDir};
-pub use meta::Meta;

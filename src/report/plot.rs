@@ -14,7 +14,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::report::atomic::write_atomic;
+use crate::files::atomic::write_atomic;
 
 /// DejaVu Sans (assets/fonts, Bitstream Vera license).
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");

@@ -19,7 +19,7 @@ use crate::model::infer;
 use crate::model::dense::tensor_to_host;
 use crate::model::weights::{distance, WeightMap};
 use crate::model::{save, Batch, Classifier};
-use crate::report::write_json_atomic;
+use crate::files::write_json_atomic;
 use crate::tokenize::pad_batch;
 use crate::train::data::{shuffled_batches, Examples};
 use crate::train::eval::{evaluate, Metrics, Prediction};

@@ -1,0 +1,1 @@
+//! Nothing but the criterion benchmarks in `benches/` (`cargo bench -p ntkgap-benches`).

@@ -1,0 +1,29 @@
+//! # ntkgap-core
+//!
+//! The burn-free half of ntkgap: everything that needs no neural-network framework, so that a
+//! user who wants the Corr2Cause generator, the Theorem 1 check or the A-CBO loop compiles in
+//! seconds, not minutes.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`graph`] | DAG bitsets, d-separation, CPDAG, MEC enumeration, the six relations |
+//! | [`corpus`] | Corr2Cause records, JSONL I/O, premises/hypotheses/labels/splits |
+//! | [`tokenize`] | `Tokenizer` trait, HF `tokenizer.json`, built-in word vocabulary, overlap metrics, near-miss pairs |
+//! | [`bound`] | the Theorem 1 check (published vs corrected bound per pair), kernel ridge/logistic predictors, lazy-regime diagnostics |
+//! | [`acbo`] | A-CBO: MEC candidates, interventional queries, the `Oracle` trait and the burn-free oracles, log-space posterior, EIG, evaluation |
+//! | [`files`] | atomic output files, `meta.json` provenance, `.npy` I/O, memory figures |
+//!
+//! Library errors are one enum, [`Error`], with a [`Result`] alias.
+
+#![warn(missing_docs)]
+
+pub mod acbo;
+pub mod bound;
+pub mod corpus;
+pub mod error;
+pub mod files;
+pub mod graph;
+pub mod numeric;
+pub mod tokenize;
+
+pub use error::{Error, Result};

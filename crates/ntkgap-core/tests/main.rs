@@ -1,0 +1,17 @@
+//! The integration tests of `ntkgap-core`, one binary: modules by topic. Test data lives in the
+//! repository's `tests/data/` (shared with the `ntkgap` crate's tests).
+
+mod graph_support;
+
+mod acbo_loop;
+mod bound;
+mod bound_kernel;
+mod corpus_generate;
+mod corpus_labels;
+mod corpus_premise;
+mod graph_dsep;
+mod graph_enumerate;
+mod graph_mec;
+mod graph_relation;
+mod tokenize;
+mod tokenizer_parity;
