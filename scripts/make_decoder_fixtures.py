@@ -412,12 +412,12 @@ def parity_cases(tok, records_big, records_small):
     ]
     rendered = [render(r) for r in records_small] + [render(r) for r in records_big]
     lens = {t: len(tok.encode(t).ids) for t in rendered}
-    pool = sorted(set(rendered), key=lambda t: lens[t])
+    pool = sorted(set(rendered), key=lambda t: (lens[t], t))  # deterministic (no set order)
     targets = [50, 90, 126, 165, 200]
     chosen = []
     for target in targets:
         cands = [t for t in pool if lens[t] <= target and t not in chosen]
-        chosen.append(max(cands, key=lambda t: lens[t]))
+        chosen.append(max(cands, key=lambda t: (lens[t], t)))
     cases = [{"kind": "verbatim", "text": t} for t in verbatim]
     cases += [{"kind": "template", "text": t} for t in chosen]
     return cases
@@ -627,9 +627,41 @@ def run_tiny():
 
 # --------------------------------------------------------------------------------------- smollm2
 
-def gguf_metadata(path):
+def gguf_reader(path):
     import gguf
-    r = gguf.GGUFReader(str(path))
+    return gguf.GGUFReader(str(path))
+
+
+def gguf_token_types(reader):
+    """{id: type} for every token whose tokenizer.ggml.token_type is not 1 (NORMAL); 3 = CONTROL."""
+    f = reader.fields["tokenizer.ggml.token_type"]
+    types = [int(f.parts[i][0]) for i in f.data]
+    return {i: t for i, t in enumerate(types) if t != 1}
+
+
+def gguf_raw_rows(reader, name, rows=(0, 1), n=16):
+    """First n values of some rows of a tensor as gguf-py dequantises it, before any permutation."""
+    import gguf
+    t = next(t for t in reader.tensors if t.name == name)
+    w = gguf.dequantize(t.data, t.tensor_type)
+    return {"gguf_type": t.tensor_type.name, "numpy_shape": list(w.shape),
+            **{f"row{r}_first{n}": f32(torch.from_numpy(np.ascontiguousarray(w[r, :n]))) for r in rows}}
+
+
+def check_unpermuted(reader, name, hf_weight, n_head):
+    """HF row h*d + j*d/2 + i == GGUF row h*d + 2*i + j (d = head_dim, i < d/2, j in {0, 1})."""
+    import gguf
+    t = next(t for t in reader.tensors if t.name == name)
+    raw = torch.from_numpy(np.ascontiguousarray(gguf.dequantize(t.data, t.tensor_type)))
+    out, d_in = raw.shape
+    d = out // n_head
+    hf = raw.reshape(n_head, d // 2, 2, d_in).transpose(1, 2).reshape(out, d_in)
+    assert torch.equal(hf, hf_weight), name
+    assert not torch.equal(raw, hf_weight), name
+
+
+def gguf_metadata(reader):
+    r = reader
     keep = {}
     for k, f in r.fields.items():
         if k in ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type", "tokenizer.ggml.scores"):
@@ -678,7 +710,9 @@ def run_smollm2():
     if not gguf_path.exists():
         sys.exit(f"{gguf_path} is missing: run scripts/fetch_models.sh first")
     OUT.mkdir(parents=True, exist_ok=True)
-    meta = gguf_metadata(gguf_path)
+    reader = gguf_reader(gguf_path)
+    meta = gguf_metadata(reader)
+    token_types = gguf_token_types(reader)
     tok = AutoTokenizer.from_pretrained(str(SMOL_DIR), gguf_file=SMOL_GGUF)
     model = AutoModelForCausalLM.from_pretrained(
         str(SMOL_DIR), gguf_file=SMOL_GGUF, dtype=torch.float32, attn_implementation="eager"
@@ -692,12 +726,10 @@ def run_smollm2():
     for w, i in zip(LABEL_WORDS, label_ids):
         assert tok(w, add_special_tokens=False).input_ids == [i], w
         assert tok("Answer:" + w, add_special_tokens=False).input_ids[-1] == i, w
-    probe_words = [" No", " Yes", "No", "Yes", " no", " yes", " True", " False", " The", "\n", ":", " A", " B"]
+    probe_words = [" No", " Yes", "No", "Yes", " no", " yes", " True", " False", " The", "\n", ":", " A"]
     probe = token_ids_for(tok, probe_words)
-    fixed = [0, 1, 2] + [probe[w] for w in probe_words] 
-    fixed = list(dict.fromkeys(fixed + [49151]))
-    assert len(fixed) == 17 or len(fixed) == 16, fixed
-    fixed = fixed[:16] if len(fixed) > 16 else fixed
+    fixed = [0, 1, 2] + [probe[w] for w in probe_words] + [len(tok) - 1]
+    assert len(set(fixed)) == 16, fixed
 
     default_ids = tok("Hello")["input_ids"]
     bos_added = default_ids[0] == tok.bos_token_id
@@ -753,6 +785,11 @@ def run_smollm2():
                       "abs_sum_f64": t.double().abs().sum().item(),
                       "row0_first16": f32(t.reshape(t.shape[0], -1)[0, :16]) if t.ndim > 1 else f32(t[:16]),
                       "row1_first16": f32(t[1, :16]) if t.ndim > 1 else None}
+    check_unpermuted(reader, "blk.0.attn_q.weight", sd["model.layers.0.self_attn.q_proj.weight"], model.config.num_attention_heads)
+    check_unpermuted(reader, "blk.0.attn_k.weight", sd["model.layers.0.self_attn.k_proj.weight"], model.config.num_key_value_heads)
+    probes["model.layers.0.self_attn.q_proj.weight"]["gguf_raw"] = gguf_raw_rows(reader, "blk.0.attn_q.weight")
+    probes["model.layers.0.self_attn.k_proj.weight"]["gguf_raw"] = gguf_raw_rows(reader, "blk.0.attn_k.weight")
+    probes["model.layers.0.self_attn.v_proj.weight"]["gguf_raw"] = gguf_raw_rows(reader, "blk.0.attn_v.weight")
     probes["model.embed_tokens.weight"]["row_yes_first16"] = f32(sd["model.embed_tokens.weight"][label_ids[1], :16])
 
     cfg = model.config.to_dict()
@@ -764,8 +801,10 @@ def run_smollm2():
                   "AutoTokenizer.from_pretrained(dir, gguf_file=...)",
         "dequantization": "transformers calls gguf-py dequantize(): Q4_1 -> float32(d) * q + float32(m), Q8_0 -> float32(d) * q, "
                           "d and m read as float16; attn_q/attn_k rows are then un-permuted from llama.cpp's rope layout "
-                          "(reshape(n_head, head_dim/2, 2, in).swapaxes(1, 2)) for HF's rotate_half rope; no output.weight, lm_head tied "
-                          "to token_embd",
+                          "(reshape(n_head, head_dim/2, 2, in).swapaxes(1, 2): HF row h*d + j*d/2 + i = GGUF row h*d + 2*i + j, "
+                          "d = head_dim, i < d/2, j in {0, 1}; checked on layer 0) for HF's rotate_half rope; "
+                          "attn_v, attn_output and the ffn tensors are used as stored ([out, in] after dequantisation); "
+                          "there is no output.weight: lm_head is tied to token_embd",
         "config": {k: cfg[k] for k in ["hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
                                        "num_key_value_heads", "head_dim", "rms_norm_eps", "rope_parameters", "vocab_size",
                                        "tie_word_embeddings", "max_position_embeddings", "bos_token_id", "eos_token_id",
@@ -793,6 +832,9 @@ def run_smollm2():
             "backend_pre_tokenizer": json.loads(tok.backend_tokenizer.to_str())["pre_tokenizer"],
             "backend_post_processor": json.loads(tok.backend_tokenizer.to_str())["post_processor"],
             "ids_of": {repr(w): probe[w] for w in probe_words},
+            "gguf_token_types_not_normal": token_types,
+            "special_tokens_note": "transformers registers every GGUF token of type 3 (CONTROL: ids 0..16) as a special "
+                                   "added token, so their text in the input (e.g. '<|im_start|>') becomes that one id",
         },
         "gguf_metadata": {k: v for k, v in meta.items()},
         "chat_template": chat_template,
