@@ -148,7 +148,7 @@ def dumps(obj, indent=0):
     if isinstance(obj, dict):
         if not obj:
             return "{}"
-        items = [f"{pad}{json.dumps(k)}: {dumps(v, indent + 1)}" for k, v in obj.items()]
+        items = [f"{pad}{json.dumps(str(k), ensure_ascii=False)}: {dumps(v, indent + 1)}" for k, v in obj.items()]
         return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
     if isinstance(obj, list):
         if scalar_list(obj):
@@ -160,7 +160,9 @@ def dumps(obj, indent=0):
 
 
 def write(path, obj):
-    path.write_text(dumps(obj) + "\n")
+    text = dumps(obj) + "\n"
+    assert json.loads(text) == json.loads(json.dumps(obj)), path  # valid JSON, same content
+    path.write_text(text)
     print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size:,} bytes)")
 
 
