@@ -39,7 +39,19 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let root = tempfile::tempdir().unwrap().keep();
         let local = root.join("local");
-        ok(&["local-queries", "--nodes", "3..4", "--systems", "40", "--samples", "200", "--seed", "2", "--out", s(&local)]);
+        ok(&[
+            "local-queries",
+            "--nodes",
+            "3..4",
+            "--systems",
+            "40",
+            "--samples",
+            "200",
+            "--seed",
+            "2",
+            "--out",
+            s(&local),
+        ]);
         let global = root.join("c2c.jsonl");
         ok(&["generate", "--kind", "corr2cause", "--nodes", "3", "--out", s(&global)]);
         let mixed = root.join("mixed.jsonl");
@@ -48,11 +60,36 @@ fn fixture() -> &'static Fixture {
         std::fs::write(&mixed, text).unwrap();
         let model = root.join("model");
         ok(&[
-            "train", "--data", s(&mixed), "--dev", s(&local.join("dev.jsonl")), "--model", "builtin:tiny", "--epochs", "3",
-            "--patience", "3", "--seed", "1", "--out", s(&model),
+            "train",
+            "--data",
+            s(&mixed),
+            "--dev",
+            s(&local.join("dev.jsonl")),
+            "--model",
+            "builtin:tiny",
+            "--epochs",
+            "3",
+            "--patience",
+            "3",
+            "--seed",
+            "1",
+            "--out",
+            s(&model),
         ]);
         let corpus = root.join("ext.jsonl");
-        ok(&["generate", "--kind", "extended", "--nodes", "3..4", "--per-size", "2", "--seed", "1", "--out", s(&corpus)]);
+        ok(&[
+            "generate",
+            "--kind",
+            "extended",
+            "--nodes",
+            "3..4",
+            "--per-size",
+            "2",
+            "--seed",
+            "1",
+            "--out",
+            s(&corpus),
+        ]);
         Fixture { root }
     })
 }
@@ -60,7 +97,8 @@ fn fixture() -> &'static Fixture {
 fn acbo(f: &Fixture, out: &Path, extra: &[&str]) -> std::process::Output {
     let oracle = format!("model:{}", s(&f.model()));
     let corpus = f.corpus();
-    let mut args = vec!["acbo", "--data", s(&corpus), "--oracle", &oracle, "--calibration-systems", "10", "--seed", "4"];
+    let mut args =
+        vec!["acbo", "--data", s(&corpus), "--oracle", &oracle, "--calibration-systems", "10", "--seed", "4"];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--out", s(out)]);
     ntkgap(&args)
@@ -79,7 +117,8 @@ fn local_query_records_are_split_by_system_labelled_and_seeded() {
     assert!(text.starts_with("When we intervene on ") && text.ends_with("change?"), "{text}");
     assert!(["entailment", "contradiction"].contains(&first["label"].as_str().unwrap()), "{first}");
     // 40 systems per size: systems 0, 10, 20, 30 → test; 1, 11, 21, 31 → dev; 32 → train.
-    let count = |split: &str| std::fs::read_to_string(f.local().join(format!("{split}.jsonl"))).unwrap().lines().count();
+    let count =
+        |split: &str| std::fs::read_to_string(f.local().join(format!("{split}.jsonl"))).unwrap().lines().count();
     assert_eq!((count("test"), count("dev"), count("train")), (4 * 18, 4 * 18, 32 * 18));
     let again = f.root.join("local-again.jsonl");
     ok(&["local-queries", "--nodes", "3..4", "--systems", "40", "--samples", "200", "--seed", "2", "--out", s(&again)]);
@@ -136,7 +175,11 @@ fn model_oracle_runs_calibrates_reports_direct_accuracy_and_is_reproducible() {
     assert!(meta["extra"]["calibration"]["3"]["true_yes"].as_u64().is_some(), "{meta}");
     assert!(acbo(f, &b, &[]).status.success());
     for file in ["items.jsonl", "summary.json"] {
-        assert_eq!(std::fs::read(a.join(file)).unwrap(), std::fs::read(b.join(file)).unwrap(), "{file} differs between seeded runs");
+        assert_eq!(
+            std::fs::read(a.join(file)).unwrap(),
+            std::fs::read(b.join(file)).unwrap(),
+            "{file} differs between seeded runs"
+        );
     }
 }
 
@@ -151,9 +194,23 @@ fn bad_model_oracle_inputs_are_one_line_exit_2_and_leave_nothing() {
         (vec!["--oracle".into(), format!("model:{}", s(&dir.path().join("missing")))], "model directory not found"),
         (vec!["--oracle".into(), format!("model:{}", s(&not_a_model))], "no config.json"),
         (vec!["--oracle".into(), "model:".into()], "names no model directory"),
-        (vec!["--oracle".into(), format!("model:{}", s(&f.model())), "--calibration-systems".into(), "0".into()], "--calibration-systems"),
-        (vec!["--oracle".into(), format!("model:{}", s(&f.model())), "--calibration-systems".into(), "100001".into()], "exceeds"),
-        (vec!["--oracle".into(), format!("model:{}", s(&f.model())), "--local-samples".into(), "1".into()], "--local-samples"),
+        (
+            vec!["--oracle".into(), format!("model:{}", s(&f.model())), "--calibration-systems".into(), "0".into()],
+            "--calibration-systems",
+        ),
+        (
+            vec![
+                "--oracle".into(),
+                format!("model:{}", s(&f.model())),
+                "--calibration-systems".into(),
+                "100001".into(),
+            ],
+            "exceeds",
+        ),
+        (
+            vec!["--oracle".into(), format!("model:{}", s(&f.model())), "--local-samples".into(), "1".into()],
+            "--local-samples",
+        ),
     ];
     let corpus = f.corpus();
     for (flags, problem) in cases {
@@ -167,7 +224,9 @@ fn bad_model_oracle_inputs_are_one_line_exit_2_and_leave_nothing() {
         assert!(err.starts_with("ntkgap: error: ") && err.contains(problem), "{args:?}: {err}");
         assert!(!out.exists(), "{args:?} left output behind");
     }
-    for (flags, problem) in [(["--systems", "0"], "--systems"), (["--samples", "1"], "--samples"), (["--nodes", "1..3"], "--nodes")] {
+    for (flags, problem) in
+        [(["--systems", "0"], "--systems"), (["--samples", "1"], "--samples"), (["--nodes", "1..3"], "--nodes")]
+    {
         let target = dir.path().join("lq");
         let mut args = vec!["local-queries"];
         args.extend_from_slice(&flags);

@@ -502,7 +502,8 @@ fn npy_not_square_not_finite_or_not_float() {
     let case = Case::new();
     let scores = case.file("s.npy", npy_bytes("<f8", &[2], &f64_bytes(&[1.0, 0.5])));
     let run = |gram: &str, problem: &str| {
-        let args = ["bound", "--gram", gram, "--scores", &scores, "--pairs", "0,1", "--weight-norm", "1", "--out", "out"];
+        let args =
+            ["bound", "--gram", gram, "--scores", &scores, "--pairs", "0,1", "--weight-norm", "1", "--out", "out"];
         case.refuses(&args, gram, problem);
     };
     let rect = case.file("rect.npy", npy_bytes("<f8", &[2, 3], &f64_bytes(&[1.0, 0.0, 0.0, 0.0, 1.0, 0.0])));

@@ -4,10 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 fn ntkgap(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ntkgap"))
-        .args(args)
-        .output()
-        .expect("binary runs")
+    Command::new(env!("CARGO_BIN_EXE_ntkgap")).args(args).output().expect("binary runs")
 }
 
 fn corpus(dir: &Path) -> String {
@@ -30,17 +27,7 @@ fn corpus(dir: &Path) -> String {
 }
 
 fn run_acbo(data: &str, out: &Path, oracle: &str) -> std::process::Output {
-    ntkgap(&[
-        "acbo",
-        "--data",
-        data,
-        "--oracle",
-        oracle,
-        "--seed",
-        "5",
-        "--out",
-        out.to_str().unwrap(),
-    ])
+    ntkgap(&["acbo", "--data", data, "--oracle", oracle, "--seed", "5", "--out", out.to_str().unwrap()])
 }
 
 #[test]
@@ -52,10 +39,7 @@ fn noiseless_run_writes_outputs_and_is_reproducible() {
     let o = run_acbo(&data, &a, "noisy:0");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        stdout.contains("n_vars") && stdout.lines().any(|l| l.trim_start().starts_with("all")),
-        "{stdout}"
-    );
+    assert!(stdout.contains("n_vars") && stdout.lines().any(|l| l.trim_start().starts_with("all")), "{stdout}");
     let items = std::fs::read_to_string(a.join("items.jsonl")).unwrap();
     assert_eq!(items.lines().count(), records);
     let summary: serde_json::Value =
@@ -112,7 +96,10 @@ fn unknown_oracles_missing_models_and_bad_records_are_refused_with_exit_code_2()
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("--oracle") && err.contains("noisy:ETA") && err.contains("experiment:S") && err.contains("model:DIR"),
+        err.contains("--oracle")
+            && err.contains("noisy:ETA")
+            && err.contains("experiment:S")
+            && err.contains("model:DIR"),
         "{err}"
     );
     assert!(!out.exists(), "outputs written despite a bad flag");
@@ -122,17 +109,9 @@ fn unknown_oracles_missing_models_and_bad_records_are_refused_with_exit_code_2()
     assert!(err.contains("runs/none") && err.contains("model directory not found"), "{err}");
     assert!(!out.exists(), "outputs written despite a missing model");
     let bad = dir.path().join("bad.jsonl");
-    let first = std::fs::read_to_string(&data)
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .to_string();
-    std::fs::write(
-        &bad,
-        format!("{first}\n{{\"premise\":\"Suppose nothing.\",\"hypothesis\":\"Z causes Y.\"}}\n"),
-    )
-    .unwrap();
+    let first = std::fs::read_to_string(&data).unwrap().lines().next().unwrap().to_string();
+    std::fs::write(&bad, format!("{first}\n{{\"premise\":\"Suppose nothing.\",\"hypothesis\":\"Z causes Y.\"}}\n"))
+        .unwrap();
     let o = run_acbo(bad.to_str().unwrap(), &out, "noisy:0");
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);

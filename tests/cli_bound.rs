@@ -26,17 +26,20 @@ fn counterexample_through_the_cli() {
     assert!(out.status.success(), "{}", stderr(&out));
     let csv = std::fs::read_to_string(dir.path().join("out/pairs.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert!(lines[0].starts_with("i,j,gap,delta,a,b,published_bound,corrected_bound,published_violated,corrected_violated,"));
+    assert!(lines[0]
+        .starts_with("i,j,gap,delta,a,b,published_bound,corrected_bound,published_violated,corrected_violated,"));
     assert_eq!(lines[0].split(',').count(), 15);
     let row: Vec<&str> = lines[1].split(',').collect();
     assert_eq!(&row[..4], ["0", "1", "0.5", "0"]);
     assert_eq!(row[6].parse::<f64>().unwrap(), 0.0);
     assert!((row[7].parse::<f64>().unwrap() - 0.5).abs() < 1e-12);
     assert_eq!((row[8], row[9]), ("true", "false"));
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("out/summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/summary.json")).unwrap()).unwrap();
     assert_eq!(summary["published_violations"], 1);
     assert_eq!(summary["corrected_violations"], 0);
-    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("out/meta.json")).unwrap()).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/meta.json")).unwrap()).unwrap();
     assert_eq!(meta["inputs"].as_object().unwrap().len(), 2);
     assert!(String::from_utf8_lossy(&out.stdout).contains("published bound violated by 1, corrected bound by 0"));
 }

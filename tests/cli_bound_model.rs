@@ -15,10 +15,32 @@ use common::{ntkgap, s, stderr};
 /// training set of the tests.
 fn data(dir: &Path) {
     let c2c = dir.join("c2c");
-    let out = ntkgap(&["generate", "--kind", "corr2cause", "--nodes", "3..4", "--max-mecs", "6", "--seed", "1", "--out", s(&c2c)]);
+    let out = ntkgap(&[
+        "generate",
+        "--kind",
+        "corr2cause",
+        "--nodes",
+        "3..4",
+        "--max-mecs",
+        "6",
+        "--seed",
+        "1",
+        "--out",
+        s(&c2c),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let pairs = dir.join("pairs.jsonl");
-    let out = ntkgap(&["pairs", "--input", s(&c2c.join("test.jsonl")), "--min-overlap", "0", "--max-per-premise", "2", "--out", s(&pairs)]);
+    let out = ntkgap(&[
+        "pairs",
+        "--input",
+        s(&c2c.join("test.jsonl")),
+        "--min-overlap",
+        "0",
+        "--max-per-premise",
+        "2",
+        "--out",
+        s(&pairs),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
@@ -46,14 +68,30 @@ fn kernel_ridge_and_logistic_never_violate_the_corrected_bound_on_real_pairs() {
     for predictor in ["kernel-ridge", "kernel-logistic"] {
         let out_dir = d.join(predictor);
         let out = ntkgap(&[
-            "bound", "--model", "builtin:tiny", "--pairs", s(&d.join("pairs.jsonl")), "--train", s(&d.join("c2c/dev.jsonl")),
-            "--max-train", "40", "--predictor", predictor, "--out", s(&out_dir),
+            "bound",
+            "--model",
+            "builtin:tiny",
+            "--pairs",
+            s(&d.join("pairs.jsonl")),
+            "--train",
+            s(&d.join("c2c/dev.jsonl")),
+            "--max-train",
+            "40",
+            "--predictor",
+            predictor,
+            "--out",
+            s(&out_dir),
         ]);
         assert!(out.status.success(), "{predictor}: {}", stderr(&out));
         let (header, rows) = csv_rows(&out_dir.join("pairs.csv"));
-        assert!(header.join(",").starts_with("i,j,gap,delta,a,b,published_bound,corrected_bound,published_violated,corrected_violated,"));
+        assert!(header
+            .join(",")
+            .starts_with("i,j,gap,delta,a,b,published_bound,corrected_bound,published_violated,corrected_violated,"));
         assert!(rows.len() >= 4, "{predictor}: only {} pairs", rows.len());
-        assert!(column(&header, &rows, "corrected_violated").iter().all(|v| *v == "false"), "{predictor}: corrected bound violated");
+        assert!(
+            column(&header, &rows, "corrected_violated").iter().all(|v| *v == "false"),
+            "{predictor}: corrected bound violated"
+        );
         assert!(column(&header, &rows, "published_violated").iter().all(|v| *v == "true" || *v == "false"));
         for v in column(&header, &rows, "shared_fraction") {
             let x: f64 = v.parse().unwrap();
@@ -80,12 +118,31 @@ fn network_predictor_of_a_briefly_trained_model() {
     let d = dir.path();
     data(d);
     let run = d.join("run");
-    let out = ntkgap(&["train", "--data", s(&d.join("c2c/dev.jsonl")), "--model", "builtin:tiny", "--epochs", "1", "--out", s(&run)]);
+    let out = ntkgap(&[
+        "train",
+        "--data",
+        s(&d.join("c2c/dev.jsonl")),
+        "--model",
+        "builtin:tiny",
+        "--epochs",
+        "1",
+        "--out",
+        s(&run),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out_dir = d.join("net");
     let out = ntkgap(&[
-        "bound", "--model", s(&run.join("last")), "--pairs", s(&d.join("pairs.jsonl")), "--predictor", "network",
-        "--init", s(&run.join("theta0")), "--out", s(&out_dir),
+        "bound",
+        "--model",
+        s(&run.join("last")),
+        "--pairs",
+        s(&d.join("pairs.jsonl")),
+        "--predictor",
+        "network",
+        "--init",
+        s(&run.join("theta0")),
+        "--out",
+        s(&out_dir),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let (header, rows) = csv_rows(&out_dir.join("pairs.csv"));
@@ -105,8 +162,19 @@ fn network_predictor_of_a_briefly_trained_model() {
     // The same predictor in a sweep over two sizes.
     let sweep_dir = d.join("sweep");
     let out = ntkgap(&[
-        "sweep", "--model", s(&run.join("last")), "--predictor", "network", "--init", s(&run.join("theta0")), "--nodes", "3..4",
-        "--pairs-per-size", "2", "--out", s(&sweep_dir),
+        "sweep",
+        "--model",
+        s(&run.join("last")),
+        "--predictor",
+        "network",
+        "--init",
+        s(&run.join("theta0")),
+        "--nodes",
+        "3..4",
+        "--pairs-per-size",
+        "2",
+        "--out",
+        s(&sweep_dir),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let (header, rows) = csv_rows(&sweep_dir.join("table.csv"));
@@ -118,7 +186,19 @@ fn network_predictor_of_a_briefly_trained_model() {
 fn sweep_on_a_tiny_range_writes_table_pairs_and_plots() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("sweep");
-    let args = ["sweep", "--model", "builtin:tiny", "--nodes", "3..4", "--pairs-per-size", "2", "--train-per-size", "8", "--out", s(&out_dir)];
+    let args = [
+        "sweep",
+        "--model",
+        "builtin:tiny",
+        "--nodes",
+        "3..4",
+        "--pairs-per-size",
+        "2",
+        "--train-per-size",
+        "8",
+        "--out",
+        s(&out_dir),
+    ];
     let out = ntkgap(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -167,11 +247,23 @@ fn bad_inputs_exit_2_with_one_line_and_no_output() {
     assert_refused(&bound(&["--pairs", "nope.jsonl", "--train", s(&train)]), &out_dir, "nope.jsonl");
     assert_refused(&bound(&["--pairs", s(&pairs), "--train", "missing.jsonl"]), &out_dir, "missing.jsonl");
     assert_refused(&bound(&["--pairs", s(&pairs)]), &out_dir, "--train");
-    assert_refused(&bound(&["--pairs", s(&pairs), "--predictor", "network"]), &out_dir, "--predictor network needs --init");
+    assert_refused(
+        &bound(&["--pairs", s(&pairs), "--predictor", "network"]),
+        &out_dir,
+        "--predictor network needs --init",
+    );
     assert_refused(&bound(&["--pairs", s(&pairs), "--train", s(&train), "--ridge", "0"]), &out_dir, "--ridge");
     let roberta = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/roberta_tiny");
-    assert_refused(&bound(&["--pairs", s(&pairs), "--predictor", "network", "--init", "builtin:small"]), &out_dir, "hidden_size");
-    assert_refused(&bound(&["--pairs", s(&pairs), "--predictor", "network", "--init", s(&roberta)]), &out_dir, "tokenizer");
+    assert_refused(
+        &bound(&["--pairs", s(&pairs), "--predictor", "network", "--init", "builtin:small"]),
+        &out_dir,
+        "hidden_size",
+    );
+    assert_refused(
+        &bound(&["--pairs", s(&pairs), "--predictor", "network", "--init", s(&roberta)]),
+        &out_dir,
+        "tokenizer",
+    );
     // A pair file whose record id names two different texts.
     let text = std::fs::read_to_string(&pairs).unwrap();
     let mut lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

@@ -4,11 +4,7 @@ use std::process::Command;
 
 fn ntkgap(args: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_ntkgap"))
-        .args(args)
-        .current_dir(dir.path())
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_ntkgap")).args(args).current_dir(dir.path()).output().unwrap()
 }
 
 #[test]
@@ -26,32 +22,18 @@ fn four_nodes_json() {
     // serde_json::Value sorts keys as strings, so read the printed order from the text.
     let start = text.find("\"mec_size_histogram\":{").unwrap() + "\"mec_size_histogram\":{".len();
     let body = &text[start..start + text[start..].find('}').unwrap()];
-    let sizes: Vec<u64> = body
-        .split(',')
-        .map(|kv| kv.split(':').next().unwrap().trim_matches('"').parse().unwrap())
-        .collect();
+    let sizes: Vec<u64> =
+        body.split(',').map(|kv| kv.split(':').next().unwrap().trim_matches('"').parse().unwrap()).collect();
     assert_eq!(sizes.len(), histogram.len());
-    assert!(
-        sizes.windows(2).all(|w| w[0] < w[1]),
-        "keys not in ascending numeric order: {sizes:?}"
-    );
+    assert!(sizes.windows(2).all(|w| w[0] < w[1]), "keys not in ascending numeric order: {sizes:?}");
     let classes: u64 = histogram.values().map(|c| c.as_u64().unwrap()).sum();
-    let dags: u64 = histogram
-        .iter()
-        .map(|(s, c)| s.parse::<u64>().unwrap() * c.as_u64().unwrap())
-        .sum();
+    let dags: u64 = histogram.iter().map(|(s, c)| s.parse::<u64>().unwrap() * c.as_u64().unwrap()).sum();
     assert_eq!((classes, dags), (185, 543));
     // Field order as documented.
-    let order: Vec<usize> = [
-        "\"nodes\"",
-        "\"dags\"",
-        "\"mecs\"",
-        "\"mec_size_histogram\"",
-        "\"seconds\"",
-    ]
-    .iter()
-    .map(|k| text.find(k).unwrap())
-    .collect();
+    let order: Vec<usize> = ["\"nodes\"", "\"dags\"", "\"mecs\"", "\"mec_size_histogram\"", "\"seconds\""]
+        .iter()
+        .map(|k| text.find(k).unwrap())
+        .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]));
 }
 

@@ -14,7 +14,16 @@ use common::{ntkgap, s, stderr, three_records};
 fn write_inputs(dir: &Path) -> (PathBuf, PathBuf) {
     let a = three_records(dir);
     let b = dir.join("b.jsonl");
-    std::fs::write(&b, concat!(r#"{"premise": "A correlates with C.", "hypothesis": "C causes A."}"#, "\n", r#"{"text": "A causes C."}"#, "\n")).unwrap();
+    std::fs::write(
+        &b,
+        concat!(
+            r#"{"premise": "A correlates with C.", "hypothesis": "C causes A."}"#,
+            "\n",
+            r#"{"text": "A causes C."}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
     (a, b)
 }
 
@@ -57,22 +66,76 @@ fn gram_writes_a_symmetric_f64_matrix_with_meta() {
     assert!(stderr(&again).contains("gram: 3 x 3 in"), "{}", stderr(&again));
     assert_eq!(std::fs::read(&meta_path).unwrap(), meta_bytes, "meta.json differs between identical runs");
 
-    let k1 = gram(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&tmp.path().join("K1.npy")), "--block", "1"]);
+    let k1 = gram(&[
+        "gram",
+        "--model",
+        "builtin:tiny",
+        "--input",
+        s(&a),
+        "--out",
+        s(&tmp.path().join("K1.npy")),
+        "--block",
+        "1",
+    ]);
     close(&k1, &k, "block 1 vs block 2");
-    let naive = gram(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&tmp.path().join("Kn.npy")), "--method", "naive"]);
+    let naive = gram(&[
+        "gram",
+        "--model",
+        "builtin:tiny",
+        "--input",
+        s(&a),
+        "--out",
+        s(&tmp.path().join("Kn.npy")),
+        "--method",
+        "naive",
+    ]);
     close(&k, &naive, "per-layer vs naive");
     assert_eq!(meta["extra"]["signals"], "Fast");
     assert_eq!(meta["extra"]["signals_requested"], "Fast");
-    let naive_meta: serde_json::Value = serde_json::from_slice(&std::fs::read(tmp.path().join("Kn.meta.json")).unwrap()).unwrap();
+    let naive_meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("Kn.meta.json")).unwrap()).unwrap();
     assert_eq!(naive_meta["extra"]["signals"], "none", "Naive forms no per-layer signals");
-    let burn = gram(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&tmp.path().join("Kb.npy")), "--block", "2", "--signals", "burn"]);
+    let burn = gram(&[
+        "gram",
+        "--model",
+        "builtin:tiny",
+        "--input",
+        s(&a),
+        "--out",
+        s(&tmp.path().join("Kb.npy")),
+        "--block",
+        "2",
+        "--signals",
+        "burn",
+    ]);
     close(&k, &burn, "fast vs burn signals");
-    let burn_meta: serde_json::Value = serde_json::from_slice(&std::fs::read(tmp.path().join("Kb.meta.json")).unwrap()).unwrap();
+    let burn_meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("Kb.meta.json")).unwrap()).unwrap();
     assert_eq!(burn_meta["extra"]["signals"], "Burn");
-    let heads = gram(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&tmp.path().join("Kh.npy")), "--exclude", "head"]);
+    let heads = gram(&[
+        "gram",
+        "--model",
+        "builtin:tiny",
+        "--input",
+        s(&a),
+        "--out",
+        s(&tmp.path().join("Kh.npy")),
+        "--exclude",
+        "head",
+    ]);
     assert!(heads.data[0] < k.data[0], "excluding the head lowers K[0,0]");
 
-    let rect = gram(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--input2", s(&b), "--out", s(&tmp.path().join("Kab.npy"))]);
+    let rect = gram(&[
+        "gram",
+        "--model",
+        "builtin:tiny",
+        "--input",
+        s(&a),
+        "--input2",
+        s(&b),
+        "--out",
+        s(&tmp.path().join("Kab.npy")),
+    ]);
     assert_eq!(rect.shape, vec![3, 2]);
 }
 
@@ -91,14 +154,39 @@ fn bad_inputs_exit_2_without_output() {
     let run = ntkgap(&["gram", "--model", "builtin:tiny", "--input", s(&missing), "--out", s(&out)]);
     assert_bad_input(&run, "missing.jsonl");
     assert_eq!(stderr(&run).trim_end().lines().count(), 1, "one line: {}", stderr(&run));
-    assert_bad_input(&ntkgap(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&out), "--block", "0"]), "--block");
-    assert_bad_input(&ntkgap(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&tmp.path().join("K.txt"))]), ".npy");
+    assert_bad_input(
+        &ntkgap(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&out), "--block", "0"]),
+        "--block",
+    );
+    assert_bad_input(
+        &ntkgap(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&tmp.path().join("K.txt"))]),
+        ".npy",
+    );
     assert_bad_input(&ntkgap(&["gram", "--model", "builtin:nope", "--input", s(&a), "--out", s(&out)]), "nope");
     let bad = tmp.path().join("bad.jsonl");
     std::fs::write(&bad, "{\"premise\": \"A.\", \"hypothesis\": \"B.\"}\nnot json\n").unwrap();
     assert_bad_input(&ntkgap(&["gram", "--model", "builtin:tiny", "--input", s(&bad), "--out", s(&out)]), "bad.jsonl");
-    assert_eq!(ntkgap(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&out), "--exclude", "head", "--only", "biases"]).status.code(), Some(2));
-    let flags = |extra: &[&str]| ntkgap(&[&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&out)][..], extra].concat());
+    assert_eq!(
+        ntkgap(&[
+            "gram",
+            "--model",
+            "builtin:tiny",
+            "--input",
+            s(&a),
+            "--out",
+            s(&out),
+            "--exclude",
+            "head",
+            "--only",
+            "biases"
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+    let flags = |extra: &[&str]| {
+        ntkgap(&[&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&out)][..], extra].concat())
+    };
     assert_bad_input(&flags(&["--rows", "2..9"]), "--rows");
     assert_bad_input(&flags(&["--rows", "2..2"]), "--rows");
     assert_bad_input(&flags(&["--rows", "x"]), "--rows");
@@ -116,7 +204,9 @@ fn output_modes_have_their_shapes_and_relations() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, _) = write_inputs(tmp.path());
     let path = |name: &str| tmp.path().join(name);
-    let k = |output: &str, name: &str| gram(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&path(name)), "--output", output]);
+    let k = |output: &str, name: &str| {
+        gram(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&path(name)), "--output", output])
+    };
     let full = k("full", "Kf.npy");
     assert_eq!(full.shape, vec![3, 3, 2, 2]);
     let trace = k("trace", "Kt.npy");
@@ -133,7 +223,9 @@ fn output_modes_have_their_shapes_and_relations() {
     assert_eq!(meta["extra"]["output"], "Full");
     assert_eq!(meta["extra"]["shape"], serde_json::json!([3, 3, 2, 2]));
     let help = ntkgap(&["gram", "--help"]);
-    assert!(String::from_utf8_lossy(&help.stdout).contains("neural-tangents' trace_axes divides by the number of logits"));
+    assert!(
+        String::from_utf8_lossy(&help.stdout).contains("neural-tangents' trace_axes divides by the number of logits")
+    );
 }
 
 #[test]
@@ -173,7 +265,10 @@ fn slabs_merge_back_into_the_unsharded_gram_exactly() {
     assert!(out.status.success(), "{}", stderr(&out));
     let merged = npy::read(&p("M.npy")).unwrap();
     assert_eq!(merged.shape, whole.shape);
-    assert!(merged.data.iter().zip(&whole.data).all(|(x, y)| x.to_bits() == y.to_bits()), "merged slabs differ from the unsharded K");
+    assert!(
+        merged.data.iter().zip(&whole.data).all(|(x, y)| x.to_bits() == y.to_bits()),
+        "merged slabs differ from the unsharded K"
+    );
     assert!(p("M.meta.json").is_file());
 
     // Refusals: a gap, an overlap, a slab of other inputs; one line, exit 2, nothing written.
@@ -183,7 +278,19 @@ fn slabs_merge_back_into_the_unsharded_gram_exactly() {
     assert_bad_input(&merge(&[s(&p("K_02.npy")), s(&p("K_1.npy"))]), "overlap rows 0..2");
     let other = p("other.jsonl");
     std::fs::write(&other, std::fs::read_to_string(&a).unwrap().replace("A causes B.", "B causes A.")).unwrap();
-    gram(&["gram", "--model", "builtin:tiny", "--input", s(&other), "--block", "1", "--rows", "0..1", "--out", s(&p("O_0.npy"))]);
+    gram(&[
+        "gram",
+        "--model",
+        "builtin:tiny",
+        "--input",
+        s(&other),
+        "--block",
+        "1",
+        "--rows",
+        "0..1",
+        "--out",
+        s(&p("O_0.npy")),
+    ]);
     let run = merge(&[s(&p("O_0.npy")), s(&p("K_1.npy"))]);
     assert_bad_input(&run, "was computed from other inputs, model or settings");
     assert_eq!(stderr(&run).trim_end().lines().count(), 1, "{}", stderr(&run));
@@ -231,7 +338,19 @@ fn non_finite_model_output_stops_with_the_record_ids() {
     std::fs::write(&head, bytes).unwrap();
     let out = tmp.path().join("K.npy");
     for method in ["per-layer", "naive"] {
-        let run = ntkgap(&["gram", "--model", "builtin:tiny", "--head", s(&head), "--input", s(&a), "--out", s(&out), "--method", method]);
+        let run = ntkgap(&[
+            "gram",
+            "--model",
+            "builtin:tiny",
+            "--head",
+            s(&head),
+            "--input",
+            s(&a),
+            "--out",
+            s(&out),
+            "--method",
+            method,
+        ]);
         assert_bad_input(&run, "numerical error in Gram matrix: non-finite values in rows r1, r2, r3");
         assert_eq!(stderr(&run).lines().filter(|l| l.contains("error")).count(), 1, "{}", stderr(&run));
     }
@@ -243,14 +362,38 @@ fn bench_gram_prints_a_table_with_every_method() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, _) = write_inputs(tmp.path());
     let missing = tmp.path().join("no_such_script.py");
-    let run = ntkgap(&["bench", "gram", "--model", "builtin:tiny", "--input", s(&a), "--n", "2,3", "--max-len", "32", "--torch-script", s(&missing)]);
+    let run = ntkgap(&[
+        "bench",
+        "gram",
+        "--model",
+        "builtin:tiny",
+        "--input",
+        s(&a),
+        "--n",
+        "2,3",
+        "--max-len",
+        "32",
+        "--torch-script",
+        s(&missing),
+    ]);
     assert!(run.status.success(), "{}", stderr(&run));
     let table = String::from_utf8_lossy(&run.stdout).into_owned();
-    assert!(table.contains("| method | N | T | seconds |") && table.contains("f32 GEMM GFLOP/s") && table.contains("peak RSS"), "{table}");
+    assert!(
+        table.contains("| method | N | T | seconds |")
+            && table.contains("f32 GEMM GFLOP/s")
+            && table.contains("peak RSS"),
+        "{table}"
+    );
     for n in ["2", "3"] {
-        assert!(table.lines().any(|l| l.starts_with(&format!("| PerLayer | {n} | 32 |")) && l.contains("(reference)")), "{table}");
+        assert!(
+            table.lines().any(|l| l.starts_with(&format!("| PerLayer | {n} | 32 |")) && l.contains("(reference)")),
+            "{table}"
+        );
         assert!(table.lines().any(|l| l.starts_with(&format!("| Naive | {n} | 32 |")) && l.contains("e-")), "{table}");
-        assert!(table.lines().any(|l| l.starts_with(&format!("| PerLayerBurn | {n} | 32 |")) && l.contains("e-")), "{table}");
+        assert!(
+            table.lines().any(|l| l.starts_with(&format!("| PerLayerBurn | {n} | 32 |")) && l.contains("e-")),
+            "{table}"
+        );
         assert!(table.lines().any(|l| l.starts_with(&format!("| Torch | {n} | 32 | not available"))), "{table}");
     }
     let too_many = ntkgap(&["bench", "gram", "--model", "builtin:tiny", "--input", s(&a), "--n", "4"]);

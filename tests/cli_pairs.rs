@@ -35,7 +35,14 @@ fn mines_both_kinds_with_opposite_labels() {
         assert_eq!(p["a"]["label"], "entailment", "a is the entailed record");
         assert_ne!(p["b"]["label"], "entailment");
         assert_eq!(p["a"]["n_vars"], p["b"]["n_vars"]);
-        for key in ["shared_fraction", "jaccard", "levenshtein", "normalized_levenshtein", "differing_tokens", "relative_difference"] {
+        for key in [
+            "shared_fraction",
+            "jaccard",
+            "levenshtein",
+            "normalized_levenshtein",
+            "differing_tokens",
+            "relative_difference",
+        ] {
             assert!(p["overlap"][key].is_number(), "{key} missing");
         }
         assert!(p["a"]["id"].is_string() && p["b"]["relation"].is_string());
@@ -48,7 +55,8 @@ fn mines_both_kinds_with_opposite_labels() {
     for p in &same_premise {
         assert_eq!(p["a"]["premise"], p["b"]["premise"]);
     }
-    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("pairs.meta.json")).unwrap()).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("pairs.meta.json")).unwrap()).unwrap();
     assert_eq!(meta["extra"]["stats"]["pairs"], 12);
 }
 
@@ -61,13 +69,24 @@ fn threshold_and_limit_filter_pairs() {
     let pairs = lines(&out);
     assert!(!pairs.is_empty() && pairs.len() < 8);
     assert!(pairs.iter().all(|p| p["overlap"]["shared_fraction"].as_f64().unwrap() >= 0.95));
-    let o = ntkgap(&["pairs", "--input", s(&corpus()), "--min-overlap", "0", "--max-per-premise", "1", "--out", s(&out)]);
+    let o =
+        ntkgap(&["pairs", "--input", s(&corpus()), "--min-overlap", "0", "--max-per-premise", "1", "--out", s(&out)]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(lines(&out).len(), 2, "one pair per collider premise");
     let o = ntkgap(&["pairs", "--input", s(&corpus()), "--min-overlap", "0", "--opposite-labels", "--out", s(&out)]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(lines(&out).len(), 8, "bare --opposite-labels means true");
-    let o = ntkgap(&["pairs", "--input", s(&corpus()), "--min-overlap", "0", "--opposite-labels", "false", "--out", s(&out)]);
+    let o = ntkgap(&[
+        "pairs",
+        "--input",
+        s(&corpus()),
+        "--min-overlap",
+        "0",
+        "--opposite-labels",
+        "false",
+        "--out",
+        s(&out),
+    ]);
     assert!(o.status.success());
     assert_eq!(lines(&out).len(), 24, "4 premises × C(4, 2) pairs, any labels");
 }
@@ -78,8 +97,23 @@ fn same_seed_same_bytes() {
     let run = |name: &str, seed: &str| {
         let out = dir.path().join(name);
         let o = ntkgap(&[
-            "pairs", "--input", s(&corpus()), "--kind", "both", "--min-overlap", "0", "--opposite-labels", "false",
-            "--max-per-premise", "2", "--max-group", "3", "--seed", seed, "--out", s(&out),
+            "pairs",
+            "--input",
+            s(&corpus()),
+            "--kind",
+            "both",
+            "--min-overlap",
+            "0",
+            "--opposite-labels",
+            "false",
+            "--max-per-premise",
+            "2",
+            "--max-group",
+            "3",
+            "--seed",
+            seed,
+            "--out",
+            s(&out),
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert!(stderr(&o).contains("subsampled"), "{}", stderr(&o));
@@ -95,7 +129,19 @@ fn same_seed_same_bytes() {
 fn hf_tokenizer_and_overlap_table() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("pairs.jsonl");
-    let o = ntkgap(&["pairs", "--input", s(&corpus()), "--tokenizer", &minilm(), "--kind", "both", "--min-overlap", "0", "--out", s(&out)]);
+    let o = ntkgap(&[
+        "pairs",
+        "--input",
+        s(&corpus()),
+        "--tokenizer",
+        &minilm(),
+        "--kind",
+        "both",
+        "--min-overlap",
+        "0",
+        "--out",
+        s(&out),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let csv = dir.path().join("overlap.csv");
     let o = ntkgap(&["overlap", "--input", s(&out), "--csv", s(&csv)]);
@@ -129,7 +175,11 @@ fn assert_fails(args: &[&str], needle: &str, out: &Path) {
     assert_eq!(err.trim_end().lines().count(), 1, "one-line error expected: {err}");
     assert!(err.contains(needle), "{args:?}: expected {needle:?} in {err}");
     assert!(!out.exists(), "no partial output");
-    let leftovers: Vec<_> = std::fs::read_dir(out.parent().unwrap()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains("out")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("out"))
+        .collect();
     assert!(leftovers.is_empty(), "leftover files {leftovers:?}");
 }
 
@@ -143,8 +193,17 @@ fn bad_inputs_exit_2_without_output() {
         p
     };
     let good = std::fs::read_to_string(corpus()).unwrap();
-    let not_json = write("bad1.jsonl", &format!("{}not json\n", good.lines().take(2).map(|l| format!("{l}\n")).collect::<String>()));
-    let no_hyp = write("bad2.jsonl", &format!("{}{{\"premise\": \"Z correlates with Y.\", \"label\": 1}}\n", good.lines().next().unwrap().to_owned() + "\n"));
+    let not_json = write(
+        "bad1.jsonl",
+        &format!("{}not json\n", good.lines().take(2).map(|l| format!("{l}\n")).collect::<String>()),
+    );
+    let no_hyp = write(
+        "bad2.jsonl",
+        &format!(
+            "{}{{\"premise\": \"Z correlates with Y.\", \"label\": 1}}\n",
+            good.lines().next().unwrap().to_owned() + "\n"
+        ),
+    );
     let empty = write("empty.jsonl", "");
     let corrupt_dir = dir.path().join("tok");
     std::fs::create_dir(&corrupt_dir).unwrap();
@@ -152,10 +211,22 @@ fn bad_inputs_exit_2_without_output() {
     assert_fails(&["pairs", "--input", s(&not_json), "--out", s(&out)], "bad1.jsonl:3:", &out);
     assert_fails(&["pairs", "--input", s(&no_hyp), "--out", s(&out)], "bad2.jsonl:2:", &out);
     assert_fails(&["pairs", "--input", s(&empty), "--out", s(&out)], "contains no records", &out);
-    assert_fails(&["pairs", "--input", s(&corpus()), "--tokenizer", s(&dir.path().join("missing")), "--out", s(&out)], "no such file", &out);
-    assert_fails(&["pairs", "--input", s(&corpus()), "--tokenizer", s(&corrupt_dir), "--out", s(&out)], "not a valid tokenizer.json", &out);
+    assert_fails(
+        &["pairs", "--input", s(&corpus()), "--tokenizer", s(&dir.path().join("missing")), "--out", s(&out)],
+        "no such file",
+        &out,
+    );
+    assert_fails(
+        &["pairs", "--input", s(&corpus()), "--tokenizer", s(&corrupt_dir), "--out", s(&out)],
+        "not a valid tokenizer.json",
+        &out,
+    );
     assert_fails(&["pairs", "--input", s(&corpus()), "--min-overlap", "1.5", "--out", s(&out)], "--min-overlap", &out);
-    assert_fails(&["pairs", "--input", s(&corpus()), "--max-length", "10", "--out", s(&out)], "leaves no room for the premise", &out);
+    assert_fails(
+        &["pairs", "--input", s(&corpus()), "--max-length", "10", "--out", s(&out)],
+        "leaves no room for the premise",
+        &out,
+    );
     assert_fails(&["pairs", "--input", s(&dir.path().join("absent.jsonl")), "--out", s(&out)], "absent.jsonl", &out);
     let unlabelled = write("unl.jsonl", "{\"premise\": \"Z correlates with Y.\", \"hypothesis\": \"Z directly causes Y.\"}\n{\"premise\": \"Z correlates with Y.\", \"hypothesis\": \"Y directly causes Z.\"}\n");
     assert_fails(&["pairs", "--input", s(&unlabelled), "--out", s(&out)], "no pairs found", &out);

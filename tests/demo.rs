@@ -15,7 +15,6 @@ use std::time::Instant;
 use common::{ntkgap, s, stderr};
 use ntkgap::demo::charts::CHARTS;
 
-
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -26,7 +25,26 @@ fn image_sources(html: &str) -> Vec<String> {
 }
 
 fn check_report_files(report: &Path) {
-    for f in ["index.html", "summary.json", "meta.json", "data/test.jsonl", "data/pairs.jsonl", "data/chain_vs_fork.json", "kernel/K_theta0.npy", "kernel/K_sft.npy", "kernel/pairs.csv", "kernel/sft-network/pairs.csv", "kernel/sft-kernel-ridge/summary.json", "data/train_mixed.jsonl", "data/local_test.jsonl", "acbo/model-sft/items.jsonl", "acbo/direct_vs_acbo.csv", "eval/sft_margins.npy", "train/sft/theta0/model.safetensors", "train/sft/best/model.safetensors"] {
+    for f in [
+        "index.html",
+        "summary.json",
+        "meta.json",
+        "data/test.jsonl",
+        "data/pairs.jsonl",
+        "data/chain_vs_fork.json",
+        "kernel/K_theta0.npy",
+        "kernel/K_sft.npy",
+        "kernel/pairs.csv",
+        "kernel/sft-network/pairs.csv",
+        "kernel/sft-kernel-ridge/summary.json",
+        "data/train_mixed.jsonl",
+        "data/local_test.jsonl",
+        "acbo/model-sft/items.jsonl",
+        "acbo/direct_vs_acbo.csv",
+        "eval/sft_margins.npy",
+        "train/sft/theta0/model.safetensors",
+        "train/sft/best/model.safetensors",
+    ] {
         assert!(report.join(f).is_file(), "missing {f}");
     }
     for stage in ["data", "train", "eval", "kernel", "acbo", "img"] {
@@ -39,7 +57,10 @@ fn check_report_files(report: &Path) {
             assert!(report.join("img").join(format!("{c}.{ext}")).is_file(), "missing img/{c}.{ext}");
         }
     }
-    assert!(report.join("acbo").read_dir().unwrap().filter_map(|e| e.ok()).any(|e| e.path().join("trace.csv").is_file()), "no per-round A-CBO trace");
+    assert!(
+        report.join("acbo").read_dir().unwrap().filter_map(|e| e.ok()).any(|e| e.path().join("trace.csv").is_file()),
+        "no per-round A-CBO trace"
+    );
 }
 
 fn check_page(report: &Path) {
@@ -50,20 +71,43 @@ fn check_page(report: &Path) {
         assert!(!src.starts_with('/') && !src.contains("://"), "image {src} is not relative to the page");
         assert!(report.join(src).is_file(), "index.html refers to a missing image {src}");
     }
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap()).unwrap();
     let h = &summary["headline"];
     for key in ["mean_shared_fraction", "mean_rho"] {
         assert!(h[key].as_f64().is_some_and(f64::is_finite), "headline {key} = {}", h[key]);
     }
     for predictor in ["network", "kernel_ridge"] {
-        assert!(h[predictor]["weight_norm_bound"].as_f64().is_some_and(|b| b.is_finite() && b > 0.0), "headline {predictor} = {}", h[predictor]);
+        assert!(
+            h[predictor]["weight_norm_bound"].as_f64().is_some_and(|b| b.is_finite() && b > 0.0),
+            "headline {predictor} = {}",
+            h[predictor]
+        );
     }
     // Theorem 1, corrected: a kernel predictor (B = √(αᵀKα)) can never violate it (Cauchy–Schwarz).
-    assert_eq!(h["kernel_ridge"]["corrected_violations"].as_u64(), Some(0), "kernel ridge violated the corrected bound: {}", h["kernel_ridge"]);
+    assert_eq!(
+        h["kernel_ridge"]["corrected_violations"].as_u64(),
+        Some(0),
+        "kernel ridge violated the corrected bound: {}",
+        h["kernel_ridge"]
+    );
     // The linearized network predictor is exact for the corrected bound too.
-    assert_eq!(h["network"]["linearized_violations"][1].as_u64(), Some(0), "linearized gap violated the corrected bound: {}", h["network"]);
-    let model = h["acbo_overall"]["oracles"].as_array().unwrap().iter().find(|o| o["oracle"] == "model:sft").expect("no model oracle in the A-CBO table");
-    assert!(model["oracle_error_measured"].as_f64().is_some_and(|e| (0.0..=1.0).contains(&e)), "model oracle error not measured: {model}");
+    assert_eq!(
+        h["network"]["linearized_violations"][1].as_u64(),
+        Some(0),
+        "linearized gap violated the corrected bound: {}",
+        h["network"]
+    );
+    let model = h["acbo_overall"]["oracles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["oracle"] == "model:sft")
+        .expect("no model oracle in the A-CBO table");
+    assert!(
+        model["oracle_error_measured"].as_f64().is_some_and(|e| (0.0..=1.0).contains(&e)),
+        "model oracle error not measured: {model}"
+    );
     assert!(h["pairs"].as_u64().unwrap() > 0);
     let acc = h["sft_hard"]["accuracy"].as_f64().unwrap();
     assert!(html.contains(&format!("{:.1} %", 100.0 * acc)), "the page does not show the headline hard accuracy {acc}");
@@ -74,7 +118,10 @@ fn check_page(report: &Path) {
 }
 
 fn python_with_nbclient() -> bool {
-    Command::new("python3").args(["-c", "import nbclient, nbformat, numpy, pandas, matplotlib, ipykernel"]).output().is_ok_and(|o| o.status.success())
+    Command::new("python3")
+        .args(["-c", "import nbclient, nbformat, numpy, pandas, matplotlib, ipykernel"])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn run_notebooks(report: &Path) {
@@ -83,19 +130,29 @@ fn run_notebooks(report: &Path) {
         return;
     }
     let started = Instant::now();
-    let out = Command::new("python3").current_dir(root()).args(["scripts/run_notebooks.py", "--report", s(report)]).output().unwrap();
+    let out = Command::new("python3")
+        .current_dir(root())
+        .args(["scripts/run_notebooks.py", "--report", s(report)])
+        .output()
+        .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "a notebook failed:\n{text}");
     println!("notebooks executed in {:.0} s:\n{text}", started.elapsed().as_secs_f64());
 }
 
 fn render_in_chromium(report: &Path, shot: &Path) {
-    let has = |b: &str| Command::new("sh").args(["-c", &format!("command -v {b}")]).output().is_ok_and(|o| o.status.success());
+    let has = |b: &str| {
+        Command::new("sh").args(["-c", &format!("command -v {b}")]).output().is_ok_and(|o| o.status.success())
+    };
     if !["chromium", "chromium-browser", "google-chrome"].iter().any(|b| has(b)) {
         println!("SKIPPED: rendering check (no chromium on PATH; apt-get install chromium)");
         return;
     }
-    let out = Command::new("bash").current_dir(root()).args(["scripts/check_report.sh", s(report), s(shot)]).output().unwrap();
+    let out = Command::new("bash")
+        .current_dir(root())
+        .args(["scripts/check_report.sh", s(report), s(shot)])
+        .output()
+        .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the report did not render cleanly:\n{text}");
     assert!(std::fs::metadata(shot).unwrap().len() > 10_000, "screenshot suspiciously small");
@@ -139,7 +196,10 @@ fn an_out_path_that_is_a_file_is_refused_before_any_work() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("ntkgap: error: ") && err.contains("taken") && err.contains("--out must be a directory"), "{err}");
+    assert!(
+        err.starts_with("ntkgap: error: ") && err.contains("taken") && err.contains("--out must be a directory"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
     let out = ntkgap(&["demo", "--quick", "--device", "tpu", "--out", s(&dir.path().join("r"))]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));

@@ -65,7 +65,12 @@ fn both(what: &str, n: usize, f: impl Fn(&dyn GramKernels, &mut [f64])) -> Optio
 }
 
 /// [`both`] with `gemm_nt` forced to one WGSL kernel.
-fn both_with(what: &str, gemm: GemmChoice, n: usize, f: impl Fn(&dyn GramKernels, &mut [f64])) -> Option<(Vec<f64>, Vec<f64>)> {
+fn both_with(
+    what: &str,
+    gemm: GemmChoice,
+    n: usize,
+    f: impl Fn(&dyn GramKernels, &mut [f64]),
+) -> Option<(Vec<f64>, Vec<f64>)> {
     let gpu = gpu(what)?.with_gemm(gemm);
     let start: Vec<f64> = (0..n).map(|i| 0.25 * i as f64).collect();
     let (mut got, mut want) = (start.clone(), start);
@@ -87,7 +92,11 @@ fn gemm_nt_matches_the_reference_rectangular_and_symmetric() {
     for (n1, n2, k) in [(1, 1, 1), (67, 130, 33), (129, 5, 300), (200, 300, 45), (70, 150, 9000), (8, 13, 40000)] {
         let (x, y) = (random_values(&mut rng, n1 * k), random_values(&mut rng, n2 * k));
         for gemm in GEMMS {
-            let Some((got, want)) = both_with("gemm_nt", gemm, n1 * n2, |kern, out| kern.gemm_nt(&x, &y, k, out).unwrap()) else { return };
+            let Some((got, want)) =
+                both_with("gemm_nt", gemm, n1 * n2, |kern, out| kern.gemm_nt(&x, &y, k, out).unwrap())
+            else {
+                return;
+            };
             assert_close(&got, &want, TOLERANCE, &format!("gemm_nt {n1}x{k} · {n2}x{k}ᵀ ({gemm:?})"));
         }
     }
@@ -95,11 +104,18 @@ fn gemm_nt_matches_the_reference_rectangular_and_symmetric() {
     let (n, k) = (300, 77); // 3 × 3 tiles: diagonal, skipped and partial ones
     let x = random_values(&mut rng, n * k);
     for gemm in GEMMS {
-        let Some((got, want)) = both_with("gemm_nt", gemm, n * n, |kern, out| kern.gemm_nt(&x, &x, k, out).unwrap()) else { return };
+        let Some((got, want)) = both_with("gemm_nt", gemm, n * n, |kern, out| kern.gemm_nt(&x, &x, k, out).unwrap())
+        else {
+            return;
+        };
         assert_close(&got, &want, TOLERANCE, &format!("syrk 300x77 ({gemm:?})"));
         for i in 0..n {
             for j in 0..i {
-                assert_eq!(got[i * n + j] - 0.25 * (i * n + j) as f64, got[j * n + i] - 0.25 * (j * n + i) as f64, "exact symmetry at ({i}, {j}), {gemm:?}");
+                assert_eq!(
+                    got[i * n + j] - 0.25 * (i * n + j) as f64,
+                    got[j * n + i] - 0.25 * (j * n + i) as f64,
+                    "exact symmetry at ({i}, {j}), {gemm:?}"
+                );
             }
         }
     }
@@ -130,7 +146,10 @@ fn gemm_nt_error_does_not_grow_with_the_inner_size() {
         })
         .collect();
     for gemm in [GemmChoice::Tiled, GemmChoice::Small] {
-        let Some((got, want)) = both_with("gemm_nt", gemm, n * n, |kern, out| kern.gemm_nt(&x, &x, k, out).unwrap()) else { return };
+        let Some((got, want)) = both_with("gemm_nt", gemm, n * n, |kern, out| kern.gemm_nt(&x, &x, k, out).unwrap())
+        else {
+            return;
+        };
         let baseline = relative_error(&sequential, &want);
         eprintln!("gemm_nt k = 2^18: one sequential f32 accumulator: relative error {baseline:.2e}");
         assert!(baseline > 1e-6, "the baseline should show f32 accumulation error: {baseline:.2e}");
@@ -179,18 +198,26 @@ fn structured_matches_the_reference_on_ragged_segments() {
     for (seed, n, tokens, widths) in [(3, (3, 4), 93, (37, 70)), (4, (5, 2), 10, (64, 16)), (5, (1, 1), 1, (1, 1))] {
         let p = problem(seed, n, tokens, widths);
         let [a1, g1, a2, g2] = p.sides();
-        let Some((got, want)) = both("structured", n.0 * n.1, |kern, out| kern.structured(a1, g1, a2, g2, out).unwrap()) else { return };
+        let Some((got, want)) =
+            both("structured", n.0 * n.1, |kern, out| kern.structured(a1, g1, a2, g2, out).unwrap())
+        else {
+            return;
+        };
         assert_close(&got, &want, TOLERANCE, &format!("structured {n:?} examples, ≤ {tokens} tokens, {widths:?}"));
     }
     // One long example per side: 700 rows = 11 tiles, 121 tile pairs (a single workgroup looping
     // over them would pass lavapipe's 65535-iteration loop limit; the pieces keep it short).
     let p = problem(13, (1, 1), 700, (300, 200));
     let [a1, g1, a2, g2] = p.sides();
-    let Some((got, want)) = both("structured", 1, |kern, out| kern.structured(a1, g1, a2, g2, out).unwrap()) else { return };
+    let Some((got, want)) = both("structured", 1, |kern, out| kern.structured(a1, g1, a2, g2, out).unwrap()) else {
+        return;
+    };
     assert_close(&got, &want, TOLERANCE, "structured, one example of ≥ 525 rows per side");
     let p = problem(6, (6, 1), 70, (33, 20));
     let [a1, g1, ..] = p.sides();
-    let Some((got, want)) = both("structured", 36, |kern, out| kern.structured(a1, g1, a1, g1, out).unwrap()) else { return };
+    let Some((got, want)) = both("structured", 36, |kern, out| kern.structured(a1, g1, a1, g1, out).unwrap()) else {
+        return;
+    };
     assert_close(&got, &want, TOLERANCE, "structured, one block against itself (symmetric path)");
 }
 
@@ -202,9 +229,17 @@ fn token_match_matches_the_reference_on_ragged_segments() {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let ids1: Vec<u32> = (0..g1.total_rows()).map(|_| rng.random_range(0..vocab)).collect();
         let ids2: Vec<u32> = (0..g2.total_rows()).map(|_| rng.random_range(0..vocab)).collect();
-        let Some((got, want)) = both("token_match", 12, |kern, out| kern.token_match(&ids1, g1, &ids2, g2, out).unwrap()) else { return };
+        let Some((got, want)) =
+            both("token_match", 12, |kern, out| kern.token_match(&ids1, g1, &ids2, g2, out).unwrap())
+        else {
+            return;
+        };
         assert_close(&got, &want, TOLERANCE, &format!("token_match, vocabulary {vocab}"));
-        let Some((got, want)) = both("token_match", 16, |kern, out| kern.token_match(&ids1, g1, &ids1, g1, out).unwrap()) else { return };
+        let Some((got, want)) =
+            both("token_match", 16, |kern, out| kern.token_match(&ids1, g1, &ids1, g1, out).unwrap())
+        else {
+            return;
+        };
         assert_close(&got, &want, TOLERANCE, &format!("token_match symmetric, vocabulary {vocab}"));
     }
 }
@@ -213,7 +248,12 @@ fn token_match_matches_the_reference_on_ragged_segments() {
 fn outer_sums_match_the_reference() {
     // Widths inside one 128 × 128 tile, exactly one, and 3 × 2 tiles with partial edges (d_in
     // 300, d_out 200) over examples of up to 150 tokens (several 16-token steps, a partial one).
-    for (seed, n, tokens, widths) in [(10, (3, 1), 21, (70, 65)), (11, (2, 1), 1, (1, 3)), (12, (4, 1), 40, (128, 64)), (13, (3, 1), 150, (300, 200))] {
+    for (seed, n, tokens, widths) in [
+        (10, (3, 1), 21, (70, 65)),
+        (11, (2, 1), 1, (1, 3)),
+        (12, (4, 1), 40, (128, 64)),
+        (13, (3, 1), 150, (300, 200)),
+    ] {
         let p = problem(seed, n, tokens, widths);
         let [a1, g1, ..] = p.sides();
         let Some(gpu) = gpu("outer_sums") else { return };

@@ -21,12 +21,15 @@ fn logits_of(spec: &ModelSpec, options: &LoadOptions) -> Vec<f32> {
         tokenizer.encode_pair(PREMISE, "A directly causes B.").unwrap(),
         tokenizer.encode_pair(PREMISE, "B directly causes A.").unwrap(),
     ];
-    let batch = Batch::new(&pad_batch(&encodings, tokenizer.pad_id().unwrap()).unwrap(), &loaded.classifier.config, &device()).unwrap();
+    let batch =
+        Batch::new(&pad_batch(&encodings, tokenizer.pad_id().unwrap()).unwrap(), &loaded.classifier.config, &device())
+            .unwrap();
     tensor_to_host(loaded.classifier.logits(&batch, None)).unwrap().data
 }
 
 fn saved_tiny(dir: &Path, seed: u64) {
-    let loaded = load(&ModelSpec::Builtin(BuiltinSize::Tiny), &LoadOptions { seed, head_file: None }, &device()).unwrap();
+    let loaded =
+        load(&ModelSpec::Builtin(BuiltinSize::Tiny), &LoadOptions { seed, head_file: None }, &device()).unwrap();
     save(&loaded.classifier, &loaded.tokenizer_json, dir).unwrap();
 }
 
@@ -56,7 +59,8 @@ fn builtin_is_seeded_and_save_load_round_trips_exactly() {
     for f in ["config.json", "model.safetensors", "tokenizer.json"] {
         assert!(tmp.path().join(f).is_file(), "{f} written");
     }
-    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(tmp.path().join("config.json")).unwrap()).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("config.json")).unwrap()).unwrap();
     assert_eq!(config["architectures"][0], "BertForSequenceClassification");
     assert_eq!(config["model_type"], "bert");
     let reloaded = logits_of(&ModelSpec::Dir(tmp.path().to_path_buf()), &LoadOptions::default());
@@ -179,9 +183,13 @@ fn roberta_without_head_gets_dense_and_out_proj_from_the_seed() {
         }
         *w = kept;
     });
-    let loaded = load(&ModelSpec::Dir(tmp.path().to_path_buf()), &LoadOptions { seed: 2, head_file: None }, &device()).unwrap();
+    let loaded =
+        load(&ModelSpec::Dir(tmp.path().to_path_buf()), &LoadOptions { seed: 2, head_file: None }, &device()).unwrap();
     let mut names = loaded.initialised.clone();
     names.sort();
-    assert_eq!(names, ["classifier.dense.bias", "classifier.dense.weight", "classifier.out_proj.bias", "classifier.out_proj.weight"]);
+    assert_eq!(
+        names,
+        ["classifier.dense.bias", "classifier.dense.weight", "classifier.out_proj.bias", "classifier.out_proj.weight"]
+    );
     assert_eq!(loaded.classifier.config.architecture().unwrap(), ntkgap::model::Architecture::Roberta);
 }

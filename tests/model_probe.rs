@@ -15,11 +15,17 @@ const PAIRS: [(&str, &str); 3] = [
 
 fn setup(autodiff: bool) -> (Classifier, Box<dyn Tokenizer>, burn::tensor::Device) {
     let device = if autodiff { burn::tensor::Device::flex().autodiff() } else { burn::tensor::Device::flex() };
-    let loaded = load(&ModelSpec::Builtin(BuiltinSize::Tiny), &LoadOptions { seed: 3, head_file: None }, &device).unwrap();
+    let loaded =
+        load(&ModelSpec::Builtin(BuiltinSize::Tiny), &LoadOptions { seed: 3, head_file: None }, &device).unwrap();
     (loaded.classifier, loaded.tokenizer, device)
 }
 
-fn batch_of(pairs: &[(&str, &str)], model: &Classifier, tokenizer: &dyn Tokenizer, device: &burn::tensor::Device) -> Batch {
+fn batch_of(
+    pairs: &[(&str, &str)],
+    model: &Classifier,
+    tokenizer: &dyn Tokenizer,
+    device: &burn::tensor::Device,
+) -> Batch {
     let encodings: Vec<_> = pairs.iter().map(|(p, h)| tokenizer.encode_pair(p, h).unwrap()).collect();
     Batch::new(&pad_batch(&encodings, tokenizer.pad_id().unwrap()).unwrap(), &model.config, device).unwrap()
 }
@@ -77,7 +83,9 @@ fn probe_gradients_reproduce_every_parameter_gradient() {
             }
             (LayerKind::LayerNorm, ProbeInput::Activation(x_hat)) => {
                 let (_, x) = host(x_hat.clone());
-                let gamma: Vec<f32> = (0..d_out).map(|k| (0..g.len() / d_out).map(|r| g[r * d_out + k] * x[r * d_out + k]).sum()).collect();
+                let gamma: Vec<f32> = (0..d_out)
+                    .map(|k| (0..g.len() / d_out).map(|r| g[r * d_out + k] * x[r * d_out + k]).sum())
+                    .collect();
                 let beta: Vec<f32> = (0..d_out).map(|k| (0..g.len() / d_out).map(|r| g[r * d_out + k]).sum()).collect();
                 assert_close(&format!("{}.weight", probe.name), &weight.data, &gamma);
                 assert_close(&format!("{}.bias", probe.name), &bias.unwrap().data, &beta);
@@ -129,7 +137,8 @@ fn probing_does_not_change_the_forward_and_padding_is_invisible() {
     let (_, probed) = host(ad_model.score(&ad_batch, Some(&mut probes)));
     assert_close("probed score", &probed, &plain);
     for (i, pair) in PAIRS.iter().enumerate() {
-        let (_, alone) = host(model.score(&batch_of(std::slice::from_ref(pair), &model, tokenizer.as_ref(), &device), None));
+        let (_, alone) =
+            host(model.score(&batch_of(std::slice::from_ref(pair), &model, tokenizer.as_ref(), &device), None));
         assert!((alone[0] - plain[i]).abs() < 1e-5, "example {i}: alone {} vs padded batch {}", alone[0], plain[i]);
     }
 }

@@ -166,7 +166,9 @@ fn sweep(depth: usize) -> Vec<f64> {
         .map(|&width| {
             let errors: Vec<f64> = SEEDS
                 .iter()
-                .map(|&seed| relative_frobenius(&empirical_ntk(&ReluMlp::new(depth, width, seed, &device), &xs, &device), &exact))
+                .map(|&seed| {
+                    relative_frobenius(&empirical_ntk(&ReluMlp::new(depth, width, seed, &device), &xs, &device), &exact)
+                })
                 .collect();
             let mean = errors.iter().sum::<f64>() / errors.len() as f64;
             eprintln!("depth {depth}, width {width:>4}: ‖Θₙ − Θ‖_F / ‖Θ‖_F = {mean:.4} (seeds: {errors:.4?})");
@@ -178,7 +180,14 @@ fn sweep(depth: usize) -> Vec<f64> {
 fn assert_converges_like_inverse_sqrt_width(depth: usize) {
     let errors = sweep(depth);
     for (pair, e) in WIDTHS.windows(2).zip(errors.windows(2)) {
-        assert!(e[1] < e[0], "depth {depth}: error did not fall from width {} ({:.4}) to {} ({:.4})", pair[0], e[0], pair[1], e[1]);
+        assert!(
+            e[1] < e[0],
+            "depth {depth}: error did not fall from width {} ({:.4}) to {} ({:.4})",
+            pair[0],
+            e[0],
+            pair[1],
+            e[1]
+        );
     }
     let (first, last) = (errors[0], errors[errors.len() - 1]);
     let slope = (last / first).ln() / (WIDTHS[WIDTHS.len() - 1] as f64 / WIDTHS[0] as f64).ln();

@@ -26,7 +26,14 @@ const RECORDS: [(&str, &str); 4] = [
     ("A correlates with C. B correlates with C. However, A is independent of B.", "B directly causes C."),
 ];
 
-const MODES: [OutputMode; 6] = [OutputMode::Margin, OutputMode::Logit(0), OutputMode::Logit(1), OutputMode::Trace, OutputMode::Full, OutputMode::Pntk];
+const MODES: [OutputMode; 6] = [
+    OutputMode::Margin,
+    OutputMode::Logit(0),
+    OutputMode::Logit(1),
+    OutputMode::Trace,
+    OutputMode::Full,
+    OutputMode::Pntk,
+];
 
 struct Case {
     name: &'static str,
@@ -58,9 +65,11 @@ fn random_model(config: &ModelConfig, seed: u64) -> Classifier {
 }
 
 fn cases() -> Vec<Case> {
-    let loaded = load(&ModelSpec::Builtin(BuiltinSize::Tiny), &LoadOptions { seed: 3, head_file: None }, &device()).unwrap();
+    let loaded =
+        load(&ModelSpec::Builtin(BuiltinSize::Tiny), &LoadOptions { seed: 3, head_file: None }, &device()).unwrap();
     let pad_id = loaded.tokenizer.pad_id().unwrap();
-    let mut encodings: Vec<Encoding> = RECORDS.iter().map(|(p, h)| loaded.tokenizer.encode_pair(p, h).unwrap()).collect();
+    let mut encodings: Vec<Encoding> =
+        RECORDS.iter().map(|(p, h)| loaded.tokenizer.encode_pair(p, h).unwrap()).collect();
     // One encoding arrives already padded (mask 0 at its end): only its real tokens count.
     let e = &mut encodings[1];
     e.ids.extend([pad_id; 3]);
@@ -90,7 +99,11 @@ fn relative(got: &[f32], reference: &[f32]) -> f64 {
     assert_eq!(got.len(), reference.len());
     let scale = reference.iter().map(|v| f64::from(v.abs())).fold(0.0, f64::max);
     let worst = got.iter().zip(reference).map(|(a, b)| f64::from((a - b).abs())).fold(0.0, f64::max);
-    if scale == 0.0 { worst } else { worst / scale }
+    if scale == 0.0 {
+        worst
+    } else {
+        worst / scale
+    }
 }
 
 fn assert_same_signals(fast: &BlockSignals, burn: &BlockSignals, what: &str) {
@@ -119,7 +132,11 @@ fn fast_signals_equal_burn_signals_for_every_model_and_mode() {
     for case in cases() {
         let host = HostModel::from_classifier(&case.model).unwrap();
         let frozen = case.model.clone().no_grad();
-        let modes: Vec<OutputMode> = if case.name == "bert 3 labels" { vec![OutputMode::Margin, OutputMode::Logit(2), OutputMode::Full] } else { MODES.to_vec() };
+        let modes: Vec<OutputMode> = if case.name == "bert 3 labels" {
+            vec![OutputMode::Margin, OutputMode::Logit(2), OutputMode::Full]
+        } else {
+            MODES.to_vec()
+        };
         for mode in modes {
             for block in [&case.encodings[..], &case.encodings[1..2]] {
                 let fast = fastfb::block_signals(&host, block, case.pad_id, mode).unwrap();
@@ -152,7 +169,18 @@ fn fast_signals_do_not_depend_on_the_thread_count() {
 fn gram_from_either_signal_path_agrees_and_bad_inputs_are_refused() {
     let case = cases().remove(3);
     for output in MODES {
-        let k = |signals| gram(&case.model, &case.encodings, None, case.pad_id, &GramOptions { output, signals, block: 3, ..Default::default() }, &device(), &mut |_| {}).unwrap();
+        let k = |signals| {
+            gram(
+                &case.model,
+                &case.encodings,
+                None,
+                case.pad_id,
+                &GramOptions { output, signals, block: 3, ..Default::default() },
+                &device(),
+                &mut |_| {},
+            )
+            .unwrap()
+        };
         let (fast, burn) = (k(SignalPath::Fast), k(SignalPath::Burn));
         let scale = burn.values.iter().map(|v| v.abs()).sum::<f64>() / burn.values.len() as f64;
         let worst = fast.values.iter().zip(&burn.values).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);

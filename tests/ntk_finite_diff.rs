@@ -80,7 +80,8 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let loaded = load(&ModelSpec::Builtin(BuiltinSize::Tiny), &LoadOptions { seed: 5, head_file: None }, &device()).unwrap();
+    let loaded =
+        load(&ModelSpec::Builtin(BuiltinSize::Tiny), &LoadOptions { seed: 5, head_file: None }, &device()).unwrap();
     let encodings = RECORDS.iter().map(|(p, h)| loaded.tokenizer.encode_pair(p, h).unwrap()).collect();
     Setup { model: loaded.classifier, encodings, pad_id: loaded.tokenizer.pad_id().unwrap() }
 }
@@ -140,7 +141,8 @@ fn central_difference(model: &Classifier, encoding: &Encoding, pad_id: u32, v: &
 /// Richardson-extrapolated central difference (4 D(h) − D(2h)) / 3: the ε² term cancels, the
 /// error is O(ε⁴).
 fn extrapolated_difference(model: &Classifier, encoding: &Encoding, pad_id: u32, v: &Direction, h: f64) -> f64 {
-    (4.0 * central_difference(model, encoding, pad_id, v, h) - central_difference(model, encoding, pad_id, v, 2.0 * h)) / 3.0
+    (4.0 * central_difference(model, encoding, pad_id, v, h) - central_difference(model, encoding, pad_id, v, 2.0 * h))
+        / 3.0
 }
 
 /// Root mean square of a direction's entries (steps are scaled by it).
@@ -153,7 +155,10 @@ fn rms(v: &Direction) -> f64 {
 /// under the Hugging Face names is exact).
 fn random_direction(model: &Classifier, seed: u64) -> Direction {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    shapes(model).iter().map(|s| (0..s.iter().product()).map(|_| f64::from(standard_normal(&mut rng) as f32)).collect()).collect()
+    shapes(model)
+        .iter()
+        .map(|s| (0..s.iter().product()).map(|_| f64::from(standard_normal(&mut rng) as f32)).collect())
+        .collect()
 }
 
 /// The dtypes of every parameter and of its gradient.
@@ -194,17 +199,29 @@ fn directional_derivatives_match_central_differences() {
         for seed in [1, 2] {
             let v = random_direction(&s.model, seed);
             let jv = dot(&g, &v);
-            assert!(jv.abs() > 0.05 * norm, "example {i}, seed {seed}: J·v = {jv:e} too close to 0 for a relative check");
+            assert!(
+                jv.abs() > 0.05 * norm,
+                "example {i}, seed {seed}: J·v = {jv:e} too close to 0 for a relative check"
+            );
             let fd = extrapolated_difference(&s.model, encoding, s.pad_id, &v, STEP / rms(&v));
             let rel = (fd - jv).abs() / jv.abs();
-            eprintln!("example {i} ({} tokens), seed {seed}: J·v = {jv:.12e}, |FD − J·v| / |J·v| = {rel:.2e}", encoding.len());
-            assert!(rel < TIGHT, "example {i}, seed {seed}: extrapolated central difference vs J·v: relative error {rel:e}");
+            eprintln!(
+                "example {i} ({} tokens), seed {seed}: J·v = {jv:.12e}, |FD − J·v| / |J·v| = {rel:.2e}",
+                encoding.len()
+            );
+            assert!(
+                rel < TIGHT,
+                "example {i}, seed {seed}: extrapolated central difference vs J·v: relative error {rel:e}"
+            );
             let error = |h: f64| (central_difference(&s.model, encoding, s.pad_id, &v, h) - jv).abs();
             // Second order: the error falls ×100 when ε falls ×10 (truncation-dominated range).
             let (coarse, fine) = (error(1e-4 / rms(&v)), error(1e-5 / rms(&v)));
             let ratio = coarse / fine;
             eprintln!("  error at ε = 1e-4: {coarse:.3e}, at 1e-5: {fine:.3e}, ratio {ratio:.1}");
-            assert!((50.0..200.0).contains(&ratio), "example {i}, seed {seed}: error ratio {ratio} (expected ≈ 100 for O(ε²))");
+            assert!(
+                (50.0..200.0).contains(&ratio),
+                "example {i}, seed {seed}: error ratio {ratio} (expected ≈ 100 for O(ε²))"
+            );
         }
     }
 }
@@ -221,15 +238,21 @@ fn public_gradients_give_the_same_directional_derivatives() {
     for (i, encoding) in s.encodings.iter().enumerate() {
         let v = random_direction(&s.model, 3);
         let named = named_direction(&s.model, &v);
-        let public = example_gradient(&s.model, encoding, s.pad_id, ParamSubset::All, (OutputMode::Margin, 0), &device()).unwrap();
+        let public =
+            example_gradient(&s.model, encoding, s.pad_id, ParamSubset::All, (OutputMode::Margin, 0), &device())
+                .unwrap();
         assert_eq!(public.len(), named.names().len(), "same parameter tensors");
         let jv_public: f64 = public
             .iter()
-            .map(|(name, g)| g.iter().zip(&named.get(name).unwrap().data).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum::<f64>())
+            .map(|(name, g)| {
+                g.iter().zip(&named.get(name).unwrap().data).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum::<f64>()
+            })
             .sum();
         let fd = extrapolated_difference(&s.model, encoding, s.pad_id, &v, STEP / rms(&v));
         let rel = (jv_public - fd).abs() / fd.abs();
-        eprintln!("example {i}: example_gradient·v = {jv_public:.10e}, central difference {fd:.10e}, relative {rel:.2e}");
+        eprintln!(
+            "example {i}: example_gradient·v = {jv_public:.10e}, central difference {fd:.10e}, relative {rel:.2e}"
+        );
         assert!(rel < READ_BACK, "example {i}: example_gradient·v vs central difference: relative error {rel:e}");
     }
 }
@@ -265,4 +288,3 @@ fn gram_entries_are_central_differences_along_other_gradients() {
         assert!(rel < READ_BACK, "ntk::gram ({method:?}) vs central differences: {rel:e}");
     }
 }
-

@@ -28,7 +28,8 @@ struct Setup {
 
 fn setup() -> Setup {
     let device = Device::flex().autodiff();
-    let loaded = load(&ModelSpec::Builtin(BuiltinSize::Tiny), &LoadOptions { seed: 5, head_file: None }, &device).unwrap();
+    let loaded =
+        load(&ModelSpec::Builtin(BuiltinSize::Tiny), &LoadOptions { seed: 5, head_file: None }, &device).unwrap();
     let encodings: Vec<Encoding> = RECORDS.iter().map(|(p, h)| loaded.tokenizer.encode_pair(p, h).unwrap()).collect();
     let lengths: Vec<usize> = encodings.iter().map(Encoding::len).collect();
     assert!(lengths.iter().min() < lengths.iter().max(), "mixed lengths: {lengths:?}");
@@ -48,9 +49,17 @@ fn relative_difference(got: &[f64], reference: &[f64]) -> f64 {
     got.iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / scale
 }
 
-const SUBSETS: [ParamSubset; 4] = [ParamSubset::All, ParamSubset::ExcludeEmbeddings, ParamSubset::ExcludeHead, ParamSubset::OnlyBiases];
+const SUBSETS: [ParamSubset; 4] =
+    [ParamSubset::All, ParamSubset::ExcludeEmbeddings, ParamSubset::ExcludeHead, ParamSubset::OnlyBiases];
 
-const MODES: [OutputMode; 6] = [OutputMode::Margin, OutputMode::Logit(0), OutputMode::Logit(1), OutputMode::Trace, OutputMode::Full, OutputMode::Pntk];
+const MODES: [OutputMode; 6] = [
+    OutputMode::Margin,
+    OutputMode::Logit(0),
+    OutputMode::Logit(1),
+    OutputMode::Trace,
+    OutputMode::Full,
+    OutputMode::Pntk,
+];
 
 #[test]
 fn per_layer_equals_naive_for_every_mode_subset_and_block_size() {
@@ -58,21 +67,48 @@ fn per_layer_equals_naive_for_every_mode_subset_and_block_size() {
     let n = s.encodings.len();
     for output in MODES {
         for subset in SUBSETS {
-            let naive = run(&s, &s.encodings, None, GramOptions { method: NtkMethod::Naive, output, subset, breakdown: true, ..Default::default() });
+            let naive = run(
+                &s,
+                &s.encodings,
+                None,
+                GramOptions { method: NtkMethod::Naive, output, subset, breakdown: true, ..Default::default() },
+            );
             assert_eq!(naive.outputs, if output == OutputMode::Full { 2 } else { 1 });
             for block in [1, 2, 3, n] {
-                let options = GramOptions { method: NtkMethod::PerLayer, output, subset, block, breakdown: true, ..Default::default() };
+                let options = GramOptions {
+                    method: NtkMethod::PerLayer,
+                    output,
+                    subset,
+                    block,
+                    breakdown: true,
+                    ..Default::default()
+                };
                 let fast = run(&s, &s.encodings, None, options);
                 let rel = relative_difference(&fast.values, &naive.values);
-                assert!(rel < 1e-5, "PerLayer (block {block}) vs Naive, {output} {subset:?}: max |Δ| / mean |K| = {rel:e}");
-                assert_eq!(fast.groups.keys().collect::<Vec<_>>(), naive.groups.keys().collect::<Vec<_>>(), "{subset:?}: same parameter groups");
+                assert!(
+                    rel < 1e-5,
+                    "PerLayer (block {block}) vs Naive, {output} {subset:?}: max |Δ| / mean |K| = {rel:e}"
+                );
+                assert_eq!(
+                    fast.groups.keys().collect::<Vec<_>>(),
+                    naive.groups.keys().collect::<Vec<_>>(),
+                    "{subset:?}: same parameter groups"
+                );
             }
             // Per-parameter breakdown: each tensor's contribution agrees too (relative to the whole K).
-            let fast = run(&s, &s.encodings, None, GramOptions { output, subset, block: 2, breakdown: true, ..Default::default() });
+            let fast = run(
+                &s,
+                &s.encodings,
+                None,
+                GramOptions { output, subset, block: 2, breakdown: true, ..Default::default() },
+            );
             let scale = naive.values.iter().map(|v| v.abs()).sum::<f64>() / naive.values.len() as f64;
             for (name, k) in &naive.groups {
                 let worst = fast.groups[name].iter().zip(k).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-                assert!(worst / scale < 1e-5, "{output} {subset:?} {name}: PerLayer vs Naive differ by {worst:e} (mean |K| {scale:e})");
+                assert!(
+                    worst / scale < 1e-5,
+                    "{output} {subset:?} {name}: PerLayer vs Naive differ by {worst:e} (mean |K| {scale:e})"
+                );
             }
         }
     }
@@ -83,11 +119,13 @@ fn output_modes_relate_as_their_definitions_say() {
     let s = setup();
     let n = s.encodings.len();
     let k = |output| run(&s, &s.encodings, None, GramOptions { output, block: 2, ..Default::default() });
-    let (full, trace, pntk, margin) = (k(OutputMode::Full), k(OutputMode::Trace), k(OutputMode::Pntk), k(OutputMode::Margin));
+    let (full, trace, pntk, margin) =
+        (k(OutputMode::Full), k(OutputMode::Trace), k(OutputMode::Pntk), k(OutputMode::Margin));
     let logits = [k(OutputMode::Logit(0)), k(OutputMode::Logit(1))];
     assert_eq!(full.values.len(), n * n * 4);
     let block = |i: usize, j: usize, v: usize, w: usize| full.values[((i * n + j) * 2 + v) * 2 + w];
-    let (mut sum, mut from_full, mut margin_from_full, mut pntk_from_full) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut sum, mut from_full, mut margin_from_full, mut pntk_from_full) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..n {
         for j in 0..n {
             sum.push(logits[0].get(i, j) + logits[1].get(i, j));
@@ -95,12 +133,18 @@ fn output_modes_relate_as_their_definitions_say() {
             // ∇(f₁ − f₀)·∇(f₁ − f₀)' and ∇(f₀ + f₁)·∇(f₀ + f₁)' from the 2×2 blocks.
             margin_from_full.push(block(i, j, 1, 1) + block(i, j, 0, 0) - block(i, j, 0, 1) - block(i, j, 1, 0));
             pntk_from_full.push(block(i, j, 0, 0) + block(i, j, 1, 1) + block(i, j, 0, 1) + block(i, j, 1, 0));
-            assert!((block(i, j, 0, 1) - block(j, i, 1, 0)).abs() <= 1e-12 * block(i, i, 0, 0).abs(), "full K not symmetric");
+            assert!(
+                (block(i, j, 0, 1) - block(j, i, 1, 0)).abs() <= 1e-12 * block(i, i, 0, 0).abs(),
+                "full K not symmetric"
+            );
         }
     }
     assert!(relative_difference(&trace.values, &sum) < 1e-5, "trace is not logit:0 + logit:1");
     assert!(relative_difference(&trace.values, &from_full) < 1e-5, "trace is not the trace of the full blocks");
-    assert!(relative_difference(&margin.values, &margin_from_full) < 1e-5, "margin kernel does not follow from the full blocks");
+    assert!(
+        relative_difference(&margin.values, &margin_from_full) < 1e-5,
+        "margin kernel does not follow from the full blocks"
+    );
     assert!(relative_difference(&pntk.values, &pntk_from_full) < 1e-5, "pntk does not follow from the full blocks");
     assert!(relative_difference(&pntk.values, &trace.values) > 1e-3, "pntk should differ from trace (cross terms)");
 }
@@ -128,18 +172,35 @@ fn row_slabs_reproduce_the_unsharded_rows_bit_for_bit() {
                     assert_eq!((slab.rows, slab.row_start), (rows.1 - rows.0, rows.0));
                     stacked.extend(slab.values);
                 }
-                assert_identical(&stacked, &whole.values, &format!("{method:?} {output} {what}: stacked slabs vs unsharded"));
+                assert_identical(
+                    &stacked,
+                    &whole.values,
+                    &format!("{method:?} {output} {what}: stacked slabs vs unsharded"),
+                );
             }
         }
     }
-    let e = gram(&s.model, x1, None, s.pad_id, &GramOptions { rows: Some((2, 9)), ..Default::default() }, &s.device, &mut |_| {});
+    let e = gram(
+        &s.model,
+        x1,
+        None,
+        s.pad_id,
+        &GramOptions { rows: Some((2, 9)), ..Default::default() },
+        &s.device,
+        &mut |_| {},
+    );
     assert!(e.unwrap_err().to_string().contains("outside the 5 rows"));
 }
 
 #[test]
 fn memory_budget_tiles_and_kernels_change_nothing_but_rounding() {
     let s = setup();
-    let reference = run(&s, &s.encodings, None, GramOptions { method: NtkMethod::Naive, output: OutputMode::Trace, ..Default::default() });
+    let reference = run(
+        &s,
+        &s.encodings,
+        None,
+        GramOptions { method: NtkMethod::Naive, output: OutputMode::Trace, ..Default::default() },
+    );
     // 1 MiB: the signals spill to disk and the weights are formed in several channel chunks.
     let variants = [
         GramOptions { memory_budget: 1 << 20, ..Default::default() },
@@ -166,12 +227,18 @@ fn breakdown_sums_to_k_and_one_example_works() {
         }
     }
     assert!(relative_difference(&sum, &k.values) < 1e-12, "the per-parameter matrices do not sum to K");
-    assert!(k.groups.contains_key("bert.embeddings.word_embeddings.weight") && k.groups.contains_key("classifier.bias"));
+    assert!(
+        k.groups.contains_key("bert.embeddings.word_embeddings.weight") && k.groups.contains_key("classifier.bias")
+    );
     for method in [NtkMethod::PerLayer, NtkMethod::Naive] {
         let one = run(&s, &s.encodings[..1], None, GramOptions { method, ..Default::default() });
         assert_eq!((one.rows, one.cols, one.values.len()), (1, 1, 1));
         let norm = squared_gradient_norm(&s, &s.encodings[0]);
-        assert!((one.values[0] - norm).abs() <= 1e-5 * norm, "{method:?}: 1 x 1 K = {} vs ‖∇f‖² = {norm}", one.values[0]);
+        assert!(
+            (one.values[0] - norm).abs() <= 1e-5 * norm,
+            "{method:?}: 1 x 1 K = {} vs ‖∇f‖² = {norm}",
+            one.values[0]
+        );
     }
 }
 
@@ -188,7 +255,12 @@ fn both_linear_forms_agree_with_naive() {
 
 /// Squared norm of ∇θ f(x) straight from `Classifier::gradients` (one backward, batch of one).
 fn squared_gradient_norm(s: &Setup, encoding: &Encoding) -> f64 {
-    let batch = ntkgap::model::Batch::new(&pad_batch(std::slice::from_ref(encoding), s.pad_id).unwrap(), &s.model.config, &s.device).unwrap();
+    let batch = ntkgap::model::Batch::new(
+        &pad_batch(std::slice::from_ref(encoding), s.pad_id).unwrap(),
+        &s.model.config,
+        &s.device,
+    )
+    .unwrap();
     let grads = s.model.score(&batch, None).sum().backward();
     let map = s.model.gradients(&grads).unwrap();
     map.names().iter().flat_map(|n| map.get(n).unwrap().data.clone()).map(|v| f64::from(v) * f64::from(v)).sum()
@@ -197,7 +269,10 @@ fn squared_gradient_norm(s: &Setup, encoding: &Encoding) -> f64 {
 /// Eigenvalues of a symmetric matrix by cyclic Jacobi rotations.
 fn jacobi_eigenvalues(mut a: Vec<f64>, n: usize) -> Vec<f64> {
     for _sweep in 0..100 {
-        let off: f64 = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| a[i * n + j].powi(2)).sum();
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j].powi(2))
+            .sum();
         if off < 1e-30 {
             break;
         }
@@ -243,7 +318,10 @@ fn gram_is_symmetric_psd_with_squared_gradient_norms_on_the_diagonal() {
     let k = run(&s, &s.encodings, None, GramOptions { block: 2, ..Default::default() });
     for i in 0..n {
         for j in 0..n {
-            assert!((k.get(i, j) - k.get(j, i)).abs() <= 1e-12 * k.get(i, i).abs().max(1e-300), "K[{i},{j}] != K[{j},{i}]");
+            assert!(
+                (k.get(i, j) - k.get(j, i)).abs() <= 1e-12 * k.get(i, i).abs().max(1e-300),
+                "K[{i},{j}] != K[{j},{i}]"
+            );
         }
         let norm = squared_gradient_norm(&s, &s.encodings[i]);
         assert!((k.get(i, i) - norm).abs() <= 1e-5 * norm, "K[{i},{i}] = {} but ‖∇θ f‖² = {norm}", k.get(i, i));
@@ -271,10 +349,26 @@ fn rectangular_gram_is_the_block_of_the_joint_gram() {
 #[test]
 fn bad_options_and_empty_inputs_are_refused() {
     let s = setup();
-    let e = gram(&s.model, &s.encodings, None, s.pad_id, &GramOptions { block: 0, ..Default::default() }, &s.device, &mut |_| {});
+    let e = gram(
+        &s.model,
+        &s.encodings,
+        None,
+        s.pad_id,
+        &GramOptions { block: 0, ..Default::default() },
+        &s.device,
+        &mut |_| {},
+    );
     assert!(e.unwrap_err().to_string().contains("block"));
     let e = gram(&s.model, &[], None, s.pad_id, &GramOptions::default(), &s.device, &mut |_| {});
     assert!(e.unwrap_err().to_string().contains("no examples"));
-    let e = gram(&s.model, &s.encodings, None, s.pad_id, &GramOptions { output: OutputMode::Logit(2), ..Default::default() }, &s.device, &mut |_| {});
+    let e = gram(
+        &s.model,
+        &s.encodings,
+        None,
+        s.pad_id,
+        &GramOptions { output: OutputMode::Logit(2), ..Default::default() },
+        &s.device,
+        &mut |_| {},
+    );
     assert!(e.unwrap_err().to_string().contains("logit:2 but the model has 2 labels"));
 }

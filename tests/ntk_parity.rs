@@ -35,7 +35,12 @@ fn ids(value: &serde_json::Value) -> Vec<u32> {
 fn fixture() -> Fixture {
     let text = std::fs::read_to_string(root().join("tests/data/ntk_parity_minilm.json")).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let k = json["K"].as_array().unwrap().iter().map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()).collect();
+    let k = json["K"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect())
+        .collect();
     let inputs = json["inputs"].as_array().unwrap();
     Fixture {
         k,
@@ -79,5 +84,10 @@ fn minilm_gram_matches_torch_func() {
     let scale = reference.iter().map(|v| v.abs()).sum::<f64>() / reference.len() as f64;
     let worst = k.values.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     eprintln!("{n} x {n} MiniLM eNTK: max |Δ| = {worst:.3e}, mean |K| = {scale:.4}, relative {:.2e}", worst / scale);
-    assert!(worst / scale < TOLERANCE, "ntkgap ({:?}) vs torch.func: max |Δ| / mean |K| = {:e}", GramOptions::default().method, worst / scale);
+    assert!(
+        worst / scale < TOLERANCE,
+        "ntkgap ({:?}) vs torch.func: max |Δ| / mean |K| = {:e}",
+        GramOptions::default().method,
+        worst / scale
+    );
 }

@@ -97,7 +97,8 @@ fn pipeline(seed: &str) -> tempfile::TempDir {
     run(&["acbo", "--data", "ext/test.jsonl", "--oracle", "experiment:50", "--seed", seed, "--out", "acbo-exp"]);
     run(&["tokenizer", "--save", "builtin-tok"]);
     // eNTK Gram (issue 5): the whole K, two row slabs and their merge.
-    let six: String = std::fs::read_to_string(cwd.join("c2c.jsonl")).unwrap().lines().take(6).map(|l| format!("{l}\n")).collect();
+    let six: String =
+        std::fs::read_to_string(cwd.join("c2c.jsonl")).unwrap().lines().take(6).map(|l| format!("{l}\n")).collect();
     std::fs::write(cwd.join("six.jsonl"), six).unwrap();
     let gram = ["gram", "--model", "builtin:tiny", "--input", "six.jsonl", "--seed", seed, "--block", "4"];
     run(&[&gram[..], &["--out", "K.npy"]].concat());
@@ -130,7 +131,17 @@ fn same_seed_and_inputs_give_byte_identical_outputs_and_meta() {
     let (a, b) = (pipeline("11"), pipeline("11"));
     let (ta, tb) = (tree(a.path()), tree(b.path()));
     assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>(), "same files");
-    for meta in ["c2c.meta.json", "ext/meta.json", "pairs.meta.json", "overlap.meta.json", "acbo/meta.json", "K.meta.json", "K_merged.meta.json", "bound/meta.json", "bound/pairs.csv"] {
+    for meta in [
+        "c2c.meta.json",
+        "ext/meta.json",
+        "pairs.meta.json",
+        "overlap.meta.json",
+        "acbo/meta.json",
+        "K.meta.json",
+        "K_merged.meta.json",
+        "bound/meta.json",
+        "bound/pairs.csv",
+    ] {
         assert!(ta.contains_key(Path::new(meta)), "no {meta}: {:?}", ta.keys());
     }
     // `tokenizer --save` writes a plain tokenizer.json (no meta.json: it is a fixed artifact of

@@ -17,7 +17,8 @@ use ntkgap::tokenize::Encoding;
 fn records(n: usize) -> Vec<(String, String)> {
     (0..n)
         .map(|i| {
-            let premise = "A correlates with B. B correlates with C. However, A is independent of C. ".repeat(1 + i % 3);
+            let premise =
+                "A correlates with B. B correlates with C. However, A is independent of C. ".repeat(1 + i % 3);
             (premise, format!("A directly causes {}.", ["B", "C"][i % 2]))
         })
         .collect()
@@ -25,7 +26,8 @@ fn records(n: usize) -> Vec<(String, String)> {
 
 fn gram_methods(c: &mut Criterion) {
     let device = Device::flex().autodiff();
-    let loaded = load(&ModelSpec::Builtin(BuiltinSize::Tiny), &LoadOptions { seed: 0, head_file: None }, &device).unwrap();
+    let loaded =
+        load(&ModelSpec::Builtin(BuiltinSize::Tiny), &LoadOptions { seed: 0, head_file: None }, &device).unwrap();
     let pad = loaded.tokenizer.pad_id().unwrap();
     let mut group = c.benchmark_group("gram_tiny");
     group.sample_size(10).measurement_time(Duration::from_secs(5));
@@ -34,7 +36,9 @@ fn gram_methods(c: &mut Criterion) {
         for method in [NtkMethod::PerLayer, NtkMethod::Naive] {
             let options = GramOptions { method, ..Default::default() };
             group.bench_with_input(BenchmarkId::new(format!("{method:?}"), n), &x, |b, x| {
-                b.iter(|| black_box(gram(&loaded.classifier, x, None, pad, &options, &device, &mut |_| {}).unwrap().values[0]))
+                b.iter(|| {
+                    black_box(gram(&loaded.classifier, x, None, pad, &options, &device, &mut |_| {}).unwrap().values[0])
+                })
             });
         }
     }
@@ -46,7 +50,8 @@ fn kernels(c: &mut Criterion) {
     let x: Vec<f32> = (0..n * k).map(|i| ((i * 7919 % 1000) as f32 - 500.0) / 500.0).collect();
     let mut group = c.benchmark_group("gemm_nt_32x32x65536");
     group.sample_size(10).measurement_time(Duration::from_secs(5));
-    let implementations: [(&str, &dyn GramKernels); 3] = [("cpu", &CpuKernels::F32), ("cpu-f64", &CpuKernels::F64), ("reference", &ReferenceKernels)];
+    let implementations: [(&str, &dyn GramKernels); 3] =
+        [("cpu", &CpuKernels::F32), ("cpu-f64", &CpuKernels::F64), ("reference", &ReferenceKernels)];
     for (name, kernels) in implementations {
         group.bench_function(name, |b| {
             b.iter(|| {

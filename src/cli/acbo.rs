@@ -17,12 +17,14 @@ use crate::acbo::bench::{limit_per_size, prepare_items, run_bench, BenchItem, Be
 use crate::acbo::oracle::build::likelihood_models;
 use crate::acbo::oracle::ExperimentSettings;
 use crate::acbo::summary::{format_table, summarize, Summary};
-use crate::acbo::{BitCounts, CandidateSettings, ErrorModel, Goal, LoopConfig, OracleFactory, OracleSpec, QueryKind, Selection};
+use crate::acbo::{
+    BitCounts, CandidateSettings, ErrorModel, Goal, LoopConfig, OracleFactory, OracleSpec, QueryKind, Selection,
+};
 use crate::corpus::{JsonlReader, JsonlWriter, Record};
 use crate::error::{Error, Result};
+use crate::files::{write_json_atomic, Meta};
 use crate::model::oracle::ModelOracleFactory;
 use crate::model::{load, ComputeDevice, DeviceChoice, LoadOptions, LoadedModel, ModelSpec};
-use crate::files::{write_json_atomic, Meta};
 
 /// Arguments of `ntkgap acbo`.
 #[derive(Debug, Args)]
@@ -146,10 +148,7 @@ impl AcboArgs {
         Ok(BenchSettings {
             oracle: OracleSpec::parse(&self.oracle)?,
             loop_config,
-            candidates: CandidateSettings {
-                cap: self.candidate_cap,
-                samples: self.candidate_samples,
-            },
+            candidates: CandidateSettings { cap: self.candidate_cap, samples: self.candidate_samples },
             trials: self.trials,
             seed: self.seed,
             calibration_systems: self.calibration_systems,
@@ -158,7 +157,11 @@ impl AcboArgs {
 }
 
 /// Load the model of `model:DIR` (before any output exists, so a bad model leaves nothing).
-fn load_model(settings: &BenchSettings, seed: u64, device: DeviceChoice) -> Result<Option<(LoadedModel, ComputeDevice)>> {
+fn load_model(
+    settings: &BenchSettings,
+    seed: u64,
+    device: DeviceChoice,
+) -> Result<Option<(LoadedModel, ComputeDevice)>> {
     let OracleSpec::Model { dir } = &settings.oracle else { return Ok(None) };
     let options = LoadOptions { seed, head_file: None };
     let compute = device.resolve()?;
@@ -166,7 +169,11 @@ fn load_model(settings: &BenchSettings, seed: u64, device: DeviceChoice) -> Resu
 }
 
 /// The oracle factory of a loaded `model:DIR` model.
-fn model_factory<'m>(args: &AcboArgs, settings: &BenchSettings, loaded: Option<&'m (LoadedModel, ComputeDevice)>) -> Result<Option<ModelOracleFactory<'m>>> {
+fn model_factory<'m>(
+    args: &AcboArgs,
+    settings: &BenchSettings,
+    loaded: Option<&'m (LoadedModel, ComputeDevice)>,
+) -> Result<Option<ModelOracleFactory<'m>>> {
     let Some((model, compute)) = loaded else { return Ok(None) };
     let experiment = ExperimentSettings::new(args.local_samples)?;
     Ok(Some(ModelOracleFactory::new(model, compute.device(false), args.batch, experiment, settings.oracle.describe())?))
@@ -257,9 +264,7 @@ fn write_outputs(
     let mut meta = Meta::new(Some(settings.seed));
     meta.add_input(&args.data)?;
     let calibration: BTreeMap<usize, _> = models.iter().filter_map(|(&n, m)| m.1.map(|c| (n, c))).collect();
-    meta.set("settings", settings)
-        .set("calibration", calibration)
-        .set("records", records);
+    meta.set("settings", settings).set("calibration", calibration).set("records", records);
     if let OracleSpec::Model { dir } = &settings.oracle {
         for file in ["config.json", "model.safetensors", "tokenizer.json"] {
             meta.add_input(&dir.join(file))?;
@@ -268,4 +273,3 @@ fn write_outputs(
     }
     meta.write(args.out.join("meta.json"))
 }
-

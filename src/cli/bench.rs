@@ -16,9 +16,9 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::corpus::{CorpusKind, CorpusWriter, GenerateConfig, Plan};
-use crate::ntk::cpu_kernels::gemm_rate;
 use crate::files::memory::{format_bytes, parse_bytes, vm_hwm};
 use crate::files::npy;
+use crate::ntk::cpu_kernels::gemm_rate;
 
 /// `ntkgap bench …`.
 #[derive(Debug, Args)]
@@ -53,7 +53,9 @@ pub enum BenchMethod {
 
 /// Options of `ntkgap bench gram`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  ntkgap bench gram --model .cache/models/all-MiniLM-L6-v2 --head tests/data/minilm_head_seed0.safetensors --n 32 --max-len 128")]
+#[command(
+    after_help = "Example:\n  ntkgap bench gram --model .cache/models/all-MiniLM-L6-v2 --head tests/data/minilm_head_seed0.safetensors --n 32 --max-len 128"
+)]
 pub struct BenchGramArgs {
     /// Model directory or builtin:NAME.
     #[arg(long, default_value = ".cache/models/all-MiniLM-L6-v2")]
@@ -153,7 +155,10 @@ fn run_measured(command: &mut Command) -> anyhow::Result<ChildRun> {
     let _guard = Scratch(dir.clone());
     let (out, err) = (dir.join("stdout"), dir.join("stderr"));
     let cpu_before = children_cpu_seconds();
-    let mut child = command.stdout(Stdio::from(std::fs::File::create(&out)?)).stderr(Stdio::from(std::fs::File::create(&err)?)).spawn()?;
+    let mut child = command
+        .stdout(Stdio::from(std::fs::File::create(&out)?))
+        .stderr(Stdio::from(std::fs::File::create(&err)?))
+        .spawn()?;
     let status_path = format!("/proc/{}/status", child.id());
     let mut peak = None;
     let status = loop {
@@ -166,14 +171,25 @@ fn run_measured(command: &mut Command) -> anyhow::Result<ChildRun> {
         std::thread::sleep(Duration::from_millis(20));
     };
     let cpu_seconds = children_cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
-    Ok(ChildRun { stdout: std::fs::read_to_string(out)?, stderr: std::fs::read_to_string(err)?, ok: status.success(), peak, cpu_seconds })
+    Ok(ChildRun {
+        stdout: std::fs::read_to_string(out)?,
+        stderr: std::fs::read_to_string(err)?,
+        ok: status.success(),
+        peak,
+        cpu_seconds,
+    })
 }
 
 fn last_line(text: &str) -> String {
     text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output").to_string()
 }
 
-fn run_ntkgap(args: &BenchGramArgs, method: BenchMethod, input: &Path, dir: &Path) -> anyhow::Result<Result<Measured, String>> {
+fn run_ntkgap(
+    args: &BenchGramArgs,
+    method: BenchMethod,
+    input: &Path,
+    dir: &Path,
+) -> anyhow::Result<Result<Measured, String>> {
     let (name, signals) = match method {
         BenchMethod::Naive => ("naive", "fast"),
         BenchMethod::PerLayerBurn => ("per-layer", "burn"),
@@ -195,9 +211,20 @@ fn run_ntkgap(args: &BenchGramArgs, method: BenchMethod, input: &Path, dir: &Pat
     }
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&stats)?)?;
     let f = |key: &str| v["stats"][key].as_f64().unwrap_or(0.0);
-    let split = Some((f("forward_backward_seconds"), f("contraction_seconds"), f("forward_backward_flops"), f("contraction_flops")));
+    let split = Some((
+        f("forward_backward_seconds"),
+        f("contraction_seconds"),
+        f("forward_backward_flops"),
+        f("contraction_flops"),
+    ));
     let peak = v["peak_rss_bytes"].as_u64().or(run.peak);
-    Ok(Ok(Measured { seconds: v["seconds"].as_f64().unwrap_or(0.0), cpu_seconds: run.cpu_seconds, split, peak_rss: peak, k: Some(k) }))
+    Ok(Ok(Measured {
+        seconds: v["seconds"].as_f64().unwrap_or(0.0),
+        cpu_seconds: run.cpu_seconds,
+        split,
+        peak_rss: peak,
+        k: Some(k),
+    }))
 }
 
 fn run_torch(args: &BenchGramArgs, input: &Path, dir: &Path) -> anyhow::Result<Result<Measured, String>> {
@@ -220,8 +247,10 @@ fn run_torch(args: &BenchGramArgs, input: &Path, dir: &Path) -> anyhow::Result<R
         return Ok(Err(format!("failed: {}", last_line(&run.stderr))));
     }
     let line = last_line(&run.stdout);
-    let v: serde_json::Value = serde_json::from_str(&line).map_err(|e| anyhow::anyhow!("torch script printed `{line}`: {e}"))?;
-    let seconds = v["seconds"].as_f64().ok_or_else(|| anyhow::anyhow!("torch script printed no \"seconds\": {line}"))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&line).map_err(|e| anyhow::anyhow!("torch script printed `{line}`: {e}"))?;
+    let seconds =
+        v["seconds"].as_f64().ok_or_else(|| anyhow::anyhow!("torch script printed no \"seconds\": {line}"))?;
     Ok(Ok(Measured { seconds, cpu_seconds: run.cpu_seconds, split: None, peak_rss: run.peak, k: Some(k) }))
 }
 
@@ -248,14 +277,20 @@ fn print_table(rows: &[Row], args: &BenchGramArgs, gemm: f64) {
                     Some((fs, cs, ff, cf)) => (format!("{fs:.2}"), format!("{cs:.2}"), rate(ff, fs), rate(cf, cs)),
                     None => ("—".into(), "—".into(), "—".into(), "—".into()),
                 };
-                let reference = rows.iter().filter(|r| r.n == row.n).find_map(|r| r.result.as_ref().ok().and_then(|m| m.k.clone()));
+                let reference =
+                    rows.iter().filter(|r| r.n == row.n).find_map(|r| r.result.as_ref().ok().and_then(|m| m.k.clone()));
                 let delta = match (&m.k, reference) {
-                    (Some(k), Some(r)) if *k != r => relative_difference(k, &r).map_or("—".into(), |d| format!("{d:.1e}")),
+                    (Some(k), Some(r)) if *k != r => {
+                        relative_difference(k, &r).map_or("—".into(), |d| format!("{d:.1e}"))
+                    }
                     _ => "(reference)".into(),
                 };
                 let peak = m.peak_rss.map_or("—".into(), format_bytes);
                 let cpu = m.cpu_seconds.map_or("—".into(), |c| format!("{c:.1}"));
-                println!("| {name} | {} | {} | {:.2} | {cpu} | {fb} | {c} | {rfb} | {rc} | {gemm:.1} | {peak} | {delta} |", row.n, args.max_len, m.seconds);
+                println!(
+                    "| {name} | {} | {} | {:.2} | {cpu} | {fb} | {c} | {rfb} | {rc} | {gemm:.1} | {peak} | {delta} |",
+                    row.n, args.max_len, m.seconds
+                );
             }
         }
     }
@@ -275,10 +310,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let scratch = Scratch(dir);
     let records = corpus(&args, &scratch.0)?;
     if let Some(&n) = args.n.iter().find(|&&n| n == 0 || n > records.len()) {
-        return Err(crate::Error::invalid("--n", format!("{n} is outside 1..={} (records available)", records.len())).into());
+        return Err(
+            crate::Error::invalid("--n", format!("{n} is outside 1..={} (records available)", records.len())).into()
+        );
     }
     let gemm = gemm_rate(1024, 1024, 1024, 3);
-    eprintln!("bench: {} threads, f32 GEMM (faer matmul as in CpuKernels, 1024³): {gemm:.1} GFLOP/s", rayon::current_num_threads());
+    eprintln!(
+        "bench: {} threads, f32 GEMM (faer matmul as in CpuKernels, 1024³): {gemm:.1} GFLOP/s",
+        rayon::current_num_threads()
+    );
     let mut rows = Vec::new();
     for &n in &args.n {
         let run_dir = scratch.0.join(format!("n{n}"));

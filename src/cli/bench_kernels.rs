@@ -7,12 +7,12 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::files::{write_json_atomic, Meta};
 use crate::gpu::bench::{kernel_rows, matmul_rate, render, resident_gemm, small_gemm_row, BenchRow, BenchSizes};
 use crate::gpu::GemmChoice;
 use crate::model::DeviceChoice;
 use crate::ntk::cpu_kernels::CpuKernels;
 use crate::ntk::kernels::GramKernels;
-use crate::files::{write_json_atomic, Meta};
 
 /// Sizes and device of `ntkgap bench kernels`.
 #[derive(Debug, Args)]
@@ -109,7 +109,12 @@ fn parse_slices(text: &str) -> Result<Option<usize>, String> {
     }
 }
 
-fn measure(device_line: &str, rows: &mut Vec<BenchRow>, what: &str, f: impl FnOnce() -> crate::Result<Vec<BenchRow>>) -> crate::Result<()> {
+fn measure(
+    device_line: &str,
+    rows: &mut Vec<BenchRow>,
+    what: &str,
+    f: impl FnOnce() -> crate::Result<Vec<BenchRow>>,
+) -> crate::Result<()> {
     let spinner = super::progress::spinner(&format!("{what} on {device_line}"));
     let result = f();
     spinner.finish_and_clear();
@@ -134,7 +139,9 @@ pub fn run_kernels(args: KernelsArgs) -> anyhow::Result<()> {
     let kernels: Box<dyn GramKernels> = match gpu {
         Some(gpu) => {
             let ctx = gpu.context();
-            measure(&name, &mut rows, "resident gemm", || resident_gemm(ctx, sizes.gemm_n, sizes.gemm_k, &args.gemm_slices, sizes.repeats, sizes.seed))?;
+            measure(&name, &mut rows, "resident gemm", || {
+                resident_gemm(ctx, sizes.gemm_n, sizes.gemm_k, &args.gemm_slices, sizes.repeats, sizes.seed)
+            })?;
             Box::new(gpu)
         }
         None => Box::new(CpuKernels::F32),
@@ -149,7 +156,10 @@ pub fn run_kernels(args: KernelsArgs) -> anyhow::Result<()> {
     println!("device: {name}; Gram kernels: {}", kernels.name());
     print!("{}", render(&rows));
     if let Some(out) = &args.out {
-        write_json_atomic(out, &serde_json::json!({ "device": name, "kernels": kernels.name(), "sizes": sizes, "rows": rows }))?;
+        write_json_atomic(
+            out,
+            &serde_json::json!({ "device": name, "kernels": kernels.name(), "sizes": sizes, "rows": rows }),
+        )?;
         let mut meta = Meta::new(Some(sizes.seed));
         meta.set("device", &name).set("sizes", sizes);
         meta.write(super::meta_path(out))?;

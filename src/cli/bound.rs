@@ -19,8 +19,8 @@ use crate::bound::table::{csv, gram_csv_fields, render_table, GRAM_CSV_HEADER};
 use crate::bound::{analyse, charts, parse_pairs, GramView, PairReport, Predictor};
 use crate::cli::gap_args::{bars, PredictorArgs};
 use crate::error::{Error, Result};
-use crate::gap::{self, Analysis, PairInputs, PredictorModel, TrainSet};
 use crate::files::{npy, write_atomic, write_json_atomic, Meta, OutputDir};
+use crate::gap::{self, Analysis, PairInputs, PredictorModel, TrainSet};
 use crate::tokenize::summary::read_pairs;
 
 /// Check the published and the corrected kernel bound per pair.
@@ -91,10 +91,15 @@ fn gram_csv(reports: &[PairReport]) -> String {
 
 fn run_gram(args: &BoundArgs, gram_path: &Path) -> anyhow::Result<()> {
     if args.model.is_some() || args.train.is_some() {
-        return Err(Error::invalid("--gram", "takes --scores, --pairs \"i,j;…\" and --weight-norm, not --model or --train").into());
+        return Err(Error::invalid(
+            "--gram",
+            "takes --scores, --pairs \"i,j;…\" and --weight-norm, not --model or --train",
+        )
+        .into());
     }
     let scores_path = args.scores.as_ref().ok_or_else(|| Error::invalid("--scores", "--gram needs --scores s.npy"))?;
-    let weight_norm = args.weight_norm.ok_or_else(|| Error::invalid("--weight-norm", "--gram needs --weight-norm B"))?;
+    let weight_norm =
+        args.weight_norm.ok_or_else(|| Error::invalid("--weight-norm", "--gram needs --weight-norm B"))?;
     let pairs = parse_pairs(&args.pairs)?;
     let (n, values) = read_gram(gram_path)?;
     let scores = read_scores(scores_path)?;
@@ -111,19 +116,34 @@ fn run_gram(args: &BoundArgs, gram_path: &Path) -> anyhow::Result<()> {
     for r in reports.iter().take(20) {
         println!(
             "pair ({}, {}): gap {:.6}  delta {:.6}  published {:.6}{}  corrected {:.6}{}",
-            r.i, r.j, r.gap, r.delta, r.published_bound, if r.published_violated { " VIOLATED" } else { "" },
-            r.corrected_bound, if r.corrected_violated { " VIOLATED" } else { "" }
+            r.i,
+            r.j,
+            r.gap,
+            r.delta,
+            r.published_bound,
+            if r.published_violated { " VIOLATED" } else { "" },
+            r.corrected_bound,
+            if r.corrected_violated { " VIOLATED" } else { "" }
         );
     }
     println!(
         "{} pairs, kappa {:.6}: published bound violated by {}, corrected bound by {} -> {}",
-        summary.pairs, summary.kappa, summary.published_violations, summary.corrected_violations, out.display()
+        summary.pairs,
+        summary.kappa,
+        summary.published_violations,
+        summary.corrected_violations,
+        out.display()
     );
     Ok(())
 }
 
 /// A seeded sample of at most `max` labelled training records from `path` ([`TrainSet::sample_file`]).
-fn training_set(path: &Path, tokenizer: &dyn crate::tokenize::Tokenizer, max: usize, seed: u64) -> Result<(TrainSet, usize)> {
+fn training_set(
+    path: &Path,
+    tokenizer: &dyn crate::tokenize::Tokenizer,
+    max: usize,
+    seed: u64,
+) -> Result<(TrainSet, usize)> {
     if max == 0 {
         return Err(Error::invalid("--max-train", "must be at least 1"));
     }
@@ -150,12 +170,22 @@ pub fn predictor_name(p: Predictor) -> &'static str {
 
 fn run_model(args: &BoundArgs, model: &str) -> anyhow::Result<()> {
     if args.scores.is_some() || args.weight_norm.is_some() {
-        return Err(Error::invalid("--model", "takes --pairs pairs.jsonl; --scores and --weight-norm belong to --gram").into());
+        return Err(Error::invalid(
+            "--model",
+            "takes --pairs pairs.jsonl; --scores and --weight-norm belong to --gram",
+        )
+        .into());
     }
     let resolved = args.predictor.resolve()?;
     let kernel = resolved.predictor != Predictor::Network;
     match (&args.train, kernel) {
-        (None, true) => return Err(Error::invalid("--train", format!("--predictor {} needs --train FILE (labelled records)", predictor_name(resolved.predictor))).into()),
+        (None, true) => {
+            return Err(Error::invalid(
+                "--train",
+                format!("--predictor {} needs --train FILE (labelled records)", predictor_name(resolved.predictor)),
+            )
+            .into())
+        }
         (Some(_), false) => return Err(Error::invalid("--train", "is only used by the kernel predictors").into()),
         _ => {}
     }
@@ -167,21 +197,30 @@ fn run_model(args: &BoundArgs, model: &str) -> anyhow::Result<()> {
     let train = args.train.as_ref().map(|p| training_set(p, tokenizer, args.max_train, args.seed)).transpose()?;
     let chosen = match (&train, &init) {
         (Some((set, _)), _) => PredictorModel::Kernel { train: set, config: resolved.kernel },
-        (None, Some(init)) => PredictorModel::Network { init: &init.classifier, source: args.predictor.init.as_deref().unwrap_or_default() },
+        (None, Some(init)) => PredictorModel::Network {
+            init: &init.classifier,
+            source: args.predictor.init.as_deref().unwrap_or_default(),
+        },
         (None, None) => unreachable!("resolve() requires --init for the network and --train for kernels"),
     };
     let device = compute.device(true);
     compute.announce();
     let mut bars = bars();
-    let analysis = gap::analyse(&loaded.classifier, &inputs, chosen, tokenizer.pad_id()?, &resolved.analysis, &device, &mut bars)?;
+    let analysis =
+        gap::analyse(&loaded.classifier, &inputs, chosen, tokenizer.pad_id()?, &resolved.analysis, &device, &mut bars)?;
     let mut meta = Meta::new(Some(args.seed));
     meta.add_input(&pairs_path)?;
     if let Some(p) = &args.train {
         meta.add_input(p)?;
     }
     args.predictor.add_inputs(&mut meta, model)?;
-    meta.set("model", model).set("init", &args.predictor.init).set("predictor", resolved.predictor).set("gram", resolved.analysis.gram);
-    meta.set("max_length", tokenizer.max_length()).set("truncated_inputs", inputs.truncated).set("summary", &analysis.summary);
+    meta.set("model", model)
+        .set("init", &args.predictor.init)
+        .set("predictor", resolved.predictor)
+        .set("gram", resolved.analysis.gram);
+    meta.set("max_length", tokenizer.max_length())
+        .set("truncated_inputs", inputs.truncated)
+        .set("summary", &analysis.summary);
     meta.set("train_records", train.as_ref().map(|(set, total)| (set.targets.len(), *total)));
     let out = write_model_outputs(args, &analysis, &meta)?;
     print_model_summary(&analysis, inputs.truncated, &out);
@@ -195,7 +234,17 @@ fn print_model_summary(analysis: &Analysis, truncated: usize, out: &Path) {
     }
     print!("{}", render_table(&s.by_n_vars));
     if let Some(k) = &s.kernel {
-        println!("{}: lambda {:.4e} (r = {}), {} training inputs ({} entailed), train accuracy {:.3}, {} iteration(s){}", predictor_name(s.predictor), k.fit.lambda, k.relative_ridge, k.train_inputs, k.train_positives, k.fit.train_accuracy, k.fit.iterations, if k.fit.converged { "" } else { " (NOT converged)" });
+        println!(
+            "{}: lambda {:.4e} (r = {}), {} training inputs ({} entailed), train accuracy {:.3}, {} iteration(s){}",
+            predictor_name(s.predictor),
+            k.fit.lambda,
+            k.relative_ridge,
+            k.train_inputs,
+            k.train_positives,
+            k.fit.train_accuracy,
+            k.fit.iterations,
+            if k.fit.converged { "" } else { " (NOT converged)" }
+        );
     }
     if let Some(n) = &s.network {
         let d = &n.diagnostics;
@@ -219,7 +268,13 @@ pub fn run(args: BoundArgs) -> anyhow::Result<()> {
     match (&args.gram, &args.model) {
         (Some(gram), None) => run_gram(&args, gram),
         (None, Some(model)) => run_model(&args, model),
-        (Some(_), Some(_)) => Err(Error::invalid("--gram", "cannot be combined with --model (two different modes)").into()),
-        (None, None) => Err(Error::invalid("--model", "one of --gram K.npy (with --scores, --weight-norm) or --model DIR is required").into()),
+        (Some(_), Some(_)) => {
+            Err(Error::invalid("--gram", "cannot be combined with --model (two different modes)").into())
+        }
+        (None, None) => Err(Error::invalid(
+            "--model",
+            "one of --gram K.npy (with --scores, --weight-norm) or --model DIR is required",
+        )
+        .into()),
     }
 }

@@ -68,7 +68,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let run = crate::demo::run(&config, &args.out, args.fresh, &Stderr)?;
     let ran = run.stages.iter().filter(|(_, s)| *s == StageStatus::Ran).count();
-    eprintln!("{ran} of {} stages ran, the rest were cached; {:.0} s in all", run.stages.len(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "{ran} of {} stages ran, the rest were cached; {:.0} s in all",
+        run.stages.len(),
+        started.elapsed().as_secs_f64()
+    );
     println!("report: {}", run.out.join("index.html").display());
     Ok(())
 }

@@ -4,7 +4,7 @@
 use clap::Args;
 
 use crate::error::Error;
-use crate::gpu::{adapters, AdapterSummary, context::NO_ADAPTER_FIX};
+use crate::gpu::{adapters, context::NO_ADAPTER_FIX, AdapterSummary};
 
 /// List the wgpu adapters and the device `--device auto|wgpu` picks.
 #[derive(Debug, Args)]
@@ -21,9 +21,14 @@ pub struct DevicesArgs {
 /// What `--device auto` and `--device wgpu` resolve to, given the adapters (best first).
 pub fn choice_line(found: &[AdapterSummary]) -> String {
     match found.first() {
-        None => format!("no wgpu adapter found: --device auto uses the CPU (flex), --device wgpu fails; {NO_ADAPTER_FIX}"),
+        None => {
+            format!("no wgpu adapter found: --device auto uses the CPU (flex), --device wgpu fails; {NO_ADAPTER_FIX}")
+        }
         Some(a) if a.software => {
-            format!("--device wgpu: adapter {}; --device auto: the CPU (flex), adapter {} is a software adapter", a.index, a.index)
+            format!(
+                "--device wgpu: adapter {}; --device auto: the CPU (flex), adapter {} is a software adapter",
+                a.index, a.index
+            )
         }
         Some(a) => format!("--device wgpu and --device auto: adapter {} ({})", a.index, a.describe()),
     }
@@ -34,7 +39,10 @@ pub fn table(found: &[AdapterSummary]) -> String {
     let name_width = found.iter().map(|a| a.name.chars().count()).max().unwrap_or(4).max(4);
     let mut s = format!("{:<6} {:<14} {:<8} {:<name_width$}  driver\n", "index", "type", "backend", "name");
     for a in found {
-        s.push_str(&format!("{:<6} {:<14} {:<8} {:<name_width$}  {}\n", a.index, a.device_type, a.backend, a.name, a.driver));
+        s.push_str(&format!(
+            "{:<6} {:<14} {:<8} {:<name_width$}  {}\n",
+            a.index, a.device_type, a.backend, a.name, a.driver
+        ));
     }
     s
 }
@@ -47,7 +55,8 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<()> {
     let found = adapters();
     if args.json {
         let value = serde_json::json!({ "adapters": found, "choice": choice_line(&found) });
-        let line = serde_json::to_string(&value).map_err(|source| Error::Serialize { what: "adapter list".into(), source })?;
+        let line =
+            serde_json::to_string(&value).map_err(|source| Error::Serialize { what: "adapter list".into(), source })?;
         println!("{line}");
     } else {
         if !found.is_empty() {

@@ -26,10 +26,8 @@ pub fn run(args: EnumerateArgs) -> anyhow::Result<()> {
     let nodes = validate_nodes(args.nodes)?;
     let summary = enumerate_all(nodes)?;
     if args.json {
-        let line = serde_json::to_string(&summary).map_err(|source| Error::Serialize {
-            what: "enumeration summary".into(),
-            source,
-        })?;
+        let line = serde_json::to_string(&summary)
+            .map_err(|source| Error::Serialize { what: "enumeration summary".into(), source })?;
         println!("{line}");
     } else {
         print!("{}", table(&summary));

@@ -14,7 +14,9 @@ use crate::train::trainer::predictions;
 
 /// Evaluate a model on labelled data.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  ntkgap eval --model runs/tiny/best --data data/c2c/test.jsonl --out runs/tiny/test.json")]
+#[command(
+    after_help = "Example:\n  ntkgap eval --model runs/tiny/best --data data/c2c/test.jsonl --out runs/tiny/test.json"
+)]
 pub struct EvalArgs {
     /// The model.
     #[command(flatten)]

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::cli::model_args::{bar, ModelArgs};
+use crate::files::{npy, Meta};
 use crate::model::infer::logits;
 use crate::model::{LoadedModel, WeightMap};
-use crate::files::{npy, Meta};
 use crate::tokenize::stream::encode_all;
 
 /// Write a model's logits on a JSONL file.
@@ -66,7 +66,9 @@ pub fn run(args: ForwardArgs) -> anyhow::Result<()> {
     let device = compute.device(false);
     compute.announce();
     let progress = bar(encodings.len(), "forward");
-    let rows = logits(&loaded.classifier, &encodings, pad_id, args.model.batch, &device, |done| progress.set_position(done as u64))?;
+    let rows = logits(&loaded.classifier, &encodings, pad_id, args.model.batch, &device, |done| {
+        progress.set_position(done as u64)
+    })?;
     progress.finish_and_clear();
     let labels = loaded.classifier.config.num_labels();
     let flat: Vec<f32> = rows.concat();

@@ -8,10 +8,10 @@ use crate::bound::kernel::{KernelFitConfig, KernelPredictor, RelativeRidge};
 use crate::bound::Predictor;
 use crate::cli::model_args::{bar, ModelArgs};
 use crate::error::{Error, Result};
+use crate::files::Meta;
 use crate::gap::AnalysisConfig;
 use crate::model::{ComputeDevice, DeviceChoice, LoadedModel, ModelSpec};
 use crate::ntk::{GramOptions, KernelChoice};
-use crate::files::Meta;
 
 /// `--predictor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -72,19 +72,29 @@ impl PredictorArgs {
         };
         match (predictor, &self.init) {
             (Predictor::Network, None) => {
-                return Err(Error::invalid("--init", "--predictor network needs --init DIR, the model's initial parameters θ₀ (e.g. runs/tiny/theta0)"))
+                return Err(Error::invalid(
+                    "--init",
+                    "--predictor network needs --init DIR, the model's initial parameters θ₀ (e.g. runs/tiny/theta0)",
+                ))
             }
             (Predictor::KernelRidge | Predictor::KernelLogistic, Some(_)) => {
                 return Err(Error::invalid("--init", "is only used by --predictor network"))
             }
             _ => {}
         }
-        let kernel_predictor = if predictor == Predictor::KernelLogistic { KernelPredictor::Logistic } else { KernelPredictor::Ridge };
-        let kernel = KernelFitConfig { predictor: kernel_predictor, ridge: RelativeRidge::new(self.ridge)?, ..Default::default() };
+        let kernel_predictor =
+            if predictor == Predictor::KernelLogistic { KernelPredictor::Logistic } else { KernelPredictor::Ridge };
+        let kernel = KernelFitConfig {
+            predictor: kernel_predictor,
+            ridge: RelativeRidge::new(self.ridge)?,
+            ..Default::default()
+        };
         // f64 products: near-miss pairs have δ ≈ 1e-8, below the f32 rounding of K's entries, and the
         // corrected bound of a kernel predictor holds only for a PSD K (docs/bound.md).
         let gram = GramOptions { block: self.block, kernels: KernelChoice::CpuF64, ..Default::default() };
-        gram.validate().map_err(|_| Error::invalid("--block", format!("{} is outside 1..={}", self.block, crate::ntk::options::MAX_BLOCK)))?;
+        gram.validate().map_err(|_| {
+            Error::invalid("--block", format!("{} is outside 1..={}", self.block, crate::ntk::options::MAX_BLOCK))
+        })?;
         Ok(Resolved { predictor, kernel, analysis: AnalysisConfig { gram } })
     }
 
@@ -96,17 +106,32 @@ impl PredictorArgs {
     /// A library error naming the model directory or flag; `--init` with a different tokenizer;
     /// `--device wgpu` without an adapter.
     pub fn load(&self, model: &str, seed: u64) -> Result<(LoadedModel, Option<LoadedModel>, ComputeDevice)> {
-        let args = |m: &str| ModelArgs { model: m.to_string(), head: None, max_len: self.max_len, batch: self.block.max(1), device: self.device };
+        let args = |m: &str| ModelArgs {
+            model: m.to_string(),
+            head: None,
+            max_len: self.max_len,
+            batch: self.block.max(1),
+            device: self.device,
+        };
         let (loaded, compute) = args(model).load(seed, true)?;
         let init = match &self.init {
             Some(dir) => {
                 let (init, _) = args(dir).load(seed, true)?;
                 if init.tokenizer_json != loaded.tokenizer_json {
-                    return Err(Error::invalid("--init", format!("{dir} has a different tokenizer.json than --model {model}")));
+                    return Err(Error::invalid(
+                        "--init",
+                        format!("{dir} has a different tokenizer.json than --model {model}"),
+                    ));
                 }
                 // Refused here, before any device notice, so a bad --init is one stderr line.
                 let (t, z) = (loaded.classifier.to_weights()?, init.classifier.to_weights()?);
-                crate::gap::network::check_same_architecture(&t, &loaded.classifier.config, &z, &init.classifier.config, dir)?;
+                crate::gap::network::check_same_architecture(
+                    &t,
+                    &loaded.classifier.config,
+                    &z,
+                    &init.classifier.config,
+                    dir,
+                )?;
                 Some(init)
             }
             None => None,

@@ -111,4 +111,3 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     eprintln!("{} records in {:.1} s", summary.records, start.elapsed().as_secs_f64());
     Ok(())
 }
-

@@ -9,10 +9,10 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 
 use crate::cli::model_args::{bar, ModelArgs};
-use crate::model::{ComputeDevice, DeviceChoice, ModelSpec};
-use crate::ntk::{gram, Gram, GramOptions, KernelChoice, NtkMethod, OutputMode, ParamSubset, SignalPath};
 use crate::files::memory::{format_bytes, parse_bytes, peak_rss_bytes};
 use crate::files::{npy, write_json_atomic, Meta, OutputDir};
+use crate::model::{ComputeDevice, DeviceChoice, ModelSpec};
+use crate::ntk::{gram, Gram, GramOptions, KernelChoice, NtkMethod, OutputMode, ParamSubset, SignalPath};
 use crate::tokenize::stream::{encode_all, EncodeSummary, EncodedRecord};
 use crate::tokenize::Tokenizer;
 
@@ -161,14 +161,27 @@ impl GramArgs {
             MethodArg::PerLayer => NtkMethod::PerLayer,
             MethodArg::Naive => NtkMethod::Naive,
         };
-        let (block, rows, memory_budget, breakdown) = (self.block, self.rows, self.memory_budget, self.breakdown.is_some());
+        let (block, rows, memory_budget, breakdown) =
+            (self.block, self.rows, self.memory_budget, self.breakdown.is_some());
         let signals = match self.signals {
             SignalsArg::Fast => SignalPath::Fast,
             SignalsArg::Burn => SignalPath::Burn,
         };
-        let options = GramOptions { method, output: self.output, subset, block, rows, memory_budget, breakdown, signals, ..Default::default() };
+        let options = GramOptions {
+            method,
+            output: self.output,
+            subset,
+            block,
+            rows,
+            memory_budget,
+            breakdown,
+            signals,
+            ..Default::default()
+        };
         options.validate().map_err(|e| match e {
-            crate::Error::InvalidArgument { name, reason } => crate::Error::invalid(format!("--{}", name.replace(' ', "-")), reason),
+            crate::Error::InvalidArgument { name, reason } => {
+                crate::Error::invalid(format!("--{}", name.replace(' ', "-")), reason)
+            }
             other => other,
         })?;
         if self.out.extension().is_none_or(|e| e != "npy") {
@@ -195,7 +208,13 @@ fn write_breakdown(dir: &Path, k: &Gram, meta: &Meta) -> crate::Result<()> {
 }
 
 /// The `meta.json` of a Gram output (no timings).
-fn gram_meta(args: &GramArgs, options: &GramOptions, (k, total_rows): (&Gram, usize), (loaded, compute): (&crate::model::LoadedModel, &ComputeDevice), summary: impl serde::Serialize) -> crate::Result<Meta> {
+fn gram_meta(
+    args: &GramArgs,
+    options: &GramOptions,
+    (k, total_rows): (&Gram, usize),
+    (loaded, compute): (&crate::model::LoadedModel, &ComputeDevice),
+    summary: impl serde::Serialize,
+) -> crate::Result<Meta> {
     let mut meta = Meta::new(Some(args.seed));
     meta.add_input(&args.input)?;
     if let Some(p) = &args.input2 {
@@ -208,8 +227,16 @@ fn gram_meta(args: &GramArgs, options: &GramOptions, (k, total_rows): (&Gram, us
         meta.add_input(head)?;
     }
     meta.set("model", &args.model).set("head", args.head.as_ref().map(|p| p.display().to_string()));
-    meta.set("method", options.method).set("output", options.output).set("subset", options.subset).set("block", options.block);
-    meta.set("linear_form", options.linear_form).set("signals_requested", options.signals).set("signals", k.stats.signal_blocks.describe()).set("kernels", options.kernels).set("memory_budget", options.memory_budget).set("tile", options.tile);
+    meta.set("method", options.method)
+        .set("output", options.output)
+        .set("subset", options.subset)
+        .set("block", options.block);
+    meta.set("linear_form", options.linear_form)
+        .set("signals_requested", options.signals)
+        .set("signals", k.stats.signal_blocks.describe())
+        .set("kernels", options.kernels)
+        .set("memory_budget", options.memory_budget)
+        .set("tile", options.tile);
     meta.set("max_length", loaded.tokenizer.max_length()).set("encoding", summary);
     meta.set("rows", [k.row_start, k.row_start + k.rows]).set("total_rows", total_rows);
     meta.set("shape", k.shape()).set("model_config", &loaded.classifier.config).set("device", compute.describe());
@@ -221,7 +248,16 @@ fn report(k: &Gram, options: &GramOptions, seconds: f64) -> serde_json::Value {
     let s = &k.stats;
     let rate = |flops: f64, secs: f64| if secs > 0.0 { flops / secs / 1e9 } else { 0.0 };
     let peak = peak_rss_bytes();
-    eprintln!("gram: {} x {} in {seconds:.2} s ({:?}, block {}, output {}, signals {}, kernels {:?})", k.rows, k.cols, options.method, options.block, options.output, s.signal_blocks.describe(), options.kernels);
+    eprintln!(
+        "gram: {} x {} in {seconds:.2} s ({:?}, block {}, output {}, signals {}, kernels {:?})",
+        k.rows,
+        k.cols,
+        options.method,
+        options.block,
+        options.output,
+        s.signal_blocks.describe(),
+        options.kernels
+    );
     eprintln!(
         "gram: forward+backward {:.2} s ({:.1} GFLOP, {:.1} GFLOP/s); contraction {:.2} s ({:.1} GFLOP, {:.1} GFLOP/s)",
         s.forward_backward_seconds,
@@ -253,7 +289,13 @@ fn read_input(path: &Path, tokenizer: &dyn Tokenizer) -> crate::Result<(Vec<Enco
 /// offending row ids named); nothing is written then.
 pub fn run(args: GramArgs) -> anyhow::Result<()> {
     let mut options = args.options()?;
-    let model_args = ModelArgs { model: args.model.clone(), head: args.head.clone(), max_len: args.max_len, batch: args.block, device: args.device };
+    let model_args = ModelArgs {
+        model: args.model.clone(),
+        head: args.head.clone(),
+        max_len: args.max_len,
+        batch: args.block,
+        device: args.device,
+    };
     let (loaded, compute) = model_args.load(args.seed, true)?;
     options.kernels = match (args.products, compute.is_wgpu()) {
         (ProductsArg::F64, _) => KernelChoice::CpuF64,

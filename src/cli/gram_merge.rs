@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::ntk::shard::{merge, Slab};
 use crate::files::{npy, Meta};
+use crate::ntk::shard::{merge, Slab};
 
 /// Merge Gram row slabs into one matrix.
 #[derive(Debug, Args)]
@@ -37,14 +37,19 @@ fn read_slab(path: &Path) -> crate::Result<Slab> {
         serde_json::from_str(&text).map_err(|e| crate::Error::bad_input(&meta_path, format!("not JSON: {e}")))?;
     let bad = |what: &str| crate::Error::bad_input(&meta_path, format!("has no {what} (not written by ntkgap gram?)"));
     let extra = meta.get("extra").and_then(|e| e.as_object()).ok_or_else(|| bad("extra settings"))?;
-    let rows = extra.get("rows").and_then(|r| serde_json::from_value::<(usize, usize)>(r.clone()).ok()).ok_or_else(|| bad("row range"))?;
-    let total_rows = extra.get("total_rows").and_then(serde_json::Value::as_u64).ok_or_else(|| bad("total_rows"))? as usize;
+    let rows = extra
+        .get("rows")
+        .and_then(|r| serde_json::from_value::<(usize, usize)>(r.clone()).ok())
+        .ok_or_else(|| bad("row range"))?;
+    let total_rows =
+        extra.get("total_rows").and_then(serde_json::Value::as_u64).ok_or_else(|| bad("total_rows"))? as usize;
     let mut settings = extra.clone();
     for key in PER_SLAB {
         settings.remove(key);
     }
     // The input hashes (not their paths, which may differ between machines) and the seed.
-    let hashes: Vec<&serde_json::Value> = meta.get("inputs").and_then(|i| i.as_object()).map(|m| m.values().collect()).unwrap_or_default();
+    let hashes: Vec<&serde_json::Value> =
+        meta.get("inputs").and_then(|i| i.as_object()).map(|m| m.values().collect()).unwrap_or_default();
     let mut hashes: Vec<String> = hashes.iter().filter_map(|h| h.as_str().map(str::to_string)).collect();
     hashes.sort();
     let fingerprint = serde_json::json!({ "inputs": hashes, "seed": meta.get("seed"), "extra": settings, "version": meta.get("version") });
@@ -62,7 +67,8 @@ pub fn run(args: GramMergeArgs) -> anyhow::Result<()> {
     }
     let slabs = args.slabs.iter().map(|p| read_slab(p)).collect::<crate::Result<Vec<_>>>()?;
     let fingerprint = slabs[0].fingerprint.clone();
-    let ranges: Vec<(String, (usize, usize))> = slabs.iter().map(|s| (s.source.display().to_string(), s.rows)).collect();
+    let ranges: Vec<(String, (usize, usize))> =
+        slabs.iter().map(|s| (s.source.display().to_string(), s.rows)).collect();
     let (shape, values) = merge(slabs)?;
     let mut meta = Meta::new(fingerprint.get("seed").and_then(serde_json::Value::as_u64));
     for p in &args.slabs {
@@ -73,7 +79,10 @@ pub fn run(args: GramMergeArgs) -> anyhow::Result<()> {
             meta.set(k.clone(), v);
         }
     }
-    meta.set("slabs", &ranges).set("source_inputs", &fingerprint["inputs"]).set("rows", [0, shape[0]]).set("shape", &shape);
+    meta.set("slabs", &ranges)
+        .set("source_inputs", &fingerprint["inputs"])
+        .set("rows", [0, shape[0]])
+        .set("shape", &shape);
     npy::write_f64(&args.out, &shape, &values)?;
     meta.write(super::meta_path(&args.out))?;
     eprintln!("gram-merge: {} slabs -> {shape:?}", ranges.len());

@@ -50,7 +50,10 @@ impl ModelArgs {
         if let Some(max_len) = self.max_len {
             let limit = loaded.classifier.config.max_input_length();
             if max_len > limit {
-                return Err(crate::Error::invalid("--max-len", format!("{max_len} exceeds the model's maximum input length {limit}")));
+                return Err(crate::Error::invalid(
+                    "--max-len",
+                    format!("{max_len} exceeds the model's maximum input length {limit}"),
+                ));
             }
             loaded.tokenizer.set_max_length(max_len).map_err(|e| crate::Error::invalid("--max-len", e.to_string()))?;
         }

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use crate::corpus::JsonlWriter;
 use crate::error::Error;
 use crate::files::Meta;
+use crate::tokenize::load_with_max_length;
 use crate::tokenize::pairs::{mine, MinerConfig, PairKind};
 use crate::tokenize::stream::encode_all;
-use crate::tokenize::load_with_max_length;
-use crate::corpus::JsonlWriter;
 
 /// Which pairs to mine (command-line spelling).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,8 +35,10 @@ impl From<KindArg> for PairKind {
 
 /// Mine near-miss pairs from a JSONL corpus.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  ntkgap pairs --input corpus.jsonl --tokenizer builtin --kind both --out pairs.jsonl\n  \
-ntkgap overlap --input pairs.jsonl --csv overlap.csv")]
+#[command(
+    after_help = "Example:\n  ntkgap pairs --input corpus.jsonl --tokenizer builtin --kind both --out pairs.jsonl\n  \
+ntkgap overlap --input pairs.jsonl --csv overlap.csv"
+)]
 pub struct PairsArgs {
     /// Corpus JSONL (records with premise, hypothesis, label; n_vars, relation, id optional).
     #[arg(long)]
@@ -126,8 +128,17 @@ pub fn run(args: PairsArgs) -> anyhow::Result<()> {
         eprintln!("{line}");
     }
     if stats.subsampled_groups > 0 {
-        eprintln!("note: {} groups had more than {} records and were subsampled (seed {})", stats.subsampled_groups, config.max_group, config.seed);
+        eprintln!(
+            "note: {} groups had more than {} records and were subsampled (seed {})",
+            stats.subsampled_groups, config.max_group, config.seed
+        );
     }
-    println!("{} pairs from {} records ({} candidates) -> {}", stats.pairs, stats.records, stats.candidates, args.out.display());
+    println!(
+        "{} pairs from {} records ({} candidates) -> {}",
+        stats.pairs,
+        stats.records,
+        stats.candidates,
+        args.out.display()
+    );
     Ok(())
 }

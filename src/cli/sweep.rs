@@ -9,15 +9,15 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use crate::report::bound_charts as charts;
 use crate::bound::table::{by_n_vars, csv, render_table, GroupSummary, PairRow};
 use crate::cli::bound::predictor_name;
 use crate::cli::gap_args::{bars, PredictorArgs};
 use crate::corpus::parse_nodes;
 use crate::error::Error;
+use crate::files::{write_atomic, write_json_atomic, Meta, OutputDir};
 use crate::gap::analysis::AnalysisSummary;
 use crate::gap::sweep::{sweep, SizeResult, SweepConfig, SweepPredictor};
-use crate::files::{write_atomic, write_json_atomic, Meta, OutputDir};
+use crate::report::bound_charts as charts;
 
 /// Sweep graph sizes: generate data, mine near-miss pairs, check both bounds per pair.
 #[derive(Debug, Args)]
@@ -84,17 +84,45 @@ fn table_csv(results: &[SizeResult]) -> String {
         let _ = writeln!(
             out,
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            r.n_vars, r.corpus, r.records, r.pairs_mined, g.pairs, r.truncated_inputs, g.mean_shared_fraction, g.mean_differing_tokens,
-            g.mean_delta, g.median_delta, g.mean_norm_asymmetry, g.mean_abs_gap, g.mean_published_bound, g.mean_corrected_bound,
-            g.published_violations, g.published_violation_rate, g.corrected_violations, g.corrected_violation_rate, g.mean_abs_model_gap,
-            g.ordered_fraction, g.weight_norm_bound, g.kappa, opt(net.map(|n| n.diagnostics.kernel_drift)),
-            opt(net.map(|n| n.diagnostics.linearization.relative_error)), net.map(|n| n.linearized_corrected_violations.to_string()).unwrap_or_default()
+            r.n_vars,
+            r.corpus,
+            r.records,
+            r.pairs_mined,
+            g.pairs,
+            r.truncated_inputs,
+            g.mean_shared_fraction,
+            g.mean_differing_tokens,
+            g.mean_delta,
+            g.median_delta,
+            g.mean_norm_asymmetry,
+            g.mean_abs_gap,
+            g.mean_published_bound,
+            g.mean_corrected_bound,
+            g.published_violations,
+            g.published_violation_rate,
+            g.corrected_violations,
+            g.corrected_violation_rate,
+            g.mean_abs_model_gap,
+            g.ordered_fraction,
+            g.weight_norm_bound,
+            g.kappa,
+            opt(net.map(|n| n.diagnostics.kernel_drift)),
+            opt(net.map(|n| n.diagnostics.linearization.relative_error)),
+            net.map(|n| n.linearized_corrected_violations.to_string()).unwrap_or_default()
         );
     }
     out
 }
 
-fn write_outputs(out: &std::path::Path, results: &[SizeResult], rows: &[PairRow], groups: &[GroupSummary], name: &str, summary: &serde_json::Value, meta: &Meta) -> crate::Result<PathBuf> {
+fn write_outputs(
+    out: &std::path::Path,
+    results: &[SizeResult],
+    rows: &[PairRow],
+    groups: &[GroupSummary],
+    name: &str,
+    summary: &serde_json::Value,
+    meta: &Meta,
+) -> crate::Result<PathBuf> {
     let dir = OutputDir::create(out)?;
     write_atomic(dir.path().join("table.csv"), table_csv(results).as_bytes())?;
     write_atomic(dir.path().join("pairs.csv"), csv(rows).as_bytes())?;
@@ -130,34 +158,66 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let resolved = args.predictor.resolve()?;
     let (loaded, init, compute) = args.predictor.load(&args.model, args.seed)?;
     let predictor = match &init {
-        Some(init) => SweepPredictor::Network { init: &init.classifier, source: args.predictor.init.as_deref().unwrap_or_default() },
+        Some(init) => SweepPredictor::Network {
+            init: &init.classifier,
+            source: args.predictor.init.as_deref().unwrap_or_default(),
+        },
         None => SweepPredictor::Kernel(resolved.kernel),
     };
     let device = compute.device(true);
     compute.announce();
-    let results = sweep(&loaded.classifier, loaded.tokenizer.as_ref(), &predictor, &config, &resolved.analysis, &device, &mut bars())?;
-    let rows: Vec<PairRow> = results.iter().filter_map(|r| r.analysis.as_ref()).flat_map(|a| a.rows.iter().cloned()).collect();
+    let results = sweep(
+        &loaded.classifier,
+        loaded.tokenizer.as_ref(),
+        &predictor,
+        &config,
+        &resolved.analysis,
+        &device,
+        &mut bars(),
+    )?;
+    let rows: Vec<PairRow> =
+        results.iter().filter_map(|r| r.analysis.as_ref()).flat_map(|a| a.rows.iter().cloned()).collect();
     if rows.is_empty() {
-        return Err(Error::invalid("--nodes", format!("no size in {} yielded a near-miss pair with opposite labels", args.nodes)).into());
+        return Err(Error::invalid(
+            "--nodes",
+            format!("no size in {} yielded a near-miss pair with opposite labels", args.nodes),
+        )
+        .into());
     }
     let groups: Vec<GroupSummary> = by_n_vars(&rows);
     let name = predictor_name(resolved.predictor);
     let entries: Vec<SizeEntry<'_>> = results
         .iter()
-        .map(|r| SizeEntry { n_vars: r.n_vars, corpus: r.corpus, records: r.records, pairs_mined: r.pairs_mined, truncated_inputs: r.truncated_inputs, skipped: r.skipped.as_deref(), analysis: r.analysis.as_ref().map(|a| &a.summary) })
+        .map(|r| SizeEntry {
+            n_vars: r.n_vars,
+            corpus: r.corpus,
+            records: r.records,
+            pairs_mined: r.pairs_mined,
+            truncated_inputs: r.truncated_inputs,
+            skipped: r.skipped.as_deref(),
+            analysis: r.analysis.as_ref().map(|a| &a.summary),
+        })
         .collect();
     let all: Vec<&PairRow> = rows.iter().collect();
     let summary = serde_json::json!({ "predictor": resolved.predictor, "config": &config, "overall": crate::bound::table::summarize(None, &all), "sizes": entries });
     let mut meta = Meta::new(Some(args.seed));
     args.predictor.add_inputs(&mut meta, &args.model)?;
-    meta.set("model", &args.model).set("init", &args.predictor.init).set("predictor", resolved.predictor).set("config", &config);
+    meta.set("model", &args.model)
+        .set("init", &args.predictor.init)
+        .set("predictor", resolved.predictor)
+        .set("config", &config);
     meta.set("gram", resolved.analysis.gram).set("max_length", loaded.tokenizer.max_length());
     let out = write_outputs(&args.out, &results, &rows, &groups, name, &summary, &meta)?;
     for r in &results {
         if let Some(why) = &r.skipped {
             eprintln!("note: n={} skipped: {why}", r.n_vars);
         } else if r.truncated_inputs > 0 {
-            eprintln!("note: n={}: {} analysed inputs truncated to {} tokens (premise only)", r.n_vars, r.truncated_inputs, loaded.tokenizer.max_length());
+            eprintln!(
+                "note: n={}: {} analysed inputs truncated to {} tokens (premise only)",
+                r.n_vars,
+                r.truncated_inputs,
+                loaded.tokenizer.max_length()
+            );
         }
     }
     print!("{}", render_table(&groups));

@@ -48,7 +48,12 @@ pub fn run(args: TokenizerArgs) -> anyhow::Result<()> {
             Some(h) => tok.encode_pair(premise, h)?,
             None => tok.encode(premise)?,
         };
-        println!("{} tokens{} (max length {})", enc.len(), if enc.truncated { ", truncated" } else { "" }, tok.max_length());
+        println!(
+            "{} tokens{} (max length {})",
+            enc.len(),
+            if enc.truncated { ", truncated" } else { "" },
+            tok.max_length()
+        );
         println!("tokens: {}", tok.tokens(&enc.ids).join(" "));
         println!("ids: {:?}", enc.ids);
         println!("type ids: {:?}", enc.token_type_ids);

@@ -89,7 +89,10 @@ impl TrainProgress for Bars {
     }
 
     fn epoch(&mut self, r: &EpochRecord) {
-        let dev = r.dev.as_ref().map_or(String::new(), |d| format!(", dev accuracy {:.3}, dev loss {:.4}", d.accuracy, d.loss));
+        let dev = r
+            .dev
+            .as_ref()
+            .map_or(String::new(), |d| format!(", dev accuracy {:.3}, dev loss {:.4}", d.accuracy, d.loss));
         let line = format!("epoch {}: train loss {:.4}{dev} ({:.0} s)", r.epoch, r.train_loss, r.seconds);
         match &self.bar {
             Some(bar) if !bar.is_hidden() => bar.println(line),

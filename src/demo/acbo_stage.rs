@@ -33,9 +33,9 @@ use crate::corpus::{JsonlReader, JsonlWriter, Label, Record};
 use crate::demo::config::{AcboConfig, Backend};
 use crate::demo::Reporter;
 use crate::error::{Error, Result};
+use crate::files::{write_atomic, write_json_atomic};
 use crate::model::oracle::ModelOracleFactory;
 use crate::model::{load, LoadOptions, ModelSpec};
-use crate::files::{write_atomic, write_json_atomic};
 
 /// One oracle on one size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,9 +132,22 @@ fn trace_csv(results: &[ItemResult]) -> String {
             let _ = writeln!(
                 s,
                 "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                r.line, r.id.as_deref().unwrap_or(""), r.n_vars, r.relation.as_str(), r.x, r.y, r.truth_holds, t.round,
-                t.intervene.as_deref().unwrap_or(""), join(&t.targets), join(&t.changed), opt(t.eig_bits),
-                t.posterior_entropy_bits, t.hypothesis_probability, t.map_probability, t.alarm_p_value
+                r.line,
+                r.id.as_deref().unwrap_or(""),
+                r.n_vars,
+                r.relation.as_str(),
+                r.x,
+                r.y,
+                r.truth_holds,
+                t.round,
+                t.intervene.as_deref().unwrap_or(""),
+                join(&t.targets),
+                join(&t.changed),
+                opt(t.eig_bits),
+                t.posterior_entropy_bits,
+                t.hypothesis_probability,
+                t.map_probability,
+                t.alarm_p_value
             );
         }
     }
@@ -166,11 +179,15 @@ fn direct(results: &[&ItemResult], answers: &BTreeMap<usize, bool>) -> (f64, f64
 
 fn size_rows(runs: &[(OracleSpec, Vec<ItemResult>)], answers: &BTreeMap<usize, bool>) -> Vec<AcboSizeRow> {
     let first = &runs[0].1;
-    let sizes: Vec<Option<usize>> = std::iter::once(None).chain(first.iter().map(|r| Some(r.n_vars)).collect::<std::collections::BTreeSet<_>>()).collect();
+    let sizes: Vec<Option<usize>> = std::iter::once(None)
+        .chain(first.iter().map(|r| Some(r.n_vars)).collect::<std::collections::BTreeSet<_>>())
+        .collect();
     sizes
         .into_iter()
         .map(|n| {
-            let pick = |rs: &[ItemResult]| -> Vec<ItemResult> { rs.iter().filter(|r| n.is_none_or(|n| r.n_vars == n)).cloned().collect() };
+            let pick = |rs: &[ItemResult]| -> Vec<ItemResult> {
+                rs.iter().filter(|r| n.is_none_or(|n| r.n_vars == n)).cloned().collect()
+            };
             let items = pick(first);
             let refs: Vec<&ItemResult> = items.iter().collect();
             let (dl, dt, pos) = direct(&refs, answers);
@@ -178,7 +195,14 @@ fn size_rows(runs: &[(OracleSpec, Vec<ItemResult>)], answers: &BTreeMap<usize, b
                 let group = pick(rs);
                 oracle_row(spec, &crate::acbo::summary::summarize_group(&group.iter().collect::<Vec<_>>(), None))
             });
-            AcboSizeRow { n_vars: n, items: items.len(), positive_rate: pos, direct_accuracy_vs_label: dl, direct_accuracy_vs_truth: dt, oracles: oracles.collect() }
+            AcboSizeRow {
+                n_vars: n,
+                items: items.len(),
+                positive_rate: pos,
+                direct_accuracy_vs_label: dl,
+                direct_accuracy_vs_truth: dt,
+                oracles: oracles.collect(),
+            }
         })
         .collect()
 }
@@ -191,8 +215,16 @@ fn table_csv(rows: &[AcboSizeRow]) -> String {
             let _ = writeln!(
                 s,
                 "{n},{},{},{},{},{},{},{},{},{},{}",
-                r.items, r.positive_rate, r.direct_accuracy_vs_label, r.direct_accuracy_vs_truth, o.oracle, o.accuracy_vs_label,
-                o.accuracy_vs_truth, o.mean_queries, o.mean_log2_candidates, opt(o.oracle_error_measured)
+                r.items,
+                r.positive_rate,
+                r.direct_accuracy_vs_label,
+                r.direct_accuracy_vs_truth,
+                o.oracle,
+                o.accuracy_vs_label,
+                o.accuracy_vs_truth,
+                o.mean_queries,
+                o.mean_log2_candidates,
+                opt(o.oracle_error_measured)
             );
         }
     }
@@ -201,7 +233,13 @@ fn table_csv(rows: &[AcboSizeRow]) -> String {
 
 /// One oracle's benchmark into `dir/<oracle>/`; returns the results and, for the model oracle,
 /// how many direct inputs were truncated.
-fn run_oracle(cfg: &AcboConfig, spec: &OracleSpec, bench: &Bench<'_>, dir: &Path, reporter: &dyn Reporter) -> Result<(Vec<ItemResult>, usize)> {
+fn run_oracle(
+    cfg: &AcboConfig,
+    spec: &OracleSpec,
+    bench: &Bench<'_>,
+    dir: &Path,
+    reporter: &dyn Reporter,
+) -> Result<(Vec<ItemResult>, usize)> {
     let settings = settings(cfg, spec.clone());
     let items = bench.items;
     let mut sizes: Vec<usize> = items.iter().map(|i| i.n).collect();
@@ -263,10 +301,12 @@ pub fn run(cfg: &AcboConfig, inp: &AcboInputs<'_>, dir: &Path, reporter: &dyn Re
     let records = JsonlReader::open(&test)?.collect::<Result<Vec<_>>>()?;
     let items = limit_per_size(prepare_items(&test, &records)?, cfg.items_per_size, cfg.seed);
     let device = inp.backend.device()?;
-    let mut loaded = load(&ModelSpec::Dir(inp.model.to_path_buf()), &LoadOptions { seed: inp.seed, head_file: None }, &device)?;
+    let mut loaded =
+        load(&ModelSpec::Dir(inp.model.to_path_buf()), &LoadOptions { seed: inp.seed, head_file: None }, &device)?;
     loaded.tokenizer.set_max_length(inp.max_length)?;
     let name = OracleSpec::Model { dir: MODEL_ORACLE.into() }.describe();
-    let factory = ModelOracleFactory::new(&loaded, device, ORACLE_BATCH, ExperimentSettings::new(inp.local_samples)?, name)?;
+    let factory =
+        ModelOracleFactory::new(&loaded, device, ORACLE_BATCH, ExperimentSettings::new(inp.local_samples)?, name)?;
     let bench = Bench { items: &items, test: &test, records: &records, factory: &factory };
     let (mut runs, mut direct_truncated) = (Vec::new(), 0);
     for spec in oracles(cfg) {
@@ -275,10 +315,17 @@ pub fn run(cfg: &AcboConfig, inp: &AcboInputs<'_>, dir: &Path, reporter: &dyn Re
         runs.push((spec, results));
     }
     // The model oracle's runs carry the direct answers of the same weights.
-    let answers: BTreeMap<usize, bool> = runs.iter().flat_map(|(_, rs)| rs).filter_map(|r| Some((r.line, r.direct_predicted_entailment?))).collect();
+    let answers: BTreeMap<usize, bool> =
+        runs.iter().flat_map(|(_, rs)| rs).filter_map(|r| Some((r.line, r.direct_predicted_entailment?))).collect();
     let rows = size_rows(&runs, &answers);
     write_atomic(dir.join("direct_vs_acbo.csv"), table_csv(&rows).as_bytes())?;
-    let summary = AcboStageSummary { noisy_error_rate: cfg.noisy_error_rate, experiment_samples: cfg.experiment_samples, local_samples: inp.local_samples, direct_truncated, rows };
+    let summary = AcboStageSummary {
+        noisy_error_rate: cfg.noisy_error_rate,
+        experiment_samples: cfg.experiment_samples,
+        local_samples: inp.local_samples,
+        direct_truncated,
+        rows,
+    };
     write_json_atomic(dir.join("summary.json"), &summary)?;
     Ok(summary)
 }

@@ -26,7 +26,11 @@ fn objectives(s: &DemoSummary) -> Vec<String> {
     s.train.runs.iter().map(|r| r.objective.clone()).collect()
 }
 
-fn by_n(s: &DemoSummary, objective: &str, f: impl Fn(&crate::demo::eval_stage::EvalRow) -> Option<f64>) -> Vec<(f64, f64)> {
+fn by_n(
+    s: &DemoSummary,
+    objective: &str,
+    f: impl Fn(&crate::demo::eval_stage::EvalRow) -> Option<f64>,
+) -> Vec<(f64, f64)> {
     s.eval.rows.iter().filter(|r| r.objective == objective).filter_map(|r| Some((r.n_vars? as f64, f(r)?))).collect()
 }
 
@@ -38,7 +42,11 @@ fn training_curves(s: &DemoSummary) -> Chart {
     let mut series = Vec::new();
     for run in &s.train.runs {
         let up = run.objective.to_uppercase();
-        series.push(Series::new(format!("{up} train loss"), run.epochs.iter().map(|e| (e.epoch as f64, e.train_loss)).collect(), SeriesStyle::LinePoints));
+        series.push(Series::new(
+            format!("{up} train loss"),
+            run.epochs.iter().map(|e| (e.epoch as f64, e.train_loss)).collect(),
+            SeriesStyle::LinePoints,
+        ));
         let dev = run.epochs.iter().filter_map(|e| Some((e.epoch as f64, e.dev_loss?))).collect();
         series.push(Series::new(format!("{up} dev loss"), dev, SeriesStyle::Dashed));
     }
@@ -48,7 +56,13 @@ fn training_curves(s: &DemoSummary) -> Chart {
 fn accuracy_by_size(s: &DemoSummary) -> Chart {
     let mut series: Vec<Series> = objectives(s)
         .iter()
-        .map(|o| Series::new(format!("{} asked directly", o.to_uppercase()), by_n(s, o, |r| Some(r.accuracy)), SeriesStyle::LinePoints))
+        .map(|o| {
+            Series::new(
+                format!("{} asked directly", o.to_uppercase()),
+                by_n(s, o, |r| Some(r.accuracy)),
+                SeriesStyle::LinePoints,
+            )
+        })
         .collect();
     series.push(Series::new("majority class", by_n(s, "sft", |r| Some(r.majority_accuracy)), SeriesStyle::Dashed));
     let xs = by_n(s, "sft", |_| Some(0.5));
@@ -62,26 +76,50 @@ fn accuracy_by_size(s: &DemoSummary) -> Chart {
 fn wrong_confidence_by_size(s: &DemoSummary) -> Chart {
     let series = objectives(s)
         .iter()
-        .map(|o| Series::new(format!("{} wrong answers", o.to_uppercase()), by_n(s, o, |r| r.mean_wrong_confidence), SeriesStyle::LinePoints))
+        .map(|o| {
+            Series::new(
+                format!("{} wrong answers", o.to_uppercase()),
+                by_n(s, o, |r| r.mean_wrong_confidence),
+                SeriesStyle::LinePoints,
+            )
+        })
         .collect();
-    let mut c = chart("How confident are the wrong answers?", "number of variables n", "mean confidence σ(|margin|) of wrong answers", series);
+    let mut c = chart(
+        "How confident are the wrong answers?",
+        "number of variables n",
+        "mean confidence σ(|margin|) of wrong answers",
+        series,
+    );
     c.y_range = Some((0.5, 1.0));
     c
 }
 
 fn overlap_by_size(s: &DemoSummary) -> Chart {
-    let shared = s.data.sizes.iter().filter(|c| c.pairs_mined > 0).map(|c| (c.n_vars as f64, c.mean_shared_fraction)).collect();
-    let rho = s.kernel.run(NETWORK_RUN).map_or(Vec::new(), |r| r.by_size.iter().filter_map(|g| Some((g.n_vars? as f64, 1.0 - g.mean_delta))).collect());
+    let shared =
+        s.data.sizes.iter().filter(|c| c.pairs_mined > 0).map(|c| (c.n_vars as f64, c.mean_shared_fraction)).collect();
+    let rho = s.kernel.run(NETWORK_RUN).map_or(Vec::new(), |r| {
+        r.by_size.iter().filter_map(|g| Some((g.n_vars? as f64, 1.0 - g.mean_delta))).collect()
+    });
     let series = vec![
         Series::new("shared-token fraction (all mined pairs)", shared, SeriesStyle::LinePoints),
         Series::new("eNTK similarity ρ at θ₀ (analysed pairs)", rho, SeriesStyle::LinePoints),
     ];
-    chart("Near misses by graph size: token overlap and kernel similarity", "number of variables n", "mean over pairs", series)
+    chart(
+        "Near misses by graph size: token overlap and kernel similarity",
+        "number of variables n",
+        "mean over pairs",
+        series,
+    )
 }
 
 fn delta_vs_overlap(s: &DemoSummary) -> Chart {
     let pts = s.kernel.rows_of(NETWORK_RUN).map(|p| (p.shared_fraction, p.delta.max(1e-12))).collect();
-    let mut c = chart("Token overlap versus kernel dissimilarity δ = 1 − ρ (eNTK at θ₀)", "shared-token fraction of the pair", "δ (log scale)", vec![Series::new("pairs", pts, SeriesStyle::Points)]);
+    let mut c = chart(
+        "Token overlap versus kernel dissimilarity δ = 1 − ρ (eNTK at θ₀)",
+        "shared-token fraction of the pair",
+        "δ (log scale)",
+        vec![Series::new("pairs", pts, SeriesStyle::Points)],
+    );
     c.log_y = true;
     c
 }
@@ -92,12 +130,19 @@ fn per_pair(s: &DemoSummary, run: &str, title: &str, quantities: &[(&str, &dyn F
     rows.sort_by_key(|p| (p.n_vars, p.pair));
     let series = quantities
         .iter()
-        .map(|(name, f)| Series::new(*name, rows.iter().enumerate().filter_map(|(i, p)| Some((i as f64, f(p)?.max(1e-12)))).collect(), SeriesStyle::Points))
+        .map(|(name, f)| {
+            Series::new(
+                *name,
+                rows.iter().enumerate().filter_map(|(i, p)| Some((i as f64, f(p)?.max(1e-12)))).collect(),
+                SeriesStyle::Points,
+            )
+        })
         .collect();
     let mut c = chart(title, "pair (sorted by n)", "value (log scale)", series);
     c.log_y = true;
     // Two decades of head room above the data keep the legend (upper left) off the points.
-    let ys: Vec<f64> = c.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|y| *y > 0.0 && y.is_finite()).collect();
+    let ys: Vec<f64> =
+        c.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|y| *y > 0.0 && y.is_finite()).collect();
     if let (Some(lo), Some(hi)) = (ys.iter().copied().reduce(f64::min), ys.iter().copied().reduce(f64::max)) {
         c.y_range = Some((lo / 2.0, hi * 300.0));
     }
@@ -105,20 +150,32 @@ fn per_pair(s: &DemoSummary, run: &str, title: &str, quantities: &[(&str, &dyn F
 }
 
 fn gap_vs_bounds(s: &DemoSummary) -> Chart {
-    per_pair(s, NETWORK_RUN, "Fine-tuned SFT network: gap of f_T − f₀ versus both bounds", &[
-        ("|gap| of f_T − f₀", &|p| Some(p.gap.abs())),
-        ("|linearized gap| ⟨∇f₀(x₊) − ∇f₀(x₋), θ_T − θ₀⟩", &|p| p.linearized_gap.map(f64::abs)),
-        ("published bound Bκ√(2δ)", &|p| Some(p.published_bound)),
-        ("corrected bound B√((a−b)²+2δab)", &|p| Some(p.corrected_bound)),
-    ])
+    per_pair(
+        s,
+        NETWORK_RUN,
+        "Fine-tuned SFT network: gap of f_T − f₀ versus both bounds",
+        &[
+            ("|gap| of f_T − f₀", &|p| Some(p.gap.abs())),
+            ("|linearized gap| ⟨∇f₀(x₊) − ∇f₀(x₋), θ_T − θ₀⟩", &|p| {
+                p.linearized_gap.map(f64::abs)
+            }),
+            ("published bound Bκ√(2δ)", &|p| Some(p.published_bound)),
+            ("corrected bound B√((a−b)²+2δab)", &|p| Some(p.corrected_bound)),
+        ],
+    )
 }
 
 fn ridge_gap_vs_bounds(s: &DemoSummary) -> Chart {
-    per_pair(s, RIDGE_RUN, "Kernel ridge on the fine-tuned eNTK: gap versus both bounds", &[
-        ("|gap| of the kernel-ridge predictor", &|p| Some(p.gap.abs())),
-        ("published bound Bκ√(2δ)", &|p| Some(p.published_bound)),
-        ("corrected bound B√((a−b)²+2δab)", &|p| Some(p.corrected_bound)),
-    ])
+    per_pair(
+        s,
+        RIDGE_RUN,
+        "Kernel ridge on the fine-tuned eNTK: gap versus both bounds",
+        &[
+            ("|gap| of the kernel-ridge predictor", &|p| Some(p.gap.abs())),
+            ("published bound Bκ√(2δ)", &|p| Some(p.published_bound)),
+            ("corrected bound B√((a−b)²+2δab)", &|p| Some(p.corrected_bound)),
+        ],
+    )
 }
 
 fn violations_by_size(s: &DemoSummary) -> Chart {
@@ -127,10 +184,23 @@ fn violations_by_size(s: &DemoSummary) -> Chart {
         let rate = |f: &dyn Fn(&crate::demo::kernel_stage::SizeRow) -> usize| -> Vec<(f64, f64)> {
             run.by_size.iter().filter_map(|g| Some((g.n_vars? as f64, f(g) as f64 / g.pairs.max(1) as f64))).collect()
         };
-        series.push(Series::new(format!("{}: published bound", run.predictor), rate(&|g| g.published_violations), SeriesStyle::LinePoints));
-        series.push(Series::new(format!("{}: corrected bound", run.predictor), rate(&|g| g.corrected_violations), SeriesStyle::Dashed));
+        series.push(Series::new(
+            format!("{}: published bound", run.predictor),
+            rate(&|g| g.published_violations),
+            SeriesStyle::LinePoints,
+        ));
+        series.push(Series::new(
+            format!("{}: corrected bound", run.predictor),
+            rate(&|g| g.corrected_violations),
+            SeriesStyle::Dashed,
+        ));
     }
-    let mut c = chart("Share of pairs violating each bound, by graph size (SFT)", "number of variables n", "violation rate", series);
+    let mut c = chart(
+        "Share of pairs violating each bound, by graph size (SFT)",
+        "number of variables n",
+        "violation rate",
+        series,
+    );
     c.y_range = Some((0.0, 1.5));
     c.x_integer = true;
     c
@@ -139,12 +209,24 @@ fn violations_by_size(s: &DemoSummary) -> Chart {
 fn acbo_accuracy_by_size(s: &DemoSummary) -> Chart {
     let rows: Vec<_> = s.acbo.rows.iter().filter(|r| r.n_vars.is_some()).collect();
     let x = |r: &crate::demo::acbo_stage::AcboSizeRow| r.n_vars.unwrap_or(0) as f64;
-    let mut series = vec![Series::new("SFT asked directly (vs label)", rows.iter().map(|r| (x(r), r.direct_accuracy_vs_label)).collect(), SeriesStyle::LinePoints)];
+    let mut series = vec![Series::new(
+        "SFT asked directly (vs label)",
+        rows.iter().map(|r| (x(r), r.direct_accuracy_vs_label)).collect(),
+        SeriesStyle::LinePoints,
+    )];
     let oracles = rows.first().map_or(0, |r| r.oracles.len());
     for k in 0..oracles {
         let name = rows[0].oracles[k].oracle.clone();
-        series.push(Series::new(format!("A-CBO {name} (vs label)"), rows.iter().map(|r| (x(r), r.oracles[k].accuracy_vs_label)).collect(), SeriesStyle::LinePoints));
-        series.push(Series::new(format!("A-CBO {name} (vs drawn DAG)"), rows.iter().map(|r| (x(r), r.oracles[k].accuracy_vs_truth)).collect(), SeriesStyle::Dashed));
+        series.push(Series::new(
+            format!("A-CBO {name} (vs label)"),
+            rows.iter().map(|r| (x(r), r.oracles[k].accuracy_vs_label)).collect(),
+            SeriesStyle::LinePoints,
+        ));
+        series.push(Series::new(
+            format!("A-CBO {name} (vs drawn DAG)"),
+            rows.iter().map(|r| (x(r), r.oracles[k].accuracy_vs_truth)).collect(),
+            SeriesStyle::Dashed,
+        ));
     }
     let mut c = chart("Direct answer versus A-CBO, by graph size", "number of variables n", "accuracy", series);
     // Head room above 1.0 for the legend's seven entries.
@@ -158,10 +240,20 @@ fn acbo_queries_by_size(s: &DemoSummary) -> Chart {
     let x = |r: &crate::demo::acbo_stage::AcboSizeRow| r.n_vars.unwrap_or(0) as f64;
     let oracles = rows.first().map_or(0, |r| r.oracles.len());
     let mut series: Vec<Series> = (0..oracles)
-        .map(|k| Series::new(format!("queries, {}", rows[0].oracles[k].oracle), rows.iter().map(|r| (x(r), r.oracles[k].mean_queries)).collect(), SeriesStyle::LinePoints))
+        .map(|k| {
+            Series::new(
+                format!("queries, {}", rows[0].oracles[k].oracle),
+                rows.iter().map(|r| (x(r), r.oracles[k].mean_queries)).collect(),
+                SeriesStyle::LinePoints,
+            )
+        })
         .collect();
     if oracles > 0 {
-        series.push(Series::new("⌈log₂ |candidates|⌉", rows.iter().map(|r| (x(r), r.oracles[0].mean_log2_candidates)).collect(), SeriesStyle::Dashed));
+        series.push(Series::new(
+            "⌈log₂ |candidates|⌉",
+            rows.iter().map(|r| (x(r), r.oracles[0].mean_log2_candidates)).collect(),
+            SeriesStyle::Dashed,
+        ));
     }
     chart("A-CBO: queries asked per item", "number of variables n", "mean per item", series)
 }

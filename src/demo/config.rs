@@ -234,7 +234,10 @@ impl DemoConfig {
             return Err(Error::invalid(format!("demo setting {name}"), "must be at least 1"));
         }
         if self.train.objectives.is_empty() || self.train.objectives[0] != Objective::Sft {
-            return Err(Error::invalid("demo setting objectives", "must start with SFT (the bound and A-CBO stages read it)"));
+            return Err(Error::invalid(
+                "demo setting objectives",
+                "must start with SFT (the bound and A-CBO stages read it)",
+            ));
         }
         Ok(())
     }
@@ -246,7 +249,8 @@ impl DemoConfig {
         let (train, test) = self.record_counts();
         let objectives = self.train.objectives.len() as f64;
         let inputs = 2.0 * (self.data.pairs_per_size * self.size_count()) as f64;
-        let per_epoch = SECONDS_PER_TRAIN_RECORD_EPOCH * train as f64 + SECONDS_PER_LOCAL_RECORD_EPOCH * self.local_train_records() as f64;
+        let per_epoch = SECONDS_PER_TRAIN_RECORD_EPOCH * train as f64
+            + SECONDS_PER_LOCAL_RECORD_EPOCH * self.local_train_records() as f64;
         let training = per_epoch * self.train.epochs as f64 * objectives;
         let evaluation = SECONDS_PER_TEST_RECORD * test as f64 * objectives;
         // Per objective the network's K₀ and K_T; for SFT also the kernel-ridge Gram.
@@ -265,14 +269,22 @@ impl DemoConfig {
     fn record_counts(&self) -> (usize, usize) {
         let (mut train, mut test) = (0, 0);
         for n in self.data.train_nodes.clone() {
-            let mecs = RELABELLING_CLASSES.iter().find(|(m, _)| *m == n).map_or(self.data.train_max_mecs, |(_, c)| (*c).min(self.data.train_max_mecs));
+            let mecs = RELABELLING_CLASSES
+                .iter()
+                .find(|(m, _)| *m == n)
+                .map_or(self.data.train_max_mecs, |(_, c)| (*c).min(self.data.train_max_mecs));
             let total = mecs * records_per_mec(n) as usize;
             let split = SplitSizes::for_total(total as u64);
             train += split.train as usize;
             test += split.test as usize;
         }
         test += self.data.hard_n6_mecs * records_per_mec(6) as usize;
-        test += self.data.hard_extended_nodes.clone().map(|n| self.data.hard_extended_per_size * records_per_mec(n) as usize).sum::<usize>();
+        test += self
+            .data
+            .hard_extended_nodes
+            .clone()
+            .map(|n| self.data.hard_extended_per_size * records_per_mec(n) as usize)
+            .sum::<usize>();
         (train, test)
     }
 

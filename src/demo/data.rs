@@ -98,9 +98,16 @@ pub struct DataSummary {
 type Corpus = Vec<(Split, Record)>;
 
 /// Generate one corpus in memory (`per_size` only matters for the extended kind).
-fn corpus(kind: CorpusKind, nodes: std::ops::RangeInclusive<usize>, max_mecs: Option<usize>, per_size: Option<usize>, seed: u64) -> Result<Corpus> {
+fn corpus(
+    kind: CorpusKind,
+    nodes: std::ops::RangeInclusive<usize>,
+    max_mecs: Option<usize>,
+    per_size: Option<usize>,
+    seed: u64,
+) -> Result<Corpus> {
     let defaults = GenerateConfig::default();
-    let config = GenerateConfig { kind, nodes, max_mecs, per_size: per_size.unwrap_or(defaults.per_size), seed, ..defaults };
+    let config =
+        GenerateConfig { kind, nodes, max_mecs, per_size: per_size.unwrap_or(defaults.per_size), seed, ..defaults };
     config.validate()?;
     let mut sink = Vec::new();
     generate(&config, &mut sink)?;
@@ -123,7 +130,12 @@ fn of(corpus: &Corpus, split: Split) -> Vec<&Record> {
 /// Generate the local-query corpus and write `local_test.jsonl`, `train_mixed.jsonl` and
 /// `dev_mixed.jsonl` (Corr2Cause records first, then the local ones).
 fn write_local(cfg: &DataConfig, small: &Corpus, tokenizer: &dyn Tokenizer, dir: &Path) -> Result<LocalCounts> {
-    let config = LocalCorpusConfig { nodes: cfg.local_nodes(), systems: cfg.local_systems, experiment: ExperimentSettings::new(cfg.local_samples)?, seed: cfg.seed };
+    let config = LocalCorpusConfig {
+        nodes: cfg.local_nodes(),
+        systems: cfg.local_systems,
+        experiment: ExperimentSettings::new(cfg.local_samples)?,
+        seed: cfg.seed,
+    };
     let mut local: Corpus = Vec::new();
     generate_local_corpus(&config, tokenizer, &mut local, &mut |_| {})?;
     write_records(&dir.join("local_test.jsonl"), of(&local, Split::Test).into_iter())?;
@@ -145,7 +157,13 @@ fn write_local(cfg: &DataConfig, small: &Corpus, tokenizer: &dyn Tokenizer, dir:
 fn write_corpora(cfg: &DataConfig, dir: &Path) -> Result<(Corpus, Vec<Record>)> {
     let small = corpus(CorpusKind::Corr2cause, cfg.train_nodes.clone(), Some(cfg.train_max_mecs), None, cfg.seed)?;
     let n6 = corpus(CorpusKind::Corr2cause, 6..=6, Some(cfg.hard_n6_mecs), None, cfg.seed)?;
-    let ext = corpus(CorpusKind::Extended, cfg.hard_extended_nodes.clone(), None, Some(cfg.hard_extended_per_size), cfg.seed)?;
+    let ext = corpus(
+        CorpusKind::Extended,
+        cfg.hard_extended_nodes.clone(),
+        None,
+        Some(cfg.hard_extended_per_size),
+        cfg.seed,
+    )?;
     let hard: Vec<Record> = n6.into_iter().chain(ext).map(|(_, r)| r).collect();
     let of = |s: Split| small.iter().filter(move |(x, _)| *x == s).map(|(_, r)| r);
     write_records(&dir.join("train.jsonl"), of(Split::Train))?;
@@ -158,7 +176,13 @@ fn write_corpora(cfg: &DataConfig, dir: &Path) -> Result<(Corpus, Vec<Record>)> 
 /// premise: the overlap statistics describe all near misses, not the closest ones).
 fn mine_test_pairs(dir: &Path, tokenizer: &dyn Tokenizer, seed: u64) -> Result<(Vec<NearMissPair>, usize)> {
     let (records, summary) = encode_all(&dir.join("test.jsonl"), tokenizer)?;
-    let config = MinerConfig { kind: PairKind::SamePremise, min_overlap: 0.0, max_per_premise: None, seed, ..MinerConfig::default() };
+    let config = MinerConfig {
+        kind: PairKind::SamePremise,
+        min_overlap: 0.0,
+        max_per_premise: None,
+        seed,
+        ..MinerConfig::default()
+    };
     let (pairs, _) = mine(&records, tokenizer, &config)?;
     Ok((pairs, summary.truncated))
 }
@@ -172,7 +196,17 @@ fn pairs_csv(pairs: &[NearMissPair]) -> String {
         let _ = writeln!(
             s,
             "{},{},{},{},{},{},{},{},{},{},{}",
-            p.n_vars.unwrap_or(0), p.line_a, p.line_b, rel(&p.a), rel(&p.b), o.shared_fraction, o.jaccard, o.normalized_levenshtein, o.differing_tokens, o.len_a, o.len_b
+            p.n_vars.unwrap_or(0),
+            p.line_a,
+            p.line_b,
+            rel(&p.a),
+            rel(&p.b),
+            o.shared_fraction,
+            o.jaccard,
+            o.normalized_levenshtein,
+            o.differing_tokens,
+            o.len_a,
+            o.len_b
         );
     }
     s
@@ -208,7 +242,13 @@ fn counts_of(sizes: &mut BTreeMap<usize, SizeCounts>, n: usize, largest_train: u
     })
 }
 
-fn size_counts(cfg: &DataConfig, small: &Corpus, hard: &[Record], mined: &[NearMissPair], kept: &[NearMissPair]) -> Vec<SizeCounts> {
+fn size_counts(
+    cfg: &DataConfig,
+    small: &Corpus,
+    hard: &[Record],
+    mined: &[NearMissPair],
+    kept: &[NearMissPair],
+) -> Vec<SizeCounts> {
     let mut sizes: BTreeMap<usize, SizeCounts> = BTreeMap::new();
     let largest = *cfg.train_nodes.end();
     let tests = small.iter().filter(|(s, _)| *s == Split::Test).map(|(_, r)| r).chain(hard);
@@ -256,7 +296,12 @@ pub fn run(cfg: &DataConfig, dir: &Path) -> Result<DataSummary> {
     w.finish()?;
     write_atomic(dir.join("overlap.csv"), to_csv(&summarize(&mined)).as_bytes())?;
     super::teach::write(dir, cfg.chain_fork_samples, cfg.seed)?;
-    let summary = DataSummary { sizes: size_counts(cfg, &small, &hard, &mined, &kept), local, test_truncated: truncated, max_length: cfg.max_length };
+    let summary = DataSummary {
+        sizes: size_counts(cfg, &small, &hard, &mined, &kept),
+        local,
+        test_truncated: truncated,
+        max_length: cfg.max_length,
+    };
     write_json_atomic(dir.join("summary.json"), &summary)?;
     Ok(summary)
 }
@@ -268,7 +313,18 @@ mod tests {
 
     fn pair(n: usize, k: usize) -> NearMissPair {
         let r = Record { id: Some(format!("{n}-{k}")), n_vars: Some(n), ..Record::default() };
-        NearMissPair { kind: PairKind::SamePremise, n_vars: Some(n), a: r.clone(), b: r, line_a: k, line_b: k + 1, truncated_a: false, truncated_b: false, overlap: overlap(&[1, 2], &[1, 3]), premise_overlap: None }
+        NearMissPair {
+            kind: PairKind::SamePremise,
+            n_vars: Some(n),
+            a: r.clone(),
+            b: r,
+            line_a: k,
+            line_b: k + 1,
+            truncated_a: false,
+            truncated_b: false,
+            overlap: overlap(&[1, 2], &[1, 3]),
+            premise_overlap: None,
+        }
     }
 
     #[test]

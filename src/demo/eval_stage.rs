@@ -12,12 +12,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::demo::config::Backend;
 use crate::demo::config::TrainPlan;
 use crate::demo::train_stage::objective_name;
 use crate::error::Result;
-use crate::demo::config::Backend;
-use crate::model::{load, LoadOptions, ModelSpec};
 use crate::files::{npy, write_atomic, write_json_atomic};
+use crate::model::{load, LoadOptions, ModelSpec};
 use crate::train::data::Examples;
 use crate::train::eval::{evaluate, EvalReport, Metrics, Prediction};
 use crate::train::trainer::predictions;
@@ -107,7 +107,14 @@ fn predictions_csv(objective: &str, examples: &Examples, preds: &[Prediction], c
 ///
 /// # Errors
 /// Model loading, encoding or write failures.
-pub fn run(plan: &TrainPlan, backend: Backend, max_length: usize, largest_train: usize, paths: (&Path, &Path), dir: &Path) -> Result<EvalStageSummary> {
+pub fn run(
+    plan: &TrainPlan,
+    backend: Backend,
+    max_length: usize,
+    largest_train: usize,
+    paths: (&Path, &Path),
+    dir: &Path,
+) -> Result<EvalStageSummary> {
     let (data, trained) = paths;
     let mut csv = String::from("objective,line,id,n_vars,relation,label,margin,predicted,correct,confidence\n");
     let mut rows = Vec::new();

@@ -189,7 +189,8 @@ fn size_row(g: &GroupSummary, rows: &[crate::bound::table::PairRow]) -> SizeRow 
         mean_corrected_bound: g.mean_corrected_bound,
         published_violations: g.published_violations,
         corrected_violations: g.corrected_violations,
-        linearized_published_violations: linear.then(|| members.filter(|r| r.linearized.is_some_and(|l| l.published_violated)).count()),
+        linearized_published_violations: linear
+            .then(|| members.filter(|r| r.linearized.is_some_and(|l| l.published_violated)).count()),
         linearized_corrected_violations: g.linearized_corrected_violations,
     }
 }
@@ -265,9 +266,25 @@ published_violated,corrected_violated,linearized_gap,linearized_corrected_violat
         let _ = writeln!(
             s,
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            r.run, r.pair, r.i, r.j, r.n_vars, r.shared_fraction, r.differing_tokens, r.rho, r.delta, r.a, r.b, r.gap, r.model_gap,
-            r.published_bound, r.corrected_bound, r.published_violated, r.corrected_violated,
-            opt(r.linearized_gap.map(|g| g.to_string())), opt(r.linearized_corrected_violated.map(|v| v.to_string()))
+            r.run,
+            r.pair,
+            r.i,
+            r.j,
+            r.n_vars,
+            r.shared_fraction,
+            r.differing_tokens,
+            r.rho,
+            r.delta,
+            r.a,
+            r.b,
+            r.gap,
+            r.model_gap,
+            r.published_bound,
+            r.corrected_bound,
+            r.published_violated,
+            r.corrected_violated,
+            opt(r.linearized_gap.map(|g| g.to_string())),
+            opt(r.linearized_corrected_violated.map(|v| v.to_string()))
         );
     }
     s
@@ -300,7 +317,10 @@ mod tests {
             linearized_gap: None,
             linearized_corrected_violated: None,
         };
-        let text = pairs_csv(&[row.clone(), PairRow { linearized_gap: Some(0.25), linearized_corrected_violated: Some(false), ..row }]);
+        let text = pairs_csv(&[
+            row.clone(),
+            PairRow { linearized_gap: Some(0.25), linearized_corrected_violated: Some(false), ..row },
+        ]);
         let lines: Vec<&str> = text.lines().collect();
         let width = lines[0].split(',').count();
         assert!(lines.iter().all(|l| l.split(',').count() == width), "{text}");

@@ -28,19 +28,19 @@ use std::path::Path;
 use crate::bound::kernel::KernelFitConfig;
 use crate::bound::table::csv;
 use crate::demo::config::{Backend, KernelConfig, TrainPlan};
+use crate::demo::summary::RIDGE_RUN;
 use crate::demo::train_stage::TrainStageSummary;
 use crate::demo::Reporter;
 use crate::error::{Error, Result};
+use crate::files::{npy, write_atomic, write_json_atomic};
 use crate::gap::{analyse, Analysis, AnalysisConfig, Bars, PairInputs, PredictorModel, TrainSet};
 use crate::model::{load, LoadOptions, LoadedModel, ModelSpec};
 use crate::ntk::{GramOptions, KernelChoice};
-use crate::files::{npy, write_atomic, write_json_atomic};
-use crate::demo::summary::RIDGE_RUN;
 use crate::tokenize::pairs::NearMissPair;
 use crate::tokenize::summary::read_pairs;
 
-pub use crate::demo::kernel_rows::{KernelStageSummary, LazyRow, PairRow, RidgeFit, RunSummary, SizeRow};
 use crate::demo::kernel_rows::{pair_rows, pairs_csv, run_summary};
+pub use crate::demo::kernel_rows::{KernelStageSummary, LazyRow, PairRow, RidgeFit, RunSummary, SizeRow};
 
 /// Inputs of stage 4: where the data and the trained models are, and the shared settings.
 pub struct KernelInputs<'a> {
@@ -59,7 +59,8 @@ pub struct KernelInputs<'a> {
 }
 
 fn load_dir(inp: &KernelInputs<'_>, dir: &Path, device: &burn::tensor::Device) -> Result<LoadedModel> {
-    let mut loaded = load(&ModelSpec::Dir(dir.to_path_buf()), &LoadOptions { seed: inp.plan.seed, head_file: None }, device)?;
+    let mut loaded =
+        load(&ModelSpec::Dir(dir.to_path_buf()), &LoadOptions { seed: inp.plan.seed, head_file: None }, device)?;
     loaded.tokenizer.set_max_length(inp.max_length)?;
     Ok(loaded)
 }
@@ -93,7 +94,10 @@ struct Ctx<'a> {
 /// (distinct inputs, truncated inputs); each run's files are written into `ctx.dir`.
 fn analyse_objective(ctx: &Ctx<'_>, objective: &str) -> Result<(Vec<(String, Analysis)>, (usize, usize))> {
     let trained = ctx.inp.trained.join(objective);
-    let (model, init) = (load_dir(ctx.inp, &trained.join("best"), &ctx.device)?, load_dir(ctx.inp, &trained.join("theta0"), &ctx.device)?);
+    let (model, init) = (
+        load_dir(ctx.inp, &trained.join("best"), &ctx.device)?,
+        load_dir(ctx.inp, &trained.join("theta0"), &ctx.device)?,
+    );
     let tokenizer = model.tokenizer.as_ref();
     let inputs = PairInputs::from_pairs(ctx.pairs, ctx.pairs_path, tokenizer)?;
     let pad = tokenizer.pad_id()?;
@@ -106,7 +110,12 @@ fn analyse_objective(ctx: &Ctx<'_>, objective: &str) -> Result<(Vec<(String, Ana
     write_run(ctx.dir, &name, &net, (objective == "sft").then_some("K_theta0.npy"))?;
     let mut analyses = vec![(name, net)];
     if objective == "sft" {
-        let (train, _) = TrainSet::sample_file(&ctx.inp.data.join("train.jsonl"), tokenizer, ctx.cfg.ridge_train_records, ctx.inp.plan.seed)?;
+        let (train, _) = TrainSet::sample_file(
+            &ctx.inp.data.join("train.jsonl"),
+            tokenizer,
+            ctx.cfg.ridge_train_records,
+            ctx.inp.plan.seed,
+        )?;
         let ridge = run(RIDGE_RUN, PredictorModel::Kernel { train: &train, config: KernelFitConfig::default() })?;
         write_run(ctx.dir, RIDGE_RUN, &ridge, Some("K_sft.npy"))?;
         analyses.push((RIDGE_RUN.to_string(), ridge));
@@ -121,11 +130,27 @@ fn analyse_objective(ctx: &Ctx<'_>, objective: &str) -> Result<(Vec<(String, Ana
 /// # Errors
 /// Reading the pairs or the training records, model loading, a non-finite Gram entry (ids
 /// named), a failed kernel fit, or write failures.
-pub fn run(inp: &KernelInputs<'_>, cfg: &KernelConfig, dir: &Path, reporter: &dyn Reporter) -> Result<KernelStageSummary> {
+pub fn run(
+    inp: &KernelInputs<'_>,
+    cfg: &KernelConfig,
+    dir: &Path,
+    reporter: &dyn Reporter,
+) -> Result<KernelStageSummary> {
     let pairs_path = inp.data.join("pairs.jsonl");
     let pairs = read_pairs(&pairs_path)?;
-    let config = AnalysisConfig { gram: GramOptions { block: cfg.block, kernels: KernelChoice::CpuF64, ..GramOptions::default() } };
-    let ctx = Ctx { inp, cfg, pairs: &pairs, pairs_path: &pairs_path, config, device: inp.backend.autodiff_device()?, reporter, dir };
+    let config = AnalysisConfig {
+        gram: GramOptions { block: cfg.block, kernels: KernelChoice::CpuF64, ..GramOptions::default() },
+    };
+    let ctx = Ctx {
+        inp,
+        cfg,
+        pairs: &pairs,
+        pairs_path: &pairs_path,
+        config,
+        device: inp.backend.autodiff_device()?,
+        reporter,
+        dir,
+    };
     let (mut runs, mut rows, mut shape) = (Vec::new(), Vec::new(), None);
     for objective in inp.train.runs.iter().map(|r| r.objective.as_str()) {
         let (analyses, counts) = analyse_objective(&ctx, objective)?;
@@ -135,7 +160,8 @@ pub fn run(inp: &KernelInputs<'_>, cfg: &KernelConfig, dir: &Path, reporter: &dy
             rows.extend(pair_rows(name, a));
         }
     }
-    let (inputs, truncated_inputs) = shape.ok_or_else(|| Error::invalid("demo", "no trained objective to analyse (expected sft)"))?;
+    let (inputs, truncated_inputs) =
+        shape.ok_or_else(|| Error::invalid("demo", "no trained objective to analyse (expected sft)"))?;
     write_atomic(dir.join("pairs.csv"), pairs_csv(&rows).as_bytes())?;
     let summary = KernelStageSummary { inputs, truncated_inputs, pairs: pairs.len(), runs, rows };
     write_json_atomic(dir.join("summary.json"), &summary)?;

@@ -118,14 +118,38 @@ fn stage_body(k: usize, cfg: &DemoConfig, cache: &StageCache, reporter: &dyn Rep
         }
         3 => {
             let train: train_stage::TrainStageSummary = summary::read_json(&train_dir.join("summary.json"))?;
-            let inputs = kernel_stage::KernelInputs { data: &data_dir, trained: &train_dir, train: &train, plan: &cfg.train, max_length, backend: cfg.backend };
+            let inputs = kernel_stage::KernelInputs {
+                data: &data_dir,
+                trained: &train_dir,
+                train: &train,
+                plan: &cfg.train,
+                max_length,
+                backend: cfg.backend,
+            };
             kernel_stage::run(&inputs, &cfg.kernel, dir, reporter)?;
             let sft = train_dir.join("sft");
-            stage_meta(dir, cfg, "kernel", &[data_dir.join("pairs.jsonl"), data_dir.join("train.jsonl"), sft.join("theta0/model.safetensors"), sft.join("best/model.safetensors")])
+            stage_meta(
+                dir,
+                cfg,
+                "kernel",
+                &[
+                    data_dir.join("pairs.jsonl"),
+                    data_dir.join("train.jsonl"),
+                    sft.join("theta0/model.safetensors"),
+                    sft.join("best/model.safetensors"),
+                ],
+            )
         }
         4 => {
             let model = train_dir.join("sft").join("best");
-            let inputs = acbo_stage::AcboInputs { data: &data_dir, model: &model, seed: cfg.train.seed, max_length, local_samples: cfg.data.local_samples, backend: cfg.backend };
+            let inputs = acbo_stage::AcboInputs {
+                data: &data_dir,
+                model: &model,
+                seed: cfg.train.seed,
+                max_length,
+                local_samples: cfg.data.local_samples,
+                backend: cfg.backend,
+            };
             acbo_stage::run(&cfg.acbo, &inputs, dir, reporter)?;
             stage_meta(dir, cfg, "acbo", &[data_dir.join("test.jsonl"), model.join("model.safetensors")])
         }
@@ -134,7 +158,13 @@ fn stage_body(k: usize, cfg: &DemoConfig, cache: &StageCache, reporter: &dyn Rep
 }
 
 /// Run stage `k` through the cache, printing its status and time.
-fn run_one(k: usize, cache: &StageCache, key: &StageKey, reporter: &dyn Reporter, body: impl FnOnce(&Path) -> Result<()>) -> Result<(String, StageStatus)> {
+fn run_one(
+    k: usize,
+    cache: &StageCache,
+    key: &StageKey,
+    reporter: &dyn Reporter,
+    body: impl FnOnce(&Path) -> Result<()>,
+) -> Result<(String, StageStatus)> {
     let name = STAGES[k];
     let started = Instant::now();
     let cached = cache.is_current(name, key);

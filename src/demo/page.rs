@@ -8,8 +8,8 @@ use crate::demo::acbo_stage::AcboSizeRow;
 use crate::demo::charts::CHARTS;
 use crate::demo::summary::{DemoSummary, GroupAccuracy, NETWORK_RUN};
 use crate::error::Result;
-use crate::report::html::{document, Body, Table};
 use crate::files::{write_atomic, write_json_atomic, Meta};
+use crate::report::html::{document, Body, Table};
 
 fn f3(x: f64) -> String {
     format!("{x:.3}")
@@ -73,10 +73,30 @@ fn model_oracle_line(a: &AcboSizeRow) -> String {
 
 fn data_section(b: &mut Body, s: &DemoSummary) {
     b.heading("data", "1. The data: Corr2Cause, small graphs for training, larger ones for the hard test");
-    let mut t = Table::new(&["n", "split", "train", "dev", "test", "entailment share (test)", "near-miss pairs", "mean shared tokens", "pairs analysed"]);
+    let mut t = Table::new(&[
+        "n",
+        "split",
+        "train",
+        "dev",
+        "test",
+        "entailment share (test)",
+        "near-miss pairs",
+        "mean shared tokens",
+        "pairs analysed",
+    ]);
     for c in &s.data.sizes {
         let share = c.test_entailment as f64 / c.test.max(1) as f64;
-        t.push(vec![c.n_vars.to_string(), if c.hard { "hard".into() } else { "training sizes".into() }, c.train.to_string(), c.dev.to_string(), c.test.to_string(), pct(share), c.pairs_mined.to_string(), f3(c.mean_shared_fraction), c.pairs_kept.to_string()]);
+        t.push(vec![
+            c.n_vars.to_string(),
+            if c.hard { "hard".into() } else { "training sizes".into() },
+            c.train.to_string(),
+            c.dev.to_string(),
+            c.test.to_string(),
+            pct(share),
+            c.pairs_mined.to_string(),
+            f3(c.mean_shared_fraction),
+            c.pairs_kept.to_string(),
+        ]);
     }
     b.table(&t);
     let train_sizes: Vec<String> = s.data.sizes.iter().filter(|c| c.train > 0).map(|c| c.n_vars.to_string()).collect();
@@ -109,7 +129,13 @@ fn train_section(b: &mut Body, s: &DemoSummary) {
     b.heading("train", "2. Fine-tuning from one θ₀");
     let mut t = Table::new(&["objective", "steps", "best epoch", "stopped early", "B = ‖θ_T − θ₀‖"]);
     for r in &s.train.runs {
-        t.push(vec![r.objective.to_uppercase(), r.steps.to_string(), r.best_epoch.to_string(), r.stopped_early.to_string(), f3(r.weight_distance)]);
+        t.push(vec![
+            r.objective.to_uppercase(),
+            r.steps.to_string(),
+            r.best_epoch.to_string(),
+            r.stopped_early.to_string(),
+            f3(r.weight_distance),
+        ]);
     }
     b.table(&t);
     figure(b, "training_curves", "Training and dev loss per epoch.");
@@ -129,19 +155,42 @@ fn verdict(hard: &GroupAccuracy) -> String {
     } else if hard.accuracy <= hard.majority_accuracy + 0.005 {
         "On the larger graphs the model does no better than always answering the majority class; its wrong answers are not especially confident in this run.".into()
     } else {
-        "On the larger graphs the model beats the majority class in this run; no confidently-wrong signature appeared.".into()
+        "On the larger graphs the model beats the majority class in this run; no confidently-wrong signature appeared."
+            .into()
     }
 }
 
 fn eval_section(b: &mut Body, s: &DemoSummary) {
     b.heading("direct", "3. Asking the model directly");
-    let mut t = Table::new(&["objective", "n", "records", "accuracy", "majority class", "F1 (entailment)", "answers 'entailment'", "confidence of wrong answers"]);
+    let mut t = Table::new(&[
+        "objective",
+        "n",
+        "records",
+        "accuracy",
+        "majority class",
+        "F1 (entailment)",
+        "answers 'entailment'",
+        "confidence of wrong answers",
+    ]);
     for r in s.eval.rows.iter().filter(|r| r.n_vars.is_some()) {
         let n = r.n_vars.map_or("all".into(), |n| format!("{n}{}", if r.hard { " (hard)" } else { "" }));
-        t.push(vec![r.objective.to_uppercase(), n, r.count.to_string(), pct(r.accuracy), pct(r.majority_accuracy), opt3(r.f1), pct(r.predicted_positive_rate), opt3(r.mean_wrong_confidence)]);
+        t.push(vec![
+            r.objective.to_uppercase(),
+            n,
+            r.count.to_string(),
+            pct(r.accuracy),
+            pct(r.majority_accuracy),
+            opt3(r.f1),
+            pct(r.predicted_positive_rate),
+            opt3(r.mean_wrong_confidence),
+        ]);
     }
     b.table(&t);
-    figure(b, "accuracy_by_size", "Accuracy of the direct answer by graph size, with the majority-class and 50 % lines.");
+    figure(
+        b,
+        "accuracy_by_size",
+        "Accuracy of the direct answer by graph size, with the majority-class and 50 % lines.",
+    );
     figure(b, "wrong_confidence_by_size", "Mean confidence σ(|margin|) of the wrong answers by graph size.");
     let h = &s.headline;
     b.para(&format!(
@@ -153,11 +202,23 @@ fn eval_section(b: &mut Body, s: &DemoSummary) {
 
 fn kernel_section(b: &mut Body, s: &DemoSummary) {
     b.heading("kernel", "4. How alike near misses look to the kernel");
-    figure(b, "overlap_by_size", "Mean shared-token fraction of near-miss pairs and mean eNTK similarity ρ at θ₀, by graph size.");
+    figure(
+        b,
+        "overlap_by_size",
+        "Mean shared-token fraction of near-miss pairs and mean eNTK similarity ρ at θ₀, by graph size.",
+    );
     figure(b, "delta_vs_overlap", "Each analysed pair: token overlap against kernel dissimilarity δ = 1 − ρ at θ₀.");
-    let mut t = Table::new(&["n", "pairs", "mean shared tokens", "mean δ at θ₀", "median δ at θ₀", "mean |a − b| / max(a, b)"]);
+    let mut t =
+        Table::new(&["n", "pairs", "mean shared tokens", "mean δ at θ₀", "median δ at θ₀", "mean |a − b| / max(a, b)"]);
     for g in s.kernel.run(NETWORK_RUN).map_or(&[][..], |r| &r.by_size[..]).iter().filter(|g| g.n_vars.is_some()) {
-        t.push(vec![g.n_vars.map_or("all".into(), |n| n.to_string()), g.pairs.to_string(), f3(g.mean_shared_fraction), sci(g.mean_delta), sci(g.median_delta), sci(g.mean_norm_asymmetry)]);
+        t.push(vec![
+            g.n_vars.map_or("all".into(), |n| n.to_string()),
+            g.pairs.to_string(),
+            f3(g.mean_shared_fraction),
+            sci(g.mean_delta),
+            sci(g.median_delta),
+            sci(g.mean_norm_asymmetry),
+        ]);
     }
     b.table(&t);
     b.para(&format!(
@@ -174,22 +235,67 @@ fn sci(x: f64) -> String {
 }
 
 fn bound_table(s: &DemoSummary) -> Table {
-    let mut t = Table::new(&["run", "n", "pairs", "mean |gap|", "mean |model gap|", "mean published bound", "mean corrected bound", "published violated", "corrected violated", "linearized gap: published / corrected violated"]);
+    let mut t = Table::new(&[
+        "run",
+        "n",
+        "pairs",
+        "mean |gap|",
+        "mean |model gap|",
+        "mean published bound",
+        "mean corrected bound",
+        "published violated",
+        "corrected violated",
+        "linearized gap: published / corrected violated",
+    ]);
     for r in &s.kernel.runs {
         for g in &r.by_size {
-            let lin = g.linearized_published_violations.zip(g.linearized_corrected_violations).map_or("–".into(), |(p, c)| format!("{p} / {c}"));
-            t.push(vec![r.name.clone(), g.n_vars.map_or("all".into(), |n| n.to_string()), g.pairs.to_string(), sci(g.mean_abs_gap), sci(g.mean_abs_model_gap), sci(g.mean_published_bound), sci(g.mean_corrected_bound), g.published_violations.to_string(), g.corrected_violations.to_string(), lin]);
+            let lin = g
+                .linearized_published_violations
+                .zip(g.linearized_corrected_violations)
+                .map_or("–".into(), |(p, c)| format!("{p} / {c}"));
+            t.push(vec![
+                r.name.clone(),
+                g.n_vars.map_or("all".into(), |n| n.to_string()),
+                g.pairs.to_string(),
+                sci(g.mean_abs_gap),
+                sci(g.mean_abs_model_gap),
+                sci(g.mean_published_bound),
+                sci(g.mean_corrected_bound),
+                g.published_violations.to_string(),
+                g.corrected_violations.to_string(),
+                lin,
+            ]);
         }
     }
     t
 }
 
 fn diagnostics_table(s: &DemoSummary) -> Table {
-    let mut t = Table::new(&["run", "B", "κ", "kernel drift ‖K_T − K₀‖/‖K₀‖", "‖θ_T − θ₀‖/‖θ₀‖", "linearization error ‖Δf − Δf_lin‖/‖Δf‖", "corr(Δf, Δf_lin)", "ridge λ (train inputs, positives, train accuracy)"]);
+    let mut t = Table::new(&[
+        "run",
+        "B",
+        "κ",
+        "kernel drift ‖K_T − K₀‖/‖K₀‖",
+        "‖θ_T − θ₀‖/‖θ₀‖",
+        "linearization error ‖Δf − Δf_lin‖/‖Δf‖",
+        "corr(Δf, Δf_lin)",
+        "ridge λ (train inputs, positives, train accuracy)",
+    ]);
     for r in &s.kernel.runs {
         let l = r.lazy.as_ref();
-        let ridge = r.ridge.as_ref().map_or("–".into(), |k| format!("{} ({}, {}, {})", sci(k.lambda), k.train_inputs, k.train_positives, pct(k.train_accuracy)));
-        t.push(vec![r.name.clone(), sci(r.weight_norm_bound), sci(r.kappa), l.map_or("–".into(), |l| f3(l.kernel_drift)), l.map_or("–".into(), |l| sci(l.relative_parameter_change)), opt3(l.and_then(|l| l.linearization_relative_error)), opt3(l.and_then(|l| l.linearization_correlation)), ridge]);
+        let ridge = r.ridge.as_ref().map_or("–".into(), |k| {
+            format!("{} ({}, {}, {})", sci(k.lambda), k.train_inputs, k.train_positives, pct(k.train_accuracy))
+        });
+        t.push(vec![
+            r.name.clone(),
+            sci(r.weight_norm_bound),
+            sci(r.kappa),
+            l.map_or("–".into(), |l| f3(l.kernel_drift)),
+            l.map_or("–".into(), |l| sci(l.relative_parameter_change)),
+            opt3(l.and_then(|l| l.linearization_relative_error)),
+            opt3(l.and_then(|l| l.linearization_correlation)),
+            ridge,
+        ]);
     }
     t
 }
@@ -201,7 +307,11 @@ fn bound_section(b: &mut Body, s: &DemoSummary) {
             Network: the fine-tuned model is a kernel predictor only in the lazy regime, f_T − f₀ ≈ ⟨θ_T − θ₀, ∇f₀⟩ (features ∇θ f at θ₀, B = ‖θ_T − θ₀‖); the bound is exact for the linearized gap, and a violation by the actual gap measures how far training left that regime. \
             Kernel ridge: α fitted to ±1 labels of Corr2Cause training records with the fine-tuned model's eNTK, s(x) = Σ αᵢ K(xᵢ, x), B = √(αᵀKα) — exactly the theorem's predictor, so the corrected bound cannot fail.");
     figure(b, "gap_vs_bounds", "Per pair, fine-tuned SFT network: |gap| of f_T − f₀, |linearized gap|, the published and the corrected bound (log scale; where a ≈ b the two bounds coincide and the corrected bound's points hide the published ones).");
-    figure(b, "ridge_gap_vs_bounds", "Per pair, kernel ridge on the fine-tuned eNTK: |gap|, the published and the corrected bound (log scale).");
+    figure(
+        b,
+        "ridge_gap_vs_bounds",
+        "Per pair, kernel ridge on the fine-tuned eNTK: |gap|, the published and the corrected bound (log scale).",
+    );
     figure(b, "violations_by_size", "Share of pairs violating the published (solid) and the corrected (dashed) bound, by graph size, for both predictors.");
     b.table(&bound_table(s));
     b.table(&diagnostics_table(s));
@@ -240,16 +350,27 @@ fn lazy_verdict(drift: Option<f64>, error: Option<f64>) -> &'static str {
 }
 
 fn acbo_row(r: &AcboSizeRow) -> Vec<String> {
-    let mut row = vec![r.n_vars.map_or("all".into(), |n| n.to_string()), r.items.to_string(), pct(r.positive_rate), pct(r.direct_accuracy_vs_label)];
+    let mut row = vec![
+        r.n_vars.map_or("all".into(), |n| n.to_string()),
+        r.items.to_string(),
+        pct(r.positive_rate),
+        pct(r.direct_accuracy_vs_label),
+    ];
     for o in &r.oracles {
-        row.extend([pct(o.accuracy_vs_label), pct(o.accuracy_vs_truth), format!("{:.2}", o.mean_queries), o.oracle_error_measured.map_or("–".into(), pct)]);
+        row.extend([
+            pct(o.accuracy_vs_label),
+            pct(o.accuracy_vs_truth),
+            format!("{:.2}", o.mean_queries),
+            o.oracle_error_measured.map_or("–".into(), pct),
+        ]);
     }
     row
 }
 
 fn acbo_section(b: &mut Body, s: &DemoSummary) {
     b.heading("acbo", "6. A-CBO: ask local interventional questions instead");
-    let names: Vec<String> = s.acbo.rows.first().map_or(Vec::new(), |r| r.oracles.iter().map(|o| o.oracle.clone()).collect());
+    let names: Vec<String> =
+        s.acbo.rows.first().map_or(Vec::new(), |r| r.oracles.iter().map(|o| o.oracle.clone()).collect());
     b.note(&format!(
         "Assumptions. A-CBO keeps a posterior over the DAGs the premise allows (its Markov equivalence class) and asks \"which variables change under do(X)?\", choosing by expected information gain, \
          until P(hypothesis) ≥ 0.99 or ≤ 0.01. Prior, likelihood and query wording are our stated reconstruction (the paper's are not public). Oracle reliability: noisy:{} flips each answered variable with probability {} (assumed and measured); \
@@ -260,7 +381,12 @@ fn acbo_section(b: &mut Body, s: &DemoSummary) {
     ));
     let mut header = vec!["n".to_string(), "items".into(), "entailment share".into(), "direct (vs label)".into()];
     for n in &names {
-        header.extend([format!("{n} vs label"), format!("{n} vs drawn DAG"), format!("{n} queries"), format!("{n} measured error")]);
+        header.extend([
+            format!("{n} vs label"),
+            format!("{n} vs drawn DAG"),
+            format!("{n} queries"),
+            format!("{n} measured error"),
+        ]);
     }
     let mut t = Table { header, rows: Vec::new() };
     s.acbo.rows.iter().for_each(|r| t.push(acbo_row(r)));
@@ -276,7 +402,8 @@ fn acbo_section(b: &mut Body, s: &DemoSummary) {
 fn acbo_reading(b: &mut Body, s: &DemoSummary) {
     let a = &s.headline.acbo_overall;
     let best = a.oracles.iter().map(|o| o.accuracy_vs_label).fold(0.0, f64::max);
-    let truth: Vec<String> = a.oracles.iter().map(|o| format!("{} with {}", pct(o.accuracy_vs_truth), o.oracle)).collect();
+    let truth: Vec<String> =
+        a.oracles.iter().map(|o| format!("{} with {}", pct(o.accuracy_vs_truth), o.oracle)).collect();
     let sized: Vec<&AcboSizeRow> = s.acbo.rows.iter().filter(|r| r.n_vars.is_some()).collect();
     let ends = match (sized.first(), sized.last()) {
         (Some(lo), Some(hi)) if !lo.oracles.is_empty() && !hi.oracles.is_empty() => (
@@ -325,7 +452,14 @@ pub fn write(out: &Path, s: &DemoSummary) -> Result<()> {
     acbo_section(&mut b, s);
     files_section(&mut b);
     write_json_atomic(out.join("summary.json"), s)?;
-    write_atomic(out.join("index.html"), document("ntkgap demo: why fine-tuned models miss near-miss causal hypotheses, and how intervention escapes", &b).as_bytes())?;
+    write_atomic(
+        out.join("index.html"),
+        document(
+            "ntkgap demo: why fine-tuned models miss near-miss causal hypotheses, and how intervention escapes",
+            &b,
+        )
+        .as_bytes(),
+    )?;
     let mut meta = Meta::new(Some(s.config.data.seed));
     meta.add_input(out.join("summary.json"))?;
     meta.set("mode", s.config.mode).set("config", &s.config);

@@ -104,7 +104,8 @@ pub fn group_accuracy(rows: &[&EvalRow]) -> GroupAccuracy {
     let w = |f: &dyn Fn(&EvalRow) -> f64| rows.iter().map(|r| f(r) * r.count as f64).sum::<f64>() / count.max(1) as f64;
     let positive = w(&|r| r.positive_rate);
     let wrong: f64 = rows.iter().map(|r| (1.0 - r.accuracy) * r.count as f64).sum();
-    let wrong_conf: f64 = rows.iter().map(|r| r.mean_wrong_confidence.unwrap_or(0.0) * (1.0 - r.accuracy) * r.count as f64).sum();
+    let wrong_conf: f64 =
+        rows.iter().map(|r| r.mean_wrong_confidence.unwrap_or(0.0) * (1.0 - r.accuracy) * r.count as f64).sum();
     GroupAccuracy {
         count,
         accuracy: w(&|r| r.accuracy),
@@ -115,7 +116,11 @@ pub fn group_accuracy(rows: &[&EvalRow]) -> GroupAccuracy {
 
 fn counts(kernel: &KernelStageSummary, run: &str) -> Result<BoundCounts> {
     let r = kernel.run(run).ok_or_else(|| Error::invalid("kernel summary", format!("has no run {run}")))?;
-    let all = r.by_size.iter().find(|g| g.n_vars.is_none()).ok_or_else(|| Error::invalid("kernel summary", format!("{run} has no overall row")))?;
+    let all = r
+        .by_size
+        .iter()
+        .find(|g| g.n_vars.is_none())
+        .ok_or_else(|| Error::invalid("kernel summary", format!("{run} has no overall row")))?;
     Ok(BoundCounts {
         run: run.into(),
         weight_norm_bound: r.weight_norm_bound,
@@ -132,7 +137,12 @@ fn headline(eval: &EvalStageSummary, kernel: &KernelStageSummary, acbo: &AcboSta
     let (hard, easy): (Vec<&EvalRow>, Vec<&EvalRow>) = sft.iter().copied().partition(|r| r.hard);
     let pairs: Vec<_> = kernel.rows_of(NETWORK_RUN).collect();
     let k = pairs.len().max(1) as f64;
-    let acbo_overall = acbo.rows.iter().find(|r| r.n_vars.is_none()).cloned().ok_or_else(|| Error::invalid("acbo summary", "has no overall row"))?;
+    let acbo_overall = acbo
+        .rows
+        .iter()
+        .find(|r| r.n_vars.is_none())
+        .cloned()
+        .ok_or_else(|| Error::invalid("acbo summary", "has no overall row"))?;
     Ok(Headline {
         sft_in_distribution: group_accuracy(&easy),
         sft_hard: group_accuracy(&hard),

@@ -26,8 +26,8 @@ use crate::acbo::{Answer, CandidateTable, ErrorModel, Posterior};
 use crate::corpus::names::names_of_set;
 use crate::corpus::{ci_policy_for, premise_from_dag, variable_name};
 use crate::error::Result;
-use crate::graph::{cpdag, d_separated, enumerate_mec, mec_key, Dag};
 use crate::files::{npy, write_json_atomic, OutputDir};
+use crate::graph::{cpdag, d_separated, enumerate_mec, mec_key, Dag};
 
 /// One d-separation fact.
 #[derive(Debug, Clone, Serialize)]
@@ -113,7 +113,12 @@ fn one_query_posteriors(named: &[(&str, Dag)]) -> Result<Vec<OneQuery>> {
             post.update(&table, &query, &answer);
             let posterior = class.iter().zip(post.probabilities()).map(|(d, p)| (name_of(d), p)).collect();
             let changed = names_of_set(answer.changed, N);
-            out.push(OneQuery { intervene: variable_name(query.intervene, N), truth: name_of(truth), changed, posterior });
+            out.push(OneQuery {
+                intervene: variable_name(query.intervene, N),
+                truth: name_of(truth),
+                changed,
+                posterior,
+            });
         }
     }
     Ok(out)
@@ -171,7 +176,10 @@ mod tests {
         let named = graphs().unwrap();
         let chain = named[0].1.clone();
         let f: Vec<GraphFacts> = named.iter().map(|(n, d)| facts(n, d, &chain)).collect();
-        assert!(f[0].premise == f[1].premise && f[1].premise == f[2].premise, "Markov-equivalent graphs share a premise");
+        assert!(
+            f[0].premise == f[1].premise && f[1].premise == f[2].premise,
+            "Markov-equivalent graphs share a premise"
+        );
         assert_ne!(f[0].premise, f[3].premise, "the collider's premise differs");
         assert_eq!(f.iter().map(|g| g.same_class_as_chain).collect::<Vec<_>>(), [true, true, true, false]);
         let q = one_query_posteriors(&named).unwrap();

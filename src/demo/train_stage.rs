@@ -9,12 +9,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::demo::config::Backend;
 use crate::demo::config::TrainPlan;
 use crate::demo::Reporter;
 use crate::error::Result;
-use crate::demo::config::Backend;
-use crate::model::{load, LoadOptions, LoadedModel, ModelSpec};
 use crate::files::write_json_atomic;
+use crate::model::{load, LoadOptions, LoadedModel, ModelSpec};
 use crate::train::data::Examples;
 use crate::train::trainer::{EpochRecord, TrainProgress};
 use crate::train::{train, Objective, TrainConfig, TrainData};
@@ -100,8 +100,12 @@ impl TrainProgress for Bar<'_> {
     }
 
     fn epoch(&mut self, r: &EpochRecord) {
-        let dev = r.dev.as_ref().map_or(String::new(), |d| format!(", dev accuracy {:.3}, dev loss {:.4}", d.accuracy, d.loss));
-        let line = format!("  {} epoch {}: train loss {:.4}{dev} ({:.0} s)", self.what, r.epoch, r.train_loss, r.seconds);
+        let dev = r
+            .dev
+            .as_ref()
+            .map_or(String::new(), |d| format!(", dev accuracy {:.3}, dev loss {:.4}", d.accuracy, d.loss));
+        let line =
+            format!("  {} epoch {}: train loss {:.4}{dev} ({:.0} s)", self.what, r.epoch, r.train_loss, r.seconds);
         match &self.bar {
             Some(bar) if !bar.is_hidden() => bar.println(line),
             _ => self.reporter.line(&line),
@@ -110,14 +114,28 @@ impl TrainProgress for Bar<'_> {
 }
 
 fn config(plan: &TrainPlan, objective: Objective) -> TrainConfig {
-    TrainConfig { objective, epochs: plan.epochs, learning_rate: plan.learning_rate, batch_size: plan.batch_size, seed: plan.seed, ..TrainConfig::default() }
+    TrainConfig {
+        objective,
+        epochs: plan.epochs,
+        learning_rate: plan.learning_rate,
+        batch_size: plan.batch_size,
+        seed: plan.seed,
+        ..TrainConfig::default()
+    }
 }
 
 /// Run stage 2 into `dir` (one subdirectory per objective).
 ///
 /// # Errors
 /// Model loading, data encoding, a non-finite loss or write failures.
-pub fn run(plan: &TrainPlan, backend: Backend, max_length: usize, data: &Path, dir: &Path, reporter: &dyn Reporter) -> Result<TrainStageSummary> {
+pub fn run(
+    plan: &TrainPlan,
+    backend: Backend,
+    max_length: usize,
+    data: &Path,
+    dir: &Path,
+    reporter: &dyn Reporter,
+) -> Result<TrainStageSummary> {
     let device = backend.autodiff_device()?;
     let probe = load_initial(plan, max_length, &device)?;
     let tokenizer = probe.tokenizer.as_ref();
@@ -129,15 +147,32 @@ pub fn run(plan: &TrainPlan, backend: Backend, max_length: usize, data: &Path, d
     for &objective in &plan.objectives {
         let loaded = load_initial(plan, max_length, &device)?;
         let pad_id = loaded.tokenizer.pad_id()?;
-        let inputs = TrainData { train: &train_set, dev: Some(&dev_set), pad_id, tokenizer_json: &loaded.tokenizer_json };
+        let inputs =
+            TrainData { train: &train_set, dev: Some(&dev_set), pad_id, tokenizer_json: &loaded.tokenizer_json };
         let mut bar = Bar { reporter, what: objective_name(objective).to_uppercase(), bar: None };
         let out = dir.join(objective_name(objective));
         let s = train(loaded.classifier, inputs, &config(plan, objective), &out, &device, &mut bar)?;
         if let Some(b) = bar.bar {
             b.finish_and_clear();
         }
-        let epochs = s.history.iter().map(|r| EpochRow { epoch: r.epoch, train_loss: r.train_loss, dev_accuracy: r.dev.as_ref().map(|d| d.accuracy), dev_loss: r.dev.as_ref().map(|d| d.loss) }).collect();
-        let run = ObjectiveRun { objective: objective_name(objective).into(), steps: s.steps, best_epoch: s.best_epoch, stopped_early: s.stopped_early, weight_distance: s.distance_from_initial, epochs };
+        let epochs = s
+            .history
+            .iter()
+            .map(|r| EpochRow {
+                epoch: r.epoch,
+                train_loss: r.train_loss,
+                dev_accuracy: r.dev.as_ref().map(|d| d.accuracy),
+                dev_loss: r.dev.as_ref().map(|d| d.loss),
+            })
+            .collect();
+        let run = ObjectiveRun {
+            objective: objective_name(objective).into(),
+            steps: s.steps,
+            best_epoch: s.best_epoch,
+            stopped_early: s.stopped_early,
+            weight_distance: s.distance_from_initial,
+            epochs,
+        };
         write_json_atomic(out.join("summary.json"), &run)?;
         // `ntkgap train`'s history.json records each epoch's wall-clock seconds; the demo keeps
         // the same epochs without timings in summary.json so that reruns are byte-identical.
@@ -145,7 +180,15 @@ pub fn run(plan: &TrainPlan, backend: Backend, max_length: usize, data: &Path, d
         std::fs::remove_file(&history).map_err(|e| crate::Error::io(&history, e))?;
         runs.push(run);
     }
-    let summary = TrainStageSummary { model: plan.model.clone(), parameters, train_records: train_set.len(), local_train_records, dev_records: dev_set.len(), train_truncated: train_set.summary.truncated, runs };
+    let summary = TrainStageSummary {
+        model: plan.model.clone(),
+        parameters,
+        train_records: train_set.len(),
+        local_train_records,
+        dev_records: dev_set.len(),
+        train_truncated: train_set.summary.truncated,
+        runs,
+    };
     write_json_atomic(dir.join("summary.json"), &summary)?;
     Ok(summary)
 }

@@ -69,7 +69,12 @@ impl TrainSet {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for `max` = 0; as [`encode_all`] and [`TrainSet::from_records`].
-    pub fn sample_file(path: &std::path::Path, tokenizer: &dyn crate::tokenize::Tokenizer, max: usize, seed: u64) -> Result<(Self, usize)> {
+    pub fn sample_file(
+        path: &std::path::Path,
+        tokenizer: &dyn crate::tokenize::Tokenizer,
+        max: usize,
+        seed: u64,
+    ) -> Result<(Self, usize)> {
         if max == 0 {
             return Err(Error::invalid("training sample size", "must be at least 1"));
         }
@@ -181,7 +186,14 @@ struct Ctx<'a> {
     device: &'a Device,
 }
 
-fn gram_of(model: &Classifier, x: &[Encoding], ids: &[String], stage: &str, ctx: &Ctx<'_>, progress: &mut dyn Progress) -> Result<Vec<f64>> {
+fn gram_of(
+    model: &Classifier,
+    x: &[Encoding],
+    ids: &[String],
+    stage: &str,
+    ctx: &Ctx<'_>,
+    progress: &mut dyn Progress,
+) -> Result<Vec<f64>> {
     progress.start(stage, x.len());
     let k = gram(model, x, None, ctx.pad_id, &ctx.config.gram, ctx.device, &mut |n| progress.advance(n))?;
     progress.finish();
@@ -207,7 +219,14 @@ struct Checked {
     network: Option<(LazyDiagnostics, Vec<f64>, Vec<f64>)>,
 }
 
-fn kernel_check(model: &Classifier, inputs: &PairInputs, train: &TrainSet, config: KernelFitConfig, ctx: &Ctx<'_>, progress: &mut dyn Progress) -> Result<Checked> {
+fn kernel_check(
+    model: &Classifier,
+    inputs: &PairInputs,
+    train: &TrainSet,
+    config: KernelFitConfig,
+    ctx: &Ctx<'_>,
+    progress: &mut dyn Progress,
+) -> Result<Checked> {
     let (m, p) = (train.encodings.len(), inputs.encodings.len());
     let n = m + p;
     let joint: Vec<Encoding> = train.encodings.iter().chain(&inputs.encodings).cloned().collect();
@@ -217,7 +236,12 @@ fn kernel_check(model: &Classifier, inputs: &PairInputs, train: &TrainSet, confi
     let fitted = fit(&GramView { rows: m, cols: m, values: &k_train }, &train.targets, &config)?;
     let scores = fitted.scores(&block(&k, n, m..n, 0..m))?;
     let k_pairs = block(&k, n, m..n, m..n);
-    let (reports, _) = check_pairs(&GramView { rows: p, cols: p, values: &k_pairs }, &scores, &inputs.pairs, fitted.weight_norm_bound)?;
+    let (reports, _) = check_pairs(
+        &GramView { rows: p, cols: p, values: &k_pairs },
+        &scores,
+        &inputs.pairs,
+        fitted.weight_norm_bound,
+    )?;
     let summary = KernelSummary {
         relative_ridge: config.ridge.get(),
         train_inputs: m,
@@ -234,7 +258,14 @@ fn kernel_check(model: &Classifier, inputs: &PairInputs, train: &TrainSet, confi
     })
 }
 
-fn network_check(model: &Classifier, inputs: &PairInputs, init: &Classifier, source: &str, ctx: &Ctx<'_>, progress: &mut dyn Progress) -> Result<Checked> {
+fn network_check(
+    model: &Classifier,
+    inputs: &PairInputs,
+    init: &Classifier,
+    source: &str,
+    ctx: &Ctx<'_>,
+    progress: &mut dyn Progress,
+) -> Result<Checked> {
     let (theta_t, theta_0) = (model.to_weights()?, init.to_weights()?);
     check_same_architecture(&theta_t, &model.config, &theta_0, &init.config, source)?;
     let (change, norm0) = parameter_norms(&theta_t, &theta_0);
@@ -285,7 +316,15 @@ fn pair_rows(reports: Vec<PairReport>, inputs: &PairInputs, model_scores: &[f64]
 /// Any error of the eNTK ([`crate::ntk::gram`]), of the kernel fit, of the architecture check
 /// (`--init`), a non-finite Gram entry (offending input ids named), or a pair whose input has
 /// K(x, x) ≤ 0.
-pub fn analyse(model: &Classifier, inputs: &PairInputs, predictor: PredictorModel<'_>, pad_id: u32, config: &AnalysisConfig, device: &Device, progress: &mut dyn Progress) -> Result<Analysis> {
+pub fn analyse(
+    model: &Classifier,
+    inputs: &PairInputs,
+    predictor: PredictorModel<'_>,
+    pad_id: u32,
+    config: &AnalysisConfig,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<Analysis> {
     let ctx = Ctx { pad_id, config, device };
     let (kind, checked) = match predictor {
         PredictorModel::Kernel { train, config: fit_config } => {
@@ -295,7 +334,9 @@ pub fn analyse(model: &Classifier, inputs: &PairInputs, predictor: PredictorMode
             };
             (kind, kernel_check(model, inputs, train, fit_config, &ctx, progress)?)
         }
-        PredictorModel::Network { init, source } => (Predictor::Network, network_check(model, inputs, init, source, &ctx, progress)?),
+        PredictorModel::Network { init, source } => {
+            (Predictor::Network, network_check(model, inputs, init, source, &ctx, progress)?)
+        }
     };
     let model_scores = margins_f64(model, &inputs.encodings, &ctx)?;
     let lin = checked.network.as_ref().map(|(_, _, lin)| lin.as_slice());
@@ -303,8 +344,14 @@ pub fn analyse(model: &Classifier, inputs: &PairInputs, predictor: PredictorMode
     let all: Vec<&PairRow> = rows.iter().collect();
     let network = checked.network.as_ref().map(|(d, _, _)| NetworkSummary {
         diagnostics: *d,
-        linearized_corrected_violations: rows.iter().filter(|r| r.linearized.is_some_and(|l| l.corrected_violated)).count(),
-        linearized_published_violations: rows.iter().filter(|r| r.linearized.is_some_and(|l| l.published_violated)).count(),
+        linearized_corrected_violations: rows
+            .iter()
+            .filter(|r| r.linearized.is_some_and(|l| l.corrected_violated))
+            .count(),
+        linearized_published_violations: rows
+            .iter()
+            .filter(|r| r.linearized.is_some_and(|l| l.published_violated))
+            .count(),
     });
     let summary = AnalysisSummary {
         predictor: kind,

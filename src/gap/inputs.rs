@@ -35,8 +35,16 @@ pub struct PairInputs {
 }
 
 fn encode(record: &Record, tokenizer: &dyn Tokenizer, source: &Path, line: usize, side: &str) -> Result<Encoding> {
-    let input = record.input().map_err(|reason| Error::Jsonl { path: source.into(), line, reason: format!("pair member {side}: {reason}") })?;
-    tokenizer.encode_input(input).map_err(|e| Error::Jsonl { path: source.into(), line, reason: format!("pair member {side}: {e}") })
+    let input = record.input().map_err(|reason| Error::Jsonl {
+        path: source.into(),
+        line,
+        reason: format!("pair member {side}: {reason}"),
+    })?;
+    tokenizer.encode_input(input).map_err(|e| Error::Jsonl {
+        path: source.into(),
+        line,
+        reason: format!("pair member {side}: {e}"),
+    })
 }
 
 /// Which inputs and ids were seen already.
@@ -48,12 +56,22 @@ struct Seen {
 
 impl Seen {
     /// The row of `enc` in `out`, adding it when new; `at` = (source, line, side) for messages.
-    fn index(&mut self, out: &mut PairInputs, record: &Record, enc: Encoding, at: (&Path, usize, &str)) -> Result<usize> {
+    fn index(
+        &mut self,
+        out: &mut PairInputs,
+        record: &Record,
+        enc: Encoding,
+        at: (&Path, usize, &str),
+    ) -> Result<usize> {
         let (source, line, side) = at;
         let id = record.id.clone().unwrap_or_else(|| format!("{}:{line}:{side}", source.display()));
         let key: Vec<u32> = enc.ids.iter().chain(&enc.token_type_ids).copied().collect();
         if self.by_id.get(&id).is_some_and(|previous| *previous != key) {
-            return Err(Error::Jsonl { path: source.into(), line, reason: format!("record id {id:?} names two different texts") });
+            return Err(Error::Jsonl {
+                path: source.into(),
+                line,
+                reason: format!("record id {id:?} names two different texts"),
+            });
         }
         self.by_id.insert(id.clone(), key.clone());
         Ok(*self.by_encoding.entry(key).or_insert_with(|| {
@@ -81,7 +99,9 @@ impl PairInputs {
         let encoded: Vec<(Encoding, Encoding)> = pairs
             .par_iter()
             .enumerate()
-            .map(|(k, p)| Ok((encode(&p.a, tokenizer, source, k + 1, "a")?, encode(&p.b, tokenizer, source, k + 1, "b")?)))
+            .map(|(k, p)| {
+                Ok((encode(&p.a, tokenizer, source, k + 1, "a")?, encode(&p.b, tokenizer, source, k + 1, "b")?))
+            })
             .collect::<Result<_>>()?;
         let mut out = PairInputs::default();
         let mut seen = Seen::default();
@@ -90,7 +110,11 @@ impl PairInputs {
             let ia = seen.index(&mut out, &p.a, ea, (source, line, "a"))?;
             let ib = seen.index(&mut out, &p.b, eb, (source, line, "b"))?;
             if ia == ib {
-                return Err(Error::Jsonl { path: source.into(), line, reason: "the two members of the pair are the same input".into() });
+                return Err(Error::Jsonl {
+                    path: source.into(),
+                    line,
+                    reason: "the two members of the pair are the same input".into(),
+                });
             }
             let overlap = overlap_encodings(&out.encodings[ia], &out.encodings[ib]);
             out.pairs.push((ia, ib));
@@ -148,13 +172,20 @@ mod tests {
             record("y", "Y directly causes Z.", Label::Contradiction),
             record("z", "Z directly causes X.", Label::Neutral),
         );
-        let inputs = PairInputs::from_pairs(&[pair(x.clone(), y.clone()), pair(x.clone(), z)], Path::new("p.jsonl"), tok.as_ref()).unwrap();
+        let inputs = PairInputs::from_pairs(
+            &[pair(x.clone(), y.clone()), pair(x.clone(), z)],
+            Path::new("p.jsonl"),
+            tok.as_ref(),
+        )
+        .unwrap();
         assert_eq!(inputs.encodings.len(), 3);
         assert_eq!(inputs.pairs, vec![(0, 1), (0, 2)]);
         assert_eq!(inputs.info[1].labels, (Some(1), Some(0)));
         assert!(inputs.info[0].overlap.shared_fraction > 0.8);
         let clash = record("x", "X directly causes Z.", Label::Neutral);
-        let e = PairInputs::from_pairs(&[pair(x.clone(), y), pair(clash, x.clone())], Path::new("p.jsonl"), tok.as_ref()).unwrap_err();
+        let e =
+            PairInputs::from_pairs(&[pair(x.clone(), y), pair(clash, x.clone())], Path::new("p.jsonl"), tok.as_ref())
+                .unwrap_err();
         assert_eq!(e.to_string(), "p.jsonl:2: record id \"x\" names two different texts");
         let same = PairInputs::from_pairs(&[pair(x.clone(), x)], Path::new("p.jsonl"), tok.as_ref()).unwrap_err();
         assert!(same.to_string().contains("same input"), "{same}");

@@ -44,15 +44,27 @@ fn config_difference(a: &ModelConfig, b: &ModelConfig) -> Option<String> {
 /// # Errors
 /// [`Error::InvalidArgument`] (name `--init`) naming the first differing config field, or the
 /// parameter tensors present in only one of the two or with different shapes.
-pub fn check_same_architecture(model: &WeightMap, model_config: &ModelConfig, init: &WeightMap, init_config: &ModelConfig, init_source: &str) -> Result<()> {
+pub fn check_same_architecture(
+    model: &WeightMap,
+    model_config: &ModelConfig,
+    init: &WeightMap,
+    init_config: &ModelConfig,
+    init_source: &str,
+) -> Result<()> {
     if let Some(diff) = config_difference(model_config, init_config) {
-        return Err(Error::invalid("--init", format!("{init_source} does not have the architecture of --model ({diff})")));
+        return Err(Error::invalid(
+            "--init",
+            format!("{init_source} does not have the architecture of --model ({diff})"),
+        ));
     }
     let (_, unmatched) = crate::model::weights::distance(model, init);
     if let Some(first) = unmatched.first() {
         return Err(Error::invalid(
             "--init",
-            format!("{init_source} does not have the parameters of --model ({} tensors differ, e.g. {first})", unmatched.len()),
+            format!(
+                "{init_source} does not have the parameters of --model ({} tensors differ, e.g. {first})",
+                unmatched.len()
+            ),
         ));
     }
     Ok(())
@@ -78,7 +90,13 @@ fn dot_with_change(g: &WeightMap, theta_t: &WeightMap, theta_0: &WeightMap) -> R
         let (Some(gt), Some(t), Some(t0)) = (g.get(&name), theta_t.get(&name), theta_0.get(&name)) else {
             return Err(Error::invalid("--init", format!("parameter {name} is missing from θ₀ or θ_T")));
         };
-        sum += gt.data.iter().zip(&t.data).zip(&t0.data).map(|((gv, a), b)| f64::from(*gv) * (f64::from(*a) - f64::from(*b))).sum::<f64>();
+        sum += gt
+            .data
+            .iter()
+            .zip(&t.data)
+            .zip(&t0.data)
+            .map(|((gv, a), b)| f64::from(*gv) * (f64::from(*a) - f64::from(*b)))
+            .sum::<f64>();
     }
     Ok(sum)
 }
@@ -108,7 +126,10 @@ pub fn linearized_changes(
             let value = dot_with_change(&init.gradients(&grads)?, theta_t, theta_0)?;
             progress(1);
             if !value.is_finite() {
-                return Err(Error::Numerical { context: "linearized change ⟨∇f₀(x), θ_T − θ₀⟩".into(), reason: format!("non-finite at input {k}") });
+                return Err(Error::Numerical {
+                    context: "linearized change ⟨∇f₀(x), θ_T − θ₀⟩".into(),
+                    reason: format!("non-finite at input {k}"),
+                });
             }
             Ok(value)
         })

@@ -59,7 +59,15 @@ pub struct SweepConfig {
 
 impl Default for SweepConfig {
     fn default() -> Self {
-        Self { nodes: 3..=12, seed: 0, max_mecs: 8, per_size: 2, pairs_per_size: 8, max_per_premise: None, train_per_size: 24 }
+        Self {
+            nodes: 3..=12,
+            seed: 0,
+            max_mecs: 8,
+            per_size: 2,
+            pairs_per_size: 8,
+            max_per_premise: None,
+            train_per_size: 24,
+        }
     }
 }
 
@@ -70,9 +78,18 @@ impl SweepConfig {
     /// [`Error::InvalidArgument`] naming the flag: `--nodes` outside 2..=64 or empty, a count of 0.
     pub fn validate(&self) -> Result<()> {
         if self.nodes.is_empty() || *self.nodes.start() < 2 || *self.nodes.end() > 64 {
-            return Err(Error::invalid("--nodes", format!("{}..{} must be a non-empty range inside 2..64", self.nodes.start(), self.nodes.end())));
+            return Err(Error::invalid(
+                "--nodes",
+                format!("{}..{} must be a non-empty range inside 2..64", self.nodes.start(), self.nodes.end()),
+            ));
         }
-        for (name, v) in [("--max-mecs", self.max_mecs), ("--per-size", self.per_size), ("--pairs-per-size", self.pairs_per_size), ("--max-per-premise", self.max_per_premise.unwrap_or(1)), ("--train-per-size", self.train_per_size)] {
+        for (name, v) in [
+            ("--max-mecs", self.max_mecs),
+            ("--per-size", self.per_size),
+            ("--pairs-per-size", self.pairs_per_size),
+            ("--max-per-premise", self.max_per_premise.unwrap_or(1)),
+            ("--train-per-size", self.train_per_size),
+        ] {
             if v == 0 || v > 100_000 {
                 return Err(Error::invalid(name, format!("{v} is outside 1..=100000")));
             }
@@ -157,10 +174,17 @@ fn sample_pairs(mut pairs: Vec<NearMissPair>, k: usize, rng: &mut ChaCha8Rng) ->
 }
 
 /// Training records: labelled, not a pair member; other premises first, each group shuffled.
-fn train_records(records: &[EncodedRecord], pairs: &[NearMissPair], k: usize, rng: &mut ChaCha8Rng) -> Vec<EncodedRecord> {
+fn train_records(
+    records: &[EncodedRecord],
+    pairs: &[NearMissPair],
+    k: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<EncodedRecord> {
     let members: HashSet<&str> = pairs.iter().flat_map(|p| [p.a.id.as_deref(), p.b.id.as_deref()]).flatten().collect();
     let premises: HashSet<&str> = pairs.iter().filter_map(|p| p.a.premise.as_deref()).collect();
-    let usable = |r: &&EncodedRecord| r.record.binary_label().is_some() && !r.record.id.as_deref().is_some_and(|id| members.contains(id));
+    let usable = |r: &&EncodedRecord| {
+        r.record.binary_label().is_some() && !r.record.id.as_deref().is_some_and(|id| members.contains(id))
+    };
     let (mut other, mut same): (Vec<&EncodedRecord>, Vec<&EncodedRecord>) =
         records.iter().filter(usable).partition(|r| !r.record.premise.as_deref().is_some_and(|p| premises.contains(p)));
     other.shuffle(rng);
@@ -189,10 +213,25 @@ impl Progress for Prefixed<'_> {
 ///
 /// # Errors
 /// Invalid settings; any error of corpus generation, encoding, pair mining or the analysis.
-pub fn sweep(model: &Classifier, tokenizer: &dyn Tokenizer, predictor: &SweepPredictor<'_>, config: &SweepConfig, analysis: &AnalysisConfig, device: &Device, progress: &mut dyn Progress) -> Result<Vec<SizeResult>> {
+pub fn sweep(
+    model: &Classifier,
+    tokenizer: &dyn Tokenizer,
+    predictor: &SweepPredictor<'_>,
+    config: &SweepConfig,
+    analysis: &AnalysisConfig,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<Vec<SizeResult>> {
     config.validate()?;
     let pad_id = tokenizer.pad_id()?;
-    let miner = MinerConfig { kind: PairKind::SamePremise, min_overlap: 0.0, opposite_labels: true, max_per_premise: config.max_per_premise, max_group: 200, seed: config.seed };
+    let miner = MinerConfig {
+        kind: PairKind::SamePremise,
+        min_overlap: 0.0,
+        opposite_labels: true,
+        max_per_premise: config.max_per_premise,
+        max_group: 200,
+        seed: config.seed,
+    };
     let mut results = Vec::new();
     for n in config.nodes.clone() {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -202,7 +241,15 @@ pub fn sweep(model: &Classifier, tokenizer: &dyn Tokenizer, predictor: &SweepPre
         let records = encode(generated, tokenizer, n)?;
         let (mined, _) = mine(&records, tokenizer, &miner)?;
         stage.finish();
-        let mut result = SizeResult { n_vars: n, corpus, records: records.len(), pairs_mined: mined.len(), truncated_inputs: 0, analysis: None, skipped: None };
+        let mut result = SizeResult {
+            n_vars: n,
+            corpus,
+            records: records.len(),
+            pairs_mined: mined.len(),
+            truncated_inputs: 0,
+            analysis: None,
+            skipped: None,
+        };
         if mined.is_empty() {
             result.skipped = Some(format!("no same-premise pair with opposite labels among {} records", records.len()));
             results.push(result);
@@ -212,7 +259,10 @@ pub fn sweep(model: &Classifier, tokenizer: &dyn Tokenizer, predictor: &SweepPre
         let inputs = PairInputs::from_pairs(&pairs, Path::new(&format!("sweep n={n}")), tokenizer)?;
         result.truncated_inputs = inputs.truncated;
         let train = match predictor {
-            SweepPredictor::Kernel(_) => Some(TrainSet::from_records(&train_records(&records, &pairs, config.train_per_size, &mut rng), Path::new(&format!("sweep n={n} training records")))?),
+            SweepPredictor::Kernel(_) => Some(TrainSet::from_records(
+                &train_records(&records, &pairs, config.train_per_size, &mut rng),
+                Path::new(&format!("sweep n={n} training records")),
+            )?),
             SweepPredictor::Network { .. } => None,
         };
         let chosen = match (predictor, &train) {
@@ -233,8 +283,16 @@ mod tests {
     #[test]
     fn settings_are_validated() {
         assert!(SweepConfig::default().validate().is_ok());
-        assert!(SweepConfig { nodes: 1..=3, ..Default::default() }.validate().unwrap_err().to_string().contains("--nodes"));
-        assert!(SweepConfig { pairs_per_size: 0, ..Default::default() }.validate().unwrap_err().to_string().contains("--pairs-per-size"));
+        assert!(SweepConfig { nodes: 1..=3, ..Default::default() }
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--nodes"));
+        assert!(SweepConfig { pairs_per_size: 0, ..Default::default() }
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--pairs-per-size"));
     }
 
     #[test]
@@ -250,7 +308,8 @@ mod tests {
         let positions: Vec<usize> = pick(1).iter().map(|p| mined.iter().position(|m| m == p).unwrap()).collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
         let train = train_records(&records, &pick(1), 10, &mut ChaCha8Rng::seed_from_u64(0));
-        let members: HashSet<String> = pick(1).iter().flat_map(|p| [p.a.id.clone().unwrap(), p.b.id.clone().unwrap()]).collect();
+        let members: HashSet<String> =
+            pick(1).iter().flat_map(|p| [p.a.id.clone().unwrap(), p.b.id.clone().unwrap()]).collect();
         assert_eq!(train.len(), 10);
         assert!(train.iter().all(|r| !members.contains(r.record.id.as_ref().unwrap())));
     }

@@ -55,7 +55,20 @@ pub struct BenchSizes {
 
 impl Default for BenchSizes {
     fn default() -> Self {
-        Self { examples: 8, tokens: 64, d_in: 128, d_out: 256, gemm_n: 256, gemm_k: 4096, small_n: 8, small_k: 589_824, matmul_n: 1024, repeats: 3, seed: 0, check: true }
+        Self {
+            examples: 8,
+            tokens: 64,
+            d_in: 128,
+            d_out: 256,
+            gemm_n: 256,
+            gemm_k: 4096,
+            small_n: 8,
+            small_k: 589_824,
+            matmul_n: 1024,
+            repeats: 3,
+            seed: 0,
+            check: true,
+        }
     }
 }
 
@@ -146,7 +159,8 @@ pub const MATMUL: &str = "matmul (burn)";
 pub fn matmul_rate(device: &Device, n: usize, repeats: usize) -> Result<BenchRow> {
     let a = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), device);
     let b = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), device);
-    let sync = || device.sync().map_err(|e| Error::Numerical { context: "burn matmul".into(), reason: format!("{e:?}") });
+    let sync =
+        || device.sync().map_err(|e| Error::Numerical { context: "burn matmul".into(), reason: format!("{e:?}") });
     let (seconds, _) = time(repeats, || {
         let c = a.clone().matmul(b.clone());
         sync()?;
@@ -162,12 +176,20 @@ pub fn matmul_rate(device: &Device, n: usize, repeats: usize) -> Result<BenchRow
 ///
 /// # Errors
 /// As [`Prepared::new`], [`Prepared::set_groups`] and [`Prepared::dispatch`].
-pub fn resident_gemm(ctx: &GpuContext, n: usize, k: usize, slices: &[Option<usize>], repeats: usize, seed: u64) -> Result<Vec<BenchRow>> {
+pub fn resident_gemm(
+    ctx: &GpuContext,
+    n: usize,
+    k: usize,
+    slices: &[Option<usize>],
+    repeats: usize,
+    seed: u64,
+) -> Result<Vec<BenchRow>> {
     let k = k.min(GEMM_K);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (x, y) = (random_values(&mut rng, n * k), random_values(&mut rng, n * k));
     let info = [n as u32, n as u32, k as u32, 0];
-    let counts: Vec<usize> = slices.iter().map(|choice| choice.unwrap_or_else(|| TILED_GEMM.slices(n, n, k, usize::MAX)).max(1)).collect();
+    let counts: Vec<usize> =
+        slices.iter().map(|choice| choice.unwrap_or_else(|| TILED_GEMM.slices(n, n, k, usize::MAX)).max(1)).collect();
     // One upload for every slice count: the output holds the largest count's partial C's.
     let (_, out_len) = TILED_GEMM.launch(n, n, counts.iter().copied().max().unwrap_or(1));
     let inputs = [bytemuck::cast_slice(&x), bytemuck::cast_slice(&y)];
@@ -177,7 +199,13 @@ pub fn resident_gemm(ctx: &GpuContext, n: usize, k: usize, slices: &[Option<usiz
         prepared.set_groups(ctx, TILED_GEMM.launch(n, n, s).0)?;
         let (seconds, _) = time(repeats, || prepared.dispatch(ctx, 1))?;
         let how = if choice.is_some() { "set" } else { "auto" };
-        rows.push(row("gemm_nt (resident)", format!("{n}x{k} · {n}x{k}ᵀ, {s} slices ({how})"), 2.0 * (n * n * k) as f64, seconds, None));
+        rows.push(row(
+            "gemm_nt (resident)",
+            format!("{n}x{k} · {n}x{k}ᵀ, {s} slices ({how})"),
+            2.0 * (n * n * k) as f64,
+            seconds,
+            None,
+        ));
     }
     Ok(rows)
 }
@@ -195,7 +223,8 @@ pub fn kernel_rows(kernels: &dyn GramKernels, sizes: &BenchSizes) -> Result<Vec<
         let mut out = vec![0.0; n * n];
         kern.gemm_nt(&x, &y, k, &mut out).map(|_| out)
     };
-    let mut rows = vec![checked("gemm_nt", format!("{n}x{k} · {n}x{k}ᵀ"), 2.0 * (n * n * k) as f64, sizes, kernels, &gemm)?];
+    let mut rows =
+        vec![checked("gemm_nt", format!("{n}x{k} · {n}x{k}ᵀ"), 2.0 * (n * n * k) as f64, sizes, kernels, &gemm)?];
     rows.push(small_gemm_row("gemm_nt (small C)", kernels, sizes)?);
     rows.extend(segmented_rows(kernels, sizes, &mut rng)?);
     Ok(rows)
@@ -238,18 +267,47 @@ fn segmented_rows(kernels: &dyn GramKernels, sizes: &BenchSizes, rng: &mut ChaCh
     };
     let structured = |kern: &dyn GramKernels| square(kern, &|k, out| k.structured(a1, g1, a2, g2, out));
     let matched = |kern: &dyn GramKernels| square(kern, &|k, out| k.token_match(&ids1, g1, &ids2, g2, out));
-    let outer = |kern: &dyn GramKernels| kern.outer_sums(a1, g1).map(|v| v.into_iter().map(f64::from).collect::<Vec<_>>());
+    let outer =
+        |kern: &dyn GramKernels| kern.outer_sums(a1, g1).map(|v| v.into_iter().map(f64::from).collect::<Vec<_>>());
     let rows = (t1 * t2) as f64;
     Ok(vec![
-        checked("structured", format!("{ne}+{ne} examples, {t1}+{t2} rows, d_in {di}, d_out {dout}"), rows * (2 * di + 2 * dout + 2) as f64, sizes, kernels, &structured)?,
-        checked("token_match", format!("{ne}+{ne} examples, {t1}+{t2} rows, d {dout}, vocab {vocab}"), 2.0 * rows * dout as f64, sizes, kernels, &matched)?,
-        checked("outer_sums", format!("{ne} examples, {t1} rows, {dout}x{di}"), 2.0 * (t1 * di * dout) as f64, sizes, kernels, &outer)?,
+        checked(
+            "structured",
+            format!("{ne}+{ne} examples, {t1}+{t2} rows, d_in {di}, d_out {dout}"),
+            rows * (2 * di + 2 * dout + 2) as f64,
+            sizes,
+            kernels,
+            &structured,
+        )?,
+        checked(
+            "token_match",
+            format!("{ne}+{ne} examples, {t1}+{t2} rows, d {dout}, vocab {vocab}"),
+            2.0 * rows * dout as f64,
+            sizes,
+            kernels,
+            &matched,
+        )?,
+        checked(
+            "outer_sums",
+            format!("{ne} examples, {t1} rows, {dout}x{di}"),
+            2.0 * (t1 * di * dout) as f64,
+            sizes,
+            kernels,
+            &outer,
+        )?,
     ])
 }
 
 type Job<'a> = dyn Fn(&dyn GramKernels) -> Result<Vec<f64>> + 'a;
 
-fn checked(kernel: &str, shape: String, flops: f64, sizes: &BenchSizes, kernels: &dyn GramKernels, job: &Job) -> Result<BenchRow> {
+fn checked(
+    kernel: &str,
+    shape: String,
+    flops: f64,
+    sizes: &BenchSizes,
+    kernels: &dyn GramKernels,
+    job: &Job,
+) -> Result<BenchRow> {
     let (seconds, out) = time(sizes.repeats, || job(kernels))?;
     let error = if sizes.check { Some(relative_error(&out, &job(&ReferenceKernels)?)) } else { None };
     Ok(row(kernel, shape, flops, seconds, error))
@@ -260,11 +318,17 @@ fn checked(kernel: &str, shape: String, flops: f64, sizes: &BenchSizes, kernels:
 /// ≥ 50 % for the Gram assembly at N ≥ 1024), `-` when no matmul row was measured.
 pub fn render(rows: &[BenchRow]) -> String {
     let matmul = rows.iter().find(|r| r.kernel == MATMUL).map(|r| r.gflops);
-    let mut s = format!("{:<20} {:<52} {:>10} {:>10} {:>10} {:>10}\n", "kernel", "shape", "seconds", "GFLOP/s", "vs matmul", "rel.err");
+    let mut s = format!(
+        "{:<20} {:<52} {:>10} {:>10} {:>10} {:>10}\n",
+        "kernel", "shape", "seconds", "GFLOP/s", "vs matmul", "rel.err"
+    );
     for r in rows {
         let err = r.rel_error.map_or("-".to_string(), |e| format!("{e:.1e}"));
         let share = matmul.filter(|m| *m > 0.0).map_or("-".to_string(), |m| format!("{:.0} %", 100.0 * r.gflops / m));
-        s.push_str(&format!("{:<20} {:<52} {:>10.4} {:>10.3} {:>10} {:>10}\n", r.kernel, r.shape, r.seconds, r.gflops, share, err));
+        s.push_str(&format!(
+            "{:<20} {:<52} {:>10.4} {:>10.3} {:>10} {:>10}\n",
+            r.kernel, r.shape, r.seconds, r.gflops, share, err
+        ));
     }
     s
 }
@@ -275,9 +339,15 @@ mod tests {
 
     #[test]
     fn the_table_states_each_rate_against_the_matmul_row() {
-        let rows = [row("gemm_nt", "n".into(), 5e9, 1.0, Some(1e-7)), row(MATMUL, "m".into(), 1e10, 1.0, None), row("structured", "s".into(), 2.5e9, 1.0, None)];
+        let rows = [
+            row("gemm_nt", "n".into(), 5e9, 1.0, Some(1e-7)),
+            row(MATMUL, "m".into(), 1e10, 1.0, None),
+            row("structured", "s".into(), 2.5e9, 1.0, None),
+        ];
         let table = render(&rows);
-        let share = |kernel: &str| table.lines().find(|l| l.starts_with(kernel)).unwrap().split_whitespace().rev().nth(2).unwrap().to_string();
+        let share = |kernel: &str| {
+            table.lines().find(|l| l.starts_with(kernel)).unwrap().split_whitespace().rev().nth(2).unwrap().to_string()
+        };
         assert_eq!(share("gemm_nt"), "50");
         assert_eq!(share("matmul"), "100");
         assert_eq!(share("structured"), "25");

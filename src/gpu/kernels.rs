@@ -131,14 +131,20 @@ pub(crate) struct GemmKernel {
 
 /// `gemm_nt.wgsl`: 128 × 128 tiles; slices of ≤ [`GEMM_SLICE`], ≥ [`GEMM_MIN_SLICE`] added for
 /// occupancy; launches of ≤ [`GEMM_K`].
-pub(crate) const TILED_GEMM: GemmKernel =
-    GemmKernel { kernel: Kernel::GemmNt, block: GEMM_TILE, slice: GEMM_SLICE, min_slice: GEMM_MIN_SLICE, launch_k: GEMM_K };
+pub(crate) const TILED_GEMM: GemmKernel = GemmKernel {
+    kernel: Kernel::GemmNt,
+    block: GEMM_TILE,
+    slice: GEMM_SLICE,
+    min_slice: GEMM_MIN_SLICE,
+    launch_k: GEMM_K,
+};
 
 /// `gemm_nt_small.wgsl`: 8 × 8 blocks (`R` in its WGSL); each of the 256 threads sums at most 64
 /// values of k of a slice of ≤ 16384 in f32 (the bound of `gemm_nt`'s first level); slices of
 /// ≥ 4096 (16 per thread, so that the reduction tree stays a small part of the work) added for
 /// occupancy; its per-thread loops stay short for any k, so only the bindings bound a launch.
-pub(crate) const SMALL_GEMM: GemmKernel = GemmKernel { kernel: Kernel::GemmNtSmall, block: 8, slice: 16384, min_slice: 4096, launch_k: usize::MAX };
+pub(crate) const SMALL_GEMM: GemmKernel =
+    GemmKernel { kernel: Kernel::GemmNtSmall, block: 8, slice: 16384, min_slice: 4096, launch_k: usize::MAX };
 
 impl GemmKernel {
     /// How many split-k slices this kernel uses on `[m1, len] · [m2, len]ᵀ`, `most` being the
@@ -202,7 +208,16 @@ fn sub_block(m: &[f32], k: usize, rows: std::ops::Range<usize>, k0: usize, kc: u
 }
 
 impl WgpuKernels {
-    fn gemm_block(&self, x: &[f32], y: &[f32], k: usize, (r1, r2): (std::ops::Range<usize>, std::ops::Range<usize>), sym: bool, c: &mut [f64], n2: usize) -> Result<()> {
+    fn gemm_block(
+        &self,
+        x: &[f32],
+        y: &[f32],
+        k: usize,
+        (r1, r2): (std::ops::Range<usize>, std::ops::Range<usize>),
+        sym: bool,
+        c: &mut [f64],
+        n2: usize,
+    ) -> Result<()> {
         let (m1, m2) = (r1.len(), r2.len());
         let gemm = match self.gemm {
             GemmChoice::Auto if small_gemm(m1, m2) => SMALL_GEMM,
@@ -240,7 +255,10 @@ fn example_groups(rows: &[usize], width: usize, limit: u64, most: usize, what: &
     for (i, &r) in rows.iter().enumerate() {
         let b = (r * width.max(1) * 4) as u64;
         if b > limit {
-            return Err(Error::invalid(what, format!("example {i} needs {b} bytes, above the device's binding limit of {limit}")));
+            return Err(Error::invalid(
+                what,
+                format!("example {i} needs {b} bytes, above the device's binding limit of {limit}"),
+            ));
         }
         if i > start && (bytes + b > limit || i - start == most) {
             groups.push((start, i));
@@ -328,7 +346,13 @@ fn split_segments(rows: &[usize]) -> (Vec<usize>, Vec<usize>) {
 
 /// Add the piece-pair results `[V₁, V₂]` into `out` `[n₁, n₂]` by owner; exact symmetry when
 /// `sym` (the upper triangle is mirrored).
-fn fold_pieces(c: &[f64], (owner1, owner2): (&[usize], &[usize]), (n1, n2): (usize, usize), sym: bool, out: &mut [f64]) {
+fn fold_pieces(
+    c: &[f64],
+    (owner1, owner2): (&[usize], &[usize]),
+    (n1, n2): (usize, usize),
+    sym: bool,
+    out: &mut [f64],
+) {
     let mut k = vec![0.0; n1 * n2];
     for (vi, &i) in owner1.iter().enumerate() {
         for (vj, &j) in owner2.iter().enumerate() {
@@ -352,7 +376,10 @@ impl GramKernels for WgpuKernels {
 
     fn gemm_nt(&self, x: &[f32], y: &[f32], k: usize, out: &mut [f64]) -> Result<()> {
         if k == 0 || x.len() % k != 0 || y.len() % k != 0 {
-            return Err(Error::invalid("gemm_nt", format!("inner size {k} does not divide {} and {}", x.len(), y.len())));
+            return Err(Error::invalid(
+                "gemm_nt",
+                format!("inner size {k} does not divide {} and {}", x.len(), y.len()),
+            ));
         }
         let (n1, n2) = (x.len() / k, y.len() / k);
         check_out(out, n1, n2)?;
@@ -378,20 +405,29 @@ impl GramKernels for WgpuKernels {
         check_same_segments(&a1, &g1)?;
         check_same_segments(&a2, &g2)?;
         if a1.width != a2.width || g1.width != g2.width {
-            return Err(Error::invalid("structured", format!("widths differ: a {} vs {}, g {} vs {}", a1.width, a2.width, g1.width, g2.width)));
+            return Err(Error::invalid(
+                "structured",
+                format!("widths differ: a {} vs {}, g {} vs {}", a1.width, a2.width, g1.width, g2.width),
+            ));
         }
         let (n1, n2) = (a1.examples(), a2.examples());
         check_out(out, n1, n2)?;
         let sym = same_slice(a1.values, a2.values) && same_slice(g1.values, g2.values) && a1.rows == a2.rows;
         let ((p1, o1), (p2, o2)) = (split_segments(a1.rows), split_segments(a2.rows));
-        let (limit, most) = (max_binding_bytes(self.ctx), self.ctx.limits.max_compute_workgroups_per_dimension as usize);
+        let (limit, most) =
+            (max_binding_bytes(self.ctx), self.ctx.limits.max_compute_workgroups_per_dimension as usize);
         let width = a1.width.max(g1.width);
         let groups1 = example_groups(&p1, width, limit, most, "structured")?;
         let groups2 = example_groups(&p2, width, limit, most, "structured")?;
         let side = |which: usize, group: (usize, usize)| {
             let (a, g, pieces) = if which == 1 { (a1, g1, &p1) } else { (a2, g2, &p2) };
             let (off, rows) = local_offsets(pieces, group);
-            Side { group, first: rows_bytes(a.values, &rows, a.width), second: rows_bytes(g.values, &rows, g.width), off }
+            Side {
+                group,
+                first: rows_bytes(a.values, &rows, a.width),
+                second: rows_bytes(g.values, &rows, g.width),
+                off,
+            }
         };
         let head = [a1.width as u32, g1.width as u32];
         let c = self.pair_kernel(Kernel::Structured, (&groups1, &groups2), sym, &side, &head, (p1.len(), p2.len()))?;
@@ -410,15 +446,28 @@ impl GramKernels for WgpuKernels {
         check_out(out, n1, n2)?;
         let sym = same_slice(ids1, ids2) && same_slice(g1.values, g2.values) && g1.rows == g2.rows;
         let ((p1, o1), (p2, o2)) = (split_segments(g1.rows), split_segments(g2.rows));
-        let (limit, most) = (max_binding_bytes(self.ctx), self.ctx.limits.max_compute_workgroups_per_dimension as usize);
+        let (limit, most) =
+            (max_binding_bytes(self.ctx), self.ctx.limits.max_compute_workgroups_per_dimension as usize);
         let groups1 = example_groups(&p1, g1.width, limit, most, "token_match")?;
         let groups2 = example_groups(&p2, g2.width, limit, most, "token_match")?;
         let side = |which: usize, group: (usize, usize)| {
             let (ids, g, pieces) = if which == 1 { (ids1, g1, &p1) } else { (ids2, g2, &p2) };
             let (off, rows) = local_offsets(pieces, group);
-            Side { group, first: bytemuck::cast_slice(&ids[rows.clone()]), second: rows_bytes(g.values, &rows, g.width), off }
+            Side {
+                group,
+                first: bytemuck::cast_slice(&ids[rows.clone()]),
+                second: rows_bytes(g.values, &rows, g.width),
+                off,
+            }
         };
-        let c = self.pair_kernel(Kernel::TokenMatch, (&groups1, &groups2), sym, &side, &[g1.width as u32], (p1.len(), p2.len()))?;
+        let c = self.pair_kernel(
+            Kernel::TokenMatch,
+            (&groups1, &groups2),
+            sym,
+            &side,
+            &[g1.width as u32],
+            (p1.len(), p2.len()),
+        )?;
         fold_pieces(&c, (&o1, &o2), (n1, n2), sym, out);
         Ok(())
     }
@@ -432,12 +481,19 @@ impl GramKernels for WgpuKernels {
             return Ok(out);
         }
         if let Some(i) = a.rows.iter().position(|&r| r > GEMM_K) {
-            return Err(Error::invalid("outer_sums", format!("example {i} has {} rows, above {GEMM_K} per launch", a.rows[i])));
+            return Err(Error::invalid(
+                "outer_sums",
+                format!("example {i} has {} rows, above {GEMM_K} per launch", a.rows[i]),
+            ));
         }
         let limit = max_binding_bytes(self.ctx);
-        let most = (limit / (4 * size as u64)).min(u64::from(self.ctx.limits.max_compute_workgroups_per_dimension)) as usize;
+        let most =
+            (limit / (4 * size as u64)).min(u64::from(self.ctx.limits.max_compute_workgroups_per_dimension)) as usize;
         if most == 0 {
-            return Err(Error::invalid("outer_sums", format!("one [{d_out}, {d_in}] gradient exceeds the device's binding limit of {limit} bytes")));
+            return Err(Error::invalid(
+                "outer_sums",
+                format!("one [{d_out}, {d_in}] gradient exceeds the device's binding limit of {limit} bytes"),
+            ));
         }
         for group in example_groups(a.rows, d_in.max(d_out), limit, most, "outer_sums")? {
             let (off, rows) = local_offsets(a.rows, group);
@@ -445,7 +501,14 @@ impl GramKernels for WgpuKernels {
             let mut info = vec![m as u32, d_in as u32, d_out as u32];
             info.extend(&off);
             let inputs = [rows_bytes(a.values, &rows, d_in), rows_bytes(g.values, &rows, d_out)];
-            let values = run(self.ctx, Kernel::OuterSums, &inputs, &info, m * size, [groups_of(d_in, GEMM_TILE), groups_of(d_out, GEMM_TILE), m as u32])?;
+            let values = run(
+                self.ctx,
+                Kernel::OuterSums,
+                &inputs,
+                &info,
+                m * size,
+                [groups_of(d_in, GEMM_TILE), groups_of(d_out, GEMM_TILE), m as u32],
+            )?;
             out[group.0 * size..group.1 * size].copy_from_slice(&values);
         }
         Ok(out)

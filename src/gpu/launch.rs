@@ -37,7 +37,10 @@ fn check_launch(ctx: &GpuContext, kernel: Kernel, sizes: &[u64], groups: [u32; 3
     }
     let limit = max_binding_bytes(ctx);
     if let Some(big) = sizes.iter().find(|&&s| s > limit) {
-        return Err(device_error(kernel, format!("a buffer of {big} bytes exceeds the device's binding limit of {limit} bytes")));
+        return Err(device_error(
+            kernel,
+            format!("a buffer of {big} bytes exceeds the device's binding limit of {limit} bytes"),
+        ));
     }
     check_groups(ctx, kernel, groups)
 }
@@ -45,7 +48,10 @@ fn check_launch(ctx: &GpuContext, kernel: Kernel, sizes: &[u64], groups: [u32; 3
 fn check_groups(ctx: &GpuContext, kernel: Kernel, groups: [u32; 3]) -> Result<()> {
     let most = ctx.limits.max_compute_workgroups_per_dimension;
     if groups.iter().any(|&g| g > most) {
-        return Err(device_error(kernel, format!("dispatch {groups:?} exceeds the device's {most} workgroups per dimension")));
+        return Err(device_error(
+            kernel,
+            format!("dispatch {groups:?} exceeds the device's {most} workgroups per dimension"),
+        ));
     }
     Ok(())
 }
@@ -57,7 +63,14 @@ impl Prepared {
     /// # Errors
     /// [`Error::Numerical`] when a buffer or the dispatch exceeds the device's limits or the
     /// device refuses the kernel.
-    pub fn new(ctx: &GpuContext, kernel: Kernel, inputs: &[&[u8]], info: &[u32], out_len: usize, groups: [u32; 3]) -> Result<Self> {
+    pub fn new(
+        ctx: &GpuContext,
+        kernel: Kernel,
+        inputs: &[&[u8]],
+        info: &[u32],
+        out_len: usize,
+        groups: [u32; 3],
+    ) -> Result<Self> {
         let out_bytes = (out_len.max(1) * 4) as u64;
         let mut sizes: Vec<u64> = inputs.iter().map(|b| b.len() as u64).collect();
         sizes.extend([out_bytes, (info.len() * 4) as u64]);
@@ -66,13 +79,19 @@ impl Prepared {
         let dev = &ctx.device;
         let storage = |bytes: &[u8]| {
             let contents: &[u8] = if bytes.is_empty() { &[0u8; 4] } else { bytes };
-            dev.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents, usage: wgpu::BufferUsages::STORAGE })
+            dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: None,
+                contents,
+                usage: wgpu::BufferUsages::STORAGE,
+            })
         };
         // An input given twice (the same bytes, e.g. X and Y of X Xᵀ) is uploaded once and bound
         // twice (both bindings are read-only).
         let mut buffers: Vec<wgpu::Buffer> = Vec::with_capacity(inputs.len() + 1);
         for (i, bytes) in inputs.iter().enumerate() {
-            let earlier = inputs[..i].iter().position(|b| b.as_ptr() == bytes.as_ptr() && b.len() == bytes.len() && !bytes.is_empty());
+            let earlier = inputs[..i]
+                .iter()
+                .position(|b| b.as_ptr() == bytes.as_ptr() && b.len() == bytes.len() && !bytes.is_empty());
             let buffer = match earlier {
                 Some(j) => buffers[j].clone(),
                 None => storage(bytes),
@@ -80,16 +99,33 @@ impl Prepared {
             buffers.push(buffer);
         }
         let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
-        let out = dev.create_buffer(&wgpu::BufferDescriptor { label: Some("out"), size: out_bytes, usage, mapped_at_creation: false });
+        let out = dev.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("out"),
+            size: out_bytes,
+            usage,
+            mapped_at_creation: false,
+        });
         let staging_usage = wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST;
-        let staging = dev.create_buffer(&wgpu::BufferDescriptor { label: Some("staging"), size: out_bytes, usage: staging_usage, mapped_at_creation: false });
+        let staging = dev.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("staging"),
+            size: out_bytes,
+            usage: staging_usage,
+            mapped_at_creation: false,
+        });
         buffers.push(storage(bytemuck::cast_slice(info)));
         let layout = pipeline.get_bind_group_layout(0);
-        let mut entries: Vec<wgpu::BindGroupEntry> =
-            buffers[..inputs.len()].iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() }).collect();
+        let mut entries: Vec<wgpu::BindGroupEntry> = buffers[..inputs.len()]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+            .collect();
         entries.push(wgpu::BindGroupEntry { binding: inputs.len() as u32, resource: out.as_entire_binding() });
-        entries.push(wgpu::BindGroupEntry { binding: inputs.len() as u32 + 1, resource: buffers[inputs.len()].as_entire_binding() });
-        let bind_group = dev.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &layout, entries: &entries });
+        entries.push(wgpu::BindGroupEntry {
+            binding: inputs.len() as u32 + 1,
+            resource: buffers[inputs.len()].as_entire_binding(),
+        });
+        let bind_group =
+            dev.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &layout, entries: &entries });
         Ok(Self { kernel, pipeline, bind_group, groups, out, staging, out_bytes })
     }
 
@@ -112,7 +148,8 @@ impl Prepared {
         let validation = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
         {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            let mut pass =
+                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
             pass.set_pipeline(&self.pipeline);
             pass.set_bind_group(0, &self.bind_group, &[]);
             for _ in 0..repeats {
@@ -158,7 +195,14 @@ impl Prepared {
 ///
 /// # Errors
 /// As [`Prepared::new`], [`Prepared::dispatch`] and [`Prepared::read`].
-pub fn run(ctx: &GpuContext, kernel: Kernel, inputs: &[&[u8]], info: &[u32], out_len: usize, groups: [u32; 3]) -> Result<Vec<f32>> {
+pub fn run(
+    ctx: &GpuContext,
+    kernel: Kernel,
+    inputs: &[&[u8]],
+    info: &[u32],
+    out_len: usize,
+    groups: [u32; 3],
+) -> Result<Vec<f32>> {
     let prepared = Prepared::new(ctx, kernel, inputs, info, out_len, groups)?;
     prepared.dispatch(ctx, 1)?;
     let mut values = prepared.read(ctx)?;

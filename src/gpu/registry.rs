@@ -27,7 +27,8 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel, in registry order.
-    pub const ALL: [Kernel; 5] = [Kernel::GemmNt, Kernel::GemmNtSmall, Kernel::Structured, Kernel::TokenMatch, Kernel::OuterSums];
+    pub const ALL: [Kernel; 5] =
+        [Kernel::GemmNt, Kernel::GemmNtSmall, Kernel::Structured, Kernel::TokenMatch, Kernel::OuterSums];
 
     /// The file name under `kernels/`.
     pub fn file(self) -> &'static str {
@@ -86,10 +87,10 @@ pub(crate) struct Pipelines {
 impl Pipelines {
     /// The pipeline of `kernel` on `device`, compiled on first use.
     pub(crate) fn get(&self, device: &wgpu::Device, kernel: Kernel) -> Result<&wgpu::ComputePipeline> {
-        self.slots[kernel.index()]
-            .get_or_init(|| compile(device, kernel))
-            .as_ref()
-            .map_err(|reason| Error::Numerical { context: format!("kernels/{}", kernel.file()), reason: reason.clone() })
+        self.slots[kernel.index()].get_or_init(|| compile(device, kernel)).as_ref().map_err(|reason| Error::Numerical {
+            context: format!("kernels/{}", kernel.file()),
+            reason: reason.clone(),
+        })
     }
 }
 

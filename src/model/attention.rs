@@ -10,9 +10,9 @@ use burn::tensor::{Device, Tensor};
 
 use crate::error::Result;
 use crate::model::config::ModelConfig;
+use crate::model::dense::ParamSource;
 use crate::model::dense::{Dense, Norm};
 use crate::model::probe::Tap;
-use crate::model::dense::ParamSource;
 use crate::model::weights::WeightMap;
 
 /// Self-attention block of one encoder layer.

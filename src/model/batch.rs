@@ -76,7 +76,10 @@ pub(crate) fn check_padded(padded: &PaddedBatch, config: &ModelConfig) -> Result
     if let Some(&id) = padded.ids.iter().find(|&&id| id as usize >= config.vocab_size) {
         return Err(Error::invalid(
             "input",
-            format!("token id {id} is outside the model vocabulary of {} (tokenizer/model mismatch?)", config.vocab_size),
+            format!(
+                "token id {id} is outside the model vocabulary of {} (tokenizer/model mismatch?)",
+                config.vocab_size
+            ),
         ));
     }
     if let Some(&id) = padded.token_type_ids.iter().find(|&&id| id as usize >= config.type_vocab_size) {

@@ -30,7 +30,10 @@ impl BuiltinSize {
         match name {
             "tiny" => Ok(BuiltinSize::Tiny),
             "small" => Ok(BuiltinSize::Small),
-            other => Err(Error::invalid("--model", format!("unknown built-in model `builtin:{other}` (use builtin:tiny or builtin:small)"))),
+            other => Err(Error::invalid(
+                "--model",
+                format!("unknown built-in model `builtin:{other}` (use builtin:tiny or builtin:small)"),
+            )),
         }
     }
 

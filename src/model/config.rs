@@ -328,8 +328,10 @@ mod tests {
     use super::*;
 
     fn bert() -> ModelConfig {
-        serde_json::from_str(r#"{"model_type": "bert", "hidden_size": 32, "num_attention_heads": 4,
-            "num_hidden_layers": 2, "intermediate_size": 64, "vocab_size": 100}"#)
+        serde_json::from_str(
+            r#"{"model_type": "bert", "hidden_size": 32, "num_attention_heads": 4,
+            "num_hidden_layers": 2, "intermediate_size": 64, "vocab_size": 100}"#,
+        )
         .unwrap()
     }
 

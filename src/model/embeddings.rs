@@ -10,9 +10,9 @@ use burn::tensor::{Device, Tensor};
 use crate::error::Result;
 use crate::model::batch::Batch;
 use crate::model::config::ModelConfig;
+use crate::model::dense::ParamSource;
 use crate::model::dense::{param_from_host, Norm};
 use crate::model::probe::{tap_ids, Tap};
-use crate::model::dense::ParamSource;
 use crate::model::weights::WeightMap;
 
 /// One lookup table `[rows, H]` with its Hugging Face name.
@@ -61,8 +61,20 @@ impl Embeddings {
         let base = format!("{prefix}.embeddings");
         Self {
             word: Table::take(weights, format!("{base}.word_embeddings"), config.vocab_size, h, device),
-            position: Table::take(weights, format!("{base}.position_embeddings"), config.max_position_embeddings, h, device),
-            token_type: Table::take(weights, format!("{base}.token_type_embeddings"), config.type_vocab_size, h, device),
+            position: Table::take(
+                weights,
+                format!("{base}.position_embeddings"),
+                config.max_position_embeddings,
+                h,
+                device,
+            ),
+            token_type: Table::take(
+                weights,
+                format!("{base}.token_type_embeddings"),
+                config.type_vocab_size,
+                h,
+                device,
+            ),
             norm: Norm::take(weights, &format!("{base}.LayerNorm"), h, config.layer_norm_eps, device),
         }
     }

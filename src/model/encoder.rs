@@ -6,10 +6,10 @@ use burn::tensor::{Device, Tensor};
 use crate::error::Result;
 use crate::model::batch::Batch;
 use crate::model::config::ModelConfig;
+use crate::model::dense::ParamSource;
 use crate::model::embeddings::Embeddings;
 use crate::model::layer::EncoderLayer;
 use crate::model::probe::Tap;
-use crate::model::dense::ParamSource;
 use crate::model::weights::WeightMap;
 
 /// Embeddings + L encoder layers (Hugging Face `BertModel` / `RobertaModel` without pooler).

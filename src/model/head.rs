@@ -14,8 +14,8 @@ use burn::tensor::{Device, Tensor};
 use crate::error::Result;
 use crate::model::config::{Architecture, ModelConfig};
 use crate::model::dense::Dense;
-use crate::model::probe::Tap;
 use crate::model::dense::ParamSource;
+use crate::model::probe::Tap;
 use crate::model::weights::WeightMap;
 
 /// Names of the head's two linear layers for an architecture: (dense, output).

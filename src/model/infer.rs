@@ -32,8 +32,15 @@ pub fn logits(
 ///
 /// # Errors
 /// As [`logits`].
-pub fn margins(model: &Classifier, encodings: &[Encoding], pad_id: u32, batch_size: usize, device: &Device) -> Result<Vec<f32>> {
-    let rows = batched(model, encodings, pad_id, batch_size, device, 1, |b| tensor_to_host(model.score(b, None)), |_| {})?;
+pub fn margins(
+    model: &Classifier,
+    encodings: &[Encoding],
+    pad_id: u32,
+    batch_size: usize,
+    device: &Device,
+) -> Result<Vec<f32>> {
+    let rows =
+        batched(model, encodings, pad_id, batch_size, device, 1, |b| tensor_to_host(model.score(b, None)), |_| {})?;
     Ok(rows.into_iter().map(|r| r[0]).collect())
 }
 

@@ -8,9 +8,9 @@ use burn::tensor::{Device, Tensor};
 use crate::error::Result;
 use crate::model::attention::Attention;
 use crate::model::config::{Activation, ModelConfig};
+use crate::model::dense::ParamSource;
 use crate::model::dense::{Dense, Norm};
 use crate::model::probe::Tap;
-use crate::model::dense::ParamSource;
 use crate::model::weights::WeightMap;
 
 /// One transformer encoder layer.
@@ -33,7 +33,13 @@ impl EncoderLayer {
     ///
     /// # Errors
     /// When the configured activation is unsupported.
-    pub fn take(weights: &mut WeightMap, prefix: &str, index: usize, config: &ModelConfig, device: &Device) -> Result<Self> {
+    pub fn take(
+        weights: &mut WeightMap,
+        prefix: &str,
+        index: usize,
+        config: &ModelConfig,
+        device: &Device,
+    ) -> Result<Self> {
         let name = format!("{prefix}.encoder.layer.{index}");
         let (h, ffn) = (config.hidden_size, config.intermediate_size);
         Ok(Self {

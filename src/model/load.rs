@@ -93,7 +93,13 @@ fn load_builtin(size: BuiltinSize, options: &LoadOptions, device: &Device) -> Re
     let classifier = Classifier::from_weights(&config, &mut weights, &source, device)?;
     let tokenizer_json = tokenize::builtin::tokenizer_file_text()?;
     let tokenizer: Box<dyn Tokenizer> = Box::new(tokenize::builtin::tokenizer()?);
-    Ok(LoadedModel { classifier, tokenizer, tokenizer_json, initialised: weights.initialised().to_vec(), notes: Vec::new() })
+    Ok(LoadedModel {
+        classifier,
+        tokenizer,
+        tokenizer_json,
+        initialised: weights.initialised().to_vec(),
+        notes: Vec::new(),
+    })
 }
 
 fn ser(e: serde_json::Error) -> Error {
@@ -102,7 +108,10 @@ fn ser(e: serde_json::Error) -> Error {
 
 fn load_dir(dir: &Path, options: &LoadOptions, device: &Device) -> Result<LoadedModel> {
     if !dir.is_dir() {
-        return Err(Error::bad_input(dir, "model directory not found (expected config.json, model.safetensors, tokenizer.json)"));
+        return Err(Error::bad_input(
+            dir,
+            "model directory not found (expected config.json, model.safetensors, tokenizer.json)",
+        ));
     }
     for file in ["config.json", "model.safetensors", "tokenizer.json"] {
         if !dir.join(file).is_file() {
@@ -120,7 +129,11 @@ fn load_dir(dir: &Path, options: &LoadOptions, device: &Device) -> Result<Loaded
     let (dense, output) = head_names(arch);
     if !weights.contains(&format!("{output}.weight")) {
         let prefixes = vec![dense.to_string(), output.to_string()];
-        weights.set_fresh_init(Some(FreshInit { seed: options.seed, std: config.initializer_range, only_prefixes: Some(prefixes) }));
+        weights.set_fresh_init(Some(FreshInit {
+            seed: options.seed,
+            std: config.initializer_range,
+            only_prefixes: Some(prefixes),
+        }));
     }
     let classifier = Classifier::from_weights(&config, &mut weights, &weights_path, device)?;
     let notes = load_notes(dir, &weights, options.seed);
@@ -171,7 +184,10 @@ fn merge_head(weights: &mut WeightMap, head: &Path, arch: Architecture) -> Resul
     let foreign: Vec<String> =
         head_weights.names().into_iter().filter(|n| !n.starts_with(dense) && !n.starts_with(output)).collect();
     if !foreign.is_empty() {
-        return Err(Error::bad_input(head, format!("not a {} head: unexpected tensors {}", arch.classifier_class(), foreign.join(", "))));
+        return Err(Error::bad_input(
+            head,
+            format!("not a {} head: unexpected tensors {}", arch.classifier_class(), foreign.join(", ")),
+        ));
     }
     for name in head_weights.names() {
         if let Some(t) = head_weights.get(&name) {
@@ -188,11 +204,18 @@ fn load_tokenizer(dir: &Path, config: &ModelConfig) -> Result<(Box<dyn Tokenizer
     if tokenizer.vocab_size() > config.vocab_size {
         return Err(Error::bad_input(
             &file,
-            format!("tokenizer has {} tokens but the model's vocabulary holds {}", tokenizer.vocab_size(), config.vocab_size),
+            format!(
+                "tokenizer has {} tokens but the model's vocabulary holds {}",
+                tokenizer.vocab_size(),
+                config.vocab_size
+            ),
         ));
     }
     if config.architecture()? == Architecture::Roberta && tokenizer.pad_id()? as usize != config.pad_token_id {
-        return Err(Error::bad_input(&file, format!("pad id {} differs from the config's pad_token_id {}", tokenizer.pad_id()?, config.pad_token_id)));
+        return Err(Error::bad_input(
+            &file,
+            format!("pad id {} differs from the config's pad_token_id {}", tokenizer.pad_id()?, config.pad_token_id),
+        ));
     }
     if tokenizer.max_length() > config.max_input_length() {
         tokenizer.set_max_length(config.max_input_length())?;

@@ -27,7 +27,7 @@ use crate::acbo::bench::{BenchItem, ItemResult};
 
 use crate::acbo::error_model::{BitCounts, ErrorModel};
 use crate::acbo::local_query::local_questions;
-use crate::acbo::oracle::{Calibration, Experimenter, ExperimentSettings, Oracle, OracleFactory};
+use crate::acbo::oracle::{Calibration, ExperimentSettings, Experimenter, Oracle, OracleFactory};
 use crate::acbo::query::{all_queries, Answer, Query, QueryKind};
 use crate::corpus::{Record, RecordText};
 use crate::error::{Error, Result};
@@ -65,17 +65,31 @@ impl<'m> ModelOracleFactory<'m> {
         if !loaded.initialised.is_empty() {
             return Err(Error::invalid(
                 "--oracle",
-                format!("{name} has no trained classification head ({} would be random)", loaded.initialised.join(", ")),
+                format!(
+                    "{name} has no trained classification head ({} would be random)",
+                    loaded.initialised.join(", ")
+                ),
             ));
         }
         if loaded.classifier.config.num_labels() != 2 {
-            return Err(Error::invalid("--oracle", format!("{name} has {} labels; a yes/no oracle needs 2", loaded.classifier.config.num_labels())));
+            return Err(Error::invalid(
+                "--oracle",
+                format!("{name} has {} labels; a yes/no oracle needs 2", loaded.classifier.config.num_labels()),
+            ));
         }
         if batch_size == 0 {
             return Err(Error::invalid("--batch", "must be at least 1"));
         }
         let pad_id = loaded.tokenizer.pad_id()?;
-        Ok(Self { classifier: &loaded.classifier, tokenizer: loaded.tokenizer.as_ref(), pad_id, device, batch_size, experiment, name })
+        Ok(Self {
+            classifier: &loaded.classifier,
+            tokenizer: loaded.tokenizer.as_ref(),
+            pad_id,
+            device,
+            batch_size,
+            experiment,
+            name,
+        })
     }
 
     fn positive(&self, encodings: &[Encoding]) -> Result<Vec<bool>> {
@@ -116,7 +130,13 @@ impl<'m> ModelOracleFactory<'m> {
     /// # Errors
     /// [`Error::Jsonl`] naming a record without a model input; tokenization or inference
     /// failures.
-    pub fn attach_direct_answers(&self, path: &Path, items: &[BenchItem], records: &[(usize, Record)], results: &mut [ItemResult]) -> Result<usize> {
+    pub fn attach_direct_answers(
+        &self,
+        path: &Path,
+        items: &[BenchItem],
+        records: &[(usize, Record)],
+        results: &mut [ItemResult],
+    ) -> Result<usize> {
         let by_line: BTreeMap<usize, &Record> = records.iter().map(|(l, r)| (*l, r)).collect();
         let inputs = items
             .iter()
@@ -256,7 +276,10 @@ mod tests {
             assert!((CALIBRATED_RATE_MIN..=CALIBRATED_RATE_MAX).contains(&r), "{cal:?}");
         }
         let m = cal.measured;
-        assert!(m.true_yes + m.false_yes > 0 && m.true_no + m.false_no > 0, "answers must vary for the twin check: {m:?}");
+        assert!(
+            m.true_yes + m.false_yes > 0 && m.true_no + m.false_no > 0,
+            "answers must vary for the twin check: {m:?}"
+        );
         // The batched calibration is the reference's twin: the same tallies.
         assert_eq!(OracleFactory::calibrate(&f, &systems, 5).unwrap(), cal);
         assert_eq!(cal, calibrate(&systems, 5, &|p, s| f.build(p, placeholder, s)).unwrap());
@@ -267,14 +290,18 @@ mod tests {
         let loaded = untrained();
         let f = factory(&loaded);
         let inputs = [
-            RecordText::Pair { premise: "Suppose there is a closed system of 3 variables, Z, Y and X.", hypothesis: "Z directly causes Y." },
+            RecordText::Pair {
+                premise: "Suppose there is a closed system of 3 variables, Z, Y and X.",
+                hypothesis: "Z directly causes Y.",
+            },
             RecordText::Single("When we intervene on Z, the effect on Y is 12. Does Y change?"),
         ];
         let (answers, truncated) = f.direct_answers(&inputs).unwrap();
         assert_eq!((answers.len(), truncated), (2, 0));
         let options = LoadOptions { seed: 3, head_file: None };
         let fresh = load(&ModelSpec::Builtin(BuiltinSize::Tiny), &options, &Device::flex()).unwrap();
-        let e = ModelOracleFactory::new(&fresh, Device::flex(), 4, ExperimentSettings::new(50).unwrap(), "model:x".into());
+        let e =
+            ModelOracleFactory::new(&fresh, Device::flex(), 4, ExperimentSettings::new(50).unwrap(), "model:x".into());
         assert!(e.err().unwrap().to_string().contains("no trained classification head"));
     }
 }

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::model::classifier::Classifier;
 use crate::files::{write_atomic, write_json_atomic};
+use crate::model::classifier::Classifier;
 
 /// Write `classifier` (weights and config) and `tokenizer_json` into `dir` (created if needed).
 ///

@@ -74,7 +74,10 @@ pub struct WeightProblems {
 impl WeightProblems {
     /// True when nothing is wrong.
     pub fn is_empty(&self) -> bool {
-        self.missing.is_empty() && self.wrong_shape.is_empty() && self.non_finite.is_empty() && self.wrong_dtype.is_empty()
+        self.missing.is_empty()
+            && self.wrong_shape.is_empty()
+            && self.non_finite.is_empty()
+            && self.wrong_dtype.is_empty()
     }
 
     /// One line naming every offending tensor.
@@ -93,7 +96,8 @@ impl WeightProblems {
         }
         if !self.wrong_dtype.is_empty() {
             let dtypes: Vec<String> = self.wrong_dtype.iter().map(|(n, d)| format!("{n} ({d})")).collect();
-            parts.push(format!("parameters with a non-float dtype (expected F32, F16, BF16 or F64): {}", list(&dtypes)));
+            parts
+                .push(format!("parameters with a non-float dtype (expected F32, F16, BF16 or F64): {}", list(&dtypes)));
         }
         parts.join("; ")
     }
@@ -135,14 +139,14 @@ impl FreshInit {
         } else if name.contains("LayerNorm") {
             vec![1.0; n]
         } else {
-            let stream = self.seed ^ name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+            let stream = self.seed
+                ^ name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
             let mut rng = ChaCha8Rng::seed_from_u64(stream);
             (0..n).map(|_| (crate::numeric::standard_normal(&mut rng) * self.std) as f32).collect()
         };
         HostTensor { shape: shape.to_vec(), data }
     }
 }
-
 
 /// Tensors by Hugging Face name, with a record of problems met while taking them out.
 #[derive(Debug, Clone, Default)]
@@ -326,7 +330,15 @@ pub fn distance(a: &WeightMap, b: &WeightMap) -> (f64, Vec<String>) {
 fn is_integer(dtype: Dtype) -> bool {
     matches!(
         dtype,
-        Dtype::BOOL | Dtype::U8 | Dtype::I8 | Dtype::I16 | Dtype::U16 | Dtype::I32 | Dtype::U32 | Dtype::I64 | Dtype::U64
+        Dtype::BOOL
+            | Dtype::U8
+            | Dtype::I8
+            | Dtype::I16
+            | Dtype::U16
+            | Dtype::I32
+            | Dtype::U32
+            | Dtype::I64
+            | Dtype::U64
     )
 }
 

@@ -88,7 +88,9 @@ fn tile_rows<'x>(features: &'x [f32], k: usize, virtuals: usize, examples: Range
     if virtuals == 1 {
         return Cow::Borrowed(&features[examples.start * k..examples.end * k]);
     }
-    Cow::Owned(examples.flat_map(|i| features[(i * virtuals + v) * k..(i * virtuals + v + 1) * k].iter().copied()).collect())
+    Cow::Owned(
+        examples.flat_map(|i| features[(i * virtuals + v) * k..(i * virtuals + v + 1) * k].iter().copied()).collect(),
+    )
 }
 
 /// The rows of virtual output `v` of a loaded example-major range.
@@ -138,7 +140,9 @@ impl Contraction<'_> {
                 let right = self.right.as_ref().map(|r| r.small[index].as_slice());
                 self.feature_tasks(&self.left.small[index], right, d, &mut out)?
             }
-            GroupSource::Linear(layer) if self.materialize(&self.left.store.layers()[layer]) => self.materialized(layer, &mut out)?,
+            GroupSource::Linear(layer) if self.materialize(&self.left.store.layers()[layer]) => {
+                self.materialized(layer, &mut out)?
+            }
             GroupSource::Linear(layer) | GroupSource::Embedding(layer) => self.pairwise(layer, &mut out)?,
         };
         Ok((out, flops))
@@ -186,7 +190,8 @@ impl Contraction<'_> {
             LinearForm::Structured => false,
             LinearForm::ByCost => {
                 let vs = self.layout.virtuals as f64;
-                let rows = |s: &Side| vs * if layer.per_token { s.total_tokens as f64 } else { s.total_examples as f64 };
+                let rows =
+                    |s: &Side| vs * if layer.per_token { s.total_tokens as f64 } else { s.total_examples as f64 };
                 let (r1, r2) = (rows(&self.left), rows(self.right()));
                 let formed = if self.right.is_none() { r1 } else { r1 + r2 };
                 let (d_in, d_out) = (layer.d_in as f64, layer.d_out as f64);
@@ -202,7 +207,8 @@ impl Contraction<'_> {
     /// Output channels per feature chunk: all examples' features of one chunk take at most a
     /// quarter of the budget (decided from whole-problem sizes, so slabs chunk identically).
     fn channels_per_chunk(&self, layer: &StoredLayer) -> usize {
-        let rows = self.layout.virtuals * (self.left.total_examples + self.right.as_ref().map_or(0, |r| r.total_examples));
+        let rows =
+            self.layout.virtuals * (self.left.total_examples + self.right.as_ref().map_or(0, |r| r.total_examples));
         let per_channel = rows * layer.d_in.max(1) * 4;
         (self.memory_budget / 4 / per_channel.max(1)).clamp(1, layer.d_out.max(1))
     }
@@ -236,7 +242,11 @@ impl Contraction<'_> {
         let mut flops = 0.0;
         for e0 in (0..examples).step_by(group) {
             let l = store.load(layer, e0..(e0 + group).min(examples))?;
-            let g: Vec<f32> = if oc == d_out { l.g } else { l.g.chunks(d_out).flat_map(|row| row[channels.clone()].iter().copied()).collect() };
+            let g: Vec<f32> = if oc == d_out {
+                l.g
+            } else {
+                l.g.chunks(d_out).flat_map(|row| row[channels.clone()].iter().copied()).collect()
+            };
             let a = Segmented::new(&l.a, d_in, &l.rows)?;
             out.extend(self.kernels.outer_sums(a, Segmented::new(&g, oc, &l.rows)?)?);
             flops += 2.0 * (l.rows.iter().sum::<usize>() * d_in * oc) as f64;
@@ -258,7 +268,11 @@ impl Contraction<'_> {
                 row_cache = Some((task.row_tile, load(&self.left, lg.local(task.row_tile))?));
             }
             let x = virtual_part(&row_cache.as_ref().map(|c| &c.1).expect("row tile loaded"), vs, task.v, d_in, d_out);
-            let y = if task.diagonal { None } else { Some(virtual_part(&load(self.right(), rg.local(task.col_tile))?, vs, task.w, d_in, d_out)) };
+            let y = if task.diagonal {
+                None
+            } else {
+                Some(virtual_part(&load(self.right(), rg.local(task.col_tile))?, vs, task.w, d_in, d_out))
+            };
             let yr = y.as_ref().unwrap_or(&x);
             let mut tile = vec![0.0; x.rows.len() * yr.rows.len()];
             let (g1, g2) = (Segmented::new(&x.g, d_out, &x.rows)?, Segmented::new(&yr.g, d_out, &yr.rows)?);

@@ -141,7 +141,10 @@ impl GramKernels for ReferenceKernels {
 
     fn gemm_nt(&self, x: &[f32], y: &[f32], k: usize, out: &mut [f64]) -> Result<()> {
         if k == 0 || x.len() % k != 0 || y.len() % k != 0 {
-            return Err(Error::invalid("gemm_nt", format!("inner size {k} does not divide {} and {}", x.len(), y.len())));
+            return Err(Error::invalid(
+                "gemm_nt",
+                format!("inner size {k} does not divide {} and {}", x.len(), y.len()),
+            ));
         }
         let (n1, n2) = (x.len() / k, y.len() / k);
         check_out(out, n1, n2)?;

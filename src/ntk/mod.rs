@@ -183,7 +183,10 @@ impl Gram {
             .map(|&i| i + self.row_start)
             .map(|i| row_ids.get(i).cloned().unwrap_or_else(|| format!("row {i}")))
             .collect();
-        Err(Error::Numerical { context: "Gram matrix".into(), reason: format!("non-finite values in rows {}", ids.join(", ")) })
+        Err(Error::Numerical {
+            context: "Gram matrix".into(),
+            reason: format!("non-finite values in rows {}", ids.join(", ")),
+        })
     }
 }
 
@@ -258,7 +261,15 @@ fn assemble(parts: GramParts, breakdown: bool) -> Gram {
     }
     let groups = if breakdown { parts.groups.into_iter().collect() } else { BTreeMap::new() };
     let outputs = if parts.layout.entry() > 1 { parts.layout.virtuals } else { 1 };
-    Gram { rows: parts.slab.len(), cols: parts.cols, row_start: parts.slab.start, outputs, values, groups, stats: parts.stats }
+    Gram {
+        rows: parts.slab.len(),
+        cols: parts.cols,
+        row_start: parts.slab.start,
+        outputs,
+        values,
+        groups,
+        stats: parts.stats,
+    }
 }
 
 #[cfg(test)]
@@ -268,7 +279,15 @@ mod tests {
     #[test]
     fn non_finite_rows_are_named_by_id() {
         let values = vec![1.0, 0.5, f64::NAN, 2.0, 0.1, f64::INFINITY];
-        let k = Gram { rows: 3, cols: 2, row_start: 0, outputs: 1, values, groups: BTreeMap::new(), stats: GramStats::default() };
+        let k = Gram {
+            rows: 3,
+            cols: 2,
+            row_start: 0,
+            outputs: 1,
+            values,
+            groups: BTreeMap::new(),
+            stats: GramStats::default(),
+        };
         assert_eq!(k.non_finite_rows(), vec![1, 2]);
         let ids: Vec<String> = ["r0", "r1", "r2"].iter().map(|s| s.to_string()).collect();
         let e = k.check_finite(&ids).unwrap_err().to_string();

@@ -72,9 +72,17 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
 
 /// Parameter tensor `g`'s `[rows, cols, entry]` contribution: f64 dot products of the flattened
 /// gradients for every needed (i, j, v, w).
-fn group_values(rows: &Jacobian, cols: &Jacobian, g: usize, entries: &[(usize, usize, usize, usize)], layout: &Layout, n_rows: usize) -> Vec<f64> {
+fn group_values(
+    rows: &Jacobian,
+    cols: &Jacobian,
+    g: usize,
+    entries: &[(usize, usize, usize, usize)],
+    layout: &Layout,
+    n_rows: usize,
+) -> Vec<f64> {
     let vs = layout.virtuals;
-    let values: Vec<f64> = entries.par_iter().map(|&(i, j, v, w)| dot(&rows[i * vs + v][g].1, &cols[j * vs + w][g].1)).collect();
+    let values: Vec<f64> =
+        entries.par_iter().map(|&(i, j, v, w)| dot(&rows[i * vs + v][g].1, &cols[j * vs + w][g].1)).collect();
     let mut k = vec![0.0; n_rows * layout.cols * layout.entry()];
     for (&(i, j, v, w), value) in entries.iter().zip(values) {
         k[layout.index(i, j, v, w)] += value;
@@ -113,7 +121,9 @@ pub fn naive_parts(
         .flat_map(|i| (0..n2).flat_map(move |j| (0..vs).flat_map(move |v| (0..vs).map(move |w| (i, j, v, w)))))
         .filter(|&(_, _, v, w)| layout.needs(v, w))
         .collect();
-    let groups = (0..rows[0].len()).map(|g| (rows[0][g].0.clone(), group_values(&rows, cols, g, &entries, &layout, slab.len()))).collect();
+    let groups = (0..rows[0].len())
+        .map(|g| (rows[0][g].0.clone(), group_values(&rows, cols, g, &entries, &layout, slab.len())))
+        .collect();
     let parameters: usize = rows[0].iter().map(|(_, t)| t.len()).sum();
     let stats = GramStats {
         forward_backward_seconds,

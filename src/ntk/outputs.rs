@@ -25,8 +25,8 @@ use burn::tensor::{Tensor, TensorData};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::model::{Batch, Classifier};
 use crate::model::probe::Tap;
+use crate::model::{Batch, Classifier};
 
 /// Which scalar output(s) the kernel differentiates (see the module docs for the table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -63,9 +63,10 @@ impl OutputMode {
     /// [`Error::InvalidArgument`] (name `output`) for `logit:k` with k ≥ O.
     pub fn validate(self, num_labels: usize) -> Result<()> {
         match self {
-            OutputMode::Logit(k) if k >= num_labels => {
-                Err(Error::invalid("output", format!("logit:{k} but the model has {num_labels} labels (0..{num_labels})")))
-            }
+            OutputMode::Logit(k) if k >= num_labels => Err(Error::invalid(
+                "output",
+                format!("logit:{k} but the model has {num_labels} labels (0..{num_labels})"),
+            )),
             _ => Ok(()),
         }
     }

@@ -26,11 +26,13 @@ use crate::error::Result;
 use crate::model::{Architecture, Classifier, LayerKind};
 use crate::ntk::contract::{Contraction, GroupSource, GroupSpec, Side};
 use crate::ntk::cost::activation_backward_flops;
-use crate::ntk::kernels::GramKernels;
 use crate::ntk::fastfb::{self, HostModel};
+use crate::ntk::kernels::GramKernels;
 use crate::ntk::options::{GramOptions, ParamSubset, SignalPath};
 use crate::ntk::outputs::{Layout, OutputMode};
-use crate::ntk::signals::{block_signals, segment_hadamard_sums, segment_sums, BlockSignals, LayerSignals, SignalInput};
+use crate::ntk::signals::{
+    block_signals, segment_hadamard_sums, segment_sums, BlockSignals, LayerSignals, SignalInput,
+};
 use crate::ntk::store::SignalStore;
 use crate::ntk::tiles::{tile_size, Grid};
 use crate::ntk::{GramParts, GramStats, SignalBlocks};
@@ -65,7 +67,8 @@ fn group_specs(layers: &[LayerSignals], subset: ParamSubset, arch: Architecture)
             small += 1;
         };
         if stored(l, subset, arch) {
-            let source = if l.kind == LayerKind::Embedding { GroupSource::Embedding(store) } else { GroupSource::Linear(store) };
+            let source =
+                if l.kind == LayerKind::Embedding { GroupSource::Embedding(store) } else { GroupSource::Linear(store) };
             out.push(GroupSpec { param: format!("{}.weight", l.name), source });
             store += 1;
         } else if l.kind == LayerKind::LayerNorm && w.weight {
@@ -108,14 +111,18 @@ impl<'m> SignalSource<'m> {
     fn new(frozen: &'m Classifier, pad_id: u32, signals: SignalPath, device: &'m Device) -> Result<Self> {
         let on_cpu = device.clone().inner() == Device::flex();
         let f32_weights = frozen.head.output.weight.val().dtype() == DType::F32;
-        let host = (signals == SignalPath::Fast && on_cpu && f32_weights).then(|| HostModel::from_classifier(frozen)).transpose()?;
+        let host = (signals == SignalPath::Fast && on_cpu && f32_weights)
+            .then(|| HostModel::from_classifier(frozen))
+            .transpose()?;
         Ok(Self { frozen, host, pad_id, device })
     }
 
     /// One block's signals and the path that produced them.
     fn block(&self, chunk: &[Encoding], mode: OutputMode) -> Result<(BlockSignals, SignalPath)> {
         match &self.host {
-            Some(host) if fastfb::fits(chunk) => Ok((fastfb::block_signals(host, chunk, self.pad_id, mode)?, SignalPath::Fast)),
+            Some(host) if fastfb::fits(chunk) => {
+                Ok((fastfb::block_signals(host, chunk, self.pad_id, mode)?, SignalPath::Fast))
+            }
             _ => Ok((block_signals(self.frozen, chunk, self.pad_id, mode, self.device)?, SignalPath::Burn)),
         }
     }
@@ -130,7 +137,12 @@ struct Collected {
     blocks: SignalBlocks,
 }
 
-fn collect(source: &SignalSource<'_>, x: &[Encoding], options: &GramOptions, progress: &mut dyn FnMut(usize)) -> Result<Collected> {
+fn collect(
+    source: &SignalSource<'_>,
+    x: &[Encoding],
+    options: &GramOptions,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Collected> {
     let model = source.frozen;
     let arch = model.config.architecture()?;
     let subset = options.subset;
@@ -144,11 +156,22 @@ fn collect(source: &SignalSource<'_>, x: &[Encoding], options: &GramOptions, pro
             None => {
                 // Spill when the whole side's signals, extrapolated from this block, exceed half the budget.
                 let block_tokens: usize = chunk.iter().map(Encoding::real_tokens).sum();
-                let bytes: usize = block.layers.iter().filter(|l| stored(l, subset, arch)).map(|l| 4 * (l.grad.len() + l.rows.iter().sum::<usize>() * l.d_in.max(1))).sum();
+                let bytes: usize = block
+                    .layers
+                    .iter()
+                    .filter(|l| stored(l, subset, arch))
+                    .map(|l| 4 * (l.grad.len() + l.rows.iter().sum::<usize>() * l.d_in.max(1)))
+                    .sum();
                 let estimate = bytes as f64 / block_tokens.max(1) as f64 * tokens as f64;
                 let store = SignalStore::new(estimate > (options.memory_budget / 2) as f64)?;
                 let specs = group_specs(&block.layers, subset, arch);
-                collected.insert(Collected { store, small: Vec::new(), specs, flops: 0.0, blocks: SignalBlocks::default() })
+                collected.insert(Collected {
+                    store,
+                    small: Vec::new(),
+                    specs,
+                    flops: 0.0,
+                    blocks: SignalBlocks::default(),
+                })
             }
         };
         let sums = small_sums(&block.layers, subset, arch);
@@ -174,7 +197,13 @@ fn stored_range(slab: &Range<usize>, n: usize, tile: usize) -> Range<usize> {
 /// The contraction view of one side's collected signals.
 fn side<'c>(c: &'c Collected, x: &[Encoding], range: Range<usize>, tile: usize) -> Side<'c> {
     let total_tokens = x.iter().map(Encoding::real_tokens).sum();
-    Side { store: &c.store, small: &c.small, grid: Grid { tile, start: range.start, end: range.end }, total_examples: x.len(), total_tokens }
+    Side {
+        store: &c.store,
+        small: &c.small,
+        grid: Grid { tile, start: range.start, end: range.end },
+        total_examples: x.len(),
+        total_tokens,
+    }
 }
 
 /// Every group's contribution, in order, and the FLOPs spent.

@@ -35,7 +35,9 @@ pub fn first_difference(a: &serde_json::Value, b: &serde_json::Value) -> Option<
         (Value::Object(x), Value::Object(y)) => {
             let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
             keys.into_iter().find_map(|k| match (x.get(k), y.get(k)) {
-                (Some(p), Some(q)) => first_difference(p, q).map(|d| if d.is_empty() { k.clone() } else { format!("{k}.{d}") }),
+                (Some(p), Some(q)) => {
+                    first_difference(p, q).map(|d| if d.is_empty() { k.clone() } else { format!("{k}.{d}") })
+                }
                 _ => Some(k.clone()),
             })
         }
@@ -55,11 +57,19 @@ fn check_slab(s: &Slab, first: &Slab) -> Result<()> {
     }
     if s.total_rows != first.total_rows || s.shape[1..] != first.shape[1..] {
         let (a, b) = (first.source.display(), first.total_rows);
-        return bad(format!("is a slab of a {}-row K with rows shaped {:?}, but {a} is of a {b}-row K with rows shaped {:?}", s.total_rows, &s.shape[1..], &first.shape[1..]));
+        return bad(format!(
+            "is a slab of a {}-row K with rows shaped {:?}, but {a} is of a {b}-row K with rows shaped {:?}",
+            s.total_rows,
+            &s.shape[1..],
+            &first.shape[1..]
+        ));
     }
     if let Some(key) = first_difference(&s.fingerprint, &first.fingerprint) {
         let key = if key.is_empty() { "fingerprint".to_string() } else { key };
-        return bad(format!("was computed from other inputs, model or settings than {} (differs in {key})", first.source.display()));
+        return bad(format!(
+            "was computed from other inputs, model or settings than {} (differs in {key})",
+            first.source.display()
+        ));
     }
     Ok(())
 }
@@ -84,17 +94,26 @@ pub fn merge(mut slabs: Vec<Slab>) -> Result<(Vec<usize>, Vec<f64>)> {
         if start < covered {
             let other = &slabs[k - 1];
             let (a, b) = other.rows;
-            return Err(Error::bad_input(&s.source, format!("rows {start}..{end} overlap rows {a}..{b} of {}", other.source.display())));
+            return Err(Error::bad_input(
+                &s.source,
+                format!("rows {start}..{end} overlap rows {a}..{b} of {}", other.source.display()),
+            ));
         }
         if start > covered {
-            return Err(Error::bad_input(&s.source, format!("rows {covered}..{start} are in no slab (this slab starts at {start})")));
+            return Err(Error::bad_input(
+                &s.source,
+                format!("rows {covered}..{start} are in no slab (this slab starts at {start})"),
+            ));
         }
         covered = end;
     }
     let total = slabs[0].total_rows;
     if covered < total {
         let last = &slabs[slabs.len() - 1];
-        return Err(Error::bad_input(&last.source, format!("rows {covered}..{total} are in no slab (this slab ends at {covered})")));
+        return Err(Error::bad_input(
+            &last.source,
+            format!("rows {covered}..{total} are in no slab (this slab ends at {covered})"),
+        ));
     }
     let mut shape = slabs[0].shape.clone();
     shape[0] = total;

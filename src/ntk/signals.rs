@@ -109,9 +109,7 @@ pub fn block_signals(
 /// Per row, the positions (< `t`) whose attention mask is 1; a layer applied to the first
 /// token only (`t = 1`) keeps position 0.
 fn kept_positions(mask: &[u32], n: usize, seq_len: usize, t: usize) -> Vec<Vec<usize>> {
-    (0..n)
-        .map(|i| (0..t).filter(|&p| t < seq_len || mask[i * seq_len + p] != 0).collect())
-        .collect()
+    (0..n).map(|i| (0..t).filter(|&p| t < seq_len || mask[i * seq_len + p] != 0).collect()).collect()
 }
 
 fn gather(values: &[f32], keep: &[Vec<usize>], t: usize, d: usize) -> Vec<f32> {
@@ -135,7 +133,12 @@ fn gather_ids(ids: Tensor<2, Int>, keep: &[Vec<usize>], t: usize) -> Result<Vec<
     keep.iter()
         .enumerate()
         .flat_map(|(i, ps)| ps.iter().map(move |&p| ids[i * t + p]))
-        .map(|id| u32::try_from(id).map_err(|_| Error::Numerical { context: "reading ids back".into(), reason: format!("id {id} out of range") }))
+        .map(|id| {
+            u32::try_from(id).map_err(|_| Error::Numerical {
+                context: "reading ids back".into(),
+                reason: format!("id {id} out of range"),
+            })
+        })
         .collect()
 }
 

@@ -26,8 +26,14 @@ use crate::ntk::signals::{LayerSignals, SignalInput};
 /// One stored part (activations or gradients) of a layer.
 enum Part {
     /// The appended buffers, kept as they came (no copy), with the running end of each.
-    Memory { chunks: Vec<Vec<f32>>, ends: Vec<usize> },
-    Disk { path: PathBuf, file: Mutex<File> },
+    Memory {
+        chunks: Vec<Vec<f32>>,
+        ends: Vec<usize>,
+    },
+    Disk {
+        path: PathBuf,
+        file: Mutex<File>,
+    },
 }
 
 impl Part {
@@ -40,7 +46,9 @@ impl Part {
                 }
             }
             Part::Disk { path, file } => {
-                let file = file.get_mut().map_err(|_| Error::Numerical { context: "signal spill".into(), reason: "lock poisoned".into() })?;
+                let file = file
+                    .get_mut()
+                    .map_err(|_| Error::Numerical { context: "signal spill".into(), reason: "lock poisoned".into() })?;
                 file.write_all(bytemuck::cast_slice(&values)).map_err(|e| Error::io(path.clone(), e))?;
             }
         }
@@ -66,7 +74,9 @@ impl Part {
             Part::Memory { chunks, ends } => Ok(Self::gather(chunks, ends, range)),
             Part::Disk { path, file } => {
                 let mut out = vec![0.0f32; range.len()];
-                let mut file = file.lock().map_err(|_| Error::Numerical { context: "signal spill".into(), reason: "lock poisoned".into() })?;
+                let mut file = file
+                    .lock()
+                    .map_err(|_| Error::Numerical { context: "signal spill".into(), reason: "lock poisoned".into() })?;
                 file.seek(SeekFrom::Start(range.start as u64 * 4)).map_err(|e| Error::io(path.clone(), e))?;
                 file.read_exact(bytemuck::cast_slice_mut(&mut out)).map_err(|e| Error::io(path.clone(), e))?;
                 Ok(out)
@@ -163,7 +173,12 @@ impl SignalStore {
             None => Ok(Part::Memory { chunks: Vec::new(), ends: Vec::new() }),
             Some(SpillDir(dir)) => {
                 let path = dir.join(name);
-                let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(|e| Error::io(&path, e))?;
+                let file = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+                    .map_err(|e| Error::io(&path, e))?;
                 Ok(Part::Disk { path, file: Mutex::new(file) })
             }
         }
@@ -181,11 +196,24 @@ impl SignalStore {
             for (k, l) in kept.iter().enumerate() {
                 let (a, g) = (self.part(format!("{k}.a"))?, self.part(format!("{k}.g"))?);
                 let (name, kind, per_token, d_in, d_out) = (l.name.clone(), l.kind, l.per_token, l.d_in, l.d_out);
-                self.layers.push(StoredLayer { name, kind, per_token, d_in, d_out, offsets: vec![0], ids: Vec::new(), a, g });
+                self.layers.push(StoredLayer {
+                    name,
+                    kind,
+                    per_token,
+                    d_in,
+                    d_out,
+                    offsets: vec![0],
+                    ids: Vec::new(),
+                    a,
+                    g,
+                });
             }
         }
         if kept.len() != self.layers.len() || kept.iter().zip(&self.layers).any(|(l, s)| l.name != s.name) {
-            return Err(Error::Numerical { context: "eNTK signal store".into(), reason: "blocks probed different layers".into() });
+            return Err(Error::Numerical {
+                context: "eNTK signal store".into(),
+                reason: "blocks probed different layers".into(),
+            });
         }
         for (l, s) in kept.into_iter().zip(self.layers.iter_mut()) {
             for &r in &l.rows {

@@ -98,7 +98,15 @@ pub fn tasks(rows: &Grid, cols: &Grid, layout: &Layout, square: bool, slab: &Ran
 
 /// Add a task's `[|I|, |J|]` result into the slab buffer `out` (`[slab rows, cols, entry]`),
 /// and its transpose when the task mirrors.
-pub fn place(task: &TileTask, tile: &[f64], rows: &Grid, cols: &Grid, layout: &Layout, slab: &Range<usize>, out: &mut [f64]) {
+pub fn place(
+    task: &TileTask,
+    tile: &[f64],
+    rows: &Grid,
+    cols: &Grid,
+    layout: &Layout,
+    slab: &Range<usize>,
+    out: &mut [f64],
+) {
     let (ri, cj) = (rows.range(task.row_tile), cols.range(task.col_tile));
     let width = cj.len();
     for (a, i) in ri.clone().enumerate() {

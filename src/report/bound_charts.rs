@@ -12,9 +12,11 @@ use crate::report::plot::{Chart, Series, SeriesStyle};
 
 /// |gap|, published and corrected bound per pair against the shared-token fraction.
 pub fn gap_vs_overlap(rows: &[PairRow], predictor: &str) -> Chart {
-    let pts = |f: &dyn Fn(&PairRow) -> f64| rows.iter().map(|r| (r.info.overlap.shared_fraction, f(r))).collect::<Vec<_>>();
+    let pts =
+        |f: &dyn Fn(&PairRow) -> f64| rows.iter().map(|r| (r.info.overlap.shared_fraction, f(r))).collect::<Vec<_>>();
     let zero_published = rows.iter().filter(|r| r.report.published_bound <= 0.0).count();
-    let note = if zero_published > 0 { format!(" ({zero_published} zero published bounds not drawn)") } else { String::new() };
+    let note =
+        if zero_published > 0 { format!(" ({zero_published} zero published bounds not drawn)") } else { String::new() };
     Chart {
         title: format!("|gap| vs token overlap, {predictor}{note}"),
         x_label: "shared-token fraction of the pair".into(),
@@ -39,7 +41,11 @@ pub fn overlap_vs_n(groups: &[GroupSummary]) -> Chart {
         title: "Token overlap of near-miss pairs vs graph size".into(),
         x_label: "number of variables n".into(),
         y_label: "mean shared-token fraction".into(),
-        series: vec![Series::new("shared-token fraction", per_n(groups, |g| g.mean_shared_fraction), SeriesStyle::LinePoints)],
+        series: vec![Series::new(
+            "shared-token fraction",
+            per_n(groups, |g| g.mean_shared_fraction),
+            SeriesStyle::LinePoints,
+        )],
         x_integer: true,
         ..Default::default()
     }
@@ -85,13 +91,17 @@ pub fn violations_vs_n(groups: &[GroupSummary], predictor: &str) -> Chart {
 /// f_T − f₀ (y) against ⟨∇f₀, θ_T − θ₀⟩ (x) per input, with y = x.
 pub fn linearization(actual: &[f64], linear: &[f64]) -> Chart {
     let points: Vec<(f64, f64)> = linear.iter().copied().zip(actual.iter().copied()).collect();
-    let (lo, hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), (x, y)| (l.min(x.min(*y)), h.max(x.max(*y))));
+    let (lo, hi) =
+        points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), (x, y)| (l.min(x.min(*y)), h.max(x.max(*y))));
     let diagonal = if lo.is_finite() { vec![(lo, lo), (hi, hi)] } else { Vec::new() };
     Chart {
         title: "Lazy regime: actual vs linearized output change".into(),
         x_label: "⟨∇f₀(x), θ_T − θ₀⟩".into(),
         y_label: "f_T(x) − f₀(x)".into(),
-        series: vec![Series::new("inputs", points, SeriesStyle::Points), Series::new("y = x", diagonal, SeriesStyle::Dashed)],
+        series: vec![
+            Series::new("inputs", points, SeriesStyle::Points),
+            Series::new("y = x", diagonal, SeriesStyle::Dashed),
+        ],
         ..Default::default()
     }
 }
@@ -108,7 +118,14 @@ mod tests {
         let rows: Vec<PairRow> = (3..6)
             .map(|n| PairRow {
                 report: pair_report(0, 1, PairEntries { k_ii: 1.0, k_jj: 0.25, k_ij: 0.5 }, (1.0, 0.5), 1.0, 1.0),
-                info: PairInfo { id_a: "a".into(), id_b: "b".into(), n_vars: Some(n), kind: "same_premise".into(), labels: (None, None), overlap: overlap(&[1, 2], &[1, 3]) },
+                info: PairInfo {
+                    id_a: "a".into(),
+                    id_b: "b".into(),
+                    n_vars: Some(n),
+                    kind: "same_premise".into(),
+                    labels: (None, None),
+                    overlap: overlap(&[1, 2], &[1, 3]),
+                },
                 model_gap: 0.0,
                 linearized: None,
             })

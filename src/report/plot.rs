@@ -158,12 +158,31 @@ impl Chart {
         builder.caption(&self.title, (FAMILY, 20)).margin(12).x_label_area_size(44).y_label_area_size(70);
         if self.log_y {
             let mut chart = builder.build_cartesian_2d(x0..x1, (y0..y1).log_scale()).map_err(chart_error)?;
-            chart.configure_mesh().x_desc(&self.x_label).y_desc(&self.y_label).x_label_formatter(&|v| self.x_tick(*v)).y_label_formatter(&|v| log_tick(*v)).label_style((FAMILY, 13)).bold_line_style(BLACK.mix(0.12)).light_line_style(BLACK.mix(0.04)).draw().map_err(chart_error)?;
+            chart
+                .configure_mesh()
+                .x_desc(&self.x_label)
+                .y_desc(&self.y_label)
+                .x_label_formatter(&|v| self.x_tick(*v))
+                .y_label_formatter(&|v| log_tick(*v))
+                .label_style((FAMILY, 13))
+                .bold_line_style(BLACK.mix(0.12))
+                .light_line_style(BLACK.mix(0.04))
+                .draw()
+                .map_err(chart_error)?;
             self.draw_series(&mut chart)?;
             legend(&mut chart, self.series.len())
         } else {
             let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(chart_error)?;
-            chart.configure_mesh().x_desc(&self.x_label).y_desc(&self.y_label).x_label_formatter(&|v| self.x_tick(*v)).label_style((FAMILY, 13)).bold_line_style(BLACK.mix(0.12)).light_line_style(BLACK.mix(0.04)).draw().map_err(chart_error)?;
+            chart
+                .configure_mesh()
+                .x_desc(&self.x_label)
+                .y_desc(&self.y_label)
+                .x_label_formatter(&|v| self.x_tick(*v))
+                .label_style((FAMILY, 13))
+                .bold_line_style(BLACK.mix(0.12))
+                .light_line_style(BLACK.mix(0.04))
+                .draw()
+                .map_err(chart_error)?;
             self.draw_series(&mut chart)?;
             legend(&mut chart, self.series.len())
         }
@@ -180,19 +199,27 @@ impl Chart {
             let pts = self.drawable(s);
             let style = ShapeStyle::from(&color).stroke_width(2);
             let anno = match s.style {
-                SeriesStyle::Points => {
-                    chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.mix(0.7).filled()))).map_err(chart_error)?
-                }
+                SeriesStyle::Points => chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.mix(0.7).filled())))
+                    .map_err(chart_error)?,
                 SeriesStyle::Line | SeriesStyle::LinePoints => {
                     if s.style == SeriesStyle::LinePoints {
-                        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(chart_error)?;
+                        chart
+                            .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                            .map_err(chart_error)?;
                     }
                     chart.draw_series(LineSeries::new(pts.clone(), style)).map_err(chart_error)?
                 }
-                SeriesStyle::Dashed => chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, style)).map_err(chart_error)?,
-                SeriesStyle::Rings => chart.draw_series(pts.iter().map(|&p| Circle::new(p, 6, ShapeStyle::from(&color).stroke_width(2)))).map_err(chart_error)?,
+                SeriesStyle::Dashed => {
+                    chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, style)).map_err(chart_error)?
+                }
+                SeriesStyle::Rings => chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 6, ShapeStyle::from(&color).stroke_width(2))))
+                    .map_err(chart_error)?,
             };
-            anno.label(s.name.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], ShapeStyle::from(&color).stroke_width(2)));
+            anno.label(s.name.clone()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], ShapeStyle::from(&color).stroke_width(2))
+            });
         }
         Ok(())
     }
@@ -224,7 +251,8 @@ impl Chart {
             self.draw(&root)?;
             root.present().map_err(chart_error)?;
         }
-        let image = image::RgbImage::from_raw(w, h, rgb).ok_or_else(|| chart_error("bitmap buffer has the wrong size"))?;
+        let image =
+            image::RgbImage::from_raw(w, h, rgb).ok_or_else(|| chart_error("bitmap buffer has the wrong size"))?;
         let mut png = Vec::new();
         image.write_to(&mut std::io::Cursor::new(&mut png), image::ImageOutputFormat::Png).map_err(chart_error)?;
         Ok(png)
@@ -299,7 +327,11 @@ mod tests {
             assert_eq!(&png[1..4], b"PNG");
             assert_eq!(png, c.render_png().unwrap());
             let svg = c.render_svg().unwrap();
-            assert!(svg.starts_with("<svg") && svg.contains("gap vs overlap") && svg.contains("bound"), "{}", &svg[..200.min(svg.len())]);
+            assert!(
+                svg.starts_with("<svg") && svg.contains("gap vs overlap") && svg.contains("bound"),
+                "{}",
+                &svg[..200.min(svg.len())]
+            );
         }
         assert!(plotters::style::register_font("test-font", FontStyle::Normal, FONT).is_ok());
     }
@@ -308,13 +340,21 @@ mod tests {
     fn log_ticks_are_short_and_ranges_whole_decades() {
         assert_eq!(log_tick(9.999999999e-6), "1e-5");
         assert_eq!(log_tick(300.0), "3e2");
-        let c = Chart { series: vec![Series::new("s", vec![(3.0, 2e-6), (5.0, 6e-6)], SeriesStyle::Line)], log_y: true, x_integer: true, ..Default::default() };
+        let c = Chart {
+            series: vec![Series::new("s", vec![(3.0, 2e-6), (5.0, 6e-6)], SeriesStyle::Line)],
+            log_y: true,
+            x_integer: true,
+            ..Default::default()
+        };
         let ((x0, x1), (y0, y1)) = c.ranges();
         assert_eq!((x0, x1), (2.5, 5.5));
         assert!((y0 - 1e-6).abs() < 1e-18 && (y1 - 1e-5).abs() < 1e-17, "{y0} {y1}");
         assert_eq!((c.x_tick(4.0), c.x_tick(4.5)), ("4".to_string(), String::new()));
         let real = Chart::default();
-        assert_eq!((real.x_tick(0.7500000000000001), real.x_tick(1.0), real.x_tick(0.05)), ("0.75".into(), "1".into(), "0.05".into()));
+        assert_eq!(
+            (real.x_tick(0.7500000000000001), real.x_tick(1.0), real.x_tick(0.05)),
+            ("0.75".into(), "1".into(), "0.05".into())
+        );
     }
 
     #[test]

@@ -94,7 +94,10 @@ mod tests {
         assert_eq!(b, shuffled_batches(&lengths, 3, 1, 0));
         assert_ne!(b, shuffled_batches(&lengths, 3, 1, 1));
         // Bucketing: batches span a small length range.
-        let spread: usize = b.iter().map(|x| x.iter().map(|&i| lengths[i]).max().unwrap() - x.iter().map(|&i| lengths[i]).min().unwrap()).sum();
+        let spread: usize = b
+            .iter()
+            .map(|x| x.iter().map(|&i| lengths[i]).max().unwrap() - x.iter().map(|&i| lengths[i]).min().unwrap())
+            .sum();
         assert!(spread < 134 * 10, "mean spread {}", spread / 134);
     }
 }

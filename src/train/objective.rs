@@ -77,7 +77,11 @@ mod tests {
         let beta = 0.5;
         let log_pi = |(a, b): (f64, f64), y: usize| {
             let lse = (a.exp() + b.exp()).ln();
-            if y == 1 { b - lse } else { a - lse }
+            if y == 1 {
+                b - lse
+            } else {
+                a - lse
+            }
         };
         let mut expected = 0.0;
         for i in 0..2 {

@@ -15,11 +15,11 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::model::infer;
+use crate::files::write_json_atomic;
 use crate::model::dense::tensor_to_host;
+use crate::model::infer;
 use crate::model::weights::{distance, WeightMap};
 use crate::model::{save, Batch, Classifier};
-use crate::files::write_json_atomic;
 use crate::tokenize::pad_batch;
 use crate::train::data::{shuffled_batches, Examples};
 use crate::train::eval::{evaluate, Metrics, Prediction};
@@ -185,7 +185,10 @@ pub fn train(
 ) -> Result<TrainSummary> {
     config.validate()?;
     if model.config.num_labels() != 2 {
-        return Err(Error::invalid("--model", format!("training needs a 2-label model, this one has {}", model.config.num_labels())));
+        return Err(Error::invalid(
+            "--model",
+            format!("training needs a 2-label model, this one has {}", model.config.num_labels()),
+        ));
     }
     if data.train.is_empty() {
         return Err(Error::invalid("--data", "no training examples"));
@@ -217,7 +220,13 @@ pub fn train(
 }
 
 impl<'a> Run<'a> {
-    fn new(model: &Classifier, data: TrainData<'a>, config: &'a TrainConfig, out: &'a Path, device: &'a Device) -> Result<Self> {
+    fn new(
+        model: &Classifier,
+        data: TrainData<'a>,
+        config: &'a TrainConfig,
+        out: &'a Path,
+        device: &'a Device,
+    ) -> Result<Self> {
         let reference = match config.objective {
             Objective::Dpo => Some(margins(&model.valid(), data.train, data.pad_id, config.batch_size)?),
             Objective::Sft => None,
@@ -256,7 +265,8 @@ impl<'a> Run<'a> {
     /// Evaluate on dev, save `last/` and (when dev improved) `best/`.
     fn checkpoint(&self, model: &Classifier, epoch: usize, best: &mut Best) -> Result<(Option<Metrics>, bool)> {
         let valid = model.valid();
-        let dev = self.data.dev.map(|d| dev_metrics(&valid, d, self.data.pad_id, self.config.batch_size)).transpose()?;
+        let dev =
+            self.data.dev.map(|d| dev_metrics(&valid, d, self.data.pad_id, self.config.batch_size)).transpose()?;
         save(&valid, self.data.tokenizer_json, &self.out.join("last"))?;
         let (acc, loss) = dev.as_ref().map_or((0.0, 0.0), |m| (m.accuracy, m.loss));
         let improved = best.is_none_or(|(_, a, l)| loss < l || (loss == l && acc > a));
@@ -267,7 +277,13 @@ impl<'a> Run<'a> {
         Ok((dev, improved))
     }
 
-    fn step(&self, model: Classifier, optimizer: &mut ModuleOptimizer, indices: &[usize], rate: f64) -> Result<(Classifier, f64)> {
+    fn step(
+        &self,
+        model: Classifier,
+        optimizer: &mut ModuleOptimizer,
+        indices: &[usize],
+        rate: f64,
+    ) -> Result<(Classifier, f64)> {
         let (train, device) = (self.data.train, self.device);
         let encodings: Vec<_> = indices.iter().map(|&i| train.records[i].encoding.clone()).collect();
         let batch = Batch::new(&pad_batch(&encodings, self.data.pad_id)?, &model.config, device)?;
@@ -284,7 +300,10 @@ impl<'a> Run<'a> {
         };
         let value = tensor_to_host(loss.clone())?.data[0];
         if !value.is_finite() {
-            return Err(Error::Numerical { context: "training loss".into(), reason: format!("loss became {value}; lower --lr") });
+            return Err(Error::Numerical {
+                context: "training loss".into(),
+                reason: format!("loss became {value}; lower --lr"),
+            });
         }
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         Ok((optimizer.step(rate, model, grads), f64::from(value)))

@@ -29,33 +29,17 @@ fn posterior_concentrates_on_the_true_dag_for_every_three_node_dag() {
     for kind in [QueryKind::Set, QueryKind::Binary] {
         for dag in all_dags(3) {
             let cands = candidates_of(&dag);
-            let truth = cands
-                .dags()
-                .iter()
-                .position(|d| *d == dag)
-                .expect("truth is a member of its class");
+            let truth = cands.dags().iter().position(|d| *d == dag).expect("truth is a member of its class");
             // hypothesis "the system is exactly this DAG": deciding it means identifying the DAG
             let is_truth: Vec<bool> = (0..cands.len()).map(|c| c == truth).collect();
             let mut oracle = NoisyOracle::new(descendants(&dag), 0.0, 1).unwrap();
-            let config = LoopConfig {
-                query_kind: kind,
-                epsilon: 1e-6,
-                ..LoopConfig::default()
-            };
+            let config = LoopConfig { query_kind: kind, epsilon: 1e-6, ..LoopConfig::default() };
             let out = run_loop(cands.table(), &is_truth, &mut oracle, &config).unwrap();
             assert_eq!(out.stop_reason, StopReason::Decided, "{dag:?} {kind:?}");
             assert!(out.holds);
             assert_eq!(out.map_candidate, truth, "{dag:?} {kind:?}");
-            assert!(
-                (out.map_probability - 1.0).abs() < 1e-12,
-                "{dag:?}: {}",
-                out.map_probability
-            );
-            assert!(
-                out.queries as u32 <= cands.ceil_log2().max(1) * 2,
-                "{dag:?} needed {} queries",
-                out.queries
-            );
+            assert!((out.map_probability - 1.0).abs() < 1e-12, "{dag:?}: {}", out.map_probability);
+            assert!(out.queries as u32 <= cands.ceil_log2().max(1) * 2, "{dag:?} needed {} queries", out.queries);
         }
     }
 }
@@ -75,11 +59,7 @@ fn eig_never_picks_a_query_whose_answer_is_already_certain() {
                 let relation = Relation::ALL[i % 6];
                 let hyp = cands.hypothesis(relation, 0, n - 1);
                 let mut oracle = NoisyOracle::new(descendants(&dag), 0.0, i as u64).unwrap();
-                let config = LoopConfig {
-                    query_kind: kind,
-                    selection,
-                    ..LoopConfig::default()
-                };
+                let config = LoopConfig { query_kind: kind, selection, ..LoopConfig::default() };
                 let out = run_loop(cands.table(), &hyp, &mut oracle, &config).unwrap();
                 assert_eq!(out.holds, relation.holds(&dag, 0, n - 1), "{dag:?} {selection:?}: wrong answer");
                 // replay the posterior and check every asked query splits the live candidates
@@ -91,10 +71,7 @@ fn eig_never_picks_a_query_whose_answer_is_already_certain() {
                         .filter(|&c| probs[c] > 0.0)
                         .map(|c| q.truth(cands.table().descendants(c)))
                         .collect();
-                    assert!(
-                        live.iter().any(|t| *t != live[0]),
-                        "{dag:?}: asked a settled query {q:?}"
-                    );
+                    assert!(live.iter().any(|t| *t != live[0]), "{dag:?}: asked a settled query {q:?}");
                     assert!(round.eig_bits.unwrap() > 0.0);
                     post.update(cands.table(), &q, &round.answer.unwrap());
                     checked += 1;
@@ -116,10 +93,7 @@ fn truth_missing_alarm_fires_when_the_true_dag_is_removed() {
         let truth = cands.dags().iter().position(|d| *d == dag).unwrap();
         let reduced = cands.table().without(truth).unwrap();
         let hyp = vec![false; reduced.len()];
-        let config = LoopConfig {
-            audit_queries: 3,
-            ..LoopConfig::default()
-        };
+        let config = LoopConfig { audit_queries: 3, ..LoopConfig::default() };
         // noiseless: full audit of every do(X) contradicts every other member of the class
         let mut oracle = NoisyOracle::new(descendants(&dag), 0.0, 3).unwrap();
         let out = run_loop(&reduced, &hyp, &mut oracle, &config).unwrap();
@@ -142,10 +116,7 @@ fn truth_missing_alarm_fires_with_a_noisy_oracle() {
     let truth = cands.dags().iter().position(|d| *d == dag).unwrap();
     let reduced = cands.table().without(truth).unwrap();
     let hyp = vec![false; reduced.len()];
-    let config = LoopConfig {
-        audit_queries: 60,
-        ..LoopConfig::default()
-    };
+    let config = LoopConfig { audit_queries: 60, ..LoopConfig::default() };
     for seed in 0..5 {
         let mut oracle = NoisyOracle::new(descendants(&dag), 0.1, seed).unwrap();
         let out = run_loop(&reduced, &hyp, &mut oracle, &config).unwrap();
@@ -162,11 +133,7 @@ fn seeded_runs_are_reproducible() {
     let cands = candidates_of(&dag);
     let hyp = cands.hypothesis(Relation::NonParentAncestor, 0, 2);
     for selection in [Selection::Eig, Selection::Random, Selection::RoundRobin] {
-        let config = LoopConfig {
-            selection,
-            seed: 9,
-            ..LoopConfig::default()
-        };
+        let config = LoopConfig { selection, seed: 9, ..LoopConfig::default() };
         let run = |seed: u64| {
             let model = ErrorModel::new(0.01, 0.05).unwrap();
             let settings = ExperimentSettings::new(50).unwrap();

@@ -36,7 +36,10 @@ fn audit_counterexample_violates_published_not_corrected() {
     assert!((r.corrected_bound - 0.5).abs() < 1e-12, "{}", r.corrected_bound);
     assert!(!r.corrected_violated);
     assert!((r.cauchy_schwarz - 0.5).abs() < 1e-12 && (r.rho - 1.0).abs() < 1e-15);
-    assert_eq!((summary.pairs, summary.published_violations, summary.corrected_violations, summary.kappa), (1, 1, 0, 1.0));
+    assert_eq!(
+        (summary.pairs, summary.published_violations, summary.corrected_violations, summary.kappa),
+        (1, 1, 0, 1.0)
+    );
 }
 
 #[test]
@@ -52,10 +55,16 @@ fn corrected_bound_and_cauchy_schwarz_hold_for_random_kernel_predictors() {
         let w: Vec<f64> = w_dir.iter().map(|v| v * scale).collect();
         assert!(norm(&w) <= b_bound * (1.0 + 1e-12));
         let (k, s) = kernel_predictor(&phi, &w);
-        let (reports, summary) = analyse(&GramView { rows: n, cols: n, values: &k }, &s, &all_pairs(n), b_bound).unwrap();
+        let (reports, summary) =
+            analyse(&GramView { rows: n, cols: n, values: &k }, &s, &all_pairs(n), b_bound).unwrap();
         assert_eq!(summary.corrected_violations, 0, "trial {trial}");
         for r in &reports {
-            assert!(r.cauchy_schwarz >= r.gap.abs() - 1e-12, "trial {trial}: B·d {} < |gap| {}", r.cauchy_schwarz, r.gap.abs());
+            assert!(
+                r.cauchy_schwarz >= r.gap.abs() - 1e-12,
+                "trial {trial}: B·d {} < |gap| {}",
+                r.cauchy_schwarz,
+                r.gap.abs()
+            );
             assert!((r.cauchy_schwarz - r.corrected_bound).abs() <= 1e-9 * (1.0 + r.corrected_bound), "trial {trial}");
             let true_distance = phi[r.i].iter().zip(&phi[r.j]).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
             assert!((r.distance - true_distance).abs() < 1e-7, "trial {trial}");
@@ -80,10 +89,14 @@ fn equal_norm_features_make_published_equal_corrected() {
             .collect();
         let w = random_vec(&mut rng, p);
         let (k, s) = kernel_predictor(&phi, &w);
-        let (reports, summary) = analyse(&GramView { rows: n, cols: n, values: &k }, &s, &all_pairs(n), norm(&w)).unwrap();
+        let (reports, summary) =
+            analyse(&GramView { rows: n, cols: n, values: &k }, &s, &all_pairs(n), norm(&w)).unwrap();
         assert!((summary.kappa - radius).abs() < 1e-12);
         for r in &reports {
-            assert!((r.published_bound - r.corrected_bound).abs() < 1e-7 * (1.0 + r.corrected_bound), "trial {trial}: {r:?}");
+            assert!(
+                (r.published_bound - r.corrected_bound).abs() < 1e-7 * (1.0 + r.corrected_bound),
+                "trial {trial}: {r:?}"
+            );
         }
         assert_eq!(summary.corrected_violations, 0);
     }

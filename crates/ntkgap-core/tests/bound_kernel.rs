@@ -38,9 +38,17 @@ fn check(phi: &[Vec<f64>], m: usize, predictor: KernelPredictor, ridge: f64, rng
     let p = n - m;
     let k_eval: Vec<f64> = (m..n).flat_map(|i| k[i * n + m..(i + 1) * n].to_vec()).collect();
     let pairs: Vec<(usize, usize)> = (0..p).flat_map(|i| (i + 1..p).map(move |j| (i, j))).collect();
-    let (reports, summary) = analyse(&GramView { rows: p, cols: p, values: &k_eval }, &scores, &pairs, f.weight_norm_bound).unwrap();
+    let (reports, summary) =
+        analyse(&GramView { rows: p, cols: p, values: &k_eval }, &scores, &pairs, f.weight_norm_bound).unwrap();
     for r in &reports {
-        assert!(!r.corrected_violated, "{predictor:?}: pair ({}, {}) |gap| {} > corrected {}", r.i, r.j, r.gap.abs(), r.corrected_bound);
+        assert!(
+            !r.corrected_violated,
+            "{predictor:?}: pair ({}, {}) |gap| {} > corrected {}",
+            r.i,
+            r.j,
+            r.gap.abs(),
+            r.corrected_bound
+        );
         assert!(r.gap.abs() <= r.cauchy_schwarz * (1.0 + 1e-12) + 1e-12);
     }
     (summary.pairs, summary.published_violations)
@@ -53,7 +61,9 @@ fn ridge_and_logistic_never_violate_the_corrected_bound_on_random_kernels() {
     for trial in 0..40 {
         let dim = [2, 5, 40][trial % 3];
         let phi = features(30, dim, &mut rng);
-        for (predictor, ridge) in [(KernelPredictor::Ridge, 1e-3), (KernelPredictor::Ridge, 1.0), (KernelPredictor::Logistic, 1e-2)] {
+        for (predictor, ridge) in
+            [(KernelPredictor::Ridge, 1e-3), (KernelPredictor::Ridge, 1.0), (KernelPredictor::Logistic, 1e-2)]
+        {
             published += check(&phi, 20, predictor, ridge, &mut rng).1;
         }
     }
@@ -79,7 +89,12 @@ fn tight_cauchy_schwarz_case_stays_within_tolerance() {
             let (reports, _) = analyse(&g, &scores, &[(0, 1)], f.weight_norm_bound).unwrap();
             let r = &reports[0];
             assert!(!r.corrected_violated, "{predictor:?}: {} > {}", r.gap.abs(), r.corrected_bound);
-            assert!((r.gap.abs() / r.corrected_bound - 1.0).abs() < 1e-6, "not tight: {} vs {}", r.gap, r.corrected_bound);
+            assert!(
+                (r.gap.abs() / r.corrected_bound - 1.0).abs() < 1e-6,
+                "not tight: {} vs {}",
+                r.gap,
+                r.corrected_bound
+            );
         }
     }
 }

@@ -70,15 +70,8 @@ fn six_nodes_give_the_known_counts() {
     assert_eq!(summary.dags, 3_781_503);
     assert_eq!(summary.mecs, 1_067_825);
     assert_eq!(summary.mec_size_histogram.values().sum::<u64>(), summary.mecs);
-    assert_eq!(
-        summary.mec_size_histogram.iter().map(|(s, c)| s * c).sum::<u64>(),
-        summary.dags
-    );
-    assert_eq!(
-        summary.mec_size_histogram.keys().last(),
-        Some(&720),
-        "the complete graph's class is 6!"
-    );
+    assert_eq!(summary.mec_size_histogram.iter().map(|(s, c)| s * c).sum::<u64>(), summary.dags);
+    assert_eq!(summary.mec_size_histogram.keys().last(), Some(&720), "the complete graph's class is 6!");
 }
 
 #[test]

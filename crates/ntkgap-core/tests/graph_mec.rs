@@ -23,10 +23,7 @@ fn brute_force_classes(n: usize) -> BTreeMap<BruteKey, BTreeSet<Vec<u64>>> {
 fn cpdag_and_members_match_brute_force_classes_up_to_four_nodes() {
     for n in 1..=4 {
         for class in brute_force_classes(n).values() {
-            let dags: Vec<Dag> = class
-                .iter()
-                .map(|p| Dag::from_parent_sets(p.clone()).unwrap())
-                .collect();
+            let dags: Vec<Dag> = class.iter().map(|p| Dag::from_parent_sets(p.clone()).unwrap()).collect();
             let first = cpdag(&dags[0]);
             for d in &dags {
                 assert_eq!(cpdag(d), first, "same class, different CPDAG");
@@ -48,10 +45,7 @@ fn cpdag_and_members_match_brute_force_classes_up_to_four_nodes() {
 #[test]
 fn distinct_classes_have_distinct_keys_and_cpdags() {
     let classes = brute_force_classes(4);
-    let reps: Vec<Dag> = classes
-        .values()
-        .map(|c| Dag::from_parent_sets(c.first().unwrap().clone()).unwrap())
-        .collect();
+    let reps: Vec<Dag> = classes.values().map(|c| Dag::from_parent_sets(c.first().unwrap().clone()).unwrap()).collect();
     let keys: BTreeSet<_> = reps.iter().map(mec_key).collect();
     assert_eq!(keys.len(), classes.len());
     let cpdags: std::collections::HashSet<_> = reps.iter().map(cpdag).collect();
@@ -110,11 +104,7 @@ fn sampled_members_share_the_key_and_counts_match_enumeration() {
         let pdag = cpdag(&dag);
         let samples = sample_mec(&pdag, 20, &mut rng);
         assert_eq!(samples.len(), 20);
-        assert!(
-            samples.iter().all(|s| mec_key(s) == key),
-            "sample outside the class of {:?}",
-            dag.edges()
-        );
+        assert!(samples.iter().all(|s| mec_key(s) == key), "sample outside the class of {:?}", dag.edges());
         let found = enumerate_mec(&pdag, 2000);
         assert!(found.dags.iter().all(|d| mec_key(d) == key));
         assert!(found.dags.contains(&dag) || !found.exhaustive);
@@ -154,11 +144,7 @@ fn sampling_is_uniform_on_a_mixed_class() {
 #[test]
 fn large_graphs_up_to_sixty_four_nodes() {
     let mut rng = ChaCha8Rng::seed_from_u64(64);
-    for (n, p) in [
-        (64usize, ntkgap_core::graph::default_edge_probability(64)),
-        (40, 0.3),
-        (24, 0.25),
-    ] {
+    for (n, p) in [(64usize, ntkgap_core::graph::default_edge_probability(64)), (40, 0.3), (24, 0.25)] {
         let dag = random_dag(n, p, &mut rng).unwrap();
         let pdag = cpdag(&dag);
         let key = mec_key(&dag);

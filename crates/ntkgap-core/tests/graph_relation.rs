@@ -53,10 +53,7 @@ fn relations_match_path_definitions_on_random_dags() {
             }
         }
     }
-    assert!(
-        positives.iter().all(|&p| p > 20),
-        "every relation must occur: {positives:?}"
-    );
+    assert!(positives.iter().all(|&p| p > 20), "every relation must occur: {positives:?}");
 }
 
 #[test]

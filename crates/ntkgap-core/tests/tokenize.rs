@@ -69,7 +69,8 @@ fn roberta_pair_template_has_double_separator_and_zero_types() {
     // A tokenizer_config.json beside the file supplies the default maximum length.
     std::fs::write(dir.path().join("tokenizer_config.json"), "{\"model_max_length\": 64}").unwrap();
     assert_eq!(HfTokenizer::from_path(dir.path()).unwrap().max_length(), 64);
-    std::fs::write(dir.path().join("tokenizer_config.json"), "{\"model_max_length\": 1000000000000000019884624838656}").unwrap();
+    std::fs::write(dir.path().join("tokenizer_config.json"), "{\"model_max_length\": 1000000000000000019884624838656}")
+        .unwrap();
     assert_eq!(HfTokenizer::from_path(dir.path()).unwrap().max_length(), 512, "HF's 'no limit' sentinel is ignored");
 }
 
@@ -139,7 +140,12 @@ fn corpus_streams_in_order_and_counts_truncation() {
     let mut f = std::fs::File::create(&path).unwrap();
     for k in 0..7 {
         let premise = format!("{PREMISE} {}", "Z correlates with Y. ".repeat(k * 3));
-        writeln!(f, "{}", serde_json::json!({"premise": premise, "hypothesis": "Z directly causes Y.", "id": format!("r{k}")})).unwrap();
+        writeln!(
+            f,
+            "{}",
+            serde_json::json!({"premise": premise, "hypothesis": "Z directly causes Y.", "id": format!("r{k}")})
+        )
+        .unwrap();
     }
     drop(f);
     let mut tok = builtin::tokenizer().unwrap();
@@ -169,8 +175,8 @@ fn corpus_streams_in_order_and_counts_truncation() {
 #[test]
 fn malformed_decoder_json_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
-    let good =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/builtin/tokenizer.json")).unwrap();
+    let good = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/builtin/tokenizer.json"))
+        .unwrap();
     assert!(good.contains("\"cleanup\": true"), "fixture changed: update this test");
     let bad = good.replace("\"cleanup\": true", "\"cleanup\"rstrip\": false");
     let path = dir.path().join("tokenizer.json");
@@ -186,8 +192,8 @@ fn malformed_decoder_json_is_an_error_not_a_panic() {
 #[test]
 fn template_with_undefined_special_token_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let good =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/builtin/tokenizer.json")).unwrap();
+    let good = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/builtin/tokenizer.json"))
+        .unwrap();
     let mut json: serde_json::Value = serde_json::from_str(&good).unwrap();
     let first = &mut json["post_processor"]["single"][0]["SpecialToken"]["id"];
     assert_eq!(first, "[CLS]", "fixture changed: update this test");

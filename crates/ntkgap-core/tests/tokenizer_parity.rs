@@ -95,11 +95,8 @@ fn check_encodings(fx: &Fixture, tok: &mut HfTokenizer) -> (usize, usize) {
 fn check_batches(fx: &Fixture, tok: &mut HfTokenizer) {
     for b in &fx.batches {
         tok.set_max_length(b.max_length).unwrap();
-        let encs: Vec<_> = b
-            .cases
-            .iter()
-            .map(|&k| tok.encode_pair(&fx.texts[k].premise, &fx.texts[k].hypothesis).unwrap())
-            .collect();
+        let encs: Vec<_> =
+            b.cases.iter().map(|&k| tok.encode_pair(&fx.texts[k].premise, &fx.texts[k].hypothesis).unwrap()).collect();
         let batch = pad_batch(&encs, tok.pad_id().unwrap()).unwrap();
         assert_eq!(batch.batch_size, b.ids.len());
         assert_eq!(batch.ids, b.ids.concat(), "padded ids at max length {}", b.max_length);

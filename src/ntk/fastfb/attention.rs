@@ -100,11 +100,23 @@ pub fn backward(dcontext: &[f32], qkv: &[f32], probs: &[Vec<f32>], offsets: &[us
             let k = view(&x[h + a * d..], len, d, 3 * h);
             let q = view(&x[a * d..], len, d, 3 * h);
             let v = view(&x[2 * h + a * d..], len, d, 3 * h);
-            product(view_mut(&mut dx[2 * h + a * d..], len, d, 3 * h), view(pa, len, len, len).transpose(), dca, 1.0, false);
+            product(
+                view_mut(&mut dx[2 * h + a * d..], len, d, 3 * h),
+                view(pa, len, len, len).transpose(),
+                dca,
+                1.0,
+                false,
+            );
             product(view_mut(&mut dp, len, len, len), dca, v.transpose(), 1.0, false);
             softmax_backward(&mut dp, pa, len);
             product(view_mut(&mut dx[a * d..], len, d, 3 * h), view(&dp, len, len, len), k, geometry.scale(), false);
-            product(view_mut(&mut dx[h + a * d..], len, d, 3 * h), view(&dp, len, len, len).transpose(), q, geometry.scale(), false);
+            product(
+                view_mut(&mut dx[h + a * d..], len, d, 3 * h),
+                view(&dp, len, len, len).transpose(),
+                q,
+                geometry.scale(),
+                false,
+            );
         }
     });
     dqkv

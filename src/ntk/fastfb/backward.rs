@@ -94,7 +94,12 @@ fn input_grad_plus(mut residual: Vec<f32>, dy: &[f32], layer: &HostLinear, rows:
     residual
 }
 
-fn head_backward(model: &HostModel, packed: &Packed, cache: &ForwardCache, seed: Vec<f32>) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+fn head_backward(
+    model: &HostModel,
+    packed: &Packed,
+    cache: &ForwardCache,
+    seed: Vec<f32>,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let (h, n) = (model.hidden(), packed.examples());
     let mut dense = input_grad(&seed, &model.head_output, n);
     dense.iter_mut().zip(&cache.pooled).for_each(|(g, p)| *g *= 1.0 - p * p);
@@ -151,9 +156,16 @@ fn gather_norm(c: &NormCache, rows: &[usize], d: usize) -> NormCache {
 /// [`upper_backward`] when `dh` is zero outside `nonzero` (the last layer, where only each
 /// example's first token receives a gradient from the head): the per-token maps run on those
 /// rows only and the other rows stay exactly zero, as in the dense computation.
-fn sparse_upper_backward(l: &HostLayer, c: &LayerCache, dh: &[f32], nonzero: &[usize], (h, rows): (usize, usize)) -> Upper {
+fn sparse_upper_backward(
+    l: &HostLayer,
+    c: &LayerCache,
+    dh: &[f32],
+    nonzero: &[usize],
+    (h, rows): (usize, usize),
+) -> Upper {
     let i = l.intermediate.d_out;
-    let (output_norm, attention_norm) = (gather_norm(&c.output_norm, nonzero, h), gather_norm(&c.attention_norm, nonzero, h));
+    let (output_norm, attention_norm) =
+        (gather_norm(&c.output_norm, nonzero, h), gather_norm(&c.attention_norm, nonzero, h));
     let gelu_grad = gather_rows(&c.gelu_grad, nonzero, i);
     let cache = UpperCache { output_norm: &output_norm, gelu_grad: &gelu_grad, attention_norm: &attention_norm };
     let u = upper_backward(l, &cache, &gather_rows(dh, nonzero, h), nonzero.len());
@@ -166,12 +178,23 @@ fn sparse_upper_backward(l: &HostLayer, c: &LayerCache, dh: &[f32], nonzero: &[u
 }
 
 /// One layer's backward; `nonzero`: the only rows where `dh` may be non-zero, if known.
-fn layer_backward(model: &HostModel, index: usize, cache: &ForwardCache, dh: Vec<f32>, (offsets, nonzero): (&[usize], Option<&[usize]>)) -> (LayerGrads, Vec<f32>) {
+fn layer_backward(
+    model: &HostModel,
+    index: usize,
+    cache: &ForwardCache,
+    dh: Vec<f32>,
+    (offsets, nonzero): (&[usize], Option<&[usize]>),
+) -> (LayerGrads, Vec<f32>) {
     let (l, c) = (&model.layers[index], &cache.layers[index]);
     let (h, rows) = (model.hidden(), dh.len() / model.hidden());
     let u = match nonzero {
         Some(nonzero) => sparse_upper_backward(l, c, &dh, nonzero, (h, rows)),
-        None => upper_backward(l, &UpperCache { output_norm: &c.output_norm, gelu_grad: &c.gelu_grad, attention_norm: &c.attention_norm }, &dh, rows),
+        None => upper_backward(
+            l,
+            &UpperCache { output_norm: &c.output_norm, gelu_grad: &c.gelu_grad, attention_norm: &c.attention_norm },
+            &dh,
+            rows,
+        ),
     };
     let dcontext = input_grad(&u.attention_output, &l.attention_output, rows);
     let qkv = attention::backward(&dcontext, &c.qkv, &c.probs, offsets, Heads { hidden: h, heads: l.heads });

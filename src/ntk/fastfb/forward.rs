@@ -33,7 +33,10 @@ impl Packed {
     /// padding (the head reads position 0; callers check [`fits`] first).
     pub fn new(encodings: &[Encoding], pad_id: u32, model: &HostModel) -> Result<Self> {
         if !fits(encodings) {
-            return Err(Error::invalid("input", "an encoding starts with padding (its first position has attention mask 0)"));
+            return Err(Error::invalid(
+                "input",
+                "an encoding starts with padding (its first position has attention mask 0)",
+            ));
         }
         let padded = pad_batch(encodings, pad_id)?;
         check_padded(&padded, &model.config)?;
@@ -128,7 +131,8 @@ fn layer_forward(model: &HostModel, index: usize, input: Vec<f32>, offsets: &[us
     let qkv = linear_forward(&input, &l.qkv.weight, &l.qkv.bias, rows, h);
     let (probs, context) = attention::forward(&qkv, offsets, Heads { hidden: h, heads: l.heads });
     let projected = linear_residual(&context, &l.attention_output, &input, rows);
-    let (attended, attention_norm) = norm_forward(&projected, &l.attention_norm.gamma, &l.attention_norm.beta, l.attention_norm.epsilon);
+    let (attended, attention_norm) =
+        norm_forward(&projected, &l.attention_norm.gamma, &l.attention_norm.beta, l.attention_norm.epsilon);
     let mut activated = matmul_fresh(&attended, &l.intermediate.weight, rows, (h, l.intermediate.d_out));
     let gelu_grad = gelu_forward(&mut activated, &l.intermediate.bias, l.gelu_tanh);
     let out = linear_residual(&activated, &l.output, &attended, rows);
@@ -151,7 +155,8 @@ pub fn forward(model: &HostModel, packed: &Packed) -> Result<ForwardCache> {
         layers.push(cache);
         hidden = next;
     }
-    let first: Vec<f32> = packed.offsets[..packed.examples()].iter().flat_map(|&o| hidden[o * h..(o + 1) * h].iter().copied()).collect();
+    let first: Vec<f32> =
+        packed.offsets[..packed.examples()].iter().flat_map(|&o| hidden[o * h..(o + 1) * h].iter().copied()).collect();
     let n = packed.examples();
     let (dense, output) = (&model.head_dense, &model.head_output);
     let mut pooled = linear_forward(&first, &dense.weight, &dense.bias, n, h);

@@ -56,7 +56,8 @@ pub fn block_signals(model: &HostModel, encodings: &[Encoding], pad_id: u32, mod
     let virtuals = mode.virtual_outputs(labels);
     let packed = Packed::new(encodings, pad_id, model)?;
     let cache = forward(model, &packed)?;
-    let grads: Vec<Grads> = (0..virtuals).map(|v| backward(model, &packed, &cache, seeds(mode, v, &cache.logits, labels))).collect();
+    let grads: Vec<Grads> =
+        (0..virtuals).map(|v| backward(model, &packed, &cache, seeds(mode, v, &cache.logits, labels))).collect();
     Ok(assemble(model, &packed, cache, grads))
 }
 
@@ -136,25 +137,51 @@ fn each<F: FnMut(&mut Grads) -> Vec<f32>>(grads: &mut [Grads], pick: F) -> Vec<V
 
 fn assemble(model: &HostModel, packed: &Packed, cache: ForwardCache, mut grads: Vec<Grads>) -> BlockSignals {
     let (h, n, virtuals) = (model.hidden(), packed.examples(), grads.len());
-    let mut asm = Assembler { offsets: &packed.offsets, heads: head_offsets(n), virtuals, seq_len: packed.seq_len, layers: Vec::new() };
+    let mut asm = Assembler {
+        offsets: &packed.offsets,
+        heads: head_offsets(n),
+        virtuals,
+        seq_len: packed.seq_len,
+        layers: Vec::new(),
+    };
     let embeddings = each(&mut grads, |g| std::mem::take(&mut g.embeddings));
     for (table, ids) in model.tables.iter().zip(packed.ids.clone()) {
         asm.push(&table.name, LayerKind::Embedding, false, SignalInput::Ids(ids), embeddings.clone());
     }
     let norm = each(&mut grads, |g| std::mem::take(&mut g.embedding_norm));
-    asm.push(&model.embedding_norm.name, LayerKind::LayerNorm, false, SignalInput::Activation(cache.embedding_norm.xhat), norm);
-    let mut layer_grads: Vec<std::vec::IntoIter<_>> = grads.iter_mut().map(|g| std::mem::take(&mut g.layers).into_iter()).collect();
+    asm.push(
+        &model.embedding_norm.name,
+        LayerKind::LayerNorm,
+        false,
+        SignalInput::Activation(cache.embedding_norm.xhat),
+        norm,
+    );
+    let mut layer_grads: Vec<std::vec::IntoIter<_>> =
+        grads.iter_mut().map(|g| std::mem::take(&mut g.layers).into_iter()).collect();
     for (l, c) in model.layers.iter().zip(cache.layers) {
         let mut g: Vec<_> = layer_grads.iter_mut().filter_map(Iterator::next).collect();
         for (part, name) in l.qkv_names.iter().enumerate() {
             let grad = g.iter().map(|x| columns(&x.qkv, 3 * h, part * h, h)).collect();
             asm.push(name, LayerKind::Linear, false, SignalInput::Activation(c.input.clone()), grad);
         }
-        let mut take = |f: fn(&mut backward::LayerGrads) -> &mut Vec<f32>| g.iter_mut().map(|x| std::mem::take(f(x))).collect::<Vec<_>>();
-        let (ao, an, inter, out, on) =
-            (take(|x| &mut x.attention_output), take(|x| &mut x.attention_norm), take(|x| &mut x.intermediate), take(|x| &mut x.output), take(|x| &mut x.output_norm));
+        let mut take = |f: fn(&mut backward::LayerGrads) -> &mut Vec<f32>| {
+            g.iter_mut().map(|x| std::mem::take(f(x))).collect::<Vec<_>>()
+        };
+        let (ao, an, inter, out, on) = (
+            take(|x| &mut x.attention_output),
+            take(|x| &mut x.attention_norm),
+            take(|x| &mut x.intermediate),
+            take(|x| &mut x.output),
+            take(|x| &mut x.output_norm),
+        );
         asm.push(&l.attention_output.name, LayerKind::Linear, false, SignalInput::Activation(c.context), ao);
-        asm.push(&l.attention_norm.name, LayerKind::LayerNorm, false, SignalInput::Activation(c.attention_norm.xhat), an);
+        asm.push(
+            &l.attention_norm.name,
+            LayerKind::LayerNorm,
+            false,
+            SignalInput::Activation(c.attention_norm.xhat),
+            an,
+        );
         asm.push(&l.intermediate.name, LayerKind::Linear, false, SignalInput::Activation(c.attended), inter);
         asm.push(&l.output.name, LayerKind::Linear, false, SignalInput::Activation(c.activated), out);
         asm.push(&l.output_norm.name, LayerKind::LayerNorm, false, SignalInput::Activation(c.output_norm.xhat), on);

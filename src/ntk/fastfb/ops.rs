@@ -54,7 +54,13 @@ pub fn threads() -> Par {
 /// `a [rows, d_in] · W [d_in, d_out]` into fresh memory (first touched by the GEMM's threads).
 pub fn matmul_fresh(a: &[f32], weight: &[f32], rows: usize, (d_in, d_out): (usize, usize)) -> Vec<f32> {
     let mut y = vec![0.0f32; rows * d_out];
-    gemm(view_mut(&mut y, rows, d_out, d_out), view(a, rows, d_in, d_in), view(weight, d_in, d_out, d_out), false, threads());
+    gemm(
+        view_mut(&mut y, rows, d_out, d_out),
+        view(a, rows, d_in, d_in),
+        view(weight, d_in, d_out, d_out),
+        false,
+        threads(),
+    );
     y
 }
 
@@ -84,7 +90,14 @@ pub fn linear_forward(a: &[f32], weight: &[f32], bias: &[f32], rows: usize, d_in
 }
 
 /// `da [rows, d_in] (+)= dy [rows, d_out] · Wᵀ` (W `[d_in, d_out]`).
-pub fn linear_backward_into(da: &mut [f32], dy: &[f32], weight: &[f32], rows: usize, (d_in, d_out): (usize, usize), accumulate: bool) {
+pub fn linear_backward_into(
+    da: &mut [f32],
+    dy: &[f32],
+    weight: &[f32],
+    rows: usize,
+    (d_in, d_out): (usize, usize),
+    accumulate: bool,
+) {
     let w = view(weight, d_in, d_out, d_out).transpose();
     gemm(view_mut(da, rows, d_in, d_in), view(dy, rows, d_out, d_out), w, accumulate, threads());
 }
@@ -162,11 +175,18 @@ pub fn norm_backward(dy: &[f32], gamma: &[f32], cache: &NormCache) -> Vec<f32> {
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0; // 1.5·2²³: adding it rounds to an integer, kept in the low bits
-    let x = if x < -87.0 { -87.0 } else if x > 88.0 { 88.0 } else { x };
+    let x = if x < -87.0 {
+        -87.0
+    } else if x > 88.0 {
+        88.0
+    } else {
+        x
+    };
     let shifted = x * std::f32::consts::LOG2_E + ROUND;
     let k = shifted - ROUND;
     let r = (x - k * 0.693_359_4) - k * -2.121_944_4e-4;
-    let p = (((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1) * r
+    let p = (((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
+        * r
         + 5.000_000_1e-1)
         * (r * r)
         + r
@@ -179,7 +199,13 @@ pub fn exp(x: f32) -> f32 {
 /// erf(x) for f32, branch-free (see the module docs).
 #[inline(always)]
 pub fn erf(x: f32) -> f32 {
-    let x = if x < -4.0 { -4.0 } else if x > 4.0 { 4.0 } else { x };
+    let x = if x < -4.0 {
+        -4.0
+    } else if x > 4.0 {
+        4.0
+    } else {
+        x
+    };
     let x2 = x * x;
     let mut p = -2.726_142_3e-10f32;
     for c in [2.770_681_4e-8, -2.101_024e-6, -5.692_506_4e-5, -7.349_906_3e-4, -2.954_600_1e-3, -1.609_603_3e-2] {
@@ -246,7 +272,9 @@ fn gelu_tanh_slice(x: &mut [f32], g: &mut [f32]) {
 
 /// `a ⊙= b`, element-wise, multi-threaded.
 pub fn multiply_in_place(a: &mut [f32], b: &[f32]) {
-    a.par_chunks_mut(1 << 14).zip(b.par_chunks(1 << 14)).for_each(|(x, y)| x.iter_mut().zip(y).for_each(|(x, y)| *x *= y));
+    a.par_chunks_mut(1 << 14)
+        .zip(b.par_chunks(1 << 14))
+        .for_each(|(x, y)| x.iter_mut().zip(y).for_each(|(x, y)| *x *= y));
 }
 
 /// Lanes of the vectorisable reductions (fixed, so results do not depend on the CPU).
@@ -317,11 +345,16 @@ mod tests {
                 let numeric = (v[1] - v[0]) / 2e-3;
                 assert!((numeric - g[2]).abs() < 2e-3, "{tanh_form} x = {x}: {numeric} vs {}", g[2]);
                 let reference = if tanh_form {
-                    0.5 * f64::from(x) * (1.0 + (0.797_884_560_8 * (f64::from(x) + 0.044_715 * f64::from(x).powi(3))).tanh())
+                    0.5 * f64::from(x)
+                        * (1.0 + (0.797_884_560_8 * (f64::from(x) + 0.044_715 * f64::from(x).powi(3))).tanh())
                 } else {
                     0.5 * f64::from(x) * (1.0 + libm::erf(f64::from(x) / 2f64.sqrt()))
                 };
-                assert!((f64::from(v[2]) - reference).abs() < 1e-6 * (1.0 + f64::from(x.abs())), "{tanh_form} gelu({x}) = {} vs {reference}", v[2]);
+                assert!(
+                    (f64::from(v[2]) - reference).abs() < 1e-6 * (1.0 + f64::from(x.abs())),
+                    "{tanh_form} gelu({x}) = {} vs {reference}",
+                    v[2]
+                );
             }
         }
     }
@@ -368,7 +401,10 @@ mod gemm_tests {
                 }
                 for k in 0..d_in {
                     let want: f32 = 0.5 + (0..d_out).map(|o| y[r * d_out + o] * w[k * d_out + o]).sum::<f32>();
-                    assert!((da[r * d_in + k] - want).abs() < 1e-3 * want.abs().max(1.0), "{rows}x{d_in}x{d_out} da at {r},{k}");
+                    assert!(
+                        (da[r * d_in + k] - want).abs() < 1e-3 * want.abs().max(1.0),
+                        "{rows}x{d_in}x{d_out} da at {r},{k}"
+                    );
                 }
             }
         }
@@ -380,9 +416,16 @@ mod gemm_tests {
         let (rows, cols, stride, k) = (9, 5, 8, 4);
         let mut buf = vec![7.0f32; rows * stride + 64];
         let (a, w) = (values(rows * k, 4), values(k * cols, 5));
-        gemm(view_mut(&mut buf[1..], rows, cols, stride), view(&a, rows, k, k), view(&w, k, cols, cols), false, Par::Seq);
+        gemm(
+            view_mut(&mut buf[1..], rows, cols, stride),
+            view(&a, rows, k, k),
+            view(&w, k, cols, cols),
+            false,
+            Par::Seq,
+        );
         for (i, &v) in buf.iter().enumerate() {
-            let (r, c) = ((i as isize - 1).div_euclid(stride as isize), (i as isize - 1).rem_euclid(stride as isize) as usize);
+            let (r, c) =
+                ((i as isize - 1).div_euclid(stride as isize), (i as isize - 1).rem_euclid(stride as isize) as usize);
             if i >= 1 && (r as usize) < rows && c < cols {
                 let want: f32 = (0..k).map(|j| a[r as usize * k + j] * w[j * cols + c]).sum();
                 assert!((v - want).abs() < 1e-5, "({r}, {c}): {v} vs {want}");

@@ -112,11 +112,22 @@ fn host<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
 
 fn linear(dense: &Dense) -> Result<HostLinear> {
     let [d_in, d_out] = dense.weight.val().dims();
-    Ok(HostLinear { name: dense.name.clone(), weight: host(dense.weight.val())?, bias: host(dense.bias.val())?, d_in, d_out })
+    Ok(HostLinear {
+        name: dense.name.clone(),
+        weight: host(dense.weight.val())?,
+        bias: host(dense.bias.val())?,
+        d_in,
+        d_out,
+    })
 }
 
 fn norm(n: &Norm) -> Result<HostNorm> {
-    Ok(HostNorm { name: n.name.clone(), gamma: host(n.gamma.val())?, beta: host(n.beta.val())?, epsilon: n.epsilon as f32 })
+    Ok(HostNorm {
+        name: n.name.clone(),
+        gamma: host(n.gamma.val())?,
+        beta: host(n.beta.val())?,
+        epsilon: n.epsilon as f32,
+    })
 }
 
 /// Concatenate Linear layers of the same input width column-wise.

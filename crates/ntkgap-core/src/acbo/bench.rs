@@ -97,10 +97,7 @@ pub fn prepare_items(path: &Path, records: &[(usize, Record)]) -> Result<Vec<Ben
 }
 
 fn prepare_item(line: usize, record: &Record) -> Result<BenchItem> {
-    let text = record
-        .premise
-        .as_deref()
-        .ok_or_else(|| Error::invalid("record", "has no \"premise\""))?;
+    let text = record.premise.as_deref().ok_or_else(|| Error::invalid("record", "has no \"premise\""))?;
     let premise = Premise::parse(text)?;
     let n = premise.n;
     let (relation, x, y) = match (record.relation, &record.pair) {
@@ -112,10 +109,7 @@ fn prepare_item(line: usize, record: &Record) -> Result<BenchItem> {
             (relation, idx(a)?, idx(b)?)
         }
         _ => {
-            let h = record
-                .hypothesis
-                .as_deref()
-                .ok_or_else(|| Error::invalid("record", "has no \"hypothesis\""))?;
+            let h = record.hypothesis.as_deref().ok_or_else(|| Error::invalid("record", "has no \"hypothesis\""))?;
             parse_hypothesis(h, n)?
         }
     };
@@ -123,21 +117,9 @@ fn prepare_item(line: usize, record: &Record) -> Result<BenchItem> {
         return Err(Error::invalid("pair", "names the same variable twice"));
     }
     if let Some(declared) = record.n_vars.filter(|&d| d != n) {
-        return Err(Error::invalid(
-            "n_vars",
-            format!("{declared} disagrees with the premise's {n} variables"),
-        ));
+        return Err(Error::invalid("n_vars", format!("{declared} disagrees with the premise's {n} variables")));
     }
-    Ok(BenchItem {
-        line,
-        id: record.id.clone(),
-        n,
-        relation,
-        x,
-        y,
-        label: record.label,
-        cpdag: premise.cpdag()?,
-    })
+    Ok(BenchItem { line, id: record.id.clone(), n, relation, x, y, label: record.label, cpdag: premise.cpdag()? })
 }
 
 /// Keep at most `max` items per number of variables (seeded choice, input order kept).
@@ -152,17 +134,10 @@ pub fn limit_per_size(items: Vec<BenchItem>, max: usize, seed: u64) -> Vec<Bench
             idx.iter().for_each(|&i| keep[i] = true);
         } else {
             let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, &[n as u64, 0x11]));
-            sample(&mut rng, idx.len(), max)
-                .into_iter()
-                .for_each(|k| keep[idx[k]] = true);
+            sample(&mut rng, idx.len(), max).into_iter().for_each(|k| keep[idx[k]] = true);
         }
     }
-    items
-        .into_iter()
-        .zip(keep)
-        .filter(|(_, k)| *k)
-        .map(|(i, _)| i)
-        .collect()
+    items.into_iter().zip(keep).filter(|(_, k)| *k).map(|(i, _)| i).collect()
 }
 
 /// One traced round with variable names.
@@ -277,30 +252,16 @@ pub fn run_item(
     let truth = draw_truth(&cands, &item.cpdag, &mut truth_rng)?;
     let mut oracle = build_oracle(&settings.oracle, truth.parent_sets(), model, derive_seed(base, &[3]), factory)?;
     let hypothesis = cands.hypothesis(item.relation, item.x, item.y);
-    let config = LoopConfig {
-        seed: derive_seed(base, &[4]),
-        ..settings.loop_config
-    };
+    let config = LoopConfig { seed: derive_seed(base, &[4]), ..settings.loop_config };
     let outcome = run_loop(cands.table(), &hypothesis, oracle.as_mut(), &config)?;
-    Ok(item_result(
-        item,
-        trial,
-        &cands,
-        &truth,
-        oracle.measured_errors(),
-        model,
-        outcome,
-        config.epsilon,
-    ))
+    Ok(item_result(item, trial, &cands, &truth, oracle.measured_errors(), model, outcome, config.epsilon))
 }
 
 fn draw_truth(cands: &Candidates, cpdag: &Pdag, rng: &mut impl Rng) -> Result<Dag> {
     if cands.exhaustive() {
         return Ok(cands.dags()[rng.random_range(0..cands.len())].clone());
     }
-    sample_mec(cpdag, 1, rng)
-        .pop()
-        .ok_or_else(|| Error::invalid("premise", "its class has no member DAG"))
+    sample_mec(cpdag, 1, rng).pop().ok_or_else(|| Error::invalid("premise", "its class has no member DAG"))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -319,11 +280,8 @@ fn item_result(
     let epsilon = settings_epsilon;
     let truth_holds = item.relation.holds(truth, item.x, item.y);
     let label_holds = item.label.map(|l| l == Label::Entailment);
-    let true_dag = truth
-        .edges()
-        .iter()
-        .map(|&(a, b)| format!("{}->{}", variable_name(a, n), variable_name(b, n)))
-        .collect();
+    let true_dag =
+        truth.edges().iter().map(|&(a, b)| format!("{}->{}", variable_name(a, n), variable_name(b, n))).collect();
     ItemResult {
         id: item.id.clone(),
         line: item.line,
@@ -385,9 +343,7 @@ pub fn run_bench(
     factory: Option<&dyn OracleFactory>,
     tick: &(dyn Fn() + Sync),
 ) -> Result<Vec<ItemResult>> {
-    let jobs: Vec<(usize, usize)> = (0..items.len())
-        .flat_map(|i| (0..settings.trials).map(move |t| (i, t)))
-        .collect();
+    let jobs: Vec<(usize, usize)> = (0..items.len()).flat_map(|i| (0..settings.trials).map(move |t| (i, t))).collect();
     jobs.par_iter()
         .map(|&(i, t)| {
             let item = &items[i];

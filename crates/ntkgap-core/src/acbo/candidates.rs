@@ -27,10 +27,7 @@ pub struct CandidateSettings {
 
 impl Default for CandidateSettings {
     fn default() -> Self {
-        Self {
-            cap: 20_000,
-            samples: 2_000,
-        }
+        Self { cap: 20_000, samples: 2_000 }
     }
 }
 
@@ -75,11 +72,7 @@ impl Candidates {
         if dags.is_empty() {
             return Err(Error::invalid("premise", "its equivalence class has no member DAG"));
         }
-        let class_size = if exhaustive {
-            Some(dags.len() as u64)
-        } else {
-            count_mec(cpdag, CLASS_SIZE_COUNT_CAP)
-        };
+        let class_size = if exhaustive { Some(dags.len() as u64) } else { count_mec(cpdag, CLASS_SIZE_COUNT_CAP) };
         Self::from_dags(dags, &weights, exhaustive, class_size)
     }
 
@@ -88,28 +81,13 @@ impl Candidates {
     /// # Errors
     /// [`Error::InvalidArgument`] if empty, mixed sizes, or bad weights.
     pub fn from_dags(dags: Vec<Dag>, weights: &[f64], exhaustive: bool, class_size: Option<u64>) -> Result<Self> {
-        let n = dags
-            .first()
-            .map(Dag::n)
-            .ok_or_else(|| Error::invalid("candidates", "the candidate set is empty"))?;
+        let n = dags.first().map(Dag::n).ok_or_else(|| Error::invalid("candidates", "the candidate set is empty"))?;
         if dags.iter().any(|d| d.n() != n) {
-            return Err(Error::invalid(
-                "candidates",
-                "candidates have different numbers of nodes",
-            ));
+            return Err(Error::invalid("candidates", "candidates have different numbers of nodes"));
         }
-        let descendants = dags
-            .iter()
-            .map(|d| (0..n).map(|v| d.descendants(v)).collect())
-            .collect();
+        let descendants = dags.iter().map(|d| (0..n).map(|v| d.descendants(v)).collect()).collect();
         let table = CandidateTable::new(n, descendants, weights)?;
-        Ok(Self {
-            dags,
-            weights: weights.to_vec(),
-            exhaustive,
-            class_size,
-            table,
-        })
+        Ok(Self { dags, weights: weights.to_vec(), exhaustive, class_size, table })
     }
 
     /// The distinct candidate DAGs.

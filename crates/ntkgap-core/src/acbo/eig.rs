@@ -79,32 +79,18 @@ pub fn hypothesis_information_gain(
     rng: &mut impl Rng,
 ) -> f64 {
     let groups = answer_groups(probabilities, table, query);
-    let p_holds: f64 = probabilities
-        .iter()
-        .zip(holds)
-        .filter(|(_, h)| **h)
-        .map(|(p, _)| p)
-        .sum();
+    let p_holds: f64 = probabilities.iter().zip(holds).filter(|(_, h)| **h).map(|(p, _)| p).sum();
     let total: f64 = probabilities.iter().sum();
     let p_holds = p_holds / total;
     if groups.len() <= 1 || p_holds <= 0.0 || p_holds >= 1.0 {
         return 0.0;
     }
     let side = |want: bool| -> Vec<f64> {
-        probabilities
-            .iter()
-            .zip(holds)
-            .map(|(&p, &h)| if h == want { p } else { 0.0 })
-            .collect()
+        probabilities.iter().zip(holds).map(|(&p, &h)| if h == want { p } else { 0.0 }).collect()
     };
     let h_all = answer_entropy_bits(&normalized(groups), query, model, rng);
     let h_true = answer_entropy_bits(&normalized(answer_groups(&side(true), table, query)), query, model, rng);
-    let h_false = answer_entropy_bits(
-        &normalized(answer_groups(&side(false), table, query)),
-        query,
-        model,
-        rng,
-    );
+    let h_false = answer_entropy_bits(&normalized(answer_groups(&side(false), table, query)), query, model, rng);
     (h_all - p_holds * h_true - (1.0 - p_holds) * h_false).max(0.0)
 }
 
@@ -148,10 +134,7 @@ fn answer_probability(a: u64, t: u64, mask: u64, model: ErrorModel) -> f64 {
 }
 
 fn mixture_probability(a: u64, groups: &[(u64, f64)], mask: u64, model: ErrorModel) -> f64 {
-    groups
-        .iter()
-        .map(|&(t, w)| w * answer_probability(a, t, mask, model))
-        .sum()
+    groups.iter().map(|&(t, w)| w * answer_probability(a, t, mask, model)).sum()
 }
 
 fn exact_answer_entropy_bits(groups: &[(u64, f64)], mask: u64, model: ErrorModel) -> f64 {
@@ -212,10 +195,7 @@ mod tests {
         let t = table();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let probs = [0.5, 0.3, 0.2];
-        let q = Query {
-            intervene: 0,
-            targets: 0b010,
-        }; // true only in candidate 0
+        let q = Query { intervene: 0, targets: 0b010 }; // true only in candidate 0
         for eta in [0.0, 0.05, 0.2] {
             let m = ErrorModel::symmetric(eta).unwrap();
             let p = 0.5;
@@ -243,10 +223,7 @@ mod tests {
         let t = table();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let m = ErrorModel::symmetric(0.1).unwrap();
-        let q = Query {
-            intervene: 2,
-            targets: 0b011,
-        }; // candidates 0 and 2 both say {}
+        let q = Query { intervene: 2, targets: 0b011 }; // candidates 0 and 2 both say {}
         assert_eq!(expected_information_gain(&[0.5, 0.0, 0.5], &t, &q, m, &mut rng), 0.0);
     }
 
@@ -267,10 +244,7 @@ mod tests {
         let g2 = hypothesis_information_gain(&probs, &t, &q2, exact, &h2, &mut rng);
         assert!((g2 - binary_entropy_bits(1.0 / 3.0)).abs() < 1e-12, "{g2}");
         // a certain hypothesis carries no information
-        assert_eq!(
-            hypothesis_information_gain(&probs, &t, &q, exact, &[true; 3], &mut rng),
-            0.0
-        );
+        assert_eq!(hypothesis_information_gain(&probs, &t, &q, exact, &[true; 3], &mut rng), 0.0);
         // noisy: gain about h never exceeds gain about the DAG (data processing)
         let noisy = ErrorModel::symmetric(0.1).unwrap();
         for q in all_queries(3, QueryKind::Set) {
@@ -287,9 +261,7 @@ mod tests {
         let groups = answer_groups(&[0.2, 0.5, 0.3], &t, &all_queries(3, QueryKind::Set)[1]);
         let exact = exact_answer_entropy_bits(&groups, 0b101, m);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        let runs: Vec<f64> = (0..40)
-            .map(|_| monte_carlo_answer_entropy_bits(&groups, 0b101, m, &mut rng))
-            .collect();
+        let runs: Vec<f64> = (0..40).map(|_| monte_carlo_answer_entropy_bits(&groups, 0b101, m, &mut rng)).collect();
         let mean = runs.iter().sum::<f64>() / runs.len() as f64;
         assert!((mean - exact).abs() < 0.01, "{mean} vs {exact}");
     }

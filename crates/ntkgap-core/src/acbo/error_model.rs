@@ -83,18 +83,12 @@ impl ErrorModel {
     /// # Errors
     /// [`Error::InvalidArgument`] unless both lie in [0, ½).
     pub fn new(false_positive_rate: f64, false_negative_rate: f64) -> Result<Self> {
-        for (name, r) in [
-            ("false-positive rate", false_positive_rate),
-            ("false-negative rate", false_negative_rate),
-        ] {
+        for (name, r) in [("false-positive rate", false_positive_rate), ("false-negative rate", false_negative_rate)] {
             if !(0.0..0.5).contains(&r) {
                 return Err(Error::invalid(name, format!("{r} is outside [0, 0.5)")));
             }
         }
-        Ok(Self {
-            false_positive_rate,
-            false_negative_rate,
-        })
+        Ok(Self { false_positive_rate, false_negative_rate })
     }
 
     /// Probability that the oracle answers "changes" given the truth for one variable.
@@ -148,37 +142,18 @@ mod tests {
     fn counts_split_by_truth_and_answer() {
         let mut c = BitCounts::default();
         c.add(0b0110, 0b0011, 0b1111);
-        assert_eq!(
-            c,
-            BitCounts {
-                true_yes: 1,
-                true_no: 1,
-                false_yes: 1,
-                false_no: 1
-            }
-        );
+        assert_eq!(c, BitCounts { true_yes: 1, true_no: 1, false_yes: 1, false_no: 1 });
         assert_eq!(c.disagreements(), 2);
     }
 
     #[test]
     fn likelihood_matches_the_formula_and_handles_zero_rates() {
         let m = ErrorModel::symmetric(0.1).unwrap();
-        let c = BitCounts {
-            true_yes: 3,
-            true_no: 1,
-            false_yes: 0,
-            false_no: 2,
-        };
+        let c = BitCounts { true_yes: 3, true_no: 1, false_yes: 0, false_no: 2 };
         let want = 5.0 * 0.9f64.ln() + 0.1f64.ln();
         assert!((m.log_likelihood(&c) - want).abs() < 1e-12);
         let exact = ErrorModel::symmetric(0.0).unwrap();
-        assert_eq!(
-            exact.log_likelihood(&BitCounts {
-                true_yes: 2,
-                ..Default::default()
-            }),
-            0.0
-        );
+        assert_eq!(exact.log_likelihood(&BitCounts { true_yes: 2, ..Default::default() }), 0.0);
         assert_eq!(exact.log_likelihood(&c), f64::NEG_INFINITY);
         assert!(ErrorModel::symmetric(0.5).is_err());
         assert!(ErrorModel::new(0.1, -0.1).is_err());

@@ -35,7 +35,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::acbo::bench::derive_seed;
-use crate::acbo::oracle::{Experimenter, ExperimentSettings};
+use crate::acbo::oracle::{ExperimentSettings, Experimenter};
 use crate::acbo::query::{Query, QueryKind};
 use crate::corpus::generate::RecordSink;
 use crate::corpus::names::variable_name;
@@ -80,7 +80,11 @@ pub fn local_questions(lab: &mut Experimenter, query: &Query) -> Vec<LocalQuesti
     let n = lab.descendants().len();
     lab.run(query)
         .into_iter()
-        .map(|e| LocalQuestion { target: e.target, effect: e.t, text: local_query_text(n, query.intervene, e.target, e.t) })
+        .map(|e| LocalQuestion {
+            target: e.target,
+            effect: e.t,
+            text: local_query_text(n, query.intervene, e.target, e.t),
+        })
         .collect()
 }
 
@@ -110,7 +114,10 @@ impl LocalCorpusConfig {
     pub fn validate(&self) -> Result<()> {
         let (lo, hi) = (*self.nodes.start(), *self.nodes.end());
         if lo > hi || lo < 2 || hi > MAX_NODES {
-            return Err(Error::invalid("--nodes", format!("{lo}..{hi} is not a non-empty range inside 2..{MAX_NODES}")));
+            return Err(Error::invalid(
+                "--nodes",
+                format!("{lo}..{hi} is not a non-empty range inside 2..{MAX_NODES}"),
+            ));
         }
         if self.systems == 0 {
             return Err(Error::invalid("--systems", "must be at least 1"));
@@ -120,7 +127,10 @@ impl LocalCorpusConfig {
         }
         let total = self.total_records();
         if total > MAX_LOCAL_RECORDS {
-            return Err(Error::invalid("--systems", format!("{total} records exceed the limit of {MAX_LOCAL_RECORDS}")));
+            return Err(Error::invalid(
+                "--systems",
+                format!("{total} records exceed the limit of {MAX_LOCAL_RECORDS}"),
+            ));
         }
         Ok(())
     }
@@ -315,12 +325,8 @@ mod tests {
 
     #[test]
     fn corpus_is_seeded_split_by_system_and_labelled_by_the_truth() {
-        let config = LocalCorpusConfig {
-            nodes: 3..=4,
-            systems: 12,
-            experiment: ExperimentSettings::new(200).unwrap(),
-            seed: 7,
-        };
+        let config =
+            LocalCorpusConfig { nodes: 3..=4, systems: 12, experiment: ExperimentSettings::new(200).unwrap(), seed: 7 };
         let tok = crate::tokenize::builtin::tokenizer().unwrap();
         let mut a: Vec<(Split, Record)> = Vec::new();
         let sizes = generate_local_corpus(&config, &tok, &mut a, &mut |_| {}).unwrap();

@@ -31,13 +31,7 @@ impl Posterior {
     pub fn new(table: &CandidateTable, model: ErrorModel) -> Self {
         let log_prior = table.log_prior().to_vec();
         let counts = vec![BitCounts::default(); log_prior.len()];
-        let mut post = Self {
-            model,
-            log_posterior: log_prior.clone(),
-            log_prior,
-            counts,
-            contradicted: false,
-        };
+        let mut post = Self { model, log_posterior: log_prior.clone(), log_prior, counts, contradicted: false };
         post.renormalize();
         post
     }
@@ -58,12 +52,8 @@ impl Posterior {
     }
 
     fn renormalize(&mut self) {
-        let raw: Vec<f64> = self
-            .log_prior
-            .iter()
-            .zip(&self.counts)
-            .map(|(p, c)| p + self.model.log_likelihood(c))
-            .collect();
+        let raw: Vec<f64> =
+            self.log_prior.iter().zip(&self.counts).map(|(p, c)| p + self.model.log_likelihood(c)).collect();
         let max = raw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         if max == f64::NEG_INFINITY {
             self.contradicted = true;
@@ -100,13 +90,7 @@ impl Posterior {
 
     /// P(h) = Σ over candidates where `holds[c]` of their posterior probability.
     pub fn probability_of(&self, holds: &[bool]) -> f64 {
-        let p: f64 = self
-            .log_posterior
-            .iter()
-            .zip(holds)
-            .filter(|(_, h)| **h)
-            .map(|(v, _)| v.exp())
-            .sum();
+        let p: f64 = self.log_posterior.iter().zip(holds).filter(|(_, h)| **h).map(|(v, _)| v.exp()).sum();
         // + 0.0 turns the −0.0 of an empty sum into 0.0
         p.clamp(0.0, 1.0) + 0.0
     }
@@ -169,10 +153,7 @@ mod tests {
         let table = chain_mec();
         let mut post = Posterior::new(&table, ErrorModel::symmetric(0.0).unwrap());
         assert!((post.entropy_bits() - 3f64.log2()).abs() < 1e-12);
-        let q = Query {
-            intervene: 1,
-            targets: 0b101,
-        };
+        let q = Query { intervene: 1, targets: 0b101 };
         post.update(&table, &q, &Answer { changed: 0b100 });
         assert!((post.probabilities()[0] - 1.0).abs() < 1e-12);
         assert!(post.entropy_bits().abs() < 1e-12);
@@ -184,10 +165,7 @@ mod tests {
     fn noisy_update_matches_bayes_rule() {
         let table = chain_mec();
         let mut post = Posterior::new(&table, ErrorModel::symmetric(0.2).unwrap());
-        let q = Query {
-            intervene: 0,
-            targets: 0b110,
-        };
+        let q = Query { intervene: 0, targets: 0b110 };
         post.update(&table, &q, &Answer { changed: 0b010 });
         // truths: {1,2}, {}, {} → likelihoods .8·.2, .2·.8, .2·.8 → all equal
         for p in post.probabilities() {
@@ -206,10 +184,7 @@ mod tests {
         let table = chain_mec();
         let mut post = Posterior::new(&table, ErrorModel::symmetric(0.0).unwrap());
         // do(1) changes both 0 and 2: the fork 0←1→2 minus... none of the three says both? candidate 2 does.
-        let q = Query {
-            intervene: 1,
-            targets: 0b101,
-        };
+        let q = Query { intervene: 1, targets: 0b101 };
         let table2 = table.without(2).unwrap();
         let mut post2 = Posterior::new(&table2, ErrorModel::symmetric(0.0).unwrap());
         post2.update(&table2, &q, &Answer { changed: 0b101 });

@@ -30,10 +30,7 @@ impl QueryKind {
         match text {
             "binary" => Ok(QueryKind::Binary),
             "set" => Ok(QueryKind::Set),
-            other => Err(Error::invalid(
-                "--query",
-                format!("{other:?} is not one of: binary, set"),
-            )),
+            other => Err(Error::invalid("--query", format!("{other:?} is not one of: binary, set"))),
         }
     }
 
@@ -81,16 +78,10 @@ pub fn all_queries(n: usize, kind: QueryKind) -> Vec<Query> {
     let mut queries = Vec::new();
     for x in 0..n {
         match kind {
-            QueryKind::Set => queries.push(Query {
-                intervene: x,
-                targets: all & !(1u64 << x),
-            }),
+            QueryKind::Set => queries.push(Query { intervene: x, targets: all & !(1u64 << x) }),
             QueryKind::Binary => {
                 for y in (0..n).filter(|&y| y != x) {
-                    queries.push(Query {
-                        intervene: x,
-                        targets: 1u64 << y,
-                    });
+                    queries.push(Query { intervene: x, targets: 1u64 << y });
                 }
             }
         }
@@ -146,9 +137,7 @@ mod tests {
         let set = all_queries(4, QueryKind::Set);
         assert_eq!(set.len(), 4);
         assert_eq!(set[1].targets, 0b1101);
-        assert!(all_queries(4, QueryKind::Binary)
-            .iter()
-            .all(|q| q.width() == 1 && q.targets >> q.intervene & 1 == 0));
+        assert!(all_queries(4, QueryKind::Binary).iter().all(|q| q.width() == 1 && q.targets >> q.intervene & 1 == 0));
     }
 
     #[test]
@@ -156,15 +145,9 @@ mod tests {
         // 0 → 1 → 2, 3 isolated
         let desc = descendant_sets(&[0, 0b1, 0b10, 0]).unwrap();
         assert_eq!(desc, vec![0b110, 0b100, 0, 0]);
-        let q = Query {
-            intervene: 0,
-            targets: 0b1110,
-        };
+        let q = Query { intervene: 0, targets: 0b1110 };
         assert_eq!(q.truth(&desc), 0b110);
         assert!(descendant_sets(&[0b10, 0b1]).is_err());
-        assert!(QueryKind::parse("sets")
-            .unwrap_err()
-            .to_string()
-            .contains("binary, set"));
+        assert!(QueryKind::parse("sets").unwrap_err().to_string().contains("binary, set"));
     }
 }

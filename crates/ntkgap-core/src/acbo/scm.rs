@@ -123,7 +123,8 @@ mod tests {
         let w = scm.weight(0, 1).unwrap();
         let data = scm.sample_observational(40_000, &mut rng);
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-        let cov = data[0].iter().zip(&data[1]).map(|(a, b)| a * b).sum::<f64>() / 40_000.0 - mean(&data[0]) * mean(&data[1]);
+        let cov =
+            data[0].iter().zip(&data[1]).map(|(a, b)| a * b).sum::<f64>() / 40_000.0 - mean(&data[0]) * mean(&data[1]);
         assert!((cov - w).abs() < 0.05, "{cov} vs {w}");
         assert!((SampleSummary::of(&data[1]).variance - (w * w + 1.0)).abs() < 0.15);
     }

@@ -82,10 +82,8 @@ pub fn choose(
     rng: &mut impl Rng,
 ) -> Option<Choice> {
     let probs = posterior.probabilities();
-    let gains: Vec<f64> = queries
-        .iter()
-        .map(|q| expected_information_gain(&probs, table, q, posterior.model(), rng))
-        .collect();
+    let gains: Vec<f64> =
+        queries.iter().map(|q| expected_information_gain(&probs, table, q, posterior.model(), rng)).collect();
     let (best, best_gain) = argmax(&gains);
     if best_gain <= EIG_TOLERANCE_BITS {
         return None;
@@ -107,19 +105,19 @@ pub fn choose(
         Selection::Random => rng.random_range(0..queries.len()),
         Selection::RoundRobin => asked % queries.len(),
     };
-    Some(Choice {
-        index,
-        eig_bits: gains[index],
-    })
+    Some(Choice { index, eig_bits: gains[index] })
 }
 
 /// First index of the maximum (later values must exceed it by the tolerance).
 fn argmax(values: &[f64]) -> (usize, f64) {
-    values.iter().enumerate().fold((0, f64::NEG_INFINITY), |acc, (i, &g)| {
-        if g > acc.1 + EIG_TOLERANCE_BITS {
-            (i, g)
-        } else {
-            acc
-        }
-    })
+    values.iter().enumerate().fold(
+        (0, f64::NEG_INFINITY),
+        |acc, (i, &g)| {
+            if g > acc.1 + EIG_TOLERANCE_BITS {
+                (i, g)
+            } else {
+                acc
+            }
+        },
+    )
 }

@@ -4,7 +4,6 @@
 //! alarm). Implemented here to keep the dependency list short; each has a test against
 //! published reference values.
 
-
 pub use crate::numeric::standard_normal;
 
 /// ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error < 1e-13).
@@ -62,10 +61,7 @@ fn beta_continued_fraction(x: f64, a: f64, b: f64) -> f64 {
     for m in 1..=300 {
         let m = m as f64;
         let m2 = 2.0 * m;
-        for aa in [
-            m * (b - m) * x / ((qam + m2) * (a + m2)),
-            -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)),
-        ] {
+        for aa in [m * (b - m) * x / ((qam + m2) * (a + m2)), -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))] {
             d = 1.0 + aa * d;
             d = if d.abs() < TINY { TINY } else { d };
             c = 1.0 + aa / c;

@@ -127,10 +127,8 @@ fn rate(num: u64, den: u64) -> Option<f64> {
 /// Summarize a group of results.
 pub fn summarize_group(results: &[&ItemResult], model: Option<ErrorModel>) -> GroupSummary {
     let truth_pairs: Vec<(bool, bool)> = results.iter().map(|r| (r.predicted_holds, r.truth_holds)).collect();
-    let label_pairs: Vec<(bool, bool)> = results
-        .iter()
-        .filter_map(|r| r.label.map(|l| (r.predicted_holds, l == Label::Entailment)))
-        .collect();
+    let label_pairs: Vec<(bool, bool)> =
+        results.iter().filter_map(|r| r.label.map(|l| (r.predicted_holds, l == Label::Entailment))).collect();
     let (accuracy, f1) = accuracy_f1(&truth_pairs);
     let (acc_l, f1_l) = accuracy_f1(&label_pairs);
     let errors = total_oracle_errors(results);
@@ -177,10 +175,8 @@ pub fn summarize_group(results: &[&ItemResult], model: Option<ErrorModel>) -> Gr
 /// The direct answers' (accuracy vs label, F1 vs label, accuracy vs truth); all `None` unless
 /// the group's runs carry direct answers.
 fn direct_summary(results: &[&ItemResult]) -> (Option<f64>, Option<f64>, Option<f64>) {
-    let vs_label: Vec<(bool, bool)> = results
-        .iter()
-        .filter_map(|r| Some((r.direct_predicted_entailment?, r.label? == Label::Entailment)))
-        .collect();
+    let vs_label: Vec<(bool, bool)> =
+        results.iter().filter_map(|r| Some((r.direct_predicted_entailment?, r.label? == Label::Entailment))).collect();
     let vs_truth: Vec<(bool, bool)> =
         results.iter().filter_map(|r| Some((r.direct_predicted_entailment?, r.truth_holds))).collect();
     let (acc, f1) = accuracy_f1(&vs_label);
@@ -203,10 +199,8 @@ fn total_oracle_errors(results: &[&ItemResult]) -> BitCounts {
 fn stop_reason_counts(results: &[&ItemResult]) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for r in results {
-        let key = serde_json::to_value(r.stop_reason)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
+        let key =
+            serde_json::to_value(r.stop_reason).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         *counts.entry(key).or_insert(0) += 1;
     }
     counts
@@ -239,15 +233,9 @@ pub fn summarize(results: &[ItemResult], models: &BTreeMap<usize, ErrorModel>) -
     for r in results {
         groups.entry(r.n_vars).or_default().push(r);
     }
-    let by_n_vars = groups
-        .iter()
-        .map(|(&n, rs)| (n, summarize_group(rs, models.get(&n).copied())))
-        .collect();
+    let by_n_vars = groups.iter().map(|(&n, rs)| (n, summarize_group(rs, models.get(&n).copied()))).collect();
     let all: Vec<&ItemResult> = results.iter().collect();
-    Summary {
-        by_n_vars,
-        overall: summarize_group(&all, None),
-    }
+    Summary { by_n_vars, overall: summarize_group(&all, None) }
 }
 
 fn pct(v: Option<f64>) -> String {

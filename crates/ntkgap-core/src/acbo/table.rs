@@ -25,29 +25,16 @@ impl CandidateTable {
             return Err(Error::invalid("candidates", "the candidate set is empty"));
         }
         if descendants.len() != prior_weights.len() {
-            return Err(Error::invalid(
-                "candidates",
-                "one prior weight per candidate is required",
-            ));
+            return Err(Error::invalid("candidates", "one prior weight per candidate is required"));
         }
         if descendants.iter().any(|d| d.len() != n) {
-            return Err(Error::invalid(
-                "candidates",
-                format!("every candidate needs {n} descendant sets"),
-            ));
+            return Err(Error::invalid("candidates", format!("every candidate needs {n} descendant sets")));
         }
         if prior_weights.iter().any(|w| !(w.is_finite() && *w > 0.0)) {
-            return Err(Error::invalid(
-                "candidates",
-                "prior weights must be positive and finite",
-            ));
+            return Err(Error::invalid("candidates", "prior weights must be positive and finite"));
         }
         let log_prior = prior_weights.iter().map(|w| w.ln()).collect();
-        Ok(Self {
-            n,
-            descendants,
-            log_prior,
-        })
+        Ok(Self { n, descendants, log_prior })
     }
 
     /// Uniform prior over the given candidates.

@@ -183,7 +183,10 @@ pub fn fit(k: &GramView<'_>, y: &[f64], config: &KernelFitConfig) -> Result<Kern
     let norm_sq = dot(&alpha, &f);
     let scale = alpha.iter().map(|a| a.abs()).sum::<f64>().powi(2) * mean_diag;
     if norm_sq < -1e-9 * scale.max(f64::MIN_POSITIVE) {
-        return Err(Error::Numerical { context: "kernel predictor".into(), reason: format!("αᵀKα = {norm_sq} < 0: K is not positive semi-definite") });
+        return Err(Error::Numerical {
+            context: "kernel predictor".into(),
+            reason: format!("αᵀKα = {norm_sq} < 0: K is not positive semi-definite"),
+        });
     }
     let correct = f.iter().zip(y).filter(|(fi, yi)| fi.signum() == **yi && **fi != 0.0).count();
     Ok(KernelFit {
@@ -330,7 +333,11 @@ mod tests {
         let values = features_gram(&phi);
         let k = GramView { rows: 12, cols: 12, values: &values };
         let y: Vec<f64> = (0..12).map(|i| if (i * 7) % 3 == 0 { 1.0 } else { -1.0 }).collect();
-        let config = KernelFitConfig { predictor: KernelPredictor::Logistic, ridge: RelativeRidge::new(0.05).unwrap(), ..Default::default() };
+        let config = KernelFitConfig {
+            predictor: KernelPredictor::Logistic,
+            ridge: RelativeRidge::new(0.05).unwrap(),
+            ..Default::default()
+        };
         let fit = fit(&k, &y, &config).unwrap();
         assert!(fit.converged && fit.iterations < 50, "{fit:?}");
         // Stationarity in f-space: ℓ'(f) + λα lies in the null space of K, so K(ℓ' + λα) = 0.
@@ -355,10 +362,17 @@ mod tests {
         assert!(fit(&k, &[1.0], &c).unwrap_err().to_string().contains("targets"));
         assert!(fit(&k, &[1.0, 0.0], &c).unwrap_err().to_string().contains("expected +1 or -1"));
         let zero = [0.0; 4];
-        assert!(fit(&GramView { rows: 2, cols: 2, values: &zero }, &[1.0, -1.0], &c).unwrap_err().to_string().contains("mean diagonal"));
+        assert!(fit(&GramView { rows: 2, cols: 2, values: &zero }, &[1.0, -1.0], &c)
+            .unwrap_err()
+            .to_string()
+            .contains("mean diagonal"));
         assert!(RelativeRidge::new(0.0).is_err() && RelativeRidge::new(f64::NAN).is_err());
         let indefinite = [1.0, 0.0, 0.0, -0.5];
-        let e = fit(&GramView { rows: 2, cols: 2, values: &indefinite }, &[1.0, -1.0], &KernelFitConfig { ridge: RelativeRidge::new(1e-3).unwrap(), ..c });
+        let e = fit(
+            &GramView { rows: 2, cols: 2, values: &indefinite },
+            &[1.0, -1.0],
+            &KernelFitConfig { ridge: RelativeRidge::new(1e-3).unwrap(), ..c },
+        );
         assert!(e.unwrap_err().to_string().contains("Cholesky"));
     }
 }

@@ -83,7 +83,10 @@ pub fn kernel_drift(k0: &[f64], kt: &[f64]) -> Result<f64> {
 pub fn agreement(actual: &[f64], linear: &[f64]) -> Result<Agreement> {
     let n = actual.len();
     if n == 0 || linear.len() != n {
-        return Err(Error::invalid("linearization agreement", format!("{n} actual and {} linearized changes", linear.len())));
+        return Err(Error::invalid(
+            "linearization agreement",
+            format!("{n} actual and {} linearized changes", linear.len()),
+        ));
     }
     check_finite("f_T − f₀", actual)?;
     check_finite("linearized f_T − f₀", linear)?;

@@ -105,16 +105,27 @@ impl GramView<'_> {
             return Err(Error::invalid("Gram matrix", format!("must be square, got {} x {}", self.rows, self.cols)));
         }
         if self.rows.checked_mul(self.cols) != Some(self.values.len()) {
-            return Err(Error::invalid("Gram matrix", format!("{} values do not fill {} x {}", self.values.len(), self.rows, self.cols)));
+            return Err(Error::invalid(
+                "Gram matrix",
+                format!("{} values do not fill {} x {}", self.values.len(), self.rows, self.cols),
+            ));
         }
         if let Some(k) = self.values.iter().position(|v| !v.is_finite()) {
-            return Err(Error::invalid("Gram matrix", format!("non-finite value at ({}, {})", k / self.cols, k % self.cols)));
+            return Err(Error::invalid(
+                "Gram matrix",
+                format!("non-finite value at ({}, {})", k / self.cols, k % self.cols),
+            ));
         }
         Ok(())
     }
 }
 
-fn validate_inputs(gram: &GramView<'_>, scores: &[f64], pairs: &[(usize, usize)], weight_norm_bound: f64) -> Result<()> {
+fn validate_inputs(
+    gram: &GramView<'_>,
+    scores: &[f64],
+    pairs: &[(usize, usize)],
+    weight_norm_bound: f64,
+) -> Result<()> {
     gram.validate()?;
     let n = gram.rows;
     if scores.len() != n {
@@ -139,7 +150,10 @@ fn validate_inputs(gram: &GramView<'_>, scores: &[f64], pairs: &[(usize, usize)]
         }
         for x in [i, j] {
             if gram.at(x, x) <= 0.0 {
-                return Err(Error::invalid(name, format!("K[{x},{x}] = {} is not > 0, so rho is undefined", gram.at(x, x))));
+                return Err(Error::invalid(
+                    name,
+                    format!("K[{x},{x}] = {} is not > 0, so rho is undefined", gram.at(x, x)),
+                ));
             }
         }
     }
@@ -157,7 +171,12 @@ pub fn kappa(gram: &GramView<'_>, pairs: &[(usize, usize)]) -> f64 {
 /// [`Error::InvalidArgument`] when K is not square or has non-finite values, the number of scores
 /// is not n, a score is non-finite, B is negative or non-finite, there is no pair, or a pair has
 /// an index out of range, two equal indices or a diagonal entry K_xx ≤ 0 (the pair is named).
-pub fn analyse(gram: &GramView<'_>, scores: &[f64], pairs: &[(usize, usize)], weight_norm_bound: f64) -> Result<(Vec<PairReport>, Summary)> {
+pub fn analyse(
+    gram: &GramView<'_>,
+    scores: &[f64],
+    pairs: &[(usize, usize)],
+    weight_norm_bound: f64,
+) -> Result<(Vec<PairReport>, Summary)> {
     validate_inputs(gram, scores, pairs, weight_norm_bound)?;
     let kappa = kappa(gram, pairs);
     let reports: Vec<PairReport> = pairs

@@ -62,7 +62,14 @@ pub struct PairEntries {
 }
 
 /// Compute the report of pair (i, j) from its Gram entries, its scores, κ and B.
-pub fn pair_report(i: usize, j: usize, entries: PairEntries, scores: (f64, f64), kappa: f64, weight_norm_bound: f64) -> PairReport {
+pub fn pair_report(
+    i: usize,
+    j: usize,
+    entries: PairEntries,
+    scores: (f64, f64),
+    kappa: f64,
+    weight_norm_bound: f64,
+) -> PairReport {
     let PairEntries { k_ii, k_jj, k_ij } = entries;
     let gap = scores.0 - scores.1;
     let a = k_ii.sqrt();

@@ -17,7 +17,8 @@ use crate::bound::PairReport;
 use crate::tokenize::Overlap;
 
 /// The columns of `--gram` mode, in order (also the first columns of the model-driven CSV).
-pub const GRAM_CSV_HEADER: &str = "i,j,gap,delta,a,b,published_bound,corrected_bound,published_violated,corrected_violated,\
+pub const GRAM_CSV_HEADER: &str =
+    "i,j,gap,delta,a,b,published_bound,corrected_bound,published_violated,corrected_violated,\
 rho,distance,cauchy_schwarz,kappa,weight_norm_bound";
 
 /// What a pair is, independent of any kernel.
@@ -103,8 +104,21 @@ pub fn csv_header(linearized: bool) -> String {
 pub fn gram_csv_fields(r: &PairReport) -> String {
     format!(
         "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-        r.i, r.j, r.gap, r.delta, r.a, r.b, r.published_bound, r.corrected_bound, r.published_violated,
-        r.corrected_violated, r.rho, r.distance, r.cauchy_schwarz, r.kappa, r.weight_norm_bound
+        r.i,
+        r.j,
+        r.gap,
+        r.delta,
+        r.a,
+        r.b,
+        r.published_bound,
+        r.corrected_bound,
+        r.published_violated,
+        r.corrected_violated,
+        r.rho,
+        r.distance,
+        r.cauchy_schwarz,
+        r.kappa,
+        r.weight_norm_bound
     )
 }
 
@@ -118,16 +132,31 @@ pub fn csv(rows: &[PairRow]) -> String {
         let _ = write!(
             out,
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            gram_csv_fields(&row.report), field(&info.id_a), field(&info.id_b), opt(info.n_vars), info.kind,
-            opt(info.labels.0), opt(info.labels.1), o.len_a, o.len_b, o.shared_fraction, o.jaccard,
-            o.normalized_levenshtein, o.differing_tokens, o.relative_difference, row.model_gap
+            gram_csv_fields(&row.report),
+            field(&info.id_a),
+            field(&info.id_b),
+            opt(info.n_vars),
+            info.kind,
+            opt(info.labels.0),
+            opt(info.labels.1),
+            o.len_a,
+            o.len_b,
+            o.shared_fraction,
+            o.jaccard,
+            o.normalized_levenshtein,
+            o.differing_tokens,
+            o.relative_difference,
+            row.model_gap
         );
         if linearized {
             let l = row.linearized;
             let _ = write!(
                 out,
                 ",{},{},{},{}",
-                opt(l.map(|l| l.gap)), opt(l.map(|l| l.error)), opt(l.map(|l| l.corrected_violated)), opt(l.map(|l| l.published_violated))
+                opt(l.map(|l| l.gap)),
+                opt(l.map(|l| l.error)),
+                opt(l.map(|l| l.corrected_violated)),
+                opt(l.map(|l| l.published_violated))
             );
         }
         out.push('\n');
@@ -209,7 +238,10 @@ pub fn summarize(n_vars: Option<usize>, rows: &[&PairRow]) -> GroupSummary {
     let rate = |k: usize| if n == 0 { f64::NAN } else { k as f64 / n as f64 };
     let published = count(&|r| r.report.published_violated);
     let corrected = count(&|r| r.report.corrected_violated);
-    let linear = rows.iter().any(|r| r.linearized.is_some()).then(|| count(&|r| r.linearized.is_some_and(|l| l.corrected_violated)));
+    let linear = rows
+        .iter()
+        .any(|r| r.linearized.is_some())
+        .then(|| count(&|r| r.linearized.is_some_and(|l| l.corrected_violated)));
     let m = |f: &dyn Fn(&PairRow) -> f64| mean(rows.iter().map(|r| f(r)));
     GroupSummary {
         n_vars,
@@ -251,7 +283,8 @@ pub fn render_table(groups: &[GroupSummary]) -> String {
     );
     for g in groups {
         let n = g.n_vars.map_or("-".to_string(), |n| n.to_string());
-        let _ = writeln!(
+        let _ =
+            writeln!(
             out,
             "{n:>6} {:>6} {:>7.4} {:>7.1} {:>11.3e} {:>13.3e} {:>11.3e} {:>10.3e} {:>10.3e} {:>9.3} {:>9.3} {:>12.3e}",
             g.pairs, g.mean_shared_fraction, g.mean_differing_tokens, g.mean_delta, g.median_delta, g.mean_abs_gap,
@@ -270,7 +303,14 @@ mod tests {
 
     fn row(n_vars: Option<usize>, gap: (f64, f64)) -> PairRow {
         let report = pair_report(0, 1, PairEntries { k_ii: 1.0, k_jj: 0.25, k_ij: 0.5 }, gap, 1.0, 1.0);
-        let info = PairInfo { id_a: "a,1".into(), id_b: "b".into(), n_vars, kind: "same_premise".into(), labels: (Some(1), Some(0)), overlap: overlap(&[1, 2, 3], &[1, 2, 4]) };
+        let info = PairInfo {
+            id_a: "a,1".into(),
+            id_b: "b".into(),
+            n_vars,
+            kind: "same_premise".into(),
+            labels: (Some(1), Some(0)),
+            overlap: overlap(&[1, 2, 3], &[1, 2, 4]),
+        };
         PairRow { report, info, model_gap: -0.25, linearized: None }
     }
 
@@ -279,7 +319,8 @@ mod tests {
         let text = csv(&[row(Some(3), (1.0, 0.5))]);
         let mut lines = text.lines();
         let header = lines.next().unwrap();
-        assert!(header.starts_with("i,j,gap,delta,a,b,published_bound,corrected_bound,published_violated,corrected_violated,"));
+        assert!(header
+            .starts_with("i,j,gap,delta,a,b,published_bound,corrected_bound,published_violated,corrected_violated,"));
         assert!(!header.contains("linearized"));
         let line = lines.next().unwrap();
         assert!(line.starts_with("0,1,0.5,0,1,0.5,0,0.5,true,false,"), "{line}");

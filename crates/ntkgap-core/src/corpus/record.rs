@@ -72,9 +72,7 @@ impl Record {
             }
             (Some(_), None, _) => Err("has \"premise\" but no \"hypothesis\"".into()),
             (None, Some(_), _) => Err("has \"hypothesis\" but no \"premise\"".into()),
-            (None, None, None) => {
-                Err("needs \"premise\" and \"hypothesis\" (strings) or \"text\"".into())
-            }
+            (None, None, None) => Err("needs \"premise\" and \"hypothesis\" (strings) or \"text\"".into()),
         }
     }
 
@@ -146,9 +144,7 @@ impl<'de> Deserialize<'de> for Label {
                 Some(0) => Ok(Label::NotEntailment),
                 _ => Err(D::Error::custom(format!("label {n} is not 0 or 1"))),
             },
-            serde_json::Value::Bool(b) => {
-                Ok(if *b { Label::Entailment } else { Label::NotEntailment })
-            }
+            serde_json::Value::Bool(b) => Ok(if *b { Label::Entailment } else { Label::NotEntailment }),
             other => Err(D::Error::custom(format!("label must be a string or 0/1, got {other}"))),
         }
     }

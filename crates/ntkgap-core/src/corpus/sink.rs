@@ -93,4 +93,3 @@ impl RecordSink for CorpusWriter {
         }
     }
 }
-

@@ -124,7 +124,9 @@ pub fn read(path: &Path) -> Result<NpyArray> {
         return Err(bad(&format!("payload of {} bytes does not match shape {shape:?}", payload.len())));
     }
     let data: Vec<f64> = match dtype {
-        NpyDtype::F32 => payload.chunks_exact(4).map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))).collect(),
+        NpyDtype::F32 => {
+            payload.chunks_exact(4).map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))).collect()
+        }
         NpyDtype::F64 => payload
             .chunks_exact(8)
             .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
@@ -141,12 +143,7 @@ fn parse_shape(header: &str) -> Option<Vec<usize>> {
     // The value must be a parenthesised tuple right after the key: `'shape': (3, 4)`.
     let inner = header[start..].trim_start().strip_prefix('(')?;
     let close = inner.find(')')?;
-    inner[..close]
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse().ok())
-        .collect()
+    inner[..close].split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.parse().ok()).collect()
 }
 
 #[cfg(test)]

@@ -111,12 +111,7 @@ pub(super) struct AmoCounter<'a> {
 impl<'a> AmoCounter<'a> {
     /// A counter for the components of `undirected`; counts above `cap` read as `cap + 1`.
     pub(super) fn new(undirected: &'a [u64], cap: u128) -> Self {
-        AmoCounter {
-            undirected,
-            cap: cap.min(u128::MAX - 1),
-            memo: HashMap::new(),
-            gave_up: false,
-        }
+        AmoCounter { undirected, cap: cap.min(u128::MAX - 1), memo: HashMap::new(), gave_up: false }
     }
 
     fn saturate(&self, x: Option<u128>) -> u128 {
@@ -132,15 +127,7 @@ impl<'a> AmoCounter<'a> {
     /// every edge at root away from it, then Meek closure), plus the closed local PDAG.
     pub(super) fn rooted(&self, set: u64, root: usize) -> (Vec<u64>, Pdag) {
         let n = self.undirected.len();
-        let und: Vec<u64> = (0..n)
-            .map(|v| {
-                if set & (1 << v) != 0 {
-                    self.undirected[v] & set
-                } else {
-                    0
-                }
-            })
-            .collect();
+        let und: Vec<u64> = (0..n).map(|v| if set & (1 << v) != 0 { self.undirected[v] & set } else { 0 }).collect();
         let mut local = Pdag::from_parts(vec![0; n], und);
         for w in bits(self.undirected[root] & set) {
             local.orient(root, w);

@@ -52,10 +52,7 @@ impl MecKey {
 
     /// The v-structures `(a, c, b)` (a → c ← b, a < b), sorted.
     pub fn v_structures(&self) -> Vec<(usize, usize, usize)> {
-        self.v_structures
-            .iter()
-            .map(|&(a, c, b)| (a as usize, c as usize, b as usize))
-            .collect()
+        self.v_structures.iter().map(|&(a, c, b)| (a as usize, c as usize, b as usize)).collect()
     }
 
     /// The CPDAG of the class this key names.
@@ -68,16 +65,8 @@ impl MecKey {
 
 /// The Markov-equivalence key (skeleton + sorted v-structures) of a DAG.
 pub fn mec_key(dag: &Dag) -> MecKey {
-    let v_structures = dag
-        .v_structures()
-        .into_iter()
-        .map(|(a, c, b)| (a as u8, c as u8, b as u8))
-        .collect();
-    MecKey {
-        n: dag.n() as u8,
-        skeleton: dag.skeleton().into_boxed_slice(),
-        v_structures,
-    }
+    let v_structures = dag.v_structures().into_iter().map(|(a, c, b)| (a as u8, c as u8, b as u8)).collect();
+    MecKey { n: dag.n() as u8, skeleton: dag.skeleton().into_boxed_slice(), v_structures }
 }
 
 /// The CPDAG (essential graph) of a DAG's Markov equivalence class.
@@ -89,11 +78,7 @@ pub fn cpdag(dag: &Dag) -> Pdag {
 
 /// Skeleton undirected, v-structures oriented; inputs already validated.
 fn pattern(n: usize, skeleton: &[u64], v_structures: &[(usize, usize, usize)]) -> Pdag {
-    let mut pdag = Pdag {
-        n,
-        directed: vec![0; n],
-        undirected: skeleton.to_vec(),
-    };
+    let mut pdag = Pdag { n, directed: vec![0; n], undirected: skeleton.to_vec() };
     for &(a, c, b) in v_structures {
         pdag.orient(a, c);
         pdag.orient(b, c);
@@ -110,20 +95,14 @@ impl Pdag {
     /// with different kinds (both directions, or directed and undirected).
     pub fn new(n: usize, directed: &[(usize, usize)], undirected: &[(usize, usize)]) -> Result<Pdag> {
         check_node_count(n)?;
-        let mut pdag = Pdag {
-            n,
-            directed: vec![0; n],
-            undirected: vec![0; n],
-        };
+        let mut pdag = Pdag { n, directed: vec![0; n], undirected: vec![0; n] };
         for (i, &(a, b)) in directed.iter().chain(undirected).enumerate() {
             if a >= n || b >= n || a == b {
                 return Err(Error::Graph(format!("edge ({a}, {b}) is a self loop or leaves 0..{n}")));
             }
             let duplicate = pdag.is_undirected(a, b) || pdag.is_directed(b, a);
             if duplicate || (i >= directed.len() && pdag.is_directed(a, b)) {
-                return Err(Error::Graph(format!(
-                    "nodes {a} and {b} are joined by two different edges"
-                )));
+                return Err(Error::Graph(format!("nodes {a} and {b} are joined by two different edges")));
             }
             if i < directed.len() {
                 pdag.directed[b] |= 1 << a;
@@ -148,20 +127,14 @@ impl Pdag {
     ) -> Result<Pdag> {
         check_node_count(n)?;
         check_skeleton(n, skeleton)?;
-        let mut pdag = Pdag {
-            n,
-            directed: vec![0; n],
-            undirected: skeleton.to_vec(),
-        };
+        let mut pdag = Pdag { n, directed: vec![0; n], undirected: skeleton.to_vec() };
         for &(a, c, b) in v_structures {
             let bad = |why: &str| Error::Graph(format!("v-structure ({a}, {c}, {b}) {why}"));
             if a >= n || b >= n || c >= n || a == b {
                 return Err(bad("has a node outside 0..n or a == b"));
             }
             if skeleton[c] & (1 << a) == 0 || skeleton[c] & (1 << b) == 0 || skeleton[a] & (1 << b) != 0 {
-                return Err(bad(
-                    "does not match the skeleton (needs a — c — b with a, b non-adjacent)",
-                ));
+                return Err(bad("does not match the skeleton (needs a — c — b with a, b non-adjacent)"));
             }
             if pdag.is_directed(c, a) || pdag.is_directed(c, b) {
                 return Err(bad("contradicts another v-structure"));
@@ -249,9 +222,7 @@ impl Pdag {
 
     /// Bitset of w with v → w.
     pub fn directed_children(&self, v: usize) -> u64 {
-        (0..self.n)
-            .filter(|&w| self.is_directed(v, w))
-            .fold(0, |acc, w| acc | 1 << w)
+        (0..self.n).filter(|&w| self.is_directed(v, w)).fold(0, |acc, w| acc | 1 << w)
     }
 
     /// Bitset of u with u — v.
@@ -269,18 +240,14 @@ impl Pdag {
 
     /// All directed edges `(from, to)`, sorted.
     pub fn directed_edges(&self) -> Vec<(usize, usize)> {
-        let mut out: Vec<_> = (0..self.n)
-            .flat_map(|to| bits(self.directed[to]).map(move |from| (from, to)))
-            .collect();
+        let mut out: Vec<_> = (0..self.n).flat_map(|to| bits(self.directed[to]).map(move |from| (from, to))).collect();
         out.sort_unstable();
         out
     }
 
     /// All undirected edges `(a, b)` with a < b, sorted.
     pub fn undirected_edges(&self) -> Vec<(usize, usize)> {
-        (0..self.n)
-            .flat_map(|a| bits(self.undirected[a] & !full_set(a + 1)).map(move |b| (a, b)))
-            .collect()
+        (0..self.n).flat_map(|a| bits(self.undirected[a] & !full_set(a + 1)).map(move |b| (a, b))).collect()
     }
 
     /// The v-structures `(a, c, b)` formed by directed edges (a → c ← b, a < b, a and b
@@ -306,32 +273,21 @@ impl Pdag {
 
     /// Build from raw parts without checks (for the MEC algorithms).
     pub(super) fn from_parts(directed: Vec<u64>, undirected: Vec<u64>) -> Pdag {
-        Pdag {
-            n: directed.len(),
-            directed,
-            undirected,
-        }
+        Pdag { n: directed.len(), directed, undirected }
     }
 }
 
 /// `n` symmetric, loop-free neighbour bitsets inside `0..n`.
 fn check_skeleton(n: usize, skeleton: &[u64]) -> Result<()> {
     if skeleton.len() != n {
-        return Err(Error::Graph(format!(
-            "skeleton has {} rows, expected {n}",
-            skeleton.len()
-        )));
+        return Err(Error::Graph(format!("skeleton has {} rows, expected {n}", skeleton.len())));
     }
     for (v, &nb) in skeleton.iter().enumerate() {
         if nb & !full_set(n) != 0 || nb & (1 << v) != 0 {
-            return Err(Error::Graph(format!(
-                "skeleton row {v} has a self loop or a node outside 0..{n}"
-            )));
+            return Err(Error::Graph(format!("skeleton row {v} has a self loop or a node outside 0..{n}")));
         }
         if let Some(u) = bits(nb).find(|&u| skeleton[u] & (1 << v) == 0) {
-            return Err(Error::Graph(format!(
-                "skeleton is not symmetric: {v} — {u} but not {u} — {v}"
-            )));
+            return Err(Error::Graph(format!("skeleton is not symmetric: {v} — {u} but not {u} — {v}")));
         }
     }
     Ok(())

@@ -57,9 +57,7 @@ pub(crate) fn parent_sets_acyclic(parents: &[u64]) -> bool {
     let mut remaining = full_set(parents.len());
     while remaining != 0 {
         // Sources among the remaining nodes: no parent left in `remaining`.
-        let sources = bits(remaining)
-            .filter(|&v| parents[v] & remaining == 0)
-            .fold(0u64, |acc, v| acc | 1 << v);
+        let sources = bits(remaining).filter(|&v| parents[v] & remaining == 0).fold(0u64, |acc, v| acc | 1 << v);
         if sources == 0 {
             return false;
         }
@@ -150,11 +148,7 @@ impl Dag {
             return 0;
         }
         let bit = 1u64 << v;
-        self.parents
-            .iter()
-            .enumerate()
-            .filter(|(_, &p)| p & bit != 0)
-            .fold(0, |acc, (w, _)| acc | 1 << w)
+        self.parents.iter().enumerate().filter(|(_, &p)| p & bit != 0).fold(0, |acc, (w, _)| acc | 1 << w)
     }
 
     /// Every node with a directed path into some member of `set`, plus `set` itself, using only
@@ -175,9 +169,8 @@ impl Dag {
     pub fn descendants_within(&self, set: u64, allowed: u64) -> u64 {
         let mut reached = set;
         loop {
-            let next = bits(allowed & !reached)
-                .filter(|&w| self.parents[w] & reached != 0)
-                .fold(0u64, |a, w| a | 1 << w);
+            let next =
+                bits(allowed & !reached).filter(|&w| self.parents[w] & reached != 0).fold(0u64, |a, w| a | 1 << w);
             if next == 0 {
                 return reached;
             }
@@ -208,9 +201,8 @@ impl Dag {
 
     /// All edges `(from, to)`, sorted.
     pub fn edges(&self) -> Vec<(usize, usize)> {
-        let mut out: Vec<(usize, usize)> = (0..self.n)
-            .flat_map(|to| bits(self.parents[to]).map(move |from| (from, to)))
-            .collect();
+        let mut out: Vec<(usize, usize)> =
+            (0..self.n).flat_map(|to| bits(self.parents[to]).map(move |from| (from, to))).collect();
         out.sort_unstable();
         out
     }

@@ -148,9 +148,7 @@ fn unpack_parents(n: usize, packed: u64) -> Vec<u64> {
 fn classes(n: usize) -> Result<KeyMap<(u64, u64)>> {
     let mut map: KeyMap<(u64, u64)> = KeyMap::default();
     for_each_dag(n, |dag| {
-        map.entry(packed_key(&dag.parents))
-            .or_insert_with(|| (pack_parents(&dag.parents), 0))
-            .1 += 1;
+        map.entry(packed_key(&dag.parents)).or_insert_with(|| (pack_parents(&dag.parents), 0)).1 += 1;
     })?;
     Ok(map)
 }

@@ -35,18 +35,9 @@ pub struct MecMembers {
 /// All members of the class of `cpdag`, at most `cap` of them (`exhaustive` is false when more
 /// exist). Deterministic order.
 pub fn enumerate_mec(cpdag: &Pdag, cap: usize) -> MecMembers {
-    let mut search = Search {
-        target: cpdag.v_structures(),
-        cap,
-        found: 0,
-        dags: Vec::new(),
-        keep: true,
-    };
+    let mut search = Search { target: cpdag.v_structures(), cap, found: 0, dags: Vec::new(), keep: true };
     let complete = search.visit(cpdag.clone());
-    MecMembers {
-        dags: search.dags,
-        exhaustive: complete,
-    }
+    MecMembers { dags: search.dags, exhaustive: complete }
 }
 
 /// The number of members of the class of `cpdag`, or `None` when it exceeds `cap` (or, for a
@@ -54,13 +45,7 @@ pub fn enumerate_mec(cpdag: &Pdag, cap: usize) -> MecMembers {
 pub fn count_mec(cpdag: &Pdag, cap: u64) -> Option<u64> {
     if !is_chain_cpdag(cpdag) {
         let capped = usize::try_from(cap).unwrap_or(usize::MAX);
-        let mut search = Search {
-            target: cpdag.v_structures(),
-            cap: capped,
-            found: 0,
-            dags: Vec::new(),
-            keep: false,
-        };
+        let mut search = Search { target: cpdag.v_structures(), cap: capped, found: 0, dags: Vec::new(), keep: false };
         return search.visit(cpdag.clone()).then_some(search.found as u64);
     }
     let (_, undirected) = cpdag.parts();

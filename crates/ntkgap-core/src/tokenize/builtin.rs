@@ -43,24 +43,88 @@ pub const TEMPLATE_WORDS: &[&str] = &[
     // Premise: "Suppose there is a closed system of {n} variables, {list}. All the statistical
     // relations among these {n} variables are as follows: {A} correlates with {B}. However, {A}
     // is independent of {B}. {A} and {B} are independent given {C} and {D}."
-    "Suppose", "there", "is", "a", "closed", "system", "of", "variables", "All", "the", "statistical",
-    "relations", "among", "these", "are", "as", "follows", "correlates", "with", "However",
-    "independent", "and", "given",
+    "Suppose",
+    "there",
+    "is",
+    "a",
+    "closed",
+    "system",
+    "of",
+    "variables",
+    "All",
+    "the",
+    "statistical",
+    "relations",
+    "among",
+    "these",
+    "are",
+    "as",
+    "follows",
+    "correlates",
+    "with",
+    "However",
+    "independent",
+    "and",
+    "given",
     // Hypotheses: "{i} directly causes {j}.", "{i} causes something else which causes {j}.",
     // "{j} is a cause for {i}, but not a direct one.", "There exists at least one collider
     // (i.e., common effect) of {i} and {j}.", "... confounder (i.e., common cause) of ..."
-    "directly", "causes", "something", "else", "which", "cause", "for", "but", "not", "direct", "one",
-    "There", "exists", "at", "least", "collider", "i", "e", "common", "effect", "confounder",
+    "directly",
+    "causes",
+    "something",
+    "else",
+    "which",
+    "cause",
+    "for",
+    "but",
+    "not",
+    "direct",
+    "one",
+    "There",
+    "exists",
+    "at",
+    "least",
+    "collider",
+    "i",
+    "e",
+    "common",
+    "effect",
+    "confounder",
     // Variants that the label / relation wording of other benchmarks uses.
-    "variable", "correlated",
+    "variable",
+    "correlated",
 ];
 
 /// Extra words for the A-CBO local query texts ("Under an intervention on X, does Y change?",
 /// "If we intervene on X, what happens to Y?", answers "Yes"/"No").
 pub const QUERY_WORDS: &[&str] = &[
-    "under", "do", "intervention", "on", "does", "change", "changes", "if", "we", "intervene",
-    "intervening", "Yes", "No", "what", "happens", "to", "when", "an", "in", "will", "affect",
-    "set", "value", "true", "false", "answer", "question",
+    "under",
+    "do",
+    "intervention",
+    "on",
+    "does",
+    "change",
+    "changes",
+    "if",
+    "we",
+    "intervene",
+    "intervening",
+    "Yes",
+    "No",
+    "what",
+    "happens",
+    "to",
+    "when",
+    "an",
+    "in",
+    "will",
+    "affect",
+    "set",
+    "value",
+    "true",
+    "false",
+    "answer",
+    "question",
 ];
 
 /// The vocabulary in id order (token `i` has id `i`).
@@ -222,7 +286,10 @@ mod tests {
         let loaded = HfTokenizer::from_path(dir.path()).unwrap();
         let built = tokenizer().unwrap();
         let text = "Z correlates with Y. However, Z is independent of X.";
-        assert_eq!(loaded.encode_pair(text, "Z directly causes Y.").unwrap(), built.encode_pair(text, "Z directly causes Y.").unwrap());
+        assert_eq!(
+            loaded.encode_pair(text, "Z directly causes Y.").unwrap(),
+            built.encode_pair(text, "Z directly causes Y.").unwrap()
+        );
         assert_eq!(loaded.vocab_size(), vocabulary().len());
     }
 }

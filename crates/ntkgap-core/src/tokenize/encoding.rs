@@ -85,9 +85,9 @@ pub fn pad_batch(encodings: &[Encoding], pad_id: u32) -> Result<PaddedBatch> {
     if encodings.is_empty() {
         return Err(Error::invalid("batch", "cannot pad an empty batch"));
     }
-    if let Some(i) = encodings.iter().position(|e| {
-        e.token_type_ids.len() != e.ids.len() || e.attention_mask.len() != e.ids.len()
-    }) {
+    if let Some(i) =
+        encodings.iter().position(|e| e.token_type_ids.len() != e.ids.len() || e.attention_mask.len() != e.ids.len())
+    {
         return Err(Error::invalid("batch", format!("encoding {i} has arrays of different lengths")));
     }
     let seq_len = encodings.iter().map(Encoding::len).max().unwrap_or(0);

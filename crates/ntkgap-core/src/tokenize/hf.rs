@@ -137,10 +137,7 @@ impl Tokenizer for HfTokenizer {
     }
 
     fn encode(&self, text: &str) -> Result<Encoding> {
-        let e = self
-            .inner
-            .encode(text, true)
-            .map_err(|e| Error::invalid("text", format!("tokenizer failed: {e}")))?;
+        let e = self.inner.encode(text, true).map_err(|e| Error::invalid("text", format!("tokenizer failed: {e}")))?;
         Ok(Self::convert(&e))
     }
 
@@ -159,9 +156,7 @@ impl Tokenizer for HfTokenizer {
         if let Some(bad) = ids.iter().find(|&&id| id as usize >= size) {
             return Err(Error::invalid("token id", format!("{bad} is outside the vocabulary of size {size}")));
         }
-        self.inner
-            .decode(ids, skip_special)
-            .map_err(|e| Error::invalid("token ids", format!("decoding failed: {e}")))
+        self.inner.decode(ids, skip_special).map_err(|e| Error::invalid("token ids", format!("decoding failed: {e}")))
     }
 
     fn tokens(&self, ids: &[u32]) -> Vec<String> {
@@ -194,9 +189,7 @@ impl Tokenizer for HfTokenizer {
             strategy: TruncationStrategy::OnlyFirst,
             stride: 0,
         };
-        self.inner
-            .with_truncation(Some(params))
-            .map_err(|e| Error::invalid("--max-length", e.to_string()))?;
+        self.inner.with_truncation(Some(params)).map_err(|e| Error::invalid("--max-length", e.to_string()))?;
         self.max_length = max_length;
         Ok(())
     }
@@ -250,7 +243,10 @@ fn resolve_file(path: &Path) -> Result<PathBuf> {
         return Ok(file);
     }
     if !path.exists() {
-        return Err(Error::bad_input(path, "no such file or directory (expected `builtin`, a tokenizer.json or a directory holding one)"));
+        return Err(Error::bad_input(
+            path,
+            "no such file or directory (expected `builtin`, a tokenizer.json or a directory holding one)",
+        ));
     }
     Ok(path.to_path_buf())
 }

@@ -163,8 +163,14 @@ mod tests {
 
     #[test]
     fn padding_is_ignored_for_encodings() {
-        let a = Encoding { ids: vec![2, 9, 3, 0, 0], token_type_ids: vec![0; 5], attention_mask: vec![1, 1, 1, 0, 0], truncated: false };
-        let b = Encoding { ids: vec![2, 9, 3], token_type_ids: vec![0; 3], attention_mask: vec![1; 3], truncated: false };
+        let a = Encoding {
+            ids: vec![2, 9, 3, 0, 0],
+            token_type_ids: vec![0; 5],
+            attention_mask: vec![1, 1, 1, 0, 0],
+            truncated: false,
+        };
+        let b =
+            Encoding { ids: vec![2, 9, 3], token_type_ids: vec![0; 3], attention_mask: vec![1; 3], truncated: false };
         assert_eq!(overlap_encodings(&a, &b), overlap(&[2, 9, 3], &[2, 9, 3]));
     }
 }

@@ -286,7 +286,11 @@ fn same_premise(
     collect_groups(per_group, groups.len(), stats)
 }
 
-fn collect_groups(per_group: Vec<(Vec<Candidate>, usize, bool)>, groups: usize, stats: &mut MineStats) -> Vec<Candidate> {
+fn collect_groups(
+    per_group: Vec<(Vec<Candidate>, usize, bool)>,
+    groups: usize,
+    stats: &mut MineStats,
+) -> Vec<Candidate> {
     stats.groups += groups;
     let mut out = Vec::new();
     for (kept, n, cut) in per_group {
@@ -300,10 +304,8 @@ fn collect_groups(per_group: Vec<(Vec<Candidate>, usize, bool)>, groups: usize, 
 /// Sorted ids of each distinct premise encoded alone, keyed by premise text.
 fn premise_ids(records: &[EncodedRecord], tokenizer: &dyn Tokenizer) -> Result<HashMap<String, Vec<u32>>> {
     let distinct: BTreeSet<&str> = records.iter().map(premise_of).collect();
-    let encoded: Vec<Result<(String, Vec<u32>)>> = distinct
-        .into_par_iter()
-        .map(|p| Ok((p.to_string(), tokenizer.encode(p)?.ids)))
-        .collect();
+    let encoded: Vec<Result<(String, Vec<u32>)>> =
+        distinct.into_par_iter().map(|p| Ok((p.to_string(), tokenizer.encode(p)?.ids))).collect();
     encoded.into_iter().collect()
 }
 
@@ -350,7 +352,10 @@ fn same_hypothesis_group(
             if shared_fraction_sorted(&sorted[i], &sorted[j]) < config.min_overlap {
                 continue;
             }
-            let score = shared_fraction_sorted(&premise_sorted[premise_of(&records[i])], &premise_sorted[premise_of(&records[j])]);
+            let score = shared_fraction_sorted(
+                &premise_sorted[premise_of(&records[i])],
+                &premise_sorted[premise_of(&records[j])],
+            );
             scored.insert((i, j), Candidate { i, j, score, tiebreak });
         }
     }
@@ -418,7 +423,8 @@ mod tests {
 
     fn corpus(tok: &dyn Tokenizer) -> Vec<EncodedRecord> {
         let collider = "Z correlates with Y. Y correlates with X. However, Z is independent of X.";
-        let chain = "Z correlates with Y. Z correlates with X. Y correlates with X. However, Z and X are independent given Y.";
+        let chain =
+            "Z correlates with Y. Z correlates with X. Y correlates with X. However, Z and X are independent given Y.";
         let far = "Z and Y are independent given X. Z and X are independent given Y. Y and X are independent given Z.";
         vec![
             rec(tok, 1, collider, "Z directly causes Y.", Label::Entailment),

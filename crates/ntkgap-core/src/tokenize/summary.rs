@@ -98,10 +98,7 @@ pub fn summarize(pairs: &[NearMissPair]) -> Vec<OverlapRow> {
             kind,
             n_vars: (n != usize::MAX).then_some(n),
             pairs: overlaps.len(),
-            stats: METRICS
-                .iter()
-                .map(|(_, f)| Stat::of(&overlaps.iter().map(|o| f(o)).collect::<Vec<_>>()))
-                .collect(),
+            stats: METRICS.iter().map(|(_, f)| Stat::of(&overlaps.iter().map(|o| f(o)).collect::<Vec<_>>())).collect(),
         })
         .collect()
 }

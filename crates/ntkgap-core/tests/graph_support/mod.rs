@@ -7,9 +7,8 @@
 /// Every labelled DAG on `n` nodes, from all 2^(n(n−1)) directed graphs filtered by a DFS
 /// cycle check. Parent bitsets per node.
 pub fn all_dags_brute_force(n: usize) -> Vec<Vec<u64>> {
-    let pairs: Vec<(usize, usize)> = (0..n)
-        .flat_map(|a| (0..n).filter(move |&b| b != a).map(move |b| (a, b)))
-        .collect();
+    let pairs: Vec<(usize, usize)> =
+        (0..n).flat_map(|a| (0..n).filter(move |&b| b != a).map(move |b| (a, b))).collect();
     let mut out = Vec::new();
     for mask in 0u64..(1u64 << pairs.len()) {
         let mut parents = vec![0u64; n];

@@ -14,7 +14,9 @@ use rayon::prelude::*;
 
 use crate::acbo::bench::{derive_seed, BenchSettings};
 use crate::acbo::error_model::{BitCounts, ErrorModel};
-use crate::acbo::oracle::{calibrate_experiment, ExperimentOracle, ExperimentSettings, NoisyOracle, Oracle, OracleFactory, OracleSpec};
+use crate::acbo::oracle::{
+    calibrate_experiment, ExperimentOracle, ExperimentSettings, NoisyOracle, Oracle, OracleFactory, OracleSpec,
+};
 use crate::acbo::query::descendant_sets;
 use crate::error::{Error, Result};
 use crate::graph::{default_edge_probability, random_dag};
@@ -54,12 +56,13 @@ pub fn build_oracle<'a>(
 pub fn calibration_systems(settings: &BenchSettings, n: usize) -> Result<Vec<Vec<u64>>> {
     let count = settings.calibration_systems;
     if count == 0 || count > MAX_CALIBRATION_SYSTEMS {
-        return Err(Error::invalid("--calibration-systems", format!("{count} is outside 1..={MAX_CALIBRATION_SYSTEMS}")));
+        return Err(Error::invalid(
+            "--calibration-systems",
+            format!("{count} is outside 1..={MAX_CALIBRATION_SYSTEMS}"),
+        ));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(settings.seed, &[n as u64, 0xCA1]));
-    (0..count)
-        .map(|_| random_dag(n, default_edge_probability(n), &mut rng).map(|d| d.parent_sets().to_vec()))
-        .collect()
+    (0..count).map(|_| random_dag(n, default_edge_probability(n), &mut rng).map(|d| d.parent_sets().to_vec())).collect()
 }
 
 /// The likelihood's error model per number of variables: η for `noisy:η`; for `experiment:S`

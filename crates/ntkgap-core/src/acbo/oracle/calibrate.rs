@@ -40,7 +40,10 @@ impl Calibration {
             let r = if total == 0 { 0.0 } else { err as f64 / total as f64 };
             r.clamp(CALIBRATED_RATE_MIN, CALIBRATED_RATE_MAX)
         };
-        let model = ErrorModel::new(rate(measured.false_yes, measured.negatives()), rate(measured.true_no, measured.positives()))?;
+        let model = ErrorModel::new(
+            rate(measured.false_yes, measured.negatives()),
+            rate(measured.true_no, measured.positives()),
+        )?;
         Ok(Self { measured, model })
     }
 }
@@ -66,9 +69,9 @@ pub fn calibrate<'a>(
         for q in all_queries(parents.len(), QueryKind::Set) {
             oracle.answer(&q)?;
         }
-        let m = oracle
-            .measured_errors()
-            .ok_or_else(|| Error::invalid("calibration", format!("oracle {} does not tally its errors", oracle.name())))?;
+        let m = oracle.measured_errors().ok_or_else(|| {
+            Error::invalid("calibration", format!("oracle {} does not tally its errors", oracle.name()))
+        })?;
         measured.merge(&m);
     }
     Calibration::from_counts(measured)
@@ -82,9 +85,12 @@ mod tests {
 
     #[test]
     fn noisy_oracle_calibrates_to_its_flip_rate_and_clamps() {
-        let systems: Vec<Vec<u64>> = (0..40).map(|k| if k % 2 == 0 { vec![0, 0b1, 0b10, 0] } else { vec![0b10, 0, 0b11, 0b100] }).collect();
+        let systems: Vec<Vec<u64>> =
+            (0..40).map(|k| if k % 2 == 0 { vec![0, 0b1, 0b10, 0] } else { vec![0b10, 0, 0b11, 0b100] }).collect();
         let build = |eta: f64| {
-            move |p: &[u64], seed: u64| -> Result<Box<dyn Oracle>> { Ok(Box::new(NoisyOracle::new(descendant_sets(p)?, eta, seed)?)) }
+            move |p: &[u64], seed: u64| -> Result<Box<dyn Oracle>> {
+                Ok(Box::new(NoisyOracle::new(descendant_sets(p)?, eta, seed)?))
+            }
         };
         let cal = calibrate(&systems, 3, &build(0.2)).unwrap();
         let total = cal.measured.positives() + cal.measured.negatives();

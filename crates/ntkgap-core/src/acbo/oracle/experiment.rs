@@ -45,11 +45,7 @@ impl ExperimentSettings {
         if samples < 2 {
             return Err(Error::invalid("experiment samples", format!("{samples} < 2")));
         }
-        Ok(Self {
-            samples,
-            intervention_value: 2.0,
-            significance: 0.01,
-        })
+        Ok(Self { samples, intervention_value: 2.0, significance: 0.01 })
     }
 }
 
@@ -180,29 +176,16 @@ mod tests {
         let parents = vec![0, 0b1, 0b10, 0];
         let settings = ExperimentSettings::new(500).unwrap();
         let mut oracle = ExperimentOracle::new(&parents, settings, ErrorModel::symmetric(0.01).unwrap(), 5).unwrap();
-        let a = oracle
-            .answer(&Query {
-                intervene: 0,
-                targets: 0b1110,
-            })
-            .unwrap();
+        let a = oracle.answer(&Query { intervene: 0, targets: 0b1110 }).unwrap();
         assert_eq!(a.changed, 0b0110);
-        let a = oracle
-            .answer(&Query {
-                intervene: 2,
-                targets: 0b1011,
-            })
-            .unwrap();
+        let a = oracle.answer(&Query { intervene: 2, targets: 0b1011 }).unwrap();
         assert_eq!(a.changed, 0);
     }
 
     #[test]
     fn calibration_rates_shrink_with_sample_size() {
-        let systems: Vec<Vec<u64>> = vec![
-            vec![0, 0b1, 0b11, 0b100],
-            vec![0, 0b1, 0b10, 0b1000 >> 1],
-            vec![0b10, 0, 0b11, 0],
-        ];
+        let systems: Vec<Vec<u64>> =
+            vec![vec![0, 0b1, 0b11, 0b100], vec![0, 0b1, 0b10, 0b1000 >> 1], vec![0b10, 0, 0b11, 0]];
         let small = calibrate_experiment(&systems, ExperimentSettings::new(4).unwrap(), 1).unwrap();
         let large = calibrate_experiment(&systems, ExperimentSettings::new(400).unwrap(), 1).unwrap();
         assert!(large.model.false_negative_rate <= small.model.false_negative_rate);

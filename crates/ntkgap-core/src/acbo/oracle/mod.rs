@@ -121,7 +121,9 @@ impl OracleSpec {
                 Ok(OracleSpec::Experiment { samples })
             }
             "model" if value.is_empty() => Err(bad("names no model directory")),
-            "model" if value.starts_with("builtin:") => Err(bad("needs a trained model directory, not an untrained built-in model")),
+            "model" if value.starts_with("builtin:") => {
+                Err(bad("needs a trained model directory, not an untrained built-in model"))
+            }
             "model" => Ok(OracleSpec::Model { dir: PathBuf::from(value) }),
             _ => Err(bad("is not a known oracle")),
         }
@@ -143,14 +145,8 @@ mod tests {
 
     #[test]
     fn parses_the_accepted_forms_and_lists_them_otherwise() {
-        assert_eq!(
-            OracleSpec::parse("noisy:0.1").unwrap(),
-            OracleSpec::Noisy { error_rate: 0.1 }
-        );
-        assert_eq!(
-            OracleSpec::parse("experiment:200").unwrap(),
-            OracleSpec::Experiment { samples: 200 }
-        );
+        assert_eq!(OracleSpec::parse("noisy:0.1").unwrap(), OracleSpec::Noisy { error_rate: 0.1 });
+        assert_eq!(OracleSpec::parse("experiment:200").unwrap(), OracleSpec::Experiment { samples: 200 });
         let m = OracleSpec::parse("model:runs/m").unwrap();
         assert_eq!(m, OracleSpec::Model { dir: PathBuf::from("runs/m") });
         assert_eq!(m.describe(), "model:runs/m");

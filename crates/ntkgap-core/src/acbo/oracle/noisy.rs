@@ -71,10 +71,7 @@ mod tests {
     #[test]
     fn noiseless_is_the_truth_and_noise_rate_is_eta() {
         let desc = vec![0b110, 0b100, 0];
-        let q = Query {
-            intervene: 0,
-            targets: 0b110,
-        };
+        let q = Query { intervene: 0, targets: 0b110 };
         let mut exact = NoisyOracle::new(desc.clone(), 0.0, 1).unwrap();
         assert_eq!(exact.answer(&q).unwrap().changed, 0b110);
         let mut noisy = NoisyOracle::new(desc.clone(), 0.1, 2).unwrap();
