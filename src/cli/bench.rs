@@ -306,7 +306,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Kernels(args) => return super::bench_kernels::run_kernels(args),
     };
     let dir = std::env::temp_dir().join(format!("ntkgap-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io(&dir, e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| crate::Error::write(&dir, e))?;
     let scratch = Scratch(dir);
     let records = corpus(&args, &scratch.0)?;
     if let Some(&n) = args.n.iter().find(|&&n| n == 0 || n > records.len()) {

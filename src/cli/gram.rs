@@ -178,12 +178,7 @@ impl GramArgs {
             signals,
             ..Default::default()
         };
-        options.validate().map_err(|e| match e {
-            crate::Error::InvalidArgument { name, reason } => {
-                crate::Error::invalid(format!("--{}", name.replace(' ', "-")), reason)
-            }
-            other => other,
-        })?;
+        options.validate()?;
         if self.out.extension().is_none_or(|e| e != "npy") {
             return Err(crate::Error::invalid("--out", format!("{} must end in .npy", self.out.display())));
         }

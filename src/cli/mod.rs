@@ -12,6 +12,7 @@ pub mod demo;
 pub mod devices;
 pub mod enumerate;
 pub mod eval;
+pub mod flags;
 pub mod forward;
 pub mod gap_args;
 pub mod generate;
@@ -123,6 +124,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 pub(crate) fn choice<T: Copy + Send + Sync + 'static>(
     names: &'static [(&'static str, T)],
 ) -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(names.iter().map(|(name, _)| *name)).map(move |word: String| {
         names.iter().find(|(name, _)| *name == word).map(|(_, value)| *value).expect("clap admits only listed names")
     })
@@ -135,11 +137,11 @@ pub fn meta_path(out: &Path) -> PathBuf {
 }
 
 /// The whole error chain on one line, outermost first, without repeating text a context already
-/// contains.
+/// contains; library settings spelled as flags ([`flags::flagify`]).
 pub fn error_line(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in err.chain() {
-        let s = cause.to_string();
+        let s = flags::flagify(&cause.to_string());
         if parts.last().is_some_and(|p| p.contains(&s)) {
             continue;
         }

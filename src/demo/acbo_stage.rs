@@ -255,7 +255,7 @@ fn run_oracle(
         None => 0,
     };
     let out = dir.join(oracle_dir(spec));
-    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    std::fs::create_dir_all(&out).map_err(|e| Error::write(&out, e))?;
     let mut w = JsonlWriter::create(out.join("items.jsonl"))?;
     results.iter().try_for_each(|r| w.write(r))?;
     w.finish()?;

@@ -105,7 +105,7 @@ impl StageCache {
     /// marked and renamed to `OUT/<name>/` on success.
     ///
     /// # Errors
-    /// Whatever `body` returns (the partial directory is removed); [`Error::Io`] naming the
+    /// Whatever `body` returns (the partial directory is removed); [`Error::Write`] naming the
     /// directory when it cannot be created, replaced or renamed.
     pub fn run(&self, name: &str, key: &StageKey, body: impl FnOnce(&Path) -> Result<()>) -> Result<StageStatus> {
         if self.is_current(name, key) {
@@ -113,17 +113,17 @@ impl StageCache {
         }
         let partial = self.root.join(format!(".{name}.partial"));
         if partial.exists() {
-            fs::remove_dir_all(&partial).map_err(|e| Error::io(&partial, e))?;
+            fs::remove_dir_all(&partial).map_err(|e| Error::write(&partial, e))?;
         }
-        fs::create_dir(&partial).map_err(|e| Error::io(&partial, e))?;
+        fs::create_dir(&partial).map_err(|e| Error::write(&partial, e))?;
         let mut guard = Partial(Some(partial.clone()));
         body(&partial)?;
         write_json_atomic(partial.join(MARKER), &Marker { stage: name.to_string(), key: key.clone() })?;
         let target = self.dir(name);
         if target.exists() {
-            fs::remove_dir_all(&target).map_err(|e| Error::io(&target, e))?;
+            fs::remove_dir_all(&target).map_err(|e| Error::write(&target, e))?;
         }
-        fs::rename(&partial, &target).map_err(|e| Error::io(&target, e))?;
+        fs::rename(&partial, &target).map_err(|e| Error::write(&target, e))?;
         guard.0 = None;
         Ok(StageStatus::Ran)
     }
@@ -148,7 +148,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = StageCache::new(dir.path(), false);
         let key = StageKey::of("s", &1, &[]).unwrap();
-        let write = |p: &Path| fs::write(p.join("x"), b"1").map_err(|e| Error::io(p, e));
+        let write = |p: &Path| fs::write(p.join("x"), b"1").map_err(|e| Error::write(p, e));
         assert_eq!(cache.run("s", &key, write).unwrap(), StageStatus::Ran);
         assert_eq!(cache.run("s", &key, |_| panic!("must not rerun")).unwrap(), StageStatus::Cached);
         let other = StageKey::of("s", &2, &[]).unwrap();
@@ -160,6 +160,6 @@ mod tests {
         assert!(!dir.path().join(".s.partial").exists(), "partial directory left behind");
         assert_eq!(fs::read(dir.path().join("s/x")).unwrap(), b"1", "the completed stage must survive a failed rerun");
         assert!(cache.is_current("s", &key));
-        assert!(!StageCache::new(dir.path(), true).is_current("s", &key), "--fresh ignores the cache");
+        assert!(!StageCache::new(dir.path(), true).is_current("s", &key), "`fresh` ignores the cache");
     }
 }

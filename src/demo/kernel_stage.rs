@@ -68,7 +68,7 @@ fn load_dir(inp: &KernelInputs<'_>, dir: &Path, device: &burn::tensor::Device) -
 /// Write one run's `ntkgap bound --model` files into `dir/<name>/` and its Gram when asked.
 fn write_run(dir: &Path, name: &str, a: &Analysis, gram_file: Option<&str>) -> Result<()> {
     let out = dir.join(name);
-    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    std::fs::create_dir_all(&out).map_err(|e| Error::write(&out, e))?;
     write_atomic(out.join("pairs.csv"), csv(&a.rows).as_bytes())?;
     write_json_atomic(out.join("summary.json"), &a.summary)?;
     if let Some(file) = gram_file {

@@ -207,7 +207,7 @@ pub fn run(config: &DemoConfig, out: &Path, fresh: bool, reporter: &dyn Reporter
 /// [`Error::BadInput`] when `out` exists as a file.
 pub fn check_out(out: &Path) -> Result<()> {
     if out.exists() && !out.is_dir() {
-        return Err(Error::bad_input(out, "is a file; --out must be a directory (created if missing)"));
+        return Err(Error::bad_input(out, "is a file; `out` must be a directory (created if missing)"));
     }
     Ok(())
 }

@@ -115,12 +115,12 @@ pub fn group_accuracy(rows: &[&EvalRow]) -> GroupAccuracy {
 }
 
 fn counts(kernel: &KernelStageSummary, run: &str) -> Result<BoundCounts> {
-    let r = kernel.run(run).ok_or_else(|| Error::invalid("kernel summary", format!("has no run {run}")))?;
+    let r = kernel.run(run).ok_or_else(|| Error::internal("kernel summary", format!("has no run {run}")))?;
     let all = r
         .by_size
         .iter()
         .find(|g| g.n_vars.is_none())
-        .ok_or_else(|| Error::invalid("kernel summary", format!("{run} has no overall row")))?;
+        .ok_or_else(|| Error::internal("kernel summary", format!("{run} has no overall row")))?;
     Ok(BoundCounts {
         run: run.into(),
         weight_norm_bound: r.weight_norm_bound,
@@ -142,7 +142,7 @@ fn headline(eval: &EvalStageSummary, kernel: &KernelStageSummary, acbo: &AcboSta
         .iter()
         .find(|r| r.n_vars.is_none())
         .cloned()
-        .ok_or_else(|| Error::invalid("acbo summary", "has no overall row"))?;
+        .ok_or_else(|| Error::internal("acbo summary", "has no overall row"))?;
     Ok(Headline {
         sft_in_distribution: group_accuracy(&easy),
         sft_hard: group_accuracy(&hard),

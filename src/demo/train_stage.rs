@@ -177,7 +177,7 @@ pub fn run(
         // `ntkgap train`'s history.json records each epoch's wall-clock seconds; the demo keeps
         // the same epochs without timings in summary.json so that reruns are byte-identical.
         let history = out.join("history.json");
-        std::fs::remove_file(&history).map_err(|e| crate::Error::io(&history, e))?;
+        std::fs::remove_file(&history).map_err(|e| crate::Error::write(&history, e))?;
         runs.push(run);
     }
     let summary = TrainStageSummary {

@@ -53,16 +53,16 @@ pub fn check_same_architecture(
 ) -> Result<()> {
     if let Some(diff) = config_difference(model_config, init_config) {
         return Err(Error::invalid(
-            "--init",
-            format!("{init_source} does not have the architecture of --model ({diff})"),
+            "init",
+            format!("{init_source} does not have the architecture of `model` ({diff})"),
         ));
     }
     let (_, unmatched) = crate::model::weights::distance(model, init);
     if let Some(first) = unmatched.first() {
         return Err(Error::invalid(
-            "--init",
+            "init",
             format!(
-                "{init_source} does not have the parameters of --model ({} tensors differ, e.g. {first})",
+                "{init_source} does not have the parameters of `model` ({} tensors differ, e.g. {first})",
                 unmatched.len()
             ),
         ));
@@ -88,7 +88,7 @@ fn dot_with_change(g: &WeightMap, theta_t: &WeightMap, theta_0: &WeightMap) -> R
     let mut sum = 0.0;
     for name in g.names() {
         let (Some(gt), Some(t), Some(t0)) = (g.get(&name), theta_t.get(&name), theta_0.get(&name)) else {
-            return Err(Error::invalid("--init", format!("parameter {name} is missing from θ₀ or θ_T")));
+            return Err(Error::invalid("init", format!("parameter {name} is missing from θ₀ or θ_T")));
         };
         sum += gt
             .data

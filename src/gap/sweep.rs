@@ -79,16 +79,16 @@ impl SweepConfig {
     pub fn validate(&self) -> Result<()> {
         if self.nodes.is_empty() || *self.nodes.start() < 2 || *self.nodes.end() > 64 {
             return Err(Error::invalid(
-                "--nodes",
+                "nodes",
                 format!("{}..{} must be a non-empty range inside 2..64", self.nodes.start(), self.nodes.end()),
             ));
         }
         for (name, v) in [
-            ("--max-mecs", self.max_mecs),
-            ("--per-size", self.per_size),
-            ("--pairs-per-size", self.pairs_per_size),
-            ("--max-per-premise", self.max_per_premise.unwrap_or(1)),
-            ("--train-per-size", self.train_per_size),
+            ("max_mecs", self.max_mecs),
+            ("per_size", self.per_size),
+            ("pairs_per_size", self.pairs_per_size),
+            ("max_per_premise", self.max_per_premise.unwrap_or(1)),
+            ("train_per_size", self.train_per_size),
         ] {
             if v == 0 || v > 100_000 {
                 return Err(Error::invalid(name, format!("{v} is outside 1..=100000")));
@@ -287,12 +287,12 @@ mod tests {
             .validate()
             .unwrap_err()
             .to_string()
-            .contains("--nodes"));
+            .contains("nodes"));
         assert!(SweepConfig { pairs_per_size: 0, ..Default::default() }
             .validate()
             .unwrap_err()
             .to_string()
-            .contains("--pairs-per-size"));
+            .contains("pairs_per_size"));
     }
 
     #[test]

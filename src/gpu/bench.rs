@@ -79,16 +79,16 @@ impl BenchSizes {
     /// [`Error::InvalidArgument`] naming the first zero field.
     pub fn validate(&self) -> Result<()> {
         let fields = [
-            ("--examples", self.examples),
-            ("--tokens", self.tokens),
-            ("--d-in", self.d_in),
-            ("--d-out", self.d_out),
-            ("--gemm-n", self.gemm_n),
-            ("--gemm-k", self.gemm_k),
-            ("--small-n", self.small_n),
-            ("--small-k", self.small_k),
-            ("--matmul-n", self.matmul_n),
-            ("--repeats", self.repeats),
+            ("examples", self.examples),
+            ("tokens", self.tokens),
+            ("d_in", self.d_in),
+            ("d_out", self.d_out),
+            ("gemm_n", self.gemm_n),
+            ("gemm_k", self.gemm_k),
+            ("small_n", self.small_n),
+            ("small_k", self.small_k),
+            ("matmul_n", self.matmul_n),
+            ("repeats", self.repeats),
         ];
         match fields.iter().find(|(_, v)| *v == 0) {
             Some((name, _)) => Err(Error::invalid(*name, "must be at least 1")),

@@ -120,7 +120,7 @@ pub fn quiet_vulkan_layers() {
 
 /// The fix to print when no adapter can be used.
 pub const NO_ADAPTER_FIX: &str =
-    "install a Vulkan driver (on Debian/Ubuntu: apt-get install mesa-vulkan-drivers) or use --device cpu";
+    "install a Vulkan driver (on Debian/Ubuntu: apt-get install mesa-vulkan-drivers) or use `device` cpu";
 
 fn create() -> std::result::Result<GpuContext, String> {
     let instance = instance();
@@ -160,7 +160,7 @@ pub fn context() -> Result<&'static GpuContext> {
     CONTEXT
         .get_or_init(create)
         .as_ref()
-        .map_err(|reason| Error::invalid("--device", format!("wgpu: {reason}; {NO_ADAPTER_FIX}")))
+        .map_err(|reason| Error::invalid("device", format!("wgpu: {reason}; {NO_ADAPTER_FIX}")))
 }
 
 /// Like [`context`], for tests and benchmarks that must skip without a GPU: `None` after

@@ -437,10 +437,10 @@ impl GramKernels for WgpuKernels {
 
     fn token_match(&self, ids1: &[u32], g1: Segmented, ids2: &[u32], g2: Segmented, out: &mut [f64]) -> Result<()> {
         if ids1.len() != g1.total_rows() || ids2.len() != g2.total_rows() {
-            return Err(Error::invalid("token_match", "one id per gradient row expected".to_string()));
+            return Err(Error::internal("token_match", "one id per gradient row expected".to_string()));
         }
         if g1.width != g2.width {
-            return Err(Error::invalid("token_match", format!("gradient widths differ: {} vs {}", g1.width, g2.width)));
+            return Err(Error::internal("token_match", format!("gradient widths differ: {} vs {}", g1.width, g2.width)));
         }
         let (n1, n2) = (g1.examples(), g2.examples());
         check_out(out, n1, n2)?;

@@ -31,7 +31,7 @@ impl BuiltinSize {
             "tiny" => Ok(BuiltinSize::Tiny),
             "small" => Ok(BuiltinSize::Small),
             other => Err(Error::invalid(
-                "--model",
+                "model",
                 format!("unknown built-in model `builtin:{other}` (use builtin:tiny or builtin:small)"),
             )),
         }
@@ -68,7 +68,7 @@ impl BuiltinSize {
             "pad_token_id": tokenizer.pad_id()?,
             "id2label": id2label,
         }))
-        .map_err(|e| Error::invalid("builtin config", e.to_string()))?;
+        .map_err(|e| Error::internal("builtin config", e.to_string()))?;
         config.validate()?;
         Ok(config)
     }

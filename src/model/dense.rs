@@ -32,7 +32,7 @@ pub fn tensor_to_host<const D: usize>(tensor: Tensor<D>) -> Result<HostTensor> {
     let data = tensor
         .into_data_as::<f32>()
         .try_into_vec::<f32>()
-        .map_err(|e| Error::Numerical { context: "reading a tensor back".into(), reason: format!("{e:?}") })?;
+        .map_err(|e| Error::device("reading a tensor back", format!("{e:?}")))?;
     HostTensor::new(shape, data)
 }
 

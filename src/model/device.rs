@@ -137,11 +137,11 @@ impl DeviceChoice {
 fn resolve_auto() -> ComputeDevice {
     let found = adapters();
     let Some(best) = found.first() else {
-        return cpu_with("note: --device auto: no wgpu adapter found; running on the CPU (flex)".into());
+        return cpu_with("note: `device` auto: no wgpu adapter found; running on the CPU (flex)".into());
     };
     if best.software {
         return cpu_with(format!(
-            "note: --device auto: only a software adapter, {}, found; running on the CPU (flex), which is faster on this machine (--device wgpu forces the adapter)",
+            "note: `device` auto: only a software adapter, {}, found; running on the CPU (flex), which is faster on this machine (`device` wgpu forces the adapter)",
             best.describe()
         ));
     }
@@ -150,6 +150,6 @@ fn resolve_auto() -> ComputeDevice {
             d.notice = Some(format!("device: {}", d.describe()));
             d
         }
-        Err(e) => cpu_with(format!("note: --device auto: {e}; running on the CPU (flex)")),
+        Err(e) => cpu_with(format!("note: `device` auto: {e}; running on the CPU (flex)")),
     }
 }

@@ -64,7 +64,7 @@ impl<'m> ModelOracleFactory<'m> {
     ) -> Result<Self> {
         if !loaded.initialised.is_empty() {
             return Err(Error::invalid(
-                "--oracle",
+                "oracle",
                 format!(
                     "{name} has no trained classification head ({} would be random)",
                     loaded.initialised.join(", ")
@@ -73,12 +73,12 @@ impl<'m> ModelOracleFactory<'m> {
         }
         if loaded.classifier.config.num_labels() != 2 {
             return Err(Error::invalid(
-                "--oracle",
+                "oracle",
                 format!("{name} has {} labels; a yes/no oracle needs 2", loaded.classifier.config.num_labels()),
             ));
         }
         if batch_size == 0 {
-            return Err(Error::invalid("--batch", "must be at least 1"));
+            return Err(Error::invalid("batch", "must be at least 1"));
         }
         let pad_id = loaded.tokenizer.pad_id()?;
         Ok(Self {
@@ -141,7 +141,7 @@ impl<'m> ModelOracleFactory<'m> {
         let inputs = items
             .iter()
             .map(|i| {
-                let r = by_line.get(&i.line).ok_or_else(|| Error::invalid("items", "lost a record"))?;
+                let r = by_line.get(&i.line).ok_or_else(|| Error::internal("items", "lost a record"))?;
                 r.input().map_err(|e| Error::Jsonl { path: path.to_path_buf(), line: i.line, reason: e })
             })
             .collect::<Result<Vec<_>>>()?;

@@ -11,9 +11,9 @@ use crate::model::classifier::Classifier;
 /// Write `classifier` (weights and config) and `tokenizer_json` into `dir` (created if needed).
 ///
 /// # Errors
-/// [`Error::Io`] naming the file that could not be written.
+/// [`Error::Write`] naming the file that could not be written.
 pub fn save(classifier: &Classifier, tokenizer_json: &str, dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
     let weights = classifier.to_weights()?;
     weights.write_safetensors(&dir.join("model.safetensors"))?;
     write_json_atomic(dir.join("config.json"), &classifier.config.to_hf_json()?)?;

@@ -36,7 +36,7 @@ impl HostTensor {
     pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Result<Self> {
         let n: usize = shape.iter().product();
         if n != data.len() {
-            return Err(Error::invalid("tensor", format!("shape {shape:?} needs {n} values, got {}", data.len())));
+            return Err(Error::internal("tensor", format!("shape {shape:?} needs {n} values, got {}", data.len())));
         }
         Ok(Self { shape, data })
     }
@@ -298,13 +298,13 @@ impl WeightMap {
             })
             .collect::<Result<Vec<_>>>()?;
         let metadata = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
-        safetensors::serialize(views, Some(metadata)).map_err(|e| Error::invalid("safetensors", e.to_string()))
+        safetensors::serialize(views, Some(metadata)).map_err(|e| Error::internal("safetensors", e.to_string()))
     }
 
     /// Write every tensor as f32 safetensors, atomically.
     ///
     /// # Errors
-    /// As [`WeightMap::to_safetensors_bytes`], and [`Error::Io`] naming `path`.
+    /// As [`WeightMap::to_safetensors_bytes`], and [`Error::Write`] naming `path`.
     pub fn write_safetensors(&self, path: &Path) -> Result<()> {
         write_atomic(path, &self.to_safetensors_bytes()?)
     }

@@ -296,7 +296,7 @@ impl GramKernels for CpuKernels {
         check_same_segments(&a1, &g1)?;
         check_same_segments(&a2, &g2)?;
         if a1.width != a2.width || g1.width != g2.width {
-            return Err(Error::invalid("structured", "the two sides' widths differ".to_string()));
+            return Err(Error::internal("structured", "the two sides' widths differ".to_string()));
         }
         let (n1, n2) = (a1.examples(), a2.examples());
         check_out(out, n1, n2)?;
@@ -319,7 +319,7 @@ impl GramKernels for CpuKernels {
 
     fn token_match(&self, ids1: &[u32], g1: Segmented, ids2: &[u32], g2: Segmented, out: &mut [f64]) -> Result<()> {
         if ids1.len() != g1.total_rows() || ids2.len() != g2.total_rows() || g1.width != g2.width {
-            return Err(Error::invalid("token_match", "one id per gradient row and equal widths expected".to_string()));
+            return Err(Error::internal("token_match", "one id per gradient row and equal widths expected".to_string()));
         }
         let (n1, n2, d) = (g1.examples(), g2.examples(), g1.width);
         check_out(out, n1, n2)?;

@@ -121,7 +121,7 @@ pub fn check_out(out: &[f64], n1: usize, n2: usize) -> Result<()> {
 /// [`Error::InvalidArgument`] otherwise.
 pub fn check_same_segments(a: &Segmented, g: &Segmented) -> Result<()> {
     if a.rows != g.rows {
-        return Err(Error::invalid("segmented matrices", "activation and gradient rows differ".to_string()));
+        return Err(Error::internal("segmented matrices", "activation and gradient rows differ".to_string()));
     }
     Ok(())
 }
@@ -177,7 +177,7 @@ impl GramKernels for ReferenceKernels {
 
     fn token_match(&self, ids1: &[u32], g1: Segmented, ids2: &[u32], g2: Segmented, out: &mut [f64]) -> Result<()> {
         if ids1.len() != g1.total_rows() || ids2.len() != g2.total_rows() {
-            return Err(Error::invalid("token_match", "one id per gradient row expected".to_string()));
+            return Err(Error::internal("token_match", "one id per gradient row expected".to_string()));
         }
         let (n1, n2) = (g1.examples(), g2.examples());
         check_out(out, n1, n2)?;

@@ -199,7 +199,7 @@ impl Gram {
 /// [`Error::InvalidArgument`] for bad options, an empty input, a row slab outside X₁, an output
 /// mode the model's labels do not allow, or an encoding that does not fit the model;
 /// [`Error::Numerical`] when the device is not an autodiff device or a tensor cannot be read
-/// back; [`Error::Io`] when spilled signals cannot be written or read.
+/// back; [`Error::Write`] when spilled signals cannot be written or read.
 pub fn gram(
     model: &Classifier,
     x1: &[Encoding],

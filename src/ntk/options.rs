@@ -203,7 +203,7 @@ impl GramOptions {
         }
         if self.memory_budget < MIN_MEMORY_BUDGET {
             let reason = format!("{} bytes is below the minimum of {MIN_MEMORY_BUDGET} (1 MiB)", self.memory_budget);
-            return Err(Error::invalid("memory budget", reason));
+            return Err(Error::invalid("memory_budget", reason));
         }
         if self.tile == 0 || self.tile > MAX_BLOCK {
             return Err(Error::invalid("tile", format!("{} is outside 1..={MAX_BLOCK}", self.tile)));

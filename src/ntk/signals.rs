@@ -128,7 +128,7 @@ fn gather_ids(ids: Tensor<2, Int>, keep: &[Vec<usize>], t: usize) -> Result<Vec<
         .into_data()
         .convert::<i64>()
         .try_into_vec::<i64>()
-        .map_err(|e| Error::Numerical { context: "reading ids back".into(), reason: format!("{e:?}") })?;
+        .map_err(|e| Error::device("reading ids back", format!("{e:?}")))?;
     let ids = &ids;
     keep.iter()
         .enumerate()

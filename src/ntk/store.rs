@@ -48,8 +48,8 @@ impl Part {
             Part::Disk { path, file } => {
                 let file = file
                     .get_mut()
-                    .map_err(|_| Error::Numerical { context: "signal spill".into(), reason: "lock poisoned".into() })?;
-                file.write_all(bytemuck::cast_slice(&values)).map_err(|e| Error::io(path.clone(), e))?;
+                    .map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
+                file.write_all(bytemuck::cast_slice(&values)).map_err(|e| Error::write(path.clone(), e))?;
             }
         }
         Ok(())
@@ -76,9 +76,9 @@ impl Part {
                 let mut out = vec![0.0f32; range.len()];
                 let mut file = file
                     .lock()
-                    .map_err(|_| Error::Numerical { context: "signal spill".into(), reason: "lock poisoned".into() })?;
-                file.seek(SeekFrom::Start(range.start as u64 * 4)).map_err(|e| Error::io(path.clone(), e))?;
-                file.read_exact(bytemuck::cast_slice_mut(&mut out)).map_err(|e| Error::io(path.clone(), e))?;
+                    .map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
+                file.seek(SeekFrom::Start(range.start as u64 * 4)).map_err(|e| Error::write(path.clone(), e))?;
+                file.read_exact(bytemuck::cast_slice_mut(&mut out)).map_err(|e| Error::write(path.clone(), e))?;
                 Ok(out)
             }
         }
@@ -140,12 +140,12 @@ impl SignalStore {
     /// An empty store, in RAM or (when `spill`) in a fresh temporary directory.
     ///
     /// # Errors
-    /// [`Error::Io`] when the temporary directory cannot be created.
+    /// [`Error::Write`] when the temporary directory cannot be created.
     pub fn new(spill: bool) -> Result<Self> {
         let spill = if spill {
             let k = SPILL_COUNTER.fetch_add(1, Ordering::Relaxed);
             let dir = std::env::temp_dir().join(format!("ntkgap-spill-{}-{k}", std::process::id()));
-            fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            fs::create_dir_all(&dir).map_err(|e| Error::write(&dir, e))?;
             Some(SpillDir(dir))
         } else {
             None
@@ -178,7 +178,7 @@ impl SignalStore {
                     .write(true)
                     .create_new(true)
                     .open(&path)
-                    .map_err(|e| Error::io(&path, e))?;
+                    .map_err(|e| Error::write(&path, e))?;
                 Ok(Part::Disk { path, file: Mutex::new(file) })
             }
         }
@@ -188,7 +188,7 @@ impl SignalStore {
     /// taking the buffers over (in RAM they are kept as they are, not copied).
     ///
     /// # Errors
-    /// [`Error::Io`] when a spill file cannot be written; [`Error::Numerical`] when a block's
+    /// [`Error::Write`] when a spill file cannot be written; [`Error::Numerical`] when a block's
     /// layers differ from the first block's.
     pub fn append(&mut self, layers: Vec<LayerSignals>, keep: &dyn Fn(&LayerSignals) -> bool) -> Result<()> {
         let kept: Vec<LayerSignals> = layers.into_iter().filter(|l| keep(l)).collect();
@@ -237,7 +237,7 @@ impl SignalStore {
     /// The signals of layer `layer` for the virtual examples `examples`.
     ///
     /// # Errors
-    /// [`Error::Io`] when a spill file cannot be read.
+    /// [`Error::Write`] when a spill file cannot be read.
     pub fn load(&self, layer: usize, examples: Range<usize>) -> Result<Loaded> {
         let s = &self.layers[layer];
         let (r0, r1) = (s.offsets[examples.start], s.offsets[examples.end]);

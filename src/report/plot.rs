@@ -93,7 +93,7 @@ const COLORS: [RGBColor; 8] = [
 ];
 
 fn chart_error(e: impl std::fmt::Display) -> Error {
-    Error::Numerical { context: "drawing a chart".into(), reason: e.to_string() }
+    Error::internal("drawing a chart", e.to_string())
 }
 
 fn register_font() {
@@ -261,7 +261,7 @@ impl Chart {
     /// Write `stem.png` and `stem.svg` (each atomically) and return their paths.
     ///
     /// # Errors
-    /// Drawing failures; [`Error::Io`] naming the file that could not be written.
+    /// Drawing failures; [`Error::Write`] naming the file that could not be written.
     pub fn save(&self, stem: impl AsRef<Path>) -> Result<[PathBuf; 2]> {
         let stem = stem.as_ref();
         let with_ext = |ext: &str| {

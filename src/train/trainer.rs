@@ -73,25 +73,25 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |name: &str, reason: String| Err(Error::invalid(name, reason));
         if !(1..=1000).contains(&self.epochs) {
-            return bad("--epochs", format!("{} is outside 1..=1000", self.epochs));
+            return bad("epochs", format!("{} is outside 1..=1000", self.epochs));
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
-            return bad("--lr", format!("{} is outside (0, 1]", self.learning_rate));
+            return bad("learning_rate", format!("{} is outside (0, 1]", self.learning_rate));
         }
         if !(1..=4096).contains(&self.batch_size) {
-            return bad("--batch", format!("{} is outside 1..=4096", self.batch_size));
+            return bad("batch_size", format!("{} is outside 1..=4096", self.batch_size));
         }
         if !(0.0..1.0).contains(&self.warmup_fraction) {
-            return bad("--warmup", format!("{} is outside [0, 1)", self.warmup_fraction));
+            return bad("warmup_fraction", format!("{} is outside [0, 1)", self.warmup_fraction));
         }
         if !(0.0..1.0).contains(&self.weight_decay) {
-            return bad("--weight-decay", format!("{} is outside [0, 1)", self.weight_decay));
+            return bad("weight_decay", format!("{} is outside [0, 1)", self.weight_decay));
         }
         if !(self.dpo_beta.is_finite() && self.dpo_beta > 0.0) {
-            return bad("--beta", format!("{} must be a positive number", self.dpo_beta));
+            return bad("dpo_beta", format!("{} must be a positive number", self.dpo_beta));
         }
         if self.patience == 0 {
-            return bad("--patience", "must be at least 1".into());
+            return bad("patience", "must be at least 1".into());
         }
         Ok(())
     }
@@ -174,7 +174,7 @@ struct Run<'a> {
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for a bad config, a non-2-label model or an empty training set;
-/// [`Error::Numerical`] when the loss becomes non-finite; [`Error::Io`] for unwritable outputs.
+/// [`Error::Numerical`] when the loss becomes non-finite; [`Error::Write`] for unwritable outputs.
 pub fn train(
     mut model: Classifier,
     data: TrainData<'_>,
@@ -186,12 +186,12 @@ pub fn train(
     config.validate()?;
     if model.config.num_labels() != 2 {
         return Err(Error::invalid(
-            "--model",
+            "model",
             format!("training needs a 2-label model, this one has {}", model.config.num_labels()),
         ));
     }
     if data.train.is_empty() {
-        return Err(Error::invalid("--data", "no training examples"));
+        return Err(Error::invalid("data", "no training examples"));
     }
     save(&model.valid(), data.tokenizer_json, &out.join("theta0"))?;
     let theta0 = model.to_weights()?;
@@ -302,7 +302,7 @@ impl<'a> Run<'a> {
         if !value.is_finite() {
             return Err(Error::Numerical {
                 context: "training loss".into(),
-                reason: format!("loss became {value}; lower --lr"),
+                reason: format!("loss became {value}; lower `lr`"),
             });
         }
         let grads = GradientsParams::from_grads(loss.backward(), &model);

@@ -1,8 +1,20 @@
 //! The library's one error type and its `Result` alias.
 //!
-//! Every variant names the input it is about (a path, a flag, a line number, a tensor name) so
-//! the binary can print it as one line. [`Error::is_bad_input`] separates "the user gave us
-//! something wrong" (exit code 2) from internal failures (exit code 1).
+//! Every variant names the input it is about (a path, a setting, a line number, a tensor name) so
+//! that a program can print it as one line. Variants come in two families, told apart by
+//! [`Error::is_bad_input`]:
+//!
+//! - **bad input** — the caller gave something unusable: a setting out of range
+//!   ([`Error::InvalidArgument`]), an input file that cannot be read or parsed ([`Error::Io`],
+//!   [`Error::Jsonl`], [`Error::BadInput`]), an impossible graph, a request above a limit, a
+//!   numerical failure caused by the inputs;
+//! - **runtime failure** — the inputs were fine but the run failed: writing an output
+//!   ([`Error::Write`]), the compute device ([`Error::Device`]), a broken internal invariant
+//!   ([`Error::Internal`]), serialization ([`Error::Serialize`]).
+//!
+//! Settings are named by their field names, never by a command-line flag: a field in a message
+//! is written in backticks (`` `max_length` ``), so a front end can map it to its own spelling
+//! (the `ntkgap` CLI prints `--max-length`).
 
 use std::path::PathBuf;
 
@@ -12,19 +24,29 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Everything that can go wrong in the library.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A command-line value or config field is out of its valid range.
-    #[error("invalid {name}: {reason}")]
+    /// A setting (a config field) is out of its valid range.
+    #[error("invalid `{name}`: {reason}")]
     InvalidArgument {
-        /// The flag or field, e.g. `--nodes`.
+        /// The field, e.g. `max_length` (an identifier: front ends map it to their own names).
         name: String,
         /// What is wrong with it and what is allowed.
         reason: String,
     },
 
-    /// Reading or writing a file failed.
+    /// Reading an input file or directory failed (missing, unreadable, a directory, …).
     #[error("{}: {source}", path.display())]
     Io {
         /// The file or directory concerned.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Writing an output (or a scratch file) failed during a run.
+    #[error("could not write {}: {source}", path.display())]
+    Write {
+        /// The file or directory being written.
         path: PathBuf,
         /// The underlying I/O error.
         #[source]
@@ -55,7 +77,7 @@ pub enum Error {
     #[error("invalid graph: {0}")]
     Graph(String),
 
-    /// A requested computation exceeds a configured limit (size estimate above `--force`, caps).
+    /// A requested computation exceeds a configured limit (size estimate above `force`, caps).
     #[error("{what} would be {estimate}, above the limit of {limit}; {hint}")]
     TooLarge {
         /// What would be too large (e.g. "the corpus").
@@ -64,16 +86,34 @@ pub enum Error {
         estimate: String,
         /// The limit, human readable.
         limit: String,
-        /// How to proceed anyway.
+        /// How to proceed anyway (settings in backticks).
         hint: String,
     },
 
-    /// A numerical guard tripped (non-finite values, failed factorization, …).
+    /// A numerical guard tripped on the inputs (non-finite values, failed factorization, …).
     #[error("numerical error in {context}: {reason}")]
     Numerical {
         /// Where it happened (e.g. "Gram matrix").
         context: String,
         /// Offending ids or values.
+        reason: String,
+    },
+
+    /// The compute device failed during a run (a lost GPU, a failed read-back).
+    #[error("device error while {context}: {reason}")]
+    Device {
+        /// What was being done (e.g. "reading a tensor back").
+        context: String,
+        /// What the device or driver said.
+        reason: String,
+    },
+
+    /// A broken internal invariant: a bug in ntkgap, not the caller's input.
+    #[error("internal error in {context}: {reason} (please report this)")]
+    Internal {
+        /// The function or stage.
+        context: String,
+        /// What did not hold.
         reason: String,
     },
 
@@ -89,14 +129,19 @@ pub enum Error {
 }
 
 impl Error {
-    /// Build an [`Error::InvalidArgument`].
+    /// Build an [`Error::InvalidArgument`] for the setting `name` (a field name).
     pub fn invalid(name: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::InvalidArgument { name: name.into(), reason: reason.into() }
     }
 
-    /// Build an [`Error::Io`] for `path`.
+    /// Build an [`Error::Io`] (reading an input failed) for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
+    }
+
+    /// Build an [`Error::Write`] (writing an output failed) for `path`.
+    pub fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Write { path: path.into(), source }
     }
 
     /// Build an [`Error::BadInput`] for `path`.
@@ -104,8 +149,40 @@ impl Error {
         Error::BadInput { path: path.into(), reason: reason.into() }
     }
 
-    /// True when the error is the user's input (exit code 2), false for internal failures.
+    /// Build an [`Error::Device`].
+    pub fn device(context: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Device { context: context.into(), reason: reason.into() }
+    }
+
+    /// Build an [`Error::Internal`].
+    pub fn internal(context: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Internal { context: context.into(), reason: reason.into() }
+    }
+
+    /// True when the error is the caller's input (a command line exits with 2), false for
+    /// runtime failures (exit 1): writing outputs, the device, internal invariants.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, Error::Serialize { .. })
+        !matches!(self, Error::Write { .. } | Error::Device { .. } | Error::Internal { .. } | Error::Serialize { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_failures_are_not_bad_input() {
+        let io = || std::io::Error::other("disk full");
+        assert!(Error::invalid("max_length", "0").is_bad_input());
+        assert!(Error::io("x.jsonl", io()).is_bad_input());
+        assert!(Error::bad_input("x.npy", "empty").is_bad_input());
+        assert!(!Error::write("out.npy", io()).is_bad_input());
+        assert!(!Error::device("reading a tensor back", "lost").is_bad_input());
+        assert!(!Error::internal("gram", "rows differ").is_bad_input());
+    }
+
+    #[test]
+    fn settings_are_named_by_field_in_backticks() {
+        assert_eq!(Error::invalid("max_length", "must be at least 8").to_string(), "invalid `max_length`: must be at least 8");
     }
 }

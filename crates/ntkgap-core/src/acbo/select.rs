@@ -43,7 +43,7 @@ impl Selection {
             "random" => Ok(Selection::Random),
             "round-robin" => Ok(Selection::RoundRobin),
             other => Err(Error::invalid(
-                "--select",
+                "select",
                 format!("{other:?} is not one of: eig, eig-hypothesis, random, round-robin"),
             )),
         }

@@ -58,7 +58,7 @@ impl RelativeRidge {
     /// [`Error::InvalidArgument`] (name `--ridge`) unless 0 < r ≤ 10⁶ and finite.
     pub fn new(r: f64) -> Result<Self> {
         if !(r.is_finite() && r > 0.0 && r <= 1e6) {
-            return Err(Error::invalid("--ridge", format!("{r} must be a finite number in (0, 1e6]")));
+            return Err(Error::invalid("ridge", format!("{r} must be a finite number in (0, 1e6]")));
         }
         Ok(Self(r))
     }
@@ -141,7 +141,7 @@ fn cholesky_solve(k: &GramView<'_>, shift: f64, rhs: &[f64], what: &str) -> Resu
     let a = Mat::from_fn(n, n, |i, j| k.values[i * n + j] + if i == j { shift } else { 0.0 });
     let llt = a.llt(Side::Lower).map_err(|e| Error::Numerical {
         context: what.into(),
-        reason: format!("Cholesky failed ({e}): the matrix is not positive definite; increase --ridge"),
+        reason: format!("Cholesky failed ({e}): the matrix is not positive definite; increase `ridge`"),
     })?;
     let b = Mat::from_fn(n, 1, |i, _| rhs[i]);
     let x = llt.solve(&b);

@@ -115,19 +115,19 @@ impl GenerateConfig {
             CorpusKind::Extended => "extended",
         };
         if lo > hi {
-            return Err(Error::invalid("--nodes", format!("{lo}..{hi} is empty (the start must not exceed the end)")));
+            return Err(Error::invalid("nodes", format!("{lo}..{hi} is empty (the start must not exceed the end)")));
         }
         if lo < 2 || hi > max {
             return Err(Error::invalid(
-                "--nodes",
-                format!("{lo}..{hi} is outside 2..{max}, the sizes --kind {kind} supports (a hypothesis needs a pair)"),
+                "nodes",
+                format!("{lo}..{hi} is outside 2..{max}, the sizes `kind` {kind} supports (a hypothesis needs a pair)"),
             ));
         }
         let positive = [
-            ("--per-size", self.per_size),
-            ("--max-mecs", self.max_mecs.unwrap_or(1)),
-            ("--mec-cap", self.mec_cap),
-            ("--label-samples", self.label_samples),
+            ("per_size", self.per_size),
+            ("max_mecs", self.max_mecs.unwrap_or(1)),
+            ("mec_cap", self.mec_cap),
+            ("label_samples", self.label_samples),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -146,7 +146,7 @@ pub fn parse_nodes(text: &str) -> Result<RangeInclusive<usize>> {
     let number = |s: &str| -> Result<usize> {
         s.trim()
             .parse::<usize>()
-            .map_err(|_| Error::invalid("--nodes", format!("{text:?} is not N, A..B or A..=B with whole numbers")))
+            .map_err(|_| Error::invalid("nodes", format!("{text:?} is not N, A..B or A..=B with whole numbers")))
     };
     match text.split_once("..") {
         None => {
@@ -179,15 +179,15 @@ mod tests {
             (CorpusKind::Extended, "", "whole numbers"),
         ] {
             let err = with_nodes(kind, bad).unwrap_err().to_string();
-            assert!(err.starts_with("invalid --nodes:") && err.contains(needle), "{bad}: {err}");
+            assert!(err.starts_with("invalid `nodes`:") && err.contains(needle), "{bad}: {err}");
         }
     }
 
     #[test]
     fn zero_counts_are_refused() {
         let config = GenerateConfig { per_size: 0, ..GenerateConfig::default() };
-        assert!(config.validate().unwrap_err().to_string().contains("--per-size"));
+        assert!(config.validate().unwrap_err().to_string().contains("per_size"));
         let config = GenerateConfig { max_mecs: Some(0), ..GenerateConfig::default() };
-        assert!(config.validate().unwrap_err().to_string().contains("--max-mecs"));
+        assert!(config.validate().unwrap_err().to_string().contains("max_mecs"));
     }
 }

@@ -40,7 +40,7 @@ pub trait RecordSink {
     /// Accept one record.
     ///
     /// # Errors
-    /// Whatever writing fails with (usually [`Error::Io`]).
+    /// Whatever writing fails with (usually [`Error::Write`]).
     fn accept(&mut self, split: Split, record: &Record) -> Result<()>;
 }
 
@@ -154,7 +154,7 @@ impl Plan {
                 what: "the corpus".into(),
                 estimate: format!("{total} records ({})", by_size.join(", ")),
                 limit: format!("{} records", self.config.max_records),
-                hint: "pass --force, --max-mecs/--per-size to sample, or a smaller --nodes range".into(),
+                hint: "pass `force`, `max_mecs`/`per_size` to sample, or a smaller `nodes` range".into(),
             });
         }
         Ok(())

@@ -144,7 +144,7 @@ impl JsonlWriter {
     /// Start writing `path`.
     ///
     /// # Errors
-    /// [`Error::Io`] naming `path`.
+    /// [`Error::BadInput`] or [`Error::Write`] naming `path` (see [`AtomicFile::create`]).
     pub fn create(path: impl AsRef<Path>) -> Result<Self> {
         Ok(Self { file: AtomicFile::create(path)?, count: 0 })
     }
@@ -152,7 +152,7 @@ impl JsonlWriter {
     /// Append one serializable value as a line.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the destination (a failed write, e.g. a full disk);
+    /// [`Error::Write`] naming the destination (a failed write, e.g. a full disk);
     /// [`Error::Serialize`] if `value` cannot be serialized.
     pub fn write<T: serde::Serialize>(&mut self, value: &T) -> Result<()> {
         let path = self.file.path().to_path_buf();
@@ -160,12 +160,12 @@ impl JsonlWriter {
             // A failed write (e.g. a full disk) is an I/O error on the destination, not a
             // serialization bug.
             if source.is_io() {
-                Error::io(&path, source.into())
+                Error::write(&path, source.into())
             } else {
                 Error::Serialize { what: path.display().to_string(), source }
             }
         })?;
-        self.file.write_all(b"\n").map_err(|e| Error::io(&path, e))?;
+        self.file.write_all(b"\n").map_err(|e| Error::write(&path, e))?;
         self.count += 1;
         Ok(())
     }
@@ -178,7 +178,7 @@ impl JsonlWriter {
     /// Commit the file; returns the number of lines written.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the destination.
+    /// [`Error::Write`] naming the destination.
     pub fn finish(self) -> Result<usize> {
         let n = self.count;
         self.file.commit()?;

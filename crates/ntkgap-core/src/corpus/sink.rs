@@ -33,7 +33,7 @@ impl CorpusWriter {
     /// directory (created with any missing ancestors) receiving one file per split.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the path when it cannot be created or written;
+    /// [`Error::Write`] naming the path when it cannot be created or written;
     /// [`Error::BadInput`] when a `.jsonl` path is a directory or a directory path is a file.
     pub fn create(out: &Path) -> Result<Self> {
         if out.extension().is_some_and(|e| e == "jsonl") {
@@ -61,7 +61,7 @@ impl CorpusWriter {
     /// Commit every file; returns `(path, lines)` per file.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the file that could not be committed.
+    /// [`Error::Write`] naming the file that could not be committed.
     pub fn finish(mut self) -> Result<Vec<(PathBuf, usize)>> {
         let written = match self.target.take() {
             None => Vec::new(),

@@ -21,8 +21,8 @@ impl AtomicFile {
     ///
     /// # Errors
     /// [`Error::BadInput`] when `path` is a directory or exists as something other than a
-    /// regular file (a device such as `/dev/full`, a FIFO, a socket); [`Error::Io`] naming `path`
-    /// when its directory does not exist or is not writable.
+    /// regular file (a device such as `/dev/full`, a FIFO, a socket), or when its directory does
+    /// not exist; [`Error::Write`] naming `path` when the directory is not writable.
     pub fn create(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let dir = match path.parent() {
@@ -38,9 +38,13 @@ impl AtomicFile {
             let reason = "is not a regular file (a device, FIFO or socket); expected a file path";
             return Err(Error::bad_input(&path, reason));
         }
+        if !dir.is_dir() {
+            let reason = format!("its directory {} does not exist (or is not a directory)", dir.display());
+            return Err(Error::bad_input(&path, reason));
+        }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let file = File::create(&tmp).map_err(|e| Error::io(&path, e))?;
+        let file = File::create(&tmp).map_err(|e| Error::write(&path, e))?;
         Ok(Self { path, tmp, writer: Some(BufWriter::new(file)) })
     }
 
@@ -55,10 +59,10 @@ impl AtomicFile {
     /// [`Error::Io`] naming the destination (e.g. a full disk surfaces here at the latest).
     pub fn commit(mut self) -> Result<()> {
         let writer = self.writer.take().expect("AtomicFile writer present until commit");
-        let file = writer.into_inner().map_err(|e| Error::io(&self.path, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(&self.path, e))?;
+        let file = writer.into_inner().map_err(|e| Error::write(&self.path, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::write(&self.path, e))?;
         drop(file);
-        fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))
+        fs::rename(&self.tmp, &self.path).map_err(|e| Error::write(&self.path, e))
     }
 }
 
@@ -86,7 +90,7 @@ impl Drop for AtomicFile {
 /// [`Error::Io`] naming `path`.
 pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     let mut f = AtomicFile::create(path.as_ref())?;
-    f.write_all(bytes).map_err(|e| Error::io(path.as_ref(), e))?;
+    f.write_all(bytes).map_err(|e| Error::write(path.as_ref(), e))?;
     f.commit()
 }
 
@@ -114,8 +118,8 @@ impl OutputDir {
     /// Create `path` and its missing ancestors.
     ///
     /// # Errors
-    /// [`Error::BadInput`] when `path` exists and is not a directory; [`Error::Io`] naming `path`
-    /// when a level cannot be created (e.g. an ancestor is a file, or permission is denied).
+    /// [`Error::BadInput`] when `path` or an existing ancestor is not a directory;
+    /// [`Error::Write`] naming `path` when a level cannot be created (e.g. permission denied).
     pub fn create(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         if path.exists() && !path.is_dir() {
@@ -127,9 +131,12 @@ impl OutputDir {
             missing.push(p.to_path_buf());
             cur = p.parent();
         }
+        if let Some(blocker) = cur.filter(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
+            return Err(Error::bad_input(&path, format!("{} is not a directory", blocker.display())));
+        }
         let mut dir = Self { path: path.clone(), created: Vec::new() };
         for level in missing.iter().rev() {
-            fs::create_dir(level).map_err(|e| Error::io(&path, e))?;
+            fs::create_dir(level).map_err(|e| Error::write(&path, e))?;
             dir.created.insert(0, level.clone());
         }
         Ok(dir)

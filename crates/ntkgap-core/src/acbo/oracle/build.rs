@@ -25,7 +25,7 @@ use crate::graph::{default_edge_probability, random_dag};
 pub const MAX_CALIBRATION_SYSTEMS: usize = 100_000;
 
 fn missing_factory(spec: &OracleSpec) -> Error {
-    Error::invalid("--oracle", format!("{} needs a loaded model (no oracle factory was given)", spec.describe()))
+    Error::invalid("oracle", format!("{} needs a loaded model (no oracle factory was given)", spec.describe()))
 }
 
 /// The oracle of `spec` on the true DAG with parent bitsets `parents`.
@@ -57,7 +57,7 @@ pub fn calibration_systems(settings: &BenchSettings, n: usize) -> Result<Vec<Vec
     let count = settings.calibration_systems;
     if count == 0 || count > MAX_CALIBRATION_SYSTEMS {
         return Err(Error::invalid(
-            "--calibration-systems",
+            "calibration_systems",
             format!("{count} is outside 1..={MAX_CALIBRATION_SYSTEMS}"),
         ));
     }
