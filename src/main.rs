@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    ntkgap::gpu::context::quiet_vulkan_layers(); // before any thread starts
+    // SAFETY: the first statement of `main`; no other thread exists yet.
+    unsafe { ntkgap::gpu::context::quiet_vulkan_layers() };
     match ntkgap::cli::main_entry() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -6,6 +6,7 @@
 //! before and after. The one non-error row (texts beyond the maximum length) checks that the
 //! truncation is counted instead.
 
+use crate::common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -70,10 +71,16 @@ impl Case {
     }
 }
 
-/// Exit 2, one `ntkgap: error:` line naming `names` and `problem`, no panic; returns the line.
+/// Exit 2 (bad input), one `ntkgap: error:` line naming `names` and `problem`, no panic; returns
+/// the line.
 fn assert_refusal(o: &Output, args: &[&str], names: &str, problem: &str) -> String {
+    assert_one_line_error(o, args, 2, names, problem)
+}
+
+/// Exit `code`, one `ntkgap: error:` line naming `names` and `problem`, no panic; returns the line.
+fn assert_one_line_error(o: &Output, args: &[&str], code: i32, names: &str, problem: &str) -> String {
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(o.status.code(), Some(2), "{args:?}: exit code, stderr: {err}");
+    assert_eq!(o.status.code(), Some(code), "{args:?}: exit code, stderr: {err}");
     assert_eq!(err.lines().count(), 1, "{args:?}: expected one stderr line, got: {err}");
     assert!(err.starts_with("ntkgap: error: "), "{args:?}: {err}");
     assert!(err.contains(names), "{args:?}: the message must name {names:?}: {err}");
@@ -341,7 +348,7 @@ fn output_in_a_directory_that_cannot_be_written() {
                 assert_refusal(&o, &args, "ro/p.jsonl", "Permission denied");
                 assert_eq!(c.listing(), before, "the read-only case left files behind");
             }
-            None => eprintln!("read-only directory case skipped: running as root without setpriv"),
+            None => common::missing("read-only directory case", "running as root without setpriv"),
         }
         mode(&ro, 0o755);
     }
@@ -396,10 +403,11 @@ fn full_disk() {
     ];
     for args in cases {
         let Some((o, left)) = on_tiny_tmpfs(&mount, &args) else {
-            eprintln!("full-disk case skipped: cannot mount a tmpfs in a user namespace here (unshare -rm)");
+            common::missing("full_disk", "cannot mount a tmpfs in a user namespace here (unshare -rm)");
             return;
         };
-        assert_refusal(&o, &args, mount.to_str().unwrap(), "No space left on device");
+        // Running out of disk while writing is a runtime failure (exit 1), not bad input.
+        assert_one_line_error(&o, &args, 1, mount.to_str().unwrap(), "No space left on device");
         assert_eq!(left, "", "{args:?} left files on the full disk");
     }
 }

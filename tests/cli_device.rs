@@ -37,7 +37,7 @@ fn adapters() -> Vec<serde_json::Value> {
 fn have_adapter(test: &str) -> bool {
     let found = !adapters().is_empty();
     if !found {
-        eprintln!("SKIPPED: {test}: no wgpu adapter (install a Vulkan driver such as mesa-vulkan-drivers)");
+        common::missing(test, "no wgpu adapter (install a Vulkan driver such as mesa-vulkan-drivers)");
     }
     found
 }
@@ -172,7 +172,7 @@ fn gram_on_wgpu_equals_cpu_on_builtin_tiny() {
 fn gram_on_wgpu_equals_cpu_on_minilm() {
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/models/all-MiniLM-L6-v2");
     if !model.join("model.safetensors").is_file() {
-        eprintln!("SKIPPED: gram --device wgpu on MiniLM: {} is absent (run scripts/fetch_models.sh)", model.display());
+        common::missing("gram --device wgpu on MiniLM", &format!("{} is absent (run scripts/fetch_models.sh)", model.display()));
         return;
     }
     if !have_adapter("gram --device wgpu, MiniLM") {

@@ -126,7 +126,7 @@ fn python_with_nbclient() -> bool {
 
 fn run_notebooks(report: &Path) {
     if !python_with_nbclient() {
-        println!("SKIPPED: notebooks not executed (python3 with the packages of notebooks/requirements.txt is absent; run scripts/setup.sh)");
+        common::missing("notebooks", "python3 with the packages of notebooks/requirements.txt is absent; run scripts/setup.sh");
         return;
     }
     let started = Instant::now();
@@ -145,7 +145,7 @@ fn render_in_chromium(report: &Path, shot: &Path) {
         Command::new("sh").args(["-c", &format!("command -v {b}")]).output().is_ok_and(|o| o.status.success())
     };
     if !["chromium", "chromium-browser", "google-chrome"].iter().any(|b| has(b)) {
-        println!("SKIPPED: rendering check (no chromium on PATH; apt-get install chromium)");
+        common::missing("rendering check", "no chromium on PATH (apt-get install chromium)");
         return;
     }
     let out = Command::new("bash")

@@ -7,6 +7,7 @@
 //! * RoBERTa: a small random `RobertaForSequenceClassification` saved whole under
 //!   `tests/data/roberta_tiny/`.
 
+use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -80,7 +81,8 @@ fn roberta_matches_transformers() {
 fn minilm_bert_matches_transformers() {
     let dir = root().join(".cache/models/all-MiniLM-L6-v2");
     if !dir.join("model.safetensors").is_file() {
-        eprintln!("SKIPPED minilm_bert_matches_transformers: {} is absent; run scripts/fetch_models.sh", dir.display());
+        let reason = format!("{} is absent; run scripts/fetch_models.sh", dir.display());
+        common::missing("minilm_bert_matches_transformers", &reason);
         return;
     }
     let expected = fixture("model_parity_minilm.json");

@@ -4,8 +4,10 @@
 //! burn 0.22's `flex` backend computes in f64 when the device's default float dtype is set to
 //! F64 before any tensor exists (`Device::configure`): `Tensor::from_data` converts to the
 //! default dtype, so the unchanged model code (weights loaded from f32 host data, masks,
-//! probes) runs entirely in f64, with libm's full-precision `erf` in GELU. This binary
-//! configures its device once ([`device`]) and the first test checks that the forward and its
+//! probes) runs entirely in f64, with libm's full-precision `erf` in GELU. The dtype is fixed for
+//! the whole process before its first tensor, and the one test binary runs other tests first, so
+//! each test here runs in a fresh child process of this binary ([`in_fresh_process`]), which
+//! configures its device once ([`device`]); the first test checks that the forward and its
 //! gradients really are f64. θ keeps the f32-representable values of `builtin:tiny` (seed 5);
 //! only the arithmetic is f64.
 //!
@@ -56,6 +58,30 @@ const TIGHT: f64 = 1e-9;
 
 /// Agreement required of the public f32 read-back paths (measured ≤ 1e-7).
 const READ_BACK: f64 = 1e-6;
+
+/// The environment variable that marks the child process of [`in_fresh_process`].
+const CHILD: &str = "NTKGAP_F64_TEST_CHILD";
+
+/// True in the child process, where the test body runs. In the parent, runs this binary again
+/// on exactly `module_path::name` with [`CHILD`] set, echoes its output and requires success,
+/// then returns false.
+fn in_fresh_process(name: &str) -> bool {
+    if std::env::var_os(CHILD).is_some() {
+        return true;
+    }
+    let test = format!("{}::{name}", module_path!().trim_start_matches("main::"));
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = std::process::Command::new(exe)
+        .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .expect("the test binary runs again");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!("{text}");
+    assert!(out.status.success(), "{test} failed in its child process");
+    assert!(text.contains("1 passed"), "{test} did not run in its child process: {text}");
+    false
+}
 
 /// The flex device with f64 as its default float dtype, with autodiff. Configured once per
 /// process, before any tensor is created (every test goes through here).
@@ -176,6 +202,9 @@ impl ModuleVisitor for DTypes<'_> {
 
 #[test]
 fn the_forward_and_its_gradients_run_in_f64() {
+    if !in_fresh_process("the_forward_and_its_gradients_run_in_f64") {
+        return;
+    }
     let s = setup();
     let f = score(&s.model, &s.encodings[0], s.pad_id);
     assert_eq!(f.dtype(), DType::F64, "score dtype");
@@ -192,6 +221,9 @@ fn the_forward_and_its_gradients_run_in_f64() {
 
 #[test]
 fn directional_derivatives_match_central_differences() {
+    if !in_fresh_process("directional_derivatives_match_central_differences") {
+        return;
+    }
     let s = setup();
     for (i, encoding) in s.encodings.iter().enumerate() {
         let g = gradient(&s.model, encoding, s.pad_id);
@@ -234,6 +266,9 @@ fn named_direction(model: &Classifier, v: &Direction) -> ntkgap::model::WeightMa
 
 #[test]
 fn public_gradients_give_the_same_directional_derivatives() {
+    if !in_fresh_process("public_gradients_give_the_same_directional_derivatives") {
+        return;
+    }
     let s = setup();
     for (i, encoding) in s.encodings.iter().enumerate() {
         let v = random_direction(&s.model, 3);
@@ -265,6 +300,9 @@ fn relative_difference(got: &[f64], reference: &[f64]) -> f64 {
 
 #[test]
 fn gram_entries_are_central_differences_along_other_gradients() {
+    if !in_fresh_process("gram_entries_are_central_differences_along_other_gradients") {
+        return;
+    }
     let s = setup();
     let n = s.encodings.len();
     let per_example: Vec<Direction> = s.encodings.iter().map(|e| gradient(&s.model, e, s.pad_id)).collect();

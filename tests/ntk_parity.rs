@@ -10,9 +10,11 @@
 //! test prints a `SKIPPED: …` line and passes (as `tests/model_parity.rs` does). Python is never
 //! run here: the fixture is read as JSON.
 
+use crate::common;
 use std::path::PathBuf;
 
-use ntkgap::model::{load, ComputeDevice, LoadOptions, ModelSpec};
+use ntkgap::gpu::ComputeDevice;
+use ntkgap::model::{load, LoadOptions, ModelSpec};
 use ntkgap::ntk::{gram, GramOptions};
 
 const TOLERANCE: f64 = 1e-4;
@@ -53,7 +55,8 @@ fn fixture() -> Fixture {
 fn minilm_gram_matches_torch_func() {
     let dir = root().join(".cache/models/all-MiniLM-L6-v2");
     if !dir.join("model.safetensors").is_file() {
-        eprintln!("SKIPPED: minilm_gram_matches_torch_func: {} is absent; run scripts/fetch_models.sh", dir.display());
+        let reason = format!("{} is absent; run scripts/fetch_models.sh", dir.display());
+        common::missing("minilm_gram_matches_torch_func", &reason);
         return;
     }
     let expected = fixture();

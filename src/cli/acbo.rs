@@ -24,7 +24,9 @@ use crate::corpus::{JsonlReader, JsonlWriter, Record};
 use crate::error::{Error, Result};
 use crate::files::{write_json_atomic, Meta};
 use crate::model::oracle::ModelOracleFactory;
-use crate::model::{load, ComputeDevice, DeviceChoice, LoadOptions, LoadedModel, ModelSpec};
+use crate::cli::model_args::DeviceArg;
+use crate::gpu::ComputeDevice;
+use crate::model::{load, LoadOptions, LoadedModel, ModelSpec};
 
 /// Arguments of `ntkgap acbo`.
 #[derive(Debug, Args)]
@@ -91,8 +93,8 @@ pub struct AcboArgs {
     pub local_samples: usize,
     /// model oracle: where the frozen model runs (`auto`: a hardware GPU if wgpu finds one, else
     /// the CPU; `cpu`; `wgpu`).
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    pub device: DeviceChoice,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
     /// model oracle: texts per forward batch.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
@@ -160,7 +162,7 @@ impl AcboArgs {
 fn load_model(
     settings: &BenchSettings,
     seed: u64,
-    device: DeviceChoice,
+    device: DeviceArg,
 ) -> Result<Option<(LoadedModel, ComputeDevice)>> {
     let OracleSpec::Model { dir } = &settings.oracle else { return Ok(None) };
     let options = LoadOptions { seed, head_file: None };
@@ -204,7 +206,7 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
     let (records, items) = read_items(&args, &settings)?;
     let out_dir = crate::files::OutputDir::create(&args.out)?;
     if let Some((_, compute)) = &loaded {
-        compute.announce();
+        crate::cli::model_args::announce(&compute);
     }
     let mut sizes: Vec<usize> = items.iter().map(|i| i.n).collect();
     sizes.sort_unstable();

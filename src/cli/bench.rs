@@ -83,8 +83,8 @@ pub struct BenchGramArgs {
     #[arg(long, default_value = "3G", value_parser = parse_bytes)]
     pub memory_budget: usize,
     /// Device of the ntkgap rows (`auto`, `cpu`, `wgpu`), passed to `ntkgap gram --device`.
-    #[arg(long, value_enum, default_value_t = crate::model::DeviceChoice::Cpu)]
-    pub device: crate::model::DeviceChoice,
+    #[arg(long, value_enum, default_value_t = crate::cli::model_args::DeviceArg::Cpu)]
+    pub device: crate::cli::model_args::DeviceArg,
     /// The torch.func script.
     #[arg(long, default_value = "scripts/ntk_torch.py")]
     pub torch_script: PathBuf,

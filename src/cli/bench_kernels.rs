@@ -10,7 +10,7 @@ use clap::Args;
 use crate::files::{write_json_atomic, Meta};
 use crate::gpu::bench::{kernel_rows, matmul_rate, render, resident_gemm, small_gemm_row, BenchRow, BenchSizes};
 use crate::gpu::GemmChoice;
-use crate::model::DeviceChoice;
+use crate::cli::model_args::DeviceArg;
 use crate::ntk::cpu_kernels::CpuKernels;
 use crate::ntk::kernels::GramKernels;
 
@@ -23,8 +23,8 @@ use crate::ntk::kernels::GramKernels;
 pub struct KernelsArgs {
     /// `cpu` (the multi-threaded `CpuKernels` and burn's flex matmul), `wgpu` (the WGSL
     /// kernels and burn's wgpu matmul on the same device) or `auto`.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    pub device: DeviceChoice,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
     /// Examples per side of the segmented kernels.
     #[arg(long, default_value_t = 8)]
     pub examples: usize,
@@ -130,7 +130,7 @@ fn measure(
 pub fn run_kernels(args: KernelsArgs) -> anyhow::Result<()> {
     let sizes = args.sizes()?;
     let compute = args.device.resolve()?;
-    compute.announce();
+    crate::cli::model_args::announce(&compute);
     let name = compute.describe();
     let mut rows = Vec::new();
     let device = compute.device(false);

@@ -205,7 +205,7 @@ fn run_model(args: &BoundArgs, model: &str) -> anyhow::Result<()> {
         (None, None) => unreachable!("resolve() requires --init for the network and --train for kernels"),
     };
     let device = compute.device(true);
-    compute.announce();
+    crate::cli::model_args::announce(&compute);
     let mut bars = bars();
     let analysis =
         gap::analyse(&loaded.classifier, &inputs, chosen, tokenizer.pad_id()?, &resolved.analysis, &device, &mut bars)?;

@@ -7,9 +7,8 @@ use std::time::Instant;
 
 use clap::Args;
 
-use crate::demo::config::Backend;
 use crate::demo::{check_out, DemoConfig, DemoMode, Reporter, StageStatus};
-use crate::model::DeviceChoice;
+use crate::cli::model_args::DeviceArg;
 
 /// Run the whole argument end to end and write `OUT/index.html`.
 #[derive(Debug, Args)]
@@ -26,8 +25,8 @@ pub struct DemoArgs {
     pub out: PathBuf,
     /// Where the model stages run: `auto` (a hardware GPU if wgpu finds one, else the CPU), `cpu` or
     /// `wgpu` (any adapter, lavapipe included). The eNTK Gram products stay on the CPU in f64.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    pub device: DeviceChoice,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
     /// Recompute every stage even when its cached result is current.
     #[arg(long)]
     pub fresh: bool,
@@ -55,10 +54,9 @@ impl Reporter for Stderr {
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     check_out(&args.out)?;
     let compute = args.device.resolve()?;
-    compute.announce();
-    let backend = Backend::of(&compute);
+    crate::cli::model_args::announce(&compute);
     let mode = if args.quick { DemoMode::Quick } else { DemoMode::Full };
-    let config = DemoConfig::new(mode, args.seed, backend);
+    let config = DemoConfig::new(mode, args.seed, compute);
     let minutes = (config.expected_seconds() / 60.0).ceil();
     eprintln!(
         "ntkgap demo ({}): expected about {minutes:.0} min on 2 CPU cores when every stage runs (cached stages are skipped) -> {}",

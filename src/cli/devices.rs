@@ -22,7 +22,8 @@ pub struct DevicesArgs {
 pub fn choice_line(found: &[AdapterSummary]) -> String {
     match found.first() {
         None => {
-            format!("no wgpu adapter found: --device auto uses the CPU (flex), --device wgpu fails; {NO_ADAPTER_FIX}")
+            let fix = crate::cli::flags::flagify(NO_ADAPTER_FIX);
+            format!("no wgpu adapter found: --device auto uses the CPU (flex), --device wgpu fails; {fix}")
         }
         Some(a) if a.software => {
             format!(

@@ -45,7 +45,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let (loaded, compute) = args.model.load(args.seed, false)?;
     let spinner = super::progress::spinner("evaluating");
     let examples = Examples::load(&args.data, loaded.tokenizer.as_ref(), true)?;
-    spinner.suspend(|| compute.announce());
+    spinner.suspend(|| crate::cli::model_args::announce(&compute));
     let preds = predictions(&loaded.classifier, &examples, loaded.tokenizer.pad_id()?, args.model.batch)?;
     spinner.finish_and_clear();
     let report = evaluate(&preds);

@@ -64,7 +64,7 @@ pub fn run(args: ForwardArgs) -> anyhow::Result<()> {
     let encodings: Vec<_> = records.iter().map(|r| r.encoding.clone()).collect();
     let pad_id = loaded.tokenizer.pad_id()?;
     let device = compute.device(false);
-    compute.announce();
+    crate::cli::model_args::announce(&compute);
     let progress = bar(encodings.len(), "forward");
     let rows = logits(&loaded.classifier, &encodings, pad_id, args.model.batch, &device, |done| {
         progress.set_position(done as u64)

@@ -10,7 +10,9 @@ use crate::cli::model_args::{bar, ModelArgs};
 use crate::error::{Error, Result};
 use crate::files::Meta;
 use crate::gap::AnalysisConfig;
-use crate::model::{ComputeDevice, DeviceChoice, LoadedModel, ModelSpec};
+use crate::cli::model_args::DeviceArg;
+use crate::gpu::ComputeDevice;
+use crate::model::{LoadedModel, ModelSpec};
 use crate::ntk::{GramOptions, KernelChoice};
 
 /// `--predictor`.
@@ -44,8 +46,8 @@ pub struct PredictorArgs {
     pub max_len: Option<usize>,
     /// Where the models and the eNTK run: `auto` (a hardware GPU if wgpu finds one, else the
     /// CPU), `cpu` or `wgpu`.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    pub device: DeviceChoice,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
 }
 
 /// Validated predictor settings.

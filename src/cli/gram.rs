@@ -11,8 +11,10 @@ use clap::{Args, ValueEnum};
 use crate::cli::model_args::{bar, ModelArgs};
 use crate::files::memory::{format_bytes, parse_bytes, peak_rss_bytes};
 use crate::files::{npy, write_json_atomic, Meta, OutputDir};
-use crate::model::{ComputeDevice, DeviceChoice, ModelSpec};
-use crate::ntk::{gram, Gram, GramOptions, KernelChoice, NtkMethod, OutputMode, ParamSubset, SignalPath};
+use crate::cli::model_args::DeviceArg;
+use crate::gpu::ComputeDevice;
+use crate::model::ModelSpec;
+use crate::ntk::{gram, gram_with_kernels, Gram, GramOptions, KernelChoice, NtkMethod, OutputMode, ParamSubset, SignalPath};
 use crate::tokenize::stream::{encode_all, EncodeSummary, EncodedRecord};
 use crate::tokenize::Tokenizer;
 
@@ -139,8 +141,8 @@ pub struct GramArgs {
     /// Where the model's forward/backward and the Gram assembly run: `auto` (a hardware GPU if
     /// wgpu finds one, else the CPU), `cpu` or `wgpu` (the best wgpu adapter, software adapters
     /// included; the WGSL kernels of `kernels/` assemble K).
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, alias = "backend")]
-    pub device: DeviceChoice,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto, alias = "backend")]
+    pub device: DeviceArg,
     /// Element type of the Gram-assembly products (`f64` always assembles on the CPU).
     #[arg(long, value_enum, default_value_t = ProductsArg::F32)]
     pub products: ProductsArg,
@@ -205,7 +207,7 @@ fn write_breakdown(dir: &Path, k: &Gram, meta: &Meta) -> crate::Result<()> {
 /// The `meta.json` of a Gram output (no timings).
 fn gram_meta(
     args: &GramArgs,
-    options: &GramOptions,
+    (options, kernels): (&GramOptions, &str),
     (k, total_rows): (&Gram, usize),
     (loaded, compute): (&crate::model::LoadedModel, &ComputeDevice),
     summary: impl serde::Serialize,
@@ -229,7 +231,7 @@ fn gram_meta(
     meta.set("linear_form", options.linear_form)
         .set("signals_requested", options.signals)
         .set("signals", k.stats.signal_blocks.describe())
-        .set("kernels", options.kernels)
+        .set("kernels", kernels)
         .set("memory_budget", options.memory_budget)
         .set("tile", options.tile);
     meta.set("max_length", loaded.tokenizer.max_length()).set("encoding", summary);
@@ -239,19 +241,18 @@ fn gram_meta(
 }
 
 /// The timing line: where the time went, the FLOP rates, the memory.
-fn report(k: &Gram, options: &GramOptions, seconds: f64) -> serde_json::Value {
+fn report(k: &Gram, (options, kernels): (&GramOptions, &str), seconds: f64) -> serde_json::Value {
     let s = &k.stats;
     let rate = |flops: f64, secs: f64| if secs > 0.0 { flops / secs / 1e9 } else { 0.0 };
     let peak = peak_rss_bytes();
     eprintln!(
-        "gram: {} x {} in {seconds:.2} s ({:?}, block {}, output {}, signals {}, kernels {:?})",
+        "gram: {} x {} in {seconds:.2} s ({:?}, block {}, output {}, signals {}, kernels {kernels})",
         k.rows,
         k.cols,
         options.method,
         options.block,
         options.output,
         s.signal_blocks.describe(),
-        options.kernels
     );
     eprintln!(
         "gram: forward+backward {:.2} s ({:.1} GFLOP, {:.1} GFLOP/s); contraction {:.2} s ({:.1} GFLOP, {:.1} GFLOP/s)",
@@ -292,33 +293,36 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
         device: args.device,
     };
     let (loaded, compute) = model_args.load(args.seed, true)?;
-    options.kernels = match (args.products, compute.is_wgpu()) {
-        (ProductsArg::F64, _) => KernelChoice::CpuF64,
-        (ProductsArg::F32, true) => KernelChoice::Wgpu,
-        (ProductsArg::F32, false) => KernelChoice::Cpu,
+    // f32 products run on the device's own kernels (the WGSL ones on wgpu); f64 products always
+    // on the CPU. `kernels` is what meta.json and the timing line record.
+    let gpu_kernels = match args.products {
+        ProductsArg::F32 => compute.gram_kernels()?,
+        ProductsArg::F64 => None,
     };
+    options.kernels = if args.products == ProductsArg::F64 { KernelChoice::CpuF64 } else { KernelChoice::Cpu };
+    let kernels = if gpu_kernels.is_some() { "Wgpu".to_string() } else { format!("{:?}", options.kernels) };
     let tokenizer = loaded.tokenizer.as_ref();
     let (first, summary) = read_input(&args.input, tokenizer)?;
     let second = args.input2.as_ref().map(|p| read_input(p, tokenizer)).transpose()?;
     let x1: Vec<_> = first.iter().map(|r| r.encoding.clone()).collect();
     let x2: Option<Vec<_>> = second.as_ref().map(|(records, _)| records.iter().map(|r| r.encoding.clone()).collect());
     let device = compute.device(true);
-    compute.announce();
+    crate::cli::model_args::announce(&compute);
     let progress = bar(x1.len() + x2.as_ref().map_or(0, Vec::len), "gram");
     let mut done = 0;
     let started = Instant::now();
-    let k = gram(&loaded.classifier, &x1, x2.as_deref(), tokenizer.pad_id()?, &options, &device, &mut |n| {
+    let mut on_progress = |n| {
         done += n;
         progress.set_position(done as u64);
-    })
-    .map_err(|e| match e {
-        crate::Error::InvalidArgument { name, reason } if name == "rows" => crate::Error::invalid("--rows", reason),
-        crate::Error::InvalidArgument { name, reason } if name == "output" => crate::Error::invalid("--output", reason),
-        other => other,
-    })?;
+    };
+    let (model, pad) = (&loaded.classifier, tokenizer.pad_id()?);
+    let k = match &gpu_kernels {
+        Some(wgpu) => gram_with_kernels(model, &x1, x2.as_deref(), pad, &options, wgpu, &device, &mut on_progress)?,
+        None => gram(model, &x1, x2.as_deref(), pad, &options, &device, &mut on_progress)?,
+    };
     progress.finish_and_clear();
     k.check_finite(&row_ids(&first))?;
-    let meta = gram_meta(&args, &options, (&k, x1.len()), (&loaded, &compute), summary)?;
+    let meta = gram_meta(&args, (&options, &kernels), (&k, x1.len()), (&loaded, &compute), summary)?;
     npy::write_f64(&args.out, &k.shape(), &k.values)?;
     if let Some(dir) = &args.breakdown {
         write_breakdown(dir, &k, &meta)?;
@@ -327,7 +331,7 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     if let Some(line) = summary.truncation_line() {
         eprintln!("{line}");
     }
-    let stats = report(&k, &options, started.elapsed().as_secs_f64());
+    let stats = report(&k, (&options, &kernels), started.elapsed().as_secs_f64());
     if let Some(path) = &args.stats_json {
         write_json_atomic(path, &stats)?;
     }

@@ -137,11 +137,18 @@ pub fn meta_path(out: &Path) -> PathBuf {
 }
 
 /// The whole error chain on one line, outermost first, without repeating text a context already
-/// contains; library settings spelled as flags ([`flags::flagify`]).
+/// contains; the settings that library errors name spelled as flags ([`flags::flagify`]).
 pub fn error_line(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in err.chain() {
-        let s = flags::flagify(&cause.to_string());
+        let s = match cause.downcast_ref::<crate::Error>() {
+            Some(
+                e @ (crate::Error::InvalidSetting { .. }
+                | crate::Error::TooLarge { .. }
+                | crate::Error::Numerical { .. }),
+            ) => flags::flagify(&e.to_string()),
+            _ => cause.to_string(),
+        };
         if parts.last().is_some_and(|p| p.contains(&s)) {
             continue;
         }

@@ -5,7 +5,70 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::model::{load, ComputeDevice, DeviceChoice, LoadOptions, LoadedModel, ModelSpec};
+use crate::gpu::{AutoReason, ComputeDevice};
+use crate::model::{load, LoadOptions, LoadedModel, ModelSpec};
+
+/// `--device`: where the model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DeviceArg {
+    /// A hardware GPU adapter if wgpu finds one, else the CPU (default). Prints one line saying
+    /// which; a software adapter (lavapipe) is skipped in favour of the faster CPU backend.
+    #[default]
+    Auto,
+    /// burn's pure-Rust CPU backend (`flex`): always available (`flex` is accepted as an alias).
+    #[value(alias = "flex")]
+    Cpu,
+    /// burn's wgpu backend on the best adapter (Vulkan, Metal or DX12), software adapters
+    /// included; an error naming the fix when there is none.
+    Wgpu,
+}
+
+impl DeviceArg {
+    /// The `--device` value naming this choice.
+    pub fn flag(self) -> &'static str {
+        match self {
+            DeviceArg::Auto => "auto",
+            DeviceArg::Cpu => "cpu",
+            DeviceArg::Wgpu => "wgpu",
+        }
+    }
+
+    /// The device this choice names (adapters are enumerated and the GPU device created only
+    /// when needed).
+    ///
+    /// # Errors
+    /// `wgpu` only: no adapter, or its device cannot be created (the error names the fix).
+    pub fn resolve(self) -> crate::Result<ComputeDevice> {
+        match self {
+            DeviceArg::Auto => Ok(ComputeDevice::auto()),
+            DeviceArg::Cpu => Ok(ComputeDevice::cpu()),
+            DeviceArg::Wgpu => ComputeDevice::wgpu(),
+        }
+    }
+}
+
+/// The line `--device auto` prints about its choice (`None` for an explicit `--device`).
+pub fn auto_line(compute: &ComputeDevice) -> Option<String> {
+    let line = match compute.auto_reason()? {
+        AutoReason::Hardware => format!("device: {}", compute.describe()),
+        AutoReason::NoAdapter => "note: --device auto: no wgpu adapter found; running on the CPU (flex)".into(),
+        AutoReason::SoftwareOnly(adapter) => format!(
+            "note: --device auto: only a software adapter, {}, found; running on the CPU (flex), which is faster on this machine (--device wgpu forces the adapter)",
+            adapter.describe()
+        ),
+        AutoReason::Failed(error) => {
+            format!("note: --device auto: {}; running on the CPU (flex)", crate::cli::flags::flagify(error))
+        }
+    };
+    Some(line)
+}
+
+/// Print [`auto_line`] on stderr, if any.
+pub fn announce(compute: &ComputeDevice) {
+    if let Some(line) = auto_line(compute) {
+        eprintln!("{line}");
+    }
+}
 
 /// Which model to load, and how.
 #[derive(Debug, Clone, Args)]
@@ -26,14 +89,14 @@ pub struct ModelArgs {
     /// Where the model runs: `auto` (a hardware GPU if wgpu finds one, else the CPU; says which
     /// on stderr), `cpu` (burn's flex backend) or `wgpu` (the best wgpu adapter, software
     /// adapters such as lavapipe included).
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, alias = "backend")]
-    pub device: DeviceChoice,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto, alias = "backend")]
+    pub device: DeviceArg,
 }
 
 impl ModelArgs {
     /// Resolve `--device`, load the model on its inference (`autodiff = false`) or training
     /// device and apply `--max-len`. The caller prints the device line of `--device auto`
-    /// ([`ComputeDevice::announce`]) once its inputs are read, so that a bad input still gives
+    /// ([`announce`]) once its inputs are read, so that a bad input still gives
     /// exactly one line on stderr.
     ///
     /// # Errors

@@ -165,7 +165,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         None => SweepPredictor::Kernel(resolved.kernel),
     };
     let device = compute.device(true);
-    compute.announce();
+    crate::cli::model_args::announce(&compute);
     let results = sweep(
         &loaded.classifier,
         loaded.tokenizer.as_ref(),

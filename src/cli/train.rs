@@ -119,7 +119,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
     let pad_id = loaded.tokenizer.pad_id()?;
     let device = compute.device(true);
-    compute.announce();
+    crate::cli::model_args::announce(&compute);
     let mut progress = Bars { bar: None };
     let data = TrainData { train: &train_set, dev: dev_set.as_ref(), pad_id, tokenizer_json: &loaded.tokenizer_json };
     let summary = train(loaded.classifier, data, &config, &args.out, &device, &mut progress)?;

@@ -30,7 +30,8 @@ use crate::acbo::oracle::{ExperimentSettings, OracleFactory};
 use crate::acbo::summary::{summarize, GroupSummary};
 use crate::acbo::{CandidateSettings, LoopConfig, OracleSpec};
 use crate::corpus::{JsonlReader, JsonlWriter, Label, Record};
-use crate::demo::config::{AcboConfig, Backend};
+use crate::demo::config::AcboConfig;
+use crate::gpu::ComputeDevice;
 use crate::demo::Reporter;
 use crate::error::{Error, Result};
 use crate::files::{write_atomic, write_json_atomic};
@@ -285,8 +286,8 @@ pub struct AcboInputs<'a> {
     pub max_length: usize,
     /// S of the model oracle's experiments (the local query texts were made with it).
     pub local_samples: usize,
-    /// Compute backend.
-    pub backend: Backend,
+    /// Where the model runs.
+    pub device: ComputeDevice,
 }
 
 /// Examples per forward of the model oracle.
@@ -300,7 +301,7 @@ pub fn run(cfg: &AcboConfig, inp: &AcboInputs<'_>, dir: &Path, reporter: &dyn Re
     let test = inp.data.join("test.jsonl");
     let records = JsonlReader::open(&test)?.collect::<Result<Vec<_>>>()?;
     let items = limit_per_size(prepare_items(&test, &records)?, cfg.items_per_size, cfg.seed);
-    let device = inp.backend.device()?;
+    let device = inp.device.device(false);
     let mut loaded =
         load(&ModelSpec::Dir(inp.model.to_path_buf()), &LoadOptions { seed: inp.seed, head_file: None }, &device)?;
     loaded.tokenizer.set_max_length(inp.max_length)?;

@@ -9,9 +9,8 @@ use serde::Serialize;
 use crate::acbo::local_query::split_of_system;
 use crate::corpus::{records_per_mec, Split, SplitSizes};
 use crate::error::{Error, Result};
-use burn::tensor::Device;
 
-use crate::model::ComputeDevice;
+use crate::gpu::ComputeDevice;
 use crate::train::Objective;
 
 /// Seconds per Corr2Cause training record and epoch (quick run: 1,200 records and 1,328 local
@@ -36,48 +35,6 @@ pub enum DemoMode {
     Quick,
     /// The default: SFT and DPO, larger corpora, more pairs and A-CBO items.
     Full,
-}
-
-/// Where the model stages run: the resolved `--device` (see [`crate::model::DeviceChoice`]).
-/// Part of the stage keys, so a GPU run never reuses a CPU stage or the reverse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    /// burn's pure-Rust CPU backend (`flex`); byte-identical outputs for the same seed.
-    #[default]
-    Cpu,
-    /// burn's wgpu backend on the shared GPU device of [`crate::gpu`].
-    Wgpu,
-}
-
-impl Backend {
-    /// The backend a resolved device runs on.
-    pub fn of(compute: &ComputeDevice) -> Self {
-        if compute.is_wgpu() {
-            Backend::Wgpu
-        } else {
-            Backend::Cpu
-        }
-    }
-
-    /// The inference device.
-    ///
-    /// # Errors
-    /// [`Backend::Wgpu`] without a wgpu device (cannot happen once `--device` resolved to it).
-    pub fn device(self) -> Result<Device> {
-        match self {
-            Backend::Cpu => Ok(ComputeDevice::cpu().device(false)),
-            Backend::Wgpu => Ok(crate::gpu::context()?.burn_device.clone()),
-        }
-    }
-
-    /// The same device with autodiff (training, eNTK probes).
-    ///
-    /// # Errors
-    /// As [`Backend::device`].
-    pub fn autodiff_device(self) -> Result<Device> {
-        Ok(self.device()?.autodiff())
-    }
 }
 
 /// Stage 1: corpora and near-miss pairs.
@@ -166,8 +123,9 @@ pub struct AcboConfig {
 pub struct DemoConfig {
     /// Quick or full.
     pub mode: DemoMode,
-    /// The compute backend of the model stages.
-    pub backend: Backend,
+    /// Where the model stages run. Part of the stage keys (as `"cpu"`/`"wgpu"`), so a GPU run
+    /// never reuses a CPU stage or the reverse.
+    pub device: ComputeDevice,
     /// Stage 1.
     pub data: DataConfig,
     /// Stage 2.
@@ -179,8 +137,8 @@ pub struct DemoConfig {
 }
 
 impl DemoConfig {
-    /// The settings of `mode` with `seed` on `backend`.
-    pub fn new(mode: DemoMode, seed: u64, backend: Backend) -> Self {
+    /// The settings of `mode` with `seed` on `device`.
+    pub fn new(mode: DemoMode, seed: u64, device: ComputeDevice) -> Self {
         let quick = mode == DemoMode::Quick;
         let data = DataConfig {
             train_nodes: 3..=5,
@@ -212,7 +170,7 @@ impl DemoConfig {
             seed,
         };
         let kernel = KernelConfig { block: 8, ridge_train_records: if quick { 64 } else { 128 } };
-        Self { mode, backend, data, train, kernel, acbo }
+        Self { mode, device, data, train, kernel, acbo }
     }
 
     /// Check the sizes (they are fixed per mode; this guards edits to [`DemoConfig::new`]).
@@ -301,8 +259,8 @@ mod tests {
 
     #[test]
     fn both_modes_validate_and_quick_is_smaller() {
-        let quick = DemoConfig::new(DemoMode::Quick, 0, Backend::Cpu);
-        let full = DemoConfig::new(DemoMode::Full, 0, Backend::Cpu);
+        let quick = DemoConfig::new(DemoMode::Quick, 0, ComputeDevice::cpu());
+        let full = DemoConfig::new(DemoMode::Full, 0, ComputeDevice::cpu());
         quick.validate().unwrap();
         full.validate().unwrap();
         assert!(quick.expected_seconds() < full.expected_seconds());

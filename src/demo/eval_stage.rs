@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::demo::config::Backend;
+use crate::gpu::ComputeDevice;
 use crate::demo::config::TrainPlan;
 use crate::demo::train_stage::objective_name;
 use crate::error::Result;
@@ -109,7 +109,7 @@ fn predictions_csv(objective: &str, examples: &Examples, preds: &[Prediction], c
 /// Model loading, encoding or write failures.
 pub fn run(
     plan: &TrainPlan,
-    backend: Backend,
+    device: &ComputeDevice,
     max_length: usize,
     largest_train: usize,
     paths: (&Path, &Path),
@@ -122,7 +122,7 @@ pub fn run(
     for &objective in &plan.objectives {
         let name = objective_name(objective);
         let spec = ModelSpec::Dir(trained.join(name).join("best"));
-        let mut loaded = load(&spec, &LoadOptions { seed: plan.seed, head_file: None }, &backend.device()?)?;
+        let mut loaded = load(&spec, &LoadOptions { seed: plan.seed, head_file: None }, &device.device(false))?;
         loaded.tokenizer.set_max_length(max_length)?;
         let examples = Examples::load(&data.join("test.jsonl"), loaded.tokenizer.as_ref(), true)?;
         let preds = predictions(&loaded.classifier, &examples, loaded.tokenizer.pad_id()?, plan.batch_size)?;

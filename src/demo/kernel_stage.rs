@@ -27,7 +27,8 @@ use std::path::Path;
 
 use crate::bound::kernel::KernelFitConfig;
 use crate::bound::table::csv;
-use crate::demo::config::{Backend, KernelConfig, TrainPlan};
+use crate::demo::config::{KernelConfig, TrainPlan};
+use crate::gpu::ComputeDevice;
 use crate::demo::summary::RIDGE_RUN;
 use crate::demo::train_stage::TrainStageSummary;
 use crate::demo::Reporter;
@@ -54,8 +55,8 @@ pub struct KernelInputs<'a> {
     pub plan: &'a TrainPlan,
     /// Maximum encoded length.
     pub max_length: usize,
-    /// Compute backend.
-    pub backend: Backend,
+    /// Where the model runs.
+    pub device: ComputeDevice,
 }
 
 fn load_dir(inp: &KernelInputs<'_>, dir: &Path, device: &burn::tensor::Device) -> Result<LoadedModel> {
@@ -147,7 +148,7 @@ pub fn run(
         pairs: &pairs,
         pairs_path: &pairs_path,
         config,
-        device: inp.backend.autodiff_device()?,
+        device: inp.device.device(true),
         reporter,
         dir,
     };

@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 use crate::files::{Meta, OutputDir};
 
 pub use cache::{StageCache, StageKey, StageStatus};
-pub use config::{Backend, DemoConfig, DemoMode};
+pub use config::{DemoConfig, DemoMode};
 pub use summary::DemoSummary;
 
 /// Where progress goes: lines and bars (the CLI draws them on stderr; tests stay quiet).
@@ -80,11 +80,11 @@ pub struct DemoRun {
 /// The keys of all six stages.
 fn keys(config: &DemoConfig) -> Result<[StageKey; 6]> {
     let data = StageKey::of("data", &config.data, &[])?;
-    let model_settings = (&config.train, config.backend, config.data.max_length);
+    let model_settings = (&config.train, &config.device, config.data.max_length);
     let train = StageKey::of("train", &model_settings, &[&data])?;
     let eval = StageKey::of("eval", &model_settings, &[&data, &train])?;
-    let kernel = StageKey::of("kernel", &(&config.kernel, config.backend), &[&data, &train])?;
-    let acbo = StageKey::of("acbo", &(&config.acbo, config.backend), &[&data, &train, &eval])?;
+    let kernel = StageKey::of("kernel", &(&config.kernel, &config.device), &[&data, &train])?;
+    let acbo = StageKey::of("acbo", &(&config.acbo, &config.device), &[&data, &train, &eval])?;
     let img = StageKey::of("img", &config.mode, &[&data, &train, &eval, &kernel, &acbo])?;
     Ok([data, train, eval, kernel, acbo, img])
 }
@@ -108,12 +108,12 @@ fn stage_body(k: usize, cfg: &DemoConfig, cache: &StageCache, reporter: &dyn Rep
             stage_meta(dir, cfg, "data", &[])
         }
         1 => {
-            train_stage::run(&cfg.train, cfg.backend, max_length, &data_dir, dir, reporter)?;
+            train_stage::run(&cfg.train, &cfg.device, max_length, &data_dir, dir, reporter)?;
             stage_meta(dir, cfg, "train", &[data_dir.join("train_mixed.jsonl"), data_dir.join("dev_mixed.jsonl")])
         }
         2 => {
             let largest = *cfg.data.train_nodes.end();
-            eval_stage::run(&cfg.train, cfg.backend, max_length, largest, (&data_dir, &train_dir), dir)?;
+            eval_stage::run(&cfg.train, &cfg.device, max_length, largest, (&data_dir, &train_dir), dir)?;
             stage_meta(dir, cfg, "eval", &[data_dir.join("test.jsonl"), train_dir.join("sft/best/model.safetensors")])
         }
         3 => {
@@ -124,7 +124,7 @@ fn stage_body(k: usize, cfg: &DemoConfig, cache: &StageCache, reporter: &dyn Rep
                 train: &train,
                 plan: &cfg.train,
                 max_length,
-                backend: cfg.backend,
+                device: cfg.device.clone(),
             };
             kernel_stage::run(&inputs, &cfg.kernel, dir, reporter)?;
             let sft = train_dir.join("sft");
@@ -148,7 +148,7 @@ fn stage_body(k: usize, cfg: &DemoConfig, cache: &StageCache, reporter: &dyn Rep
                 seed: cfg.train.seed,
                 max_length,
                 local_samples: cfg.data.local_samples,
-                backend: cfg.backend,
+                device: cfg.device.clone(),
             };
             acbo_stage::run(&cfg.acbo, &inputs, dir, reporter)?;
             stage_meta(dir, cfg, "acbo", &[data_dir.join("test.jsonl"), model.join("model.safetensors")])

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::demo::config::Backend;
+use crate::gpu::ComputeDevice;
 use crate::demo::config::TrainPlan;
 use crate::demo::Reporter;
 use crate::error::Result;
@@ -130,13 +130,13 @@ fn config(plan: &TrainPlan, objective: Objective) -> TrainConfig {
 /// Model loading, data encoding, a non-finite loss or write failures.
 pub fn run(
     plan: &TrainPlan,
-    backend: Backend,
+    device: &ComputeDevice,
     max_length: usize,
     data: &Path,
     dir: &Path,
     reporter: &dyn Reporter,
 ) -> Result<TrainStageSummary> {
-    let device = backend.autodiff_device()?;
+    let device = device.device(true);
     let probe = load_initial(plan, max_length, &device)?;
     let tokenizer = probe.tokenizer.as_ref();
     let train_set = Examples::load(&data.join("train_mixed.jsonl"), tokenizer, true)?;

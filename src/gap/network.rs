@@ -42,7 +42,7 @@ fn config_difference(a: &ModelConfig, b: &ModelConfig) -> Option<String> {
 /// the fine-tuned `model`.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] (name `--init`) naming the first differing config field, or the
+/// [`Error::InvalidSetting`] (`init`) naming the first differing config field, or the
 /// parameter tensors present in only one of the two or with different shapes.
 pub fn check_same_architecture(
     model: &WeightMap,
@@ -52,14 +52,14 @@ pub fn check_same_architecture(
     init_source: &str,
 ) -> Result<()> {
     if let Some(diff) = config_difference(model_config, init_config) {
-        return Err(Error::invalid(
+        return Err(Error::setting(
             "init",
             format!("{init_source} does not have the architecture of `model` ({diff})"),
         ));
     }
     let (_, unmatched) = crate::model::weights::distance(model, init);
     if let Some(first) = unmatched.first() {
-        return Err(Error::invalid(
+        return Err(Error::setting(
             "init",
             format!(
                 "{init_source} does not have the parameters of `model` ({} tensors differ, e.g. {first})",
@@ -88,7 +88,7 @@ fn dot_with_change(g: &WeightMap, theta_t: &WeightMap, theta_0: &WeightMap) -> R
     let mut sum = 0.0;
     for name in g.names() {
         let (Some(gt), Some(t), Some(t0)) = (g.get(&name), theta_t.get(&name), theta_0.get(&name)) else {
-            return Err(Error::invalid("init", format!("parameter {name} is missing from θ₀ or θ_T")));
+            return Err(Error::setting("init", format!("parameter {name} is missing from θ₀ or θ_T")));
         };
         sum += gt
             .data

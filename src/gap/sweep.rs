@@ -75,10 +75,10 @@ impl SweepConfig {
     /// Check every field.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] naming the flag: `--nodes` outside 2..=64 or empty, a count of 0.
+    /// [`Error::InvalidSetting`] naming the field: `nodes` outside 2..=64 or empty, a count of 0.
     pub fn validate(&self) -> Result<()> {
         if self.nodes.is_empty() || *self.nodes.start() < 2 || *self.nodes.end() > 64 {
-            return Err(Error::invalid(
+            return Err(Error::setting(
                 "nodes",
                 format!("{}..{} must be a non-empty range inside 2..64", self.nodes.start(), self.nodes.end()),
             ));
@@ -91,7 +91,7 @@ impl SweepConfig {
             ("train_per_size", self.train_per_size),
         ] {
             if v == 0 || v > 100_000 {
-                return Err(Error::invalid(name, format!("{v} is outside 1..=100000")));
+                return Err(Error::setting(name, format!("{v} is outside 1..=100000")));
             }
         }
         Ok(())
@@ -287,12 +287,12 @@ mod tests {
             .validate()
             .unwrap_err()
             .to_string()
-            .contains("nodes"));
+            .contains("`nodes`"));
         assert!(SweepConfig { pairs_per_size: 0, ..Default::default() }
             .validate()
             .unwrap_err()
             .to_string()
-            .contains("pairs_per_size"));
+            .contains("`pairs_per_size`"));
     }
 
     #[test]

@@ -91,7 +91,7 @@ impl BenchSizes {
             ("repeats", self.repeats),
         ];
         match fields.iter().find(|(_, v)| *v == 0) {
-            Some((name, _)) => Err(Error::invalid(*name, "must be at least 1")),
+            Some((name, _)) => Err(Error::setting(*name, "must be at least 1")),
             None => Ok(()),
         }
     }

@@ -110,17 +110,20 @@ pub fn adapters() -> Vec<AdapterSummary> {
 /// (`NODEVICE_SELECT=1`, unless the variable is already set). ntkgap ranks adapters itself, and
 /// the layer probes for a Wayland display on every instance creation, printing
 /// `error: XDG_RUNTIME_DIR is invalid or not set in the environment.` twice on machines without
-/// one (every `--device auto` run would show it). Call at the very start of `main`, before any
-/// thread exists (setting the environment is not thread-safe).
-pub fn quiet_vulkan_layers() {
+/// one (every `--device auto` run would show it).
+///
+/// # Safety
+/// It sets an environment variable, which is undefined behaviour while another thread may read
+/// or write the environment: call it at the very start of `main`, before any thread exists.
+pub unsafe fn quiet_vulkan_layers() {
     if std::env::var_os("NODEVICE_SELECT").is_none() {
         std::env::set_var("NODEVICE_SELECT", "1");
     }
 }
 
-/// The fix to print when no adapter can be used.
+/// The fix to print when no adapter can be used (the setting in backticks, see [`crate::Error`]).
 pub const NO_ADAPTER_FIX: &str =
-    "install a Vulkan driver (on Debian/Ubuntu: apt-get install mesa-vulkan-drivers) or use `device` cpu";
+    "install a Vulkan driver (on Debian/Ubuntu: apt-get install mesa-vulkan-drivers) or run on the CPU (`device` cpu)";
 
 fn create() -> std::result::Result<GpuContext, String> {
     let instance = instance();
@@ -154,23 +157,12 @@ static CONTEXT: OnceLock<std::result::Result<GpuContext, String>> = OnceLock::ne
 /// The process-wide GPU context on the best adapter, created on first call.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] (name `--device`) when no adapter exists or the device cannot be
+/// [`Error::InvalidSetting`] (`device`) when no adapter exists or the device cannot be
 /// created, with the reason and [`NO_ADAPTER_FIX`]; the same error on every later call.
 pub fn context() -> Result<&'static GpuContext> {
     CONTEXT
         .get_or_init(create)
         .as_ref()
-        .map_err(|reason| Error::invalid("device", format!("wgpu: {reason}; {NO_ADAPTER_FIX}")))
+        .map_err(|reason| Error::setting("device", format!("wgpu: {reason}; {NO_ADAPTER_FIX}")))
 }
 
-/// Like [`context`], for tests and benchmarks that must skip without a GPU: `None` after
-/// printing `SKIPPED: no wgpu adapter (<reason>)` to stderr.
-pub fn context_or_skip(what: &str) -> Option<&'static GpuContext> {
-    match CONTEXT.get_or_init(create) {
-        Ok(ctx) => Some(ctx),
-        Err(reason) => {
-            eprintln!("SKIPPED: {what}: no wgpu adapter ({reason}); {NO_ADAPTER_FIX}");
-            None
-        }
-    }
-}

@@ -12,8 +12,11 @@
 //!   sums), each tested against `ReferenceKernels`.
 //! * [`bench`] — achieved GFLOP/s of the kernels against the device's own matmul rate.
 //!
-//! How `--device auto|cpu|wgpu` picks a device is [`crate::model::device`]. Nothing here is
-//! needed by `cargo test` on a machine without a GPU: the GPU tests skip with a printed reason.
+//! * [`device`] — [`ComputeDevice`], the one device type: the CPU or wgpu, chosen explicitly or
+//!   by [`ComputeDevice::auto`].
+//!
+//! Nothing here is needed by `cargo test` on a machine without a GPU: the GPU tests skip with a
+//! printed reason (and fail under `CI`, where lavapipe is installed).
 //!
 //! Known gaps: one adapter (the best) per process; the real-GPU throughput target (≥ 50 % of the
 //! device's matmul rate at N ≥ 1024) has not been measured (only lavapipe, a CPU Vulkan driver,
@@ -21,10 +24,12 @@
 
 pub mod bench;
 pub mod context;
+pub mod device;
 pub mod kernels;
 pub mod launch;
 pub mod registry;
 
-pub use context::{adapters, context, context_or_skip, AdapterSummary, GpuContext};
+pub use context::{adapters, context, AdapterSummary, GpuContext};
+pub use device::{AutoReason, ComputeDevice};
 pub use kernels::{small_gemm, GemmChoice, WgpuKernels};
 pub use registry::{validate_wgsl, Kernel};

@@ -25,12 +25,12 @@ impl BuiltinSize {
     /// Parse `tiny` / `small`.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] (name `--model`) for any other name.
+    /// [`Error::InvalidSetting`] (`model`) for any other name.
     pub fn parse(name: &str) -> Result<Self> {
         match name {
             "tiny" => Ok(BuiltinSize::Tiny),
             "small" => Ok(BuiltinSize::Small),
-            other => Err(Error::invalid(
+            other => Err(Error::setting(
                 "model",
                 format!("unknown built-in model `builtin:{other}` (use builtin:tiny or builtin:small)"),
             )),

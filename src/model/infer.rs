@@ -57,7 +57,7 @@ fn batched(
     mut progress: impl FnMut(usize),
 ) -> Result<Vec<Vec<f32>>> {
     if batch_size == 0 {
-        return Err(crate::Error::invalid("batch", "must be at least 1"));
+        return Err(crate::Error::setting("batch", "must be at least 1"));
     }
     // Batch examples of similar length together (less padding); results go back in input order.
     let mut order: Vec<usize> = (0..encodings.len()).collect();

@@ -8,8 +8,6 @@
 //!   eNTK (see [`classifier`] for other label counts).
 //! * [`probe`] — the optional per-layer probe hook of the forward (DESIGN.md "The fast eNTK").
 //! * [`load()`] / [`save()`] — Hugging Face directories and `builtin:tiny|small`.
-//! * [`DeviceChoice`] — run-time device choice (`--device auto|cpu|wgpu`: burn's `flex` CPU
-//!   backend or its wgpu backend on the shared GPU device of [`crate::gpu`]).
 //! * [`oracle`] — the frozen model as the A-CBO `model:DIR` oracle (local queries) and asked
 //!   the global question directly; the only place the A-CBO loop meets burn.
 //!
@@ -27,7 +25,6 @@ pub mod builtin;
 pub mod classifier;
 pub mod config;
 pub mod dense;
-pub mod device;
 pub mod embeddings;
 pub mod encoder;
 pub mod head;
@@ -43,7 +40,6 @@ pub use batch::Batch;
 pub use builtin::BuiltinSize;
 pub use classifier::{margin, Classifier, POSITIVE_LABEL};
 pub use config::{Architecture, ModelConfig};
-pub use device::{ComputeDevice, ComputeKind, DeviceChoice};
 pub use load::{load, LoadOptions, LoadedModel, ModelSpec};
 pub use probe::{LayerKind, Probe, ProbeInput, ProbeSet};
 pub use save::save;

@@ -63,7 +63,7 @@ impl<'m> ModelOracleFactory<'m> {
         name: String,
     ) -> Result<Self> {
         if !loaded.initialised.is_empty() {
-            return Err(Error::invalid(
+            return Err(Error::setting(
                 "oracle",
                 format!(
                     "{name} has no trained classification head ({} would be random)",
@@ -72,13 +72,13 @@ impl<'m> ModelOracleFactory<'m> {
             ));
         }
         if loaded.classifier.config.num_labels() != 2 {
-            return Err(Error::invalid(
+            return Err(Error::setting(
                 "oracle",
                 format!("{name} has {} labels; a yes/no oracle needs 2", loaded.classifier.config.num_labels()),
             ));
         }
         if batch_size == 0 {
-            return Err(Error::invalid("batch", "must be at least 1"));
+            return Err(Error::setting("batch", "must be at least 1"));
         }
         let pad_id = loaded.tokenizer.pad_id()?;
         Ok(Self {

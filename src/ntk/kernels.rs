@@ -1,6 +1,6 @@
 //! The Gram-assembly primitives of the per-layer eNTK (DESIGN.md "The fast eNTK"), behind one
-//! trait so that the contraction code runs unchanged on the CPU and on the GPU (`crate::gpu`,
-//! WGSL kernels in `kernels/`).
+//! trait so that the contraction code runs unchanged on the CPU and on the GPU (the `gpu` module
+//! implements it with the WGSL kernels of `kernels/`; `ntk` does not name it).
 //!
 //! * [`GramKernels::gemm_nt`] — C += X Yᵀ (the SYRK when X = Y): materialized per-example
 //!   weight gradients J₁ J₂ᵀ.

@@ -15,7 +15,8 @@
 //! Module map: [`fastfb`] (the hand-written CPU forward + backward per block, default) or
 //! [`signals`] (burn's probed pass, its reference twin and the GPU path) → [`store`] (RAM or spill) →
 //! [`contract`] (per group, on the [`tiles`] grid) → [`kernels`] ([`cpu_kernels::CpuKernels`],
-//! the reference twin, the GPU kernels of `crate::gpu`); [`naive`]; [`outputs`]; [`cost`].
+//! the reference twin, or any implementation the caller passes, such as the GPU kernels);
+//! [`naive`]; [`outputs`]; [`cost`].
 //!
 //! The forward + backward runs on the host in f32 when the model is on the CPU (flex), else on
 //! the model's device through burn (wgpu; [`SignalPath`]); the contraction on [`KernelChoice`]'s
@@ -213,15 +214,12 @@ pub fn gram(
         KernelChoice::Cpu => &cpu_kernels::CpuKernels::F32,
         KernelChoice::CpuF64 => &cpu_kernels::CpuKernels::F64,
         KernelChoice::Reference => &ReferenceKernels,
-        KernelChoice::Wgpu => {
-            let wgpu = crate::gpu::WgpuKernels::new()?;
-            return gram_with_kernels(model, x1, x2, pad_id, options, &wgpu, device, progress);
-        }
     };
     gram_with_kernels(model, x1, x2, pad_id, options, kernels, device, progress)
 }
 
-/// [`gram`] with an explicit [`GramKernels`] implementation (e.g. the GPU kernels), ignoring
+/// [`gram`] with an explicit [`GramKernels`] implementation (e.g. the GPU kernels the caller
+/// made for its device, `ntkgap::gpu::WgpuKernels`), ignoring
 /// `options.kernels`.
 ///
 /// # Errors

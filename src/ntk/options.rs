@@ -120,9 +120,6 @@ pub enum KernelChoice {
     /// [`crate::ntk::kernels::ReferenceKernels`]: plain f64 loops, single-threaded; slow, for
     /// checking.
     Reference,
-    /// [`crate::gpu::WgpuKernels`]: the WGSL kernels of `kernels/` on the shared wgpu device,
-    /// f32 blocks summed into f64 on the host (`docs/gpu.md`). Fails when no adapter exists.
-    Wgpu,
 }
 
 /// Everything [`crate::ntk::gram`] needs besides the model and inputs.
@@ -190,23 +187,23 @@ impl GramOptions {
     /// Check the numbers.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] naming `block` (0 or above [`MAX_BLOCK`]), `rows` (an empty
+    /// [`Error::InvalidSetting`] naming `block` (0 or above [`MAX_BLOCK`]), `rows` (an empty
     /// range), `memory budget` (below [`MIN_MEMORY_BUDGET`]) or `tile` (0 or above [`MAX_BLOCK`]).
     pub fn validate(&self) -> Result<()> {
         if self.block == 0 || self.block > MAX_BLOCK {
-            return Err(Error::invalid("block", format!("{} is outside 1..={MAX_BLOCK}", self.block)));
+            return Err(Error::setting("block", format!("{} is outside 1..={MAX_BLOCK}", self.block)));
         }
         if let Some((start, end)) = self.rows {
             if start >= end {
-                return Err(Error::invalid("rows", format!("{start}..{end} is empty")));
+                return Err(Error::setting("rows", format!("{start}..{end} is empty")));
             }
         }
         if self.memory_budget < MIN_MEMORY_BUDGET {
             let reason = format!("{} bytes is below the minimum of {MIN_MEMORY_BUDGET} (1 MiB)", self.memory_budget);
-            return Err(Error::invalid("memory_budget", reason));
+            return Err(Error::setting("memory_budget", reason));
         }
         if self.tile == 0 || self.tile > MAX_BLOCK {
-            return Err(Error::invalid("tile", format!("{} is outside 1..={MAX_BLOCK}", self.tile)));
+            return Err(Error::setting("tile", format!("{} is outside 1..={MAX_BLOCK}", self.tile)));
         }
         Ok(())
     }
@@ -214,12 +211,12 @@ impl GramOptions {
     /// The row range of K this computation produces, for `n` rows in all.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] (name `rows`) when the slab ends beyond `n`.
+    /// [`Error::InvalidSetting`] (`rows`) when the slab ends beyond `n`.
     pub fn row_range(&self, n: usize) -> Result<std::ops::Range<usize>> {
         match self.rows {
             None => Ok(0..n),
             Some((start, end)) if end <= n && start < end => Ok(start..end),
-            Some((start, end)) => Err(Error::invalid("rows", format!("{start}..{end} is outside the {n} rows 0..{n}"))),
+            Some((start, end)) => Err(Error::setting("rows", format!("{start}..{end} is outside the {n} rows 0..{n}"))),
         }
     }
 }

@@ -60,10 +60,10 @@ impl OutputMode {
     /// Check the mode against the model's number of labels.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] (name `output`) for `logit:k` with k ≥ O.
+    /// [`Error::InvalidSetting`] (`output`) for `logit:k` with k ≥ O.
     pub fn validate(self, num_labels: usize) -> Result<()> {
         match self {
-            OutputMode::Logit(k) if k >= num_labels => Err(Error::invalid(
+            OutputMode::Logit(k) if k >= num_labels => Err(Error::setting(
                 "output",
                 format!("logit:{k} but the model has {num_labels} labels (0..{num_labels})"),
             )),
@@ -89,7 +89,7 @@ impl FromStr for OutputMode {
 
     /// `margin`, `logit:K`, `trace`, `full` or `pntk`.
     fn from_str(s: &str) -> Result<Self> {
-        let bad = || Error::invalid("output", format!("`{s}` is not one of margin, logit:K, trace, full, pntk"));
+        let bad = || Error::setting("output", format!("`{s}` is not one of margin, logit:K, trace, full, pntk"));
         match s {
             "margin" => Ok(OutputMode::Margin),
             "trace" => Ok(OutputMode::Trace),
@@ -176,7 +176,7 @@ mod tests {
             assert_eq!(text.parse::<OutputMode>().unwrap().to_string(), text);
         }
         for bad in ["logit", "logit:-1", "logit:x", "Margin", ""] {
-            assert!(bad.parse::<OutputMode>().unwrap_err().to_string().contains("output"), "{bad}");
+            assert!(bad.parse::<OutputMode>().unwrap_err().to_string().contains("`output`"), "{bad}");
         }
         assert!(OutputMode::Logit(2).validate(2).is_err());
         assert!(OutputMode::Logit(1).validate(2).is_ok());

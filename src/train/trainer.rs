@@ -69,9 +69,9 @@ impl TrainConfig {
     /// Check every field.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] naming the flag of the first bad field.
+    /// [`Error::InvalidSetting`] naming the first bad field.
     pub fn validate(&self) -> Result<()> {
-        let bad = |name: &str, reason: String| Err(Error::invalid(name, reason));
+        let bad = |name: &str, reason: String| Err(Error::setting(name, reason));
         if !(1..=1000).contains(&self.epochs) {
             return bad("epochs", format!("{} is outside 1..=1000", self.epochs));
         }
@@ -185,13 +185,13 @@ pub fn train(
 ) -> Result<TrainSummary> {
     config.validate()?;
     if model.config.num_labels() != 2 {
-        return Err(Error::invalid(
+        return Err(Error::setting(
             "model",
             format!("training needs a 2-label model, this one has {}", model.config.num_labels()),
         ));
     }
     if data.train.is_empty() {
-        return Err(Error::invalid("data", "no training examples"));
+        return Err(Error::setting("data", "no training examples"));
     }
     save(&model.valid(), data.tokenizer_json, &out.join("theta0"))?;
     let theta0 = model.to_weights()?;

@@ -7,6 +7,33 @@ pub mod params;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// True under continuous integration (`CI` set to anything but ``, `0` or `false`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// A test's prerequisite (a driver, a checkpoint, a package, a browser) is missing. Under `CI`
+/// that is a failure — what the README calls tested must have run; elsewhere the test prints
+/// `SKIPPED: <test>: <reason>` and the caller returns.
+///
+/// # Panics
+/// Under `CI`, always (with the reason).
+pub fn missing(test: &str, reason: &str) {
+    assert!(!in_ci(), "{test}: prerequisite missing under CI (install it: scripts/setup.sh): {reason}");
+    eprintln!("SKIPPED: {test}: {reason}");
+}
+
+/// The GPU kernels on the shared wgpu device, or `None` after [`missing`] when no adapter exists.
+pub fn gpu_kernels_or_skip(test: &str) -> Option<ntkgap::gpu::WgpuKernels> {
+    match ntkgap::gpu::context() {
+        Ok(ctx) => Some(ntkgap::gpu::WgpuKernels::on(ctx)),
+        Err(e) => {
+            missing(test, &format!("no wgpu adapter ({e})"));
+            None
+        }
+    }
+}
+
 /// Run `ntkgap args` and capture its output.
 pub fn ntkgap(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ntkgap")).args(args).output().expect("binary runs")

@@ -5,7 +5,7 @@
 //! [`Error::is_bad_input`]:
 //!
 //! - **bad input** — the caller gave something unusable: a setting out of range
-//!   ([`Error::InvalidArgument`]), an input file that cannot be read or parsed ([`Error::Io`],
+//!   ([`Error::InvalidSetting`]), an unusable value ([`Error::InvalidArgument`]), an input file that cannot be read or parsed ([`Error::Io`],
 //!   [`Error::Jsonl`], [`Error::BadInput`]), an impossible graph, a request above a limit, a
 //!   numerical failure caused by the inputs;
 //! - **runtime failure** — the inputs were fine but the run failed: writing an output
@@ -24,12 +24,22 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Everything that can go wrong in the library.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A setting (a config field) is out of its valid range.
-    #[error("invalid `{name}`: {reason}")]
-    InvalidArgument {
-        /// The field, e.g. `max_length` (an identifier: front ends map it to their own names).
-        name: String,
+    /// A setting (a field of a config or options struct) is out of its valid range.
+    #[error("invalid `{field}`: {reason}")]
+    InvalidSetting {
+        /// The field, e.g. `max_length`: an identifier, which front ends map to their own names.
+        field: String,
         /// What is wrong with it and what is allowed.
+        reason: String,
+    },
+
+    /// A value read from the inputs is unusable (a premise no DAG satisfies, a hypothesis that
+    /// does not parse, a config.json field, a batch with no examples, …).
+    #[error("invalid {name}: {reason}")]
+    InvalidArgument {
+        /// What the value is, e.g. "premise".
+        name: String,
+        /// What is wrong with it.
         reason: String,
     },
 
@@ -129,7 +139,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// Build an [`Error::InvalidArgument`] for the setting `name` (a field name).
+    /// Build an [`Error::InvalidSetting`] for the setting `field` (a field name).
+    pub fn setting(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidSetting { field: field.into(), reason: reason.into() }
+    }
+
+    /// Build an [`Error::InvalidArgument`] for a value `name` read from the inputs.
     pub fn invalid(name: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::InvalidArgument { name: name.into(), reason: reason.into() }
     }
@@ -173,7 +188,8 @@ mod tests {
     #[test]
     fn runtime_failures_are_not_bad_input() {
         let io = || std::io::Error::other("disk full");
-        assert!(Error::invalid("max_length", "0").is_bad_input());
+        assert!(Error::setting("max_length", "0").is_bad_input());
+        assert!(Error::invalid("premise", "no DAG").is_bad_input());
         assert!(Error::io("x.jsonl", io()).is_bad_input());
         assert!(Error::bad_input("x.npy", "empty").is_bad_input());
         assert!(!Error::write("out.npy", io()).is_bad_input());
@@ -183,6 +199,7 @@ mod tests {
 
     #[test]
     fn settings_are_named_by_field_in_backticks() {
-        assert_eq!(Error::invalid("max_length", "must be at least 8").to_string(), "invalid `max_length`: must be at least 8");
+        let e = Error::setting("max_length", "must be at least 8");
+        assert_eq!(e.to_string(), "invalid `max_length`: must be at least 8");
     }
 }

@@ -114,20 +114,20 @@ impl LocalCorpusConfig {
     pub fn validate(&self) -> Result<()> {
         let (lo, hi) = (*self.nodes.start(), *self.nodes.end());
         if lo > hi || lo < 2 || hi > MAX_NODES {
-            return Err(Error::invalid(
+            return Err(Error::setting(
                 "nodes",
                 format!("{lo}..{hi} is not a non-empty range inside 2..{MAX_NODES}"),
             ));
         }
         if self.systems == 0 {
-            return Err(Error::invalid("systems", "must be at least 1"));
+            return Err(Error::setting("systems", "must be at least 1"));
         }
         if self.experiment.samples < 2 {
-            return Err(Error::invalid("samples", format!("{} < 2", self.experiment.samples)));
+            return Err(Error::setting("samples", format!("{} < 2", self.experiment.samples)));
         }
         let total = self.total_records();
         if total > MAX_LOCAL_RECORDS {
-            return Err(Error::invalid(
+            return Err(Error::setting(
                 "systems",
                 format!("{total} records exceed the limit of {MAX_LOCAL_RECORDS}"),
             ));

@@ -30,7 +30,7 @@ impl QueryKind {
         match text {
             "binary" => Ok(QueryKind::Binary),
             "set" => Ok(QueryKind::Set),
-            other => Err(Error::invalid("query", format!("{other:?} is not one of: binary, set"))),
+            other => Err(Error::setting("query", format!("{other:?} is not one of: binary, set"))),
         }
     }
 

@@ -42,7 +42,7 @@ impl Goal {
         match text {
             "hypothesis" => Ok(Goal::Hypothesis),
             "dag" => Ok(Goal::Dag),
-            other => Err(Error::invalid("goal", format!("{other:?} is not one of: hypothesis, dag"))),
+            other => Err(Error::setting("goal", format!("{other:?} is not one of: hypothesis, dag"))),
         }
     }
 }
@@ -93,13 +93,13 @@ impl LoopConfig {
     /// [`Error::InvalidArgument`] naming the CLI flag of the first bad field.
     pub fn validate(&self) -> Result<()> {
         if !(self.epsilon > 0.0 && self.epsilon < 0.5) {
-            return Err(Error::invalid("epsilon", format!("{} is outside (0, 0.5)", self.epsilon)));
+            return Err(Error::setting("epsilon", format!("{} is outside (0, 0.5)", self.epsilon)));
         }
         if !(self.decision_threshold > 0.0 && self.decision_threshold < 1.0) {
-            return Err(Error::invalid("decision_threshold", format!("{} is outside (0, 1)", self.decision_threshold)));
+            return Err(Error::setting("decision_threshold", format!("{} is outside (0, 1)", self.decision_threshold)));
         }
         if !(self.alarm_level > 0.0 && self.alarm_level < 1.0) {
-            return Err(Error::invalid("alarm_level", format!("{} is outside (0, 1)", self.alarm_level)));
+            return Err(Error::setting("alarm_level", format!("{} is outside (0, 1)", self.alarm_level)));
         }
         Ok(())
     }

@@ -42,7 +42,7 @@ impl Selection {
             "eig-hypothesis" => Ok(Selection::EigHypothesis),
             "random" => Ok(Selection::Random),
             "round-robin" => Ok(Selection::RoundRobin),
-            other => Err(Error::invalid(
+            other => Err(Error::setting(
                 "select",
                 format!("{other:?} is not one of: eig, eig-hypothesis, random, round-robin"),
             )),

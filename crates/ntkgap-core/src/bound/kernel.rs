@@ -55,10 +55,10 @@ impl RelativeRidge {
     /// A validated relative ridge strength.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] (name `--ridge`) unless 0 < r ≤ 10⁶ and finite.
+    /// [`Error::InvalidSetting`] (`ridge`) unless 0 < r ≤ 10⁶ and finite.
     pub fn new(r: f64) -> Result<Self> {
         if !(r.is_finite() && r > 0.0 && r <= 1e6) {
-            return Err(Error::invalid("ridge", format!("{r} must be a finite number in (0, 1e6]")));
+            return Err(Error::setting("ridge", format!("{r} must be a finite number in (0, 1e6]")));
         }
         Ok(Self(r))
     }

@@ -202,12 +202,12 @@ pub fn analyse(
 pub fn parse_pairs(text: &str) -> Result<Vec<(usize, usize)>> {
     let items: Vec<&str> = text.split(';').map(str::trim).filter(|s| !s.is_empty()).collect();
     if items.is_empty() {
-        return Err(Error::invalid("pairs", "no pair given; expected \"i,j;k,l\""));
+        return Err(Error::setting("pairs", "no pair given; expected \"i,j;k,l\""));
     }
     items
         .iter()
         .map(|item| {
-            let bad = || Error::invalid("pairs", format!("\"{item}\" is not \"i,j\" with two non-negative integers"));
+            let bad = || Error::setting("pairs", format!("\"{item}\" is not \"i,j\" with two non-negative integers"));
             let (i, j) = item.split_once(',').ok_or_else(bad)?;
             Ok((i.trim().parse().map_err(|_| bad())?, j.trim().parse().map_err(|_| bad())?))
         })
@@ -222,7 +222,7 @@ mod tests {
     fn parse_pairs_accepts_and_refuses() {
         assert_eq!(parse_pairs("0,1; 2 , 3;").unwrap(), vec![(0, 1), (2, 3)]);
         for bad in ["", "0", "0,1,2", "a,b", "0;1", "-1,2"] {
-            assert!(parse_pairs(bad).unwrap_err().to_string().contains("pairs"), "{bad}");
+            assert!(parse_pairs(bad).unwrap_err().to_string().contains("`pairs`"), "{bad}");
         }
     }
 

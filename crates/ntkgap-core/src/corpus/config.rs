@@ -115,10 +115,10 @@ impl GenerateConfig {
             CorpusKind::Extended => "extended",
         };
         if lo > hi {
-            return Err(Error::invalid("nodes", format!("{lo}..{hi} is empty (the start must not exceed the end)")));
+            return Err(Error::setting("nodes", format!("{lo}..{hi} is empty (the start must not exceed the end)")));
         }
         if lo < 2 || hi > max {
-            return Err(Error::invalid(
+            return Err(Error::setting(
                 "nodes",
                 format!("{lo}..{hi} is outside 2..{max}, the sizes `kind` {kind} supports (a hypothesis needs a pair)"),
             ));
@@ -131,7 +131,7 @@ impl GenerateConfig {
         ];
         for (name, value) in positive {
             if value == 0 {
-                return Err(Error::invalid(name, "must be at least 1"));
+                return Err(Error::setting(name, "must be at least 1"));
             }
         }
         Ok(())
@@ -141,12 +141,12 @@ impl GenerateConfig {
 /// Parse a `--nodes` value: `N`, `A..B` or `A..=B` (both inclusive).
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] (name `--nodes`) when the text is not of that form.
+/// [`Error::InvalidSetting`] (`nodes`) when the text is not of that form.
 pub fn parse_nodes(text: &str) -> Result<RangeInclusive<usize>> {
     let number = |s: &str| -> Result<usize> {
         s.trim()
             .parse::<usize>()
-            .map_err(|_| Error::invalid("nodes", format!("{text:?} is not N, A..B or A..=B with whole numbers")))
+            .map_err(|_| Error::setting("nodes", format!("{text:?} is not N, A..B or A..=B with whole numbers")))
     };
     match text.split_once("..") {
         None => {
@@ -186,8 +186,8 @@ mod tests {
     #[test]
     fn zero_counts_are_refused() {
         let config = GenerateConfig { per_size: 0, ..GenerateConfig::default() };
-        assert!(config.validate().unwrap_err().to_string().contains("per_size"));
+        assert!(config.validate().unwrap_err().to_string().contains("`per_size`"));
         let config = GenerateConfig { max_mecs: Some(0), ..GenerateConfig::default() };
-        assert!(config.validate().unwrap_err().to_string().contains("max_mecs"));
+        assert!(config.validate().unwrap_err().to_string().contains("`max_mecs`"));
     }
 }

@@ -22,7 +22,8 @@ impl AtomicFile {
     /// # Errors
     /// [`Error::BadInput`] when `path` is a directory or exists as something other than a
     /// regular file (a device such as `/dev/full`, a FIFO, a socket), or when its directory does
-    /// not exist; [`Error::Write`] naming `path` when the directory is not writable.
+    /// not exist or is not writable. Later failures ([`AtomicFile::commit`], writes) are
+    /// [`Error::Write`].
     pub fn create(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let dir = match path.parent() {
@@ -44,7 +45,9 @@ impl AtomicFile {
         }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let file = File::create(&tmp).map_err(|e| Error::write(&path, e))?;
+        // Not being able to create a file there at all is the path's fault (bad input); failing
+        // later, while writing, is a runtime failure (`Error::Write`).
+        let file = File::create(&tmp).map_err(|e| Error::bad_input(&path, format!("cannot be written: {e}")))?;
         Ok(Self { path, tmp, writer: Some(BufWriter::new(file)) })
     }
 
@@ -118,8 +121,8 @@ impl OutputDir {
     /// Create `path` and its missing ancestors.
     ///
     /// # Errors
-    /// [`Error::BadInput`] when `path` or an existing ancestor is not a directory;
-    /// [`Error::Write`] naming `path` when a level cannot be created (e.g. permission denied).
+    /// [`Error::BadInput`] when `path` or an existing ancestor is not a directory, or a level
+    /// cannot be created (e.g. permission denied).
     pub fn create(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         if path.exists() && !path.is_dir() {
@@ -136,7 +139,7 @@ impl OutputDir {
         }
         let mut dir = Self { path: path.clone(), created: Vec::new() };
         for level in missing.iter().rev() {
-            fs::create_dir(level).map_err(|e| Error::write(&path, e))?;
+            fs::create_dir(level).map_err(|e| Error::bad_input(&path, format!("cannot be created: {e}")))?;
             dir.created.insert(0, level.clone());
         }
         Ok(dir)

@@ -178,7 +178,7 @@ impl Tokenizer for HfTokenizer {
     fn set_max_length(&mut self, max_length: usize) -> Result<()> {
         let needed = self.added_tokens(true) + 2;
         if max_length < needed {
-            return Err(Error::invalid(
+            return Err(Error::setting(
                 "max_length",
                 format!("{max_length} is too small: the pair template needs at least {needed} positions"),
             ));
@@ -189,7 +189,7 @@ impl Tokenizer for HfTokenizer {
             strategy: TruncationStrategy::OnlyFirst,
             stride: 0,
         };
-        self.inner.with_truncation(Some(params)).map_err(|e| Error::invalid("max_length", e.to_string()))?;
+        self.inner.with_truncation(Some(params)).map_err(|e| Error::setting("max_length", e.to_string()))?;
         self.max_length = max_length;
         Ok(())
     }

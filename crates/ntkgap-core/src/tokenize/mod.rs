@@ -109,7 +109,7 @@ pub trait Tokenizer: Send + Sync {
     /// Change the maximum encoded length.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] (name `--max-length`) when `max_length` cannot hold the pair
+    /// [`Error::InvalidSetting`] (`max_length`) when `max_length` cannot hold the pair
     /// template's special tokens plus one token of each segment.
     fn set_max_length(&mut self, max_length: usize) -> Result<()>;
 

@@ -97,10 +97,10 @@ impl MinerConfig {
     /// [`Error::InvalidArgument`] naming the flag that is out of range.
     pub fn validate(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.min_overlap) {
-            return Err(Error::invalid("min_overlap", format!("{} is not in [0, 1]", self.min_overlap)));
+            return Err(Error::setting("min_overlap", format!("{} is not in [0, 1]", self.min_overlap)));
         }
         if self.max_group < 2 {
-            return Err(Error::invalid("max_group", "must be at least 2"));
+            return Err(Error::setting("max_group", "must be at least 2"));
         }
         Ok(())
     }
@@ -471,7 +471,7 @@ mod tests {
         let tok = builtin::tokenizer().unwrap();
         let mut records = corpus(&tok);
         let bad = MinerConfig { min_overlap: -0.1, ..Default::default() };
-        assert!(mine(&records, &tok, &bad).unwrap_err().to_string().contains("min_overlap"));
+        assert!(mine(&records, &tok, &bad).unwrap_err().to_string().contains("`min_overlap`"));
         records[2].record.premise = None;
         records[2].record.text = Some("just text".into());
         let err = mine(&records, &tok, &MinerConfig::default()).unwrap_err().to_string();

@@ -25,7 +25,7 @@ use crate::graph::{default_edge_probability, random_dag};
 pub const MAX_CALIBRATION_SYSTEMS: usize = 100_000;
 
 fn missing_factory(spec: &OracleSpec) -> Error {
-    Error::invalid("oracle", format!("{} needs a loaded model (no oracle factory was given)", spec.describe()))
+    Error::setting("oracle", format!("{} needs a loaded model (no oracle factory was given)", spec.describe()))
 }
 
 /// The oracle of `spec` on the true DAG with parent bitsets `parents`.
@@ -56,7 +56,7 @@ pub fn build_oracle<'a>(
 pub fn calibration_systems(settings: &BenchSettings, n: usize) -> Result<Vec<Vec<u64>>> {
     let count = settings.calibration_systems;
     if count == 0 || count > MAX_CALIBRATION_SYSTEMS {
-        return Err(Error::invalid(
+        return Err(Error::setting(
             "calibration_systems",
             format!("{count} is outside 1..={MAX_CALIBRATION_SYSTEMS}"),
         ));

@@ -103,7 +103,7 @@ impl OracleSpec {
     /// # Errors
     /// [`Error::InvalidArgument`] naming `--oracle`, listing the accepted forms.
     pub fn parse(text: &str) -> Result<Self> {
-        let bad = |why: &str| Error::invalid("oracle", format!("{text:?} {why}; accepted: {ACCEPTED_ORACLES}"));
+        let bad = |why: &str| Error::setting("oracle", format!("{text:?} {why}; accepted: {ACCEPTED_ORACLES}"));
         let (kind, value) = text.split_once(':').ok_or_else(|| bad("has no KIND:VALUE form"))?;
         match kind {
             "noisy" => {
@@ -152,7 +152,7 @@ mod tests {
         assert_eq!(m.describe(), "model:runs/m");
         for bad in ["model:", "model:builtin:tiny", "noisy:0.5", "noisy:x", "experiment:1", "noisy", "oracle:1"] {
             let e = OracleSpec::parse(bad).unwrap_err().to_string();
-            assert!(e.contains("oracle") && e.contains("experiment:S") && e.contains("model:DIR"), "{bad}: {e}");
+            assert!(e.contains("`oracle`") && e.contains("experiment:S") && e.contains("model:DIR"), "{bad}: {e}");
         }
     }
 }
