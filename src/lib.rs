@@ -29,7 +29,7 @@
 
 #![warn(missing_docs)]
 
-pub use ntkgap_core::{acbo, bound, corpus, error, files, graph, numeric, tokenize};
+pub use ntkgap_core::{acbo, bound, corpus, error, files, graph, numeric, seed, tokenize};
 
 pub mod cli;
 pub mod demo;

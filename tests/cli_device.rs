@@ -172,7 +172,10 @@ fn gram_on_wgpu_equals_cpu_on_builtin_tiny() {
 fn gram_on_wgpu_equals_cpu_on_minilm() {
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/models/all-MiniLM-L6-v2");
     if !model.join("model.safetensors").is_file() {
-        common::missing("gram --device wgpu on MiniLM", &format!("{} is absent (run scripts/fetch_models.sh)", model.display()));
+        common::missing(
+            "gram --device wgpu on MiniLM",
+            &format!("{} is absent (run scripts/fetch_models.sh)", model.display()),
+        );
         return;
     }
     if !have_adapter("gram --device wgpu, MiniLM") {

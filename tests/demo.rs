@@ -126,7 +126,10 @@ fn python_with_nbclient() -> bool {
 
 fn run_notebooks(report: &Path) {
     if !python_with_nbclient() {
-        common::missing("notebooks", "python3 with the packages of notebooks/requirements.txt is absent; run scripts/setup.sh");
+        common::missing(
+            "notebooks",
+            "python3 with the packages of notebooks/requirements.txt is absent; run scripts/setup.sh",
+        );
         return;
     }
     let started = Instant::now();

@@ -4,8 +4,8 @@
 //! tile. The device tests print `SKIPPED: …` and pass when no wgpu adapter exists, and fail under `CI`
 //! (where scripts/setup.sh installs lavapipe).
 
-use ntkgap::gpu::bench::{ragged_rows, random_values, relative_error};
 use crate::common;
+use ntkgap::gpu::bench::{ragged_rows, random_values, relative_error};
 use ntkgap::gpu::{small_gemm, validate_wgsl, GemmChoice, Kernel, WgpuKernels};
 use ntkgap::ntk::kernels::{GramKernels, ReferenceKernels, Segmented};
 use rand::{Rng, SeedableRng};

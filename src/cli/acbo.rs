@@ -13,19 +13,19 @@ use std::time::Instant;
 
 use clap::Args;
 
-use crate::acbo::bench::{limit_per_size, prepare_items, run_bench, BenchItem, BenchSettings, ItemResult};
+use crate::acbo::evaluate::{limit_per_size, prepare_items, run_evaluation, EvalItem, EvalSettings, ItemResult};
 use crate::acbo::oracle::build::likelihood_models;
 use crate::acbo::oracle::ExperimentSettings;
 use crate::acbo::summary::{format_table, summarize, Summary};
 use crate::acbo::{
     BitCounts, CandidateSettings, ErrorModel, Goal, LoopConfig, OracleFactory, OracleSpec, QueryKind, Selection,
 };
+use crate::cli::model_args::DeviceArg;
 use crate::corpus::{JsonlReader, JsonlWriter, Record};
 use crate::error::{Error, Result};
 use crate::files::{write_json_atomic, Meta};
-use crate::model::oracle::ModelOracleFactory;
-use crate::cli::model_args::DeviceArg;
 use crate::gpu::ComputeDevice;
+use crate::model::oracle::ModelOracleFactory;
 use crate::model::{load, LoadOptions, LoadedModel, ModelSpec};
 
 /// Arguments of `ntkgap acbo`.
@@ -108,7 +108,7 @@ impl AcboArgs {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] naming the first bad flag.
-    pub fn settings(&self) -> Result<BenchSettings> {
+    pub fn settings(&self) -> Result<EvalSettings> {
         let loop_config = LoopConfig {
             selection: Selection::parse(&self.select)?,
             query_kind: QueryKind::parse(&self.query)?,
@@ -147,7 +147,7 @@ impl AcboArgs {
         if self.local_samples < 2 {
             return Err(Error::invalid("--local-samples", format!("{} < 2", self.local_samples)));
         }
-        Ok(BenchSettings {
+        Ok(EvalSettings {
             oracle: OracleSpec::parse(&self.oracle)?,
             loop_config,
             candidates: CandidateSettings { cap: self.candidate_cap, samples: self.candidate_samples },
@@ -159,11 +159,7 @@ impl AcboArgs {
 }
 
 /// Load the model of `model:DIR` (before any output exists, so a bad model leaves nothing).
-fn load_model(
-    settings: &BenchSettings,
-    seed: u64,
-    device: DeviceArg,
-) -> Result<Option<(LoadedModel, ComputeDevice)>> {
+fn load_model(settings: &EvalSettings, seed: u64, device: DeviceArg) -> Result<Option<(LoadedModel, ComputeDevice)>> {
     let OracleSpec::Model { dir } = &settings.oracle else { return Ok(None) };
     let options = LoadOptions { seed, head_file: None };
     let compute = device.resolve()?;
@@ -173,7 +169,7 @@ fn load_model(
 /// The oracle factory of a loaded `model:DIR` model.
 fn model_factory<'m>(
     args: &AcboArgs,
-    settings: &BenchSettings,
+    settings: &EvalSettings,
     loaded: Option<&'m (LoadedModel, ComputeDevice)>,
 ) -> Result<Option<ModelOracleFactory<'m>>> {
     let Some((model, compute)) = loaded else { return Ok(None) };
@@ -182,7 +178,7 @@ fn model_factory<'m>(
 }
 
 /// The records of `--data` and the validated (and per-size limited) items.
-fn read_items(args: &AcboArgs, settings: &BenchSettings) -> Result<(Vec<(usize, Record)>, Vec<BenchItem>)> {
+fn read_items(args: &AcboArgs, settings: &EvalSettings) -> Result<(Vec<(usize, Record)>, Vec<EvalItem>)> {
     let records = JsonlReader::open(&args.data)?.collect::<Result<Vec<_>>>()?;
     if records.is_empty() {
         return Err(Error::bad_input(&args.data, "contains no records"));
@@ -216,7 +212,7 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
     let models = likelihood_models(&settings, &sizes, dyn_factory)?;
     spinner.finish_and_clear();
     let bar = super::progress::bar((items.len() * settings.trials) as u64, "items");
-    let mut results = run_bench(&items, &settings, &models, dyn_factory, &|| bar.inc(1))?;
+    let mut results = run_evaluation(&items, &settings, &models, dyn_factory, &|| bar.inc(1))?;
     bar.finish_and_clear();
     let truncated = match &factory {
         Some(f) => {
@@ -250,7 +246,7 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
 
 fn write_outputs(
     args: &AcboArgs,
-    settings: &BenchSettings,
+    settings: &EvalSettings,
     results: &[ItemResult],
     summary: &Summary,
     models: &BTreeMap<usize, (ErrorModel, Option<BitCounts>)>,

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::files::{write_json_atomic, Meta};
-use crate::gpu::bench::{kernel_rows, matmul_rate, render, resident_gemm, small_gemm_row, BenchRow, BenchSizes};
-use crate::gpu::GemmChoice;
 use crate::cli::model_args::DeviceArg;
+use crate::files::{write_json_atomic, Meta};
+use crate::gpu::bench::{entk_rows, matmul_rate, render, resident_gemm, small_gemm_row, BenchRow, BenchSizes};
+use crate::gpu::GemmChoice;
 use crate::ntk::cpu_kernels::CpuKernels;
 use crate::ntk::kernels::GramKernels;
 
@@ -146,7 +146,7 @@ pub fn run_kernels(args: KernelsArgs) -> anyhow::Result<()> {
         }
         None => Box::new(CpuKernels::F32),
     };
-    measure(&name, &mut rows, "kernels", || kernel_rows(kernels.as_ref(), &sizes))?;
+    measure(&name, &mut rows, "kernels", || entk_rows(kernels.as_ref(), &sizes))?;
     if let Some(gpu) = gpu {
         // The same small-output GEMM with the 128 × 128-tile kernel forced: what the automatic
         // choice of gemm_nt_small saves.

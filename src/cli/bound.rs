@@ -17,11 +17,11 @@ use clap::Args;
 
 use crate::bound::table::{csv, gram_csv_fields, render_table, GRAM_CSV_HEADER};
 use crate::bound::{analyse, parse_pairs, GramView, PairReport, Predictor};
-use crate::report::bound_charts as charts;
 use crate::cli::gap_args::{bars, PredictorArgs};
 use crate::error::{Error, Result};
 use crate::files::{npy, write_atomic, write_json_atomic, Meta, OutputDir};
 use crate::gap::{self, Analysis, PairInputs, PredictorModel, TrainSet};
+use crate::report::bound_charts as charts;
 use crate::tokenize::summary::read_pairs;
 
 /// Check the published and the corrected kernel bound per pair.

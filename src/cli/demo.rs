@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use clap::Args;
 
-use crate::demo::{check_out, DemoConfig, DemoMode, Reporter, StageStatus};
 use crate::cli::model_args::DeviceArg;
+use crate::demo::{check_out, DemoConfig, DemoMode, Reporter, StageStatus};
 
 /// Run the whole argument end to end and write `OUT/index.html`.
 #[derive(Debug, Args)]
@@ -52,6 +52,10 @@ impl Reporter for Stderr {
 /// # Errors
 /// A library error (exit 2) for an unusable `--out`; any stage's failure.
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    if args.out.is_file() {
+        let reason = "is a file; --out must be a directory (created if missing)";
+        return Err(crate::Error::bad_input(&args.out, reason).into());
+    }
     check_out(&args.out)?;
     let compute = args.device.resolve()?;
     crate::cli::model_args::announce(&compute);

@@ -4,13 +4,13 @@
 
 use clap::{Args, ValueEnum};
 
-use crate::bound::kernel::{KernelFitConfig, KernelPredictor, RelativeRidge};
+use crate::bound::kernel_regression::{KernelFitConfig, KernelPredictor, RelativeRidge};
 use crate::bound::Predictor;
+use crate::cli::model_args::DeviceArg;
 use crate::cli::model_args::{bar, ModelArgs};
 use crate::error::{Error, Result};
 use crate::files::Meta;
 use crate::gap::AnalysisConfig;
-use crate::cli::model_args::DeviceArg;
 use crate::gpu::ComputeDevice;
 use crate::model::{LoadedModel, ModelSpec};
 use crate::ntk::{GramOptions, KernelChoice};

@@ -8,13 +8,15 @@ use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 
+use crate::cli::model_args::DeviceArg;
 use crate::cli::model_args::{bar, ModelArgs};
 use crate::files::memory::{format_bytes, parse_bytes, peak_rss_bytes};
 use crate::files::{npy, write_json_atomic, Meta, OutputDir};
-use crate::cli::model_args::DeviceArg;
 use crate::gpu::ComputeDevice;
 use crate::model::ModelSpec;
-use crate::ntk::{gram, gram_with_kernels, Gram, GramOptions, KernelChoice, NtkMethod, OutputMode, ParamSubset, SignalPath};
+use crate::ntk::{
+    gram, gram_with_kernels, Gram, GramOptions, KernelChoice, NtkMethod, OutputMode, ParamSubset, SignalPath,
+};
 use crate::tokenize::stream::{encode_all, EncodeSummary, EncodedRecord};
 use crate::tokenize::Tokenizer;
 

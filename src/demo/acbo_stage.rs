@@ -24,17 +24,17 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::acbo::bench::{limit_per_size, prepare_items, run_bench, BenchItem, BenchSettings, ItemResult};
+use crate::acbo::evaluate::{limit_per_size, prepare_items, run_evaluation, EvalItem, EvalSettings, ItemResult};
 use crate::acbo::oracle::build::likelihood_models;
 use crate::acbo::oracle::{ExperimentSettings, OracleFactory};
 use crate::acbo::summary::{summarize, GroupSummary};
 use crate::acbo::{CandidateSettings, LoopConfig, OracleSpec};
 use crate::corpus::{JsonlReader, JsonlWriter, Label, Record};
 use crate::demo::config::AcboConfig;
-use crate::gpu::ComputeDevice;
 use crate::demo::Reporter;
 use crate::error::{Error, Result};
 use crate::files::{write_atomic, write_json_atomic};
+use crate::gpu::ComputeDevice;
 use crate::model::oracle::ModelOracleFactory;
 use crate::model::{load, LoadOptions, ModelSpec};
 
@@ -106,8 +106,8 @@ pub fn oracle_dir(spec: &OracleSpec) -> String {
     spec.describe().replace(':', "-")
 }
 
-fn settings(cfg: &AcboConfig, oracle: OracleSpec) -> BenchSettings {
-    BenchSettings {
+fn settings(cfg: &AcboConfig, oracle: OracleSpec) -> EvalSettings {
+    EvalSettings {
         oracle,
         loop_config: LoopConfig { seed: cfg.seed, ..LoopConfig::default() },
         candidates: CandidateSettings::default(),
@@ -249,7 +249,7 @@ fn run_oracle(
     let factory = matches!(spec, OracleSpec::Model { .. }).then_some(bench.factory as &dyn OracleFactory);
     let models = likelihood_models(&settings, &sizes, factory)?;
     let bar = reporter.bar(items.len() as u64, &format!("A-CBO {}", spec.describe()));
-    let mut results = run_bench(items, &settings, &models, factory, &|| bar.inc(1))?;
+    let mut results = run_evaluation(items, &settings, &models, factory, &|| bar.inc(1))?;
     bar.finish_and_clear();
     let truncated = match factory {
         Some(_) => bench.factory.attach_direct_answers(bench.test, items, bench.records, &mut results)?,
@@ -268,7 +268,7 @@ fn run_oracle(
 
 /// What every oracle's benchmark shares: the items, their records and the frozen model.
 struct Bench<'a> {
-    items: &'a [BenchItem],
+    items: &'a [EvalItem],
     test: &'a Path,
     records: &'a [(usize, Record)],
     factory: &'a ModelOracleFactory<'a>,

@@ -160,6 +160,6 @@ mod tests {
         assert!(!dir.path().join(".s.partial").exists(), "partial directory left behind");
         assert_eq!(fs::read(dir.path().join("s/x")).unwrap(), b"1", "the completed stage must survive a failed rerun");
         assert!(cache.is_current("s", &key));
-        assert!(!StageCache::new(dir.path(), true).is_current("s", &key), "`fresh` ignores the cache");
+        assert!(!StageCache::new(dir.path(), true).is_current("s", &key), "a fresh run ignores the cache");
     }
 }

@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use crate::demo::kernel_stage::PairRow;
-use crate::demo::summary::{DemoSummary, NETWORK_RUN, RIDGE_RUN};
+use crate::demo::entk_stage::PairRow;
+use crate::demo::entk_stage::{NETWORK_RUN, RIDGE_RUN};
+use crate::demo::summary::DemoSummary;
 use crate::error::Result;
 use crate::report::plot::{Chart, Series, SeriesStyle};
 
@@ -181,7 +182,7 @@ fn ridge_gap_vs_bounds(s: &DemoSummary) -> Chart {
 fn violations_by_size(s: &DemoSummary) -> Chart {
     let mut series = Vec::new();
     for run in s.kernel.runs.iter().filter(|r| r.objective == "sft") {
-        let rate = |f: &dyn Fn(&crate::demo::kernel_stage::SizeRow) -> usize| -> Vec<(f64, f64)> {
+        let rate = |f: &dyn Fn(&crate::demo::entk_stage::SizeRow) -> usize| -> Vec<(f64, f64)> {
             run.by_size.iter().filter_map(|g| Some((g.n_vars? as f64, f(g) as f64 / g.pairs.max(1) as f64))).collect()
         };
         series.push(Series::new(

@@ -95,7 +95,7 @@ pub struct TrainPlan {
 
 /// Stage 4: the eNTK and the bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct KernelConfig {
+pub struct EntkConfig {
     /// Examples per forward/backward block of the Gram computation (never changes K).
     pub block: usize,
     /// Corr2Cause training records (a seeded sample of `data/train.jsonl`) the kernel-ridge
@@ -131,7 +131,7 @@ pub struct DemoConfig {
     /// Stage 2.
     pub train: TrainPlan,
     /// Stage 4.
-    pub kernel: KernelConfig,
+    pub kernel: EntkConfig,
     /// Stage 5.
     pub acbo: AcboConfig,
 }
@@ -169,7 +169,7 @@ impl DemoConfig {
             calibration_systems: if quick { 30 } else { 50 },
             seed,
         };
-        let kernel = KernelConfig { block: 8, ridge_train_records: if quick { 64 } else { 128 } };
+        let kernel = EntkConfig { block: 8, ridge_train_records: if quick { 64 } else { 128 } };
         Self { mode, device, data, train, kernel, acbo }
     }
 

@@ -220,7 +220,7 @@ fn sample_per_size(pairs: &[NearMissPair], k: usize, seed: u64) -> Vec<NearMissP
     }
     let mut keep: Vec<usize> = Vec::new();
     for (n, idx) in by_n {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = ChaCha8Rng::seed_from_u64(crate::seed::derive(seed, &[n as u64]));
         let chosen = sample(&mut rng, idx.len(), k.min(idx.len()));
         keep.extend(chosen.into_iter().map(|c| idx[c]));
     }

@@ -12,11 +12,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::gpu::ComputeDevice;
 use crate::demo::config::TrainPlan;
 use crate::demo::train_stage::objective_name;
 use crate::error::Result;
 use crate::files::{npy, write_atomic, write_json_atomic};
+use crate::gpu::ComputeDevice;
 use crate::model::{load, LoadOptions, ModelSpec};
 use crate::train::data::Examples;
 use crate::train::eval::{evaluate, EvalReport, Metrics, Prediction};

@@ -7,7 +7,7 @@
 //! | 1 | `data/` | Corr2Cause corpora (small graphs for training, larger for the hard test), near-miss pairs, the chain-versus-fork lesson | [`data`], [`teach`] |
 //! | 2 | `train/` | SFT (and DPO in the full demo) on Corr2Cause plus local query texts from one θ₀, checkpoints θ₀ / best | [`train_stage`] |
 //! | 3 | `eval/` | the models asked directly, by graph size: accuracy, F1, wrong-answer confidence | [`eval_stage`] |
-//! | 4 | `kernel/` | eNTK on the pairs; overlap vs δ vs gap; published vs corrected bound for the fine-tuned network and a kernel-ridge predictor | [`kernel_stage`], [`kernel_rows`] |
+//! | 4 | `kernel/` | eNTK on the pairs; overlap vs δ vs gap; published vs corrected bound for the fine-tuned network and a kernel-ridge predictor | [`entk_stage`], [`entk_rows`] |
 //! | 5 | `acbo/` | A-CBO with the noisy, experiment and frozen-model oracles versus the same model asked directly | [`acbo_stage`] |
 //! | 6 | `img/`, `index.html`, `summary.json` | charts, the report, every number in one JSON | [`page`], [`charts`], [`summary`] |
 //!
@@ -25,9 +25,9 @@ pub mod cache;
 pub mod charts;
 pub mod config;
 pub mod data;
+pub mod entk_rows;
+pub mod entk_stage;
 pub mod eval_stage;
-pub mod kernel_rows;
-pub mod kernel_stage;
 pub mod page;
 pub mod summary;
 pub mod teach;
@@ -118,7 +118,7 @@ fn stage_body(k: usize, cfg: &DemoConfig, cache: &StageCache, reporter: &dyn Rep
         }
         3 => {
             let train: train_stage::TrainStageSummary = summary::read_json(&train_dir.join("summary.json"))?;
-            let inputs = kernel_stage::KernelInputs {
+            let inputs = entk_stage::KernelInputs {
                 data: &data_dir,
                 trained: &train_dir,
                 train: &train,
@@ -126,7 +126,7 @@ fn stage_body(k: usize, cfg: &DemoConfig, cache: &StageCache, reporter: &dyn Rep
                 max_length,
                 device: cfg.device.clone(),
             };
-            kernel_stage::run(&inputs, &cfg.kernel, dir, reporter)?;
+            entk_stage::run(&inputs, &cfg.kernel, dir, reporter)?;
             let sft = train_dir.join("sft");
             stage_meta(
                 dir,
@@ -207,7 +207,7 @@ pub fn run(config: &DemoConfig, out: &Path, fresh: bool, reporter: &dyn Reporter
 /// [`Error::BadInput`] when `out` exists as a file.
 pub fn check_out(out: &Path) -> Result<()> {
     if out.exists() && !out.is_dir() {
-        return Err(Error::bad_input(out, "is a file; `out` must be a directory (created if missing)"));
+        return Err(Error::bad_input(out, "is a file; the demo writes a directory (created if missing)"));
     }
     Ok(())
 }

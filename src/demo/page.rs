@@ -6,7 +6,8 @@ use std::path::Path;
 
 use crate::demo::acbo_stage::AcboSizeRow;
 use crate::demo::charts::CHARTS;
-use crate::demo::summary::{DemoSummary, GroupAccuracy, NETWORK_RUN};
+use crate::demo::entk_stage::NETWORK_RUN;
+use crate::demo::summary::{DemoSummary, GroupAccuracy};
 use crate::error::Result;
 use crate::files::{write_atomic, write_json_atomic, Meta};
 use crate::report::html::{document, Body, Table};
@@ -337,7 +338,7 @@ fn published_only(s: &DemoSummary) -> String {
     if only > 0 {
         format!("On {only} run × pair cases the published bound fails while the corrected one holds: there the two inputs have unequal feature norms (a ≠ b), the term the published statement leaves out.")
     } else {
-        "In this run no pair violates the published bound while satisfying the corrected one: under K₀ the near misses have nearly equal feature norms (section 4), where the two bounds agree, and under the fine-tuned kernel κ — the largest norm over all analysed inputs — makes the published bound looser than the corrected one. The case a ≠ b that breaks the published statement is the audit's counterexample (ntkgap bound `gram`, docs/bound.md).".into()
+        "In this run no pair violates the published bound while satisfying the corrected one: under K₀ the near misses have nearly equal feature norms (section 4), where the two bounds agree, and under the fine-tuned kernel κ — the largest norm over all analysed inputs — makes the published bound looser than the corrected one. The case a ≠ b that breaks the published statement is the audit's counterexample (ntkgap bound --gram, docs/bound.md).".into()
     }
 }
 
@@ -430,7 +431,7 @@ fn files_section(b: &mut Body) {
         "data/ — train/dev/test JSONL, train_mixed/dev_mixed.jsonl (with the local query texts) and local_test.jsonl, pairs.jsonl (the analysed near misses) and pairs_all.csv (every near miss of the test records), overlap.csv, chain_vs_fork.json and samples/*.npy.".into(),
         "train/<objective>/ — theta0/ and best/ checkpoints (Hugging Face layout), summary.json.".into(),
         "eval/ — <objective>.json, <objective>_margins.npy, predictions.csv.".into(),
-        "kernel/ — pairs.csv (every run × pair), K_theta0.npy (eNTK at θ₀) and K_sft.npy (fine-tuned eNTK) over the inputs of inputs.txt, and per run (sft-network, sft-kernel-ridge, dpo-network) the pairs.csv and summary.json of ntkgap bound `model`.".into(),
+        "kernel/ — pairs.csv (every run × pair), K_theta0.npy (eNTK at θ₀) and K_sft.npy (fine-tuned eNTK) over the inputs of inputs.txt, and per run (sft-network, sft-kernel-ridge, dpo-network) the pairs.csv and summary.json of ntkgap bound --model.".into(),
         "acbo/ — direct_vs_acbo.csv and per oracle items.jsonl, summary.json, trace.csv (one row per round).".into(),
         "img/ — every chart as PNG (shown here) and SVG (linked).".into(),
     ]);

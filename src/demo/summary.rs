@@ -10,8 +10,8 @@ use serde::Serialize;
 use crate::demo::acbo_stage::{AcboSizeRow, AcboStageSummary};
 use crate::demo::config::DemoConfig;
 use crate::demo::data::DataSummary;
+use crate::demo::entk_stage::{EntkStageSummary, NETWORK_RUN, RIDGE_RUN};
 use crate::demo::eval_stage::{EvalRow, EvalStageSummary};
-use crate::demo::kernel_stage::KernelStageSummary;
 use crate::demo::train_stage::TrainStageSummary;
 use crate::error::{Error, Result};
 
@@ -84,7 +84,7 @@ pub struct DemoSummary {
     /// Stage 3.
     pub eval: EvalStageSummary,
     /// Stage 4.
-    pub kernel: KernelStageSummary,
+    pub kernel: EntkStageSummary,
     /// Stage 5.
     pub acbo: AcboStageSummary,
 }
@@ -114,7 +114,7 @@ pub fn group_accuracy(rows: &[&EvalRow]) -> GroupAccuracy {
     }
 }
 
-fn counts(kernel: &KernelStageSummary, run: &str) -> Result<BoundCounts> {
+fn counts(kernel: &EntkStageSummary, run: &str) -> Result<BoundCounts> {
     let r = kernel.run(run).ok_or_else(|| Error::internal("kernel summary", format!("has no run {run}")))?;
     let all = r
         .by_size
@@ -132,7 +132,7 @@ fn counts(kernel: &KernelStageSummary, run: &str) -> Result<BoundCounts> {
     })
 }
 
-fn headline(eval: &EvalStageSummary, kernel: &KernelStageSummary, acbo: &AcboStageSummary) -> Result<Headline> {
+fn headline(eval: &EvalStageSummary, kernel: &EntkStageSummary, acbo: &AcboStageSummary) -> Result<Headline> {
     let sft: Vec<&EvalRow> = eval.rows.iter().filter(|r| r.objective == "sft" && r.n_vars.is_some()).collect();
     let (hard, easy): (Vec<&EvalRow>, Vec<&EvalRow>) = sft.iter().copied().partition(|r| r.hard);
     let pairs: Vec<_> = kernel.rows_of(NETWORK_RUN).collect();
@@ -156,11 +156,6 @@ fn headline(eval: &EvalStageSummary, kernel: &KernelStageSummary, acbo: &AcboSta
     })
 }
 
-/// The SFT network run of stage 4 (K₀, the gap of f_T − f₀).
-pub const NETWORK_RUN: &str = "sft-network";
-/// The kernel-ridge run of stage 4 (the fine-tuned SFT eNTK).
-pub const RIDGE_RUN: &str = "sft-kernel-ridge";
-
 impl DemoSummary {
     /// Read every stage's summary under `out`.
     ///
@@ -170,7 +165,7 @@ impl DemoSummary {
         let data: DataSummary = read_json(&out.join("data/summary.json"))?;
         let train: TrainStageSummary = read_json(&out.join("train/summary.json"))?;
         let eval: EvalStageSummary = read_json(&out.join("eval/summary.json"))?;
-        let kernel: KernelStageSummary = read_json(&out.join("kernel/summary.json"))?;
+        let kernel: EntkStageSummary = read_json(&out.join("kernel/summary.json"))?;
         let acbo: AcboStageSummary = read_json(&out.join("acbo/summary.json"))?;
         let headline = headline(&eval, &kernel, &acbo)?;
         Ok(Self { config: config.clone(), headline, data, train, eval, kernel, acbo })

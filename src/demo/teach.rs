@@ -133,7 +133,7 @@ fn rows(columns: &[Vec<f64>]) -> Vec<f64> {
 fn write_samples(dir: &Path, named: &[(&str, Dag)], samples: usize, seed: u64, value: f64) -> Result<()> {
     let out = OutputDir::create(dir.join("samples"))?;
     for (stem, dag) in [("chain", &named[0].1), ("fork", &named[1].1)] {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ u64::from(stem == "fork"));
+        let mut rng = ChaCha8Rng::seed_from_u64(crate::seed::derive(seed, &[u64::from(stem == "fork")]));
         let scm = LinearGaussianScm::random(dag.parent_sets(), &mut rng)?;
         let arms = [
             ("observational", scm.sample_observational(samples, &mut rng)),

@@ -9,11 +9,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::gpu::ComputeDevice;
 use crate::demo::config::TrainPlan;
 use crate::demo::Reporter;
 use crate::error::Result;
 use crate::files::write_json_atomic;
+use crate::gpu::ComputeDevice;
 use crate::model::{load, LoadOptions, LoadedModel, ModelSpec};
 use crate::train::data::Examples;
 use crate::train::trainer::{EpochRecord, TrainProgress};

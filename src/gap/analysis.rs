@@ -19,7 +19,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::bound::kernel::{eigenvalue_range, fit, KernelFit, KernelFitConfig};
+use crate::bound::kernel_regression::{eigenvalue_range, fit, KernelFit, KernelFitConfig};
 use crate::bound::lazy::{agreement, kernel_drift, LazyDiagnostics};
 use crate::bound::table::{by_n_vars, summarize, GroupSummary, LinearizedCheck, PairRow};
 use crate::bound::{analyse as check_pairs, GramView, PairReport, Predictor};
@@ -329,8 +329,8 @@ pub fn analyse(
     let (kind, checked) = match predictor {
         PredictorModel::Kernel { train, config: fit_config } => {
             let kind = match fit_config.predictor {
-                crate::bound::kernel::KernelPredictor::Ridge => Predictor::KernelRidge,
-                crate::bound::kernel::KernelPredictor::Logistic => Predictor::KernelLogistic,
+                crate::bound::kernel_regression::KernelPredictor::Ridge => Predictor::KernelRidge,
+                crate::bound::kernel_regression::KernelPredictor::Logistic => Predictor::KernelLogistic,
             };
             (kind, kernel_check(model, inputs, train, fit_config, &ctx, progress)?)
         }

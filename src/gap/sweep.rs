@@ -24,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::bound::kernel::KernelFitConfig;
+use crate::bound::kernel_regression::KernelFitConfig;
 use crate::corpus::config::MAX_CORR2CAUSE_NODES;
 use crate::corpus::{generate, CorpusKind, GenerateConfig, Record, Split};
 use crate::error::{Error, Result};
@@ -234,7 +234,7 @@ pub fn sweep(
     };
     let mut results = Vec::new();
     for n in config.nodes.clone() {
-        let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = ChaCha8Rng::seed_from_u64(crate::seed::derive(config.seed, &[n as u64]));
         let mut stage = Prefixed { prefix: format!("n={n}:"), inner: &mut *progress };
         stage.start("generating and mining", 1);
         let (generated, corpus) = corpus_for(n, config)?;

@@ -23,7 +23,7 @@ use crate::gpu::launch::Prepared;
 use crate::gpu::registry::Kernel;
 use crate::ntk::kernels::{GramKernels, ReferenceKernels, Segmented};
 
-/// Problem sizes of [`kernel_rows`], [`matmul_rate`] and [`resident_gemm`].
+/// Problem sizes of [`entk_rows`], [`matmul_rate`] and [`resident_gemm`].
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct BenchSizes {
     /// Examples per side of the segmented kernels (default 8).
@@ -215,7 +215,7 @@ pub fn resident_gemm(
 ///
 /// # Errors
 /// Whatever the kernels return.
-pub fn kernel_rows(kernels: &dyn GramKernels, sizes: &BenchSizes) -> Result<Vec<BenchRow>> {
+pub fn entk_rows(kernels: &dyn GramKernels, sizes: &BenchSizes) -> Result<Vec<BenchRow>> {
     let mut rng = ChaCha8Rng::seed_from_u64(sizes.seed);
     let (n, k) = (sizes.gemm_n, sizes.gemm_k);
     let (x, y) = (random_values(&mut rng, n * k), random_values(&mut rng, n * k));
@@ -232,13 +232,13 @@ pub fn kernel_rows(kernels: &dyn GramKernels, sizes: &BenchSizes) -> Result<Vec<
 
 /// The small-output GEMM X Xᵀ, `[small_n, small_k]` (the shape of a materialized Linear
 /// weight's Gram for a few records; on wgpu `gemm_nt_small.wgsl` under the automatic choice),
-/// through `kernels` with upload and read-back, checked like [`kernel_rows`]. Dense-equivalent
+/// through `kernels` with upload and read-back, checked like [`entk_rows`]. Dense-equivalent
 /// FLOPs 2·n²·k although the kernels compute one triangle.
 ///
 /// # Errors
 /// Whatever the kernels return.
 pub fn small_gemm_row(label: &str, kernels: &dyn GramKernels, sizes: &BenchSizes) -> Result<BenchRow> {
-    let mut rng = ChaCha8Rng::seed_from_u64(sizes.seed ^ 0x5a11);
+    let mut rng = ChaCha8Rng::seed_from_u64(crate::seed::derive(sizes.seed, &[1]));
     let (n, k) = (sizes.small_n, sizes.small_k);
     let x = random_values(&mut rng, n * k);
     let syrk = |kern: &dyn GramKernels| {

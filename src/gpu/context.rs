@@ -165,4 +165,3 @@ pub fn context() -> Result<&'static GpuContext> {
         .as_ref()
         .map_err(|reason| Error::setting("device", format!("wgpu: {reason}; {NO_ADAPTER_FIX}")))
 }
-

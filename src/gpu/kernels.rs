@@ -440,7 +440,10 @@ impl GramKernels for WgpuKernels {
             return Err(Error::internal("token_match", "one id per gradient row expected".to_string()));
         }
         if g1.width != g2.width {
-            return Err(Error::internal("token_match", format!("gradient widths differ: {} vs {}", g1.width, g2.width)));
+            return Err(Error::internal(
+                "token_match",
+                format!("gradient widths differ: {} vs {}", g1.width, g2.width),
+            ));
         }
         let (n1, n2) = (g1.examples(), g2.examples());
         check_out(out, n1, n2)?;

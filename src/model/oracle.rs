@@ -23,7 +23,7 @@ use std::path::Path;
 
 use burn::tensor::Device;
 
-use crate::acbo::bench::{BenchItem, ItemResult};
+use crate::acbo::evaluate::{EvalItem, ItemResult};
 
 use crate::acbo::error_model::{BitCounts, ErrorModel};
 use crate::acbo::local_query::local_questions;
@@ -133,7 +133,7 @@ impl<'m> ModelOracleFactory<'m> {
     pub fn attach_direct_answers(
         &self,
         path: &Path,
-        items: &[BenchItem],
+        items: &[EvalItem],
         records: &[(usize, Record)],
         results: &mut [ItemResult],
     ) -> Result<usize> {
@@ -171,7 +171,7 @@ impl OracleFactory for ModelOracleFactory<'_> {
         }
         let (mut texts, mut truths) = (Vec::new(), Vec::new());
         for (i, parents) in systems.iter().enumerate() {
-            let mut lab = Experimenter::new(parents, self.experiment, seed.wrapping_add(i as u64))?;
+            let mut lab = Experimenter::new(parents, self.experiment, crate::seed::nth(seed, i as u64))?;
             for query in all_queries(parents.len(), QueryKind::Set) {
                 let truth = lab.descendants()[query.intervene];
                 for q in local_questions(&mut lab, &query) {

@@ -139,9 +139,7 @@ impl FreshInit {
         } else if name.contains("LayerNorm") {
             vec![1.0; n]
         } else {
-            let stream = self.seed
-                ^ name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-            let mut rng = ChaCha8Rng::seed_from_u64(stream);
+            let mut rng = ChaCha8Rng::seed_from_u64(crate::seed::derive_named(self.seed, name));
             (0..n).map(|_| (crate::numeric::standard_normal(&mut rng) * self.std) as f32).collect()
         };
         HostTensor { shape: shape.to_vec(), data }

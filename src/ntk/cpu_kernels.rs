@@ -319,7 +319,10 @@ impl GramKernels for CpuKernels {
 
     fn token_match(&self, ids1: &[u32], g1: Segmented, ids2: &[u32], g2: Segmented, out: &mut [f64]) -> Result<()> {
         if ids1.len() != g1.total_rows() || ids2.len() != g2.total_rows() || g1.width != g2.width {
-            return Err(Error::internal("token_match", "one id per gradient row and equal widths expected".to_string()));
+            return Err(Error::internal(
+                "token_match",
+                "one id per gradient row and equal widths expected".to_string(),
+            ));
         }
         let (n1, n2, d) = (g1.examples(), g2.examples(), g1.width);
         check_out(out, n1, n2)?;

@@ -46,9 +46,7 @@ impl Part {
                 }
             }
             Part::Disk { path, file } => {
-                let file = file
-                    .get_mut()
-                    .map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
+                let file = file.get_mut().map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
                 file.write_all(bytemuck::cast_slice(&values)).map_err(|e| Error::write(path.clone(), e))?;
             }
         }
@@ -74,9 +72,7 @@ impl Part {
             Part::Memory { chunks, ends } => Ok(Self::gather(chunks, ends, range)),
             Part::Disk { path, file } => {
                 let mut out = vec![0.0f32; range.len()];
-                let mut file = file
-                    .lock()
-                    .map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
+                let mut file = file.lock().map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
                 file.seek(SeekFrom::Start(range.start as u64 * 4)).map_err(|e| Error::write(path.clone(), e))?;
                 file.read_exact(bytemuck::cast_slice_mut(&mut out)).map_err(|e| Error::write(path.clone(), e))?;
                 Ok(out)

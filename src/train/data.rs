@@ -68,7 +68,7 @@ pub const BUCKET_BATCHES: usize = 50;
 pub fn shuffled_batches(lengths: &[usize], batch_size: usize, seed: u64, epoch: usize) -> Vec<Vec<usize>> {
     let batch_size = batch_size.max(1);
     let mut order: Vec<usize> = (0..lengths.len()).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(epoch as u64));
+    let mut rng = ChaCha8Rng::seed_from_u64(crate::seed::derive(seed, &[epoch as u64]));
     order.shuffle(&mut rng);
     let mut batches = Vec::with_capacity(lengths.len().div_ceil(batch_size));
     for run in order.chunks_mut(batch_size * BUCKET_BATCHES) {

@@ -302,7 +302,7 @@ impl<'a> Run<'a> {
         if !value.is_finite() {
             return Err(Error::Numerical {
                 context: "training loss".into(),
-                reason: format!("loss became {value}; lower `lr`"),
+                reason: format!("loss became {value}; lower `learning_rate`"),
             });
         }
         let grads = GradientsParams::from_grads(loss.backward(), &model);

@@ -11,6 +11,7 @@
 //! | [`tokenize`] | `Tokenizer` trait, HF `tokenizer.json`, built-in word vocabulary, overlap metrics, near-miss pairs |
 //! | [`bound`] | the Theorem 1 check (published vs corrected bound per pair), kernel ridge/logistic predictors, lazy-regime diagnostics |
 //! | [`acbo`] | A-CBO: MEC candidates, interventional queries, the `Oracle` trait and the burn-free oracles, log-space posterior, EIG, evaluation |
+//! | [`seed`] | the one seed-derivation scheme (streams per size, item, trial, epoch, tensor) |
 //! | [`files`] | atomic output files, `meta.json` provenance, `.npy` I/O, memory figures |
 //!
 //! Library errors are one enum, [`Error`], with a [`Result`] alias.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod files;
 pub mod graph;
 pub mod numeric;
+pub mod seed;
 pub mod tokenize;
 
 pub use error::{Error, Result};

@@ -2,7 +2,7 @@
 //! K = ΦΦᵀ: the corrected Theorem 1 bound holds for every pair (B = √(αᵀKα)), even in the case
 //! where Cauchy–Schwarz is tight, while the published bound fails when feature norms differ.
 
-use ntkgap_core::bound::kernel::{fit, KernelFitConfig, KernelPredictor, RelativeRidge};
+use ntkgap_core::bound::kernel_regression::{fit, KernelFitConfig, KernelPredictor, RelativeRidge};
 use ntkgap_core::bound::{analyse, GramView};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

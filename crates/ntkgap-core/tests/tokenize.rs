@@ -100,7 +100,7 @@ fn truncation_cuts_the_premise_only_and_is_flagged() {
     let err = tok.encode_pair(PREMISE, HYPOTHESIS).unwrap_err().to_string();
     assert!(err.contains(&format!("needs {} tokens plus 3 special tokens; max length 8", h.len())), "{err}");
     // Too small for the template itself.
-    assert!(tok.set_max_length(4).unwrap_err().to_string().contains("--max-length"));
+    assert!(tok.set_max_length(4).unwrap_err().to_string().contains("`max_length`"));
     // A single text is cut at its end.
     tok.set_max_length(6).unwrap();
     let s = tok.encode(PREMISE).unwrap();

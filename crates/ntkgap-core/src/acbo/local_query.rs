@@ -34,7 +34,6 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::acbo::bench::derive_seed;
 use crate::acbo::oracle::{ExperimentSettings, Experimenter};
 use crate::acbo::query::{Query, QueryKind};
 use crate::corpus::generate::RecordSink;
@@ -43,6 +42,7 @@ use crate::corpus::split::Split;
 use crate::corpus::{Label, Record};
 use crate::error::{Error, Result};
 use crate::graph::{default_edge_probability, random_dag, MAX_NODES};
+use crate::seed;
 use crate::tokenize::{overlap, Tokenizer};
 
 /// Reported effects are clamped to ±this (the built-in vocabulary's largest number).
@@ -114,10 +114,7 @@ impl LocalCorpusConfig {
     pub fn validate(&self) -> Result<()> {
         let (lo, hi) = (*self.nodes.start(), *self.nodes.end());
         if lo > hi || lo < 2 || hi > MAX_NODES {
-            return Err(Error::setting(
-                "nodes",
-                format!("{lo}..{hi} is not a non-empty range inside 2..{MAX_NODES}"),
-            ));
+            return Err(Error::setting("nodes", format!("{lo}..{hi} is not a non-empty range inside 2..{MAX_NODES}")));
         }
         if self.systems == 0 {
             return Err(Error::setting("systems", "must be at least 1"));
@@ -127,10 +124,7 @@ impl LocalCorpusConfig {
         }
         let total = self.total_records();
         if total > MAX_LOCAL_RECORDS {
-            return Err(Error::setting(
-                "systems",
-                format!("{total} records exceed the limit of {MAX_LOCAL_RECORDS}"),
-            ));
+            return Err(Error::setting("systems", format!("{total} records exceed the limit of {MAX_LOCAL_RECORDS}")));
         }
         Ok(())
     }
@@ -271,9 +265,9 @@ pub fn generate_local_corpus(
 }
 
 fn system_records(config: &LocalCorpusConfig, n: usize, index: usize) -> Result<Vec<Record>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(config.seed, &[n as u64, 0x10C, index as u64]));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed::derive(config.seed, &[n as u64, 0x10C, index as u64]));
     let dag = random_dag(n, default_edge_probability(n), &mut rng)?;
-    let lab_seed = derive_seed(config.seed, &[n as u64, 0x10D, index as u64]);
+    let lab_seed = seed::derive(config.seed, &[n as u64, 0x10D, index as u64]);
     let mut lab = Experimenter::new(dag.parent_sets(), config.experiment, lab_seed)?;
     let mut records = Vec::with_capacity(n * (n - 1));
     for query in crate::acbo::query::all_queries(n, QueryKind::Set) {

@@ -14,15 +14,15 @@
 //! - selection by expected information gain ([`eig`], [`select`]); the loop and its trace
 //!   ([`run`]); oracles ([`oracle`]: `noisy:η`, `experiment:S`, and the factory through which
 //!   `model:DIR` plugs in); the local query text of the model oracle and its training records
-//!   ([`local_query`]); the benchmark runner ([`bench`](mod@bench), [`summary`]).
+//!   ([`local_query`]); the evaluation runner ([`evaluate`], [`settings`], [`summary`]).
 //!
 //! No burn here: the model oracle itself is `crate::model::oracle`, reached through
 //! [`oracle::OracleFactory`].
 
-pub mod bench;
 pub mod candidates;
 pub mod eig;
 pub mod error_model;
+pub mod evaluate;
 pub mod local_query;
 pub mod oracle;
 pub mod posterior;
@@ -30,6 +30,7 @@ pub mod query;
 pub mod run;
 pub mod scm;
 pub mod select;
+pub mod settings;
 pub mod stats;
 pub mod summary;
 pub mod table;

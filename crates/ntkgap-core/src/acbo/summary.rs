@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::acbo::bench::ItemResult;
 use crate::acbo::error_model::{BitCounts, ErrorModel};
+use crate::acbo::evaluate::ItemResult;
 use crate::corpus::Label;
 
 /// Accuracy of the items that carry one label.

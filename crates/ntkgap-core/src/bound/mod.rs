@@ -22,16 +22,16 @@
 //! 1-D counterexample φ = (1, ½), w = 1 has δ = 0 but gap ½); the corrected one holds for every
 //! kernel predictor.
 //!
-//! Submodules: [`pair`] (one pair), [`kernel`] (kernel ridge / logistic predictors fitted with
+//! Submodules: [`pair`] (one pair), [`kernel_regression`] (kernel ridge / logistic predictors fitted with
 //! faer, B = √(αᵀKα)), [`lazy`] (lazy-regime diagnostics of a fine-tuned network), [`table`]
 //! (per-pair rows, CSV, summaries by `n_vars`); the plots of `bound` and `sweep` live with the
 //! other charts in the `ntkgap` crate.
 //! The model-driven side (computing K, margins and gradients with burn) is `ntkgap::gap`.
 //!
 //! Known gaps: K is not checked for symmetry or positive semi-definiteness here — K_ij is read
-//! as given (row i, column j); [`kernel::eigenvalue_range`] reports how far from PSD it is.
+//! as given (row i, column j); [`kernel_regression::eigenvalue_range`] reports how far from PSD it is.
 
-pub mod kernel;
+pub mod kernel_regression;
 pub mod lazy;
 pub mod pair;
 pub mod table;
@@ -47,11 +47,11 @@ use crate::error::{Error, Result};
 #[serde(rename_all = "kebab-case")]
 pub enum Predictor {
     /// Kernel ridge regression on ±1 labels of a training set with the model's eNTK
-    /// ([`kernel::KernelPredictor::Ridge`]); B = √(αᵀKα). The corrected bound must hold
+    /// ([`kernel_regression::KernelPredictor::Ridge`]); B = √(αᵀKα). The corrected bound must hold
     /// exactly. Default.
     #[default]
     KernelRidge,
-    /// Kernel logistic regression with the model's eNTK ([`kernel::KernelPredictor::Logistic`]);
+    /// Kernel logistic regression with the model's eNTK ([`kernel_regression::KernelPredictor::Logistic`]);
     /// B = √(αᵀKα). The corrected bound must hold exactly.
     KernelLogistic,
     /// The fine-tuned network itself: gap of f_T − f₀, B = ‖θ_T − θ₀‖, K the eNTK at θ₀; exact

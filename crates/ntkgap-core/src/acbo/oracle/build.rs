@@ -4,7 +4,7 @@
 //! [`OracleFactory`] (it needs burn, which `acbo` must not import). The likelihood's error model
 //! per size is η for `noisy:η` and a calibration (`oracle::calibrate`) on seeded random systems of
 //! that size for the other two; the calibration systems are drawn from streams no benchmark item
-//! uses (`derive_seed(seed, [n, 0xCA1])` for the DAGs, `[n, 0xCA2]` for the oracles).
+//! uses (`seed::derive(seed, [n, 0xCA1])` for the DAGs, `[n, 0xCA2]` for the oracles).
 
 use std::collections::BTreeMap;
 
@@ -12,14 +12,15 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::acbo::bench::{derive_seed, BenchSettings};
 use crate::acbo::error_model::{BitCounts, ErrorModel};
 use crate::acbo::oracle::{
     calibrate_experiment, ExperimentOracle, ExperimentSettings, NoisyOracle, Oracle, OracleFactory, OracleSpec,
 };
 use crate::acbo::query::descendant_sets;
+use crate::acbo::settings::EvalSettings;
 use crate::error::{Error, Result};
 use crate::graph::{default_edge_probability, random_dag};
+use crate::seed;
 
 /// Most calibration systems per size (`--calibration-systems`).
 pub const MAX_CALIBRATION_SYSTEMS: usize = 100_000;
@@ -53,15 +54,12 @@ pub fn build_oracle<'a>(
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for zero or too many systems.
-pub fn calibration_systems(settings: &BenchSettings, n: usize) -> Result<Vec<Vec<u64>>> {
+pub fn calibration_systems(settings: &EvalSettings, n: usize) -> Result<Vec<Vec<u64>>> {
     let count = settings.calibration_systems;
     if count == 0 || count > MAX_CALIBRATION_SYSTEMS {
-        return Err(Error::setting(
-            "calibration_systems",
-            format!("{count} is outside 1..={MAX_CALIBRATION_SYSTEMS}"),
-        ));
+        return Err(Error::setting("calibration_systems", format!("{count} is outside 1..={MAX_CALIBRATION_SYSTEMS}")));
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(settings.seed, &[n as u64, 0xCA1]));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed::derive(settings.seed, &[n as u64, 0xCA1]));
     (0..count).map(|_| random_dag(n, default_edge_probability(n), &mut rng).map(|d| d.parent_sets().to_vec())).collect()
 }
 
@@ -71,14 +69,14 @@ pub fn calibration_systems(settings: &BenchSettings, n: usize) -> Result<Vec<Vec
 /// # Errors
 /// Calibration failures (invalid settings, a model oracle without factory, inference errors).
 pub fn likelihood_models(
-    settings: &BenchSettings,
+    settings: &EvalSettings,
     sizes: &[usize],
     factory: Option<&dyn OracleFactory>,
 ) -> Result<BTreeMap<usize, (ErrorModel, Option<BitCounts>)>> {
     sizes
         .par_iter()
         .map(|&n| {
-            let seed = derive_seed(settings.seed, &[n as u64, 0xCA2]);
+            let seed = seed::derive(settings.seed, &[n as u64, 0xCA2]);
             let cal = match &settings.oracle {
                 OracleSpec::Noisy { error_rate } => return Ok((n, (ErrorModel::symmetric(*error_rate)?, None))),
                 OracleSpec::Experiment { samples } => {

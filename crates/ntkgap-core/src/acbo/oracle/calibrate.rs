@@ -65,7 +65,7 @@ pub fn calibrate<'a>(
     }
     let mut measured = BitCounts::default();
     for (i, parents) in systems.iter().enumerate() {
-        let mut oracle = build(parents, seed.wrapping_add(i as u64))?;
+        let mut oracle = build(parents, crate::seed::nth(seed, i as u64))?;
         for q in all_queries(parents.len(), QueryKind::Set) {
             oracle.answer(&q)?;
         }

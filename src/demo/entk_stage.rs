@@ -25,23 +25,28 @@
 
 use std::path::Path;
 
-use crate::bound::kernel::KernelFitConfig;
+use crate::bound::kernel_regression::KernelFitConfig;
 use crate::bound::table::csv;
-use crate::demo::config::{KernelConfig, TrainPlan};
-use crate::gpu::ComputeDevice;
-use crate::demo::summary::RIDGE_RUN;
+use crate::demo::config::{EntkConfig, TrainPlan};
 use crate::demo::train_stage::TrainStageSummary;
 use crate::demo::Reporter;
 use crate::error::{Error, Result};
 use crate::files::{npy, write_atomic, write_json_atomic};
 use crate::gap::{analyse, Analysis, AnalysisConfig, Bars, PairInputs, PredictorModel, TrainSet};
+use crate::gpu::ComputeDevice;
 use crate::model::{load, LoadOptions, LoadedModel, ModelSpec};
 use crate::ntk::{GramOptions, KernelChoice};
 use crate::tokenize::pairs::NearMissPair;
 use crate::tokenize::summary::read_pairs;
 
-use crate::demo::kernel_rows::{pair_rows, pairs_csv, run_summary};
-pub use crate::demo::kernel_rows::{KernelStageSummary, LazyRow, PairRow, RidgeFit, RunSummary, SizeRow};
+use crate::demo::entk_rows::{pair_rows, pairs_csv, run_summary};
+pub use crate::demo::entk_rows::{EntkStageSummary, LazyRow, PairRow, RidgeFit, RunSummary, SizeRow};
+
+/// The kernel-ridge run of stage 4 (the fine-tuned SFT eNTK).
+pub const RIDGE_RUN: &str = "sft-kernel-ridge";
+
+/// The SFT network run of stage 4 (K₀, the gap of f_T − f₀).
+pub const NETWORK_RUN: &str = "sft-network";
 
 /// Inputs of stage 4: where the data and the trained models are, and the shared settings.
 pub struct KernelInputs<'a> {
@@ -82,7 +87,7 @@ fn write_run(dir: &Path, name: &str, a: &Analysis, gram_file: Option<&str>) -> R
 /// What every objective's analyses share.
 struct Ctx<'a> {
     inp: &'a KernelInputs<'a>,
-    cfg: &'a KernelConfig,
+    cfg: &'a EntkConfig,
     pairs: &'a [NearMissPair],
     pairs_path: &'a Path,
     config: AnalysisConfig,
@@ -131,12 +136,7 @@ fn analyse_objective(ctx: &Ctx<'_>, objective: &str) -> Result<(Vec<(String, Ana
 /// # Errors
 /// Reading the pairs or the training records, model loading, a non-finite Gram entry (ids
 /// named), a failed kernel fit, or write failures.
-pub fn run(
-    inp: &KernelInputs<'_>,
-    cfg: &KernelConfig,
-    dir: &Path,
-    reporter: &dyn Reporter,
-) -> Result<KernelStageSummary> {
+pub fn run(inp: &KernelInputs<'_>, cfg: &EntkConfig, dir: &Path, reporter: &dyn Reporter) -> Result<EntkStageSummary> {
     let pairs_path = inp.data.join("pairs.jsonl");
     let pairs = read_pairs(&pairs_path)?;
     let config = AnalysisConfig {
@@ -164,7 +164,7 @@ pub fn run(
     let (inputs, truncated_inputs) =
         shape.ok_or_else(|| Error::invalid("demo", "no trained objective to analyse (expected sft)"))?;
     write_atomic(dir.join("pairs.csv"), pairs_csv(&rows).as_bytes())?;
-    let summary = KernelStageSummary { inputs, truncated_inputs, pairs: pairs.len(), runs, rows };
+    let summary = EntkStageSummary { inputs, truncated_inputs, pairs: pairs.len(), runs, rows };
     write_json_atomic(dir.join("summary.json"), &summary)?;
     Ok(summary)
 }

@@ -1,4 +1,4 @@
-//! The A-CBO benchmark runner: one loop per (record, trial), judged against both the record's
+//! The A-CBO evaluation runner: one loop per (record, trial), judged against both the record's
 //! label and the truth in the drawn system.
 //!
 //! Per record: the premise text is parsed and its CPDAG recovered ([`Premise::parse`] →
@@ -26,41 +26,20 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::acbo::candidates::{CandidateSettings, Candidates};
+use crate::acbo::candidates::Candidates;
 use crate::acbo::error_model::{BitCounts, ErrorModel};
 use crate::acbo::oracle::build::build_oracle;
-use crate::acbo::oracle::{OracleFactory, OracleSpec};
+use crate::acbo::oracle::OracleFactory;
 use crate::acbo::run::{run_loop, LoopConfig, Outcome, StopReason};
+pub use crate::acbo::settings::EvalSettings;
 use crate::corpus::names::{names_of_set, variable_index, variable_name};
 use crate::corpus::{parse_hypothesis, Label, Premise, Record};
 use crate::error::{Error, Result};
 use crate::graph::{sample_mec, Dag, Pdag, Relation};
 
-/// Settings of a benchmark run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BenchSettings {
-    /// Which oracle answers.
-    #[serde(serialize_with = "serialize_spec")]
-    pub oracle: OracleSpec,
-    /// Loop settings (its seed is replaced per item).
-    pub loop_config: LoopConfig,
-    /// Candidate gathering.
-    pub candidates: CandidateSettings,
-    /// Independent runs per record (fresh true DAG, oracle noise, SCM). Default 1.
-    pub trials: usize,
-    /// Master seed.
-    pub seed: u64,
-    /// Random systems per size for the experiment oracle's calibration. Default 50.
-    pub calibration_systems: usize,
-}
-
-fn serialize_spec<S: serde::Serializer>(spec: &OracleSpec, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(&spec.describe())
-}
-
 /// A validated benchmark record.
 #[derive(Debug, Clone)]
-pub struct BenchItem {
+pub struct EvalItem {
     /// 1-based line in the input file.
     pub line: usize,
     /// The record's id.
@@ -83,7 +62,7 @@ pub struct BenchItem {
 ///
 /// # Errors
 /// [`Error::Jsonl`] naming `path` and the line of the first unusable record.
-pub fn prepare_items(path: &Path, records: &[(usize, Record)]) -> Result<Vec<BenchItem>> {
+pub fn prepare_items(path: &Path, records: &[(usize, Record)]) -> Result<Vec<EvalItem>> {
     records
         .par_iter()
         .map(|(line, record)| {
@@ -96,7 +75,7 @@ pub fn prepare_items(path: &Path, records: &[(usize, Record)]) -> Result<Vec<Ben
         .collect()
 }
 
-fn prepare_item(line: usize, record: &Record) -> Result<BenchItem> {
+fn prepare_item(line: usize, record: &Record) -> Result<EvalItem> {
     let text = record.premise.as_deref().ok_or_else(|| Error::invalid("record", "has no \"premise\""))?;
     let premise = Premise::parse(text)?;
     let n = premise.n;
@@ -119,11 +98,11 @@ fn prepare_item(line: usize, record: &Record) -> Result<BenchItem> {
     if let Some(declared) = record.n_vars.filter(|&d| d != n) {
         return Err(Error::invalid("n_vars", format!("{declared} disagrees with the premise's {n} variables")));
     }
-    Ok(BenchItem { line, id: record.id.clone(), n, relation, x, y, label: record.label, cpdag: premise.cpdag()? })
+    Ok(EvalItem { line, id: record.id.clone(), n, relation, x, y, label: record.label, cpdag: premise.cpdag()? })
 }
 
 /// Keep at most `max` items per number of variables (seeded choice, input order kept).
-pub fn limit_per_size(items: Vec<BenchItem>, max: usize, seed: u64) -> Vec<BenchItem> {
+pub fn limit_per_size(items: Vec<EvalItem>, max: usize, seed: u64) -> Vec<EvalItem> {
     let mut by_size: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, item) in items.iter().enumerate() {
         by_size.entry(item.n).or_default().push(i);
@@ -133,7 +112,7 @@ pub fn limit_per_size(items: Vec<BenchItem>, max: usize, seed: u64) -> Vec<Bench
         if idx.len() <= max {
             idx.iter().for_each(|&i| keep[i] = true);
         } else {
-            let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, &[n as u64, 0x11]));
+            let mut rng = ChaCha8Rng::seed_from_u64(crate::seed::derive(seed, &[n as u64, 0x11]));
             sample(&mut rng, idx.len(), max).into_iter().for_each(|k| keep[idx[k]] = true);
         }
     }
@@ -239,20 +218,21 @@ pub struct ItemResult {
 /// # Errors
 /// Candidate or oracle failures; [`Error::InvalidArgument`] for a model oracle without factory.
 pub fn run_item(
-    item: &BenchItem,
+    item: &EvalItem,
     trial: usize,
-    settings: &BenchSettings,
+    settings: &EvalSettings,
     model: ErrorModel,
     factory: Option<&dyn OracleFactory>,
 ) -> Result<ItemResult> {
-    let base = derive_seed(settings.seed, &[item.line as u64, trial as u64]);
-    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(base, &[1]));
+    let base = crate::seed::derive(settings.seed, &[item.line as u64, trial as u64]);
+    let mut rng = ChaCha8Rng::seed_from_u64(crate::seed::derive(base, &[1]));
     let cands = Candidates::from_cpdag(&item.cpdag, settings.candidates, &mut rng)?;
-    let mut truth_rng = ChaCha8Rng::seed_from_u64(derive_seed(base, &[2]));
+    let mut truth_rng = ChaCha8Rng::seed_from_u64(crate::seed::derive(base, &[2]));
     let truth = draw_truth(&cands, &item.cpdag, &mut truth_rng)?;
-    let mut oracle = build_oracle(&settings.oracle, truth.parent_sets(), model, derive_seed(base, &[3]), factory)?;
+    let mut oracle =
+        build_oracle(&settings.oracle, truth.parent_sets(), model, crate::seed::derive(base, &[3]), factory)?;
     let hypothesis = cands.hypothesis(item.relation, item.x, item.y);
-    let config = LoopConfig { seed: derive_seed(base, &[4]), ..settings.loop_config };
+    let config = LoopConfig { seed: crate::seed::derive(base, &[4]), ..settings.loop_config };
     let outcome = run_loop(cands.table(), &hypothesis, oracle.as_mut(), &config)?;
     Ok(item_result(item, trial, &cands, &truth, oracle.measured_errors(), model, outcome, config.epsilon))
 }
@@ -266,7 +246,7 @@ fn draw_truth(cands: &Candidates, cpdag: &Pdag, rng: &mut impl Rng) -> Result<Da
 
 #[allow(clippy::too_many_arguments)]
 fn item_result(
-    item: &BenchItem,
+    item: &EvalItem,
     trial: usize,
     cands: &Candidates,
     truth: &Dag,
@@ -336,9 +316,9 @@ fn trace_row(r: &crate::acbo::run::Round, n: usize) -> TraceRow {
 ///
 /// # Errors
 /// The first failing item, naming its line.
-pub fn run_bench(
-    items: &[BenchItem],
-    settings: &BenchSettings,
+pub fn run_evaluation(
+    items: &[EvalItem],
+    settings: &EvalSettings,
     models: &BTreeMap<usize, (ErrorModel, Option<BitCounts>)>,
     factory: Option<&dyn OracleFactory>,
     tick: &(dyn Fn() + Sync),
@@ -357,20 +337,4 @@ pub fn run_bench(
             out
         })
         .collect()
-}
-
-/// A seed derived from a base seed and a path of integers (SplitMix64 steps).
-pub fn derive_seed(base: u64, parts: &[u64]) -> u64 {
-    let mut s = splitmix(base);
-    for &p in parts {
-        s = splitmix(s ^ splitmix(p.wrapping_add(0x9E37_79B9_7F4A_7C15)));
-    }
-    s
-}
-
-fn splitmix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }

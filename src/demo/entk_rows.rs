@@ -148,7 +148,7 @@ pub struct PairRow {
 
 /// `kernel/summary.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KernelStageSummary {
+pub struct EntkStageSummary {
     /// Distinct pair inputs (rows of K).
     pub inputs: usize,
     /// Pair inputs whose premise was truncated.
@@ -161,7 +161,7 @@ pub struct KernelStageSummary {
     pub rows: Vec<PairRow>,
 }
 
-impl KernelStageSummary {
+impl EntkStageSummary {
     /// The run called `name`.
     pub fn run(&self, name: &str) -> Option<&RunSummary> {
         self.runs.iter().find(|r| r.name == name)
