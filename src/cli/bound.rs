@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::bound::table::{csv, gram_csv_fields, render_table, GRAM_CSV_HEADER};
-use crate::bound::{analyse, parse_pairs, GramView, PairReport, Predictor};
+use crate::bound::table::{csv, gram_csv, render_table};
+use crate::bound::{analyse, parse_pairs, GramView, Predictor};
 use crate::cli::gap_args::{bars, PredictorArgs};
 use crate::error::{Error, Result};
 use crate::files::{npy, write_atomic, write_json_atomic, Meta, OutputDir};
@@ -79,15 +79,6 @@ fn read_scores(path: &Path) -> Result<Vec<f64>> {
         [_] | [_, 1] => Ok(array.data),
         _ => Err(Error::bad_input(path, format!("scores must have shape (n,) or (n, 1), got {:?}", array.shape))),
     }
-}
-
-fn gram_csv(reports: &[PairReport]) -> String {
-    let mut out = format!("{GRAM_CSV_HEADER}\n");
-    for r in reports {
-        out.push_str(&gram_csv_fields(r));
-        out.push('\n');
-    }
-    out
 }
 
 fn run_gram(args: &BoundArgs, gram_path: &Path) -> anyhow::Result<()> {

@@ -3,7 +3,6 @@
 //! analysed pair), `summary.json`, the four charts (PNG + SVG) and `meta.json` into `--out`, and
 //! prints the table.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -14,6 +13,7 @@ use crate::cli::bound::predictor_name;
 use crate::cli::gap_args::{bars, PredictorArgs};
 use crate::corpus::parse_nodes;
 use crate::error::Error;
+use crate::files::csv::{optional, CsvTable};
 use crate::files::{write_atomic, write_json_atomic, Meta, OutputDir};
 use crate::gap::analysis::AnalysisSummary;
 use crate::gap::sweep::{sweep, SizeResult, SweepConfig, SweepPredictor};
@@ -70,48 +70,54 @@ struct SizeEntry<'a> {
 }
 
 fn table_csv(results: &[SizeResult]) -> String {
-    let mut out = String::from(
-        "n_vars,corpus,records,pairs_mined,pairs,truncated_inputs,mean_shared_fraction,mean_differing_tokens,mean_delta,median_delta,\
-         mean_norm_asymmetry,mean_abs_gap,mean_published_bound,mean_corrected_bound,published_violations,published_violation_rate,\
-         corrected_violations,corrected_violation_rate,mean_abs_model_gap,ordered_fraction,weight_norm_bound,kappa,kernel_drift,\
-         linearization_relative_error,linearized_corrected_violations\n",
-    );
+    let mut table = CsvTable::new(&[
+        "n_vars",
+        "corpus",
+        "records",
+        "pairs_mined",
+        "pairs",
+        "truncated_inputs",
+        "mean_shared_fraction",
+        "mean_differing_tokens",
+        "mean_delta",
+        "median_delta",
+        "mean_norm_asymmetry",
+        "mean_abs_gap",
+        "mean_published_bound",
+        "mean_corrected_bound",
+        "published_violations",
+        "published_violation_rate",
+        "corrected_violations",
+        "corrected_violation_rate",
+        "mean_abs_model_gap",
+        "ordered_fraction",
+        "weight_norm_bound",
+        "kappa",
+        "kernel_drift",
+        "linearization_relative_error",
+        "linearized_corrected_violations",
+    ]);
     for r in results {
         let Some(a) = &r.analysis else { continue };
         let g = &a.summary.overall;
         let net = a.summary.network.as_ref();
-        let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            r.n_vars,
-            r.corpus,
-            r.records,
-            r.pairs_mined,
-            g.pairs,
-            r.truncated_inputs,
-            g.mean_shared_fraction,
-            g.mean_differing_tokens,
-            g.mean_delta,
-            g.median_delta,
-            g.mean_norm_asymmetry,
-            g.mean_abs_gap,
-            g.mean_published_bound,
-            g.mean_corrected_bound,
-            g.published_violations,
-            g.published_violation_rate,
-            g.corrected_violations,
-            g.corrected_violation_rate,
-            g.mean_abs_model_gap,
-            g.ordered_fraction,
-            g.weight_norm_bound,
-            g.kappa,
-            opt(net.map(|n| n.diagnostics.kernel_drift)),
-            opt(net.map(|n| n.diagnostics.linearization.relative_error)),
-            net.map(|n| n.linearized_corrected_violations.to_string()).unwrap_or_default()
+        let mut fields = vec![r.n_vars.to_string(), r.corpus.to_string(), r.records.to_string()];
+        fields.extend([r.pairs_mined.to_string(), g.pairs.to_string(), r.truncated_inputs.to_string()]);
+        let means =
+            [g.mean_shared_fraction, g.mean_differing_tokens, g.mean_delta, g.median_delta, g.mean_norm_asymmetry];
+        fields.extend(means.iter().map(f64::to_string));
+        fields.extend([g.mean_abs_gap, g.mean_published_bound, g.mean_corrected_bound].iter().map(f64::to_string));
+        fields.extend([g.published_violations.to_string(), g.published_violation_rate.to_string()]);
+        fields.extend([g.corrected_violations.to_string(), g.corrected_violation_rate.to_string()]);
+        fields.extend(
+            [g.mean_abs_model_gap, g.ordered_fraction, g.weight_norm_bound, g.kappa].iter().map(f64::to_string),
         );
+        fields.push(optional(net.map(|n| n.diagnostics.kernel_drift)));
+        fields.push(optional(net.map(|n| n.diagnostics.linearization.relative_error)));
+        fields.push(optional(net.map(|n| n.linearized_corrected_violations)));
+        table.row(&fields);
     }
-    out
+    table.into_string()
 }
 
 fn write_outputs(

@@ -19,7 +19,6 @@
 //! stage.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -33,6 +32,7 @@ use crate::corpus::{JsonlReader, JsonlWriter, Label, Record};
 use crate::demo::config::AcboConfig;
 use crate::demo::Reporter;
 use crate::error::{Error, Result};
+use crate::files::csv::{optional, CsvTable};
 use crate::files::{write_atomic, write_json_atomic};
 use crate::gpu::ComputeDevice;
 use crate::model::oracle::ModelOracleFactory;
@@ -121,38 +121,39 @@ fn join(names: &Option<Vec<String>>) -> String {
     names.as_ref().map_or(String::new(), |v| v.join(" "))
 }
 
-fn opt(v: Option<f64>) -> String {
-    v.map_or(String::new(), |x| x.to_string())
-}
-
 /// One CSV row per item × round.
 fn trace_csv(results: &[ItemResult]) -> String {
-    let mut s = String::from("line,id,n_vars,relation,x,y,truth_holds,round,do,targets,changed,eig_bits,posterior_entropy_bits,hypothesis_probability,map_probability,alarm_p_value\n");
+    let mut table = CsvTable::new(&[
+        "line",
+        "id",
+        "n_vars",
+        "relation",
+        "x",
+        "y",
+        "truth_holds",
+        "round",
+        "do",
+        "targets",
+        "changed",
+        "eig_bits",
+        "posterior_entropy_bits",
+        "hypothesis_probability",
+        "map_probability",
+        "alarm_p_value",
+    ]);
     for r in results {
         for t in &r.trace {
-            let _ = writeln!(
-                s,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                r.line,
-                r.id.as_deref().unwrap_or(""),
-                r.n_vars,
-                r.relation.as_str(),
-                r.x,
-                r.y,
-                r.truth_holds,
-                t.round,
-                t.intervene.as_deref().unwrap_or(""),
-                join(&t.targets),
-                join(&t.changed),
-                opt(t.eig_bits),
-                t.posterior_entropy_bits,
-                t.hypothesis_probability,
-                t.map_probability,
-                t.alarm_p_value
-            );
+            let mut fields = vec![r.line.to_string(), r.id.clone().unwrap_or_default(), r.n_vars.to_string()];
+            fields.extend([r.relation.as_str().to_string(), r.x.to_string(), r.y.to_string()]);
+            fields.extend([r.truth_holds.to_string(), t.round.to_string(), t.intervene.clone().unwrap_or_default()]);
+            fields.extend([join(&t.targets), join(&t.changed), optional(t.eig_bits)]);
+            let probabilities = [t.posterior_entropy_bits, t.hypothesis_probability, t.map_probability];
+            fields.extend(probabilities.iter().map(f64::to_string));
+            fields.push(t.alarm_p_value.to_string());
+            table.row(&fields);
         }
     }
-    s
+    table.into_string()
 }
 
 fn oracle_row(oracle: &OracleSpec, g: &GroupSummary) -> OracleRow {
@@ -209,27 +210,31 @@ fn size_rows(runs: &[(OracleSpec, Vec<ItemResult>)], answers: &BTreeMap<usize, b
 }
 
 fn table_csv(rows: &[AcboSizeRow]) -> String {
-    let mut s = String::from("n_vars,items,positive_rate,direct_accuracy_vs_label,direct_accuracy_vs_truth,oracle,acbo_accuracy_vs_label,acbo_accuracy_vs_truth,mean_queries,mean_log2_candidates,oracle_error_measured\n");
+    let mut table = CsvTable::new(&[
+        "n_vars",
+        "items",
+        "positive_rate",
+        "direct_accuracy_vs_label",
+        "direct_accuracy_vs_truth",
+        "oracle",
+        "acbo_accuracy_vs_label",
+        "acbo_accuracy_vs_truth",
+        "mean_queries",
+        "mean_log2_candidates",
+        "oracle_error_measured",
+    ]);
     for r in rows {
         for o in &r.oracles {
             let n = r.n_vars.map_or("all".to_string(), |n| n.to_string());
-            let _ = writeln!(
-                s,
-                "{n},{},{},{},{},{},{},{},{},{},{}",
-                r.items,
-                r.positive_rate,
-                r.direct_accuracy_vs_label,
-                r.direct_accuracy_vs_truth,
-                o.oracle,
-                o.accuracy_vs_label,
-                o.accuracy_vs_truth,
-                o.mean_queries,
-                o.mean_log2_candidates,
-                opt(o.oracle_error_measured)
-            );
+            let mut fields = vec![n, r.items.to_string(), r.positive_rate.to_string()];
+            fields.extend([r.direct_accuracy_vs_label.to_string(), r.direct_accuracy_vs_truth.to_string()]);
+            fields.extend([o.oracle.to_string(), o.accuracy_vs_label.to_string(), o.accuracy_vs_truth.to_string()]);
+            fields.extend([o.mean_queries.to_string(), o.mean_log2_candidates.to_string()]);
+            fields.push(optional(o.oracle_error_measured));
+            table.row(&fields);
         }
     }
-    s
+    table.into_string()
 }
 
 /// One oracle's benchmark into `dir/<oracle>/`; returns the results and, for the model oracle,

@@ -20,7 +20,6 @@
 //! counted in `summary.json`, never hidden.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
 use rand::seq::index::sample;
@@ -33,6 +32,7 @@ use crate::acbo::oracle::ExperimentSettings;
 use crate::corpus::{generate, CorpusKind, GenerateConfig, JsonlWriter, Record, Split};
 use crate::demo::config::DataConfig;
 use crate::error::Result;
+use crate::files::csv::CsvTable;
 use crate::files::{write_atomic, write_json_atomic};
 use crate::tokenize::pairs::{mine, MinerConfig, NearMissPair, PairKind};
 use crate::tokenize::stream::encode_all;
@@ -189,27 +189,29 @@ fn mine_test_pairs(dir: &Path, tokenizer: &dyn Tokenizer, seed: u64) -> Result<(
 
 /// One compact CSV row per mined pair (the records themselves are in `test.jsonl`).
 fn pairs_csv(pairs: &[NearMissPair]) -> String {
-    let mut s = String::from("n_vars,line_a,line_b,relation_a,relation_b,shared_fraction,jaccard,normalized_levenshtein,differing_tokens,tokens_a,tokens_b\n");
-    let rel = |r: &Record| r.relation.map_or("", |x| x.as_str());
+    let mut table = CsvTable::new(&[
+        "n_vars",
+        "line_a",
+        "line_b",
+        "relation_a",
+        "relation_b",
+        "shared_fraction",
+        "jaccard",
+        "normalized_levenshtein",
+        "differing_tokens",
+        "tokens_a",
+        "tokens_b",
+    ]);
+    let rel = |r: &Record| r.relation.map_or("", |x| x.as_str()).to_string();
     for p in pairs {
         let o = &p.overlap;
-        let _ = writeln!(
-            s,
-            "{},{},{},{},{},{},{},{},{},{},{}",
-            p.n_vars.unwrap_or(0),
-            p.line_a,
-            p.line_b,
-            rel(&p.a),
-            rel(&p.b),
-            o.shared_fraction,
-            o.jaccard,
-            o.normalized_levenshtein,
-            o.differing_tokens,
-            o.len_a,
-            o.len_b
-        );
+        let mut fields = vec![p.n_vars.unwrap_or(0).to_string(), p.line_a.to_string(), p.line_b.to_string()];
+        fields.extend([rel(&p.a), rel(&p.b), o.shared_fraction.to_string(), o.jaccard.to_string()]);
+        fields.extend([o.normalized_levenshtein.to_string(), o.differing_tokens.to_string()]);
+        fields.extend([o.len_a.to_string(), o.len_b.to_string()]);
+        table.row(&fields);
     }
-    s
+    table.into_string()
 }
 
 /// A seeded sample of at most `k` pairs per n (input order kept).

@@ -3,11 +3,10 @@
 //! fit or lazy-regime diagnostics and the violation counts by graph size, per pair the Theorem 1
 //! quantities. NaN values (an undefined correlation) are stored as `null`.
 
-use std::fmt::Write as _;
-
 use serde::{Deserialize, Serialize};
 
 use crate::bound::table::GroupSummary;
+use crate::files::csv::{optional, CsvTable};
 use crate::gap::Analysis;
 
 /// A value that may be NaN (written as `null`).
@@ -257,37 +256,38 @@ pub(crate) fn pair_rows(name: &str, a: &Analysis) -> Vec<PairRow> {
 }
 
 pub(crate) fn pairs_csv(rows: &[PairRow]) -> String {
-    let mut s = String::from(
-        "run,pair,i,j,n_vars,shared_fraction,differing_tokens,rho,delta,a,b,gap,model_gap,published_bound,corrected_bound,\
-published_violated,corrected_violated,linearized_gap,linearized_corrected_violated\n",
-    );
-    let opt = |v: Option<String>| v.unwrap_or_default();
+    let mut table = CsvTable::new(&[
+        "run",
+        "pair",
+        "i",
+        "j",
+        "n_vars",
+        "shared_fraction",
+        "differing_tokens",
+        "rho",
+        "delta",
+        "a",
+        "b",
+        "gap",
+        "model_gap",
+        "published_bound",
+        "corrected_bound",
+        "published_violated",
+        "corrected_violated",
+        "linearized_gap",
+        "linearized_corrected_violated",
+    ]);
     for r in rows {
-        let _ = writeln!(
-            s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            r.run,
-            r.pair,
-            r.i,
-            r.j,
-            r.n_vars,
-            r.shared_fraction,
-            r.differing_tokens,
-            r.rho,
-            r.delta,
-            r.a,
-            r.b,
-            r.gap,
-            r.model_gap,
-            r.published_bound,
-            r.corrected_bound,
-            r.published_violated,
-            r.corrected_violated,
-            opt(r.linearized_gap.map(|g| g.to_string())),
-            opt(r.linearized_corrected_violated.map(|v| v.to_string()))
-        );
+        let mut fields =
+            vec![r.run.clone(), r.pair.to_string(), r.i.to_string(), r.j.to_string(), r.n_vars.to_string()];
+        fields.extend([r.shared_fraction.to_string(), r.differing_tokens.to_string()]);
+        let numbers = [r.rho, r.delta, r.a, r.b, r.gap, r.model_gap, r.published_bound, r.corrected_bound];
+        fields.extend(numbers.iter().map(f64::to_string));
+        fields.extend([r.published_violated.to_string(), r.corrected_violated.to_string()]);
+        fields.extend([optional(r.linearized_gap), optional(r.linearized_corrected_violated)]);
+        table.row(&fields);
     }
-    s
+    table.into_string()
 }
 
 #[cfg(test)]

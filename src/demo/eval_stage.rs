@@ -7,7 +7,6 @@
 //! (float64, one margin per test record in file order), `predictions.csv` (one row per
 //! objective × record) and `summary.json`.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -15,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::demo::config::TrainPlan;
 use crate::demo::train_stage::objective_name;
 use crate::error::Result;
+use crate::files::csv::{optional, CsvTable};
 use crate::files::{npy, write_atomic, write_json_atomic};
 use crate::gpu::ComputeDevice;
 use crate::model::{load, LoadOptions, ModelSpec};
@@ -85,21 +85,15 @@ fn rows_of(objective: &str, report: &EvalReport, preds: &[Prediction], largest_t
     out
 }
 
-fn predictions_csv(objective: &str, examples: &Examples, preds: &[Prediction], csv: &mut String) {
+fn predictions_csv(objective: &str, examples: &Examples, preds: &[Prediction], table: &mut CsvTable) {
     for (r, p) in examples.records.iter().zip(preds) {
         let predicted = u8::from(p.margin > 0.0);
         let confidence = 1.0 / (1.0 + (-p.margin.abs()).exp());
-        let _ = writeln!(
-            csv,
-            "{objective},{},{},{},{},{},{},{predicted},{},{confidence}",
-            r.line,
-            r.record.id.as_deref().unwrap_or(""),
-            p.n_vars.map_or(String::new(), |n| n.to_string()),
-            p.relation.as_deref().unwrap_or(""),
-            p.label,
-            p.margin,
-            u8::from(predicted == p.label),
-        );
+        let mut fields = vec![objective.to_string(), r.line.to_string(), r.record.id.clone().unwrap_or_default()];
+        fields.extend([optional(p.n_vars), p.relation.clone().unwrap_or_default(), p.label.to_string()]);
+        fields.extend([p.margin.to_string(), predicted.to_string(), u8::from(predicted == p.label).to_string()]);
+        fields.push(confidence.to_string());
+        table.row(&fields);
     }
 }
 
@@ -116,7 +110,9 @@ pub fn run(
     dir: &Path,
 ) -> Result<EvalStageSummary> {
     let (data, trained) = paths;
-    let mut csv = String::from("objective,line,id,n_vars,relation,label,margin,predicted,correct,confidence\n");
+    let header =
+        ["objective", "line", "id", "n_vars", "relation", "label", "margin", "predicted", "correct", "confidence"];
+    let mut csv = CsvTable::new(&header);
     let mut rows = Vec::new();
     let mut test_records = 0;
     for &objective in &plan.objectives {
@@ -134,7 +130,7 @@ pub fn run(
         rows.extend(rows_of(name, &report, &preds, largest_train));
         test_records = examples.len();
     }
-    write_atomic(dir.join("predictions.csv"), csv.as_bytes())?;
+    write_atomic(dir.join("predictions.csv"), csv.into_string().as_bytes())?;
     let summary = EvalStageSummary { test_records, rows };
     write_json_atomic(dir.join("summary.json"), &summary)?;
     Ok(summary)

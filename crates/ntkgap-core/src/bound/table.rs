@@ -8,12 +8,14 @@
 //! come first in both modes, flags as `true`/`false`. Known gaps: none beyond the predictors'.
 
 use std::collections::BTreeMap;
+
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
 use crate::bound::pair::violates;
 use crate::bound::PairReport;
+use crate::files::csv::{optional, CsvTable};
 use crate::tokenize::Overlap;
 
 /// The columns of `--gram` mode, in order (also the first columns of the model-driven CSV).
@@ -76,92 +78,74 @@ pub struct PairRow {
     pub linearized: Option<LinearizedCheck>,
 }
 
-fn field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
-
-fn opt<T: ToString>(v: Option<T>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
-}
-
-/// The CSV header of the model-driven mode; the linearized columns only when `linearized`.
-pub fn csv_header(linearized: bool) -> String {
-    let mut h = format!(
-        "{GRAM_CSV_HEADER},id_a,id_b,n_vars,kind,label_a,label_b,len_a,len_b,shared_fraction,jaccard,\
-         normalized_levenshtein,differing_tokens,relative_difference,model_gap"
-    );
+/// The columns of the model-driven mode; the linearized columns only when `linearized`.
+pub fn csv_header(linearized: bool) -> Vec<&'static str> {
+    let mut h: Vec<&str> = GRAM_CSV_HEADER.split(',').collect();
+    h.extend([
+        "id_a",
+        "id_b",
+        "n_vars",
+        "kind",
+        "label_a",
+        "label_b",
+        "len_a",
+        "len_b",
+        "shared_fraction",
+        "jaccard",
+        "normalized_levenshtein",
+        "differing_tokens",
+        "relative_difference",
+        "model_gap",
+    ]);
     if linearized {
-        h.push_str(",linearized_gap,linearization_error,linearized_corrected_violated,linearized_published_violated");
+        h.extend([
+            "linearized_gap",
+            "linearization_error",
+            "linearized_corrected_violated",
+            "linearized_published_violated",
+        ]);
     }
     h
 }
 
 /// The 15 `--gram` columns of one report.
-pub fn gram_csv_fields(r: &PairReport) -> String {
-    format!(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-        r.i,
-        r.j,
-        r.gap,
-        r.delta,
-        r.a,
-        r.b,
-        r.published_bound,
-        r.corrected_bound,
-        r.published_violated,
-        r.corrected_violated,
-        r.rho,
-        r.distance,
-        r.cauchy_schwarz,
-        r.kappa,
-        r.weight_norm_bound
-    )
+pub fn gram_csv_fields(r: &PairReport) -> Vec<String> {
+    let numbers = [r.gap, r.delta, r.a, r.b, r.published_bound, r.corrected_bound];
+    let mut fields = vec![r.i.to_string(), r.j.to_string()];
+    fields.extend(numbers.iter().map(f64::to_string));
+    fields.extend([r.published_violated.to_string(), r.corrected_violated.to_string()]);
+    fields.extend([r.rho, r.distance, r.cauchy_schwarz, r.kappa, r.weight_norm_bound].iter().map(f64::to_string));
+    fields
+}
+
+/// The `--gram` mode's CSV text of `reports` (header included).
+pub fn gram_csv(reports: &[PairReport]) -> String {
+    let mut table = CsvTable::new(&GRAM_CSV_HEADER.split(',').collect::<Vec<_>>());
+    for r in reports {
+        table.row(&gram_csv_fields(r));
+    }
+    table.into_string()
 }
 
 /// The CSV text of `rows` (header included); linearized columns when any row has them.
 pub fn csv(rows: &[PairRow]) -> String {
     let linearized = rows.iter().any(|r| r.linearized.is_some());
-    let mut out = csv_header(linearized);
-    out.push('\n');
+    let mut table = CsvTable::new(&csv_header(linearized));
     for row in rows {
         let (info, o) = (&row.info, &row.info.overlap);
-        let _ = write!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            gram_csv_fields(&row.report),
-            field(&info.id_a),
-            field(&info.id_b),
-            opt(info.n_vars),
-            info.kind,
-            opt(info.labels.0),
-            opt(info.labels.1),
-            o.len_a,
-            o.len_b,
-            o.shared_fraction,
-            o.jaccard,
-            o.normalized_levenshtein,
-            o.differing_tokens,
-            o.relative_difference,
-            row.model_gap
-        );
+        let mut fields = gram_csv_fields(&row.report);
+        fields.extend([info.id_a.clone(), info.id_b.clone(), optional(info.n_vars), info.kind.to_string()]);
+        fields.extend([optional(info.labels.0), optional(info.labels.1), o.len_a.to_string(), o.len_b.to_string()]);
+        fields.extend([o.shared_fraction, o.jaccard, o.normalized_levenshtein].iter().map(f64::to_string));
+        fields.extend([o.differing_tokens.to_string(), o.relative_difference.to_string(), row.model_gap.to_string()]);
         if linearized {
             let l = row.linearized;
-            let _ = write!(
-                out,
-                ",{},{},{},{}",
-                opt(l.map(|l| l.gap)),
-                opt(l.map(|l| l.error)),
-                opt(l.map(|l| l.corrected_violated)),
-                opt(l.map(|l| l.published_violated))
-            );
+            fields.extend([optional(l.map(|l| l.gap)), optional(l.map(|l| l.error))]);
+            fields.extend([optional(l.map(|l| l.corrected_violated)), optional(l.map(|l| l.published_violated))]);
         }
-        out.push('\n');
+        table.row(&fields);
     }
-    out
+    table.into_string()
 }
 
 /// Violation counts and means over a group of pairs.

@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::files::csv::{optional, CsvTable};
 use crate::tokenize::overlap::Overlap;
 use crate::tokenize::pairs::{NearMissPair, PairKind};
 
@@ -137,19 +138,19 @@ pub fn render_table(rows: &[OverlapRow]) -> String {
 /// CSV with a header: `kind,n_vars,pairs`, then `<metric>_mean,<metric>_min,<metric>_max` for
 /// every metric of [`METRICS`]. Missing `n_vars` is an empty field.
 pub fn to_csv(rows: &[OverlapRow]) -> String {
-    let mut out = String::from("kind,n_vars,pairs");
+    let mut header = vec!["kind".to_string(), "n_vars".into(), "pairs".into()];
     for (name, _) in METRICS {
-        let _ = write!(out, ",{name}_mean,{name}_min,{name}_max");
+        header.extend([format!("{name}_mean"), format!("{name}_min"), format!("{name}_max")]);
     }
-    out.push('\n');
+    let mut table = CsvTable::new(&header);
     for r in rows {
-        let _ = write!(out, "{},{},{}", r.kind.as_str(), r.n_vars.map_or(String::new(), |n| n.to_string()), r.pairs);
+        let mut fields = vec![r.kind.as_str().to_string(), optional(r.n_vars), r.pairs.to_string()];
         for s in &r.stats {
-            let _ = write!(out, ",{},{},{}", s.mean, s.min, s.max);
+            fields.extend([s.mean.to_string(), s.min.to_string(), s.max.to_string()]);
         }
-        out.push('\n');
+        table.row(&fields);
     }
-    out
+    table.into_string()
 }
 
 #[cfg(test)]
