@@ -2,7 +2,7 @@
 //!
 //! Fine-tuned language models behave like *kernel predictors*, and a kernel predictor cannot
 //! separate two causal hypotheses whose texts share almost all their tokens (Roy & Parbhoo,
-//! arXiv 2605.27567, Theorem 1 — and its corrected form, see DESIGN.md). ntkgap makes that
+//! arXiv 2605.27567, Theorem 1 — and its corrected form, see docs/science.md). ntkgap makes that
 //! tangible: it generates Corr2Cause corpora, computes empirical NTK Gram matrices of
 //! transformer classifiers, checks the bound per near-miss pair, and runs the A-CBO loop that
 //! moves the causal decision outside the model.

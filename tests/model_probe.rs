@@ -1,4 +1,4 @@
-//! The probe hook (DESIGN.md "The fast eNTK"): per-example, per-token output gradients of every
+//! The probe hook (docs/science.md "The fast eNTK"): per-example, per-token output gradients of every
 //! Linear / LayerNorm / Embedding layer, contracted with the recorded inputs, reproduce the
 //! batch parameter gradients of `score(batch).sum()`; and probing does not change the forward.
 

@@ -63,8 +63,8 @@ pub struct KernelsArgs {
     /// a count; one row each (a sweep for tuning on a GPU).
     #[arg(long, value_delimiter = ',', default_value = "auto", value_parser = parse_slices)]
     pub gemm_slices: Vec<Option<usize>>,
-    /// Skip the comparison with the plain-loop reference kernels (about 1 GFLOP/s on one core:
-    /// minutes for a large GEMM); rel.err then reads `-`.
+    /// Skip the comparison with the plain-loop reference kernels (single-threaded loops: minutes
+    /// for a large GEMM); rel.err then reads `-`.
     #[arg(long)]
     pub no_check: bool,
     /// Also write the rows as JSON (with `<stem>.meta.json` beside it).

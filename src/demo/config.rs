@@ -13,16 +13,16 @@ use crate::error::{Error, Result};
 use crate::gpu::ComputeDevice;
 use crate::train::Objective;
 
-/// Seconds per Corr2Cause training record and epoch (quick run: 1,200 records and 1,328 local
-/// queries × 2 epochs in 58 s at load 4; rounded up to cover contention).
+/// Seconds per Corr2Cause training record and epoch. This and the costs below were calibrated on
+/// a quick run on 2 CPU cores and rounded up for contention (the runs: docs/demo.md).
 const SECONDS_PER_TRAIN_RECORD_EPOCH: f64 = 0.03;
 /// Seconds per local query record and epoch (19–20 tokens each, bucketed by length: a small
 /// fraction of a Corr2Cause record's cost).
 const SECONDS_PER_LOCAL_RECORD_EPOCH: f64 = 0.004;
-/// Seconds per test record and model (quick run: 1,683 records in 22 s, rounded up).
+/// Seconds per test record and model.
 const SECONDS_PER_TEST_RECORD: f64 = 0.015;
-/// Seconds per planned eNTK Gram entry (quick run: 2 × 96² + (96 + 64)² planned entries in
-/// 25 s with margins and gradients; pairs share inputs, so fewer are computed).
+/// Seconds per planned eNTK Gram entry, margins and gradients included (pairs share inputs, so
+/// fewer entries are computed than planned).
 const SECONDS_PER_GRAM_ENTRY: f64 = 0.001;
 /// Corr2Cause MECs up to relabelling for n = 2..5 (`ntkgap generate` prints them).
 const RELABELLING_CLASSES: [(usize, usize); 4] = [(2, 2), (3, 5), (4, 20), (5, 142)];

@@ -1,5 +1,5 @@
 //! Stage 4 (`kernel/`): Theorem 1 on the near-miss pairs, published versus corrected bound
-//! (DESIGN.md "Theorem 1"; Roy & Parbhoo, arXiv 2605.27567), through the model-driven check of
+//! (docs/science.md "Theorem 1"; Roy & Parbhoo, arXiv 2605.27567), through the model-driven check of
 //! [`crate::gap`] (the library behind `ntkgap bound --model`), for two predictors:
 //!
 //! * **the fine-tuned network** (every objective; [`PredictorModel::Network`]): the gap of

@@ -1,4 +1,4 @@
-//! The fine-tuned network as a predictor (DESIGN.md "Theorem 1"): in the lazy regime
+//! The fine-tuned network as a predictor (docs/science.md "Theorem 1"): in the lazy regime
 //! f_T(x) − f₀(x) ≈ ⟨∇f₀(x), θ_T − θ₀⟩, a kernel predictor with features φ = ∇f₀ (the eNTK at
 //! θ₀) and weight norm B = ‖θ_T − θ₀‖.
 //!

@@ -1,4 +1,4 @@
-//! `ntkgap sweep`: the Theorem 1 check across graph sizes n (DESIGN.md "Near misses": the
+//! `ntkgap sweep`: the Theorem 1 check across graph sizes n (docs/science.md "Near misses": the
 //! shared-token fraction of a near-miss pair grows with n, so δ shrinks).
 //!
 //! Per n: generate a corpus in memory (Corr2Cause for n ≤ 6, `max_mecs` sampled MECs;

@@ -49,7 +49,7 @@ pub struct BenchSizes {
     /// Seed of the random inputs (default 0).
     pub seed: u64,
     /// Compare every trait-level row with [`ReferenceKernels`] (default true; the plain-loop
-    /// reference runs at ~1 GFLOP/s, so large problems on a GPU are timed without it).
+    /// reference is single-threaded, so large problems on a GPU are timed without it).
     pub check: bool,
 }
 

@@ -37,8 +37,8 @@ const GEMM_ROWS: usize = 2048;
 /// 16 per workgroup), and rows per piece of an example in the segmented kernels (one 64 × 64
 /// tile pair per workgroup). Both keep every shader loop far below 65535 iterations per
 /// invocation: Mesa's llvmpipe (lavapipe) silently stops a loop after 65535 iterations in
-/// total (`LP_MAX_TGSI_LOOP_ITERATIONS`; measured: a 16-step inner loop re-entered per k-tile
-/// capped the first `gemm_nt` at k = 58240). Splitting changes nothing on other devices except
+/// total (`LP_MAX_TGSI_LOOP_ITERATIONS`; docs/gpu.md shows what that did to a first
+/// `gemm_nt`). Splitting changes nothing on other devices except
 /// the order of the f64 host sums.
 pub(crate) const GEMM_K: usize = 32768;
 /// Values of k per split-k slice of `gemm_nt`: one workgroup sums at most this many in f32 (a
@@ -105,8 +105,7 @@ fn groups_of(n: usize, tile: usize) -> u32 {
 /// issue 6): one 256-thread workgroup holding 128 accumulators per thread fills most of an SM's
 /// registers, and an H200 has 132 SMs, so 264 workgroups are about two full waves; a 64-tile
 /// launch would leave half of the SMs idle. The price is a larger output (s partial C's) read
-/// back and added on the host in f64: measured on lavapipe, 4 slices instead of 1 at
-/// 1024 × 1024 × 1024 cost 0.25 s of read-back and host sums against 0.30 s of kernel time.
+/// back and added on the host in f64 (its cost on lavapipe: docs/gpu.md).
 const GEMM_WORKGROUPS: usize = 264;
 /// Fewest values of k per split-k slice added for occupancy ([`GEMM_WORKGROUPS`]): each extra
 /// slice's read-back (one f32 per output) stays below 1/2048 of its multiply-adds.
@@ -168,8 +167,8 @@ impl GemmKernel {
 /// Does `gemm_nt` on a `[m1, k] · [m2, k]ᵀ` block take `gemm_nt_small` under
 /// [`GemmChoice::Auto`]? When the block fills at most a quarter of its 128 × 128 tiles (one
 /// tile of 64 × 64 or less, 8 × 512, …): there the tiled kernel computes ≥ 4× the useful
-/// multiply-adds. Measured on lavapipe (docs/gpu.md, k = 2¹⁵..2¹⁷): the small kernel is 28× faster
-/// at 8 × 8, 3.5× at 32 × 32, 1.1–1.8× at 64 × 64 and 1.6–3× slower at 128 × 128. On a GPU the
+/// multiply-adds. On lavapipe the small kernel wins up to 64 × 64 and loses at 128 × 128 (the
+/// sweep is in docs/gpu.md). On a GPU the
 /// small kernel reads X and Y once per 8-wide block (from cache, mostly) where the tiled one
 /// reads them once per tile; the crossover there is unmeasured (no GPU was lent, issue 6).
 pub fn small_gemm(m1: usize, m2: usize) -> bool {

@@ -1,4 +1,4 @@
-//! The GPU path (DESIGN.md module map, `gpu` + `kernels/`): one wgpu device for the process,
+//! The GPU path (docs/architecture.md: `gpu` + `kernels/`): one wgpu device for the process,
 //! shared by burn (the model's forward and backward, the eNTK probes) and by the WGSL Gram
 //! kernels of `kernels/`, with the CPU as the fallback.
 //!

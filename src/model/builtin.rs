@@ -1,8 +1,8 @@
 //! Built-in model configurations (`builtin:tiny`, `builtin:small`) for the embedded default:
 //! BERT-style encoders over the built-in word-level tokenizer, freshly initialised from a seed.
 //!
-//! Sized for 2 CPU cores: one epoch over 3,000 Corr2Cause n = 3..5 records (dev evaluation on
-//! 1,257 included) took 44 s with `tiny` and 156 s with `small` (measured, docs/model.md).
+//! Sized for a laptop CPU: an epoch over a few thousand Corr2Cause records takes a minute or
+//! two (timings in docs/model.md).
 
 use std::collections::BTreeMap;
 

@@ -6,7 +6,7 @@
 //!   `RobertaForSequenceClassification` in eval mode (no dropout).
 //! * [`Classifier::score`] — the margin logit₁ − logit₀, shared by inference, training and the
 //!   eNTK (see [`classifier`] for other label counts).
-//! * [`probe`] — the optional per-layer probe hook of the forward (DESIGN.md "The fast eNTK").
+//! * [`probe`] — the optional per-layer probe hook of the forward (docs/science.md "The fast eNTK").
 //! * [`load()`] / [`save()`] — Hugging Face directories and `builtin:tiny|small`.
 //! * [`oracle`] — the frozen model as the A-CBO `model:DIR` oracle (local queries) and asked
 //!   the global question directly; the only place the A-CBO loop meets burn.

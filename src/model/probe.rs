@@ -1,4 +1,4 @@
-//! The probe hook of the forward pass (DESIGN.md "The fast eNTK").
+//! The probe hook of the forward pass (docs/science.md "The fast eNTK").
 //!
 //! When a [`ProbeSet`] is passed to the forward, every Linear, LayerNorm and Embedding layer
 //! records its input and adds a zero tensor that requires grad (the *probe*) to its output.

@@ -1,5 +1,5 @@
 //! Exact per-parameter Gram contributions ⟨∇θ f(xᵢ), ∇θ f(xⱼ)⟩ from the stored signals, every
-//! product routed through a [`GramKernels`] implementation (DESIGN.md "The fast eNTK"):
+//! product routed through a [`GramKernels`] implementation (docs/science.md "The fast eNTK"):
 //!
 //! * Linear weight, materialized: each virtual example's gradient Σₜ gₜ aₜᵀ is formed once
 //!   ([`GramKernels::outer_sums`]), a chunk of output channels at a time so that the feature

@@ -17,11 +17,8 @@
 //! GEMM picks kernels and blockings by size), which is why [`crate::ntk::tiles`] calls kernels
 //! on a canonical tile grid.
 //!
-//! Measured choice (a one-off probe on this 2-core machine under load, f32, both with all
-//! threads, on the shapes the engine issues): faer 0.23 reached 61 GFLOP/s on the
-//! 128 × 128 × 2048 Gram tile, 33 on 32 × 32 × 2048 and 51–55 forming per-example gradients
-//! (384 × 384 × 128, 1536 × 384 × 128), where the `gemm` 0.19 crate (AVX2 path, the one burn's
-//! flex backend uses) reached 15, 13 and 21.
+//! faer's matmul was chosen over the `gemm` crate (burn's flex backend's) by a measurement on the
+//! shapes the engine issues (docs/ntk.md "The signal path").
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};

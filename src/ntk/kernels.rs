@@ -1,4 +1,4 @@
-//! The Gram-assembly primitives of the per-layer eNTK (DESIGN.md "The fast eNTK"), behind one
+//! The Gram-assembly primitives of the per-layer eNTK (docs/science.md "The fast eNTK"), behind one
 //! trait so that the contraction code runs unchanged on the CPU and on the GPU (the `gpu` module
 //! implements it with the WGSL kernels of `kernels/`; `ntk` does not name it).
 //!

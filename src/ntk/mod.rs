@@ -1,5 +1,5 @@
 //! Empirical NTK Gram matrices K(x, x') = ⟨∇θ f(x), ∇θ f(x')⟩ of a [`Classifier`]
-//! (DESIGN.md "The fast eNTK"; Roy & Parbhoo, arXiv 2605.27567, §3: φ(x) = ∇θ f(x)).
+//! (docs/science.md "The fast eNTK"; Roy & Parbhoo, arXiv 2605.27567, §3: φ(x) = ∇θ f(x)).
 //!
 //! * [`gram`] / [`gram_with_kernels`] — K(X₁, X₁) or the rectangular K(X₁, X₂), or a row slab of
 //!   either, by [`NtkMethod::PerLayer`] (one batched backward per block, exact per-layer

@@ -1,7 +1,7 @@
 //! The choices of an eNTK computation: method, output mode, parameter subset, tiling.
 //!
-//! Each choice is an enum whose variants document cost, memory and reliability (STYLE.md
-//! "Configs and methods"); [`GramOptions::validate`] checks the numbers before any work. The
+//! Each choice is an enum whose variants document cost, memory and reliability;
+//! [`GramOptions::validate`] checks the numbers before any work. The
 //! output mode lives in [`crate::ntk::outputs`].
 
 use serde::Serialize;
@@ -23,7 +23,7 @@ pub enum NtkMethod {
     Naive,
     /// The default: one batched forward + backward of L = Σᵢ f(xᵢ) per block of examples with
     /// probes on every Linear/LayerNorm/Embedding output, then per parameter group the exact
-    /// Gram contribution from the per-example signals (DESIGN.md "The fast eNTK"): Linear
+    /// Gram contribution from the per-example signals (docs/science.md "The fast eNTK"): Linear
     /// weights materialized (Σₜ gₜ aₜᵀ) or structured (Σₜₛ (aₜ·aₛ)(gₜ·gₛ)), chosen by cost;
     /// biases and LayerNorm γ/β by token sums; embeddings by the token-match term. Cost
     /// ⌈N/block⌉ forward + backward passes of block·V rows (V virtual outputs of the mode) on a
@@ -94,7 +94,7 @@ pub enum LinearForm {
 pub enum SignalPath {
     /// On the CPU (burn's flex device): the hand-written f32 forward + activation-only backward
     /// of [`crate::ntk::fastfb`] — faer GEMMs, no padding, one forward shared by a mode's V
-    /// virtual outputs, no autodiff graph (3.8× faster than `Burn` on MiniLM at N = 32, docs/ntk.md);
+    /// virtual outputs, no autodiff graph (several times faster than `Burn`: timings in docs/ntk.md);
     /// agrees with `Burn` to f32 rounding (≤ 1e-5 relative per signal, tested). On any other
     /// device (wgpu), and for a model whose weights are not f32, it runs `Burn`, and so does a
     /// block holding an encoding whose first position is padding. Default.

@@ -1,4 +1,4 @@
-//! Per-example backprop signals of one block of examples (DESIGN.md "The fast eNTK"), by burn:
+//! Per-example backprop signals of one block of examples (docs/science.md "The fast eNTK"), by burn:
 //! [`crate::ntk::SignalPath::Burn`], the reference twin of the hand-written CPU path
 //! [`crate::ntk::fastfb`] and the path on wgpu. [`BlockSignals`] is what both produce.
 //!

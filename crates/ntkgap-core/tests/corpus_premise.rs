@@ -1,4 +1,4 @@
-//! Premise wording, parsing and MEC recovery (DESIGN.md "Corr2Cause"; wording of
+//! Premise wording, parsing and MEC recovery (docs/science.md "Corr2Cause"; wording of
 //! causalNLP/corr2cause `code/data_verbalize.py`).
 
 use ntkgap_core::corpus::premise::{ci_policy_for, premise_from_dag, CiPolicy, Premise};

@@ -3,7 +3,7 @@
 //!
 //! Every answered target variable is one Bernoulli observation: the likelihood of a candidate
 //! DAG is Π (1−β)^[truth 1, answer 1] β^[truth 1, answer 0] α^[truth 0, answer 1]
-//! (1−α)^[truth 0, answer 0] (DESIGN.md "A-CBO"; the paper's symmetric η is α = β = η).
+//! (1−α)^[truth 0, answer 0] (docs/science.md "A-CBO"; the paper's symmetric η is α = β = η).
 //! A set-valued answer is therefore modelled as each variable's membership flipped
 //! independently. Rates may be exactly 0 (a noiseless oracle): a contradicting candidate then
 //! gets weight 0, and [`crate::acbo::Posterior`] handles the case where every candidate does.

@@ -3,7 +3,7 @@
 //!
 //! Roy & Parbhoo (arXiv 2605.27567) keep the model frozen and move the decision outside it. The
 //! paper's prior, likelihood, query wording and oracle are not public; this module is a stated
-//! reconstruction (DESIGN.md "A-CBO", "Oracles"):
+//! reconstruction (docs/science.md "A-CBO", "Oracles"):
 //!
 //! - candidates: the DAGs of the premise's Markov equivalence class, recovered from the premise's
 //!   statements, enumerated up to a cap or else sampled (prior ∝ multiplicity) — the run reports

@@ -3,7 +3,7 @@
 //! A kernel predictor f(x) = Σᵢ αᵢ K(xᵢ, x) is the linear predictor ⟨w, φ(x)⟩ with
 //! w = Σᵢ αᵢ φ(xᵢ), so ‖w‖² = αᵀ K α and the corrected Theorem 1 bound
 //! |f(x₊) − f(x₋)| ≤ B·√((a − b)² + 2δab) holds **exactly** with B = √(αᵀ K α) (Cauchy–Schwarz;
-//! Roy & Parbhoo, arXiv 2605.27567, Theorem 1 and its correction in DESIGN.md). A violation for
+//! Roy & Parbhoo, arXiv 2605.27567, Theorem 1 and its correction in docs/science.md). A violation for
 //! these predictors is a bug, not a finding.
 //!
 //! * [`KernelPredictor::Ridge`] — α = (K + λI)⁻¹ y, one Cholesky factorization (faer).

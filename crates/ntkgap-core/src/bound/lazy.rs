@@ -1,4 +1,4 @@
-//! Lazy-regime diagnostics of a fine-tuned network (DESIGN.md "Theorem 1"; Roy & Parbhoo,
+//! Lazy-regime diagnostics of a fine-tuned network (docs/science.md "Theorem 1"; Roy & Parbhoo,
 //! arXiv 2605.27567, §3 — SFT modelled as a kernel predictor in the NTK lazy regime).
 //!
 //! In the lazy regime f_T(x) − f₀(x) ≈ ⟨∇f₀(x), θ_T − θ₀⟩, a kernel predictor with features

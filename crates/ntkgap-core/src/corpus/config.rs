@@ -1,6 +1,6 @@
 //! Settings of corpus generation ([`GenerateConfig`]) and their validation.
 //!
-//! Two corpora (see DESIGN.md, "Corr2Cause"):
+//! Two corpora (see docs/science.md "Corr2Cause"):
 //! * [`CorpusKind::Corr2cause`] — the original benchmark: every MEC on n = 2..6 variables (one per
 //!   class of relabellings by default, [`Dedup::Iso`]), full CI lists;
 //! * [`CorpusKind::Extended`] — the paper's Extended Corr2Cause: `per_size` random DAGs per n

@@ -1,8 +1,8 @@
 //! The JSONL record every ntkgap command reads and writes.
 //!
 //! Input records are either pair-encoded (`premise` + `hypothesis`) or single texts (`text`);
-//! everything else is optional. Generated Corr2Cause records fill every field. See DESIGN.md
-//! "Conventions".
+//! everything else is optional. Generated Corr2Cause records fill every field. See
+//! docs/science.md "Conventions".
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 

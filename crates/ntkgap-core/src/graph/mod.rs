@@ -2,8 +2,7 @@
 //! equivalence classes (enumeration, counting, sampling), exhaustive enumeration for n ≤ 6,
 //! random DAGs and the six Corr2Cause relations. Pure Rust, no burn.
 //!
-//! Node sets are `u64` bitsets (bit i = node i). The API contract shared with the other modules
-//! is `GRAPH_API.md`.
+//! Node sets are `u64` bitsets (bit i = node i).
 //!
 //! ```
 //! use ntkgap_core::graph::{count_mec, cpdag, d_separated, enumerate_mec, mec_key, Dag, Relation};

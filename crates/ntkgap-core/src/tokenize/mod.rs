@@ -12,7 +12,7 @@
 //! * [`stream`] — parallel (rayon), chunked tokenization of a JSONL corpus.
 //! * [`summary`] — overlap of mined pairs by number of variables (table, CSV).
 //!
-//! **Truncation rule** (DESIGN.md "Conventions"): only the premise is ever cut (Hugging Face's
+//! **Truncation rule** (docs/science.md "Conventions"): only the premise is ever cut (Hugging Face's
 //! `only_first` strategy), so the hypothesis always survives; an input whose hypothesis plus
 //! special tokens leaves no room for at least one premise token is an error, never silently cut.
 //! A single text is cut at its end. Truncated encodings carry `truncated = true` and corpus

@@ -1,4 +1,4 @@
-//! Token-overlap metrics between two encodings (near-miss pairs, DESIGN.md "Near misses").
+//! Token-overlap metrics between two encodings (near-miss pairs, docs/science.md "Near misses").
 //!
 //! For token-id sequences a (length |a|) and b (length |b|), with multiset intersection size
 //! I = Σ_t min(count_a(t), count_b(t)) and token sets A, B:

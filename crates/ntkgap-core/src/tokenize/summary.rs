@@ -1,6 +1,6 @@
 //! Overlap by number of variables: reading a mined pairs file and summarising each metric per
 //! (pair kind, `n_vars`) as mean, minimum and maximum — the table behind the claim that
-//! near-miss inputs share more of their tokens as n grows (DESIGN.md "Near misses").
+//! near-miss inputs share more of their tokens as n grows (docs/science.md "Near misses").
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
