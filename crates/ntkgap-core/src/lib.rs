@@ -12,6 +12,7 @@
 //! | [`bound`] | the Theorem 1 check (published vs corrected bound per pair), kernel ridge/logistic predictors, lazy-regime diagnostics |
 //! | [`acbo`] | A-CBO: MEC candidates, interventional queries, the `Oracle` trait and the burn-free oracles, log-space posterior, EIG, evaluation |
 //! | [`files`] | atomic output files, `meta.json` provenance, `.npy` I/O, memory figures |
+//! | [`gguf`] | GGUF model files: metadata, lazy tensor reads, dequantization to f32, a Hugging Face view |
 //!
 //! Library errors are one enum, [`Error`], with a [`Result`] alias.
 
@@ -22,6 +23,7 @@ pub mod bound;
 pub mod corpus;
 pub mod error;
 pub mod files;
+pub mod gguf;
 pub mod graph;
 pub mod numeric;
 pub mod tokenize;
