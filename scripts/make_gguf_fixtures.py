@@ -4,7 +4,7 @@
 Part `types` (gguf-py only, seeded):
 
 1. One tiny GGUF per ggml type ntkgap dequantizes, `<type>.gguf`, holding one tensor `weight`
-   (shape (4, 64) for the 32-value block types, (2, 512) for the k-quants, (2, 3, 8) for F16 to
+   (shape (4, 64) for the 32-value block types, (2, 256) for the k-quants, (2, 3, 8) for F16 to
    check the shape order), written by gguf-py's GGUFWriter. Block types hold RANDOM RAW BLOCKS
    (every bit pattern of the quant fields is exercised) whose f16 scales are overwritten with
    finite values; F32/F16/BF16 hold normal values plus ±0, ±inf, subnormals and NaNs (one of them
@@ -19,14 +19,15 @@ Part `tiny` (also needs torch, transformers, safetensors):
 
 4. `llama_tiny.gguf`, `qwen2_tiny.gguf`, `gpt2_tiny.gguf`: tests/data/decoders/<name>/ converted
    the way llama.cpp's convert_hf_to_gguf.py does (Llama q/k rows permuted for its rope; GPT-2
-   Conv1D weights transposed to [out, in] and `output.weight` written as a copy of the embedding),
+   Conv1D weights transposed to [out, in]; llama.cpp's copy of the GPT-2 embedding as `output.weight` is
+   left out),
    tensors in a mix of F32 (norms, biases), F16 and Q8_0, the tokenizer as `gpt2` metadata (tokens,
    merges, token types: the three added tokens CONTROL, the rest NORMAL; bos/eos/pad ids;
-   add_bos_token true for llama_tiny only, as its tokenizer.json adds `<s>`), and a ChatML chat
-   template.
+   add_bos_token true for llama_tiny only, as its tokenizer.json adds `<s>`) and a chat template,
+   except qwen2_tiny, which has no tokenizer (only `qwen2.vocab_size`) to keep the files small.
 5. `<name>_hf.json`: what transformers loads from that GGUF (AutoModelForCausalLM.from_pretrained(
    dir, gguf_file=..., dtype=float32)): the config, and per HF parameter the shape, the SHA-256 of its
-   float32 little-endian bytes, its first 8 values and the largest difference from the original
+   float32 little-endian bytes, its first 4 values and the largest difference from the original
    safetensors weight (quantization error; 0 for F32 tensors).
 
 Part `smollm2` (needs .cache/models/SmolLM2-135M-Instruct/*.gguf from scripts/fetch_models.sh):
@@ -66,11 +67,11 @@ BLOCK_TYPES = [
     (T.Q5_0, (4, 64), [0]),
     (T.Q5_1, (4, 64), [0, 2]),
     (T.Q8_0, (4, 64), [0]),
-    (T.Q2_K, (2, 512), [80, 82]),
-    (T.Q3_K, (2, 512), [108]),
-    (T.Q4_K, (2, 512), [0, 2]),
-    (T.Q5_K, (2, 512), [0, 2]),
-    (T.Q6_K, (2, 512), [208]),
+    (T.Q2_K, (2, 256), [80, 82]),
+    (T.Q3_K, (2, 256), [108]),
+    (T.Q4_K, (2, 256), [0, 2]),
+    (T.Q5_K, (2, 256), [0, 2]),
+    (T.Q6_K, (2, 256), [208]),
     (T.IQ2_XXS, (1, 256), [0]),
 ]
 
@@ -270,7 +271,8 @@ def convert_tiny(name):
                     if p == "weight" and x.ndim == 2:
                         x = x.T.copy()  # Conv1D [in, out] -> [out, in]
                     tensors.append((f"blk.{i}.{gg}.{p}", x))
-        tensors.append(("output.weight", st["transformer.wte.weight"]))
+        # llama.cpp also writes `output.weight` as a copy of the embedding; left out to keep the file small
+        # (transformers then ties lm_head to the embedding, as the original model does).
     else:
         n_head, n_kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
         tensors += [("token_embd.weight", st["model.embed_tokens.weight"]), ("output_norm.weight", st["model.norm.weight"])]
@@ -293,14 +295,13 @@ def convert_tiny(name):
                     tensors.append((f"blk.{i}.{gg}.{p}", x))
 
     def storage(gname, x):
-        if x.ndim == 1:
+        """F32 for vectors and layer 0's v projection, F16 for a few matrices, Q8_0 for the rest."""
+        if x.ndim == 1 or gname == "blk.0.attn_v.weight":
             return T.F32
-        layer = int(gname.split(".")[1]) if gname.startswith("blk.") else -1
-        if gname in ("token_embd.weight", "output.weight") or gname.endswith(("attn_k.weight", "ffn_down.weight", "attn_output.weight")):
-            return T.Q8_0 if layer != 1 else T.F16
-        if gname.endswith(("attn_q.weight", "ffn_up.weight", "attn_qkv.weight")):
-            return T.F16 if layer != 1 else T.Q8_0
-        return T.F32
+        if gname in ("blk.0.attn_q.weight", "blk.0.ffn_up.weight", "blk.0.attn_qkv.weight", "blk.1.attn_k.weight",
+                     "blk.1.ffn_gate.weight", "blk.1.ffn_down.weight"):
+            return T.F16
+        return T.Q8_0
 
     path = OUT / f"{name}.gguf"
     tok_dir = src
@@ -327,27 +328,34 @@ def convert_tiny(name):
                 w.add_rope_dimension_count(cfg["hidden_size"] // cfg["num_attention_heads"])
                 w.add_vocab_size(cfg["vocab_size"])
         w.add_file_type(7)
-        tokenizer_metadata(w, tok_dir, add_bos=(name == "llama_tiny"), bos=bos if name == "llama_tiny" else 0, eos=0, pad=2)
+        if arch == "qwen2":
+            w.add_vocab_size(cfg["vocab_size"])  # no tokenizer in this file (same as gpt2_tiny's; size budget)
+        else:
+            tokenizer_metadata(w, tok_dir, add_bos=(name == "llama_tiny"), bos=bos if name == "llama_tiny" else 0, eos=0,
+                               pad=2)
         for gname, x in tensors:
             ty = storage(gname, x)
             arr, raw = q8_or(ty, x)
             w.add_tensor(gname, arr, raw_shape=arr.shape if raw is not None else None, raw_dtype=raw)
 
     write_gguf(path, arch, fill)
-    hf_fixture(path, OUT / f"{name}_hf.json", original=lambda k: st.get(k), selection=None)
+    # transformers maps gpt2.context_length to `n_ctx`, not `n_positions` (the size of wpe), so the
+    # latter is passed explicitly (a transformers 5.25 quirk; the GGUF itself is correct).
+    extra = {"n_positions": cfg["n_positions"]} if arch == "gpt2" else {}
+    hf_fixture(path, OUT / f"{name}_hf.json", original=lambda k: st.get(k), selection=None, **extra)
 
 
 def sha(x):
     return hashlib.sha256(np.ascontiguousarray(x, dtype="<f4").tobytes()).hexdigest()
 
 
-def hf_fixture(path, out, original, selection, rows=None):
+def hf_fixture(path, out, original, selection, rows=None, **overrides):
     import torch
     import transformers
 
     torch.set_num_threads(2)
     model = transformers.AutoModelForCausalLM.from_pretrained(
-        str(path.parent), gguf_file=path.name, dtype=torch.float32
+        str(path.parent), gguf_file=path.name, dtype=torch.float32, **overrides
     )
     sd = model.state_dict()
     config = json.loads(model.config.to_json_string())
@@ -356,7 +364,7 @@ def hf_fixture(path, out, original, selection, rows=None):
         if selection is not None and not selection(key):
             continue
         x = value.detach().numpy().astype(np.float32)
-        e = {"shape": list(x.shape), "sha256": sha(x), "first8": [float(v) for v in x.reshape(-1)[:8]]}
+        e = {"shape": list(x.shape), "sha256": sha(x), "first4": [float(v) for v in x.reshape(-1)[:4]]}
         orig = original(key)
         if orig is not None:
             e["max_abs_diff_vs_safetensors"] = float(np.max(np.abs(orig.astype(np.float32) - x)))
@@ -366,7 +374,7 @@ def hf_fixture(path, out, original, selection, rows=None):
     write_json(out, {
         "gguf": str(path.relative_to(ROOT)),
         "loader": "transformers AutoModelForCausalLM.from_pretrained(dir, gguf_file=..., dtype=float32)",
-        "config": config, "tensors": entries, "versions": versions(),
+        "config": config, "config_overrides": overrides, "tensors": entries, "versions": versions(),
         "note": "sha256 of each state_dict tensor as little-endian float32 bytes, C order",
     })
 

@@ -11,6 +11,7 @@ mod corpus_generate;
 mod corpus_labels;
 mod corpus_premise;
 mod gguf_errors;
+mod gguf_hf;
 mod gguf_read;
 mod graph_dsep;
 mod graph_enumerate;
