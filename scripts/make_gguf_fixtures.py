@@ -25,6 +25,9 @@ Part `tiny` (also needs torch, transformers, safetensors):
    merges, token types: the three added tokens CONTROL, the rest NORMAL; bos/eos/pad ids;
    add_bos_token true for llama_tiny only, as its tokenizer.json adds `<s>`) and a chat template,
    except qwen2_tiny, which has no tokenizer (only `qwen2.vocab_size`) to keep the files small.
+   `pre_tokenizer_ids.json`: the ids transformers gives 4 texts with that vocabulary under
+   `tokenizer.ggml.pre` = default, llama-bpe, qwen2, gpt-4o and tekken (tokenizer-only GGUFs in a
+   temporary directory; the Rust test rebuilds them with the same metadata).
 5. `<name>_hf.json`: what transformers loads from that GGUF (AutoModelForCausalLM.from_pretrained(
    dir, gguf_file=..., dtype=float32)): the config, and per HF parameter the shape, the SHA-256 of its
    float32 little-endian bytes, its first 4 values and the largest difference from the original
@@ -217,7 +220,7 @@ def llama_cpp_permute(w, n_head):
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def tokenizer_metadata(w, tok_dir, add_bos, bos, eos, pad):
+def tokenizer_metadata(w, tok_dir, add_bos, bos, eos, pad, pre="default"):
     tok = json.loads((tok_dir / "tokenizer.json").read_text())
     vocab = tok["model"]["vocab"]
     tokens = [None] * len(vocab)
@@ -228,7 +231,7 @@ def tokenizer_metadata(w, tok_dir, add_bos, bos, eos, pad):
         types[added["id"]] = 3 if added["special"] else 4
     merges = [m if isinstance(m, str) else " ".join(m) for m in tok["model"]["merges"]]
     w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("default")
+    w.add_tokenizer_pre(pre)
     w.add_token_list(tokens)
     w.add_token_types(types)
     w.add_token_merges(merges)
@@ -379,9 +382,43 @@ def hf_fixture(path, out, original, selection, rows=None, **overrides):
     })
 
 
+PRE_TEXTS = [
+    "DON'T we'll they've 1234567 and 3.14159",
+    "x   12 and y    345\n\n\tz  ",
+    "naïve café 日本語 🎉 <|endoftext|> <s>",
+    "Z correlates with Y. However, Z and X are independent given Y.",
+]
+
+
+def pre_tokenizer_fixture():
+    """transformers' ids for the llama_tiny vocabulary under the pre-tokenizer families it knows."""
+    import tempfile
+
+    import transformers
+
+    out = {"texts": PRE_TEXTS, "vocab_from": "tests/data/decoders/llama_tiny/tokenizer.json", "ids": {}}
+    for pre in ("default", "llama-bpe", "qwen2", "gpt-4o", "tekken"):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "tok.gguf"
+
+            def fill(w, pre=pre):
+                tokenizer_metadata(w, DECODERS / "llama_tiny", add_bos=False, bos=1, eos=0, pad=2, pre=pre)
+
+            w = GGUFWriter(str(path), "llama")
+            fill(w)
+            w.write_header_to_file()
+            w.write_kv_data_to_file()
+            w.write_tensors_to_file()
+            w.close()
+            tok = transformers.AutoTokenizer.from_pretrained(tmp, gguf_file="tok.gguf")
+            out["ids"][pre] = [tok(t).input_ids for t in PRE_TEXTS]
+    write_json(OUT / "pre_tokenizer_ids.json", out)
+
+
 def run_tiny():
     for name in ("llama_tiny", "qwen2_tiny", "gpt2_tiny"):
         convert_tiny(name)
+    pre_tokenizer_fixture()
 
 
 def run_smollm2():

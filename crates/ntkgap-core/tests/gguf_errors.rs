@@ -13,10 +13,13 @@ use crate::prereq::root;
 pub struct GgufBuilder {
     version: u32,
     kvs: Vec<(Vec<u8>, u32, Vec<u8>)>,
-    tensors: Vec<(String, Vec<u64>, u32, Vec<u8>, Option<u64>)>,
+    tensors: Vec<RawTensor>,
     alignment: u64,
     tensor_count: Option<u64>,
 }
+
+/// A tensor as written: name, sizes innermost first, ggml type id, data, relative offset override.
+struct RawTensor(String, Vec<u64>, u32, Vec<u8>, Option<u64>);
 
 fn gguf_string(s: &[u8]) -> Vec<u8> {
     let mut out = (s.len() as u64).to_le_bytes().to_vec();
@@ -70,13 +73,13 @@ impl GgufBuilder {
     }
 
     pub fn tensor(mut self, name: &str, ne: &[u64], ty: u32, data: Vec<u8>) -> Self {
-        self.tensors.push((name.into(), ne.to_vec(), ty, data, None));
+        self.tensors.push(RawTensor(name.into(), ne.to_vec(), ty, data, None));
         self
     }
 
     /// A tensor whose relative offset is `offset` (its data is still appended in order).
     pub fn tensor_at(mut self, name: &str, ne: &[u64], ty: u32, data: Vec<u8>, offset: u64) -> Self {
-        self.tensors.push((name.into(), ne.to_vec(), ty, data, Some(offset)));
+        self.tensors.push(RawTensor(name.into(), ne.to_vec(), ty, data, Some(offset)));
         self
     }
 
@@ -98,7 +101,7 @@ impl GgufBuilder {
         let pad = |n: u64| n.div_ceil(self.alignment) * self.alignment;
         let mut next = 0u64;
         let mut data = Vec::new();
-        for (name, ne, ty, bytes, offset) in &self.tensors {
+        for RawTensor(name, ne, ty, bytes, offset) in &self.tensors {
             out.extend(gguf_string(name.as_bytes()));
             out.extend((ne.len() as u32).to_le_bytes());
             ne.iter().for_each(|d| out.extend(d.to_le_bytes()));

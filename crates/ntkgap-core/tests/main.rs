@@ -13,6 +13,7 @@ mod corpus_premise;
 mod gguf_errors;
 mod gguf_hf;
 mod gguf_read;
+mod gguf_tokenizer;
 mod graph_dsep;
 mod graph_enumerate;
 mod graph_mec;

@@ -2,14 +2,14 @@
 //! dequantization to f32; a Hugging Face view of Llama/Qwen2/GPT-2 files in [`hf`].
 //!
 //! * [`GgufFile::open`] parses everything before the data section (versions 2 and 3,
-//!   little-endian; see [`parse`](self) for the checks) and keeps the file path only: tensor data
+//!   little-endian; the checks are listed in `parse.rs`) and keeps the file path only: tensor data
 //!   is read on demand with a seek and one read of exactly the tensor's bytes, so a multi-gigabyte
 //!   model costs nothing to open.
 //! * Shapes are given in Hugging Face / NumPy order, outermost first: a GGUF tensor with sizes
 //!   `ne = [576, 49152]` (innermost first, as the file lists them) has shape `[49152, 576]`.
 //! * [`GgufFile::read_f32`] dequantizes F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K,
 //!   Q3_K, Q4_K, Q5_K and Q6_K bit-exactly as gguf-py's `gguf.quants.dequantize` does (see
-//!   [`dequant`](self)); any other type (the i-quants, ternary, FP4, integer, F64 tensors) is
+//!   `dequant.rs`); any other type (the i-quants, ternary, FP4, integer, F64 tensors) is
 //!   refused in one line naming the tensor and its type.
 //! * The tokenizer a GGUF describes is built by [`crate::tokenize::gguf`]; its chat template is
 //!   rendered by [`crate::tokenize::chat`].
