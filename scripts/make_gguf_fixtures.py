@@ -38,7 +38,10 @@ Part `smollm2` (needs .cache/models/SmolLM2-135M-Instruct/*.gguf from scripts/fe
 6. `smollm2_hf.json`: the same for the real SmolLM2-135M-Instruct Q4_1 GGUF, for the global tensors
    and every tensor of layers 0 and 29, plus the first 16 values of 3 rows of layer 0's q/k/v.
 
-Usage (repository root): python3 scripts/make_gguf_fixtures.py [--part types|tiny|smollm2|all]
+Part `seeds`: fuzz/seeds/gguf/ for the `gguf` fuzz target (copies of small type files, and a 6 kB
+Llama-shaped model with a tokenizer and a chat template).
+
+Usage (repository root): python3 scripts/make_gguf_fixtures.py [--part types|tiny|smollm2|seeds|all]
 """
 
 import argparse
@@ -432,9 +435,56 @@ def run_smollm2():
     write_json(OUT / "smollm2_hf.json", data)
 
 
+def run_seeds():
+    """Seeds for the `gguf` fuzz target (fuzz/seeds/gguf/): the small type files above, and one
+    6 kB Llama-shaped model (hidden 32, 1 layer, 2 heads, 1 KV head, 10-token byte-level BPE
+    vocabulary with control, user-defined and normal tokens, BOS added, a chat template) whose
+    tensors use eight different types."""
+    import shutil
+
+    seeds = ROOT / "fuzz" / "seeds" / "gguf"
+    seeds.mkdir(parents=True, exist_ok=True)
+    for name in ("f16", "bf16", "q4_1", "q5_0", "q8_0", "q2_k", "q4_k", "q6_k", "iq2_xxs", "metadata"):
+        shutil.copy(OUT / f"{name}.gguf", seeds / f"{name}.gguf")
+    rng = np.random.default_rng(SEED + 1)
+    tokens = ["<|endoftext|>", "<s>", "a", "b", "ab", "\u0120", "\u0120a", "c", "\u010a", "<x>"]
+
+    def fill(w):
+        w.add_context_length(16)
+        w.add_embedding_length(32)
+        w.add_feed_forward_length(32)
+        w.add_block_count(1)
+        w.add_head_count(2)
+        w.add_head_count_kv(1)
+        w.add_rope_freq_base(10000.0)
+        w.add_layer_norm_rms_eps(1e-6)
+        w.add_tokenizer_model("gpt2")
+        w.add_tokenizer_pre("llama-bpe")
+        w.add_token_list(tokens)
+        w.add_token_types([3, 3, 1, 1, 1, 1, 1, 1, 1, 4])
+        w.add_token_merges(["a b", "\u0120 a"])
+        w.add_bos_token_id(1)
+        w.add_eos_token_id(0)
+        w.add_pad_token_id(0)
+        w.add_add_bos_token(True)
+        w.add_chat_template(CHATML)
+        shapes = {"token_embd.weight": ((10, 32), T.Q8_0), "output_norm.weight": ((32,), T.F32),
+                  "blk.0.attn_norm.weight": ((32,), T.F32), "blk.0.attn_q.weight": ((32, 32), T.Q8_0),
+                  "blk.0.attn_k.weight": ((16, 32), T.F16), "blk.0.attn_v.weight": ((16, 32), T.Q4_0),
+                  "blk.0.attn_output.weight": ((32, 32), T.Q5_1), "blk.0.ffn_norm.weight": ((32,), T.F32),
+                  "blk.0.ffn_gate.weight": ((32, 32), T.Q4_1), "blk.0.ffn_up.weight": ((32, 32), T.Q5_0),
+                  "blk.0.ffn_down.weight": ((32, 32), T.BF16)}
+        for name, (shape, ty) in shapes.items():
+            x = rng.standard_normal(shape).astype(np.float32)
+            arr, raw = q8_or(ty, x)
+            w.add_tensor(name, arr, raw_shape=arr.shape if raw is not None else None, raw_dtype=raw)
+
+    write_gguf(seeds / "llama_small.gguf", "llama", fill)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--part", choices=["types", "tiny", "smollm2", "all"], default="all")
+    ap.add_argument("--part", choices=["types", "tiny", "smollm2", "seeds", "all"], default="all")
     part = ap.parse_args().part
     if part in ("types", "all"):
         run_types()
@@ -442,6 +492,8 @@ def main():
         run_tiny()
     if part in ("smollm2", "all"):
         run_smollm2()
+    if part in ("seeds", "all"):
+        run_seeds()
 
 
 if __name__ == "__main__":

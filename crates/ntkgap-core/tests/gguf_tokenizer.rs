@@ -195,6 +195,18 @@ fn tiny_chat_template_and_hf_config_templates() {
     assert!(err.contains("the template raised: first message must be user") && !err.contains('\n'), "{err}");
     let err = ChatTemplate::new("{% for %}", None, None).unwrap_err().to_string();
     assert!(err.starts_with("invalid chat template: syntax error"), "{err}");
+    let err = render_chat(
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        &[],
+        false,
+        None,
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("fuel"), "{err}");
+    let err = render_chat("{{ 'x' * 100000000000000000000 }}", &[], false, None, None).unwrap_err().to_string();
+    assert!(err.starts_with("invalid chat template:"), "{err}");
     let date = render_chat("{{ strftime_now('%Y') }}", &[], false, None, None).unwrap();
     assert!(date.len() == 4 && date.as_str() >= "2024", "{date}");
 }

@@ -10,7 +10,8 @@
 //! ensure_ascii=False)` does (`", "` / `": "` separators, optional `indent`), and the variables
 //! `messages` (role/content maps), `add_generation_prompt`, `bos_token`, `eos_token`.
 //! transformers' `{% generation %}…{% endgeneration %}` markers (which only track assistant spans)
-//! are kept as plain blocks. Known gaps: tools/documents arguments are not passed; loop controls
+//! are kept as plain blocks. A rendering executes at most [`FUEL`] template instructions, and a
+//! panic inside the engine becomes an error (templates come with downloaded models). Known gaps: tools/documents arguments are not passed; loop controls
 //! and macros work as in minijinja, whose error messages differ from Jinja2's.
 
 use std::path::Path;
@@ -150,8 +151,18 @@ pub fn render_chat(
         bos_token => bos_token,
         eos_token => eos_token,
     };
-    compiled.render(context).map_err(|e| jinja_error(&e))
+    // A template is untrusted input (it comes with a downloaded model): minijinja panics on some
+    // operations (`'x' * 10**20`: capacity overflow), which become errors here.
+    let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| compiled.render(context)));
+    match rendered {
+        Ok(result) => result.map_err(|e| jinja_error(&e)),
+        Err(_) => Err(Error::invalid("chat template", "rendering failed (the template engine panicked)")),
+    }
 }
+
+/// Template instructions one rendering may execute (minijinja fuel): a real chat of a thousand
+/// messages needs well under a million; a template that loops forever stops with an error.
+pub const FUEL: u64 = 10_000_000;
 
 fn jinja_error(e: &minijinja::Error) -> Error {
     let mut reason = e.to_string();
@@ -165,6 +176,7 @@ fn jinja_error(e: &minijinja::Error) -> Error {
 
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
+    env.set_fuel(Some(FUEL));
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
