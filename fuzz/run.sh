@@ -20,9 +20,9 @@ cargo +nightly fuzz run "${cargo_args[@]}" "$target" "$fuzz/corpus/$target" "$fu
 rc=$?
 set -e
 {
-    grep -E '^\s+Running|^Dictionary|^INFO: (Seed|Loaded|.*files found|-max_len|seed corpus)' "$log"
-    grep -E '^#[0-9]+\s+DONE' "$log" || tail -n 3 "$log"
-    grep -E '^Done |^stat::|==[0-9]+==ERROR|panicked at|^SUMMARY|^artifact_prefix|Test unit written' "$log" || true
+    grep -a -E '^\s+Running|^Dictionary|^INFO: (Seed|Loaded|.*files found|-max_len|seed corpus)' "$log"
+    grep -a -E '^#[0-9]+\s+DONE' "$log" || tail -n 3 "$log"
+    grep -a -E '^Done |^stat::|==[0-9]+==ERROR|panicked at|^SUMMARY|^artifact_prefix|Test unit written' "$log" || true
     echo "exit $rc"
 } >"$fuzz/logs/$target.txt"
 rm -f "$log"

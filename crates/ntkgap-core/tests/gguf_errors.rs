@@ -192,6 +192,10 @@ fn metadata_errors() {
     let err = open_err(&b().kv_raw(b"bad\xffkey", 4, vec![0; 4]).bytes());
     assert_eq!(err, "a metadata key at offset 24 is not valid UTF-8");
     assert_eq!(open_err(&b().kv_raw(b"k", 13, vec![]).bytes()), "metadata key k has unknown value type 13");
+    // Keys are text from the file: control characters are escaped, the message stays one line
+    // (found by the `gguf` fuzz target).
+    let err = open_err(&b().kv_raw(b"t6\n.\x1b", 13, vec![]).bytes());
+    assert_eq!(err, "metadata key t6\\n.\\u{1b} has unknown value type 13");
     assert_eq!(open_err(&b().kv_raw(b"k", 7, vec![2]).bytes()), "metadata key k: bool byte 2 is neither 0 nor 1");
     assert_eq!(open_err(&b().kv_u32("k", 1).kv_u32("k", 2).bytes()), "metadata key k appears twice");
     let err = open_err(&b().kv_raw(b"k", 8, gguf_string(b"\xc3\x28")).bytes());

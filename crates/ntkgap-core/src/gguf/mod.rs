@@ -170,9 +170,10 @@ impl GgufFile {
         self.names.get(name).map(|&i| &self.tensors[i])
     }
 
-    /// An error about this file.
+    /// An error about this file (control characters of names and keys taken from the file escaped,
+    /// so the message stays one line).
     pub(crate) fn error(&self, reason: impl Into<String>) -> Error {
-        Error::bad_input(&self.path, reason)
+        Error::bad_input(&self.path, escape_controls(&reason.into()))
     }
 
     /// The value of metadata key `key`.
@@ -357,6 +358,15 @@ impl GgufFile {
         dequant::dequantize_into(ty, &raw, &mut out);
         Ok((info.shape.clone(), out))
     }
+}
+
+/// `s` with every control character (newline, escape, …) written as an escape (`\n`, `\u{1b}`):
+/// keys, tensor names and strings come from the file and must not break a one-line message.
+pub(crate) fn escape_controls(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 /// A value for an error message: scalars in full, strings and arrays abbreviated.

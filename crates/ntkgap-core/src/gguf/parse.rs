@@ -46,7 +46,7 @@ struct Source<R> {
 
 impl<R: Read> Source<R> {
     fn err(&self, reason: impl Into<String>) -> Error {
-        Error::bad_input(&self.path, reason)
+        Error::bad_input(&self.path, super::escape_controls(&reason.into()))
     }
 
     fn remaining(&self) -> u64 {
