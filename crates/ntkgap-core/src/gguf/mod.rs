@@ -89,7 +89,7 @@ impl TensorInfo {
 }
 
 /// An opened GGUF file: its parsed header; tensor data stays on disk until read.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GgufFile {
     path: PathBuf,
     version: u32,
@@ -100,6 +100,18 @@ pub struct GgufFile {
     keys: HashMap<String, usize>,
     tensors: Vec<TensorInfo>,
     names: HashMap<String, usize>,
+}
+
+impl std::fmt::Debug for GgufFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GgufFile")
+            .field("path", &self.path)
+            .field("version", &self.version)
+            .field("metadata_keys", &self.metadata.len())
+            .field("tensors", &self.tensors.len())
+            .field("data_offset", &self.data_offset)
+            .finish()
+    }
 }
 
 impl GgufFile {

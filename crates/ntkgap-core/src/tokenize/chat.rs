@@ -197,8 +197,10 @@ fn keep_generation_blocks(source: &str) -> std::borrow::Cow<'_, str> {
     let mut out = String::with_capacity(source.len());
     let mut rest = source;
     while let Some(start) = rest.find("{%") {
-        let Some(len) = rest[start..].find("%}") else { break };
-        let tag = &rest[start + 2..start + len];
+        // Search for the closing `%}` after the opening `{%` (in `{%}` they overlap).
+        let body = &rest[start + 2..];
+        let Some(end) = body.find("%}") else { break };
+        let tag = &body[..end];
         let word = tag.trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
         let (open, close) =
             (&tag[..tag.len() - tag.trim_start_matches(['-', '+']).len()], tag.trim_end().ends_with('-'));
@@ -210,9 +212,9 @@ fn keep_generation_blocks(source: &str) -> std::borrow::Cow<'_, str> {
         out.push_str(&rest[..start]);
         match replacement {
             Some(r) => out.push_str(&format!("{{%{open} {r} {}%}}", if close { "-" } else { "" })),
-            None => out.push_str(&rest[start..start + len + 2]),
+            None => out.push_str(&rest[start..start + 2 + end + 2]),
         }
-        rest = &rest[start + len + 2..];
+        rest = &body[end + 2..];
     }
     out.push_str(rest);
     out.into()
@@ -382,6 +384,8 @@ mod tests {
     fn generation_markers_become_plain_blocks() {
         let src = "a{%- generation -%} b {% endgeneration %}c{% if x %}{% endif %}";
         assert_eq!(keep_generation_blocks(src), "a{%- if true -%} b {% endif %}c{% if x %}{% endif %}");
+        // `{%}` (opening and closing overlap) no longer slices backwards (found by the `gguf` fuzz target).
+        assert_eq!(keep_generation_blocks("generation {%}{%-%}{% generation"), "generation {%}{%-%}{% generation");
     }
 
     #[test]
