@@ -138,6 +138,13 @@ fn tiny_gguf_tokenizers_equal_their_tokenizer_json() {
         let mut from_json = HfTokenizer::from_path(&root().join(format!("tests/data/decoders/{name}"))).unwrap();
         assert_eq!(from_gguf.vocab_size(), from_json.vocab_size());
         assert_eq!(from_gguf.special_ids().pad, Some(2));
+        let path = root().join(format!("tests/data/gguf/{name}.gguf"));
+        let loaded = load(path.to_str().unwrap()).unwrap();
+        assert_eq!(
+            loaded.encode("Z causes Y.").unwrap(),
+            from_json.encode("Z causes Y.").unwrap(),
+            "load({name}.gguf)"
+        );
         assert_eq!(from_gguf.special_ids().cls, Some(if bos { 1 } else { 0 }));
         for max_length in [512, 24] {
             from_gguf.set_max_length(max_length).unwrap();
