@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ntkgap::corpus::hypothesis::parse_hypothesis;
+use ntkgap_core::corpus::hypothesis::parse_hypothesis;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&first, rest)) = data.split_first() else { return };

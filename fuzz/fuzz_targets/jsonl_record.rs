@@ -4,10 +4,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ntkgap::corpus::jsonl::JsonlReader;
+use ntkgap_core::corpus::jsonl::JsonlReader;
 
 fuzz_target!(|data: &[u8]| {
-    for limit in [256, ntkgap::corpus::jsonl::MAX_LINE_BYTES] {
+    for limit in [256, ntkgap_core::corpus::jsonl::MAX_LINE_BYTES] {
         let reader = JsonlReader::from_reader("fuzz.jsonl", std::io::Cursor::new(data.to_vec())).max_line_bytes(limit);
         for item in reader.take(10_000) {
             if let Ok((line, record)) = item {

@@ -1,4 +1,4 @@
-//! Arbitrary bytes as an `.npy` file, through `report::npy::read` (the reader of `bound --gram`,
+//! Arbitrary bytes as an `.npy` file, through `files::npy::read` (the reader of `bound --gram`,
 //! `--scores`, the demo's stage files). On success the array is consistent: the shape's product
 //! equals the number of values, every value is finite, and writing it back as f64 and reading it
 //! again gives the same array.
@@ -7,7 +7,7 @@
 use std::io::Write;
 
 use libfuzzer_sys::fuzz_target;
-use ntkgap::report::npy;
+use ntkgap_core::files::npy;
 
 fuzz_target!(|data: &[u8]| {
     let dir = std::env::temp_dir().join(format!("ntkgap-fuzz-npy-{}", std::process::id()));

@@ -7,7 +7,7 @@
 use std::io::Write;
 
 use libfuzzer_sys::fuzz_target;
-use ntkgap::tokenize::load_with_max_length;
+use ntkgap_core::tokenize::load_with_max_length;
 
 fuzz_target!(|data: &[u8]| {
     let dir = std::env::temp_dir().join(format!("ntkgap-fuzz-tok-{}", std::process::id()));

@@ -13,6 +13,7 @@
 //! | [`acbo`] | A-CBO: MEC candidates, interventional queries, the `Oracle` trait and the burn-free oracles, log-space posterior, EIG, evaluation |
 //! | [`seed`] | the one seed-derivation scheme (streams per size, item, trial, epoch, tensor) |
 //! | [`files`] | atomic output files, `meta.json` provenance, `.npy` I/O, memory figures |
+//! | [`gguf`] | GGUF model files: metadata, lazy tensor reads, dequantization to f32, a Hugging Face view |
 //!
 //! Library errors are one enum, [`Error`], with a [`Result`] alias.
 
@@ -23,6 +24,7 @@ pub mod bound;
 pub mod corpus;
 pub mod error;
 pub mod files;
+pub mod gguf;
 pub mod graph;
 pub mod numeric;
 pub mod seed;

@@ -2,6 +2,7 @@
 //! repository's `tests/data/` (shared with the `ntkgap` crate's tests).
 
 mod graph_support;
+mod prereq;
 
 mod acbo_loop;
 mod bound;
@@ -9,6 +10,10 @@ mod bound_kernel;
 mod corpus_generate;
 mod corpus_labels;
 mod corpus_premise;
+mod gguf_errors;
+mod gguf_hf;
+mod gguf_read;
+mod gguf_tokenizer;
 mod graph_dsep;
 mod graph_enumerate;
 mod graph_mec;

@@ -93,6 +93,12 @@ impl HfTokenizer {
         Ok(tokenizer)
     }
 
+    /// Replace the special-token ids found by name (a GGUF states its ids in its metadata).
+    pub fn with_special_ids(mut self, special: SpecialTokenIds) -> Self {
+        self.special = special;
+        self
+    }
+
     /// The wrapped `tokenizers` tokenizer (truncation `only_first`, no padding).
     pub fn inner(&self) -> &tokenizers::Tokenizer {
         &self.inner

@@ -5,6 +5,10 @@
 //! * [`HfTokenizer`] — any Hugging Face `tokenizer.json` (crate `tokenizers`, pure-Rust regex
 //!   backend). Pair encoding follows the file's own post-processor template (BERT
 //!   `[CLS] p [SEP] h [SEP]` with type ids 0/1, RoBERTa `<s> p </s></s> h </s>`).
+//! * [`mod@gguf`] — the tokenizer a GGUF model file describes in its metadata (byte-level BPE),
+//!   built as transformers builds it, as an [`HfTokenizer`].
+//! * [`chat`] — chat templates (Jinja, from a GGUF or a `tokenizer_config.json`) rendered as
+//!   transformers' `apply_chat_template` renders them.
 //! * [`builtin`] — a word-level vocabulary covering every word the Corr2Cause templates produce,
 //!   stored as a standard `tokenizer.json` (it *is* an [`HfTokenizer`]).
 //! * [`mod@overlap`] — shared-token fraction, Jaccard, Levenshtein on token ids, differing tokens.
@@ -34,7 +38,9 @@
 //! ```
 
 pub mod builtin;
+pub mod chat;
 pub mod encoding;
+pub mod gguf;
 pub mod hf;
 pub mod overlap;
 pub mod pairs;
@@ -136,7 +142,8 @@ pub trait Tokenizer: Send + Sync {
 }
 
 /// Load a tokenizer from a spec: `builtin` (the embedded word-level vocabulary), a
-/// `tokenizer.json` file, or a directory holding one (e.g. a Hugging Face checkpoint).
+/// `tokenizer.json` file, a directory holding one (e.g. a Hugging Face checkpoint), or a GGUF
+/// model file (`*.gguf`, its metadata's tokenizer, see [`mod@gguf`]).
 ///
 /// # Errors
 /// [`Error::BadInput`] naming the path when it does not exist, holds no `tokenizer.json`, or
@@ -144,6 +151,10 @@ pub trait Tokenizer: Send + Sync {
 pub fn load(spec: &str) -> Result<Box<dyn Tokenizer>> {
     if spec == "builtin" {
         return Ok(Box::new(builtin::tokenizer()?));
+    }
+    let path = Path::new(spec);
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) && path.is_file() {
+        return Ok(Box::new(gguf::tokenizer(&crate::gguf::GgufFile::open(path)?)?));
     }
     Ok(Box::new(HfTokenizer::from_path(Path::new(spec))?))
 }
