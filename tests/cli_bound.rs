@@ -3,14 +3,12 @@
 
 use std::path::Path;
 
-use ntkgap::files::npy;
-
 use crate::common;
 use common::{ntkgap, s, stderr};
 
 fn write_counterexample(dir: &Path) {
-    npy::write_f64(&dir.join("K.npy"), &[2, 2], &[1.0, 0.5, 0.5, 0.25]).unwrap();
-    npy::write_f64(&dir.join("s.npy"), &[2], &[1.0, 0.5]).unwrap();
+    common::write_npy_f64(&dir.join("K.npy"), &[2, 2], &[1.0, 0.5, 0.5, 0.25]);
+    common::write_npy_f64(&dir.join("s.npy"), &[2], &[1.0, 0.5]);
 }
 
 fn bound(dir: &Path, gram: &str, scores: &str, pairs: &str) -> std::process::Output {
@@ -48,7 +46,7 @@ fn counterexample_through_the_cli() {
 fn f32_column_scores_are_accepted() {
     let dir = tempfile::tempdir().unwrap();
     write_counterexample(dir.path());
-    npy::write_f32(&dir.path().join("s32.npy"), &[2, 1], &[1.0, 0.5]).unwrap();
+    common::write_npy_f32(&dir.path().join("s32.npy"), &[2, 1], &[1.0, 0.5]);
     let out = bound(dir.path(), "K.npy", "s32.npy", "1,0");
     assert!(out.status.success(), "{}", stderr(&out));
     let csv = std::fs::read_to_string(dir.path().join("out/pairs.csv")).unwrap();
@@ -68,15 +66,15 @@ fn bad_inputs_exit_2_and_leave_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write_counterexample(d);
-    npy::write_f64(&d.join("rect.npy"), &[2, 3], &[1.0; 6]).unwrap();
+    common::write_npy_f64(&d.join("rect.npy"), &[2, 3], &[1.0; 6]);
     assert_refused(&bound(d, "rect.npy", "s.npy", "0,1"), d, "must be square");
     // The writer does not check finiteness, so a NaN Gram file is easy to make.
-    npy::write_f64(&d.join("nan.npy"), &[2, 2], &[1.0, f64::NAN, 0.5, 0.25]).unwrap();
+    common::write_npy_f64(&d.join("nan.npy"), &[2, 2], &[1.0, f64::NAN, 0.5, 0.25]);
     assert_refused(&bound(d, "nan.npy", "s.npy", "0,1"), d, "non-finite");
     assert_refused(&bound(d, "K.npy", "s.npy", "0,2"), d, "out of range");
     assert_refused(&bound(d, "K.npy", "s.npy", "0-1"), d, "--pairs");
     assert_refused(&bound(d, "K.npy", "s.npy", "0,1;x,y"), d, "--pairs");
     assert_refused(&bound(d, "K.npy", "s.npy", "0,0"), d, "must differ");
-    npy::write_f64(&d.join("s3.npy"), &[3], &[1.0, 0.5, 0.0]).unwrap();
+    common::write_npy_f64(&d.join("s3.npy"), &[3], &[1.0, 0.5, 0.0]);
     assert_refused(&bound(d, "K.npy", "s3.npy", "0,1"), d, "3 scores");
 }

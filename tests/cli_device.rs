@@ -62,9 +62,9 @@ fn cpu_and_wgpu_agree(args: &[&str], dir: &Path, what: &str) {
 
 /// max |a − b| / mean |b| ≤ tol.
 fn assert_close(a: &npy::NpyArray, b: &npy::NpyArray, tol: f64, what: &str) {
-    assert_eq!(a.shape, b.shape, "{what}");
-    let scale = b.data.iter().map(|v| v.abs()).sum::<f64>() / b.data.len() as f64;
-    let worst = a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    assert_eq!(a.shape(), b.shape(), "{what}");
+    let scale = b.as_slice().iter().map(|v| v.abs()).sum::<f64>() / b.as_slice().len() as f64;
+    let worst = a.as_slice().iter().zip(b.as_slice()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
     eprintln!("{what}: max |Δ| / mean = {:.2e}", worst / scale);
     assert!(worst <= tol * scale, "{what}: max |Δ| {worst:e}, mean {scale:e}");
 }

@@ -35,9 +35,9 @@ fn gram(args: &[&str]) -> npy::NpyArray {
 }
 
 fn close(a: &npy::NpyArray, b: &npy::NpyArray, what: &str) {
-    assert_eq!(a.shape, b.shape, "{what}");
-    let scale = b.data.iter().map(|v| v.abs()).sum::<f64>() / b.data.len() as f64;
-    let worst = a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    assert_eq!(a.shape(), b.shape(), "{what}");
+    let scale = b.as_slice().iter().map(|v| v.abs()).sum::<f64>() / b.as_slice().len() as f64;
+    let worst = a.as_slice().iter().zip(b.as_slice()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
     assert!(worst <= 1e-5 * scale, "{what}: max |Δ| {worst:e}, mean |K| {scale:e}");
 }
 
@@ -47,12 +47,15 @@ fn gram_writes_a_symmetric_f64_matrix_with_meta() {
     let (a, b) = write_inputs(tmp.path());
     let k_path = tmp.path().join("K.npy");
     let k = gram(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&k_path), "--block", "2"]);
-    assert_eq!(k.shape, vec![3, 3]);
+    assert_eq!(k.shape(), vec![3, 3]);
     assert_eq!(k.dtype, npy::NpyDtype::F64);
     for i in 0..3 {
-        assert!(k.data[i * 3 + i] > 0.0, "diagonal {i} positive");
+        assert!(k.as_slice()[i * 3 + i] > 0.0, "diagonal {i} positive");
         for j in 0..3 {
-            assert!((k.data[i * 3 + j] - k.data[j * 3 + i]).abs() <= 1e-12 * k.data[i * 3 + i], "symmetric");
+            assert!(
+                (k.as_slice()[i * 3 + j] - k.as_slice()[j * 3 + i]).abs() <= 1e-12 * k.as_slice()[i * 3 + i],
+                "symmetric"
+            );
         }
     }
     let meta_path = tmp.path().join("K.meta.json");
@@ -123,7 +126,7 @@ fn gram_writes_a_symmetric_f64_matrix_with_meta() {
         "--exclude",
         "head",
     ]);
-    assert!(heads.data[0] < k.data[0], "excluding the head lowers K[0,0]");
+    assert!(heads.as_slice()[0] < k.as_slice()[0], "excluding the head lowers K[0,0]");
 
     let rect = gram(&[
         "gram",
@@ -136,7 +139,7 @@ fn gram_writes_a_symmetric_f64_matrix_with_meta() {
         "--out",
         s(&tmp.path().join("Kab.npy")),
     ]);
-    assert_eq!(rect.shape, vec![3, 2]);
+    assert_eq!(rect.shape(), vec![3, 2]);
 }
 
 fn assert_bad_input(out: &Output, needle: &str) {
@@ -208,15 +211,18 @@ fn output_modes_have_their_shapes_and_relations() {
         gram(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&path(name)), "--output", output])
     };
     let full = k("full", "Kf.npy");
-    assert_eq!(full.shape, vec![3, 3, 2, 2]);
+    assert_eq!(full.shape(), vec![3, 3, 2, 2]);
     let trace = k("trace", "Kt.npy");
     let l1 = k("logit:1", "Kl1.npy");
-    assert_eq!(trace.shape, vec![3, 3]);
+    assert_eq!(trace.shape(), vec![3, 3]);
     for i in 0..3 {
         for j in 0..3 {
-            let at = |v: usize, w: usize| full.data[((i * 3 + j) * 2 + v) * 2 + w];
-            assert!((trace.data[i * 3 + j] - at(0, 0) - at(1, 1)).abs() <= 1e-6 * trace.data[0].abs(), "trace vs full");
-            assert!((l1.data[i * 3 + j] - at(1, 1)).abs() <= 1e-6 * trace.data[0].abs(), "logit:1 vs full");
+            let at = |v: usize, w: usize| full.as_slice()[((i * 3 + j) * 2 + v) * 2 + w];
+            assert!(
+                (trace.as_slice()[i * 3 + j] - at(0, 0) - at(1, 1)).abs() <= 1e-6 * trace.as_slice()[0].abs(),
+                "trace vs full"
+            );
+            assert!((l1.as_slice()[i * 3 + j] - at(1, 1)).abs() <= 1e-6 * trace.as_slice()[0].abs(), "logit:1 vs full");
         }
     }
     let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(path("Kf.meta.json")).unwrap()).unwrap();
@@ -240,15 +246,15 @@ fn breakdown_directory_sums_to_k() {
         let p = entry.unwrap().path();
         if p.extension().is_some_and(|e| e == "npy") {
             let part = npy::read(&p).unwrap();
-            assert_eq!(part.shape, vec![3, 3]);
-            sum.iter_mut().zip(&part.data).for_each(|(t, v)| *t += v);
+            assert_eq!(part.shape(), vec![3, 3]);
+            sum.iter_mut().zip(part.as_slice()).for_each(|(t, v)| *t += v);
             files += 1;
         }
     }
     assert!(files > 20 && dir.join("bert.embeddings.word_embeddings.weight.npy").is_file(), "{files} files");
     assert!(dir.join("meta.json").is_file());
-    let worst = sum.iter().zip(&k.data).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
-    assert!(worst <= 1e-12 * k.data[0], "breakdown sums to K within {worst:e}");
+    let worst = sum.iter().zip(k.as_slice()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    assert!(worst <= 1e-12 * k.as_slice()[0], "breakdown sums to K within {worst:e}");
 }
 
 #[test]
@@ -260,13 +266,13 @@ fn slabs_merge_back_into_the_unsharded_gram_exactly() {
     let whole = gram(&[&base[..], &["--out", s(&p("K.npy"))]].concat());
     gram(&[&base[..], &["--rows", "1..3", "--out", s(&p("K_1.npy"))]].concat());
     let first = gram(&[&base[..], &["--rows", "0..1", "--out", s(&p("K_0.npy"))]].concat());
-    assert_eq!(first.shape, vec![1, 3]);
+    assert_eq!(first.shape(), vec![1, 3]);
     let out = ntkgap(&["gram-merge", "--out", s(&p("M.npy")), s(&p("K_1.npy")), s(&p("K_0.npy"))]);
     assert!(out.status.success(), "{}", stderr(&out));
     let merged = npy::read(&p("M.npy")).unwrap();
-    assert_eq!(merged.shape, whole.shape);
+    assert_eq!(merged.shape(), whole.shape());
     assert!(
-        merged.data.iter().zip(&whole.data).all(|(x, y)| x.to_bits() == y.to_bits()),
+        merged.as_slice().iter().zip(whole.as_slice()).all(|(x, y)| x.to_bits() == y.to_bits()),
         "merged slabs differ from the unsharded K"
     );
     assert!(p("M.meta.json").is_file());
@@ -311,8 +317,8 @@ fn one_example_works_and_zero_examples_are_refused() {
     let one = tmp.path().join("one.jsonl");
     std::fs::write(&one, "{\"text\": \"A correlates with B.\"}\n").unwrap();
     let k = gram(&["gram", "--model", "builtin:tiny", "--input", s(&one), "--out", s(&tmp.path().join("K1.npy"))]);
-    assert_eq!(k.shape, vec![1, 1]);
-    assert!(k.data[0] > 0.0);
+    assert_eq!(k.shape(), vec![1, 1]);
+    assert!(k.as_slice()[0] > 0.0);
     let empty = tmp.path().join("empty.jsonl");
     std::fs::write(&empty, "").unwrap();
     let out = tmp.path().join("K0.npy");

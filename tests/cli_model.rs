@@ -96,14 +96,14 @@ fn train_eval_forward_on_builtin_tiny() {
     assert!(fwd.status.success(), "{}", stderr(&fwd));
     let array = ntkgap::files::npy::read(&logits).unwrap();
     let n = std::fs::read_to_string(data.join("test.jsonl")).unwrap().lines().count();
-    assert_eq!(array.shape, vec![n, 2]);
+    assert_eq!(array.shape(), vec![n, 2]);
     // The eval accuracy is the accuracy of these logits.
     let labels: Vec<u8> = ntkgap::corpus::read_records(data.join("test.jsonl"))
         .unwrap()
         .iter()
         .map(|r| r.binary_label().unwrap())
         .collect();
-    let correct = array.data.chunks(2).zip(&labels).filter(|(l, &y)| u8::from(l[1] - l[0] > 0.0) == y).count();
+    let correct = array.as_slice().chunks(2).zip(&labels).filter(|(l, &y)| u8::from(l[1] - l[0] > 0.0) == y).count();
     assert!((correct as f64 / n as f64 - accuracy).abs() < 1e-9);
 }
 

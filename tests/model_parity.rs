@@ -35,8 +35,8 @@ fn forward(model: &Path, head: Option<&Path>, batch: usize) -> Vec<Vec<f64>> {
     let result = cmd.output().unwrap();
     assert!(result.status.success(), "forward failed: {}", String::from_utf8_lossy(&result.stderr));
     let array = ntkgap::files::npy::read(&out).unwrap();
-    assert_eq!(array.shape.len(), 2);
-    array.data.chunks(array.shape[1]).map(<[f64]>::to_vec).collect()
+    assert_eq!(array.shape().len(), 2);
+    array.as_slice().chunks(array.shape()[1]).map(<[f64]>::to_vec).collect()
 }
 
 fn compare(name: &str, got: &[Vec<f64>], expected: &serde_json::Value) {

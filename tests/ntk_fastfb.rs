@@ -182,8 +182,8 @@ fn gram_from_either_signal_path_agrees_and_bad_inputs_are_refused() {
             .unwrap()
         };
         let (fast, burn) = (k(SignalPath::Fast), k(SignalPath::Burn));
-        let scale = burn.values.iter().map(|v| v.abs()).sum::<f64>() / burn.values.len() as f64;
-        let worst = fast.values.iter().zip(&burn.values).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let scale = burn.as_slice().iter().map(|v| v.abs()).sum::<f64>() / burn.as_slice().len() as f64;
+        let worst = fast.as_slice().iter().zip(burn.as_slice()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
         assert!(worst / scale < 1e-5, "roberta {output}: Gram fast vs burn differ by {:e} of mean |K|", worst / scale);
     }
     let host = HostModel::from_classifier(&case.model).unwrap();

@@ -73,7 +73,7 @@ fn per_layer_equals_naive_for_every_mode_subset_and_block_size() {
                 None,
                 GramOptions { method: NtkMethod::Naive, output, subset, breakdown: true, ..Default::default() },
             );
-            assert_eq!(naive.outputs, if output == OutputMode::Full { 2 } else { 1 });
+            assert_eq!(naive.outputs(), if output == OutputMode::Full { 2 } else { 1 });
             for block in [1, 2, 3, n] {
                 let options = GramOptions {
                     method: NtkMethod::PerLayer,
@@ -84,7 +84,7 @@ fn per_layer_equals_naive_for_every_mode_subset_and_block_size() {
                     ..Default::default()
                 };
                 let fast = run(&s, &s.encodings, None, options);
-                let rel = relative_difference(&fast.values, &naive.values);
+                let rel = relative_difference(fast.as_slice(), naive.as_slice());
                 assert!(
                     rel < 1e-5,
                     "PerLayer (block {block}) vs Naive, {output} {subset:?}: max |Δ| / mean |K| = {rel:e}"
@@ -102,7 +102,7 @@ fn per_layer_equals_naive_for_every_mode_subset_and_block_size() {
                 None,
                 GramOptions { output, subset, block: 2, breakdown: true, ..Default::default() },
             );
-            let scale = naive.values.iter().map(|v| v.abs()).sum::<f64>() / naive.values.len() as f64;
+            let scale = naive.as_slice().iter().map(|v| v.abs()).sum::<f64>() / naive.as_slice().len() as f64;
             for (name, k) in &naive.groups {
                 let worst = fast.groups[name].iter().zip(k).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
                 assert!(
@@ -122,13 +122,13 @@ fn output_modes_relate_as_their_definitions_say() {
     let (full, trace, pntk, margin) =
         (k(OutputMode::Full), k(OutputMode::Trace), k(OutputMode::Pntk), k(OutputMode::Margin));
     let logits = [k(OutputMode::Logit(0)), k(OutputMode::Logit(1))];
-    assert_eq!(full.values.len(), n * n * 4);
-    let block = |i: usize, j: usize, v: usize, w: usize| full.values[((i * n + j) * 2 + v) * 2 + w];
+    assert_eq!(full.as_slice().len(), n * n * 4);
+    let block = |i: usize, j: usize, v: usize, w: usize| full.as_slice()[((i * n + j) * 2 + v) * 2 + w];
     let (mut sum, mut from_full, mut margin_from_full, mut pntk_from_full) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..n {
         for j in 0..n {
-            sum.push(logits[0].get(i, j) + logits[1].get(i, j));
+            sum.push(logits[0].matrix()[[i, j]] + logits[1].matrix()[[i, j]]);
             from_full.push(block(i, j, 0, 0) + block(i, j, 1, 1));
             // ∇(f₁ − f₀)·∇(f₁ − f₀)' and ∇(f₀ + f₁)·∇(f₀ + f₁)' from the 2×2 blocks.
             margin_from_full.push(block(i, j, 1, 1) + block(i, j, 0, 0) - block(i, j, 0, 1) - block(i, j, 1, 0));
@@ -139,14 +139,17 @@ fn output_modes_relate_as_their_definitions_say() {
             );
         }
     }
-    assert!(relative_difference(&trace.values, &sum) < 1e-5, "trace is not logit:0 + logit:1");
-    assert!(relative_difference(&trace.values, &from_full) < 1e-5, "trace is not the trace of the full blocks");
+    assert!(relative_difference(trace.as_slice(), &sum) < 1e-5, "trace is not logit:0 + logit:1");
+    assert!(relative_difference(trace.as_slice(), &from_full) < 1e-5, "trace is not the trace of the full blocks");
     assert!(
-        relative_difference(&margin.values, &margin_from_full) < 1e-5,
+        relative_difference(margin.as_slice(), &margin_from_full) < 1e-5,
         "margin kernel does not follow from the full blocks"
     );
-    assert!(relative_difference(&pntk.values, &pntk_from_full) < 1e-5, "pntk does not follow from the full blocks");
-    assert!(relative_difference(&pntk.values, &trace.values) > 1e-3, "pntk should differ from trace (cross terms)");
+    assert!(relative_difference(pntk.as_slice(), &pntk_from_full) < 1e-5, "pntk does not follow from the full blocks");
+    assert!(
+        relative_difference(pntk.as_slice(), trace.as_slice()) > 1e-3,
+        "pntk should differ from trace (cross terms)"
+    );
 }
 
 /// Bit-exact equality of two value arrays.
@@ -169,12 +172,12 @@ fn row_slabs_reproduce_the_unsharded_rows_bit_for_bit() {
                 let mut stacked = Vec::new();
                 for rows in [(0, 1), (1, 4), (4, 5)] {
                     let slab = run(&s, x1, right, GramOptions { rows: Some(rows), ..base });
-                    assert_eq!((slab.rows, slab.row_start), (rows.1 - rows.0, rows.0));
-                    stacked.extend(slab.values);
+                    assert_eq!((slab.rows(), slab.row_start), (rows.1 - rows.0, rows.0));
+                    stacked.extend(slab.as_slice());
                 }
                 assert_identical(
                     &stacked,
-                    &whole.values,
+                    whole.as_slice(),
                     &format!("{method:?} {output} {what}: stacked slabs vs unsharded"),
                 );
             }
@@ -209,7 +212,7 @@ fn memory_budget_tiles_and_kernels_change_nothing_but_rounding() {
     ];
     for options in variants {
         let k = run(&s, &s.encodings, None, GramOptions { output: OutputMode::Trace, ..options });
-        let rel = relative_difference(&k.values, &reference.values);
+        let rel = relative_difference(k.as_slice(), reference.as_slice());
         assert!(rel < 1e-5, "{options:?}: {rel:e}");
         assert_eq!(k.stats.spilled, options.memory_budget == 1 << 20, "{options:?}");
         assert!(k.stats.contraction_flops > 0.0 && k.stats.forward_backward_flops > 0.0);
@@ -220,24 +223,24 @@ fn memory_budget_tiles_and_kernels_change_nothing_but_rounding() {
 fn breakdown_sums_to_k_and_one_example_works() {
     let s = setup();
     let k = run(&s, &s.encodings, None, GramOptions { breakdown: true, ..Default::default() });
-    let mut sum = vec![0.0; k.values.len()];
+    let mut sum = vec![0.0; k.as_slice().len()];
     for part in k.groups.values() {
         for (t, v) in sum.iter_mut().zip(part) {
             *t += v;
         }
     }
-    assert!(relative_difference(&sum, &k.values) < 1e-12, "the per-parameter matrices do not sum to K");
+    assert!(relative_difference(&sum, k.as_slice()) < 1e-12, "the per-parameter matrices do not sum to K");
     assert!(
         k.groups.contains_key("bert.embeddings.word_embeddings.weight") && k.groups.contains_key("classifier.bias")
     );
     for method in [NtkMethod::PerLayer, NtkMethod::Naive] {
         let one = run(&s, &s.encodings[..1], None, GramOptions { method, ..Default::default() });
-        assert_eq!((one.rows, one.cols, one.values.len()), (1, 1, 1));
+        assert_eq!((one.rows(), one.cols(), one.as_slice().len()), (1, 1, 1));
         let norm = squared_gradient_norm(&s, &s.encodings[0]);
         assert!(
-            (one.values[0] - norm).abs() <= 1e-5 * norm,
+            (one.as_slice()[0] - norm).abs() <= 1e-5 * norm,
             "{method:?}: 1 x 1 K = {} vs ‖∇f‖² = {norm}",
-            one.values[0]
+            one.as_slice()[0]
         );
     }
 }
@@ -248,7 +251,7 @@ fn both_linear_forms_agree_with_naive() {
     let naive = run(&s, &s.encodings, None, GramOptions { method: NtkMethod::Naive, ..Default::default() });
     for linear_form in [LinearForm::Materialize, LinearForm::Structured] {
         let fast = run(&s, &s.encodings, None, GramOptions { linear_form, block: 3, ..Default::default() });
-        let rel = relative_difference(&fast.values, &naive.values);
+        let rel = relative_difference(fast.as_slice(), naive.as_slice());
         assert!(rel < 1e-5, "{linear_form:?} vs Naive: {rel:e}");
     }
 }
@@ -319,14 +322,18 @@ fn gram_is_symmetric_psd_with_squared_gradient_norms_on_the_diagonal() {
     for i in 0..n {
         for j in 0..n {
             assert!(
-                (k.get(i, j) - k.get(j, i)).abs() <= 1e-12 * k.get(i, i).abs().max(1e-300),
+                (k.matrix()[[i, j]] - k.matrix()[[j, i]]).abs() <= 1e-12 * k.matrix()[[i, i]].abs().max(1e-300),
                 "K[{i},{j}] != K[{j},{i}]"
             );
         }
         let norm = squared_gradient_norm(&s, &s.encodings[i]);
-        assert!((k.get(i, i) - norm).abs() <= 1e-5 * norm, "K[{i},{i}] = {} but ‖∇θ f‖² = {norm}", k.get(i, i));
+        assert!(
+            (k.matrix()[[i, i]] - norm).abs() <= 1e-5 * norm,
+            "K[{i},{i}] = {} but ‖∇θ f‖² = {norm}",
+            k.matrix()[[i, i]]
+        );
     }
-    let eigenvalues = jacobi_eigenvalues(k.values.clone(), n);
+    let eigenvalues = jacobi_eigenvalues(k.as_slice().to_vec(), n);
     let max = eigenvalues.iter().copied().fold(f64::MIN, f64::max);
     let min = eigenvalues.iter().copied().fold(f64::MAX, f64::min);
     assert!(max > 0.0 && min >= -1e-6 * max, "not PSD: eigenvalues {eigenvalues:?}");
@@ -339,9 +346,10 @@ fn rectangular_gram_is_the_block_of_the_joint_gram() {
     let joint = run(&s, &s.encodings, None, GramOptions { block: 2, ..Default::default() });
     for method in [NtkMethod::PerLayer, NtkMethod::Naive] {
         let rect = run(&s, x1, Some(x2), GramOptions { method, block: 2, ..Default::default() });
-        assert_eq!((rect.rows, rect.cols), (3, 2));
-        let block: Vec<f64> = (0..3).flat_map(|i| (3..5).map(move |j| (i, j))).map(|(i, j)| joint.get(i, j)).collect();
-        let rel = relative_difference(&rect.values, &block);
+        assert_eq!((rect.rows(), rect.cols()), (3, 2));
+        let block: Vec<f64> =
+            (0..3).flat_map(|i| (3..5).map(move |j| (i, j))).map(|(i, j)| joint.matrix()[[i, j]]).collect();
+        let rel = relative_difference(rect.as_slice(), &block);
         assert!(rel < 1e-5, "{method:?} K(X1, X2) vs block of K(X1 ∪ X2): {rel:e}");
     }
 }

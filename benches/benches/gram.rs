@@ -37,7 +37,9 @@ fn gram_methods(c: &mut Criterion) {
             let options = GramOptions { method, ..Default::default() };
             group.bench_with_input(BenchmarkId::new(format!("{method:?}"), n), &x, |b, x| {
                 b.iter(|| {
-                    black_box(gram(&loaded.classifier, x, None, pad, &options, &device, &mut |_| {}).unwrap().values[0])
+                    black_box(
+                        gram(&loaded.classifier, x, None, pad, &options, &device, &mut |_| {}).unwrap().as_slice()[0],
+                    )
                 })
             });
         }

@@ -257,11 +257,11 @@ fn run_torch(args: &BenchGramArgs, input: &Path, dir: &Path) -> anyhow::Result<R
 /// max |Δ| / mean |K_ref|.
 fn relative_difference(k: &Path, reference: &Path) -> Option<f64> {
     let (a, b) = (npy::read(k).ok()?, npy::read(reference).ok()?);
-    if a.shape != b.shape {
+    if a.shape() != b.shape() {
         return None;
     }
-    let scale = b.data.iter().map(|v| v.abs()).sum::<f64>() / b.data.len().max(1) as f64;
-    Some(a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max) / scale)
+    let scale = b.values.iter().map(|v| v.abs()).sum::<f64>() / b.values.len().max(1) as f64;
+    Some(a.values.iter().zip(&b.values).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max) / scale)
 }
 
 fn print_table(rows: &[Row], args: &BenchGramArgs, gemm: f64) {

@@ -16,13 +16,14 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::bound::table::{csv, gram_csv, render_table};
-use crate::bound::{analyse, parse_pairs, GramView, Predictor};
+use crate::bound::{analyse, parse_pairs, Predictor};
 use crate::cli::gap_args::{bars, PredictorArgs};
 use crate::error::{Error, Result};
 use crate::files::{npy, write_atomic, write_json_atomic, Meta, OutputDir};
 use crate::gap::{self, Analysis, PairInputs, PredictorModel, TrainSet};
 use crate::report::bound_charts as charts;
 use crate::tokenize::summary::read_pairs;
+use ndarray::{Array1, Array2};
 
 /// Check the published and the corrected kernel bound per pair.
 #[derive(Debug, Args)]
@@ -65,19 +66,19 @@ pub struct BoundArgs {
     pub out: PathBuf,
 }
 
-fn read_gram(path: &Path) -> Result<(usize, Vec<f64>)> {
+fn read_gram(path: &Path) -> Result<Array2<f64>> {
     let array = npy::read(path)?;
-    match array.shape[..] {
-        [rows, cols] if rows == cols => Ok((rows, array.data)),
-        _ => Err(Error::bad_input(path, format!("Gram matrix must be square (n, n), got shape {:?}", array.shape))),
+    match *array.shape() {
+        [rows, cols] if rows == cols => Ok(array.values.into_dimensionality().expect("two axes")),
+        _ => Err(Error::bad_input(path, format!("Gram matrix must be square (n, n), got shape {:?}", array.shape()))),
     }
 }
 
-fn read_scores(path: &Path) -> Result<Vec<f64>> {
+fn read_scores(path: &Path) -> Result<Array1<f64>> {
     let array = npy::read(path)?;
-    match array.shape[..] {
-        [_] | [_, 1] => Ok(array.data),
-        _ => Err(Error::bad_input(path, format!("scores must have shape (n,) or (n, 1), got {:?}", array.shape))),
+    match *array.shape() {
+        [n] | [n, 1] => Ok(array.values.into_shape_with_order(n).expect("n values")),
+        _ => Err(Error::bad_input(path, format!("scores must have shape (n,) or (n, 1), got {:?}", array.shape()))),
     }
 }
 
@@ -93,10 +94,10 @@ fn run_gram(args: &BoundArgs, gram_path: &Path) -> anyhow::Result<()> {
     let weight_norm =
         args.weight_norm.ok_or_else(|| Error::invalid("--weight-norm", "--gram needs --weight-norm B"))?;
     let pairs = parse_pairs(&args.pairs)?;
-    let (n, values) = read_gram(gram_path)?;
+    let gram = read_gram(gram_path)?;
+    let n = gram.nrows();
     let scores = read_scores(scores_path)?;
-    let gram = GramView { rows: n, cols: n, values: &values };
-    let (reports, summary) = analyse(&gram, &scores, &pairs, weight_norm)?;
+    let (reports, summary) = analyse(gram.view(), scores.view(), &pairs, weight_norm)?;
     let mut meta = Meta::new(None);
     meta.add_input(gram_path)?.add_input(scores_path)?;
     meta.set("pairs", &pairs).set("weight_norm_bound", weight_norm).set("n", n).set("summary", &summary);

@@ -70,21 +70,19 @@ pub fn run(args: ForwardArgs) -> anyhow::Result<()> {
         progress.set_position(done as u64)
     })?;
     progress.finish_and_clear();
-    let labels = loaded.classifier.config.num_labels();
-    let flat: Vec<f32> = rows.concat();
-    npy::write_f32(&args.out, &[rows.len(), labels], &flat)?;
+    npy::write(&args.out, &rows)?;
     if !loaded.initialised.is_empty() {
         save_initialised_head(&loaded, &args.out)?;
     }
     let mut meta = Meta::new(Some(args.seed));
     meta.add_input(&args.input)?;
     meta.set("model", &args.model.model).set("head", args.model.head.as_ref().map(|p| p.display().to_string()));
-    meta.set("max_length", loaded.tokenizer.max_length()).set("encoding", summary).set("shape", [rows.len(), labels]);
+    meta.set("max_length", loaded.tokenizer.max_length()).set("encoding", summary).set("shape", rows.shape());
     meta.set("model_config", &loaded.classifier.config).set("device", compute.describe());
     meta.write(super::meta_path(&args.out))?;
     if let Some(line) = summary.truncation_line() {
         eprintln!("{line}");
     }
-    println!("{} x {} logits -> {}", rows.len(), labels, args.out.display());
+    println!("{} x {} logits -> {}", rows.nrows(), rows.ncols(), args.out.display());
     Ok(())
 }

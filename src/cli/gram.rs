@@ -194,10 +194,15 @@ fn row_ids(records: &[EncodedRecord]) -> Vec<String> {
     records.iter().map(|r| r.record.id.clone().unwrap_or_else(|| format!("line {}", r.line))).collect()
 }
 
+/// `values` (`[rows, cols, O, O]`) in the shape written to `.npy` (`[rows, cols]` when O = 1).
+fn npy_view<'a>(values: &'a ndarray::Array4<f64>, shape: &[usize]) -> ndarray::ArrayViewD<'a, f64> {
+    values.view().into_dyn().into_shape_with_order(shape).expect("the same number of values")
+}
+
 fn write_breakdown(dir: &Path, k: &Gram, meta: &Meta) -> crate::Result<()> {
     let out = OutputDir::create(dir)?;
     for (name, values) in &k.groups {
-        npy::write_f64(&out.path().join(format!("{name}.npy")), &k.shape(), values)?;
+        npy::write(&out.path().join(format!("{name}.npy")), &npy_view(values, &k.shape()))?;
     }
     let mut meta = meta.clone();
     meta.set("groups", k.groups.keys().collect::<Vec<_>>());
@@ -237,7 +242,7 @@ fn gram_meta(
         .set("memory_budget", options.memory_budget)
         .set("tile", options.tile);
     meta.set("max_length", loaded.tokenizer.max_length()).set("encoding", summary);
-    meta.set("rows", [k.row_start, k.row_start + k.rows]).set("total_rows", total_rows);
+    meta.set("rows", [k.row_start, k.row_start + k.rows()]).set("total_rows", total_rows);
     meta.set("shape", k.shape()).set("model_config", &loaded.classifier.config).set("device", compute.describe());
     Ok(meta)
 }
@@ -249,8 +254,8 @@ fn report(k: &Gram, (options, kernels): (&GramOptions, &str), seconds: f64) -> s
     let peak = peak_rss_bytes();
     eprintln!(
         "gram: {} x {} in {seconds:.2} s ({:?}, block {}, output {}, signals {}, kernels {kernels})",
-        k.rows,
-        k.cols,
+        k.rows(),
+        k.cols(),
         options.method,
         options.block,
         options.output,
@@ -268,7 +273,7 @@ fn report(k: &Gram, (options, kernels): (&GramOptions, &str), seconds: f64) -> s
     let store = if s.spilled { "spilled to $TMPDIR" } else { "in RAM" };
     let peak_text = peak.map_or_else(|| "unknown".to_string(), format_bytes);
     eprintln!("gram: signals {} {store}; peak RSS {peak_text}", format_bytes(s.signal_bytes as u64));
-    serde_json::json!({ "seconds": seconds, "stats": s, "peak_rss_bytes": peak, "rows": k.rows, "cols": k.cols })
+    serde_json::json!({ "seconds": seconds, "stats": s, "peak_rss_bytes": peak, "rows": k.rows(), "cols": k.cols() })
 }
 
 /// Encode every record of `path`, refusing an empty file (N = 0).
@@ -325,7 +330,7 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     progress.finish_and_clear();
     k.check_finite(&row_ids(&first))?;
     let meta = gram_meta(&args, (&options, &kernels), (&k, x1.len()), (&loaded, &compute), summary)?;
-    npy::write_f64(&args.out, &k.shape(), &k.values)?;
+    npy::write(&args.out, &npy_view(&k.values, &k.shape()))?;
     if let Some(dir) = &args.breakdown {
         write_breakdown(dir, &k, &meta)?;
     }
@@ -337,6 +342,6 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.stats_json {
         write_json_atomic(path, &stats)?;
     }
-    println!("{} x {} Gram -> {}", k.rows, k.cols, args.out.display());
+    println!("{} x {} Gram -> {}", k.rows(), k.cols(), args.out.display());
     Ok(())
 }

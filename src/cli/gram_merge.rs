@@ -53,7 +53,14 @@ fn read_slab(path: &Path) -> crate::Result<Slab> {
     let mut hashes: Vec<String> = hashes.iter().filter_map(|h| h.as_str().map(str::to_string)).collect();
     hashes.sort();
     let fingerprint = serde_json::json!({ "inputs": hashes, "seed": meta.get("seed"), "extra": settings, "version": meta.get("version") });
-    Ok(Slab { source: path.to_path_buf(), rows, total_rows, shape: array.shape, values: array.data, fingerprint })
+    Ok(Slab {
+        source: path.to_path_buf(),
+        rows,
+        total_rows,
+        shape: array.shape().to_vec(),
+        values: array.values.into_raw_vec_and_offset().0,
+        fingerprint,
+    })
 }
 
 /// Run `ntkgap gram-merge`.
@@ -83,7 +90,8 @@ pub fn run(args: GramMergeArgs) -> anyhow::Result<()> {
         .set("source_inputs", &fingerprint["inputs"])
         .set("rows", [0, shape[0]])
         .set("shape", &shape);
-    npy::write_f64(&args.out, &shape, &values)?;
+    let merged = ndarray::ArrayD::from_shape_vec(shape.clone(), values).expect("merge fills its shape");
+    npy::write(&args.out, &merged)?;
     meta.write(super::meta_path(&args.out))?;
     eprintln!("gram-merge: {} slabs -> {shape:?}", ranges.len());
     println!("{shape:?} Gram -> {}", args.out.display());

@@ -78,8 +78,7 @@ fn write_run(dir: &Path, name: &str, a: &Analysis, gram_file: Option<&str>) -> R
     write_atomic(out.join("pairs.csv"), csv(&a.rows).as_bytes())?;
     write_json_atomic(out.join("summary.json"), &a.summary)?;
     if let Some(file) = gram_file {
-        let n = a.summary.inputs;
-        npy::write_f64(&dir.join(file), &[n, n], &a.gram)?;
+        npy::write(&dir.join(file), &a.gram)?;
     }
     Ok(())
 }

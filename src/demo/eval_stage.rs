@@ -125,7 +125,7 @@ pub fn run(
         let report = evaluate(&preds);
         write_json_atomic(dir.join(format!("{name}.json")), &report)?;
         let margins: Vec<f64> = preds.iter().map(|p| p.margin).collect();
-        npy::write_f64(&dir.join(format!("{name}_margins.npy")), &[margins.len()], &margins)?;
+        npy::write(&dir.join(format!("{name}_margins.npy")), &ndarray::ArrayView1::from(&margins[..]))?;
         predictions_csv(name, &examples, &preds, &mut csv);
         rows.extend(rows_of(name, &report, &preds, largest_train));
         test_records = examples.len();

@@ -141,7 +141,8 @@ fn write_samples(dir: &Path, named: &[(&str, Dag)], samples: usize, seed: u64, v
             ("do_Z_minus", scm.sample_do(0, -value, samples, &mut rng)),
         ];
         for (arm, data) in arms {
-            npy::write_f64(&out.path().join(format!("{stem}_{arm}.npy")), &[samples, N], &rows(&data))?;
+            let table = ndarray::Array2::from_shape_vec((samples, N), rows(&data)).expect("samples x N values");
+            npy::write(&out.path().join(format!("{stem}_{arm}.npy")), &table)?;
         }
     }
     out.keep();

@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::bound::kernel_regression::{eigenvalue_range, fit, KernelFit, KernelFitConfig};
 use crate::bound::lazy::{agreement, kernel_drift, LazyDiagnostics};
 use crate::bound::table::{by_n_vars, summarize, GroupSummary, LinearizedCheck, PairRow};
-use crate::bound::{analyse as check_pairs, GramView, PairReport, Predictor};
+use crate::bound::{analyse as check_pairs, PairReport, Predictor};
 use crate::error::{Error, Result};
 use crate::gap::inputs::PairInputs;
 use crate::gap::network::{check_same_architecture, linearized_changes, parameter_norms};
@@ -32,6 +32,7 @@ use crate::model::Classifier;
 use crate::ntk::{gram, GramOptions};
 use crate::tokenize::stream::{encode_all, EncodedRecord};
 use crate::tokenize::Encoding;
+use ndarray::{s, Array2, ArrayView1};
 
 /// Labelled training inputs of a kernel predictor, targets ±1 (entailment +1).
 #[derive(Debug, Clone, Default)]
@@ -174,10 +175,10 @@ pub struct Analysis {
     pub summary: AnalysisSummary,
     /// (f_T − f₀, ⟨∇f₀, θ_T − θ₀⟩) per analysed input (network only).
     pub changes: Option<(Vec<f64>, Vec<f64>)>,
-    /// The Gram matrix the bounds were checked on, over the analysed inputs (row-major
-    /// `[inputs, inputs]`, the indices `i`, `j` of the rows): K₀ for the network, the pair block
-    /// of the joint K for kernel predictors.
-    pub gram: Vec<f64>,
+    /// The Gram matrix the bounds were checked on, `[inputs, inputs]` over the analysed inputs
+    /// (the indices `i`, `j` of the rows): K₀ for the network, the pair block of the joint K for
+    /// kernel predictors.
+    pub gram: Array2<f64>,
 }
 
 struct Ctx<'a> {
@@ -193,26 +194,21 @@ fn gram_of(
     stage: &str,
     ctx: &Ctx<'_>,
     progress: &mut dyn Progress,
-) -> Result<Vec<f64>> {
+) -> Result<Array2<f64>> {
     progress.start(stage, x.len());
     let k = gram(model, x, None, ctx.pad_id, &ctx.config.gram, ctx.device, &mut |n| progress.advance(n))?;
     progress.finish();
     k.check_finite(ids)?;
-    Ok(k.values)
+    Ok(k.matrix().to_owned())
 }
 
 fn margins_f64(model: &Classifier, x: &[Encoding], ctx: &Ctx<'_>) -> Result<Vec<f64>> {
     Ok(margins(model, x, ctx.pad_id, ctx.config.gram.block, ctx.device)?.into_iter().map(f64::from).collect())
 }
 
-/// Block `[r0..r1, c0..c1]` of the row-major n × n matrix `k`.
-fn block(k: &[f64], n: usize, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>) -> Vec<f64> {
-    rows.flat_map(|i| k[i * n + cols.start..i * n + cols.end].iter().copied()).collect()
-}
-
 struct Checked {
     reports: Vec<PairReport>,
-    gram: Vec<f64>,
+    gram: Array2<f64>,
     weight_norm_bound: f64,
     eigen: (f64, f64),
     kernel: Option<KernelSummary>,
@@ -227,21 +223,14 @@ fn kernel_check(
     ctx: &Ctx<'_>,
     progress: &mut dyn Progress,
 ) -> Result<Checked> {
-    let (m, p) = (train.encodings.len(), inputs.encodings.len());
-    let n = m + p;
+    let m = train.encodings.len();
     let joint: Vec<Encoding> = train.encodings.iter().chain(&inputs.encodings).cloned().collect();
     let ids: Vec<String> = (0..m).map(|i| format!("train input {i}")).chain(inputs.ids.iter().cloned()).collect();
     let k = gram_of(model, &joint, &ids, "eNTK (train + pair inputs)", ctx, progress)?;
-    let k_train = block(&k, n, 0..m, 0..m);
-    let fitted = fit(&GramView { rows: m, cols: m, values: &k_train }, &train.targets, &config)?;
-    let scores = fitted.scores(&block(&k, n, m..n, 0..m))?;
-    let k_pairs = block(&k, n, m..n, m..n);
-    let (reports, _) = check_pairs(
-        &GramView { rows: p, cols: p, values: &k_pairs },
-        &scores,
-        &inputs.pairs,
-        fitted.weight_norm_bound,
-    )?;
+    let fitted = fit(k.slice(s![..m, ..m]), ArrayView1::from(&train.targets[..]), &config)?;
+    let scores = fitted.scores(k.slice(s![m.., ..m]))?;
+    let k_pairs = k.slice(s![m.., m..]).to_owned();
+    let (reports, _) = check_pairs(k_pairs.view(), scores.view(), &inputs.pairs, fitted.weight_norm_bound)?;
     let summary = KernelSummary {
         relative_ridge: config.ridge.get(),
         train_inputs: m,
@@ -252,7 +241,7 @@ fn kernel_check(
         reports,
         gram: k_pairs,
         weight_norm_bound: fitted.weight_norm_bound,
-        eigen: eigenvalue_range(&GramView { rows: n, cols: n, values: &k })?,
+        eigen: eigenvalue_range(k.view())?,
         kernel: Some(summary),
         network: None,
     })
@@ -277,16 +266,15 @@ fn network_check(
     progress.start("gradients at theta_0", x.len());
     let lin = linearized_changes(init, &theta_t, &theta_0, x, ctx.pad_id, ctx.device, &mut |n| progress.advance(n))?;
     progress.finish();
-    let p = x.len();
-    let (reports, _) = check_pairs(&GramView { rows: p, cols: p, values: &k0 }, &delta_f, &inputs.pairs, change)?;
+    let (reports, _) = check_pairs(k0.view(), ArrayView1::from(&delta_f[..]), &inputs.pairs, change)?;
     let diagnostics = LazyDiagnostics {
-        kernel_drift: kernel_drift(&k0, &kt)?,
+        kernel_drift: kernel_drift(k0.view(), kt.view())?,
         parameter_change: change,
         initial_parameter_norm: norm0,
         relative_parameter_change: if norm0 > 0.0 { change / norm0 } else { f64::NAN },
         linearization: agreement(&delta_f, &lin)?,
     };
-    let eigen = eigenvalue_range(&GramView { rows: p, cols: p, values: &k0 })?;
+    let eigen = eigenvalue_range(k0.view())?;
     Ok(Checked {
         reports,
         gram: k0,

@@ -2,6 +2,7 @@
 //! are batched by length (padding is invisible to the model, so only speed changes).
 
 use burn::tensor::Device;
+use ndarray::{Array1, Array2};
 
 use crate::error::Result;
 use crate::model::batch::Batch;
@@ -10,7 +11,7 @@ use crate::model::dense::tensor_to_host;
 use crate::model::weights::HostTensor;
 use crate::tokenize::{pad_batch, Encoding};
 
-/// Logits `[N][num_labels]` of `encodings`, `batch_size` at a time, padded with `pad_id`;
+/// Logits `[N, num_labels]` of `encodings`, `batch_size` at a time, padded with `pad_id`;
 /// `progress` is called with the number of examples done after each batch.
 ///
 /// # Errors
@@ -23,9 +24,20 @@ pub fn logits(
     batch_size: usize,
     device: &Device,
     progress: impl FnMut(usize),
-) -> Result<Vec<Vec<f32>>> {
+) -> Result<Array2<f32>> {
     let width = model.config.num_labels();
-    batched(model, encodings, pad_id, batch_size, device, width, |b| tensor_to_host(model.logits(b, None)), progress)
+    let rows = batched(
+        model,
+        encodings,
+        pad_id,
+        batch_size,
+        device,
+        width,
+        |b| tensor_to_host(model.logits(b, None)),
+        progress,
+    )?;
+    let n = rows.len();
+    Ok(Array2::from_shape_vec((n, width), rows.concat()).expect("every row has num_labels values"))
 }
 
 /// Margins `[N]` of `encodings` through [`Classifier::score`] (the one scalar path).
@@ -38,7 +50,7 @@ pub fn margins(
     pad_id: u32,
     batch_size: usize,
     device: &Device,
-) -> Result<Vec<f32>> {
+) -> Result<Array1<f32>> {
     let rows =
         batched(model, encodings, pad_id, batch_size, device, 1, |b| tensor_to_host(model.score(b, None)), |_| {})?;
     Ok(rows.into_iter().map(|r| r[0]).collect())

@@ -43,6 +43,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use burn::tensor::Device;
+use ndarray::{s, Array4, ArrayView2};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -129,44 +130,63 @@ pub struct GramParts {
 /// An eNTK Gram matrix (or a row slab of one).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gram {
-    /// Rows of this matrix (n₁, or the slab's length).
-    pub rows: usize,
-    /// n₂ (examples of X₂, or n₁).
-    pub cols: usize,
     /// Index in X₁ of the first row (0 unless a slab).
     pub row_start: usize,
-    /// O for [`OutputMode::Full`] (each entry is an O×O block), 1 otherwise.
-    pub outputs: usize,
-    /// K, row-major `[rows, cols]` (`[rows, cols, O, O]` for `Full`).
-    pub values: Vec<f64>,
-    /// Per-parameter contributions summing to `values` (empty unless asked for).
-    pub groups: BTreeMap<String, Vec<f64>>,
+    /// K as `[rows, cols, O, O]`: rows = n₁ (or the slab's length), cols = n₂ (or n₁), and
+    /// O × O blocks for [`OutputMode::Full`] (O = 1 for every scalar output mode). Standard
+    /// (row-major) layout. [`Gram::matrix`] is the `[rows, cols]` view.
+    pub values: Array4<f64>,
+    /// Per-parameter contributions (Hugging Face parameter name → the same shape as `values`),
+    /// summing to `values`; empty unless asked for.
+    pub groups: BTreeMap<String, Array4<f64>>,
     /// Timings and FLOP counts.
     pub stats: GramStats,
 }
 
 impl Gram {
-    /// K(x_{row_start + i}, xⱼ) (for `Full`, the (0, 0) logit pair).
-    ///
-    /// # Panics
-    /// When `i >= rows` or `j >= cols`.
-    pub fn get(&self, i: usize, j: usize) -> f64 {
-        self.values[(i * self.cols + j) * self.outputs * self.outputs]
+    /// Rows of this matrix (n₁, or the slab's length).
+    pub fn rows(&self) -> usize {
+        self.values.dim().0
     }
 
-    /// The shape of `values`: `[rows, cols]` or `[rows, cols, O, O]`.
+    /// Columns (n₂, or n₁).
+    pub fn cols(&self) -> usize {
+        self.values.dim().1
+    }
+
+    /// O for [`OutputMode::Full`], 1 otherwise.
+    pub fn outputs(&self) -> usize {
+        self.values.dim().2
+    }
+
+    /// K(x_{row_start + i}, xⱼ) as an `[rows, cols]` view (for `Full`, the (0, 0) logit pair).
+    pub fn matrix(&self) -> ArrayView2<'_, f64> {
+        self.values.slice(s![.., .., 0, 0])
+    }
+
+    /// The values, row-major, in the order of [`Gram::shape`].
+    pub fn as_slice(&self) -> &[f64] {
+        self.values.as_slice().expect("Gram values are in standard layout")
+    }
+
+    /// The shape written to `.npy`: `[rows, cols]`, or `[rows, cols, O, O]` for `Full`.
     pub fn shape(&self) -> Vec<usize> {
-        if self.outputs == 1 {
-            vec![self.rows, self.cols]
+        let (rows, cols, o, _) = self.values.dim();
+        if o == 1 {
+            vec![rows, cols]
         } else {
-            vec![self.rows, self.cols, self.outputs, self.outputs]
+            vec![rows, cols, o, o]
         }
     }
 
     /// Indices (within this matrix) of the rows holding a NaN or ±∞.
     pub fn non_finite_rows(&self) -> Vec<usize> {
-        let width = self.cols * self.outputs * self.outputs;
-        (0..self.rows).filter(|&i| self.values[i * width..(i + 1) * width].iter().any(|v| !v.is_finite())).collect()
+        self.values
+            .outer_iter()
+            .enumerate()
+            .filter(|(_, row)| row.iter().any(|v| !v.is_finite()))
+            .map(|(i, _)| i)
+            .collect()
     }
 
     /// Refuse non-finite values, naming the offending rows by `row_ids` (one id per example of
@@ -257,17 +277,12 @@ fn assemble(parts: GramParts, breakdown: bool) -> Gram {
             *v += c;
         }
     }
-    let groups = if breakdown { parts.groups.into_iter().collect() } else { BTreeMap::new() };
     let outputs = if parts.layout.entry() > 1 { parts.layout.virtuals } else { 1 };
-    Gram {
-        rows: parts.slab.len(),
-        cols: parts.cols,
-        row_start: parts.slab.start,
-        outputs,
-        values,
-        groups,
-        stats: parts.stats,
-    }
+    let shape = (parts.slab.len(), parts.cols, outputs, outputs);
+    let array = |v: Vec<f64>| Array4::from_shape_vec(shape, v).expect("the parts fill [rows, cols, O, O]");
+    let groups =
+        if breakdown { parts.groups.into_iter().map(|(name, k)| (name, array(k))).collect() } else { BTreeMap::new() };
+    Gram { row_start: parts.slab.start, values: array(values), groups, stats: parts.stats }
 }
 
 #[cfg(test)]
@@ -277,24 +292,18 @@ mod tests {
     #[test]
     fn non_finite_rows_are_named_by_id() {
         let values = vec![1.0, 0.5, f64::NAN, 2.0, 0.1, f64::INFINITY];
-        let k = Gram {
-            rows: 3,
-            cols: 2,
-            row_start: 0,
-            outputs: 1,
-            values,
-            groups: BTreeMap::new(),
-            stats: GramStats::default(),
-        };
+        let values = Array4::from_shape_vec((3, 2, 1, 1), values).unwrap();
+        let k = Gram { row_start: 0, values, groups: BTreeMap::new(), stats: GramStats::default() };
         assert_eq!(k.non_finite_rows(), vec![1, 2]);
         let ids: Vec<String> = ["r0", "r1", "r2"].iter().map(|s| s.to_string()).collect();
         let e = k.check_finite(&ids).unwrap_err().to_string();
         assert!(e.contains("rows r1, r2") && !e.contains("r0"), "{e}");
         assert!(e.contains("Gram matrix"), "{e}");
-        let fine = Gram { values: vec![1.0; 6], ..k.clone() };
+        let fine = Gram { values: Array4::ones((3, 2, 1, 1)), ..k.clone() };
         assert!(fine.check_finite(&ids).is_ok());
         // A slab starting at row 1 names the ids of X₁'s rows 2 and 3.
-        let slab = Gram { rows: 2, row_start: 1, values: vec![1.0, 1.0, 1.0, f64::NAN], ..k };
+        let values = Array4::from_shape_vec((2, 2, 1, 1), vec![1.0, 1.0, 1.0, f64::NAN]).unwrap();
+        let slab = Gram { row_start: 1, values, ..k };
         let e = slab.check_finite(&ids).unwrap_err().to_string();
         assert!(e.contains("rows r2") && !e.contains("r1"), "{e}");
     }

@@ -12,6 +12,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
+use ndarray::Array1;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -228,7 +229,7 @@ impl<'a> Run<'a> {
         device: &'a Device,
     ) -> Result<Self> {
         let reference = match config.objective {
-            Objective::Dpo => Some(margins(&model.valid(), data.train, data.pad_id, config.batch_size)?),
+            Objective::Dpo => Some(margins(&model.valid(), data.train, data.pad_id, config.batch_size)?.to_vec()),
             Objective::Sft => None,
         };
         let total = data.train.len().div_ceil(config.batch_size) * config.epochs;
@@ -314,7 +315,7 @@ impl<'a> Run<'a> {
 ///
 /// # Errors
 /// When an example does not fit the model.
-pub fn margins(model: &Classifier, set: &Examples, pad_id: u32, batch_size: usize) -> Result<Vec<f32>> {
+pub fn margins(model: &Classifier, set: &Examples, pad_id: u32, batch_size: usize) -> Result<Array1<f32>> {
     let device = model.devices().first().cloned().unwrap_or_else(Device::flex);
     infer::margins(model, &set.encodings(), pad_id, batch_size, &device)
 }

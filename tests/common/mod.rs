@@ -34,6 +34,18 @@ pub fn gpu_kernels_or_skip(test: &str) -> Option<ntkgap::gpu::WgpuKernels> {
     }
 }
 
+/// Write `data` (row-major, `shape`) as an f64 `.npy` (a test input).
+pub fn write_npy_f64(path: &Path, shape: &[usize], data: &[f64]) {
+    let array = ndarray::ArrayD::from_shape_vec(shape, data.to_vec()).expect("shape matches the data");
+    ntkgap::files::npy::write(path, &array).expect("writing a test .npy");
+}
+
+/// Write `data` (row-major, `shape`) as an f32 `.npy` (a test input).
+pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) {
+    let array = ndarray::ArrayD::from_shape_vec(shape, data.to_vec()).expect("shape matches the data");
+    ntkgap::files::npy::write(path, &array).expect("writing a test .npy");
+}
+
 /// Run `ntkgap args` and capture its output.
 pub fn ntkgap(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ntkgap")).args(args).output().expect("binary runs")

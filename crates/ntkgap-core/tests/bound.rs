@@ -1,7 +1,8 @@
 //! The Theorem 1 check (`ntkgap_core::bound`) on exact kernel predictors: the audit counterexample,
 //! the corrected bound and Cauchy–Schwarz on random feature maps, equal norms.
 
-use ntkgap_core::bound::{analyse, GramView};
+use ndarray::{ArrayView1, ArrayView2};
+use ntkgap_core::bound::analyse;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -28,7 +29,9 @@ fn all_pairs(n: usize) -> Vec<(usize, usize)> {
 #[test]
 fn audit_counterexample_violates_published_not_corrected() {
     let k = [1.0, 0.5, 0.5, 0.25];
-    let (reports, summary) = analyse(&GramView { rows: 2, cols: 2, values: &k }, &[1.0, 0.5], &[(0, 1)], 1.0).unwrap();
+    let (reports, summary) =
+        analyse(ArrayView2::from_shape((2, 2), &k[..]).unwrap(), ArrayView1::from(&[1.0, 0.5][..]), &[(0, 1)], 1.0)
+            .unwrap();
     let r = &reports[0];
     assert_eq!((r.gap, r.delta, r.a, r.b), (0.5, 0.0, 1.0, 0.5));
     assert_eq!(r.published_bound, 0.0);
@@ -56,7 +59,8 @@ fn corrected_bound_and_cauchy_schwarz_hold_for_random_kernel_predictors() {
         assert!(norm(&w) <= b_bound * (1.0 + 1e-12));
         let (k, s) = kernel_predictor(&phi, &w);
         let (reports, summary) =
-            analyse(&GramView { rows: n, cols: n, values: &k }, &s, &all_pairs(n), b_bound).unwrap();
+            analyse(ArrayView2::from_shape((n, n), &k[..]).unwrap(), ArrayView1::from(&s[..]), &all_pairs(n), b_bound)
+                .unwrap();
         assert_eq!(summary.corrected_violations, 0, "trial {trial}");
         for r in &reports {
             assert!(
@@ -90,7 +94,8 @@ fn equal_norm_features_make_published_equal_corrected() {
         let w = random_vec(&mut rng, p);
         let (k, s) = kernel_predictor(&phi, &w);
         let (reports, summary) =
-            analyse(&GramView { rows: n, cols: n, values: &k }, &s, &all_pairs(n), norm(&w)).unwrap();
+            analyse(ArrayView2::from_shape((n, n), &k[..]).unwrap(), ArrayView1::from(&s[..]), &all_pairs(n), norm(&w))
+                .unwrap();
         assert!((summary.kappa - radius).abs() < 1e-12);
         for r in &reports {
             assert!(

@@ -2,8 +2,9 @@
 //! K = ΦΦᵀ: the corrected Theorem 1 bound holds for every pair (B = √(αᵀKα)), even in the case
 //! where Cauchy–Schwarz is tight, while the published bound fails when feature norms differ.
 
+use ndarray::{ArrayView1, ArrayView2};
+use ntkgap_core::bound::analyse;
 use ntkgap_core::bound::kernel_regression::{fit, KernelFitConfig, KernelPredictor, RelativeRidge};
-use ntkgap_core::bound::{analyse, GramView};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -31,15 +32,16 @@ fn check(phi: &[Vec<f64>], m: usize, predictor: KernelPredictor, ridge: f64, rng
     let k_train: Vec<f64> = (0..m).flat_map(|i| k[i * n..i * n + m].to_vec()).collect();
     let y: Vec<f64> = (0..m).map(|_| if rng.random_bool(0.4) { 1.0 } else { -1.0 }).collect();
     let config = KernelFitConfig { predictor, ridge: RelativeRidge::new(ridge).unwrap(), ..Default::default() };
-    let f = fit(&GramView { rows: m, cols: m, values: &k_train }, &y, &config).unwrap();
+    let f = fit(ArrayView2::from_shape((m, m), &k_train[..]).unwrap(), ArrayView1::from(&y[..]), &config).unwrap();
     assert!(f.converged, "{predictor:?} did not converge");
     let cross: Vec<f64> = (m..n).flat_map(|i| k[i * n..i * n + m].to_vec()).collect();
-    let scores = f.scores(&cross).unwrap();
+    let scores = f.scores(ArrayView2::from_shape((n - m, m), &cross[..]).unwrap()).unwrap();
     let p = n - m;
     let k_eval: Vec<f64> = (m..n).flat_map(|i| k[i * n + m..(i + 1) * n].to_vec()).collect();
     let pairs: Vec<(usize, usize)> = (0..p).flat_map(|i| (i + 1..p).map(move |j| (i, j))).collect();
     let (reports, summary) =
-        analyse(&GramView { rows: p, cols: p, values: &k_eval }, &scores, &pairs, f.weight_norm_bound).unwrap();
+        analyse(ArrayView2::from_shape((p, p), &k_eval[..]).unwrap(), scores.view(), &pairs, f.weight_norm_bound)
+            .unwrap();
     for r in &reports {
         assert!(
             !r.corrected_violated,
@@ -82,11 +84,12 @@ fn tight_cauchy_schwarz_case_stays_within_tolerance() {
         let scale = norm(&phi[0]) / norm(&phi[1]);
         phi[1].iter_mut().for_each(|x| *x *= scale);
         let k = gram(&phi);
-        let g = GramView { rows: 2, cols: 2, values: &k };
+        let g = ArrayView2::from_shape((2, 2), &k[..]).unwrap();
         for predictor in [KernelPredictor::Ridge, KernelPredictor::Logistic] {
-            let f = fit(&g, &[1.0, -1.0], &KernelFitConfig { predictor, ..Default::default() }).unwrap();
-            let scores = f.scores(&k).unwrap();
-            let (reports, _) = analyse(&g, &scores, &[(0, 1)], f.weight_norm_bound).unwrap();
+            let config = KernelFitConfig { predictor, ..Default::default() };
+            let f = fit(g, ArrayView1::from(&[1.0, -1.0][..]), &config).unwrap();
+            let scores = f.scores(g).unwrap();
+            let (reports, _) = analyse(g, scores.view(), &[(0, 1)], f.weight_norm_bound).unwrap();
             let r = &reports[0];
             assert!(!r.corrected_violated, "{predictor:?}: {} > {}", r.gap.abs(), r.corrected_bound);
             assert!(

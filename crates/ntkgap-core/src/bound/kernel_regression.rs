@@ -28,6 +28,8 @@ use faer::linalg::solvers::Solve;
 use faer::{Mat, Side};
 use serde::Serialize;
 
+use ndarray::{Array1, ArrayView1, ArrayView2};
+
 use crate::bound::GramView;
 use crate::error::{Error, Result};
 
@@ -113,17 +115,21 @@ pub struct KernelFit {
 }
 
 impl KernelFit {
-    /// Scores f(x) of evaluation inputs from `cross` = K(X_eval, X_train), row-major
-    /// `[n_eval, n_train]`.
+    /// Scores f(x) of evaluation inputs from `cross` = K(X_eval, X_train), `[n_eval, n_train]`.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when `cross.len()` is not a multiple of the training size.
-    pub fn scores(&self, cross: &[f64]) -> Result<Vec<f64>> {
+    /// [`Error::InvalidArgument`] when `cross` does not have one column per training input.
+    pub fn scores(&self, cross: ArrayView2<'_, f64>) -> Result<Array1<f64>> {
         let n = self.alpha.len();
-        if n == 0 || cross.len() % n != 0 {
-            return Err(Error::invalid("K(X_eval, X_train)", format!("{} values are not rows of {n}", cross.len())));
+        if n == 0 || cross.ncols() != n {
+            return Err(Error::invalid(
+                "K(X_eval, X_train)",
+                format!("{} columns for {n} training inputs", cross.ncols()),
+            ));
         }
-        Ok(cross.chunks(n).map(|row| dot(row, &self.alpha)).collect())
+        // Row by row in index order (not a BLAS-style dot, whose summation order varies):
+        // scores are byte-reproducible.
+        Ok(cross.rows().into_iter().map(|row| row.iter().zip(&self.alpha).map(|(k, a)| k * a).sum()).collect())
     }
 }
 
@@ -172,7 +178,9 @@ fn validate(k: &GramView<'_>, y: &[f64]) -> Result<f64> {
 /// [`Error::InvalidArgument`] for a non-square or non-finite K, a target count other than n, a
 /// target other than ±1, or a non-positive mean diagonal; [`Error::Numerical`] when a Cholesky
 /// factorization fails or αᵀKα is clearly negative (K not positive semi-definite).
-pub fn fit(k: &GramView<'_>, y: &[f64], config: &KernelFitConfig) -> Result<KernelFit> {
+pub fn fit(k: ArrayView2<'_, f64>, y: ArrayView1<'_, f64>, config: &KernelFitConfig) -> Result<KernelFit> {
+    let (owned, y) = (k.as_standard_layout().into_owned(), y.to_vec());
+    let (k, y) = (&GramView::of(&owned), y.as_slice());
     let mean_diag = validate(k, y)?;
     let lambda = config.ridge.get() * mean_diag;
     let (alpha, iterations, converged) = match config.predictor {
@@ -206,7 +214,9 @@ pub fn fit(k: &GramView<'_>, y: &[f64], config: &KernelFitConfig) -> Result<Kern
 /// # Errors
 /// [`Error::InvalidArgument`] for a non-square or non-finite matrix; [`Error::Numerical`] when
 /// the eigenvalue iteration does not converge.
-pub fn eigenvalue_range(k: &GramView<'_>) -> Result<(f64, f64)> {
+pub fn eigenvalue_range(k: ArrayView2<'_, f64>) -> Result<(f64, f64)> {
+    let owned = k.as_standard_layout().into_owned();
+    let k = &GramView::of(&owned);
     k.validate()?;
     let n = k.rows;
     if n == 0 {
@@ -291,6 +301,14 @@ fn logistic(k: &GramView<'_>, y: &[f64], lambda: f64, max_iterations: usize) -> 
 mod tests {
     use super::*;
 
+    fn view(n: usize, values: &[f64]) -> ArrayView2<'_, f64> {
+        ArrayView2::from_shape((n, n), values).unwrap()
+    }
+
+    fn targets(y: &[f64]) -> ArrayView1<'_, f64> {
+        ArrayView1::from(y)
+    }
+
     fn features_gram(phi: &[Vec<f64>]) -> Vec<f64> {
         phi.iter().flat_map(|a| phi.iter().map(move |b| dot(a, b))).collect()
     }
@@ -301,7 +319,7 @@ mod tests {
         let k = GramView { rows: 3, cols: 3, values: &values };
         let y = [1.0, -1.0, 1.0];
         let config = KernelFitConfig { ridge: RelativeRidge::new(0.3).unwrap(), ..Default::default() };
-        let fit = fit(&k, &y, &config).unwrap();
+        let fit = fit(view(3, &values), targets(&y), &config).unwrap();
         assert!((fit.lambda - 0.3 * 2.0).abs() < 1e-12);
         let f = matvec(&k, &fit.alpha);
         for i in 0..3 {
@@ -318,9 +336,9 @@ mod tests {
         let y = [1.0, -1.0, -1.0];
         for predictor in [KernelPredictor::Ridge, KernelPredictor::Logistic] {
             let config = KernelFitConfig { predictor, ..Default::default() };
-            let a = fit(&GramView { rows: 3, cols: 3, values: &k1 }, &y, &config).unwrap();
-            let b = fit(&GramView { rows: 3, cols: 3, values: &k2 }, &y, &config).unwrap();
-            let (fa, fb) = (a.scores(&k1).unwrap(), b.scores(&k2).unwrap());
+            let a = fit(view(3, &k1), targets(&y), &config).unwrap();
+            let b = fit(view(3, &k2), targets(&y), &config).unwrap();
+            let (fa, fb) = (a.scores(view(3, &k1)).unwrap(), b.scores(view(3, &k2)).unwrap());
             for (x, z) in fa.iter().zip(&fb) {
                 assert!((x - z).abs() < 1e-6 * x.abs().max(1.0), "{predictor:?}: {x} vs {z}");
             }
@@ -338,7 +356,7 @@ mod tests {
             ridge: RelativeRidge::new(0.05).unwrap(),
             ..Default::default()
         };
-        let fit = fit(&k, &y, &config).unwrap();
+        let fit = fit(view(12, &values), targets(&y), &config).unwrap();
         assert!(fit.converged && fit.iterations < 50, "{fit:?}");
         // Stationarity in f-space: ℓ'(f) + λα lies in the null space of K, so K(ℓ' + λα) = 0.
         let f = matvec(&k, &fit.alpha);
@@ -350,29 +368,24 @@ mod tests {
     #[test]
     fn eigenvalues_of_a_known_matrix() {
         let values = [2.0, 1.0, 1.0, 2.0];
-        let (lo, hi) = eigenvalue_range(&GramView { rows: 2, cols: 2, values: &values }).unwrap();
+        let (lo, hi) = eigenvalue_range(view(2, &values)).unwrap();
         assert!((lo - 1.0).abs() < 1e-12 && (hi - 3.0).abs() < 1e-12, "{lo} {hi}");
     }
 
     #[test]
     fn bad_inputs_are_named() {
         let values = [1.0, 0.0, 0.0, 1.0];
-        let k = GramView { rows: 2, cols: 2, values: &values };
         let c = KernelFitConfig::default();
-        assert!(fit(&k, &[1.0], &c).unwrap_err().to_string().contains("targets"));
-        assert!(fit(&k, &[1.0, 0.0], &c).unwrap_err().to_string().contains("expected +1 or -1"));
+        assert!(fit(view(2, &values), targets(&[1.0]), &c).unwrap_err().to_string().contains("targets"));
+        let e = fit(view(2, &values), targets(&[1.0, 0.0]), &c).unwrap_err().to_string();
+        assert!(e.contains("expected +1 or -1"), "{e}");
         let zero = [0.0; 4];
-        assert!(fit(&GramView { rows: 2, cols: 2, values: &zero }, &[1.0, -1.0], &c)
-            .unwrap_err()
-            .to_string()
-            .contains("mean diagonal"));
+        let e = fit(view(2, &zero), targets(&[1.0, -1.0]), &c).unwrap_err().to_string();
+        assert!(e.contains("mean diagonal"), "{e}");
         assert!(RelativeRidge::new(0.0).is_err() && RelativeRidge::new(f64::NAN).is_err());
         let indefinite = [1.0, 0.0, 0.0, -0.5];
-        let e = fit(
-            &GramView { rows: 2, cols: 2, values: &indefinite },
-            &[1.0, -1.0],
-            &KernelFitConfig { ridge: RelativeRidge::new(1e-3).unwrap(), ..c },
-        );
+        let config = KernelFitConfig { ridge: RelativeRidge::new(1e-3).unwrap(), ..c };
+        let e = fit(view(2, &indefinite), targets(&[1.0, -1.0]), &config);
         assert!(e.unwrap_err().to_string().contains("Cholesky"));
     }
 }

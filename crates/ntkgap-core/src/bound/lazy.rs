@@ -13,6 +13,7 @@
 //! Pure f64 arithmetic on numbers the caller computed (burn stays outside `bound`). Known gaps:
 //! the diagnostics are only as held-out as the inputs they are given.
 
+use ndarray::ArrayView2;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -56,22 +57,22 @@ fn check_finite(what: &str, values: &[f64]) -> Result<()> {
     }
 }
 
-/// ‖K_T − K₀‖_F / ‖K₀‖_F of two Gram matrices over the same inputs (same layout).
+/// ‖K_T − K₀‖_F / ‖K₀‖_F of two Gram matrices over the same inputs.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] when the lengths differ or K₀ is zero; [`Error::Numerical`] for
+/// [`Error::InvalidArgument`] when the shapes differ or K₀ is zero; [`Error::Numerical`] for
 /// a non-finite entry.
-pub fn kernel_drift(k0: &[f64], kt: &[f64]) -> Result<f64> {
-    if k0.len() != kt.len() {
-        return Err(Error::invalid("kernel drift", format!("K₀ has {} entries, K_T {}", k0.len(), kt.len())));
+pub fn kernel_drift(k0: ArrayView2<'_, f64>, kt: ArrayView2<'_, f64>) -> Result<f64> {
+    if k0.dim() != kt.dim() {
+        return Err(Error::invalid("kernel drift", format!("K₀ is {:?}, K_T {:?}", k0.dim(), kt.dim())));
     }
-    check_finite("K₀", k0)?;
-    check_finite("K_T", kt)?;
+    check_finite("K₀", &k0.iter().copied().collect::<Vec<_>>())?;
+    check_finite("K_T", &kt.iter().copied().collect::<Vec<_>>())?;
     let norm0 = k0.iter().map(|v| v * v).sum::<f64>().sqrt();
     if norm0 == 0.0 {
         return Err(Error::invalid("kernel drift", "K₀ is zero"));
     }
-    let diff = k0.iter().zip(kt).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+    let diff = k0.iter().zip(kt.iter()).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
     Ok(diff / norm0)
 }
 
@@ -131,12 +132,12 @@ mod tests {
 
     #[test]
     fn drift_is_relative_frobenius() {
-        let k0 = [3.0, 0.0, 0.0, 4.0];
-        let kt = [3.0, 0.0, 0.0, 4.5];
-        assert!((kernel_drift(&k0, &kt).unwrap() - 0.1).abs() < 1e-12);
-        assert!(kernel_drift(&k0, &k0[..3]).is_err());
-        assert!(kernel_drift(&[0.0; 4], &kt).is_err());
-        assert!(kernel_drift(&k0, &[f64::NAN, 0.0, 0.0, 1.0]).is_err());
+        let k0 = ndarray::arr2(&[[3.0, 0.0], [0.0, 4.0]]);
+        let kt = ndarray::arr2(&[[3.0, 0.0], [0.0, 4.5]]);
+        assert!((kernel_drift(k0.view(), kt.view()).unwrap() - 0.1).abs() < 1e-12);
+        assert!(kernel_drift(k0.view(), k0.slice(ndarray::s![..1, ..])).is_err());
+        assert!(kernel_drift(ndarray::Array2::zeros((2, 2)).view(), kt.view()).is_err());
+        assert!(kernel_drift(k0.view(), ndarray::arr2(&[[f64::NAN, 0.0], [0.0, 1.0]]).view()).is_err());
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub mod lazy;
 pub mod pair;
 pub mod table;
 
+use ndarray::{Array2, ArrayView1, ArrayView2};
 use serde::Serialize;
 
 pub use pair::{pair_report, PairEntries, PairReport};
@@ -84,9 +85,10 @@ pub struct Summary {
     pub kappa: f64,
 }
 
-/// A square Gram matrix viewed row-major.
+/// A square Gram matrix viewed row-major (the internal form of the `ArrayView2` the public
+/// functions take).
 #[derive(Debug, Clone, Copy)]
-pub struct GramView<'a> {
+pub(crate) struct GramView<'a> {
     /// Rows.
     pub rows: usize,
     /// Columns (must equal `rows`).
@@ -95,12 +97,18 @@ pub struct GramView<'a> {
     pub values: &'a [f64],
 }
 
-impl GramView<'_> {
-    fn at(&self, i: usize, j: usize) -> f64 {
+impl<'a> GramView<'a> {
+    /// The view of a standard-layout (row-major) matrix.
+    pub(crate) fn of(k: &'a Array2<f64>) -> Self {
+        let (rows, cols) = k.dim();
+        Self { rows, cols, values: k.as_slice().expect("as_standard_layout gives a row-major matrix") }
+    }
+
+    pub(crate) fn at(&self, i: usize, j: usize) -> f64 {
         self.values[i * self.cols + j]
     }
 
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         if self.rows != self.cols {
             return Err(Error::invalid("Gram matrix", format!("must be square, got {} x {}", self.rows, self.cols)));
         }
@@ -161,8 +169,11 @@ fn validate_inputs(
 }
 
 /// κ = max √K_xx over every index appearing in `pairs` (0 for no pairs).
-pub fn kappa(gram: &GramView<'_>, pairs: &[(usize, usize)]) -> f64 {
-    pairs.iter().flat_map(|&(i, j)| [i, j]).map(|x| gram.at(x, x).sqrt()).fold(0.0, f64::max)
+///
+/// # Panics
+/// When an index of `pairs` is outside `gram`.
+pub fn kappa(gram: ArrayView2<'_, f64>, pairs: &[(usize, usize)]) -> f64 {
+    pairs.iter().flat_map(|&(i, j)| [i, j]).map(|x| gram[[x, x]].sqrt()).fold(0.0, f64::max)
 }
 
 /// Analyse every pair of `pairs` against K = `gram`, scores `scores` and B = `weight_norm_bound`.
@@ -172,13 +183,15 @@ pub fn kappa(gram: &GramView<'_>, pairs: &[(usize, usize)]) -> f64 {
 /// is not n, a score is non-finite, B is negative or non-finite, there is no pair, or a pair has
 /// an index out of range, two equal indices or a diagonal entry K_xx ≤ 0 (the pair is named).
 pub fn analyse(
-    gram: &GramView<'_>,
-    scores: &[f64],
+    gram: ArrayView2<'_, f64>,
+    scores: ArrayView1<'_, f64>,
     pairs: &[(usize, usize)],
     weight_norm_bound: f64,
 ) -> Result<(Vec<PairReport>, Summary)> {
-    validate_inputs(gram, scores, pairs, weight_norm_bound)?;
-    let kappa = kappa(gram, pairs);
+    let (owned, scores) = (gram.as_standard_layout().into_owned(), scores.to_vec());
+    let gram = &GramView::of(&owned);
+    validate_inputs(gram, &scores, pairs, weight_norm_bound)?;
+    let kappa = pairs.iter().flat_map(|&(i, j)| [i, j]).map(|x| gram.at(x, x).sqrt()).fold(0.0, f64::max);
     let reports: Vec<PairReport> = pairs
         .iter()
         .map(|&(i, j)| {
@@ -229,24 +242,36 @@ mod tests {
     #[test]
     fn kappa_ignores_unanalysed_inputs() {
         let values = [1.0, 0.0, 0.0, 0.0, 4.0, 0.0, 0.0, 0.0, 100.0];
-        let g = GramView { rows: 3, cols: 3, values: &values };
-        assert_eq!(kappa(&g, &[(0, 1)]), 2.0);
+        let g = ArrayView2::from_shape((3, 3), &values[..]).unwrap();
+        assert_eq!(kappa(g, &[(0, 1)]), 2.0);
     }
 
     #[test]
     fn validation_names_the_problem() {
         let values = [1.0, 0.5, 0.5, 0.0];
-        let g = GramView { rows: 2, cols: 2, values: &values };
-        let err = analyse(&g, &[1.0, 0.5], &[(0, 1)], 1.0).unwrap_err().to_string();
+        let g = ArrayView2::from_shape((2, 2), &values[..]).unwrap();
+        let err = analyse(g, ArrayView1::from(&[1.0, 0.5][..]), &[(0, 1)], 1.0).unwrap_err().to_string();
         assert!(err.contains("pair (0, 1)") && err.contains("K[1,1]"), "{err}");
-        assert!(analyse(&g, &[1.0], &[(0, 0)], 1.0).unwrap_err().to_string().contains("scores"));
+        assert!(analyse(g, ArrayView1::from(&[1.0][..]), &[(0, 0)], 1.0).unwrap_err().to_string().contains("scores"));
         let ok = [1.0, 0.5, 0.5, 1.0];
-        let g = GramView { rows: 2, cols: 2, values: &ok };
-        assert!(analyse(&g, &[1.0, 0.5], &[(0, 0)], 1.0).unwrap_err().to_string().contains("must differ"));
-        assert!(analyse(&g, &[1.0, 0.5], &[(0, 2)], 1.0).unwrap_err().to_string().contains("out of range"));
-        assert!(analyse(&g, &[1.0, 0.5], &[(0, 1)], -1.0).unwrap_err().to_string().contains(">= 0"));
-        assert!(analyse(&g, &[1.0, 0.5], &[(0, 1)], f64::NAN).is_err());
-        let rect = GramView { rows: 1, cols: 2, values: &ok[..2] };
-        assert!(analyse(&rect, &[1.0], &[(0, 1)], 1.0).unwrap_err().to_string().contains("square"));
+        let g = ArrayView2::from_shape((2, 2), &ok[..]).unwrap();
+        assert!(analyse(g, ArrayView1::from(&[1.0, 0.5][..]), &[(0, 0)], 1.0)
+            .unwrap_err()
+            .to_string()
+            .contains("must differ"));
+        assert!(analyse(g, ArrayView1::from(&[1.0, 0.5][..]), &[(0, 2)], 1.0)
+            .unwrap_err()
+            .to_string()
+            .contains("out of range"));
+        assert!(analyse(g, ArrayView1::from(&[1.0, 0.5][..]), &[(0, 1)], -1.0)
+            .unwrap_err()
+            .to_string()
+            .contains(">= 0"));
+        assert!(analyse(g, ArrayView1::from(&[1.0, 0.5][..]), &[(0, 1)], f64::NAN).is_err());
+        let rect = ArrayView2::from_shape((1, 2), &ok[..2]).unwrap();
+        assert!(analyse(rect, ArrayView1::from(&[1.0][..]), &[(0, 1)], 1.0)
+            .unwrap_err()
+            .to_string()
+            .contains("square"));
     }
 }

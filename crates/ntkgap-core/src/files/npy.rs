@@ -1,10 +1,19 @@
 //! `.npy` (NumPy format 1.0, little-endian, C order) writer and validating reader for f32 and
-//! f64 matrices and vectors: logits, Gram matrices.
+//! f64 arrays of any rank (logits, scores, Gram matrices), as `ndarray` arrays.
 //!
 //! Writes are atomic ([`crate::files::write_atomic`]). The reader checks the magic, the
 //! header, the dtype, the shape against the payload size, and refuses NaN/±∞, naming the file.
+//!
+//! Why not the `ndarray-npy` crate: its writer spells the header `'shape': (6, 6)}` where NumPy
+//! (and this module, since ntkgap's first release) writes `'shape': (6, 6), }`, so switching would
+//! change the bytes of every `.npy` ntkgap writes (outputs are byte-reproducible across versions;
+//! `tests/reproducible.rs`); and the reader here names the problem of a bad file in one line (bad
+//! magic, dtype, shape, the first non-finite index) as the bad-input table and the `npy_read` fuzz
+//! target require. Both sides speak `ndarray` at the API.
 
 use std::path::Path;
+
+use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
 
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
@@ -37,12 +46,58 @@ impl NpyDtype {
 /// An array read from `.npy`, values widened to f64.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NpyArray {
-    /// Shape (C order).
-    pub shape: Vec<usize>,
     /// The stored element type.
     pub dtype: NpyDtype,
-    /// Values, row-major.
-    pub data: Vec<f64>,
+    /// The values, in the file's shape (standard layout).
+    pub values: ArrayD<f64>,
+}
+
+impl NpyArray {
+    /// The file's shape.
+    pub fn shape(&self) -> &[usize] {
+        self.values.shape()
+    }
+
+    /// The values, row-major.
+    pub fn as_slice(&self) -> &[f64] {
+        self.values.as_slice().expect("read arrays are in standard layout")
+    }
+}
+
+/// An element type `.npy` files here hold: `f32` (`<f4`) or `f64` (`<f8`).
+pub trait NpyElement: Copy {
+    /// Its dtype.
+    const DTYPE: NpyDtype;
+    /// Little-endian bytes of one value, appended to `out`.
+    fn extend_le(self, out: &mut Vec<u8>);
+}
+
+impl NpyElement for f32 {
+    const DTYPE: NpyDtype = NpyDtype::F32;
+    fn extend_le(self, out: &mut Vec<u8>) {
+        out.extend(self.to_le_bytes());
+    }
+}
+
+impl NpyElement for f64 {
+    const DTYPE: NpyDtype = NpyDtype::F64;
+    fn extend_le(self, out: &mut Vec<u8>) {
+        out.extend(self.to_le_bytes());
+    }
+}
+
+/// Write `array` (any rank, any memory layout: values go out in logical row-major order) as
+/// `<f4` or `<f8`, atomically.
+///
+/// # Errors
+/// As [`crate::files::write_atomic`].
+pub fn write<A: NpyElement, S: Data<Elem = A>, D: Dimension>(path: &Path, array: &ArrayBase<S, D>) -> Result<()> {
+    let mut bytes = header(A::DTYPE, array.shape());
+    bytes.reserve(array.len() * A::DTYPE.size());
+    for &v in array.iter() {
+        v.extend_le(&mut bytes);
+    }
+    write_atomic(path, &bytes)
 }
 
 fn header(dtype: NpyDtype, shape: &[usize]) -> Vec<u8> {
@@ -58,35 +113,6 @@ fn header(dtype: NpyDtype, shape: &[usize]) -> Vec<u8> {
     out.extend((dict.len() as u16).to_le_bytes());
     out.extend(dict.as_bytes());
     out
-}
-
-fn check_len(path: &Path, shape: &[usize], len: usize) -> Result<()> {
-    if shape.iter().product::<usize>() != len {
-        return Err(Error::invalid(path.display().to_string(), format!("shape {shape:?} does not hold {len} values")));
-    }
-    Ok(())
-}
-
-/// Write `data` (row-major, `shape`) as `<f4`, atomically.
-///
-/// # Errors
-/// [`Error::InvalidArgument`] when `shape` does not match `data.len()`; [`Error::Io`].
-pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
-    check_len(path, shape, data.len())?;
-    let mut bytes = header(NpyDtype::F32, shape);
-    bytes.extend(data.iter().flat_map(|v| v.to_le_bytes()));
-    write_atomic(path, &bytes)
-}
-
-/// Write `data` (row-major, `shape`) as `<f8`, atomically.
-///
-/// # Errors
-/// As [`write_f32`].
-pub fn write_f64(path: &Path, shape: &[usize], data: &[f64]) -> Result<()> {
-    check_len(path, shape, data.len())?;
-    let mut bytes = header(NpyDtype::F64, shape);
-    bytes.extend(data.iter().flat_map(|v| v.to_le_bytes()));
-    write_atomic(path, &bytes)
 }
 
 /// Read and validate an `.npy` file of `<f4` or `<f8` values.
@@ -135,7 +161,8 @@ pub fn read(path: &Path) -> Result<NpyArray> {
     if let Some(i) = data.iter().position(|v| !v.is_finite()) {
         return Err(bad(&format!("non-finite value at flat index {i}")));
     }
-    Ok(NpyArray { shape, dtype, data })
+    let values = ArrayD::from_shape_vec(IxDyn(&shape), data).expect("the payload matches the shape (checked)");
+    Ok(NpyArray { dtype, values })
 }
 
 fn parse_shape(header: &str) -> Option<Vec<usize>> {
@@ -154,24 +181,28 @@ mod tests {
     fn round_trip_f32_and_f64() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.npy");
-        write_f32(&p, &[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, -6.5]).unwrap();
+        write(&p, &ndarray::arr2(&[[1.0f32, 2.0, 3.0], [4.0, 5.0, -6.5]])).unwrap();
         let a = read(&p).unwrap();
-        assert_eq!(a.shape, vec![2, 3]);
+        assert_eq!(a.shape(), [2, 3]);
         assert_eq!(a.dtype, NpyDtype::F32);
-        assert_eq!(a.data[5], -6.5);
+        assert_eq!(a.values[[1, 2]], -6.5);
         let bytes = std::fs::read(&p).unwrap();
         assert_eq!((bytes.len() - 24) % 64, 0, "header padded to 64 bytes");
-        write_f64(&p, &[3], &[0.5, 1.5, 2.5]).unwrap();
+        write(&p, &ndarray::arr1(&[0.5, 1.5, 2.5])).unwrap();
         let b = read(&p).unwrap();
-        assert_eq!((b.shape.clone(), b.dtype), (vec![3], NpyDtype::F64));
-        assert_eq!(b.data, vec![0.5, 1.5, 2.5]);
+        assert_eq!((b.shape(), b.dtype), (&[3][..], NpyDtype::F64));
+        assert_eq!(b.values.as_slice().unwrap(), [0.5, 1.5, 2.5]);
+        // A transposed view goes out in its logical order.
+        let t = ndarray::arr2(&[[1.0, 2.0], [3.0, 4.0]]);
+        write(&p, &t.t()).unwrap();
+        assert_eq!(read(&p).unwrap().values.as_slice().unwrap(), [1.0, 3.0, 2.0, 4.0]);
     }
 
     #[test]
     fn reader_refuses_bad_files() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.npy");
-        write_f64(&p, &[2], &[1.0, f64::NAN]).unwrap();
+        write(&p, &ndarray::arr1(&[1.0, f64::NAN])).unwrap();
         assert!(read(&p).unwrap_err().to_string().contains("non-finite value at flat index 1"));
         std::fs::write(&p, b"hello world").unwrap();
         assert!(read(&p).unwrap_err().to_string().contains("bad magic"));
@@ -179,7 +210,6 @@ mod tests {
         bytes.extend([0u8; 8]);
         std::fs::write(&p, bytes).unwrap();
         assert!(read(&p).unwrap_err().to_string().contains("does not match shape"));
-        assert!(write_f32(&p, &[3], &[1.0]).is_err());
         // A shape whose element count overflows usize is a mismatch, not a panic.
         let mut bytes = header(NpyDtype::F64, &[1 << 40, 1 << 40]);
         bytes.extend([0u8; 8]);
