@@ -16,6 +16,17 @@
 //! | [`gguf`] | GGUF model files: metadata, lazy tensor reads, dequantization to f32, a Hugging Face view |
 //!
 //! Library errors are one enum, [`Error`], with a [`Result`] alias.
+//!
+//! ## Theorem 1 on any Gram matrix
+//!
+//! ```
+//! use ndarray::array;
+//! let k = array![[1.0, 0.5], [0.5, 0.25]]; // φ₊ = 1, φ₋ = ½: similarity 1 (δ = 0)
+//! let scores = array![1.0, 0.5]; // w = 1 separates them by ½
+//! let (pairs, _) = ntkgap_core::bound::analyse(k.view(), scores.view(), &[(0, 1)], 1.0)?;
+//! assert!(pairs[0].published_violated && !pairs[0].corrected_violated); // the corrected bound holds
+//! # Ok::<(), ntkgap_core::Error>(())
+//! ```
 
 #![warn(missing_docs)]
 
