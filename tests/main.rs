@@ -15,6 +15,7 @@ mod cli_gram;
 mod cli_model;
 mod cli_pairs;
 mod decoder_parity;
+mod decoder_probe;
 mod demo;
 mod gpu_kernels;
 mod model_io;
