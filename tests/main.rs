@@ -14,6 +14,7 @@ mod cli_generate;
 mod cli_gram;
 mod cli_model;
 mod cli_pairs;
+mod decoder_io;
 mod decoder_parity;
 mod decoder_probe;
 mod demo;

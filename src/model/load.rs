@@ -75,7 +75,7 @@ pub fn load_any(
         ModelSpec::BuiltinDecoder => {
             return Ok(AnyModel::Decoder(Box::new(decoder::load::load_builtin(options.seed, decoder, device)?)))
         }
-        ModelSpec::Dir(dir) => decoder_type(dir)?.map(|_| dir),
+        ModelSpec::Dir(dir) => decoder_type(dir).map(|_| dir),
         ModelSpec::Builtin(_) => None,
     };
     match decoder_dir {
@@ -89,13 +89,17 @@ pub fn load_any(
     }
 }
 
-/// The decoder `model_type` of `dir/config.json`, if it names one (None when the file is
-/// missing, unreadable or names anything else: the encoder loader reports those).
-fn decoder_type(dir: &Path) -> Result<Option<String>> {
-    let Ok(text) = std::fs::read_to_string(dir.join("config.json")) else { return Ok(None) };
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { return Ok(None) };
-    let model_type = value.get("model_type").and_then(serde_json::Value::as_str).unwrap_or_default();
-    Ok(decoder::is_decoder_type(model_type).then(|| model_type.to_string()))
+/// The `model_type` of `dir/config.json` (None when the file is missing, unreadable or names
+/// none: the encoder loader reports those).
+fn model_type(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    let value = serde_json::from_str::<serde_json::Value>(&text).ok()?;
+    value.get("model_type").and_then(serde_json::Value::as_str).map(str::to_string)
+}
+
+/// The decoder `model_type` of `dir/config.json`, if it names one.
+fn decoder_type(dir: &Path) -> Option<String> {
+    model_type(dir).filter(|t| decoder::is_decoder_type(t))
 }
 
 /// Options of [`load`].
@@ -131,9 +135,16 @@ pub fn load(spec: &ModelSpec, options: &LoadOptions, device: &Device) -> Result<
     match spec {
         ModelSpec::Builtin(size) => load_builtin(*size, options, device),
         ModelSpec::BuiltinDecoder => Err(decoder_refusal(Path::new("builtin:tiny-decoder"), "llama")),
-        ModelSpec::Dir(dir) => match decoder_type(dir)? {
-            Some(model_type) => Err(decoder_refusal(dir, &model_type)),
-            None => load_dir(dir, options, device),
+        ModelSpec::Dir(dir) => match model_type(dir) {
+            Some(t) if decoder::is_decoder_type(&t) => Err(decoder_refusal(dir, &t)),
+            // Named before the encoder config is parsed: its other fields may not fit.
+            Some(t) if t != "bert" && t != "roberta" => Err(Error::bad_input(
+                dir.join("config.json"),
+                format!(
+                    "unsupported architecture `{t}` (supported: bert, roberta; decoders: llama, mistral, qwen2, gpt2)"
+                ),
+            )),
+            _ => load_dir(dir, options, device),
         },
     }
 }
