@@ -51,9 +51,12 @@ fn forward(model: &str, input: &Path, out: &Path, extra: &[&str]) -> Output {
     ntkgap(&args)
 }
 
+/// An edit of a config.json.
+type Edit = fn(&mut serde_json::Value);
+
 #[test]
 fn bad_configs_are_refused_in_one_line() {
-    let cases: [(&str, fn(&mut serde_json::Value), &str); 5] = [
+    let cases: [(&str, Edit, &str); 5] = [
         ("unknown model type", |c| c["model_type"] = "falcon".into(), "unsupported architecture `falcon`"),
         (
             "scaled RoPE",

@@ -48,6 +48,7 @@ pub enum Readout {
 
 /// One transformer block of either family.
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)] // a few dozen blocks of tensor handles; burn modules are not boxed
 pub enum DecoderBlock {
     /// Llama, Mistral, Qwen2.
     Llama(LlamaBlock),
