@@ -227,3 +227,18 @@ fn builtin_tiny_decoder_is_seeded_and_forwards() {
     assert_eq!(loaded.tokenizer.tokens(&encoding.ids[encoding.len() - 1..]), [":"]);
     assert!(loaded.model.config.tie_word_embeddings && loaded.initialised.len() > 10);
 }
+
+#[test]
+fn mistral_is_the_llama_layout_with_a_window_on_the_input_length() {
+    let device = Device::flex();
+    let reference = logits_of(&load_decoder("llama_tiny", &device), &device);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = edited_copy(tmp.path(), |c| {
+        c["model_type"] = "mistral".into();
+        c["sliding_window"] = 10.into();
+    });
+    let mistral = load_dir(&dir, &device);
+    assert_eq!(logits_of(&mistral, &device), reference);
+    let e = mistral.tokenizer.encode("Does Z cause Y? Answer: No").unwrap_err().to_string();
+    assert!(e.contains("above the maximum length 10"), "{e}");
+}
