@@ -25,6 +25,7 @@
 pub mod batch;
 pub mod config;
 pub mod gpt2;
+mod hf_fields;
 pub mod infer;
 pub mod linear;
 pub mod llama;
