@@ -10,7 +10,7 @@
 //!   ([`DecoderBatch`]): φ(x) ([`DecoderLm::features`]), the next-token logits
 //!   ([`DecoderLm::vocab_logits`]), the readout ([`DecoderLm::logits`]: the two label words'
 //!   logits `[z_no, z_yes]`, or the class logits) and its margin f(x) = z_yes − z_no
-//!   ([`DecoderLm::score`]), which is ⟨W_U[yes] − W_U[no], φ(x)⟩.
+//!   ([`DecoderLm::score`]), which is ⟨W_U\[yes\] − W_U\[no\], φ(x)⟩.
 //! * The forward takes the encoder's probe hook ([`crate::model::ProbeSet`]): every linear
 //!   layer, norm weight and embedding table is probed (see [`crate::model::probe`];
 //!   [`crate::model::LayerKind::LinearNoBias`] and [`crate::model::LayerKind::RmsNorm`] are
