@@ -4,7 +4,8 @@
 //! recorded inputs, reproduce burn's batch gradient of every parameter — Linear with and without
 //! bias (GPT-2's Conv1D layout included), RMSNorm and LayerNorm weights, token and position
 //! embeddings, and the tied embedding as the sum of its input and output uses. Probing does not
-//! change the forward, probes are per example, and padding positions get no signal.
+//! change the forward, probes are per example, and padding positions get no signal. The
+//! per-example gradients give the eNTK `transformers` computed (`ntk_parity_*.json`).
 
 use std::collections::BTreeMap;
 
@@ -187,5 +188,75 @@ fn probing_does_not_change_the_forward() {
     let (_, probed) = host(loaded.model.score(&batch(&loaded, &TEXTS, true, &device), Some(&mut probes)));
     for (a, b) in probed.iter().zip(&expected) {
         assert!((a - b).abs() < 1e-5, "probed {a} vs plain {b}");
+    }
+}
+
+/// The eNTK of f = z_yes − z_no over all parameters, one backward pass per example (the Naive
+/// reference), equals the float64 Gram matrix `transformers` gave
+/// (`tests/data/decoders/ntk_parity_*.json`), per parameter block too; so do f and φ.
+#[test]
+fn per_example_gradients_give_the_transformers_entk() {
+    let device = Device::flex().autodiff();
+    for name in ["llama_tiny", "gpt2_tiny"] {
+        let path = format!("{}/tests/data/decoders/ntk_parity_{name}.json", env!("CARGO_MANIFEST_DIR"));
+        let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let loaded = load_decoder(name, &device);
+        let mut grads = Vec::new();
+        for (i, ids) in expected["input_ids"].as_array().unwrap().iter().enumerate() {
+            let ids: Vec<u32> = ids.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+            let encoding = ntkgap::tokenize::Encoding {
+                token_type_ids: vec![0; ids.len()],
+                attention_mask: vec![1; ids.len()],
+                ids,
+                truncated: false,
+            };
+            let b = DecoderBatch::new(&pad_batch(&[encoding], 0).unwrap(), &loaded.model.config, &device).unwrap();
+            let (_, phi) = host(loaded.model.features(&b, None));
+            let want_phi: Vec<f64> =
+                expected["phi_last"][i].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+            let phi_err = phi.iter().zip(&want_phi).map(|(a, b)| (f64::from(*a) - b).abs()).fold(0.0, f64::max);
+            assert!(phi_err < 1e-4, "{name} example {i}: φ differs by {phi_err}");
+            let score = loaded.model.score(&b, None);
+            let f = f64::from(host(score.clone()).1[0]);
+            assert!((f - expected["f_values"][i].as_f64().unwrap()).abs() < 1e-4, "{name} example {i}: f = {f}");
+            grads.push(loaded.model.gradients(&score.sum().backward()).unwrap());
+        }
+        let names = grads[0].names();
+        assert_eq!(names.len(), expected["parameter_names"].as_array().unwrap().len(), "{name}: parameter count");
+        let n = grads.len();
+        let mut k = vec![0.0f64; n * n];
+        let mut worst_block = 0.0f64;
+        for param in &names {
+            let block = &expected["K_blocks"][param];
+            assert!(block.is_array(), "{name}: no transformers block for {param}");
+            let scale = block
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|r| r.as_array().unwrap())
+                .fold(1e-12f64, |m, v| m.max(v.as_f64().unwrap().abs()));
+            for i in 0..n {
+                for j in 0..n {
+                    let (a, b) = (&grads[i].get(param).unwrap().data, &grads[j].get(param).unwrap().data);
+                    let v: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+                    k[i * n + j] += v;
+                    worst_block = worst_block.max((v - block[i][j].as_f64().unwrap()).abs() / scale);
+                }
+            }
+        }
+        assert!(
+            worst_block < 1e-4,
+            "{name}: a parameter block of K differs by {worst_block:.2e} (relative to its largest entry)"
+        );
+        let want: Vec<f64> = expected["K"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()))
+            .collect();
+        let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let worst = k.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / scale;
+        assert!(worst < 1e-5, "{name}: K differs from transformers by {worst:.2e} (relative)");
+        eprintln!("{name}: eNTK {n}×{n} within {worst:.2e} of transformers (relative; worst block {worst_block:.2e})");
     }
 }
