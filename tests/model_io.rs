@@ -130,11 +130,16 @@ fn unsupported_architecture_and_oversized_config_are_refused() {
     saved_tiny(tmp.path(), 1);
     let path = tmp.path().join("config.json");
     let original: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let mut gpt = original.clone();
-    gpt["model_type"] = "gpt2".into();
-    std::fs::write(&path, gpt.to_string()).unwrap();
+    let mut other = original.clone();
+    other["model_type"] = "falcon".into();
+    std::fs::write(&path, other.to_string()).unwrap();
     let e = load_err(tmp.path());
-    assert!(e.contains("unsupported architecture `gpt2`"), "{e}");
+    assert!(e.contains("unsupported architecture `falcon`"), "{e}");
+    // A decoder type is refused by the encoder loader (`model::load_any` loads decoders).
+    other["model_type"] = "gpt2".into();
+    std::fs::write(&path, other.to_string()).unwrap();
+    let e = load_err(tmp.path());
+    assert!(e.contains("decoder-only model (`gpt2`)"), "{e}");
     let mut huge = original.clone();
     huge["hidden_size"] = 1_000_000_000u64.into();
     std::fs::write(&path, huge.to_string()).unwrap();

@@ -1,6 +1,11 @@
 //! `ntkgap forward`: logits of a model on a JSONL file, as an `(N, num_labels)` float32 `.npy`
 //! (pair-encoded `[CLS] premise [SEP] hypothesis [SEP]`, premise-only truncation).
 //!
+//! A decoder writes its readout at each record's last token: the `(N, 2)` logits of the label
+//! words (`--label-words`, default " No" " Yes") of a language model, or the class logits of a
+//! sequence classifier; `{"text"}` records go in verbatim, premise/hypothesis records through
+//! the default prompt template, never truncated.
+//!
 //! When the model has no classification head, the head initialised from `--seed` is written
 //! beside the output as `<stem>.head.safetensors` (reusable with `--head`).
 
@@ -10,8 +15,10 @@ use clap::Args;
 
 use crate::cli::model_args::{bar, ModelArgs};
 use crate::files::{npy, Meta};
+use crate::gpu::ComputeDevice;
+use crate::model::decoder::{self, DecoderOptions, LoadedDecoder};
 use crate::model::infer::logits;
-use crate::model::{LoadedModel, WeightMap};
+use crate::model::{AnyModel, LoadedModel, WeightMap};
 use crate::tokenize::stream::encode_all;
 
 /// Write a model's logits on a JSONL file.
@@ -33,6 +40,10 @@ pub struct ForwardArgs {
     /// Seed of a freshly initialised head (models without one).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Decoder language models: the two label words `NO YES` whose logits are written
+    /// (z_no, z_yes), each one token (default " No" " Yes").
+    #[arg(long, num_args = 2, value_names = ["NO", "YES"], allow_hyphen_values = true)]
+    pub label_words: Option<Vec<String>>,
 }
 
 /// Write the freshly initialised head tensors to `<stem>.head.safetensors` beside `out`.
@@ -59,7 +70,18 @@ pub fn run(args: ForwardArgs) -> anyhow::Result<()> {
     if args.out.extension().is_none_or(|e| e != "npy") {
         return Err(crate::Error::invalid("--out", format!("{} must end in .npy", args.out.display())).into());
     }
-    let (loaded, compute) = args.model.load(args.seed, false)?;
+    let label_words = match args.label_words.as_deref() {
+        Some([no, yes]) => Some([no.clone(), yes.clone()]),
+        _ => None,
+    };
+    let decoder_options = DecoderOptions { label_words, template: None };
+    let (loaded, compute) = match args.model.load_any(args.seed, false, &decoder_options)? {
+        (AnyModel::Encoder(loaded), compute) => (*loaded, compute),
+        (AnyModel::Decoder(loaded), compute) => return run_decoder(&args, &loaded, &compute),
+    };
+    if args.label_words.is_some() {
+        return Err(crate::Error::invalid("--label-words", "applies to decoder language models only").into());
+    }
     let (records, summary) = encode_all(&args.input, loaded.tokenizer.as_ref())?;
     let encodings: Vec<_> = records.iter().map(|r| r.encoding.clone()).collect();
     let pad_id = loaded.tokenizer.pad_id()?;
@@ -84,5 +106,30 @@ pub fn run(args: ForwardArgs) -> anyhow::Result<()> {
         eprintln!("{line}");
     }
     println!("{} x {} logits -> {}", rows.nrows(), rows.ncols(), args.out.display());
+    Ok(())
+}
+
+/// `ntkgap forward` on a decoder: the readout logits (label words or classes) at each record's
+/// last token.
+fn run_decoder(args: &ForwardArgs, loaded: &LoadedDecoder, compute: &ComputeDevice) -> anyhow::Result<()> {
+    let (records, summary) = encode_all(&args.input, loaded.tokenizer.as_ref())?;
+    let encodings: Vec<_> = records.iter().map(|r| r.encoding.clone()).collect();
+    let pad_id = loaded.tokenizer.pad_id()?;
+    let device = compute.device(false);
+    crate::cli::model_args::announce(compute);
+    let progress = bar(encodings.len(), "forward");
+    let rows = decoder::infer::logits(&loaded.model, &encodings, pad_id, args.model.batch, &device, |done| {
+        progress.set_position(done as u64)
+    })?;
+    progress.finish_and_clear();
+    let width = rows.first().map_or(0, Vec::len);
+    npy::write_f32(&args.out, &[rows.len(), width], &rows.concat())?;
+    let mut meta = Meta::new(Some(args.seed));
+    meta.add_input(&args.input)?;
+    meta.set("model", &args.model.model).set("readout", &loaded.model.readout);
+    meta.set("template", decoder::DEFAULT_TEMPLATE).set("encoding", summary).set("shape", [rows.len(), width]);
+    meta.set("model_config", &loaded.model.config).set("device", compute.describe());
+    meta.write(super::meta_path(&args.out))?;
+    println!("{} x {} logits -> {}", rows.len(), width, args.out.display());
     Ok(())
 }

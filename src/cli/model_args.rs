@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::gpu::{AutoReason, ComputeDevice};
-use crate::model::{load, LoadOptions, LoadedModel, ModelSpec};
+use crate::model::{load, load_any, AnyModel, DecoderOptions, LoadOptions, LoadedModel, ModelSpec};
+use crate::tokenize::Tokenizer;
 
 /// `--device`: where the model runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -74,7 +75,8 @@ pub fn announce(compute: &ComputeDevice) {
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
     /// `builtin:tiny`, `builtin:small`, or a Hugging Face model directory (config.json,
-    /// model.safetensors, tokenizer.json; BERT or RoBERTa).
+    /// model.safetensors, tokenizer.json; BERT or RoBERTa; `forward` also takes decoders:
+    /// Llama, Mistral, Qwen2, GPT-2, and `builtin:tiny-decoder`).
     #[arg(long)]
     pub model: String,
     /// Safetensors file of classification-head tensors replacing (or supplying) the model's.
@@ -102,28 +104,64 @@ impl ModelArgs {
     /// # Errors
     /// A library error naming the bad flag or file (`--device wgpu` without an adapter included).
     pub fn load(&self, seed: u64, autodiff: bool) -> crate::Result<(LoadedModel, ComputeDevice)> {
-        if self.batch == 0 || self.batch > 4096 {
-            return Err(crate::Error::invalid("--batch", format!("{} is outside 1..=4096", self.batch)));
-        }
+        self.check_batch()?;
         let spec = ModelSpec::parse(&self.model)?;
         let compute = self.device.resolve()?;
         let device = compute.device(autodiff);
         let options = LoadOptions { seed, head_file: self.head.clone() };
         let mut loaded = load(&spec, &options, &device)?;
-        if let Some(max_len) = self.max_len {
-            let limit = loaded.classifier.config.max_input_length();
-            if max_len > limit {
-                return Err(crate::Error::invalid(
-                    "--max-len",
-                    format!("{max_len} exceeds the model's maximum input length {limit}"),
-                ));
-            }
-            loaded.tokenizer.set_max_length(max_len).map_err(|e| crate::Error::invalid("--max-len", e.to_string()))?;
-        }
+        let limit = loaded.classifier.config.max_input_length();
+        self.apply_max_len(loaded.tokenizer.as_mut(), limit)?;
         for note in &loaded.notes {
             eprintln!("{note}");
         }
         Ok((loaded, compute))
+    }
+
+    /// [`ModelArgs::load`] for an encoder classifier or a decoder (`decoder` applies to
+    /// decoders only).
+    ///
+    /// # Errors
+    /// As [`ModelArgs::load`].
+    pub fn load_any(
+        &self,
+        seed: u64,
+        autodiff: bool,
+        decoder: &DecoderOptions,
+    ) -> crate::Result<(AnyModel, ComputeDevice)> {
+        self.check_batch()?;
+        let spec = ModelSpec::parse(&self.model)?;
+        let compute = self.device.resolve()?;
+        let device = compute.device(autodiff);
+        let options = LoadOptions { seed, head_file: self.head.clone() };
+        let mut loaded = load_any(&spec, &options, decoder, &device)?;
+        let (tokenizer, limit, notes) = match &mut loaded {
+            AnyModel::Encoder(m) => (m.tokenizer.as_mut(), m.classifier.config.max_input_length(), &m.notes),
+            AnyModel::Decoder(m) => (m.tokenizer.as_mut(), m.model.config.max_input_length(), &m.notes),
+        };
+        self.apply_max_len(tokenizer, limit)?;
+        for note in notes {
+            eprintln!("{note}");
+        }
+        Ok((loaded, compute))
+    }
+
+    fn check_batch(&self) -> crate::Result<()> {
+        if self.batch == 0 || self.batch > 4096 {
+            return Err(crate::Error::invalid("--batch", format!("{} is outside 1..=4096", self.batch)));
+        }
+        Ok(())
+    }
+
+    fn apply_max_len(&self, tokenizer: &mut dyn Tokenizer, limit: usize) -> crate::Result<()> {
+        let Some(max_len) = self.max_len else { return Ok(()) };
+        if max_len > limit {
+            return Err(crate::Error::invalid(
+                "--max-len",
+                format!("{max_len} exceeds the model's maximum input length {limit}"),
+            ));
+        }
+        tokenizer.set_max_length(max_len).map_err(|e| crate::Error::invalid("--max-len", e.to_string()))
     }
 }
 

@@ -32,7 +32,7 @@ impl BuiltinSize {
             "small" => Ok(BuiltinSize::Small),
             other => Err(Error::setting(
                 "model",
-                format!("unknown built-in model `builtin:{other}` (use builtin:tiny or builtin:small)"),
+                format!("unknown built-in model `builtin:{other}` (use builtin:tiny, builtin:small or builtin:tiny-decoder)"),
             )),
         }
     }

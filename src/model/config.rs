@@ -187,7 +187,7 @@ impl ModelConfig {
             "roberta" => Ok(Architecture::Roberta),
             other => Err(Error::invalid(
                 "model_type",
-                format!("unsupported architecture `{other}` (supported: bert, roberta)"),
+                format!("unsupported architecture `{other}` (supported: bert, roberta; decoders: llama, mistral, qwen2, gpt2)"),
             )),
         }
     }

@@ -25,17 +25,23 @@ pub struct Table {
 }
 
 impl Table {
-    fn take(weights: &mut WeightMap, name: String, rows: usize, hidden: usize, device: &Device) -> Self {
+    /// Take `<name>.weight` (`[rows, hidden]`) out of `weights`.
+    pub fn take(weights: &mut WeightMap, name: String, rows: usize, hidden: usize, device: &Device) -> Self {
         let weight = weights.take(&format!("{name}.weight"), &[rows, hidden]);
         Self { weight: param_from_host(weight, device), name }
     }
 
-    fn export(&self, out: &mut WeightMap, source: &ParamSource<'_>) -> Result<()> {
+    /// Put the table back under `<name>.weight`.
+    ///
+    /// # Errors
+    /// When the tensor cannot be read back.
+    pub fn export(&self, out: &mut WeightMap, source: &ParamSource<'_>) -> Result<()> {
         out.insert(format!("{}.weight", self.name), source.read(&self.weight)?);
         Ok(())
     }
 
-    fn forward(&self, ids: &burn::tensor::Tensor<2, burn::tensor::Int>, tap: &mut Tap<'_>) -> Tensor<3> {
+    /// `[N, T]` ids → `[N, T, H]` rows, probed (ids recorded) when `tap` holds a set.
+    pub fn forward(&self, ids: &burn::tensor::Tensor<2, burn::tensor::Int>, tap: &mut Tap<'_>) -> Tensor<3> {
         let output = burn::tensor::module::embedding(self.weight.val(), ids.clone());
         tap_ids(tap, &self.name, ids, output)
     }

@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::model::builtin::BuiltinSize;
 use crate::model::classifier::Classifier;
 use crate::model::config::{Architecture, ModelConfig};
+use crate::model::decoder::{self, DecoderOptions, LoadedDecoder};
 use crate::model::head::head_names;
 use crate::model::weights::{FreshInit, WeightMap};
 use crate::tokenize::{self, HfTokenizer, Tokenizer};
@@ -30,6 +31,9 @@ use crate::tokenize::{self, HfTokenizer, Tokenizer};
 pub enum ModelSpec {
     /// `builtin:tiny` / `builtin:small`, initialised from a seed.
     Builtin(BuiltinSize),
+    /// `builtin:tiny-decoder`: a Llama-family decoder initialised from a seed (see
+    /// [`crate::model::decoder::load::load_builtin`]).
+    BuiltinDecoder,
     /// A Hugging Face model directory.
     Dir(PathBuf),
 }
@@ -41,10 +45,61 @@ impl ModelSpec {
     /// [`Error::InvalidArgument`] for an unknown built-in name.
     pub fn parse(spec: &str) -> Result<Self> {
         match spec.strip_prefix("builtin:") {
+            Some("tiny-decoder") => Ok(ModelSpec::BuiltinDecoder),
             Some(name) => Ok(ModelSpec::Builtin(BuiltinSize::parse(name)?)),
             None => Ok(ModelSpec::Dir(PathBuf::from(spec))),
         }
     }
+}
+
+/// An encoder classifier or a decoder, as [`load_any`] found it.
+pub enum AnyModel {
+    /// A BERT/RoBERTa classifier.
+    Encoder(Box<LoadedModel>),
+    /// A decoder-only language model or sequence classifier.
+    Decoder(Box<LoadedDecoder>),
+}
+
+/// Load `spec` on `device`, encoder or decoder (decided by `model_type` in `config.json`);
+/// `decoder` applies to decoders only.
+///
+/// # Errors
+/// As [`load`] for encoders, [`crate::model::decoder::load::load_dir`] for decoders.
+pub fn load_any(
+    spec: &ModelSpec,
+    options: &LoadOptions,
+    decoder: &DecoderOptions,
+    device: &Device,
+) -> Result<AnyModel> {
+    let decoder_dir = match spec {
+        ModelSpec::BuiltinDecoder => {
+            return Ok(AnyModel::Decoder(Box::new(decoder::load::load_builtin(options.seed, decoder, device)?)))
+        }
+        ModelSpec::Dir(dir) => decoder_type(dir).map(|_| dir),
+        ModelSpec::Builtin(_) => None,
+    };
+    match decoder_dir {
+        Some(dir) => {
+            if let Some(head) = &options.head_file {
+                return Err(Error::bad_input(head, "a head file applies to encoder classifiers only"));
+            }
+            Ok(AnyModel::Decoder(Box::new(decoder::load::load_dir(dir, decoder, device)?)))
+        }
+        None => Ok(AnyModel::Encoder(Box::new(load(spec, options, device)?))),
+    }
+}
+
+/// The `model_type` of `dir/config.json` (None when the file is missing, unreadable or names
+/// none: the encoder loader reports those).
+fn model_type(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    let value = serde_json::from_str::<serde_json::Value>(&text).ok()?;
+    value.get("model_type").and_then(serde_json::Value::as_str).map(str::to_string)
+}
+
+/// The decoder `model_type` of `dir/config.json`, if it names one.
+fn decoder_type(dir: &Path) -> Option<String> {
+    model_type(dir).filter(|t| decoder::is_decoder_type(t))
 }
 
 /// Options of [`load`].
@@ -70,16 +125,38 @@ pub struct LoadedModel {
     pub notes: Vec<String>,
 }
 
-/// Load `spec` on `device`.
+/// Load the encoder classifier `spec` on `device` ([`load_any`] also loads decoders).
 ///
 /// # Errors
-/// [`Error::BadInput`] naming the file for a missing file, an unsupported architecture, bad
-/// weights (every offending tensor named) or a tokenizer that does not fit the model.
+/// [`Error::BadInput`] naming the file for a missing file, an unsupported architecture, a
+/// decoder, bad weights (every offending tensor named) or a tokenizer that does not fit the
+/// model.
 pub fn load(spec: &ModelSpec, options: &LoadOptions, device: &Device) -> Result<LoadedModel> {
     match spec {
         ModelSpec::Builtin(size) => load_builtin(*size, options, device),
-        ModelSpec::Dir(dir) => load_dir(dir, options, device),
+        ModelSpec::BuiltinDecoder => Err(decoder_refusal(Path::new("builtin:tiny-decoder"), "llama")),
+        ModelSpec::Dir(dir) => match model_type(dir) {
+            Some(t) if decoder::is_decoder_type(&t) => Err(decoder_refusal(dir, &t)),
+            // Named before the encoder config is parsed: its other fields may not fit.
+            Some(t) if t != "bert" && t != "roberta" => Err(Error::bad_input(
+                dir.join("config.json"),
+                format!(
+                    "unsupported architecture `{t}` (supported: bert, roberta; decoders: llama, mistral, qwen2, gpt2)"
+                ),
+            )),
+            _ => load_dir(dir, options, device),
+        },
     }
+}
+
+/// The one-line refusal of a decoder where only encoder classifiers are supported so far.
+fn decoder_refusal(source: &Path, model_type: &str) -> Error {
+    Error::bad_input(
+        source,
+        format!(
+            "a decoder-only model (`{model_type}`); this command supports encoder classifiers (BERT, RoBERTa) only so far (decoders: `ntkgap forward`)"
+        ),
+    )
 }
 
 fn load_builtin(size: BuiltinSize, options: &LoadOptions, device: &Device) -> Result<LoadedModel> {

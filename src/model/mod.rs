@@ -8,6 +8,9 @@
 //!   eNTK (see [`classifier`] for other label counts).
 //! * [`probe`] — the optional per-layer probe hook of the forward (docs/science.md "The fast eNTK").
 //! * [`load()`] / [`save()`] — Hugging Face directories and `builtin:tiny|small`.
+//! * [`decoder`] — decoder-only language models (Llama, Mistral, Qwen2, GPT-2) with the same
+//!   probe hook: label-word logits, φ(x) and the margin z_yes − z_no at the last real token;
+//!   [`load_any()`] returns an encoder or a decoder ([`AnyModel`]).
 //! * [`oracle`] — the frozen model as the A-CBO `model:DIR` oracle (local queries) and asked
 //!   the global question directly; the only place the A-CBO loop meets burn.
 //!
@@ -24,6 +27,7 @@ pub mod batch;
 pub mod builtin;
 pub mod classifier;
 pub mod config;
+pub mod decoder;
 pub mod dense;
 pub mod embeddings;
 pub mod encoder;
@@ -40,7 +44,8 @@ pub use batch::Batch;
 pub use builtin::BuiltinSize;
 pub use classifier::{margin, Classifier, POSITIVE_LABEL};
 pub use config::{Architecture, ModelConfig};
-pub use load::{load, LoadOptions, LoadedModel, ModelSpec};
+pub use decoder::{DecoderLm, DecoderOptions, LoadedDecoder};
+pub use load::{load, load_any, AnyModel, LoadOptions, LoadedModel, ModelSpec};
 pub use probe::{LayerKind, Probe, ProbeInput, ProbeSet};
 pub use save::save;
 pub use weights::{HostTensor, WeightMap};

@@ -9,6 +9,8 @@
 //! * LayerNorm `y = γ ⊙ x̂ + β`: the recorded input is the *normalised* x̂, so
 //!   ∇γ f(xᵢ) = Σₜ gᵢ,ₜ ⊙ x̂ᵢ,ₜ and ∇β f(xᵢ) = Σₜ gᵢ,ₜ.
 //! * Embedding `y = E[id]`: the recorded input is the id tensor, ∇E f(xᵢ) = Σₜ gᵢ,ₜ e_{idᵢ,ₜ}ᵀ.
+//! * Decoders add [`LayerKind::LinearNoBias`] (∇W only) and [`LayerKind::RmsNorm`]
+//!   (∇γ f(xᵢ) = Σₜ gᵢ,ₜ ⊙ x̂ᵢ,ₜ, no β); see [`crate::model::decoder`].
 //!
 //! Without a probe set the forward is the plain forward: no extra tensor is created.
 //! Shapes are `[N, T, d]` throughout; layers applied to the first token only (pooler, head)
@@ -25,6 +27,19 @@ pub enum LayerKind {
     LayerNorm,
     /// `y = E[id]` (word, position or token-type table).
     Embedding,
+    /// `y = W a` without a bias (decoder projections, LM and score heads). A tied unembedding
+    /// is probed under the token embedding's name: its weight is that table, `[vocab, H]` in
+    /// PyTorch layout, and the table's gradient is the sum of both uses.
+    LinearNoBias,
+    /// `y = γ ⊙ x̂` (RMSNorm, no β), x̂ = x/√(mean x² + ε) the normalised input.
+    RmsNorm,
+}
+
+impl LayerKind {
+    /// True when the layer has a `<name>.bias` parameter (Linear, LayerNorm).
+    pub fn has_bias(self) -> bool {
+        matches!(self, LayerKind::Linear | LayerKind::LayerNorm)
+    }
 }
 
 /// What a layer received.

@@ -114,7 +114,7 @@ fn list(names: &[String]) -> String {
 
 /// How to create tensors a [`WeightMap`] lacks (instead of reporting them missing), the way
 /// Hugging Face initialises BERT: linear and embedding weights ~ N(0, σ²), biases 0, LayerNorm
-/// γ = 1 and β = 0.
+/// γ = 1 and β = 0 (also RMSNorm γ: names containing `layernorm` or ending in `norm.weight`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FreshInit {
     /// Seed; each tensor draws from its own stream seeded by (seed, name), so the values do not
@@ -136,7 +136,7 @@ impl FreshInit {
         let n: usize = shape.iter().product();
         let data = if name.ends_with(".bias") {
             vec![0.0; n]
-        } else if name.contains("LayerNorm") {
+        } else if name.contains("LayerNorm") || name.contains("layernorm") || name.ends_with("norm.weight") {
             vec![1.0; n]
         } else {
             let mut rng = ChaCha8Rng::seed_from_u64(crate::seed::derive_named(self.seed, name));
@@ -202,6 +202,19 @@ impl WeightMap {
     /// Borrow a tensor.
     pub fn get(&self, name: &str) -> Option<&HostTensor> {
         self.tensors.get(name)
+    }
+
+    /// Move every tensor of `other` into this map (a shard of a sharded checkpoint); a name
+    /// present in both keeps `other`'s tensor.
+    pub fn extend(&mut self, other: WeightMap) {
+        self.tensors.extend(other.tensors);
+        self.non_float.extend(other.non_float);
+    }
+
+    /// Rename every tensor (and skipped buffer) through `rename`, without copying data.
+    pub fn rename_all(&mut self, rename: impl Fn(&str) -> String) {
+        self.tensors = std::mem::take(&mut self.tensors).into_iter().map(|(k, v)| (rename(&k), v)).collect();
+        self.non_float = std::mem::take(&mut self.non_float).into_iter().map(|(k, v)| (rename(&k), v)).collect();
     }
 
     /// Remove and return `name`, checking its shape and values. On a problem the problem is

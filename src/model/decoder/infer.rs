@@ -1,0 +1,71 @@
+//! Batched decoder inference: encodings → readout logits (host f32), in input order, no
+//! autodiff. Examples are batched by length and padded on the right; the result does not
+//! depend on the batching (the mask and the position ids hide the padding).
+
+use burn::tensor::{Device, Tensor};
+
+use crate::error::{Error, Result};
+use crate::model::decoder::batch::DecoderBatch;
+use crate::model::decoder::lm::DecoderLm;
+use crate::model::dense::tensor_to_host;
+use crate::tokenize::{pad_batch, Encoding};
+
+/// The readout logits ([`DecoderLm::logits`]) of `encodings`, `batch_size` at a time;
+/// `progress` is called with the number of examples done after each batch.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] when an encoding does not fit the model (too long, id outside the
+/// vocabulary); [`Error::InvalidSetting`] (`batch`) when `batch_size` is 0.
+pub fn logits(
+    model: &DecoderLm,
+    encodings: &[Encoding],
+    pad_id: u32,
+    batch_size: usize,
+    device: &Device,
+    progress: impl FnMut(usize),
+) -> Result<Vec<Vec<f32>>> {
+    batched(model, encodings, pad_id, (batch_size, device), |b| model.logits(b, None), progress)
+}
+
+/// φ(x) ([`DecoderLm::features`]) of `encodings`, `[N][H]`.
+///
+/// # Errors
+/// As [`logits`].
+pub fn features(
+    model: &DecoderLm,
+    encodings: &[Encoding],
+    pad_id: u32,
+    batch_size: usize,
+    device: &Device,
+) -> Result<Vec<Vec<f32>>> {
+    batched(model, encodings, pad_id, (batch_size, device), |b| model.features(b, None), |_| {})
+}
+
+fn batched(
+    model: &DecoderLm,
+    encodings: &[Encoding],
+    pad_id: u32,
+    (batch_size, device): (usize, &Device),
+    forward: impl Fn(&DecoderBatch) -> Tensor<2>,
+    mut progress: impl FnMut(usize),
+) -> Result<Vec<Vec<f32>>> {
+    if batch_size == 0 {
+        return Err(Error::setting("batch", "must be at least 1"));
+    }
+    let mut order: Vec<usize> = (0..encodings.len()).collect();
+    order.sort_by_key(|&i| encodings[i].len());
+    let mut out = vec![Vec::new(); encodings.len()];
+    let mut done = 0;
+    for chunk in order.chunks(batch_size) {
+        let members: Vec<Encoding> = chunk.iter().map(|&i| encodings[i].clone()).collect();
+        let batch = DecoderBatch::new(&pad_batch(&members, pad_id)?, &model.config, device)?;
+        let host = tensor_to_host(forward(&batch))?;
+        let width = host.shape[1];
+        for (&i, row) in chunk.iter().zip(host.data.chunks(width)) {
+            out[i] = row.to_vec();
+        }
+        done += chunk.len();
+        progress(done);
+    }
+    Ok(out)
+}

@@ -1,0 +1,41 @@
+//! Decoder-only language models in burn 0.22: the Llama family (Llama, Mistral, Qwen2) and
+//! GPT-2, as Hugging Face `…ForCausalLM` / `GPT2LMHeadModel` and `…ForSequenceClassification`
+//! compute them in eval mode (docs/science.md "Decoders and the frozen-LLM side").
+//!
+//! * [`DecoderLm`] — embeddings, blocks ([`llama`]: RMSNorm, RoPE, grouped-query attention,
+//!   SiLU-gated MLP; [`gpt2`]: learned positions, pre-LayerNorm, fused `c_attn`, GELU-tanh,
+//!   Conv1D weights), final norm, and the head: the unembedding (`lm_head` or the tied token
+//!   embedding) or a sequence-classification `score`.
+//! * Outputs at each row's last real token, for left- and right-padded batches alike
+//!   ([`DecoderBatch`]): φ(x) ([`DecoderLm::features`]), the next-token logits
+//!   ([`DecoderLm::vocab_logits`]), the readout ([`DecoderLm::logits`]: the two label words'
+//!   logits `[z_no, z_yes]`, or the class logits) and its margin f(x) = z_yes − z_no
+//!   ([`DecoderLm::score`]), which is ⟨W_U\[yes\] − W_U\[no\], φ(x)⟩.
+//! * The forward takes the encoder's probe hook ([`crate::model::ProbeSet`]): every linear
+//!   layer, norm weight and embedding table is probed (see [`crate::model::probe`];
+//!   [`crate::model::LayerKind::LinearNoBias`] and [`crate::model::LayerKind::RmsNorm`] are
+//!   the decoders' additions).
+//! * [`load`] — a Hugging Face directory (single or sharded safetensors) or
+//!   `builtin:tiny-decoder`, with a [`prompt::PromptTokenizer`] (verbatim texts, premise/
+//!   hypothesis records through [`prompt::DEFAULT_TEMPLATE`], never truncated).
+//!
+//! Known gaps: no RoPE scaling, no sliding-window attention (longer inputs are refused), no
+//! KV cache or generation, f32 compute, prompts are never truncated.
+
+pub mod batch;
+pub mod config;
+pub mod gpt2;
+mod hf_fields;
+pub mod infer;
+pub mod linear;
+pub mod llama;
+pub mod lm;
+pub mod load;
+pub mod prompt;
+pub mod rope;
+
+pub use batch::{pad_batch_left, DecoderBatch};
+pub use config::{is_decoder_type, DecoderConfig, DecoderFamily, DecoderTask};
+pub use lm::{DecoderLm, Readout};
+pub use load::{DecoderOptions, LoadedDecoder};
+pub use prompt::{PromptTemplate, PromptTokenizer, DEFAULT_LABEL_WORDS, DEFAULT_TEMPLATE};
