@@ -214,9 +214,9 @@ fn builtin_tiny_decoder_is_seeded_and_forwards() {
         ntkgap::files::npy::read(&out).unwrap()
     };
     let (a, b, c) = (run("1", "a.npy"), run("1", "b.npy"), run("2", "c.npy"));
-    assert_eq!(a.shape, vec![2, 2]);
-    assert_eq!(a.data, b.data);
-    assert_ne!(a.data, c.data);
+    assert_eq!(a.shape(), vec![2, 2]);
+    assert_eq!(a.as_slice(), b.as_slice());
+    assert_ne!(a.as_slice(), c.as_slice());
     let spec = ModelSpec::parse("builtin:tiny-decoder").unwrap();
     let options = LoadOptions { seed: 1, head_file: None };
     let Ok(AnyModel::Decoder(loaded)) = load_any(&spec, &options, &DecoderOptions::default(), &Device::flex()) else {

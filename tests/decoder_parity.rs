@@ -188,7 +188,7 @@ fn forward_writes_label_word_logits() {
             let out = tmp.path().join(format!("{name}-{batch}.npy"));
             forward(&data().join(name), &input, &out, batch);
             let array = ntkgap::files::npy::read(&out).unwrap();
-            assert_eq!(array.shape, vec![8, 2], "{name}");
+            assert_eq!(array.shape(), vec![8, 2], "{name}");
             let want: Vec<f64> = expected["cases"]
                 .as_array()
                 .unwrap()
@@ -198,7 +198,7 @@ fn forward_writes_label_word_logits() {
                     [l[no], l[yes]]
                 })
                 .collect();
-            let got: Vec<f32> = array.data.iter().map(|&v| v as f32).collect();
+            let got: Vec<f32> = array.as_slice().iter().map(|&v| v as f32).collect();
             compare(&format!("{name} forward --batch {batch}"), &got, &want);
         }
     }
@@ -214,9 +214,9 @@ fn forward_writes_class_logits_of_sequence_classifiers() {
         let out = tmp.path().join(format!("{name}.npy"));
         forward(&data().join(name), &input, &out, "4");
         let array = ntkgap::files::npy::read(&out).unwrap();
-        assert_eq!(array.shape, vec![8, 2], "{name}");
+        assert_eq!(array.shape(), vec![8, 2], "{name}");
         let want: Vec<f64> = expected["cases"].as_array().unwrap().iter().flat_map(|c| floats(&c["logits"])).collect();
-        let got: Vec<f32> = array.data.iter().map(|&v| v as f32).collect();
+        let got: Vec<f32> = array.as_slice().iter().map(|&v| v as f32).collect();
         compare(&format!("{name} forward"), &got, &want);
     }
 }

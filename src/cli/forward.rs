@@ -122,14 +122,13 @@ fn run_decoder(args: &ForwardArgs, loaded: &LoadedDecoder, compute: &ComputeDevi
         progress.set_position(done as u64)
     })?;
     progress.finish_and_clear();
-    let width = rows.first().map_or(0, Vec::len);
-    npy::write_f32(&args.out, &[rows.len(), width], &rows.concat())?;
+    npy::write(&args.out, &rows)?;
     let mut meta = Meta::new(Some(args.seed));
     meta.add_input(&args.input)?;
     meta.set("model", &args.model.model).set("readout", &loaded.model.readout);
-    meta.set("template", decoder::DEFAULT_TEMPLATE).set("encoding", summary).set("shape", [rows.len(), width]);
+    meta.set("template", decoder::DEFAULT_TEMPLATE).set("encoding", summary).set("shape", rows.shape());
     meta.set("model_config", &loaded.model.config).set("device", compute.describe());
     meta.write(super::meta_path(&args.out))?;
-    println!("{} x {} logits -> {}", rows.len(), width, args.out.display());
+    println!("{} x {} logits -> {}", rows.nrows(), rows.ncols(), args.out.display());
     Ok(())
 }

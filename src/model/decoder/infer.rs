@@ -3,6 +3,7 @@
 //! depend on the batching (the mask and the position ids hide the padding).
 
 use burn::tensor::{Device, Tensor};
+use ndarray::Array2;
 
 use crate::error::{Error, Result};
 use crate::model::decoder::batch::DecoderBatch;
@@ -23,11 +24,11 @@ pub fn logits(
     batch_size: usize,
     device: &Device,
     progress: impl FnMut(usize),
-) -> Result<Vec<Vec<f32>>> {
+) -> Result<Array2<f32>> {
     batched(model, encodings, pad_id, (batch_size, device), |b| model.logits(b, None), progress)
 }
 
-/// φ(x) ([`DecoderLm::features`]) of `encodings`, `[N][H]`.
+/// φ(x) ([`DecoderLm::features`]) of `encodings`, `[N, H]`.
 ///
 /// # Errors
 /// As [`logits`].
@@ -37,7 +38,7 @@ pub fn features(
     pad_id: u32,
     batch_size: usize,
     device: &Device,
-) -> Result<Vec<Vec<f32>>> {
+) -> Result<Array2<f32>> {
     batched(model, encodings, pad_id, (batch_size, device), |b| model.features(b, None), |_| {})
 }
 
@@ -48,24 +49,25 @@ fn batched(
     (batch_size, device): (usize, &Device),
     forward: impl Fn(&DecoderBatch) -> Tensor<2>,
     mut progress: impl FnMut(usize),
-) -> Result<Vec<Vec<f32>>> {
+) -> Result<Array2<f32>> {
     if batch_size == 0 {
         return Err(Error::setting("batch", "must be at least 1"));
     }
     let mut order: Vec<usize> = (0..encodings.len()).collect();
     order.sort_by_key(|&i| encodings[i].len());
-    let mut out = vec![Vec::new(); encodings.len()];
+    let mut out: Option<Array2<f32>> = None;
     let mut done = 0;
     for chunk in order.chunks(batch_size) {
         let members: Vec<Encoding> = chunk.iter().map(|&i| encodings[i].clone()).collect();
         let batch = DecoderBatch::new(&pad_batch(&members, pad_id)?, &model.config, device)?;
         let host = tensor_to_host(forward(&batch))?;
         let width = host.shape[1];
+        let table = out.get_or_insert_with(|| Array2::zeros((encodings.len(), width)));
         for (&i, row) in chunk.iter().zip(host.data.chunks(width)) {
-            out[i] = row.to_vec();
+            table.row_mut(i).assign(&ndarray::ArrayView1::from(row));
         }
         done += chunk.len();
         progress(done);
     }
-    Ok(out)
+    Ok(out.unwrap_or_else(|| Array2::zeros((0, 0))))
 }
