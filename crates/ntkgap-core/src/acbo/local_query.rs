@@ -314,7 +314,7 @@ mod tests {
             assert!(!enc.ids.contains(&unk), "{text}: {:?}", tok.tokens(&enc.ids));
             assert!(enc.len() <= 24, "{text}: {} tokens", enc.len());
         }
-        assert_eq!(local_query_text(3, 0, 2, 3.14), "When we intervene on Z, the effect on X is 3. Does X change?");
+        assert_eq!(local_query_text(3, 0, 2, 3.25), "When we intervene on Z, the effect on X is 3. Does X change?");
     }
 
     #[test]

@@ -48,6 +48,9 @@ impl Calibration {
     }
 }
 
+/// Builds the oracle of one calibration system from its parent bitsets and a seed.
+pub type BuildOracle<'a, 'b> = &'b dyn Fn(&[u64], u64) -> Result<Box<dyn Oracle + 'a>>;
+
 /// Measure an oracle's error rates: for each system (parent bitsets) `build(parents, seed +
 /// index)` makes an oracle on it, every set-valued query is asked once, and the oracle's own
 /// tallies ([`Oracle::measured_errors`]) are summed.
@@ -58,7 +61,7 @@ impl Calibration {
 pub fn calibrate<'a>(
     systems: &[Vec<u64>],
     seed: u64,
-    build: &dyn Fn(&[u64], u64) -> Result<Box<dyn Oracle + 'a>>,
+    build: BuildOracle<'a, '_>,
 ) -> Result<Calibration> {
     if systems.is_empty() {
         return Err(Error::invalid("calibration", "needs at least one system"));
