@@ -240,7 +240,7 @@ fn breakdown_directory_sums_to_k() {
     let (a, _) = write_inputs(tmp.path());
     let (k_path, dir) = (tmp.path().join("K.npy"), tmp.path().join("parts/deep"));
     let k = gram(&["gram", "--model", "builtin:tiny", "--input", s(&a), "--out", s(&k_path), "--breakdown", s(&dir)]);
-    let mut sum = vec![0.0; 9];
+    let mut sum = [0.0; 9];
     let mut files = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let p = entry.unwrap().path();

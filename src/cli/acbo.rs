@@ -202,7 +202,7 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
     let (records, items) = read_items(&args, &settings)?;
     let out_dir = crate::files::OutputDir::create(&args.out)?;
     if let Some((_, compute)) = &loaded {
-        crate::cli::model_args::announce(&compute);
+        crate::cli::model_args::announce(compute);
     }
     let mut sizes: Vec<usize> = items.iter().map(|i| i.n).collect();
     sizes.sort_unstable();
@@ -265,7 +265,7 @@ fn write_outputs(
     meta.set("settings", settings).set("calibration", calibration).set("records", records);
     if let OracleSpec::Model { dir } = &settings.oracle {
         for file in ["config.json", "model.safetensors", "tokenizer.json"] {
-            meta.add_input(&dir.join(file))?;
+            meta.add_input(dir.join(file))?;
         }
         meta.set("local_samples", args.local_samples).set("direct_inputs_truncated", direct_truncated);
     }

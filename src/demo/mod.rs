@@ -187,8 +187,8 @@ pub fn run(config: &DemoConfig, out: &Path, fresh: bool, reporter: &dyn Reporter
     let cache = StageCache::new(out, fresh);
     let keys = keys(config)?;
     let mut stages = Vec::new();
-    for k in 0..5 {
-        stages.push(run_one(k, &cache, &keys[k], reporter, |dir| stage_body(k, config, &cache, reporter, dir))?);
+    for (k, key) in keys.iter().enumerate().take(5) {
+        stages.push(run_one(k, &cache, key, reporter, |dir| stage_body(k, config, &cache, reporter, dir))?);
     }
     let summary = DemoSummary::read(out, config)?;
     let charts = |dir: &Path| {

@@ -267,7 +267,7 @@ impl Contraction<'_> {
             if row_cache.as_ref().is_none_or(|(t, _)| *t != task.row_tile) {
                 row_cache = Some((task.row_tile, load(&self.left, lg.local(task.row_tile))?));
             }
-            let x = virtual_part(&row_cache.as_ref().map(|c| &c.1).expect("row tile loaded"), vs, task.v, d_in, d_out);
+            let x = virtual_part(row_cache.as_ref().map(|c| &c.1).expect("row tile loaded"), vs, task.v, d_in, d_out);
             let y = if task.diagonal {
                 None
             } else {

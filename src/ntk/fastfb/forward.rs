@@ -43,10 +43,10 @@ impl Packed {
         let positions = position_ids(&padded, &model.config)?;
         let mut offsets = vec![0];
         let mut ids: [Vec<u32>; 3] = Default::default();
-        for p in 0..padded.batch_size * padded.seq_len {
+        for (p, &position) in positions.iter().enumerate().take(padded.batch_size * padded.seq_len) {
             if padded.attention_mask[p] != 0 {
                 ids[0].push(padded.ids[p]);
-                ids[1].push(positions[p]);
+                ids[1].push(position);
                 ids[2].push(padded.token_type_ids[p]);
             }
             if (p + 1) % padded.seq_len == 0 {

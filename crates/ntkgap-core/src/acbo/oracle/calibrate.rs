@@ -58,11 +58,7 @@ pub type BuildOracle<'a, 'b> = &'b dyn Fn(&[u64], u64) -> Result<Box<dyn Oracle 
 /// # Errors
 /// [`Error::InvalidArgument`] if `systems` is empty or an oracle does not know its truth;
 /// whatever `build` or an answer fails with.
-pub fn calibrate<'a>(
-    systems: &[Vec<u64>],
-    seed: u64,
-    build: BuildOracle<'a, '_>,
-) -> Result<Calibration> {
+pub fn calibrate<'a>(systems: &[Vec<u64>], seed: u64, build: BuildOracle<'a, '_>) -> Result<Calibration> {
     if systems.is_empty() {
         return Err(Error::invalid("calibration", "needs at least one system"));
     }
