@@ -217,7 +217,7 @@ pub struct ItemResult {
 ///
 /// # Errors
 /// Candidate or oracle failures; [`Error::InvalidArgument`] for a model oracle without factory.
-pub fn run_item(
+pub(crate) fn run_item(
     item: &EvalItem,
     trial: usize,
     settings: &EvalSettings,

@@ -109,7 +109,7 @@ pub fn descendant_sets(parents: &[u64]) -> Result<Vec<u64>> {
 ///
 /// # Errors
 /// [`Error::Graph`] on a cycle or an out-of-range parent.
-pub fn topological_order(parents: &[u64]) -> Result<Vec<usize>> {
+pub(crate) fn topological_order(parents: &[u64]) -> Result<Vec<usize>> {
     let n = parents.len();
     if n == 0 || n > 64 || (n < 64 && parents.iter().any(|&p| p >> n != 0)) {
         return Err(Error::Graph(format!("parent sets for {n} nodes are out of range")));

@@ -72,7 +72,7 @@ pub struct Choice {
 /// Choose the next query (`hypothesis[c]`: whether h holds in candidate c), or `None` when no query has positive EIG (the candidates with
 /// positive posterior mass agree on every answer) — then asking is pointless for every strategy.
 /// `asked` is the number of queries asked so far (round-robin position).
-pub fn choose(
+pub(crate) fn choose(
     selection: Selection,
     queries: &[Query],
     posterior: &Posterior,

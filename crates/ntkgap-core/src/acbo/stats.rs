@@ -7,7 +7,7 @@
 pub use crate::numeric::standard_normal;
 
 /// ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error < 1e-13).
-pub fn ln_gamma(x: f64) -> f64 {
+pub(crate) fn ln_gamma(x: f64) -> f64 {
     const G: f64 = 7.0;
     const COEF: [f64; 9] = [
         0.999_999_999_999_809_9,
@@ -34,7 +34,7 @@ pub fn ln_gamma(x: f64) -> f64 {
 }
 
 /// Regularized incomplete beta I_x(a, b), for a, b > 0 and x in [0, 1].
-pub fn regularized_incomplete_beta(x: f64, a: f64, b: f64) -> f64 {
+pub(crate) fn regularized_incomplete_beta(x: f64, a: f64, b: f64) -> f64 {
     if x <= 0.0 {
         return 0.0;
     }
@@ -128,7 +128,7 @@ pub fn welch_t_test(a: SampleSummary, b: SampleSummary) -> f64 {
 }
 
 /// Probability mass function of Binomial(n, p) as a vector of length n + 1.
-pub fn binomial_pmf(n: u64, p: f64) -> Vec<f64> {
+pub(crate) fn binomial_pmf(n: u64, p: f64) -> Vec<f64> {
     let n_us = n as usize;
     if p <= 0.0 {
         let mut v = vec![0.0; n_us + 1];

@@ -111,7 +111,7 @@ pub fn agreement(actual: &[f64], linear: &[f64]) -> Result<Agreement> {
 }
 
 /// Pearson correlation; NaN when either sequence is constant.
-pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
+pub(crate) fn pearson(x: &[f64], y: &[f64]) -> f64 {
     let n = x.len() as f64;
     let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);

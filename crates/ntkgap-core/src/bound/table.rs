@@ -79,7 +79,7 @@ pub struct PairRow {
 }
 
 /// The columns of the model-driven mode; the linearized columns only when `linearized`.
-pub fn csv_header(linearized: bool) -> Vec<&'static str> {
+pub(crate) fn csv_header(linearized: bool) -> Vec<&'static str> {
     let mut h: Vec<&str> = GRAM_CSV_HEADER.split(',').collect();
     h.extend([
         "id_a",
@@ -109,7 +109,7 @@ pub fn csv_header(linearized: bool) -> Vec<&'static str> {
 }
 
 /// The 15 `--gram` columns of one report.
-pub fn gram_csv_fields(r: &PairReport) -> Vec<String> {
+pub(crate) fn gram_csv_fields(r: &PairReport) -> Vec<String> {
     let numbers = [r.gap, r.delta, r.a, r.b, r.published_bound, r.corrected_bound];
     let mut fields = vec![r.i.to_string(), r.j.to_string()];
     fields.extend(numbers.iter().map(f64::to_string));

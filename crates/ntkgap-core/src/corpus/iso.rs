@@ -173,7 +173,7 @@ fn map_bits(bits: u8, perm: &[usize]) -> u8 {
 ///
 /// # Errors
 /// [`Error::Graph`] when `perm` is not a permutation of the DAG's nodes.
-pub fn relabel_dag(dag: &Dag, perm: &[usize]) -> Result<Dag> {
+pub(crate) fn relabel_dag(dag: &Dag, perm: &[usize]) -> Result<Dag> {
     let n = dag.n();
     if perm.len() != n || perm.iter().collect::<HashSet<_>>().len() != n || perm.iter().any(|&p| p >= n) {
         return Err(Error::Graph(format!("{perm:?} is not a permutation of {n} nodes")));
@@ -224,7 +224,7 @@ pub fn iso_classes(n: usize) -> Result<Vec<IsoClass>> {
 }
 
 /// Every permutation of 0..n in lexicographic order.
-pub fn all_permutations(n: usize) -> Vec<Vec<usize>> {
+pub(crate) fn all_permutations(n: usize) -> Vec<Vec<usize>> {
     let mut perm: Vec<usize> = (0..n).collect();
     let mut out = vec![perm.clone()];
     loop {
@@ -238,7 +238,7 @@ pub fn all_permutations(n: usize) -> Vec<Vec<usize>> {
 
 /// Indices into `perms` of the relabellings that give the distinct labelled MECs of `pattern`'s
 /// class (the first permutation producing each one), so the orbit size is the result's length.
-pub fn orbit(pattern: &MecPattern, perms: &[Vec<usize>]) -> Vec<u32> {
+pub(crate) fn orbit(pattern: &MecPattern, perms: &[Vec<usize>]) -> Vec<u32> {
     let mut seen = HashSet::new();
     perms.iter().enumerate().filter(|(_, p)| seen.insert(pattern.permuted(p).code())).map(|(k, _)| k as u32).collect()
 }

@@ -45,7 +45,7 @@ pub fn variable_index(name: &str, n: usize) -> Option<usize> {
 }
 
 /// Join items as the original does: `A`, `A and B`, `A, B and C`.
-pub fn join_list<S: AsRef<str>>(items: &[S]) -> String {
+pub(crate) fn join_list<S: AsRef<str>>(items: &[S]) -> String {
     match items {
         [] => String::new(),
         [only] => only.as_ref().to_string(),
@@ -58,7 +58,7 @@ pub fn join_list<S: AsRef<str>>(items: &[S]) -> String {
 
 /// Split a list written by [`join_list`] back into its items (`"A, B and C"` → `[A, B, C]`).
 /// Items must not themselves contain `", "` or `" and "` (variable names never do).
-pub fn split_list(text: &str) -> Vec<&str> {
+pub(crate) fn split_list(text: &str) -> Vec<&str> {
     match text.rsplit_once(" and ") {
         None => vec![text],
         Some((head, last)) => {

@@ -76,7 +76,7 @@ pub struct Premise {
 }
 
 /// Compare two conditioning sets as the original does: ascending index lists, lexicographically.
-pub fn cmp_conditioning_sets(a: u64, b: u64) -> Ordering {
+pub(crate) fn cmp_conditioning_sets(a: u64, b: u64) -> Ordering {
     let (mut a, mut b) = (a, b);
     loop {
         match (a == 0, b == 0) {

@@ -75,12 +75,12 @@ pub fn overlap_encodings(a: &Encoding, b: &Encoding) -> Overlap {
 }
 
 /// Shared-token fraction I / max(|a|, |b|) of two **sorted** id sequences (cheap ranking key).
-pub fn shared_fraction_sorted(sorted_a: &[u32], sorted_b: &[u32]) -> f64 {
+pub(crate) fn shared_fraction_sorted(sorted_a: &[u32], sorted_b: &[u32]) -> f64 {
     ratio_or(multiset_intersection(sorted_a, sorted_b), sorted_a.len().max(sorted_b.len()), 1.0)
 }
 
 /// Size of the multiset intersection of two **sorted** sequences.
-pub fn multiset_intersection(sorted_a: &[u32], sorted_b: &[u32]) -> usize {
+pub(crate) fn multiset_intersection(sorted_a: &[u32], sorted_b: &[u32]) -> usize {
     let (mut i, mut j, mut shared) = (0, 0, 0);
     while i < sorted_a.len() && j < sorted_b.len() {
         match sorted_a[i].cmp(&sorted_b[j]) {

@@ -34,7 +34,7 @@ fn missing_factory(spec: &OracleSpec) -> Error {
 /// # Errors
 /// [`Error::Graph`] on invalid parent sets; [`Error::InvalidArgument`] for `model:` without a
 /// factory; whatever the factory fails with.
-pub fn build_oracle<'a>(
+pub(crate) fn build_oracle<'a>(
     spec: &OracleSpec,
     parents: &[u64],
     model: ErrorModel,
