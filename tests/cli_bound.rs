@@ -26,8 +26,11 @@ fn counterexample_through_the_cli() {
     let lines: Vec<&str> = csv.lines().collect();
     assert!(lines[0]
         .starts_with("i,j,gap,delta,a,b,published_bound,corrected_bound,published_violated,corrected_violated,"));
-    assert_eq!(lines[0].split(',').count(), 15);
+    assert_eq!(lines[0].split(',').count(), 16);
+    assert!(lines[0].ends_with(",b_min"), "{}", lines[0]);
     let row: Vec<&str> = lines[1].split(',').collect();
+    // B_min = 1/d = 2: no linear predictor with ‖w‖ < 2 separates φ₊ = 1 from φ₋ = ½ by a margin of 1.
+    assert!((row[15].parse::<f64>().unwrap() - 2.0).abs() < 1e-12, "{}", lines[1]);
     assert_eq!(&row[..4], ["0", "1", "0.5", "0"]);
     assert_eq!(row[6].parse::<f64>().unwrap(), 0.0);
     assert!((row[7].parse::<f64>().unwrap() - 0.5).abs() < 1e-12);

@@ -108,7 +108,7 @@ fn run_gram(args: &BoundArgs, gram_path: &Path) -> anyhow::Result<()> {
     let out = dir.keep();
     for r in reports.iter().take(20) {
         println!(
-            "pair ({}, {}): gap {:.6}  delta {:.6}  published {:.6}{}  corrected {:.6}{}",
+            "pair ({}, {}): gap {:.6}  delta {:.6}  published {:.6}{}  corrected {:.6}{}  b_min {:.6}",
             r.i,
             r.j,
             r.gap,
@@ -116,7 +116,8 @@ fn run_gram(args: &BoundArgs, gram_path: &Path) -> anyhow::Result<()> {
             r.published_bound,
             if r.published_violated { " VIOLATED" } else { "" },
             r.corrected_bound,
-            if r.corrected_violated { " VIOLATED" } else { "" }
+            if r.corrected_violated { " VIOLATED" } else { "" },
+            r.b_min
         );
     }
     println!(

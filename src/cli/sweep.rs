@@ -96,6 +96,7 @@ fn table_csv(results: &[SizeResult]) -> String {
         "kernel_drift",
         "linearization_relative_error",
         "linearized_corrected_violations",
+        "median_b_min",
     ]);
     for r in results {
         let Some(a) = &r.analysis else { continue };
@@ -115,6 +116,7 @@ fn table_csv(results: &[SizeResult]) -> String {
         fields.push(optional(net.map(|n| n.diagnostics.kernel_drift)));
         fields.push(optional(net.map(|n| n.diagnostics.linearization.relative_error)));
         fields.push(optional(net.map(|n| n.linearized_corrected_violations)));
+        fields.push(g.median_b_min.to_string());
         table.row(&fields);
     }
     table.into_string()
@@ -137,6 +139,8 @@ fn write_outputs(
     charts::delta_vs_n(groups).save(dir.path().join("delta_vs_n"))?;
     charts::gap_vs_overlap(rows, name).save(dir.path().join("gap_vs_overlap"))?;
     charts::violations_vs_n(groups, name).save(dir.path().join("violations_vs_n"))?;
+    let kernel = if name == "network" { "eNTK at θ₀ (--init)" } else { "eNTK of --model" };
+    charts::b_min_vs_n(groups, kernel, name).save(dir.path().join("b_min_vs_n"))?;
     meta.write(dir.path().join("meta.json"))?;
     Ok(dir.keep())
 }

@@ -67,6 +67,24 @@ pub fn delta_vs_n(groups: &[GroupSummary]) -> Chart {
     }
 }
 
+/// The norm needed to separate (docs/science.md "The norm needed to separate"): the median B_min
+/// = 1/d_K per n (log y) beside the B the predictor actually has (its weight-norm bound). A
+/// growing B_min is the paper's "representations must grow unboundedly", as a measured curve.
+pub fn b_min_vs_n(groups: &[GroupSummary], kernel: &str, predictor: &str) -> Chart {
+    Chart {
+        title: format!("Norm needed to separate near misses by a margin of 1, {kernel}"),
+        x_label: "number of variables n".into(),
+        y_label: "‖w‖ (log)".into(),
+        series: vec![
+            Series::new("median B_min = 1/d_K", per_n(groups, |g| g.median_b_min), SeriesStyle::LinePoints),
+            Series::new(format!("B of the {predictor}"), per_n(groups, |g| g.weight_norm_bound), SeriesStyle::Dashed),
+        ],
+        log_y: true,
+        x_integer: true,
+        ..Default::default()
+    }
+}
+
 /// Violation rates of the published and the corrected bound per n.
 pub fn violations_vs_n(groups: &[GroupSummary], predictor: &str) -> Chart {
     let mut series = vec![

@@ -106,3 +106,37 @@ fn equal_norm_features_make_published_equal_corrected() {
         assert_eq!(summary.corrected_violations, 0);
     }
 }
+
+#[test]
+fn b_min_is_one_over_the_kernel_distance_on_the_counterexample() {
+    // φ₊ = 1, φ₋ = ½: d = ½, so no linear predictor with ‖w‖ < 2 separates the pair by a margin of 1.
+    let k = [1.0, 0.5, 0.5, 0.25];
+    let view = ArrayView2::from_shape((2, 2), &k[..]).unwrap();
+    let (reports, _) = analyse(view, ArrayView1::from(&[1.0, 0.5][..]), &[(0, 1)], 1.0).unwrap();
+    assert!((reports[0].b_min - 2.0).abs() < 1e-12, "{}", reports[0].b_min);
+    // Identical inputs: no norm separates them.
+    let same = [1.0, 1.0, 1.0, 1.0];
+    let view = ArrayView2::from_shape((2, 2), &same[..]).unwrap();
+    let (reports, _) = analyse(view, ArrayView1::from(&[0.3, 0.3][..]), &[(0, 1)], 1.0).unwrap();
+    assert_eq!(reports[0].b_min, f64::INFINITY);
+}
+
+#[test]
+fn no_predictor_below_b_min_separates_a_pair_by_one_on_random_kernels() {
+    let mut rng = ChaCha8Rng::seed_from_u64(19);
+    for trial in 0..200 {
+        let (n, p) = (2 + trial % 4, 1 + trial % 5);
+        let phi: Vec<Vec<f64>> = (0..n).map(|_| random_vec(&mut rng, p)).collect();
+        let w = random_vec(&mut rng, p);
+        let (k, s) = kernel_predictor(&phi, &w);
+        let view = ArrayView2::from_shape((n, n), &k[..]).unwrap();
+        let (reports, _) = analyse(view, ArrayView1::from(&s[..]), &all_pairs(n), norm(&w)).unwrap();
+        for r in &reports {
+            assert!((r.b_min * r.distance - 1.0).abs() < 1e-9, "trial {trial}: b_min = 1/d");
+            // |gap| ≤ ‖w‖·d, so a gap of at least 1 needs ‖w‖ ≥ 1/d = b_min.
+            if r.gap.abs() >= 1.0 {
+                assert!(norm(&w) >= r.b_min * (1.0 - 1e-12), "trial {trial}: ‖w‖ {} < b_min {}", norm(&w), r.b_min);
+            }
+        }
+    }
+}

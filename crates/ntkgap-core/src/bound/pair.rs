@@ -43,6 +43,40 @@ pub struct PairReport {
     pub kappa: f64,
     /// B, the weight-norm bound.
     pub weight_norm_bound: f64,
+    /// B_min = γ / d with margin γ = 1: by the corrected bound, the smallest ‖w‖ with which *any*
+    /// linear predictor on these features separates the pair by a margin of 1 (docs/science.md
+    /// "The norm needed to separate"); +∞ when d = 0 (written as `inf` in CSV, `null` in JSON).
+    #[serde(with = "infinite_as_null")]
+    pub b_min: f64,
+}
+
+/// The margin γ that [`PairReport::b_min`] is computed for.
+pub const SEPARATION_MARGIN: f64 = 1.0;
+
+/// B_min = γ / d for a kernel distance `distance` (+∞ when d = 0).
+pub fn separating_norm(distance: f64) -> f64 {
+    if distance > 0.0 {
+        SEPARATION_MARGIN / distance
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// Serde for a float that may be +∞: JSON has no infinity, so it travels as `null`.
+pub(crate) mod infinite_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if value.is_finite() {
+            s.serialize_f64(*value)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
+    }
 }
 
 /// True when `gap_abs` exceeds `bound` beyond the documented tolerance.
@@ -95,6 +129,7 @@ pub fn pair_report(
         cauchy_schwarz: weight_norm_bound * distance,
         kappa,
         weight_norm_bound,
+        b_min: separating_norm(distance),
     }
 }
 

@@ -21,7 +21,7 @@ use crate::tokenize::Overlap;
 /// The columns of `--gram` mode, in order (also the first columns of the model-driven CSV).
 pub const GRAM_CSV_HEADER: &str =
     "i,j,gap,delta,a,b,published_bound,corrected_bound,published_violated,corrected_violated,\
-rho,distance,cauchy_schwarz,kappa,weight_norm_bound";
+rho,distance,cauchy_schwarz,kappa,weight_norm_bound,b_min";
 
 /// What a pair is, independent of any kernel.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -114,7 +114,9 @@ pub(crate) fn gram_csv_fields(r: &PairReport) -> Vec<String> {
     let mut fields = vec![r.i.to_string(), r.j.to_string()];
     fields.extend(numbers.iter().map(f64::to_string));
     fields.extend([r.published_violated.to_string(), r.corrected_violated.to_string()]);
-    fields.extend([r.rho, r.distance, r.cauchy_schwarz, r.kappa, r.weight_norm_bound].iter().map(f64::to_string));
+    fields.extend(
+        [r.rho, r.distance, r.cauchy_schwarz, r.kappa, r.weight_norm_bound, r.b_min].iter().map(f64::to_string),
+    );
     fields
 }
 
@@ -191,6 +193,10 @@ pub struct GroupSummary {
     pub weight_norm_bound: f64,
     /// Mean κ over the group's pairs.
     pub kappa: f64,
+    /// Median B_min = 1/d over the group's pairs (+∞ when more than half have d = 0): the norm a
+    /// linear predictor on these features needs to separate a typical pair by a margin of 1.
+    #[serde(with = "crate::bound::pair::infinite_as_null")]
+    pub median_b_min: f64,
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
@@ -248,6 +254,7 @@ pub fn summarize(n_vars: Option<usize>, rows: &[&PairRow]) -> GroupSummary {
         ordered_fraction: rate(count(&|r| r.report.gap > 0.0)),
         weight_norm_bound: m(&|r| r.report.weight_norm_bound),
         kappa: m(&|r| r.report.kappa),
+        median_b_min: median(rows.iter().map(|r| r.report.b_min).collect()),
     }
 }
 
@@ -263,17 +270,17 @@ pub fn by_n_vars(rows: &[PairRow]) -> Vec<GroupSummary> {
 /// The overlap-versus-gap table printed by `sweep` and `bound --model`, one line per group.
 pub fn render_table(groups: &[GroupSummary]) -> String {
     let mut out = String::from(
-        "n_vars  pairs  shared  differ  mean_delta  median_delta       |gap|  published  corrected  pub_viol  cor_viol  |model_gap|\n",
+        "n_vars  pairs  shared  differ  mean_delta  median_delta       |gap|  published  corrected  pub_viol  cor_viol  |model_gap|      b_min\n",
     );
     for g in groups {
         let n = g.n_vars.map_or("-".to_string(), |n| n.to_string());
         let _ =
             writeln!(
             out,
-            "{n:>6} {:>6} {:>7.4} {:>7.1} {:>11.3e} {:>13.3e} {:>11.3e} {:>10.3e} {:>10.3e} {:>9.3} {:>9.3} {:>12.3e}",
+            "{n:>6} {:>6} {:>7.4} {:>7.1} {:>11.3e} {:>13.3e} {:>11.3e} {:>10.3e} {:>10.3e} {:>9.3} {:>9.3} {:>12.3e} {:>10.3e}",
             g.pairs, g.mean_shared_fraction, g.mean_differing_tokens, g.mean_delta, g.median_delta, g.mean_abs_gap,
             g.mean_published_bound, g.mean_corrected_bound, g.published_violation_rate, g.corrected_violation_rate,
-            g.mean_abs_model_gap
+            g.mean_abs_model_gap, g.median_b_min
         );
     }
     out
