@@ -75,6 +75,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         run.stages.len(),
         started.elapsed().as_secs_f64()
     );
+    let peaks: Vec<String> = run
+        .peaks
+        .iter()
+        .filter_map(|(name, peak)| peak.map(|p| format!("{name} {}", crate::files::memory::format_bytes(p))))
+        .collect();
+    if !peaks.is_empty() {
+        eprintln!("peak RSS by stage: {}", peaks.join(", "));
+    }
     println!("report: {}", run.out.join("index.html").display());
     Ok(())
 }

@@ -37,6 +37,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::error::{Error, Result};
+use crate::files::memory::{format_bytes, peak_rss_bytes, reset_peak_rss};
 use crate::files::{Meta, OutputDir};
 
 pub use cache::{StageCache, StageKey, StageStatus};
@@ -71,6 +72,9 @@ pub const STAGES: [&str; 6] = ["data", "train", "eval", "kernel", "acbo", "img"]
 pub struct DemoRun {
     /// (stage, ran or cached).
     pub stages: Vec<(String, StageStatus)>,
+    /// Peak resident set size of each stage that ran (bytes; `None` where the system cannot
+    /// measure a stage's own peak), in stage order.
+    pub peaks: Vec<(String, Option<u64>)>,
     /// Every number of the report.
     pub summary: DemoSummary,
     /// The output folder.
@@ -164,16 +168,19 @@ fn run_one(
     key: &StageKey,
     reporter: &dyn Reporter,
     body: impl FnOnce(&Path) -> Result<()>,
-) -> Result<(String, StageStatus)> {
+) -> Result<(String, StageStatus, Option<u64>)> {
     let name = STAGES[k];
     let started = Instant::now();
     let cached = cache.is_current(name, key);
     reporter.line(&format!("[{}/6] {name}{}", k + 1, if cached { ": cached" } else { "" }));
+    let measurable = reset_peak_rss();
     let status = cache.run(name, key, body)?;
+    let peak = if measurable { peak_rss_bytes() } else { None };
     if status == StageStatus::Ran {
-        reporter.line(&format!("      {name} done in {:.0} s", started.elapsed().as_secs_f64()));
+        let peak_text = peak.map_or_else(String::new, |p| format!(", peak RSS {}", format_bytes(p)));
+        reporter.line(&format!("      {name} done in {:.0} s{peak_text}", started.elapsed().as_secs_f64()));
     }
-    Ok((name.to_string(), status))
+    Ok((name.to_string(), status, peak))
 }
 
 /// Run (or reuse) every stage into `out` and render the report.
@@ -186,19 +193,25 @@ pub fn run(config: &DemoConfig, out: &Path, fresh: bool, reporter: &dyn Reporter
     let out_dir = OutputDir::create(out)?;
     let cache = StageCache::new(out, fresh);
     let keys = keys(config)?;
-    let mut stages = Vec::new();
+    let mut ran = Vec::new();
     for (k, key) in keys.iter().enumerate().take(5) {
-        stages.push(run_one(k, &cache, key, reporter, |dir| stage_body(k, config, &cache, reporter, dir))?);
+        ran.push(run_one(k, &cache, key, reporter, |dir| stage_body(k, config, &cache, reporter, dir))?);
     }
     let summary = DemoSummary::read(out, config)?;
     let charts = |dir: &Path| {
         charts::write_all(&summary, dir)?;
         stage_meta(dir, config, "img", &[])
     };
-    stages.push(run_one(5, &cache, &keys[5], reporter, charts)?);
+    ran.push(run_one(5, &cache, &keys[5], reporter, charts)?);
     page::write(out, &summary)?;
     out_dir.keep();
-    Ok(DemoRun { stages, summary, out: out.to_path_buf() })
+    let stages = ran.iter().map(|(name, status, _)| (name.clone(), *status)).collect();
+    let peaks = ran
+        .into_iter()
+        .filter(|(_, status, _)| *status == StageStatus::Ran)
+        .map(|(name, _, peak)| (name, peak))
+        .collect();
+    Ok(DemoRun { stages, peaks, summary, out: out.to_path_buf() })
 }
 
 /// Refuse an `--out` that cannot be the demo's folder before any work.

@@ -28,6 +28,32 @@ pub fn format_bytes(bytes: u64) -> String {
     }
 }
 
+/// Reset this process's peak resident set size to its current size (Linux: `5` written to
+/// `/proc/self/clear_refs`), so that [`peak_rss_bytes`] afterwards is the peak of what follows
+/// (a stage of a longer run). False where the system does not support it; the peak then stays
+/// the process's.
+pub fn reset_peak_rss() -> bool {
+    release_free_memory();
+    std::fs::write("/proc/self/clear_refs", b"5").is_ok()
+}
+
+/// Hand the allocator's free pages back to the system (glibc `malloc_trim`), so that the resident
+/// size — and a peak measured after [`reset_peak_rss`] — reflects what the process still holds
+/// rather than what an earlier stage freed. A no-op elsewhere.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: glibc's `malloc_trim` takes a byte count, touches only the allocator's own free
+        // lists (under its locks) and is safe to call from any thread at any time.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
 /// Parse a byte count: a number with an optional binary suffix `K`, `M`, `G` (KiB, MiB, GiB;
 /// also `KiB`, `MB`, … — all binary).
 ///
@@ -62,6 +88,17 @@ mod tests {
         assert_eq!(vm_hwm("Name:\tx\n"), None);
         if cfg!(target_os = "linux") {
             assert!(peak_rss_bytes().is_some_and(|b| b > 0));
+            // After a reset the peak is what the process holds now, not its earlier high.
+            let big = vec![1u8; 64 << 20];
+            std::hint::black_box(&big);
+            drop(big);
+            if reset_peak_rss() {
+                let after = peak_rss_bytes().unwrap();
+                let status = std::fs::read_to_string("/proc/self/status").unwrap();
+                let rss = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+                let rss: u64 = rss.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024;
+                assert!(after <= rss + (8 << 20), "peak {after} after a reset, rss {rss}");
+            }
         }
         assert_eq!(parse_bytes("3G"), Ok(3 << 30));
         assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
