@@ -213,7 +213,11 @@ fn tiny_ggufs_load_as_their_safetensors_twins() {
         let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
         assert!(f64::from(worst) < bound, "{gguf}: max |Δ| = {worst} vs the safetensors model");
         eprintln!("{gguf}: max |Δ label logit| vs {dir} = {worst:.2e}");
-        assert!(from_gguf.notes.iter().any(|n| n.contains("dequantized") && n.contains("Q8_0")), "{:?}", from_gguf.notes);
+        assert!(
+            from_gguf.notes.iter().any(|n| n.contains("dequantized") && n.contains("Q8_0")),
+            "{:?}",
+            from_gguf.notes
+        );
     }
     // qwen2_tiny.gguf carries no tokenizer: refused in one line naming the file and the key.
     let e = load_gguf(&gguf_fixture("qwen2_tiny.gguf"), &DecoderOptions::default(), &device).err().unwrap().to_string();

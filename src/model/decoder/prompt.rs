@@ -64,10 +64,7 @@ impl PromptTemplate {
     /// [`Error::InvalidSetting`] (`template`) when `{hypothesis}` is missing.
     pub fn new(text: &str) -> Result<Self> {
         if !text.contains("{hypothesis}") {
-            return Err(Error::setting(
-                "template",
-                format!("{} has no {{hypothesis}} placeholder", abbreviate(text)),
-            ));
+            return Err(Error::setting("template", format!("{} has no {{hypothesis}} placeholder", abbreviate(text))));
         }
         Ok(Self { text: text.to_string() })
     }
