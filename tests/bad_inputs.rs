@@ -522,3 +522,82 @@ fn npy_not_square_not_finite_or_not_float() {
     let int = case.file("int.npy", npy_bytes("<i4", &[2, 2], &ints));
     run(&int, "unsupported dtype");
 }
+
+/// A GGUF model cut, with a wrong magic, version, tensor type or key, or data past its end:
+/// `forward`, `eval` and `train` refuse it before anything is written.
+#[test]
+fn gguf_truncated_bad_magic_version_type_data_past_the_end_missing_key() {
+    use crate::decoder_gguf::{replace_once, tensor_type_offset, tiny_gguf_bytes};
+    let c = Case::new();
+    let input = c.file("in.jsonl", "{\"text\": \"Does Z cause Y? Answer:\", \"label\": 1}\n");
+    let good = tiny_gguf_bytes();
+    let mut magic = good.clone();
+    magic[..4].copy_from_slice(b"GGUX");
+    let mut version = good.clone();
+    version[4..8].copy_from_slice(&1u32.to_le_bytes());
+    let mut ty = good.clone();
+    let at = tensor_type_offset(&ty, "token_embd.weight");
+    ty[at..at + 4].copy_from_slice(&99u32.to_le_bytes());
+    let mut key = good.clone();
+    replace_once(&mut key, "llama.block_count", "llama.xlock_count");
+    let cases = [
+        ("trunc.gguf", good[..200].to_vec(), "truncated or corrupt file"),
+        ("magic.gguf", magic, "not a GGUF file"),
+        ("version.gguf", version, "unsupported GGUF version 1"),
+        ("type.gguf", ty, "tensor token_embd.weight has unknown ggml type id 99"),
+        ("past.gguf", good[..good.len() - 100].to_vec(), "runs past the end of the file"),
+        ("key.gguf", key, "metadata key llama.block_count is missing"),
+    ];
+    for (name, bytes, problem) in cases {
+        let model = c.file(name, bytes);
+        c.refuses(&["forward", "--model", &model, "--input", &input, "--out", &c.out("l.npy")], name, problem);
+    }
+    let trunc = c.out("trunc.gguf");
+    c.refuses(&["eval", "--model", &trunc, "--data", &input, "--out", &c.out("e.json")], "trunc.gguf", "truncated");
+    c.refuses(&["train", "--model", &trunc, "--data", &input, "--out", &c.out("run")], "trunc.gguf", "truncated");
+    let nope = c.out("nope.gguf");
+    c.refuses(&["forward", "--model", &nope, "--input", &input, "--out", &c.out("l.npy")], "nope.gguf", "No such file");
+}
+
+/// Decoder prompting: a template without `{hypothesis}`, `--chat` without a chat template, label
+/// words that are not one token each, decoder flags on an encoder, and prompts longer than the
+/// context (counted, never truncated).
+#[test]
+fn decoder_prompting_flags_and_prompts_beyond_the_context() {
+    let c = Case::new();
+    let llama = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/decoders/llama_tiny");
+    let llama = llama.to_str().unwrap();
+    let input = c.file(
+        "in.jsonl",
+        concat!(
+            "{\"premise\": \"Z correlates with Y.\", \"hypothesis\": \"Z causes Y.\", \"label\": 1}\n",
+            "{\"text\": \"A\", \"label\": 0}\n",
+            "{\"premise\": \"Z correlates with Y. Y correlates with X.\", \"hypothesis\": \"Y causes X.\", \"label\": 0}\n",
+        ),
+    );
+    let out = c.out("l.npy");
+    let forward = |model: &str, extra: &[&str], names: &str, problem: &str| {
+        let mut args = vec!["forward", "--model", model, "--input", &input, "--out", &out];
+        args.extend_from_slice(extra);
+        c.refuses(&args, names, problem);
+    };
+    let template = c.file("t.txt", "Premise: {premise}\nAnswer:\n");
+    forward(llama, &["--prompt", &template], "t.txt", "the prompt template has no {hypothesis} placeholder");
+    forward("builtin:tiny-decoder", &["--chat"], "builtin:tiny-decoder", "has no chat template");
+    forward(llama, &["--chat"], "llama_tiny", "invalid --chat");
+    forward(llama, &["--label-words", "No,Maybe"], "--label-words", "\"Maybe\" is 5 tokens");
+    forward(llama, &["--label-words", "No"], "--label-words", "expected two words NO,YES");
+    forward("builtin:tiny", &["--chat"], "--chat", "applies to decoder models only");
+    let good = c.file("good.txt", "{premise} {hypothesis}");
+    c.refuses(
+        &["eval", "--model", "builtin:tiny", "--prompt", &good, "--data", &input],
+        "--prompt",
+        "applies to decoder models only",
+    );
+    forward(llama, &["--max-len", "12"], "in.jsonl", "2 of 3 prompts are longer than the maximum input length of 12");
+    c.refuses(
+        &["eval", "--model", llama, "--max-len", "12", "--data", &input, "--out", &c.out("e.json")],
+        "in.jsonl",
+        "(the longest, line 3, has ",
+    );
+}

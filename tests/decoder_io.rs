@@ -107,8 +107,9 @@ fn label_words_must_be_one_token_each() {
 fn encoder_only_subcommands_refuse_decoders_in_one_line() {
     let tmp = tempfile::tempdir().unwrap();
     let data = input(tmp.path());
+    // `eval` takes decoders (tests/decoder_train.rs): it loads this one and reads the data.
     let out = ntkgap(&["eval", "--model", s(&llama_dir()), "--data", s(&data), "--out", s(&tmp.path().join("e.json"))]);
-    assert_bad_input(&out, "a decoder-only model (`llama`)");
+    assert_bad_input(&out, "record has no label");
     let gram = ntkgap(&[
         "gram",
         "--model",
@@ -239,6 +240,11 @@ fn mistral_is_the_llama_layout_with_a_window_on_the_input_length() {
     });
     let mistral = load_dir(&dir, &device);
     assert_eq!(logits_of(&mistral, &device), reference);
-    let e = mistral.tokenizer.encode("Does Z cause Y? Answer: No").unwrap_err().to_string();
-    assert!(e.contains("above the maximum length 10"), "{e}");
+    // Prompts are never cut: a longer one encodes whole, and a batch refuses it (a JSONL file
+    // holding any is refused with a count, see bad_inputs.rs).
+    let encoded = mistral.tokenizer.encode("Does Z cause Y? Answer: No").unwrap();
+    assert!(encoded.len() > 10 && mistral.tokenizer.max_length() == 10, "{encoded:?}");
+    let padded = pad_batch(&[encoded], mistral.tokenizer.pad_id().unwrap()).unwrap();
+    let e = DecoderBatch::new(&padded, &mistral.model.config, &device).unwrap_err().to_string();
+    assert!(e.contains("exceed the model's maximum input length 10"), "{e}");
 }

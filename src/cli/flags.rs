@@ -4,7 +4,8 @@
 //! (`--max-length`). Field names that differ from their flag are listed in [`RENAMED`].
 
 /// Fields whose flag is not the field name with `_` → `-`.
-const RENAMED: [(&str, &str); 5] = [
+const RENAMED: [(&str, &str); 6] = [
+    ("template", "prompt"),
     ("decision_threshold", "threshold"),
     ("batch_size", "batch"),
     ("learning_rate", "lr"),

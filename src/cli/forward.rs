@@ -1,10 +1,12 @@
 //! `ntkgap forward`: logits of a model on a JSONL file, as an `(N, num_labels)` float32 `.npy`
 //! (pair-encoded `[CLS] premise [SEP] hypothesis [SEP]`, premise-only truncation).
 //!
-//! A decoder writes its readout at each record's last token: the `(N, 2)` logits of the label
-//! words (`--label-words`, default " No" " Yes") of a language model, or the class logits of a
+//! A decoder (a directory, a GGUF file or `builtin:tiny-decoder`) writes its readout at each
+//! record's last token: the `(N, 2)` logits `[z_no, z_yes]` of the label words (`--label-words`,
+//! default " No, Yes", "No,Yes" with `--chat`) of a language model, or the class logits of a
 //! sequence classifier; `{"text"}` records go in verbatim, premise/hypothesis records through
-//! the default prompt template, never truncated.
+//! the prompt template (`--prompt`) and optionally the chat template (`--chat`), never
+//! truncated (a file with prompts longer than the context is refused, counting them).
 //!
 //! When the model has no classification head, the head initialised from `--seed` is written
 //! beside the output as `<stem>.head.safetensors` (reusable with `--head`).
@@ -13,10 +15,11 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use crate::cli::decoder_args::DecoderArgs;
 use crate::cli::model_args::{bar, ModelArgs};
 use crate::files::{npy, Meta};
 use crate::gpu::ComputeDevice;
-use crate::model::decoder::{self, DecoderOptions, LoadedDecoder};
+use crate::model::decoder::{self, LoadedDecoder};
 use crate::model::infer::logits;
 use crate::model::{AnyModel, LoadedModel, WeightMap};
 use crate::tokenize::stream::encode_all;
@@ -26,7 +29,8 @@ use crate::tokenize::stream::encode_all;
 #[command(after_help = "Examples:\n  \
     ntkgap forward --model runs/tiny/best --input test.jsonl --out logits.npy\n  \
     ntkgap forward --model .cache/models/all-MiniLM-L6-v2 --head tests/data/minilm_head_seed0.safetensors \\\n      \
-    --input tests/data/model_parity_pairs.jsonl --max-len 128 --out logits.npy")]
+    --input tests/data/model_parity_pairs.jsonl --max-len 128 --out logits.npy\n  \
+    ntkgap forward --model SmolLM2-135M-Instruct.Q4_1.gguf --chat --input test.jsonl --out yes_no.npy")]
 pub struct ForwardArgs {
     /// The model.
     #[command(flatten)]
@@ -40,10 +44,9 @@ pub struct ForwardArgs {
     /// Seed of a freshly initialised head (models without one).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Decoder language models: the two label words `NO YES` whose logits are written
-    /// (z_no, z_yes), each one token (default " No" " Yes").
-    #[arg(long, num_args = 2, value_names = ["NO", "YES"], allow_hyphen_values = true)]
-    pub label_words: Option<Vec<String>>,
+    /// Decoder prompting.
+    #[command(flatten)]
+    pub decoder: DecoderArgs,
 }
 
 /// Write the freshly initialised head tensors to `<stem>.head.safetensors` beside `out`.
@@ -70,18 +73,10 @@ pub fn run(args: ForwardArgs) -> anyhow::Result<()> {
     if args.out.extension().is_none_or(|e| e != "npy") {
         return Err(crate::Error::invalid("--out", format!("{} must end in .npy", args.out.display())).into());
     }
-    let label_words = match args.label_words.as_deref() {
-        Some([no, yes]) => Some([no.clone(), yes.clone()]),
-        _ => None,
-    };
-    let decoder_options = DecoderOptions { label_words, template: None };
-    let (loaded, compute) = match args.model.load_any(args.seed, false, &decoder_options)? {
+    let (loaded, compute) = match args.decoder.load(&args.model, args.seed, false)? {
         (AnyModel::Encoder(loaded), compute) => (*loaded, compute),
         (AnyModel::Decoder(loaded), compute) => return run_decoder(&args, &loaded, &compute),
     };
-    if args.label_words.is_some() {
-        return Err(crate::Error::invalid("--label-words", "applies to decoder language models only").into());
-    }
     let (records, summary) = encode_all(&args.input, loaded.tokenizer.as_ref())?;
     let encodings: Vec<_> = records.iter().map(|r| r.encoding.clone()).collect();
     let pad_id = loaded.tokenizer.pad_id()?;
@@ -126,7 +121,8 @@ fn run_decoder(args: &ForwardArgs, loaded: &LoadedDecoder, compute: &ComputeDevi
     let mut meta = Meta::new(Some(args.seed));
     meta.add_input(&args.input)?;
     meta.set("model", &args.model.model).set("readout", &loaded.model.readout);
-    meta.set("template", decoder::DEFAULT_TEMPLATE).set("encoding", summary).set("shape", rows.shape());
+    meta.set("template", &loaded.prompting.template).set("prompting", &loaded.prompting);
+    meta.set("encoding", summary).set("shape", rows.shape());
     meta.set("model_config", &loaded.model.config).set("device", compute.describe());
     meta.write(super::meta_path(&args.out))?;
     println!("{} x {} logits -> {}", rows.nrows(), rows.ncols(), args.out.display());

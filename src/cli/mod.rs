@@ -8,6 +8,7 @@ pub mod acbo;
 pub mod bench;
 pub mod bench_kernels;
 pub mod bound;
+pub mod decoder_args;
 pub mod demo;
 pub mod devices;
 pub mod enumerate;
@@ -56,7 +57,7 @@ pub enum Command {
     Overlap(overlap::OverlapArgs),
     /// Save the built-in tokenizer.json, or show how a tokenizer encodes a pair.
     Tokenizer(tokenizer::TokenizerArgs),
-    /// Fine-tune a BERT/RoBERTa classifier (SFT or DPO) with dev evaluation and checkpoints.
+    /// Fine-tune a classifier or decoder (SFT or DPO) with dev evaluation and checkpoints.
     Train(train::TrainArgs),
     /// Accuracy, F1 and wrong-answer confidence of a model, by n_vars and relation.
     Eval(eval::EvalArgs),

@@ -1,5 +1,5 @@
 //! Command-line options shared by the model subcommands (`train`, `eval`, `forward`) and the
-//! loading step they share.
+//! loading step they share (the decoder prompting flags are in [`crate::cli::decoder_args`]).
 
 use std::path::PathBuf;
 
@@ -75,8 +75,9 @@ pub fn announce(compute: &ComputeDevice) {
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
     /// `builtin:tiny`, `builtin:small`, or a Hugging Face model directory (config.json,
-    /// model.safetensors, tokenizer.json; BERT or RoBERTa; `forward` also takes decoders:
-    /// Llama, Mistral, Qwen2, GPT-2, and `builtin:tiny-decoder`).
+    /// model.safetensors, tokenizer.json; BERT or RoBERTa; `forward`, `eval` and `train` also
+    /// take decoders: Llama, Mistral, Qwen2, GPT-2 directories, GGUF files (`*.gguf`: llama,
+    /// qwen2, gpt2; F32/F16/BF16/Q4–Q8/K-quants) and `builtin:tiny-decoder`).
     #[arg(long)]
     pub model: String,
     /// Safetensors file of classification-head tensors replacing (or supplying) the model's.

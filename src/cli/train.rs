@@ -1,13 +1,20 @@
 //! `ntkgap train`: fine-tune a model (SFT or DPO) on a labelled JSONL file, with per-epoch dev
 //! evaluation, early stopping and checkpoints. See [`crate::train`] for the objectives and the
 //! output layout (`theta0/`, `last/`, `best/`, `history.json`, `meta.json`).
+//!
+//! Encoders train their margin logit₁ − logit₀; decoders (directories, GGUF files,
+//! `builtin:tiny-decoder`) the label-word margin z_yes − z_no under the prompting flags, and
+//! save Hugging Face directories (a GGUF-loaded model: f32 safetensors, the GGUF's tokenizer as
+//! `tokenizer.json`, its chat template in `tokenizer_config.json`).
 
 use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::cli::decoder_args::DecoderArgs;
 use crate::cli::model_args::{bar, ModelArgs};
 use crate::files::{write_json_atomic, Meta};
+use crate::model::AnyModel;
 use crate::train::data::Examples;
 use crate::train::trainer::{EpochRecord, TrainData, TrainProgress};
 use crate::train::{train, Objective, TrainConfig};
@@ -17,11 +24,15 @@ use crate::train::{train, Objective, TrainConfig};
 #[command(after_help = "Examples:\n  \
     ntkgap generate --kind corr2cause --nodes 3..5 --out data/c2c\n  \
     ntkgap train --data data/c2c/train.jsonl --model builtin:tiny --out runs/tiny --epochs 5\n  \
-    ntkgap train --data data/c2c/train.jsonl --model runs/tiny/best --objective dpo --lr 1e-4 --out runs/dpo")]
+    ntkgap train --data data/c2c/train.jsonl --model runs/tiny/best --objective dpo --lr 1e-4 --out runs/dpo\n  \
+    ntkgap train --data data/c2c/train.jsonl --model SmolLM2-135M-Instruct.Q4_1.gguf --chat --out runs/smol")]
 pub struct TrainArgs {
     /// The model to start from.
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Decoder prompting.
+    #[command(flatten)]
+    pub decoder: DecoderArgs,
     /// Labelled training JSONL.
     #[arg(long)]
     pub data: PathBuf,
@@ -111,18 +122,30 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         let sibling = args.data.with_file_name("dev.jsonl");
         (sibling.is_file() && sibling != args.data).then_some(sibling)
     });
-    let (loaded, compute) = args.model.load(args.seed, true)?;
-    let train_set = Examples::load(&args.data, loaded.tokenizer.as_ref(), true)?;
-    let dev_set = dev_path.as_ref().map(|p| Examples::load(p, loaded.tokenizer.as_ref(), true)).transpose()?;
+    let (loaded, compute) = args.decoder.load(&args.model, args.seed, true)?;
+    let tokenizer = loaded.tokenizer();
+    let train_set = Examples::load(&args.data, tokenizer, true)?;
+    let dev_set = dev_path.as_ref().map(|p| Examples::load(p, tokenizer, true)).transpose()?;
     if let Some(line) = train_set.summary.truncation_line() {
         eprintln!("{line}");
     }
-    let pad_id = loaded.tokenizer.pad_id()?;
+    let (pad_id, max_length) = (tokenizer.pad_id()?, tokenizer.max_length());
     let device = compute.device(true);
     crate::cli::model_args::announce(&compute);
     let mut progress = Bars { bar: None };
-    let data = TrainData { train: &train_set, dev: dev_set.as_ref(), pad_id, tokenizer_json: &loaded.tokenizer_json };
-    let summary = train(loaded.classifier, data, &config, &args.out, &device, &mut progress)?;
+    let (train_set, dev_set) = (&train_set, dev_set.as_ref());
+    let (summary, initialised, prompting) = match loaded {
+        AnyModel::Encoder(m) => {
+            let m = *m;
+            let data = TrainData { train: train_set, dev: dev_set, pad_id, files: m.tokenizer_json.as_str() };
+            (train(m.classifier, data, &config, &args.out, &device, &mut progress)?, m.initialised.len(), None)
+        }
+        AnyModel::Decoder(m) => {
+            let m = *m;
+            let data = TrainData { train: train_set, dev: dev_set, pad_id, files: &m.files };
+            (train(m.model, data, &config, &args.out, &device, &mut progress)?, m.initialised.len(), Some(m.prompting))
+        }
+    };
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();
     }
@@ -132,8 +155,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         meta.add_input(p)?;
     }
     meta.set("model", &args.model.model).set("config", &config).set("summary", &summary);
-    meta.set("initialised_tensors", loaded.initialised.len()).set("max_length", loaded.tokenizer.max_length());
+    meta.set("initialised_tensors", initialised).set("max_length", max_length);
     meta.set("device", compute.describe());
+    if let Some(prompting) = &prompting {
+        meta.set("prompting", prompting);
+    }
     meta.write(args.out.join("meta.json"))?;
     write_json_atomic(args.out.join("summary.json"), &summary)?;
     println!(

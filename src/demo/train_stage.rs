@@ -148,7 +148,7 @@ pub fn run(
         let loaded = load_initial(plan, max_length, &device)?;
         let pad_id = loaded.tokenizer.pad_id()?;
         let inputs =
-            TrainData { train: &train_set, dev: Some(&dev_set), pad_id, tokenizer_json: &loaded.tokenizer_json };
+            TrainData { train: &train_set, dev: Some(&dev_set), pad_id, files: loaded.tokenizer_json.as_str() };
         let mut bar = Bar { reporter, what: objective_name(objective).to_uppercase(), bar: None };
         let out = dir.join(objective_name(objective));
         let s = train(loaded.classifier, inputs, &config(plan, objective), &out, &device, &mut bar)?;

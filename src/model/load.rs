@@ -1,6 +1,6 @@
 //! Loading a model: `builtin:tiny|small` or a Hugging Face directory (`config.json`,
 //! `model.safetensors`, `tokenizer.json`), BERT or RoBERTa, with or without a classification
-//! head.
+//! head; [`load_any`] also loads decoders (directories, GGUF files, `builtin:tiny-decoder`).
 //!
 //! * Bare encoders (`BertModel` saves `embeddings.…` without the `bert.` prefix) are recognised
 //!   and prefixed.
@@ -36,10 +36,12 @@ pub enum ModelSpec {
     BuiltinDecoder,
     /// A Hugging Face model directory.
     Dir(PathBuf),
+    /// A GGUF file (`*.gguf`): a decoder (see [`crate::model::decoder::gguf`]).
+    Gguf(PathBuf),
 }
 
 impl ModelSpec {
-    /// Parse `builtin:NAME` or a directory path.
+    /// Parse `builtin:NAME`, a GGUF file path (extension `.gguf`) or a directory path.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for an unknown built-in name.
@@ -47,7 +49,20 @@ impl ModelSpec {
         match spec.strip_prefix("builtin:") {
             Some("tiny-decoder") => Ok(ModelSpec::BuiltinDecoder),
             Some(name) => Ok(ModelSpec::Builtin(BuiltinSize::parse(name)?)),
+            None if decoder::gguf::is_gguf_path(Path::new(spec)) => Ok(ModelSpec::Gguf(PathBuf::from(spec))),
             None => Ok(ModelSpec::Dir(PathBuf::from(spec))),
+        }
+    }
+}
+
+impl ModelSpec {
+    /// True when [`load_any`] loads this spec as a decoder: `builtin:tiny-decoder`, a GGUF file,
+    /// or a directory whose `config.json` names a decoder `model_type` (decided without loading).
+    pub fn is_decoder(&self) -> bool {
+        match self {
+            ModelSpec::BuiltinDecoder | ModelSpec::Gguf(_) => true,
+            ModelSpec::Dir(dir) => decoder_type(dir).is_some(),
+            ModelSpec::Builtin(_) => false,
         }
     }
 }
@@ -60,32 +75,39 @@ pub enum AnyModel {
     Decoder(Box<LoadedDecoder>),
 }
 
-/// Load `spec` on `device`, encoder or decoder (decided by `model_type` in `config.json`);
-/// `decoder` applies to decoders only.
+/// Load `spec` on `device`, encoder or decoder (decided by `model_type` in `config.json`; a
+/// GGUF file is always a decoder); `decoder` applies to decoders only.
 ///
 /// # Errors
-/// As [`load`] for encoders, [`crate::model::decoder::load::load_dir`] for decoders.
+/// As [`load`] for encoders, [`crate::model::decoder::load::load_dir`] and
+/// [`crate::model::decoder::gguf::load_gguf`] for decoders.
 pub fn load_any(
     spec: &ModelSpec,
     options: &LoadOptions,
     decoder: &DecoderOptions,
     device: &Device,
 ) -> Result<AnyModel> {
-    let decoder_dir = match spec {
-        ModelSpec::BuiltinDecoder => {
-            return Ok(AnyModel::Decoder(Box::new(decoder::load::load_builtin(options.seed, decoder, device)?)))
-        }
-        ModelSpec::Dir(dir) => decoder_type(dir).map(|_| dir),
-        ModelSpec::Builtin(_) => None,
+    if !spec.is_decoder() {
+        return Ok(AnyModel::Encoder(Box::new(load(spec, options, device)?)));
+    }
+    if let Some(head) = &options.head_file {
+        return Err(Error::bad_input(head, "a head file applies to encoder classifiers only"));
+    }
+    let loaded = match spec {
+        ModelSpec::Gguf(path) => decoder::gguf::load_gguf(path, decoder, device)?,
+        ModelSpec::Dir(dir) => decoder::load::load_dir(dir, decoder, device)?,
+        _ => decoder::load::load_builtin(options.seed, decoder, device)?,
     };
-    match decoder_dir {
-        Some(dir) => {
-            if let Some(head) = &options.head_file {
-                return Err(Error::bad_input(head, "a head file applies to encoder classifiers only"));
-            }
-            Ok(AnyModel::Decoder(Box::new(decoder::load::load_dir(dir, decoder, device)?)))
+    Ok(AnyModel::Decoder(Box::new(loaded)))
+}
+
+impl AnyModel {
+    /// The model's tokenizer (a decoder's prompt tokenizer).
+    pub fn tokenizer(&self) -> &dyn Tokenizer {
+        match self {
+            AnyModel::Encoder(m) => m.tokenizer.as_ref(),
+            AnyModel::Decoder(m) => m.tokenizer.as_ref(),
         }
-        None => Ok(AnyModel::Encoder(Box::new(load(spec, options, device)?))),
     }
 }
 
@@ -135,6 +157,7 @@ pub fn load(spec: &ModelSpec, options: &LoadOptions, device: &Device) -> Result<
     match spec {
         ModelSpec::Builtin(size) => load_builtin(*size, options, device),
         ModelSpec::BuiltinDecoder => Err(decoder_refusal(Path::new("builtin:tiny-decoder"), "llama")),
+        ModelSpec::Gguf(path) => Err(decoder_refusal(path, "gguf")),
         ModelSpec::Dir(dir) => match model_type(dir) {
             Some(t) if decoder::is_decoder_type(&t) => Err(decoder_refusal(dir, &t)),
             // Named before the encoder config is parsed: its other fields may not fit.
@@ -154,7 +177,7 @@ fn decoder_refusal(source: &Path, model_type: &str) -> Error {
     Error::bad_input(
         source,
         format!(
-            "a decoder-only model (`{model_type}`); this command supports encoder classifiers (BERT, RoBERTa) only so far (decoders: `ntkgap forward`)"
+            "a decoder-only model (`{model_type}`); this command supports encoder classifiers (BERT, RoBERTa) only so far (decoders: `ntkgap forward`, `eval`, `train`)"
         ),
     )
 }

@@ -11,6 +11,8 @@
 //! * [`decoder`] — decoder-only language models (Llama, Mistral, Qwen2, GPT-2) with the same
 //!   probe hook: label-word logits, φ(x) and the margin z_yes − z_no at the last real token;
 //!   [`load_any()`] returns an encoder or a decoder ([`AnyModel`]).
+//! * [`MarginModel`] — the margin, host-side margins, weights and checkpoints of either family:
+//!   what `train` and `eval` are written against.
 //! * [`oracle`] — the frozen model as the A-CBO `model:DIR` oracle (local queries) and asked
 //!   the global question directly; the only place the A-CBO loop meets burn.
 //!
@@ -35,6 +37,7 @@ pub mod head;
 pub mod infer;
 pub mod layer;
 pub mod load;
+pub mod margin_model;
 pub mod oracle;
 pub mod probe;
 pub mod save;
@@ -46,6 +49,7 @@ pub use classifier::{margin, Classifier, POSITIVE_LABEL};
 pub use config::{Architecture, ModelConfig};
 pub use decoder::{DecoderLm, DecoderOptions, LoadedDecoder};
 pub use load::{load, load_any, AnyModel, LoadOptions, LoadedModel, ModelSpec};
+pub use margin_model::MarginModel;
 pub use probe::{LayerKind, Probe, ProbeInput, ProbeSet};
 pub use save::save;
 pub use weights::{HostTensor, WeightMap};

@@ -1,7 +1,9 @@
-//! Fine-tuning and evaluation of the encoder classifier.
+//! Fine-tuning and evaluation of either model family through [`crate::model::MarginModel`]: the
+//! encoder classifier and the decoder (label-word or 2-label sequence-classification margin).
 //!
 //! * [`objective`] — SFT (cross-entropy) and DPO, both written on the margin of
-//!   [`crate::model::Classifier::score`], the one scalar path.
+//!   [`crate::model::Classifier::score`] / [`crate::model::DecoderLm::score`], the one scalar
+//!   path.
 //! * [`schedule`] — linear warmup then linear decay of the learning rate.
 //! * [`data`] — labelled, encoded examples and seeded shuffling into batches.
 //! * [`trainer`] — the AdamW loop with per-epoch dev evaluation, early stopping, checkpoints and

@@ -5,11 +5,14 @@
 //! Output directory layout (each model directory is a Hugging Face directory):
 //! `theta0/` the initial parameters θ₀, `last/` the model after the latest epoch, `best/` the
 //! model of the best dev epoch (= `last/` without dev data), `history.json` per-epoch records.
+//!
+//! The loop is written once against [`MarginModel`]: the encoder classifier and the decoder
+//! (label-word margin z_yes − z_no, or a 2-label sequence-classification head) train the same
+//! way.
 
 use std::path::Path;
 use std::time::Instant;
 
-use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::Array1;
@@ -18,9 +21,8 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::files::write_json_atomic;
 use crate::model::dense::tensor_to_host;
-use crate::model::infer;
 use crate::model::weights::{distance, WeightMap};
-use crate::model::{save, Batch, Classifier};
+use crate::model::MarginModel;
 use crate::tokenize::pad_batch;
 use crate::train::data::{shuffled_batches, Examples};
 use crate::train::eval::{evaluate, Metrics, Prediction};
@@ -144,24 +146,33 @@ impl TrainProgress for Silent {
     fn epoch(&mut self, _: &EpochRecord) {}
 }
 
-/// What a training run reads besides the model.
-#[derive(Clone, Copy)]
-pub struct TrainData<'a> {
+/// What a training run reads besides the model; `F` is what a checkpoint saves besides the
+/// weights ([`MarginModel::Files`]: the `tokenizer.json` text of an encoder, the
+/// [`crate::model::decoder::DecoderFiles`] of a decoder).
+pub struct TrainData<'a, F: ?Sized> {
     /// Labelled training examples.
     pub train: &'a Examples,
     /// Labelled dev examples (per-epoch evaluation, early stopping, `best/`).
     pub dev: Option<&'a Examples>,
     /// The tokenizer's pad id.
     pub pad_id: u32,
-    /// The `tokenizer.json` text saved with every checkpoint.
-    pub tokenizer_json: &'a str,
+    /// The files saved with every checkpoint.
+    pub files: &'a F,
 }
+
+impl<F: ?Sized> Clone for TrainData<'_, F> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<F: ?Sized> Copy for TrainData<'_, F> {}
 
 /// The best dev result so far: (epoch, accuracy, loss).
 type Best = Option<(usize, f64, f64)>;
 
-struct Run<'a> {
-    data: TrainData<'a>,
+struct Run<'a, F: ?Sized> {
+    data: TrainData<'a, F>,
     config: &'a TrainConfig,
     out: &'a Path,
     device: &'a Device,
@@ -174,28 +185,24 @@ struct Run<'a> {
 /// after each epoch, writing θ₀ and checkpoints into `out` (see the module docs).
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] for a bad config, a non-2-label model or an empty training set;
-/// [`Error::Numerical`] when the loss becomes non-finite; [`Error::Write`] for unwritable outputs.
-pub fn train(
-    mut model: Classifier,
-    data: TrainData<'_>,
+/// [`Error::InvalidArgument`] for a bad config, a model without a binary margin or an empty
+/// training set; [`Error::Numerical`] when the loss becomes non-finite; [`Error::Write`] for
+/// unwritable outputs.
+pub fn train<M: MarginModel>(
+    mut model: M,
+    data: TrainData<'_, M::Files>,
     config: &TrainConfig,
     out: &Path,
     device: &Device,
     progress: &mut dyn TrainProgress,
 ) -> Result<TrainSummary> {
     config.validate()?;
-    if model.config.num_labels() != 2 {
-        return Err(Error::setting(
-            "model",
-            format!("training needs a 2-label model, this one has {}", model.config.num_labels()),
-        ));
-    }
+    model.check_binary()?;
     if data.train.is_empty() {
         return Err(Error::setting("data", "no training examples"));
     }
-    save(&model.valid(), data.tokenizer_json, &out.join("theta0"))?;
-    let theta0 = model.to_weights()?;
+    model.valid().save(data.files, &out.join("theta0"))?;
+    let theta0 = model.weights()?;
     let run = Run::new(&model, data, config, out, device)?;
     let mut optimizer = AdamWConfig::new().with_weight_decay(config.weight_decay as f32).with_epsilon(1e-8).init();
     let (mut history, mut step, mut best, mut since_best, mut stopped_early) = (Vec::new(), 0, None, 0, false);
@@ -220,10 +227,10 @@ pub fn train(
     Ok(TrainSummary { history, best_epoch: best.map_or(0, |b| b.0), stopped_early, steps: step, distance_from_initial })
 }
 
-impl<'a> Run<'a> {
-    fn new(
-        model: &Classifier,
-        data: TrainData<'a>,
+impl<'a, F: ?Sized> Run<'a, F> {
+    fn new<M: MarginModel<Files = F>>(
+        model: &M,
+        data: TrainData<'a, F>,
         config: &'a TrainConfig,
         out: &'a Path,
         device: &'a Device,
@@ -243,14 +250,14 @@ impl<'a> Run<'a> {
     }
 
     /// One pass over the training set; returns the model and the mean step loss.
-    fn epoch(
+    fn epoch<M: MarginModel<Files = F>>(
         &self,
-        mut model: Classifier,
+        mut model: M,
         optimizer: &mut ModuleOptimizer,
         epoch: usize,
         step: &mut usize,
         progress: &mut dyn TrainProgress,
-    ) -> Result<(Classifier, f64)> {
+    ) -> Result<(M, f64)> {
         let batches = shuffled_batches(&self.lengths, self.config.batch_size, self.config.seed, epoch);
         let mut loss_sum = 0.0;
         for indices in &batches {
@@ -264,34 +271,39 @@ impl<'a> Run<'a> {
     }
 
     /// Evaluate on dev, save `last/` and (when dev improved) `best/`.
-    fn checkpoint(&self, model: &Classifier, epoch: usize, best: &mut Best) -> Result<(Option<Metrics>, bool)> {
+    fn checkpoint<M: MarginModel<Files = F>>(
+        &self,
+        model: &M,
+        epoch: usize,
+        best: &mut Best,
+    ) -> Result<(Option<Metrics>, bool)> {
         let valid = model.valid();
         let dev =
             self.data.dev.map(|d| dev_metrics(&valid, d, self.data.pad_id, self.config.batch_size)).transpose()?;
-        save(&valid, self.data.tokenizer_json, &self.out.join("last"))?;
+        valid.save(self.data.files, &self.out.join("last"))?;
         let (acc, loss) = dev.as_ref().map_or((0.0, 0.0), |m| (m.accuracy, m.loss));
         let improved = best.is_none_or(|(_, a, l)| loss < l || (loss == l && acc > a));
         if improved {
             *best = Some((epoch, acc, loss));
-            save(&valid, self.data.tokenizer_json, &self.out.join("best"))?;
+            valid.save(self.data.files, &self.out.join("best"))?;
         }
         Ok((dev, improved))
     }
 
-    fn step(
+    fn step<M: MarginModel<Files = F>>(
         &self,
-        model: Classifier,
+        model: M,
         optimizer: &mut ModuleOptimizer,
         indices: &[usize],
         rate: f64,
-    ) -> Result<(Classifier, f64)> {
+    ) -> Result<(M, f64)> {
         let (train, device) = (self.data.train, self.device);
         let encodings: Vec<_> = indices.iter().map(|&i| train.records[i].encoding.clone()).collect();
-        let batch = Batch::new(&pad_batch(&encodings, self.data.pad_id)?, &model.config, device)?;
+        let batch = model.batch(&pad_batch(&encodings, self.data.pad_id)?, device)?;
         let n = indices.len();
         let signs: Vec<f32> = indices.iter().map(|&i| if train.labels[i] == 1 { 1.0 } else { -1.0 }).collect();
         let sign = Tensor::<1>::from_data(TensorData::new(signs, [n]), device);
-        let margin = model.score(&batch, None);
+        let margin = model.margin(&batch);
         let loss = match &self.reference {
             Some(reference) => {
                 let r: Vec<f32> = indices.iter().map(|&i| reference[i]).collect();
@@ -315,16 +327,21 @@ impl<'a> Run<'a> {
 ///
 /// # Errors
 /// When an example does not fit the model.
-pub fn margins(model: &Classifier, set: &Examples, pad_id: u32, batch_size: usize) -> Result<Array1<f32>> {
+pub fn margins<M: MarginModel>(model: &M, set: &Examples, pad_id: u32, batch_size: usize) -> Result<Array1<f32>> {
     let device = model.devices().first().cloned().unwrap_or_else(Device::flex);
-    infer::margins(model, &set.encodings(), pad_id, batch_size, &device)
+    model.margins(&set.encodings(), pad_id, batch_size, &device)
 }
 
 /// Predictions of `model` on `set` (margins with labels, n_vars and relations).
 ///
 /// # Errors
 /// As [`margins`].
-pub fn predictions(model: &Classifier, set: &Examples, pad_id: u32, batch_size: usize) -> Result<Vec<Prediction>> {
+pub fn predictions<M: MarginModel>(
+    model: &M,
+    set: &Examples,
+    pad_id: u32,
+    batch_size: usize,
+) -> Result<Vec<Prediction>> {
     let m = margins(model, set, pad_id, batch_size)?;
     Ok(set
         .records
@@ -340,6 +357,6 @@ pub fn predictions(model: &Classifier, set: &Examples, pad_id: u32, batch_size: 
         .collect())
 }
 
-fn dev_metrics(model: &Classifier, dev: &Examples, pad_id: u32, batch_size: usize) -> Result<Metrics> {
+fn dev_metrics<M: MarginModel>(model: &M, dev: &Examples, pad_id: u32, batch_size: usize) -> Result<Metrics> {
     Ok(evaluate(&predictions(model, dev, pad_id, batch_size)?).overall)
 }

@@ -3,7 +3,7 @@
 //! depend on the batching (the mask and the position ids hide the padding).
 
 use burn::tensor::{Device, Tensor};
-use ndarray::Array2;
+use ndarray::{Array1, Array2};
 
 use crate::error::{Error, Result};
 use crate::model::decoder::batch::DecoderBatch;
@@ -26,6 +26,26 @@ pub fn logits(
     progress: impl FnMut(usize),
 ) -> Result<Array2<f32>> {
     batched(model, encodings, pad_id, (batch_size, device), |b| model.logits(b, None), progress)
+}
+
+/// The margins ([`DecoderLm::score`]: z_yes − z_no for label words) of `encodings`, `[N]`.
+///
+/// # Errors
+/// As [`logits`].
+pub fn margins(
+    model: &DecoderLm,
+    encodings: &[Encoding],
+    pad_id: u32,
+    batch_size: usize,
+    device: &Device,
+) -> Result<Array1<f32>> {
+    let column = |b: &DecoderBatch| {
+        let m = model.score(b, None);
+        let n = m.dims()[0];
+        m.reshape([n, 1])
+    };
+    let table = batched(model, encodings, pad_id, (batch_size, device), column, |_| {})?;
+    Ok(if table.ncols() == 0 { Array1::zeros(encodings.len()) } else { table.column(0).to_owned() })
 }
 
 /// φ(x) ([`DecoderLm::features`]) of `encodings`, `[N, H]`.

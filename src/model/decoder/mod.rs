@@ -15,15 +15,19 @@
 //!   layer, norm weight and embedding table is probed (see [`crate::model::probe`];
 //!   [`crate::model::LayerKind::LinearNoBias`] and [`crate::model::LayerKind::RmsNorm`] are
 //!   the decoders' additions).
-//! * [`load`] — a Hugging Face directory (single or sharded safetensors) or
-//!   `builtin:tiny-decoder`, with a [`prompt::PromptTokenizer`] (verbatim texts, premise/
-//!   hypothesis records through [`prompt::DEFAULT_TEMPLATE`], never truncated).
+//! * [`load`] — a Hugging Face directory (single or sharded safetensors), a GGUF file
+//!   ([`mod@gguf`], dequantized to f32) or `builtin:tiny-decoder`, through one construction, with a
+//!   [`prompt::PromptTokenizer`] (verbatim texts; premise/hypothesis records through a template,
+//!   [`prompt::DEFAULT_TEMPLATE`] by default, optionally as the user message of the model's chat
+//!   template; never truncated). [`save`] writes the Hugging Face layout back.
 //!
 //! Known gaps: no RoPE scaling, no sliding-window attention (longer inputs are refused), no
-//! KV cache or generation, f32 compute, prompts are never truncated.
+//! KV cache or generation, f32 compute, prompts are never truncated (longer ones are counted
+//! and refused), SentencePiece GGUF tokenizers are not built.
 
 pub mod batch;
 pub mod config;
+pub mod gguf;
 pub mod gpt2;
 mod hf_fields;
 pub mod infer;
@@ -33,9 +37,11 @@ pub mod lm;
 pub mod load;
 pub mod prompt;
 pub mod rope;
+pub mod save;
 
 pub use batch::{pad_batch_left, DecoderBatch};
 pub use config::{is_decoder_type, DecoderConfig, DecoderFamily, DecoderTask};
 pub use lm::{DecoderLm, Readout};
-pub use load::{DecoderOptions, LoadedDecoder};
-pub use prompt::{PromptTemplate, PromptTokenizer, DEFAULT_LABEL_WORDS, DEFAULT_TEMPLATE};
+pub use load::{DecoderOptions, LoadedDecoder, Prompting};
+pub use prompt::{PromptTemplate, PromptTokenizer, CHAT_LABEL_WORDS, DEFAULT_LABEL_WORDS, DEFAULT_TEMPLATE};
+pub use save::DecoderFiles;

@@ -121,6 +121,16 @@ impl ChatTemplate {
         &self.source
     }
 
+    /// The BOS string the template may print (`bos_token`).
+    pub fn bos_token(&self) -> Option<&str> {
+        self.bos_token.as_deref()
+    }
+
+    /// The EOS string the template may print (`eos_token`).
+    pub fn eos_token(&self) -> Option<&str> {
+        self.eos_token.as_deref()
+    }
+
     /// Render `messages`, ending with the assistant prompt when `add_generation_prompt`.
     ///
     /// # Errors

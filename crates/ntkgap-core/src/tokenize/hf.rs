@@ -104,6 +104,29 @@ impl HfTokenizer {
         &self.inner
     }
 
+    /// Encode `text` without the post-processor's special tokens (no BOS/CLS/SEP added; special
+    /// tokens written in the text still map to their ids), cut at its end to the maximum length —
+    /// what transformers does with `add_special_tokens=False`, as `apply_chat_template` encodes a
+    /// rendered chat.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the tokenizer fails on the text.
+    pub fn encode_without_special(&self, text: &str) -> Result<Encoding> {
+        let e = self.inner.encode(text, false).map_err(|e| Error::invalid("text", format!("tokenizer failed: {e}")))?;
+        Ok(Self::convert(&e))
+    }
+
+    /// The tokenizer as `tokenizer.json` text, without the truncation and padding settings this
+    /// wrapper imposes (what a model directory saves; a GGUF's tokenizer is saved this way).
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when `tokenizers` cannot serialize it.
+    pub fn to_json(&self) -> Result<String> {
+        let mut plain = self.inner.clone();
+        plain.with_truncation(None).map_err(|e| Error::internal("tokenizer.json", e.to_string()))?;
+        plain.to_string(false).map_err(|e| Error::internal("tokenizer.json", e.to_string()))
+    }
+
     /// Number of special tokens the post-processor adds to a single text (`is_pair = false`)
     /// or a pair.
     pub fn added_tokens(&self, is_pair: bool) -> usize {

@@ -5,6 +5,10 @@
 //! input order, so the message is deterministic) stops the run with an error naming the file,
 //! the line and the record id. Truncated records are counted, never hidden:
 //! [`EncodeSummary::truncation_line`] is the one summary line callers print.
+//!
+//! A tokenizer that never truncates (a decoder's prompt tokenizer: its question sits at the end
+//! of the prompt) returns encodings longer than its maximum length as they are; a file holding
+//! any is refused once every record is read, in one line that counts them and names the longest.
 
 use std::path::Path;
 
@@ -57,7 +61,9 @@ impl EncodeSummary {
 /// # Errors
 /// [`Error::Jsonl`] naming the line of the first malformed or unencodable record (e.g. a
 /// hypothesis that leaves no room for the premise), [`Error::BadInput`] when the file holds no
-/// records, [`Error::InvalidArgument`] when `chunk` is 0, or whatever `sink` returns.
+/// records or (after every record was read) records longer than the tokenizer's maximum length
+/// (see the module docs), [`Error::InvalidArgument`] when `chunk` is 0, or whatever `sink`
+/// returns.
 pub fn encode_file(
     path: &Path,
     tokenizer: &dyn Tokenizer,
@@ -69,6 +75,7 @@ pub fn encode_file(
     }
     let mut reader = JsonlReader::open(path)?;
     let mut summary = EncodeSummary { max_length: tokenizer.max_length(), ..Default::default() };
+    let mut too_long = TooLong::default();
     loop {
         let batch: Vec<(usize, Record)> = reader.by_ref().take(chunk).collect::<Result<_>>()?;
         if batch.is_empty() {
@@ -77,12 +84,48 @@ pub fn encode_file(
         let encoded = encode_chunk(path, tokenizer, batch)?;
         summary.records += encoded.len();
         summary.truncated += encoded.iter().filter(|r| r.encoding.truncated).count();
+        too_long.count(&encoded, summary.max_length);
         sink(encoded)?;
     }
     if summary.records == 0 {
         return Err(Error::bad_input(path, "contains no records"));
     }
+    too_long.check(path, &summary)?;
     Ok(summary)
+}
+
+/// Records longer than the maximum length (only a tokenizer that never truncates makes them).
+#[derive(Default)]
+struct TooLong {
+    records: usize,
+    /// (tokens, line) of the longest.
+    longest: (usize, usize),
+}
+
+impl TooLong {
+    fn count(&mut self, chunk: &[EncodedRecord], max_length: usize) {
+        for r in chunk.iter().filter(|r| r.encoding.len() > max_length) {
+            self.records += 1;
+            if r.encoding.len() > self.longest.0 {
+                self.longest = (r.encoding.len(), r.line);
+            }
+        }
+    }
+
+    fn check(&self, path: &Path, summary: &EncodeSummary) -> Result<()> {
+        if self.records == 0 {
+            return Ok(());
+        }
+        Err(Error::bad_input(
+            path,
+            format!(
+                "{} of {} prompts are longer than the maximum input length of {} tokens (the longest, line {}, \
+                 has {}); decoder prompts are never truncated (the question sits at the end): use a model with a \
+                 longer context or shorter records",
+                self.records, summary.records, summary.max_length, self.longest.1, self.longest.0
+            ),
+        ))
+    }
 }
 
 /// Encode every record of `path` into memory (see [`encode_file`]).
