@@ -9,8 +9,9 @@ use serde::Serialize;
 pub use crate::ntk::outputs::OutputMode;
 
 use crate::error::{Error, Result};
-use crate::model::head::head_names;
 use crate::model::Architecture;
+use crate::ntk::family::encoder::encoder_role;
+use crate::ntk::family::ParamRole;
 
 /// How the Gram matrix K(X₁, X₂) = J₁ J₂ᵀ is computed (J = ∂f/∂θ, one row per example).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -43,28 +44,34 @@ pub enum ParamSubset {
     /// Every parameter (default).
     #[default]
     All,
-    /// Every parameter except the word, position and token-type lookup tables (the embedding
-    /// LayerNorm stays in).
+    /// Every parameter except the lookup tables: word, position and token-type tables (the
+    /// embedding LayerNorm stays in); for decoders the token table (with both of its uses when
+    /// tied) and GPT-2's positions.
     ExcludeEmbeddings,
-    /// Every parameter except the classification head (BERT pooler + classifier, RoBERTa
-    /// `classifier.dense` + `classifier.out_proj`).
+    /// Every parameter except the head: BERT pooler + classifier, RoBERTa `classifier.dense` +
+    /// `classifier.out_proj`; for decoders the unembedding rows (`lm_head`, or the output use
+    /// of a tied token table, whose input use stays) or the sequence-classification `score`.
     ExcludeHead,
-    /// Only bias vectors: Linear biases and LayerNorm β (every `*.bias`).
+    /// Only bias vectors: Linear biases and LayerNorm β (every `*.bias`; RMSNorm and the bias-free
+    /// decoder projections have none).
     OnlyBiases,
 }
 
 impl ParamSubset {
-    /// Whether the parameter with Hugging Face name `name` counts, for a model of `arch`.
-    pub fn includes(self, name: &str, arch: Architecture) -> bool {
+    /// Whether the parameter (or parameter use) `param` (a Hugging Face name) of role `role`
+    /// counts ([`crate::ntk::family::NtkModel::param_role`] / `layer_role` say what it is).
+    pub fn keeps(self, param: &str, role: ParamRole) -> bool {
         match self {
             ParamSubset::All => true,
-            ParamSubset::ExcludeEmbeddings => !is_embedding_table(name),
-            ParamSubset::ExcludeHead => {
-                let (dense, output) = head_names(arch);
-                ![dense, output].iter().any(|p| name.strip_prefix(p).is_some_and(|rest| rest.starts_with('.')))
-            }
-            ParamSubset::OnlyBiases => name.ends_with(".bias"),
+            ParamSubset::ExcludeEmbeddings => !role.embedding,
+            ParamSubset::ExcludeHead => !role.head,
+            ParamSubset::OnlyBiases => param.ends_with(".bias"),
         }
+    }
+
+    /// Whether the encoder parameter with Hugging Face name `name` counts, for a model of `arch`.
+    pub fn includes(self, name: &str, arch: Architecture) -> bool {
+        self.keeps(name, encoder_role(name, Some(arch)))
     }
 }
 
