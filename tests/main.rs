@@ -23,6 +23,8 @@ mod model_io;
 mod model_parity;
 mod model_probe;
 mod ntk_arccos;
+mod ntk_decoder;
+mod ntk_decoder_f64;
 mod ntk_fastfb;
 mod ntk_finite_diff;
 mod ntk_gram;

@@ -197,9 +197,13 @@ impl NtkModel for DecoderLm {
         }
         // The unembedding as its own parameter `lm_head` ([H, V], a detached copy of the table):
         // the table's gradient is then the input use's alone.
-        let weight = self.embed.weight.val().detach().transpose();
+        // (Rebuilt from its data: burn's autodiff makes only a fresh tensor a leaf parameter.)
+        let table = self.embed.weight.val();
+        let device = table.device();
+        let weight = Tensor::<2>::from_data(table.transpose().into_data(), &device);
         let mut untied = self.clone();
-        untied.lm_head = Some(Linear { weight: Param::from_tensor(weight), bias: None, name: "lm_head".into(), in_out: false });
+        untied.lm_head =
+            Some(Linear { weight: Param::from_tensor(weight), bias: None, name: "lm_head".into(), in_out: false });
         Some(Box::new(untied))
     }
 

@@ -13,8 +13,8 @@ use crate::model::head::head_names;
 use crate::model::probe::Tap;
 use crate::model::{Architecture, Batch, Classifier, WeightMap};
 use crate::ntk::cost::forward_flops;
-use crate::ntk::fastfb::HostModel;
 use crate::ntk::family::{NtkModel, ParamRole, ReadoutLayer};
+use crate::ntk::fastfb::HostModel;
 use crate::ntk::options::is_embedding_table;
 use crate::tokenize::PaddedBatch;
 
