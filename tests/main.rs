@@ -12,6 +12,7 @@ mod cli_device;
 mod cli_enumerate;
 mod cli_generate;
 mod cli_gram;
+mod cli_gram_decoder;
 mod cli_model;
 mod cli_pairs;
 mod decoder_io;
