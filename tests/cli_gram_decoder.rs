@@ -98,7 +98,7 @@ fn label_words_subsets_and_breakdown_on_decoders() {
         .filter(|n| n.ends_with(".npy"))
         .collect();
     assert!(names.contains(&"transformer.wte.weight.npy".to_string()), "{names:?}");
-    let mut sum = vec![0.0; 9];
+    let mut sum = [0.0; 9];
     for name in &names {
         for (t, v) in sum.iter_mut().zip(npy::read(&p("bd").join(name)).unwrap().as_slice()) {
             *t += v;

@@ -17,7 +17,8 @@ use crate::ntk::family::ParamRole;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub enum NtkMethod {
     /// The reference twin: one backward pass *per example* (batch of one, no padding), every
-    /// parameter gradient flattened through [`crate::model::Classifier::gradients`], K
+    /// parameter gradient flattened through [`crate::ntk::NtkModel::gradients`] (a tied decoder
+    /// embedding once, the sum of its two uses), K
     /// accumulated in f64. Cost N backward passes + N₁·N₂·P multiply-adds; memory N·P f32
     /// (P = number of parameters, dense embedding-table gradients included). Obviously right,
     /// slow; use it to check [`NtkMethod::PerLayer`].
@@ -104,7 +105,8 @@ pub enum SignalPath {
     /// virtual outputs, no autodiff graph (several times faster than `Burn`: timings in docs/ntk.md);
     /// agrees with `Burn` to f32 rounding (≤ 1e-5 relative per signal, tested). On any other
     /// device (wgpu), and for a model whose weights are not f32, it runs `Burn`, and so does a
-    /// block holding an encoding whose first position is padding. Default.
+    /// block holding an encoding whose first position is padding. Decoders have no fast path
+    /// yet: they always run `Burn` ([`crate::ntk::GramStats::signal_blocks`] says so). Default.
     #[default]
     Fast,
     /// burn's probed forward + autodiff backward on the model's device

@@ -1,12 +1,16 @@
 //! [`crate::ntk::NtkMethod::PerLayer`] in two phases.
 //!
 //! 1. **Signals**: one forward + activation-only backward per block of examples (× V virtual
-//!    outputs) — on the CPU the hand-written pass of [`crate::ntk::fastfb`] (weights copied to
-//!    the host once), elsewhere (or with [`SignalPath::Burn`]) burn's probed pass on a copy of the
-//!    model whose parameters do not require gradients;
+//!    outputs) — for an encoder on the CPU the hand-written pass of [`crate::ntk::fastfb`]
+//!    (weights copied to the host once), elsewhere (a decoder, wgpu, or [`SignalPath::Burn`])
+//!    burn's probed pass on a copy of the model whose parameters do not require gradients; then
+//!    the model's last pass over them ([`NtkModel::finish_signals`]: a decoder keeps its
+//!    unembedding's readout rows and merges a tied unembedding into the token table's rows);
 //!    the per-token signals of Linear weights and embedding tables go to a [`SignalStore`] (RAM,
 //!    or a temporary directory when they would take more than half the memory budget), the
-//!    biases' and LayerNorms' per-example sums are formed at once (they are tiny).
+//!    biases' and norms' (LayerNorm γ/β, RMSNorm γ) per-example sums are formed at once (they
+//!    are tiny). Which parameters count follows [`NtkModel::layer_role`] and
+//!    [`crate::model::LayerKind::has_bias`].
 //! 2. **Contraction**: parameter group by parameter group, in forward order, through
 //!    [`Contraction`] on the canonical tile grid; each group's contribution is summed into K in
 //!    that fixed order (and kept when a breakdown is asked for).
