@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Reference empirical NTK of a Hugging Face BERT/RoBERTa sequence classifier with torch.func.
+"""Reference empirical NTK of a Hugging Face BERT/RoBERTa sequence classifier, or of a decoder
+language model (Llama, Mistral, Qwen2, GPT-2; a HF directory or a GGUF file), with torch.func.
 
 K(x, x') = <grad_theta f(x), grad_theta f(x')> over *all* parameters, f the margin ntkgap
 differentiates (src/model/classifier.rs): logit_1 - logit_0 for two labels, logit_1 -
@@ -30,6 +31,23 @@ Writes K (float64 .npy, N x N) atomically and prints exactly one JSON line on st
 tests/data/ntk_parity_minilm.json was made). Errors: one line `ntk_torch: error: ...` on stderr,
 exit code 2, nothing written. Nothing in ntkgap's build or `cargo test` needs this script.
 
+Decoders (config.json's model_type llama, mistral, qwen2 or gpt2, or --gguf FILE inside --model):
+f = z_yes - z_no, the logits of the two one-token label words (--label-words, default " No"
+" Yes") at the last position, exactly what `ntkgap gram` differentiates (src/model/decoder/lm.rs).
+Records are encoded like ntkgap's prompt tokenizer (src/model/decoder/prompt.rs): `{"text"}`
+verbatim with the tokenizer's special tokens, `{"premise", "hypothesis"}` through --template
+(default ntkgap's DEFAULT_TEMPLATE, placeholders filled in one pass), never truncated (a prompt
+longer than --max-len is an error). The model is `AutoModelForCausalLM` (LlamaForCausalLM,
+GPT2LMHeadModel, ...; eval, eager attention, float32; `from_pretrained(dir, gguf_file=...)` for a
+GGUF, with its tokenizer from the same file). Examples of one vmap call are padded on the right
+and masked by an additive 4-D causal + padding mask (transformers uses a 4-D mask as given), so
+the last real position sees exactly its own prompt. A tied unembedding is one parameter
+(`named_parameters()` lists it once; `functional_call` keeps the tie), so its gradient sums both
+uses, as ntkgap's does.
+
+    python3 scripts/ntk_torch.py --model tests/data/decoders/llama_tiny --input X.jsonl --max-len 256 --out K.npy
+    python3 scripts/ntk_torch.py --model tests/data/gguf --gguf llama_tiny.gguf --input X.jsonl --max-len 256 --out K.npy
+
 Memory: J is held whole as float32, N x P x 4 bytes (MiniLM, P = 22.7 M: 1.8 GB at N = 20, peak
 RSS 4.3 GB measured; about 2.9 GB of J at N = 32), plus one chunk's vmap activations.
 """
@@ -43,6 +61,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+
+DECODER_TYPES = ("llama", "mistral", "qwen2", "gpt2")
+DEFAULT_TEMPLATE = "Premise: {premise}\nHypothesis: {hypothesis}\nIs the hypothesis true? Answer:"
+DEFAULT_LABEL_WORDS = (" No", " Yes")
 
 
 class InputError(Exception):
@@ -59,6 +82,11 @@ def parse_args(argv):
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--chunk", type=int, default=8, help="examples per vmap call (default 8; never changes K)")
     p.add_argument("--fixture", type=Path, help="also write inputs, K and provenance as JSON here")
+    p.add_argument("--gguf", help="decoders: a GGUF file name inside --model (from_pretrained(dir, gguf_file=...))")
+    p.add_argument("--label-words", nargs=2, metavar=("NO", "YES"), default=list(DEFAULT_LABEL_WORDS),
+                   help='decoders: the two one-token label words (default " No" " Yes"); f = z_yes - z_no')
+    p.add_argument("--template", default=DEFAULT_TEMPLATE,
+                   help="decoders: the prompt of premise/hypothesis records (default: ntkgap's)")
     args = p.parse_args(argv)
     if args.max_len < 4:
         raise InputError(f"invalid --max-len: {args.max_len} is too small")
@@ -197,7 +225,135 @@ def entk(model, config, encodings, chunk):
         grads = per_example_gradients(model, params, ids, types, mask)
         for name, g in grads.items():
             blocks[name].append(g.reshape(g.shape[0], -1))
-    n = len(encodings)
+    return gram_of(blocks, len(encodings)), sum(p.numel() for p in params.values())
+
+
+def is_decoder(args):
+    """A GGUF file, or a config.json whose model_type names a decoder family."""
+    if args.gguf is not None:
+        return True
+    path = args.model / "config.json"
+    if not path.is_file():
+        return False
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("model_type") in DECODER_TYPES
+    except json.JSONDecodeError:
+        return False
+
+
+def render(template, premise, hypothesis):
+    """ntkgap's PromptTemplate::render: both placeholders filled in one pass over the template."""
+    import re
+
+    return re.sub(r"\{premise\}|\{hypothesis\}", lambda m: premise if m.group(0) == "{premise}" else hypothesis, template)
+
+
+def decoder_tokenizer(args):
+    """(encode(text) -> ids with the tokenizer's special tokens, word_ids(word) -> ids without)."""
+    if not args.model.is_dir():
+        raise InputError(f"{args.model}: model directory not found")
+    if args.gguf is not None:
+        from transformers import AutoTokenizer
+
+        if not (args.model / args.gguf).is_file():
+            raise InputError(f"{args.model / args.gguf}: no such file")
+        tok = AutoTokenizer.from_pretrained(str(args.model), gguf_file=args.gguf)
+        return (lambda text: tok(text)["input_ids"]), (lambda word: tok.encode(word, add_special_tokens=False))
+    from tokenizers import Tokenizer
+
+    path = args.model / "tokenizer.json"
+    if not path.is_file():
+        raise InputError(f"{args.model}: no tokenizer.json in the model directory")
+    tok = Tokenizer.from_file(str(path))
+    tok.no_padding()
+    tok.no_truncation()
+    return (lambda text: tok.encode(text).ids), (lambda word: tok.encode(word, add_special_tokens=False).ids)
+
+
+def encode_decoder(records, encode, max_len, template):
+    out = []
+    for i, r in enumerate(records, 1):
+        text = render(template, r["premise"], r["hypothesis"]) if "premise" in r else r["text"]
+        ids = encode(text)
+        if len(ids) > max_len:
+            raise InputError(f"record {i}: the prompt is {len(ids)} tokens, above the maximum length {max_len} (decoder prompts are never truncated)")
+        out.append({"input_ids": ids})
+    return out
+
+
+def label_ids(words, word_ids):
+    ids = []
+    for word in words:
+        w = word_ids(word)
+        if len(w) != 1:
+            raise InputError(f"invalid --label-words: {word!r} is {len(w)} tokens {w}; each label word must be exactly one token")
+        ids.append(w[0])
+    if ids[0] == ids[1]:
+        raise InputError(f"invalid --label-words: {words} are the same token {ids[0]}")
+    return ids
+
+
+def load_decoder(args):
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    kwargs = {"gguf_file": args.gguf} if args.gguf is not None else {}
+    if args.gguf is None:
+        for name in ("config.json",):
+            if not (args.model / name).is_file():
+                raise InputError(f"{args.model}: no {name} in the model directory")
+    config = AutoConfig.from_pretrained(str(args.model), **kwargs)
+    if config.model_type not in DECODER_TYPES:
+        raise InputError(f"{args.model}: model_type {config.model_type!r} is not one of {', '.join(DECODER_TYPES)}")
+    if any("ForSequenceClassification" in a for a in (config.architectures or [])):
+        raise InputError(f"{args.model}: a sequence classifier; this script differentiates label-word logits of language models")
+    model = AutoModelForCausalLM.from_pretrained(str(args.model), attn_implementation="eager", dtype=torch.float32, **kwargs)
+    return model.eval(), config
+
+
+def decoder_gradients(model, params, ids, mask, labels):
+    """vmap(grad(f)) over right-padded rows, f = z_yes - z_no at each row's last real position."""
+    import torch
+    from torch.func import functional_call, grad, vmap
+
+    no, yes = labels
+
+    def f(p, i, m):
+        t = i.shape[0]
+        causal = torch.ones(t, t, dtype=torch.bool).tril()
+        allowed = causal & (m[None, :] != 0)
+        bias = torch.where(allowed, 0.0, torch.finfo(torch.float32).min)[None, None]
+        logits = functional_call(model, p, (), {"input_ids": i[None], "attention_mask": bias}).logits[0]
+        last = (torch.arange(t) == m.sum() - 1).to(logits.dtype)
+        row = (logits * last[:, None]).sum(0)
+        return row[yes] - row[no]
+
+    return vmap(grad(f), in_dims=(None, 0, 0))(params, ids, mask)
+
+
+def entk_decoder(model, encodings, chunk, labels):
+    """K = J J^T (float64) of f = z_yes - z_no over all parameters (a tied table once)."""
+    import torch
+
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    blocks = {name: [] for name in params}
+    for start in range(0, len(encodings), chunk):
+        part = encodings[start:start + chunk]
+        t = max(len(e["input_ids"]) for e in part)
+        ids = torch.zeros((len(part), t), dtype=torch.long)
+        mask = torch.zeros((len(part), t), dtype=torch.long)
+        for row, e in enumerate(part):
+            ids[row, :len(e["input_ids"])] = torch.tensor(e["input_ids"])
+            mask[row, :len(e["input_ids"])] = 1
+        for name, g in decoder_gradients(model, params, ids, mask, labels).items():
+            blocks[name].append(g.reshape(g.shape[0], -1))
+    return gram_of(blocks, len(encodings)), sum(p.numel() for p in params.values())
+
+
+def gram_of(blocks, n):
+    """K = sum over parameter tensors of J J^T, float32 gradients multiplied in float64."""
+    import torch
+
     k = torch.zeros((n, n), dtype=torch.float64)
     for name, parts in blocks.items():
         j = torch.cat(parts)
@@ -205,7 +361,7 @@ def entk(model, config, encodings, chunk):
             jc = j[:, c:c + (1 << 20)].double()
             k += jc @ jc.T
         blocks[name] = None
-    return k, sum(p.numel() for p in params.values())
+    return k
 
 
 def write_npy_atomic(path, array):
@@ -227,7 +383,7 @@ def write_fixture(path, records, encodings, k, summary):
         "what": "empirical NTK of the margin logit1 - logit0 over all parameters, torch.func vmap(grad), eval mode, float32 compute, float64 accumulation",
         "provenance": summary,
         "inputs": [
-            {"id": r.get("id"), "n_vars": r.get("n_vars"), "input_ids": e["input_ids"], "token_type_ids": e["token_type_ids"]}
+            {"id": r.get("id"), "n_vars": r.get("n_vars"), "input_ids": e["input_ids"], "token_type_ids": e.get("token_type_ids")}
             for r, e in zip(records, encodings)
         ],
         "K": k.tolist(),
@@ -246,19 +402,33 @@ def main(argv):
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     records = read_records(args.input)
-    encodings = encode(args.model, records, args.max_len)
-    model, config = load_model(args.model, args.head)
-    limit = config.max_position_embeddings - (config.pad_token_id + 1 if config.model_type == "roberta" else 0)
-    if args.max_len > limit:
-        raise InputError(f"invalid --max-len: {args.max_len} exceeds the model's maximum input length {limit}")
-    started = time.perf_counter()
-    k, n_params = entk(model, config, encodings, args.chunk)
+    extra = {}
+    if is_decoder(args):
+        if args.head is not None:
+            raise InputError("invalid --head: a head file applies to encoder classifiers only")
+        encode_text, word_ids = decoder_tokenizer(args)
+        labels = label_ids(args.label_words, word_ids)
+        encodings = encode_decoder(records, encode_text, args.max_len, args.template)
+        model, config = load_decoder(args)
+        if args.max_len > config.max_position_embeddings:
+            raise InputError(f"invalid --max-len: {args.max_len} exceeds the model's maximum input length {config.max_position_embeddings}")
+        extra = {"label_words": args.label_words, "label_ids": labels, "template": args.template, "gguf": args.gguf}
+        started = time.perf_counter()
+        k, n_params = entk_decoder(model, encodings, args.chunk, labels)
+    else:
+        encodings = encode(args.model, records, args.max_len)
+        model, config = load_model(args.model, args.head)
+        limit = config.max_position_embeddings - (config.pad_token_id + 1 if config.model_type == "roberta" else 0)
+        if args.max_len > limit:
+            raise InputError(f"invalid --max-len: {args.max_len} exceeds the model's maximum input length {limit}")
+        started = time.perf_counter()
+        k, n_params = entk(model, config, encodings, args.chunk)
     seconds = time.perf_counter() - started
     summary = {
         "seconds": round(seconds, 3), "n": len(records), "max_len": args.max_len, "torch": torch.__version__,
         "threads": torch.get_num_threads(), "transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
         "numpy": np.__version__, "python": platform.python_version(), "params": n_params, "chunk": args.chunk,
-        "method": "torch.func vmap(grad) + float64 J J^T",
+        "method": "torch.func vmap(grad) + float64 J J^T", "model_type": config.model_type, **extra,
         "command": "python3 scripts/ntk_torch.py " + " ".join(shlex.quote(a) for a in argv),
     }
     write_npy_atomic(args.out, k.numpy())

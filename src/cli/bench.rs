@@ -1,4 +1,5 @@
-//! `ntkgap bench gram`: time the eNTK methods on one model and print a Markdown table.
+//! `ntkgap bench gram`: time the eNTK methods on one model (an encoder classifier or a decoder)
+//! and print a Markdown table.
 //!
 //! Each method runs as a child process (`ntkgap gram …`, or `python3 scripts/ntk_torch.py …`
 //! for torch.func) so that its peak RSS is its own: ntkgap children report VmHWM themselves;
@@ -57,7 +58,8 @@ pub enum BenchMethod {
     after_help = "Example:\n  ntkgap bench gram --model .cache/models/all-MiniLM-L6-v2 --head tests/data/minilm_head_seed0.safetensors --n 32 --max-len 128"
 )]
 pub struct BenchGramArgs {
-    /// Model directory or builtin:NAME.
+    /// Model directory (encoder or decoder; a decoder's `.gguf` file for the torch row once ntkgap
+    /// reads GGUF checkpoints) or builtin:NAME.
     #[arg(long, default_value = ".cache/models/all-MiniLM-L6-v2")]
     pub model: String,
     /// Classification-head safetensors passed to every method (the torch script needs one for a
@@ -88,6 +90,10 @@ pub struct BenchGramArgs {
     /// The torch.func script.
     #[arg(long, default_value = "scripts/ntk_torch.py")]
     pub torch_script: PathBuf,
+    /// Decoder language models: the two label words `NO YES` (default " No" " Yes"), passed to
+    /// every method.
+    #[arg(long, num_args = 2, value_names = ["NO", "YES"], allow_hyphen_values = true)]
+    pub label_words: Option<Vec<String>>,
 }
 
 /// One measured (or unavailable) row.
@@ -205,6 +211,9 @@ fn run_ntkgap(
     if let Some(head) = &args.head {
         command.arg("--head").arg(head);
     }
+    if let Some(words) = &args.label_words {
+        command.arg("--label-words").args(words);
+    }
     let run = run_measured(&mut command)?;
     if !run.ok {
         return Ok(Err(format!("failed: {}", last_line(&run.stderr))));
@@ -237,10 +246,23 @@ fn run_torch(args: &BenchGramArgs, input: &Path, dir: &Path) -> anyhow::Result<R
     }
     let k = dir.join("K_torch.npy");
     let mut command = Command::new("python3");
-    command.arg(&args.torch_script).args(["--model", &args.model, "--max-len", &args.max_len.to_string()]);
+    command.arg(&args.torch_script);
+    // A GGUF file goes to the script as its directory plus `--gguf NAME`.
+    let model = Path::new(&args.model);
+    match (model.extension().is_some_and(|e| e == "gguf"), model.parent(), model.file_name()) {
+        (true, Some(dir), Some(name)) => {
+            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            command.arg("--model").arg(dir).arg("--gguf").arg(name)
+        }
+        _ => command.args(["--model", &args.model]),
+    };
+    command.args(["--max-len", &args.max_len.to_string()]);
     command.arg("--input").arg(input).arg("--out").arg(&k);
     if let Some(head) = &args.head {
         command.arg("--head").arg(head);
+    }
+    if let Some(words) = &args.label_words {
+        command.arg("--label-words").args(words);
     }
     let run = run_measured(&mut command)?;
     if !run.ok {

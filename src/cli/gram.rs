@@ -2,6 +2,13 @@
 //! model's output on JSONL inputs, as an f64 `.npy`, with `<stem>.meta.json` beside it
 //! (settings, input hashes, shape; no timings, so same inputs give identical bytes). Timings,
 //! FLOP rates and the peak RSS go to stderr.
+//!
+//! Encoder classifiers and decoders alike (`--model` a BERT/RoBERTa or Llama/Mistral/Qwen2/GPT-2
+//! directory, `builtin:tiny|small|tiny-decoder`): a decoder differentiates z_yes − z_no of its
+//! label words (`--label-words`, default " No" " Yes") at the last token of each record, the
+//! records verbatim (`{"text"}`) or through the default prompt template (premise/hypothesis),
+//! as `ntkgap forward` reads them. `--kernel last-layer` writes K = φφᵀ instead, φ the input of
+//! the final linear readout.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -13,9 +20,10 @@ use crate::cli::model_args::{bar, ModelArgs};
 use crate::files::memory::{format_bytes, parse_bytes, peak_rss_bytes};
 use crate::files::{npy, write_json_atomic, Meta, OutputDir};
 use crate::gpu::ComputeDevice;
-use crate::model::ModelSpec;
+use crate::model::{AnyModel, DecoderOptions, ModelSpec};
 use crate::ntk::{
-    gram, gram_with_kernels, Gram, GramOptions, KernelChoice, NtkMethod, OutputMode, ParamSubset, SignalPath,
+    gram, gram_with_kernels, last_layer_gram, Gram, GramOptions, KernelChoice, NtkMethod, NtkModel, OutputMode,
+    ParamSubset, SignalPath,
 };
 use crate::tokenize::stream::{encode_all, EncodeSummary, EncodedRecord};
 use crate::tokenize::Tokenizer;
@@ -51,10 +59,32 @@ pub enum SignalsArg {
 /// `--exclude`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExcludeArg {
-    /// Word, position and token-type tables.
+    /// Word, position and token-type tables (decoders: the token table, both uses when tied,
+    /// and GPT-2's positions).
     Embeddings,
-    /// The classification head.
+    /// The head (encoder: pooler/classifier; decoder: the unembedding rows — `lm_head`, or the
+    /// output use of a tied token table — or the sequence-classification `score`).
     Head,
+}
+
+/// `--kernel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KernelArg {
+    /// The empirical NTK ⟨∇θ f(x), ∇θ f(x')⟩ (default).
+    Entk,
+    /// The last-layer kernel ⟨φ(x), φ(x')⟩, φ the input of the final linear readout (decoder:
+    /// the final-normed hidden state at the last token; encoder: the pooled vector).
+    LastLayer,
+}
+
+impl KernelArg {
+    /// The `--kernel` value naming this choice.
+    pub fn flag(self) -> &'static str {
+        match self {
+            KernelArg::Entk => "entk",
+            KernelArg::LastLayer => "last-layer",
+        }
+    }
 }
 
 /// `--only`.
@@ -83,17 +113,29 @@ fn parse_rows(s: &str) -> Result<(usize, usize), String> {
     trace     Σ_o K_o over logits — a SUM (neural-tangents' trace_axes divides by the number of logits)\n  \
     full      every logit pair: shape (N₁, N₂, O, O)\n  \
     pntk      the kernel of Σ_o logit_o (pseudo-NTK) — an approximation of trace\n\n\
+Decoders: f = z_yes − z_no of the label words (--label-words, default \" No\" \" Yes\") at the last\n  \
+    token; logit:0 is the no-word, logit:1 the yes-word (or the classes of a sequence classifier).\n  \
+    --kernel last-layer writes K = φφᵀ, φ the input of the final linear readout.\n\n\
 Sharding: --rows i..j computes rows i..j of K (against all columns); merge the slabs with\n  \
     ntkgap gram-merge --out K.npy K_0.npy K_1.npy …\n\n\
 Examples:\n  \
     ntkgap gram --model builtin:tiny --input pairs.jsonl --out K.npy\n  \
+    ntkgap gram --model builtin:tiny-decoder --input pairs.jsonl --output full --out K_dec.npy\n  \
     ntkgap gram --model .cache/models/all-MiniLM-L6-v2 --input a.jsonl --input2 b.jsonl --max-len 128 \\\n      \
     --exclude embeddings --block 4 --out K_ab.npy\n  \
     ntkgap gram --model DIR --input x.jsonl --max-len 128 --rows 0..256 --out K_0.npy")]
 pub struct GramArgs {
-    /// `builtin:tiny`, `builtin:small`, or a Hugging Face model directory.
+    /// `builtin:tiny`, `builtin:small`, `builtin:tiny-decoder`, or a Hugging Face model directory
+    /// (BERT/RoBERTa classifier, or a Llama/Mistral/Qwen2/GPT-2 decoder).
     #[arg(long)]
     pub model: String,
+    /// Decoder language models: the two label words `NO YES` whose logits f = z_yes − z_no
+    /// differentiates, each one token (default " No" " Yes").
+    #[arg(long, num_args = 2, value_names = ["NO", "YES"], allow_hyphen_values = true)]
+    pub label_words: Option<Vec<String>>,
+    /// The kernel: `entk` (default) or `last-layer` (φφᵀ, φ the input of the final linear readout).
+    #[arg(long, value_enum, default_value_t = KernelArg::Entk)]
+    pub kernel: KernelArg,
     /// Safetensors file of classification-head tensors replacing (or supplying) the model's.
     #[arg(long, value_name = "FILE")]
     pub head: Option<PathBuf>,
@@ -183,6 +225,20 @@ impl GramArgs {
             ..Default::default()
         };
         options.validate()?;
+        if self.kernel == KernelArg::LastLayer {
+            let conflict = [
+                (self.method != MethodArg::PerLayer, "--method"),
+                (self.output != OutputMode::Margin, "--output"),
+                (self.exclude.is_some() || self.only.is_some(), "--exclude/--only"),
+                (self.breakdown.is_some(), "--breakdown"),
+            ];
+            if let Some((_, flag)) = conflict.iter().find(|(bad, _)| *bad) {
+                return Err(crate::Error::invalid(
+                    *flag,
+                    "does not apply to --kernel last-layer (K = φφᵀ has no output mode, subset or method)",
+                ));
+            }
+        }
         if self.out.extension().is_none_or(|e| e != "npy") {
             return Err(crate::Error::invalid("--out", format!("{} must end in .npy", self.out.display())));
         }
@@ -211,12 +267,31 @@ fn write_breakdown(dir: &Path, k: &Gram, meta: &Meta) -> crate::Result<()> {
     Ok(())
 }
 
+/// What `meta.json` records about the model besides its flags.
+struct ModelMeta {
+    /// The resolved config.
+    config: serde_json::Value,
+    /// The readout of a decoder (label words and ids, or classes).
+    readout: Option<serde_json::Value>,
+    /// The prompt template of a decoder's premise/hypothesis records.
+    template: Option<&'static str>,
+    /// The tokenizer's maximum length.
+    max_length: usize,
+}
+
+/// The checkpoint files whose hashes identify a model directory.
+fn checkpoint_files(dir: &Path) -> Vec<PathBuf> {
+    let single = dir.join("model.safetensors");
+    let weights = if single.is_file() { single } else { dir.join("model.safetensors.index.json") };
+    vec![weights, dir.join("config.json")]
+}
+
 /// The `meta.json` of a Gram output (no timings).
 fn gram_meta(
     args: &GramArgs,
     (options, kernels): (&GramOptions, &str),
     (k, total_rows): (&Gram, usize),
-    (loaded, compute): (&crate::model::LoadedModel, &ComputeDevice),
+    (model, compute): (&ModelMeta, &ComputeDevice),
     summary: impl serde::Serialize,
 ) -> crate::Result<Meta> {
     let mut meta = Meta::new(Some(args.seed));
@@ -225,38 +300,38 @@ fn gram_meta(
         meta.add_input(p)?;
     }
     if let ModelSpec::Dir(dir) = ModelSpec::parse(&args.model)? {
-        meta.add_input(dir.join("model.safetensors"))?.add_input(dir.join("config.json"))?;
+        for file in checkpoint_files(&dir) {
+            meta.add_input(file)?;
+        }
     }
     if let Some(head) = &args.head {
         meta.add_input(head)?;
     }
     meta.set("model", &args.model).set("head", args.head.as_ref().map(|p| p.display().to_string()));
-    meta.set("method", options.method)
-        .set("output", options.output)
-        .set("subset", options.subset)
-        .set("block", options.block);
+    meta.set("kernel", args.kernel.flag()).set("readout", &model.readout).set("template", model.template);
+    let method = (args.kernel == KernelArg::Entk).then_some(options.method);
+    meta.set("method", method).set("output", options.output).set("subset", options.subset).set("block", options.block);
     meta.set("linear_form", options.linear_form)
         .set("signals_requested", options.signals)
         .set("signals", k.stats.signal_blocks.describe())
         .set("kernels", kernels)
         .set("memory_budget", options.memory_budget)
         .set("tile", options.tile);
-    meta.set("max_length", loaded.tokenizer.max_length()).set("encoding", summary);
+    meta.set("max_length", model.max_length).set("encoding", summary);
     meta.set("rows", [k.row_start, k.row_start + k.rows()]).set("total_rows", total_rows);
-    meta.set("shape", k.shape()).set("model_config", &loaded.classifier.config).set("device", compute.describe());
+    meta.set("shape", k.shape()).set("model_config", &model.config).set("device", compute.describe());
     Ok(meta)
 }
 
 /// The timing line: where the time went, the FLOP rates, the memory.
-fn report(k: &Gram, (options, kernels): (&GramOptions, &str), seconds: f64) -> serde_json::Value {
+fn report(k: &Gram, (options, kernels): (&GramOptions, &str), what: &str, seconds: f64) -> serde_json::Value {
     let s = &k.stats;
     let rate = |flops: f64, secs: f64| if secs > 0.0 { flops / secs / 1e9 } else { 0.0 };
     let peak = peak_rss_bytes();
     eprintln!(
-        "gram: {} x {} in {seconds:.2} s ({:?}, block {}, output {}, signals {}, kernels {kernels})",
+        "gram: {} x {} in {seconds:.2} s ({what}, block {}, output {}, signals {}, kernels {kernels})",
         k.rows(),
         k.cols(),
-        options.method,
         options.block,
         options.output,
         s.signal_blocks.describe(),
@@ -299,7 +374,35 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
         batch: args.block,
         device: args.device,
     };
-    let (loaded, compute) = model_args.load(args.seed, true)?;
+    let label_words = match args.label_words.as_deref() {
+        Some([no, yes]) => Some([no.clone(), yes.clone()]),
+        _ => None,
+    };
+    let decoder_options = DecoderOptions { label_words, template: None };
+    let (loaded, compute) = model_args.load_any(args.seed, true, &decoder_options)?;
+    let (model, tokenizer, model_meta): (&dyn NtkModel, &dyn Tokenizer, ModelMeta) = match &loaded {
+        AnyModel::Encoder(m) => {
+            if args.label_words.is_some() {
+                return Err(crate::Error::invalid("--label-words", "applies to decoder language models only").into());
+            }
+            let meta = ModelMeta {
+                config: serde_json::to_value(&m.classifier.config).unwrap_or_default(),
+                readout: None,
+                template: None,
+                max_length: m.tokenizer.max_length(),
+            };
+            (&m.classifier, m.tokenizer.as_ref(), meta)
+        }
+        AnyModel::Decoder(m) => {
+            let meta = ModelMeta {
+                config: serde_json::to_value(&m.model.config).unwrap_or_default(),
+                readout: Some(serde_json::to_value(&m.model.readout).unwrap_or_default()),
+                template: Some(crate::model::decoder::DEFAULT_TEMPLATE),
+                max_length: m.tokenizer.max_length(),
+            };
+            (&m.model, m.tokenizer.as_ref(), meta)
+        }
+    };
     // f32 products run on the device's own kernels (the WGSL ones on wgpu); f64 products always
     // on the CPU. `kernels` is what meta.json and the timing line record.
     let gpu_kernels = match args.products {
@@ -308,7 +411,6 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     };
     options.kernels = if args.products == ProductsArg::F64 { KernelChoice::CpuF64 } else { KernelChoice::Cpu };
     let kernels = if gpu_kernels.is_some() { "Wgpu".to_string() } else { format!("{:?}", options.kernels) };
-    let tokenizer = loaded.tokenizer.as_ref();
     let (first, summary) = read_input(&args.input, tokenizer)?;
     let second = args.input2.as_ref().map(|p| read_input(p, tokenizer)).transpose()?;
     let x1: Vec<_> = first.iter().map(|r| r.encoding.clone()).collect();
@@ -322,14 +424,20 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
         done += n;
         progress.set_position(done as u64);
     };
-    let (model, pad) = (&loaded.classifier, tokenizer.pad_id()?);
-    let k = match &gpu_kernels {
-        Some(wgpu) => gram_with_kernels(model, &x1, x2.as_deref(), pad, &options, wgpu, &device, &mut on_progress)?,
-        None => gram(model, &x1, x2.as_deref(), pad, &options, &device, &mut on_progress)?,
+    let pad = tokenizer.pad_id()?;
+    let k = match (&gpu_kernels, args.kernel) {
+        (_, KernelArg::LastLayer) => {
+            last_layer_gram(model, &x1, x2.as_deref(), pad, &options, &device, &mut on_progress)?
+        }
+        (Some(wgpu), KernelArg::Entk) => {
+            gram_with_kernels(model, &x1, x2.as_deref(), pad, &options, wgpu, &device, &mut on_progress)?
+        }
+        (None, KernelArg::Entk) => gram(model, &x1, x2.as_deref(), pad, &options, &device, &mut on_progress)?,
     };
     progress.finish_and_clear();
     k.check_finite(&row_ids(&first))?;
-    let meta = gram_meta(&args, (&options, &kernels), (&k, x1.len()), (&loaded, &compute), summary)?;
+    let kernels = if args.kernel == KernelArg::LastLayer { "CpuF64 (features)".to_string() } else { kernels };
+    let meta = gram_meta(&args, (&options, &kernels), (&k, x1.len()), (&model_meta, &compute), summary)?;
     npy::write(&args.out, &npy_view(&k.values, &k.shape()))?;
     if let Some(dir) = &args.breakdown {
         write_breakdown(dir, &k, &meta)?;
@@ -338,7 +446,11 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     if let Some(line) = summary.truncation_line() {
         eprintln!("{line}");
     }
-    let stats = report(&k, (&options, &kernels), started.elapsed().as_secs_f64());
+    let what = match args.kernel {
+        KernelArg::Entk => format!("{:?}", options.method),
+        KernelArg::LastLayer => "last-layer kernel".to_string(),
+    };
+    let stats = report(&k, (&options, &kernels), &what, started.elapsed().as_secs_f64());
     if let Some(path) = &args.stats_json {
         write_json_atomic(path, &stats)?;
     }

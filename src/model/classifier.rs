@@ -85,6 +85,16 @@ impl Classifier {
         self.head.forward(hidden, &mut tap)
     }
 
+    /// φ(x) `[N, H]`: the pooled vector `tanh(dense(h₀))` that the output layer reads, so that
+    /// logits = W φ + b (the last-layer kernel K = φφᵀ; docs/science.md "Decoders and the
+    /// frozen-LLM side").
+    pub fn features(&self, batch: &Batch, mut tap: Tap<'_>) -> Tensor<2> {
+        let hidden = self.encoder.forward(batch, &mut tap);
+        let pooled = self.head.pooled(hidden, &mut tap);
+        let [n, _, h] = pooled.dims();
+        pooled.reshape([n, h])
+    }
+
     /// The margin `[N]` (see the module docs); the one scalar path of the crate.
     pub fn score(&self, batch: &Batch, tap: Tap<'_>) -> Tensor<1> {
         margin(self.logits(batch, tap))

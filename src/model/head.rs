@@ -62,11 +62,17 @@ impl ClassificationHead {
 
     /// Hidden states `[N, T, H]` → logits `[N, num_labels]` from position 0.
     pub fn forward(&self, hidden: Tensor<3>, tap: &mut Tap<'_>) -> Tensor<2> {
-        let [n, _, h] = hidden.dims();
-        let first = hidden.slice([0..n, 0..1, 0..h]);
-        let pooled = self.dense.forward(first, tap).tanh();
-        let logits = self.output.forward(pooled, tap);
+        let n = hidden.dims()[0];
+        let logits = self.output.forward(self.pooled(hidden, tap), tap);
         let labels = logits.dims()[2];
         logits.reshape([n, labels])
+    }
+
+    /// Hidden states `[N, T, H]` → the pooled vector `tanh(dense(h₀))` `[N, 1, H]` that the
+    /// output layer reads (φ of the last-layer kernel).
+    pub fn pooled(&self, hidden: Tensor<3>, tap: &mut Tap<'_>) -> Tensor<3> {
+        let [n, _, h] = hidden.dims();
+        let first = hidden.slice([0..n, 0..1, 0..h]);
+        self.dense.forward(first, tap).tanh()
     }
 }

@@ -15,6 +15,7 @@
 //!   counted (its cost depends on how many ids the examples share; < 2 % of the MiniLM time).
 //! * Naive: 2·P FLOPs per example pair of the flattened gradients (P parameters in the subset).
 
+use crate::model::decoder::{DecoderConfig, DecoderFamily};
 use crate::model::ModelConfig;
 
 /// FLOPs of one forward pass over `rows` rows of `seq_len` positions.
@@ -23,6 +24,21 @@ pub fn forward_flops(config: &ModelConfig, rows: usize, seq_len: usize) -> f64 {
     let (b, t, o) = (rows as f64, seq_len as f64, config.num_labels() as f64);
     let per_layer = 2.0 * b * t * (4.0 * h * h + 2.0 * h * i) + 4.0 * b * t * t * h;
     l * per_layer + 2.0 * b * (h * h + h * o)
+}
+
+/// FLOPs of one decoder forward pass over `rows` rows of `seq_len` positions (H hidden, q =
+/// heads·d query width, kv key/value width, I intermediate, L blocks): per block the
+/// projections 2·B·T·(H·(q + 2kv) + qH + m·H·I) with m = 3 (SiLU-gated MLP) or 2 (GPT-2), plus
+/// QKᵀ and PV 4·B·T²·q; the head at the last token 2·B·H·W, W = V for a language model (the
+/// full next-token logits are formed) or the number of classes.
+pub fn decoder_forward_flops(config: &DecoderConfig, rows: usize, seq_len: usize) -> f64 {
+    let (h, i, l) = (config.hidden_size as f64, config.intermediate_size as f64, config.num_hidden_layers as f64);
+    let (q, kv) = (config.query_width() as f64, config.kv_width() as f64);
+    let (b, t) = (rows as f64, seq_len as f64);
+    let m = if config.family == DecoderFamily::Gpt2 { 2.0 } else { 3.0 };
+    let per_block = 2.0 * b * t * (h * (q + 2.0 * kv) + q * h + m * h * i) + 4.0 * b * t * t * q;
+    let width = config.num_labels().unwrap_or(config.vocab_size) as f64;
+    l * per_block + 2.0 * b * h * width
 }
 
 /// FLOPs of one forward + full backward pass (3 × forward).

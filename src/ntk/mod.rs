@@ -1,5 +1,8 @@
-//! Empirical NTK Gram matrices K(x, x') = ⟨∇θ f(x), ∇θ f(x')⟩ of a [`Classifier`]
-//! (docs/science.md "The fast eNTK"; Roy & Parbhoo, arXiv 2605.27567, §3: φ(x) = ∇θ f(x)).
+//! Empirical NTK Gram matrices K(x, x') = ⟨∇θ f(x), ∇θ f(x')⟩ of an encoder classifier
+//! ([`crate::model::Classifier`]) or a decoder ([`crate::model::DecoderLm`]), both through the
+//! [`NtkModel`] trait of [`family`] (docs/science.md "The fast eNTK"; Roy & Parbhoo, arXiv
+//! 2605.27567, §3: φ(x) = ∇θ f(x)); and the last-layer kernel ⟨φ(x), φ(x')⟩ of the readout's
+//! input ([`last_layer_gram`]).
 //!
 //! * [`gram`] / [`gram_with_kernels`] — K(X₁, X₁) or the rectangular K(X₁, X₂), or a row slab of
 //!   either, by [`NtkMethod::PerLayer`] (one batched backward per block, exact per-layer
@@ -12,24 +15,30 @@
 //!   per-parameter contributions, timings and FLOP counts; [`Gram::check_finite`] names the rows
 //!   holding NaN/±∞. [`shard`] merges row slabs.
 //!
-//! Module map: [`fastfb`] (the hand-written CPU forward + backward per block, default) or
+//! Module map: [`family`] (what the engine needs of a model; encoder and decoder impls, the
+//! decoder's tied-embedding term) → [`fastfb`] (the hand-written CPU forward + backward per
+//! block, default for encoders) or
 //! [`signals`] (burn's probed pass, its reference twin and the GPU path) → [`store`] (RAM or spill) →
 //! [`contract`] (per group, on the [`tiles`] grid) → [`kernels`] ([`cpu_kernels::CpuKernels`],
 //! the reference twin, or any implementation the caller passes, such as the GPU kernels);
-//! [`naive`]; [`outputs`]; [`cost`].
+//! [`naive`]; [`outputs`]; [`cost`]; [`last_layer`].
 //!
 //! The forward + backward runs on the host in f32 when the model is on the CPU (flex), else on
 //! the model's device through burn (wgpu; [`SignalPath`]); the contraction on [`KernelChoice`]'s
 //! kernels (CPU, reference, or WGSL on wgpu).
 //!
 //! Known gaps: the signals of every example are read back to the host and kept (RAM or disk)
-//! until the contraction, so disk use grows as N·T·Σd, and the GPU kernels re-upload them.
+//! until the contraction, so disk use grows as N·T·Σd, and the GPU kernels re-upload them;
+//! decoders have no hand-written fast signal path (burn's probed pass runs, and
+//! [`GramStats::signal_blocks`] says so).
 
 pub mod contract;
 pub mod cost;
 pub mod cpu_kernels;
+pub mod family;
 pub mod fastfb;
 pub mod kernels;
+pub mod last_layer;
 pub mod naive;
 pub mod options;
 pub mod outputs;
@@ -47,9 +56,10 @@ use ndarray::{s, Array4, ArrayView2};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::model::Classifier;
 use crate::tokenize::Encoding;
 
+pub use family::{NtkModel, ParamRole, ReadoutLayer};
+pub use last_layer::last_layer_gram;
 pub use options::{GramOptions, KernelChoice, LinearForm, NtkMethod, OutputMode, ParamSubset, SignalPath};
 
 use crate::ntk::kernels::{GramKernels, ReferenceKernels};
@@ -211,8 +221,8 @@ impl Gram {
     }
 }
 
-/// K(X₁, X₂) of `model` (loaded on an autodiff `device`) on encoded inputs; X₂ = X₁ (square,
-/// exactly symmetric) when `x2` is `None`. Inputs are padded with `pad_id` per block. The
+/// K(X₁, X₂) of `model` (an encoder classifier or a decoder, loaded on an autodiff `device`) on
+/// encoded inputs; X₂ = X₁ (square, exactly symmetric) when `x2` is `None`. Inputs are padded with `pad_id` per block. The
 /// kernels are the ones `options.kernels` names. `progress` is called with the number of
 /// examples just back-propagated.
 ///
@@ -222,7 +232,7 @@ impl Gram {
 /// [`Error::Numerical`] when the device is not an autodiff device or a tensor cannot be read
 /// back; [`Error::Write`] when spilled signals cannot be written or read.
 pub fn gram(
-    model: &Classifier,
+    model: &dyn NtkModel,
     x1: &[Encoding],
     x2: Option<&[Encoding]>,
     pad_id: u32,
@@ -246,7 +256,7 @@ pub fn gram(
 /// As [`gram`].
 #[allow(clippy::too_many_arguments)]
 pub fn gram_with_kernels(
-    model: &Classifier,
+    model: &dyn NtkModel,
     x1: &[Encoding],
     x2: Option<&[Encoding]>,
     pad_id: u32,
@@ -259,7 +269,7 @@ pub fn gram_with_kernels(
     if x1.is_empty() || x2.is_some_and(<[Encoding]>::is_empty) {
         return Err(Error::invalid("input", "no examples"));
     }
-    options.output.validate(model.config.num_labels())?;
+    options.output.validate(model.num_outputs())?;
     options.row_range(x1.len())?;
     let parts = match options.method {
         NtkMethod::Naive => naive::naive_parts(model, x1, x2, pad_id, options, device, progress)?,

@@ -1,6 +1,6 @@
 //! [`crate::ntk::NtkMethod::Naive`]: the reference twin. One backward pass per example and
-//! virtual output (a batch of one, so no padding at all), every parameter gradient read through
-//! [`Classifier::gradients`] and flattened, K = J₁ J₂ᵀ accumulated in f64 per parameter tensor.
+//! virtual output (a batch of one, so no padding beyond what an encoding brings), every parameter
+//! gradient read through [`NtkModel::gradients`] (Hugging Face names) and flattened, K = J₁ J₂ᵀ accumulated in f64 per parameter tensor.
 //! Memory: the flattened gradients of every example, N·V·P f32 (≈ 91 MB per MiniLM example).
 
 use std::time::Instant;
@@ -9,35 +9,49 @@ use burn::tensor::Device;
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::model::{Batch, Classifier};
-use crate::ntk::cost::forward_backward_flops;
+use crate::ntk::family::NtkModel;
 use crate::ntk::options::{GramOptions, ParamSubset};
 use crate::ntk::outputs::{objective, Layout, OutputMode};
 use crate::ntk::{GramParts, GramStats, SignalBlocks};
 use crate::tokenize::{pad_batch, Encoding};
 
 /// The gradient of f_v(x) (virtual output `v` of `mode`) for one example: (parameter name,
-/// flattened values), sorted by name, restricted to `subset`.
+/// flattened values), sorted by name, restricted to `subset` (for a tied decoder under
+/// [`ParamSubset::ExcludeHead`], the token table's input use alone; see
+/// [`NtkModel::naive_model`]).
 ///
 /// # Errors
 /// [`crate::Error::InvalidArgument`] for an encoding that does not fit the model or a mode that
 /// does not fit its labels; a read-back failure.
 pub fn example_gradient(
-    model: &Classifier,
+    model: &dyn NtkModel,
     encoding: &Encoding,
     pad_id: u32,
     subset: ParamSubset,
     (mode, v): (OutputMode, usize),
     device: &Device,
 ) -> Result<Vec<(String, Vec<f32>)>> {
-    let arch = model.config.architecture()?;
-    let batch = Batch::new(&pad_batch(std::slice::from_ref(encoding), pad_id)?, &model.config, device)?;
-    let grads = objective(model, &batch, mode, v, None)?.sum().backward();
+    let owned = model.naive_model(subset);
+    let model = owned.as_deref().unwrap_or(model);
+    gradient_of(model, encoding, pad_id, subset, (mode, v), device)
+}
+
+/// [`example_gradient`] of the model Naive differentiates.
+fn gradient_of(
+    model: &dyn NtkModel,
+    encoding: &Encoding,
+    pad_id: u32,
+    subset: ParamSubset,
+    (mode, v): (OutputMode, usize),
+    device: &Device,
+) -> Result<Vec<(String, Vec<f32>)>> {
+    let padded = pad_batch(std::slice::from_ref(encoding), pad_id)?;
+    let grads = objective(model, &padded, mode, v, None, device)?.sum().backward();
     let map = model.gradients(&grads)?;
     Ok(map
         .names()
         .into_iter()
-        .filter(|name| subset.includes(name, arch))
+        .filter(|name| subset.keeps(name, model.param_role(name)))
         .filter_map(|name| map.get(&name).map(|t| (name, t.data.clone())))
         .collect())
 }
@@ -46,20 +60,22 @@ pub fn example_gradient(
 type Jacobian = Vec<Vec<(String, Vec<f32>)>>;
 
 fn jacobian(
-    model: &Classifier,
+    model: &dyn NtkModel,
     encodings: &[Encoding],
     pad_id: u32,
     options: &GramOptions,
     device: &Device,
     progress: &mut dyn FnMut(usize),
 ) -> Result<(Jacobian, f64)> {
-    let virtuals = options.output.virtual_outputs(model.config.num_labels());
+    let virtuals = options.output.virtual_outputs(model.num_outputs());
+    let owned = model.naive_model(options.subset);
+    let model = owned.as_deref().unwrap_or(model);
     let mut out = Vec::with_capacity(encodings.len() * virtuals);
     let mut flops = 0.0;
     for e in encodings {
         for v in 0..virtuals {
-            out.push(example_gradient(model, e, pad_id, options.subset, (options.output, v), device)?);
-            flops += forward_backward_flops(&model.config, 1, e.len());
+            out.push(gradient_of(model, e, pad_id, options.subset, (options.output, v), device)?);
+            flops += 3.0 * model.forward_flops(1, e.len());
         }
         progress(1);
     }
@@ -95,7 +111,7 @@ fn group_values(
 /// # Errors
 /// As [`example_gradient`].
 pub fn naive_parts(
-    model: &Classifier,
+    model: &dyn NtkModel,
     x1: &[Encoding],
     x2: Option<&[Encoding]>,
     pad_id: u32,
@@ -105,7 +121,7 @@ pub fn naive_parts(
 ) -> Result<GramParts> {
     let (n1, n2) = (x1.len(), x2.map_or(x1.len(), <[Encoding]>::len));
     let slab = options.row_range(n1)?;
-    let layout = Layout::new(options.output, model.config.num_labels(), n2);
+    let layout = Layout::new(options.output, model.num_outputs(), n2);
     let vs = layout.virtuals;
     let started = Instant::now();
     let (rows, f1) = jacobian(model, &x1[slab.clone()], pad_id, options, device, progress)?;

@@ -9,14 +9,16 @@ use serde::Serialize;
 pub use crate::ntk::outputs::OutputMode;
 
 use crate::error::{Error, Result};
-use crate::model::head::head_names;
 use crate::model::Architecture;
+use crate::ntk::family::encoder::encoder_role;
+use crate::ntk::family::ParamRole;
 
 /// How the Gram matrix K(X₁, X₂) = J₁ J₂ᵀ is computed (J = ∂f/∂θ, one row per example).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub enum NtkMethod {
     /// The reference twin: one backward pass *per example* (batch of one, no padding), every
-    /// parameter gradient flattened through [`crate::model::Classifier::gradients`], K
+    /// parameter gradient flattened through [`crate::ntk::NtkModel::gradients`] (a tied decoder
+    /// embedding once, the sum of its two uses), K
     /// accumulated in f64. Cost N backward passes + N₁·N₂·P multiply-adds; memory N·P f32
     /// (P = number of parameters, dense embedding-table gradients included). Obviously right,
     /// slow; use it to check [`NtkMethod::PerLayer`].
@@ -43,28 +45,34 @@ pub enum ParamSubset {
     /// Every parameter (default).
     #[default]
     All,
-    /// Every parameter except the word, position and token-type lookup tables (the embedding
-    /// LayerNorm stays in).
+    /// Every parameter except the lookup tables: word, position and token-type tables (the
+    /// embedding LayerNorm stays in); for decoders the token table (with both of its uses when
+    /// tied) and GPT-2's positions.
     ExcludeEmbeddings,
-    /// Every parameter except the classification head (BERT pooler + classifier, RoBERTa
-    /// `classifier.dense` + `classifier.out_proj`).
+    /// Every parameter except the head: BERT pooler + classifier, RoBERTa `classifier.dense` +
+    /// `classifier.out_proj`; for decoders the unembedding rows (`lm_head`, or the output use
+    /// of a tied token table, whose input use stays) or the sequence-classification `score`.
     ExcludeHead,
-    /// Only bias vectors: Linear biases and LayerNorm β (every `*.bias`).
+    /// Only bias vectors: Linear biases and LayerNorm β (every `*.bias`; RMSNorm and the bias-free
+    /// decoder projections have none).
     OnlyBiases,
 }
 
 impl ParamSubset {
-    /// Whether the parameter with Hugging Face name `name` counts, for a model of `arch`.
-    pub fn includes(self, name: &str, arch: Architecture) -> bool {
+    /// Whether the parameter (or parameter use) `param` (a Hugging Face name) of role `role`
+    /// counts ([`crate::ntk::family::NtkModel::param_role`] / `layer_role` say what it is).
+    pub fn keeps(self, param: &str, role: ParamRole) -> bool {
         match self {
             ParamSubset::All => true,
-            ParamSubset::ExcludeEmbeddings => !is_embedding_table(name),
-            ParamSubset::ExcludeHead => {
-                let (dense, output) = head_names(arch);
-                ![dense, output].iter().any(|p| name.strip_prefix(p).is_some_and(|rest| rest.starts_with('.')))
-            }
-            ParamSubset::OnlyBiases => name.ends_with(".bias"),
+            ParamSubset::ExcludeEmbeddings => !role.embedding,
+            ParamSubset::ExcludeHead => !role.head,
+            ParamSubset::OnlyBiases => param.ends_with(".bias"),
         }
+    }
+
+    /// Whether the encoder parameter with Hugging Face name `name` counts, for a model of `arch`.
+    pub fn includes(self, name: &str, arch: Architecture) -> bool {
+        self.keeps(name, encoder_role(name, Some(arch)))
     }
 }
 
@@ -97,7 +105,8 @@ pub enum SignalPath {
     /// virtual outputs, no autodiff graph (several times faster than `Burn`: timings in docs/ntk.md);
     /// agrees with `Burn` to f32 rounding (≤ 1e-5 relative per signal, tested). On any other
     /// device (wgpu), and for a model whose weights are not f32, it runs `Burn`, and so does a
-    /// block holding an encoding whose first position is padding. Default.
+    /// block holding an encoding whose first position is padding. Decoders have no fast path
+    /// yet: they always run `Burn` ([`crate::ntk::GramStats::signal_blocks`] says so). Default.
     #[default]
     Fast,
     /// burn's probed forward + autodiff backward on the model's device

@@ -10,7 +10,7 @@
 //!
 //! | mode | V | f_v | K entry |
 //! |---|---|---|---|
-//! | `margin` | 1 | [`Classifier::score`] (logit₁ − logit₀ for two labels) | ⟨∇f(xᵢ), ∇f(xⱼ)⟩ |
+//! | `margin` | 1 | [`NtkModel::margin`] (logit₁ − logit₀ for two outputs; decoders z_yes − z_no) | ⟨∇f(xᵢ), ∇f(xⱼ)⟩ |
 //! | `logit:k` | 1 | logit_k | ⟨∇logit_k(xᵢ), ∇logit_k(xⱼ)⟩ |
 //! | `trace` | O | logit_v | Σ_v ⟨∇logit_v(xᵢ), ∇logit_v(xⱼ)⟩ — a **sum** (neural-tangents' `trace_axes=(-1,)` divides by O) |
 //! | `full` | O | logit_v | the O×O block ⟨∇logit_v(xᵢ), ∇logit_w(xⱼ)⟩, K shaped `[N₁, N₂, O, O]` |
@@ -21,18 +21,20 @@
 use std::fmt;
 use std::str::FromStr;
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::model::probe::Tap;
-use crate::model::{Batch, Classifier};
+use crate::ntk::family::NtkModel;
+use crate::tokenize::PaddedBatch;
 
 /// Which scalar output(s) the kernel differentiates (see the module docs for the table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub enum OutputMode {
-    /// The margin of [`Classifier::score`] (logit₁ − logit₀ for two labels; the log-odds of the
-    /// positive label otherwise). One backward per block (default).
+    /// The margin of [`NtkModel::margin`] (logit₁ − logit₀ for two outputs — z_yes − z_no for a
+    /// decoder's label words; the log-odds of output 1 otherwise). One backward per block
+    /// (default).
     #[default]
     Margin,
     /// One logit, `logit_k`. One backward per block.
@@ -140,19 +142,27 @@ impl Layout {
     }
 }
 
-/// The scalar f of every row of `batch`, `[B]`, whose rows are (example, virtual output) pairs,
-/// example-major: row r differentiates virtual output (r + `first`) mod V of `mode`.
+/// The scalar f of every row of `padded` (built on `device`), `[B]`, whose rows are (example,
+/// virtual output) pairs, example-major: row r differentiates virtual output (r + `first`) mod
+/// V of `mode`, over the readout of any [`NtkModel`].
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] when the mode does not fit the model.
-pub fn objective(model: &Classifier, batch: &Batch, mode: OutputMode, first: usize, tap: Tap<'_>) -> Result<Tensor<1>> {
-    let labels = model.config.num_labels();
+/// [`Error::InvalidArgument`] when the mode does not fit the model or the batch does not.
+pub fn objective(
+    model: &dyn NtkModel,
+    padded: &PaddedBatch,
+    mode: OutputMode,
+    first: usize,
+    tap: Tap<'_>,
+    device: &Device,
+) -> Result<Tensor<1>> {
+    let labels = model.num_outputs();
     mode.validate(labels)?;
     if mode == OutputMode::Margin {
-        return Ok(model.score(batch, tap));
+        return model.margin(padded, device, tap);
     }
     let virtuals = mode.virtual_outputs(labels);
-    let rows = batch.batch_size;
+    let rows = padded.batch_size;
     let weights: Vec<f32> = (0..rows)
         .flat_map(|r| (0..labels).map(move |o| (r, o)))
         .map(|(r, o)| match mode {
@@ -161,9 +171,8 @@ pub fn objective(model: &Classifier, batch: &Batch, mode: OutputMode, first: usi
             _ => f32::from(u8::from(o == (r + first) % virtuals)),
         })
         .collect();
-    let device = batch.mask_bias.device();
-    let weights = Tensor::<2>::from_data(TensorData::new(weights, [rows, labels]), &device);
-    Ok((model.logits(batch, tap) * weights).sum_dim(1).reshape([rows]))
+    let weights = Tensor::<2>::from_data(TensorData::new(weights, [rows, labels]), device);
+    Ok((model.readout(padded, device, tap)? * weights).sum_dim(1).reshape([rows]))
 }
 
 #[cfg(test)]

@@ -1,12 +1,16 @@
 //! [`crate::ntk::NtkMethod::PerLayer`] in two phases.
 //!
 //! 1. **Signals**: one forward + activation-only backward per block of examples (× V virtual
-//!    outputs) — on the CPU the hand-written pass of [`crate::ntk::fastfb`] (weights copied to
-//!    the host once), elsewhere (or with [`SignalPath::Burn`]) burn's probed pass on a copy of the
-//!    model whose parameters do not require gradients;
+//!    outputs) — for an encoder on the CPU the hand-written pass of [`crate::ntk::fastfb`]
+//!    (weights copied to the host once), elsewhere (a decoder, wgpu, or [`SignalPath::Burn`])
+//!    burn's probed pass on a copy of the model whose parameters do not require gradients; then
+//!    the model's last pass over them ([`NtkModel::finish_signals`]: a decoder keeps its
+//!    unembedding's readout rows and merges a tied unembedding into the token table's rows);
 //!    the per-token signals of Linear weights and embedding tables go to a [`SignalStore`] (RAM,
 //!    or a temporary directory when they would take more than half the memory budget), the
-//!    biases' and LayerNorms' per-example sums are formed at once (they are tiny).
+//!    biases' and norms' (LayerNorm γ/β, RMSNorm γ) per-example sums are formed at once (they
+//!    are tiny). Which parameters count follows [`NtkModel::layer_role`] and
+//!    [`crate::model::LayerKind::has_bias`].
 //! 2. **Contraction**: parameter group by parameter group, in forward order, through
 //!    [`Contraction`] on the canonical tile grid; each group's contribution is summed into K in
 //!    that fixed order (and kept when a breakdown is asked for).
@@ -19,13 +23,12 @@
 use std::ops::Range;
 use std::time::Instant;
 
-use burn::module::Module;
-use burn::tensor::{DType, Device};
+use burn::tensor::Device;
 
 use crate::error::Result;
-use crate::model::{Architecture, Classifier, LayerKind};
+use crate::model::LayerKind;
 use crate::ntk::contract::{Contraction, GroupSource, GroupSpec, Side};
-use crate::ntk::cost::activation_backward_flops;
+use crate::ntk::family::NtkModel;
 use crate::ntk::fastfb::{self, HostModel};
 use crate::ntk::kernels::GramKernels;
 use crate::ntk::options::{GramOptions, ParamSubset, SignalPath};
@@ -44,34 +47,41 @@ struct Wanted {
     bias: bool,
 }
 
-fn wanted(l: &LayerSignals, subset: ParamSubset, arch: Architecture) -> Wanted {
+fn wanted(l: &LayerSignals, subset: ParamSubset, model: &dyn NtkModel) -> Wanted {
+    let weight = format!("{}.weight", l.name);
+    let bias = format!("{}.bias", l.name);
     Wanted {
-        weight: subset.includes(&format!("{}.weight", l.name), arch),
-        bias: l.kind != LayerKind::Embedding && subset.includes(&format!("{}.bias", l.name), arch),
+        weight: subset.keeps(&weight, model.layer_role(&l.name, l.kind)),
+        bias: l.kind.has_bias() && subset.keeps(&bias, model.param_role(&bias)),
     }
 }
 
+/// True for the normalisations, whose weight γ is a per-example sum Σₜ gₜ ⊙ x̂ₜ.
+fn is_norm(kind: LayerKind) -> bool {
+    matches!(kind, LayerKind::LayerNorm | LayerKind::RmsNorm)
+}
+
 /// Whether a layer's per-token signals must be stored (Linear weights, embedding tables).
-fn stored(l: &LayerSignals, subset: ParamSubset, arch: Architecture) -> bool {
-    l.kind != LayerKind::LayerNorm && wanted(l, subset, arch).weight
+fn stored(l: &LayerSignals, subset: ParamSubset, model: &dyn NtkModel) -> bool {
+    !is_norm(l.kind) && wanted(l, subset, model).weight
 }
 
 /// The parameter groups of the kernel, in forward order, from one block's layers.
-fn group_specs(layers: &[LayerSignals], subset: ParamSubset, arch: Architecture) -> Vec<GroupSpec> {
+fn group_specs(layers: &[LayerSignals], subset: ParamSubset, model: &dyn NtkModel) -> Vec<GroupSpec> {
     let (mut small, mut store) = (0, 0);
     let mut out = Vec::new();
     for l in layers {
-        let w = wanted(l, subset, arch);
+        let w = wanted(l, subset, model);
         let mut push_small = |param: String, out: &mut Vec<GroupSpec>| {
             out.push(GroupSpec { param, source: GroupSource::Small { index: small, d: l.d_out } });
             small += 1;
         };
-        if stored(l, subset, arch) {
+        if stored(l, subset, model) {
             let source =
                 if l.kind == LayerKind::Embedding { GroupSource::Embedding(store) } else { GroupSource::Linear(store) };
             out.push(GroupSpec { param: format!("{}.weight", l.name), source });
             store += 1;
-        } else if l.kind == LayerKind::LayerNorm && w.weight {
+        } else if is_norm(l.kind) && w.weight {
             push_small(format!("{}.weight", l.name), &mut out);
         }
         if w.bias {
@@ -82,11 +92,11 @@ fn group_specs(layers: &[LayerSignals], subset: ParamSubset, arch: Architecture)
 }
 
 /// The per-example sums of the small groups of one block, in [`group_specs`] order.
-fn small_sums(layers: &[LayerSignals], subset: ParamSubset, arch: Architecture) -> Vec<Vec<f32>> {
+fn small_sums(layers: &[LayerSignals], subset: ParamSubset, model: &dyn NtkModel) -> Vec<Vec<f32>> {
     let mut out = Vec::new();
     for l in layers {
-        let w = wanted(l, subset, arch);
-        if let (LayerKind::LayerNorm, true, SignalInput::Activation(x)) = (l.kind, w.weight, &l.input) {
+        let w = wanted(l, subset, model);
+        if let (true, true, SignalInput::Activation(x)) = (is_norm(l.kind), w.weight, &l.input) {
             out.push(segment_hadamard_sums(&l.grad, x, &l.rows, l.d_out));
         }
         if w.bias {
@@ -97,34 +107,36 @@ fn small_sums(layers: &[LayerSignals], subset: ParamSubset, arch: Architecture) 
 }
 
 /// Where one block's signals come from: the hand-written CPU pass (a host copy of the weights,
-/// made once) or burn's probed pass on the frozen model.
+/// made once; encoders only) or burn's probed pass on the frozen model.
 struct SignalSource<'m> {
-    frozen: &'m Classifier,
+    frozen: &'m dyn NtkModel,
     host: Option<HostModel>,
     pad_id: u32,
+    subset: ParamSubset,
     device: &'m Device,
 }
 
 impl<'m> SignalSource<'m> {
-    /// `options.signals` resolved for `device`: [`SignalPath::Fast`] only on the CPU (flex) and
-    /// for f32 weights (an f64 model, as in the finite-difference checks, keeps burn's f64 pass).
-    fn new(frozen: &'m Classifier, pad_id: u32, signals: SignalPath, device: &'m Device) -> Result<Self> {
+    /// `options.signals` resolved for `device` and the model: [`SignalPath::Fast`] only on the
+    /// CPU (flex), for a model with a fast path ([`NtkModel::host_model`]: the encoder, with f32
+    /// weights — an f64 model, as in the finite-difference checks, keeps burn's f64 pass).
+    fn new(frozen: &'m dyn NtkModel, pad_id: u32, options: &GramOptions, device: &'m Device) -> Result<Self> {
         let on_cpu = device.clone().inner() == Device::flex();
-        let f32_weights = frozen.head.output.weight.val().dtype() == DType::F32;
-        let host = (signals == SignalPath::Fast && on_cpu && f32_weights)
-            .then(|| HostModel::from_classifier(frozen))
-            .transpose()?;
-        Ok(Self { frozen, host, pad_id, device })
+        let host = if options.signals == SignalPath::Fast && on_cpu { frozen.host_model()? } else { None };
+        Ok(Self { frozen, host, pad_id, subset: options.subset, device })
     }
 
-    /// One block's signals and the path that produced them.
+    /// One block's signals (after the model's last pass over them) and the path that
+    /// produced them.
     fn block(&self, chunk: &[Encoding], mode: OutputMode) -> Result<(BlockSignals, SignalPath)> {
-        match &self.host {
+        let (mut block, path) = match &self.host {
             Some(host) if fastfb::fits(chunk) => {
-                Ok((fastfb::block_signals(host, chunk, self.pad_id, mode)?, SignalPath::Fast))
+                (fastfb::block_signals(host, chunk, self.pad_id, mode)?, SignalPath::Fast)
             }
-            _ => Ok((block_signals(self.frozen, chunk, self.pad_id, mode, self.device)?, SignalPath::Burn)),
-        }
+            _ => (block_signals(self.frozen, chunk, self.pad_id, mode, self.device)?, SignalPath::Burn),
+        };
+        block.layers = self.frozen.finish_signals(block.layers, self.subset)?;
+        Ok((block, path))
     }
 }
 
@@ -144,13 +156,12 @@ fn collect(
     progress: &mut dyn FnMut(usize),
 ) -> Result<Collected> {
     let model = source.frozen;
-    let arch = model.config.architecture()?;
     let subset = options.subset;
     let tokens: usize = x.iter().map(Encoding::real_tokens).sum();
     let mut collected: Option<Collected> = None;
     for chunk in x.chunks(options.block) {
         let (block, path) = source.block(chunk, options.output)?;
-        let flops = activation_backward_flops(&model.config, block.batch_rows, block.seq_len);
+        let flops = 2.0 * model.forward_flops(block.batch_rows, block.seq_len);
         let c = match collected.as_mut() {
             Some(c) => c,
             None => {
@@ -159,12 +170,12 @@ fn collect(
                 let bytes: usize = block
                     .layers
                     .iter()
-                    .filter(|l| stored(l, subset, arch))
+                    .filter(|l| stored(l, subset, model))
                     .map(|l| 4 * (l.grad.len() + l.rows.iter().sum::<usize>() * l.d_in.max(1)))
                     .sum();
                 let estimate = bytes as f64 / block_tokens.max(1) as f64 * tokens as f64;
                 let store = SignalStore::new(estimate > (options.memory_budget / 2) as f64)?;
-                let specs = group_specs(&block.layers, subset, arch);
+                let specs = group_specs(&block.layers, subset, model);
                 collected.insert(Collected {
                     store,
                     small: Vec::new(),
@@ -174,8 +185,8 @@ fn collect(
                 })
             }
         };
-        let sums = small_sums(&block.layers, subset, arch);
-        c.store.append(block.layers, &|l| stored(l, subset, arch))?;
+        let sums = small_sums(&block.layers, subset, model);
+        c.store.append(block.layers, &|l| stored(l, subset, model))?;
         if c.small.is_empty() {
             c.small = vec![Vec::new(); sums.len()];
         }
@@ -224,7 +235,7 @@ fn contract_all(contraction: &Contraction, specs: &[GroupSpec]) -> Result<(Vec<(
 /// As [`block_signals`]; a kernel or spill-file failure.
 #[allow(clippy::too_many_arguments)]
 pub fn per_layer_parts(
-    model: &Classifier,
+    model: &dyn NtkModel,
     x1: &[Encoding],
     x2: Option<&[Encoding]>,
     pad_id: u32,
@@ -236,13 +247,13 @@ pub fn per_layer_parts(
     let (n1, n2) = (x1.len(), x2.map_or(x1.len(), <[Encoding]>::len));
     let slab = options.row_range(n1)?;
     let tile = tile_size(options.block, options.tile);
-    let layout = Layout::new(options.output, model.config.num_labels(), n2);
+    let layout = Layout::new(options.output, model.num_outputs(), n2);
     let started = Instant::now();
     // Parameters need no gradient here (the per-example ones are formed from the signals), so
     // the backward computes only activation gradients: one third less work than a training step.
-    let frozen = model.clone().no_grad();
+    let frozen = model.frozen();
     let left_range = if x2.is_some() { stored_range(&slab, n1, tile) } else { 0..n1 };
-    let source = SignalSource::new(&frozen, pad_id, options.signals, device)?;
+    let source = SignalSource::new(frozen.as_ref(), pad_id, options, device)?;
     let left = collect(&source, &x1[left_range.clone()], options, progress)?;
     let right = x2.map(|x| collect(&source, x, options, progress)).transpose()?;
     let forward_backward_seconds = started.elapsed().as_secs_f64();

@@ -13,7 +13,8 @@ use burn::tensor::{Device, Int, Tensor};
 
 use crate::error::{Error, Result};
 use crate::model::dense::tensor_to_host;
-use crate::model::{Batch, Classifier, LayerKind, ProbeInput, ProbeSet};
+use crate::model::{LayerKind, ProbeInput, ProbeSet};
+use crate::ntk::family::NtkModel;
 use crate::ntk::outputs::{objective, OutputMode};
 use crate::tokenize::{pad_batch, Encoding};
 
@@ -31,9 +32,9 @@ pub enum SignalInput {
 pub struct LayerSignals {
     /// The layer's Hugging Face name prefix.
     pub name: String,
-    /// Linear, LayerNorm or Embedding.
+    /// Linear (with or without bias), LayerNorm, RMSNorm or Embedding.
     pub kind: LayerKind,
-    /// True when the layer sees every token; false for layers on the first token only (head).
+    /// True when the layer sees every token; false for layers on one position only (head).
     pub per_token: bool,
     /// Rows (kept tokens) per virtual example.
     pub rows: Vec<usize>,
@@ -58,25 +59,27 @@ pub struct BlockSignals {
     pub batch_rows: usize,
 }
 
-/// Run `encodings` (each repeated `virtuals` times, example-major) through `model` (on an
-/// autodiff `device`) as one padded block and collect every layer's signals, in forward order.
+/// Run `encodings` (each repeated `virtuals` times, example-major) through `model` (an encoder
+/// or a decoder, on an autodiff `device`) as one block padded on the right (an encoding may
+/// arrive padded on either side: its mask says which positions are real) and collect every
+/// layer's signals, in forward order. Layers applied at one position only (the encoder's head
+/// on the first token, a decoder's final norm and head on the last real token) keep that row.
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for encodings that do not fit the model; [`Error::Numerical`]
 /// when a tensor cannot be read back or a probe received no gradient (not an autodiff device).
 pub fn block_signals(
-    model: &Classifier,
+    model: &dyn NtkModel,
     encodings: &[Encoding],
     pad_id: u32,
     mode: OutputMode,
     device: &Device,
 ) -> Result<BlockSignals> {
-    let virtuals = mode.virtual_outputs(model.config.num_labels());
+    let virtuals = mode.virtual_outputs(model.num_outputs());
     let repeated: Vec<Encoding> = encodings.iter().flat_map(|e| std::iter::repeat_n(e.clone(), virtuals)).collect();
     let padded = pad_batch(&repeated, pad_id)?;
-    let batch = Batch::new(&padded, &model.config, device)?;
     let mut probes = ProbeSet::new();
-    let grads = objective(model, &batch, mode, 0, Some(&mut probes))?.sum().backward();
+    let grads = objective(model, &padded, mode, 0, Some(&mut probes), device)?.sum().backward();
     let mask = &padded.attention_mask;
     let layers = probes
         .probes()
