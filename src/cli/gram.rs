@@ -14,6 +14,7 @@ use crate::files::memory::{format_bytes, parse_bytes, peak_rss_bytes};
 use crate::files::{npy, write_json_atomic, Meta, OutputDir};
 use crate::gpu::ComputeDevice;
 use crate::model::ModelSpec;
+use crate::ntk::shard::{first_difference, slab_meta};
 use crate::ntk::{
     gram, gram_with_kernels, Gram, GramOptions, KernelChoice, NtkMethod, OutputMode, ParamSubset, SignalPath,
 };
@@ -84,12 +85,14 @@ fn parse_rows(s: &str) -> Result<(usize, usize), String> {
     full      every logit pair: shape (N₁, N₂, O, O)\n  \
     pntk      the kernel of Σ_o logit_o (pseudo-NTK) — an approximation of trace\n\n\
 Sharding: --rows i..j computes rows i..j of K (against all columns); merge the slabs with\n  \
-    ntkgap gram-merge --out K.npy K_0.npy K_1.npy …\n\n\
+    ntkgap gram-merge --out K.npy K_0.npy K_1.npy …\n\
+--resume skips a run whose --out and meta.json already hold its result (same inputs, model,\n  \
+    settings and rows), e.g. the finished tasks of a re-submitted array job.\n\n\
 Examples:\n  \
     ntkgap gram --model builtin:tiny --input pairs.jsonl --out K.npy\n  \
     ntkgap gram --model .cache/models/all-MiniLM-L6-v2 --input a.jsonl --input2 b.jsonl --max-len 128 \\\n      \
     --exclude embeddings --block 4 --out K_ab.npy\n  \
-    ntkgap gram --model DIR --input x.jsonl --max-len 128 --rows 0..256 --out K_0.npy")]
+    ntkgap gram --model DIR --input x.jsonl --max-len 128 --rows 0..256 --out K_0.npy --resume")]
 pub struct GramArgs {
     /// `builtin:tiny`, `builtin:small`, or a Hugging Face model directory.
     #[arg(long)]
@@ -148,6 +151,11 @@ pub struct GramArgs {
     /// Element type of the Gram-assembly products (`f64` always assembles on the CPU).
     #[arg(long, value_enum, default_value_t = ProductsArg::F32)]
     pub products: ProductsArg,
+    /// Skip the computation when `--out` and its meta.json already hold this run's result: same
+    /// input and model hashes, seed, version, settings and rows (a missing, unreadable or
+    /// different output is recomputed). For re-running slabs of an array job.
+    #[arg(long, conflicts_with = "breakdown")]
+    pub resume: bool,
     /// Write the run's timings, FLOP counts and peak RSS as JSON (used by `ntkgap bench gram`).
     #[arg(long, value_name = "FILE", hide = true)]
     pub stats_json: Option<PathBuf>,
@@ -211,11 +219,13 @@ fn write_breakdown(dir: &Path, k: &Gram, meta: &Meta) -> crate::Result<()> {
     Ok(())
 }
 
-/// The `meta.json` of a Gram output (no timings).
+/// The `meta.json` of a Gram output (no timings), as far as it is known before the computation:
+/// everything but the signal path that ran and the shape (set by [`finish_meta`]). `rows` is the
+/// requested range (all of X₁ unsharded).
 fn gram_meta(
     args: &GramArgs,
     (options, kernels): (&GramOptions, &str),
-    (k, total_rows): (&Gram, usize),
+    (rows, total_rows): ((usize, usize), usize),
     (loaded, compute): (&crate::model::LoadedModel, &ComputeDevice),
     summary: impl serde::Serialize,
 ) -> crate::Result<Meta> {
@@ -237,14 +247,47 @@ fn gram_meta(
         .set("block", options.block);
     meta.set("linear_form", options.linear_form)
         .set("signals_requested", options.signals)
-        .set("signals", k.stats.signal_blocks.describe())
         .set("kernels", kernels)
         .set("memory_budget", options.memory_budget)
         .set("tile", options.tile);
     meta.set("max_length", loaded.tokenizer.max_length()).set("encoding", summary);
-    meta.set("rows", [k.row_start, k.row_start + k.rows()]).set("total_rows", total_rows);
-    meta.set("shape", k.shape()).set("model_config", &loaded.classifier.config).set("device", compute.describe());
+    meta.set("rows", [rows.0, rows.1]).set("total_rows", total_rows);
+    meta.set("model_config", &loaded.classifier.config).set("device", compute.describe());
     Ok(meta)
+}
+
+/// The meta fields known once K is computed: the signal path that ran, the rows, the shape.
+fn finish_meta(meta: &mut Meta, k: &Gram) {
+    meta.set("signals", k.stats.signal_blocks.describe());
+    meta.set("rows", [k.row_start, k.row_start + k.rows()]).set("shape", k.shape());
+}
+
+/// `--resume`: `Ok(())` when `out` and its meta.json hold the result of the run whose meta (as
+/// far as known before computing) is `wanted` — same fingerprint ([`slab_meta`], the one
+/// gram-merge compares) and rows, and an `.npy` of the shape the meta records; otherwise why not.
+fn already_done(out: &Path, wanted: &Meta) -> Result<(), String> {
+    let meta_path = super::meta_path(out);
+    if !meta_path.is_file() {
+        return Err(format!("{} does not exist", meta_path.display()));
+    }
+    let text = std::fs::read_to_string(&meta_path).map_err(|e| format!("{}: {e}", meta_path.display()))?;
+    let found: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", meta_path.display()))?;
+    let have = slab_meta(&found).map_err(|what| format!("{} has no {what}", meta_path.display()))?;
+    let want = slab_meta(&serde_json::to_value(wanted).expect("a Meta is JSON")).expect("gram_meta sets rows");
+    if (have.rows, have.total_rows) != (want.rows, want.total_rows) {
+        let ((a, b), n, (c, d), m) = (have.rows, have.total_rows, want.rows, want.total_rows);
+        return Err(format!("it holds rows {a}..{b} of {n}, not {c}..{d} of {m}"));
+    }
+    if let Some(key) = first_difference(&have.fingerprint, &want.fingerprint) {
+        return Err(format!("its meta.json differs in {key}"));
+    }
+    let shape = found["extra"].get("shape").cloned().unwrap_or_default();
+    let array = npy::read(out).map_err(|e| e.to_string())?;
+    if serde_json::to_value(array.shape()).ok() != Some(shape.clone()) {
+        return Err(format!("its shape {:?} is not the {shape} its meta.json records", array.shape()));
+    }
+    Ok(())
 }
 
 /// The timing line: where the time went, the FLOP rates, the memory.
@@ -313,6 +356,21 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     let second = args.input2.as_ref().map(|p| read_input(p, tokenizer)).transpose()?;
     let x1: Vec<_> = first.iter().map(|r| r.encoding.clone()).collect();
     let x2: Option<Vec<_>> = second.as_ref().map(|(records, _)| records.iter().map(|r| r.encoding.clone()).collect());
+    let rows = options.rows.unwrap_or((0, x1.len()));
+    let mut meta = gram_meta(&args, (&options, &kernels), (rows, x1.len()), (&loaded, &compute), &summary)?;
+    if args.resume {
+        match already_done(&args.out, &meta) {
+            Ok(()) => {
+                let ((a, b), n) = (rows, x1.len());
+                println!(
+                    "{} already holds rows {a}..{b} of {n} from the same inputs, model and settings: skipped (--resume)",
+                    args.out.display()
+                );
+                return Ok(());
+            }
+            Err(why) => eprintln!("gram: --resume: computing {}: {why}", args.out.display()),
+        }
+    }
     let device = compute.device(true);
     crate::cli::model_args::announce(&compute);
     let progress = bar(x1.len() + x2.as_ref().map_or(0, Vec::len), "gram");
@@ -329,7 +387,7 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     };
     progress.finish_and_clear();
     k.check_finite(&row_ids(&first))?;
-    let meta = gram_meta(&args, (&options, &kernels), (&k, x1.len()), (&loaded, &compute), summary)?;
+    finish_meta(&mut meta, &k);
     npy::write(&args.out, &npy_view(&k.values, &k.shape()))?;
     if let Some(dir) = &args.breakdown {
         write_breakdown(dir, &k, &meta)?;
