@@ -416,8 +416,9 @@ fn resume_skips_a_finished_slab_and_recomputes_anything_else() {
     let p = |name: &str| tmp.path().join(name);
     let (k, meta) = (p("K_1.npy"), p("K_1.meta.json"));
     let run = |extra: &[&str]| {
-        let base = ["gram", "--model", "builtin:tiny", "--input", s(&a), "--block", "1", "--rows", "1..3"];
-        let out = ntkgap(&[&base[..], &["--out", s(&k), "--resume"], extra].concat());
+        let base = ["gram", "--input", s(&a), "--block", "1", "--rows", "1..3", "--out", s(&k), "--resume"];
+        let model: &[&str] = if extra.contains(&"--model") { &[] } else { &["--model", "builtin:tiny"] };
+        let out = ntkgap(&[&base[..], model, extra].concat());
         assert!(out.status.success(), "{}", stderr(&out));
         (String::from_utf8_lossy(&out.stdout).into_owned(), stderr(&out))
     };

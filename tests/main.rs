@@ -28,3 +28,4 @@ mod ntk_finite_diff;
 mod ntk_gram;
 mod ntk_parity;
 mod reproducible;
+mod slurm;

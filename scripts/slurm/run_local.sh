@@ -15,9 +15,10 @@
 #      bytes unchanged;
 #
 # and on exit — success, failure, Ctrl-C or a timeout — cancels its jobs and stops exactly the
-# daemons it started (by pid; then any process left whose environment names this run's
-# slurm.conf, i.e. job steps), and says so. The daemons are also started with a parent-death
-# signal, so even a SIGKILL of this script stops them.
+# daemons it started (by pid; then, with sweep.sh, any process left whose environment names this
+# run's slurm.conf: job steps), and says so. Should the script be SIGKILLed, the daemons get a
+# parent-death signal and a guardian (sweep.sh, waiting in a session of its own for this script
+# to exit) stops the job steps.
 #
 # Usage: scripts/slurm/run_local.sh [--n N] [--slabs S] [--cpus-per-task C] [--work DIR]
 #                                   [--timeout SECONDS] [--keep-state]
@@ -104,17 +105,6 @@ JOBS=()    # job ids submitted
 # so that the sweep in cleanup() cannot match this script).
 sl() { SLURM_CONF=$CONF "$@"; }
 
-# Processes whose environment holds this run's SLURM_CONF: the daemons and every job step.
-ours() {
-  local p
-  for p in /proc/[0-9]*; do
-    p=${p#/proc/}
-    [[ $p != "$$" ]] || continue
-    { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null | grep -qxF "SLURM_CONF=$CONF" && echo "$p"
-  done
-  return 0
-}
-
 stop_pid() { # stop_pid NAME PID: TERM, up to 15 s, then KILL
   local name=$1 pid=$2 i
   kill -0 "$pid" 2>/dev/null || { say "  $name (pid $pid) had already exited"; return 0; }
@@ -133,7 +123,7 @@ stop_pid() { # stop_pid NAME PID: TERM, up to 15 s, then KILL
 }
 
 cleanup() {
-  local rc=$? i entry left
+  local rc=$? i entry
   trap - EXIT INT TERM
   set +e
   section "stopping the cluster"
@@ -149,23 +139,14 @@ cleanup() {
     entry=${DAEMONS[i]}
     stop_pid "${entry% *}" "${entry#* }"
   done
-  left=$(ours)
-  if [[ -n $left ]]; then
-    say "  left behind (job steps?), stopping: $(echo "$left" | tr '\n' ' ')"
-    # shellcheck disable=SC2086
-    kill -TERM $left 2>/dev/null
-    sleep 2
-    left=$(ours)
-    # shellcheck disable=SC2086
-    [[ -z $left ]] || kill -KILL $left 2>/dev/null
-  fi
-  left=$(ours)
-  if [[ -z $left ]]; then
+  # Whatever else carries this run's SLURM_CONF (job steps outliving slurmd): stopped.
+  if bash "$HERE/sweep.sh" "$CONF"; then
     say "  no process of this cluster is left"
   else
-    echo "run_local: processes of this cluster still alive: $left" >&2
+    echo "run_local: processes of this cluster still alive (see above)" >&2
     ((rc)) || rc=1
   fi
+  [[ -z ${GUARD:-} ]] || kill "$GUARD" 2>/dev/null
   if ((rc)); then
     say "  logs kept for the failure: $STATE/log"
     for f in "$STATE"/log/slurmctld.log "$STATE"/log/slurmd.log; do
@@ -180,6 +161,10 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'echo "run_local: interrupted" >&2; exit 130' INT TERM
+# The guardian, in a session of its own: once this script has exited — whichever way, SIGKILL
+# included — it stops whatever of this cluster is still running (normally nothing).
+setsid bash "$HERE/sweep.sh" "$CONF" $$ </dev/null >/dev/null 2>&1 &
+GUARD=$!
 
 # Poll until `cmd` succeeds or `secs` pass.
 wait_for() { # wait_for SECS WHAT CMD...
@@ -325,19 +310,22 @@ row() { # row LABEL LINE
   printf '  %-22s %-10s %-19s %-19s %6s s  exit %s\n' "$1" "$(field "$2" JobState)" "$(field "$2" StartTime)" \
     "$(field "$2" EndTime)" "$(seconds "$2")" "$(field "$2" ExitCode)"
 }
+show_tail() { # the last lines of a job's output, indented
+  if [[ -f $1 ]]; then tail -n 5 "$1" | sed 's/^/    /'; else say "    (no output: the job never ran)"; fi
+}
 section "finished jobs (SLURM's job-completion log)"
 printf '  %-22s %-10s %-19s %-19s %8s  %s\n' JOB STATE START END ELAPSED EXIT
 failed=0
 for ((t = 0; t < S; t++)); do
   line=$(jobline "$ARRAY" "$t") || fail "no completion record for task $t of job $ARRAY"
   row "${ARRAY}_$t gram-slab" "$line"
-  [[ $(field "$line" JobState) == COMPLETED ]] || { failed=1; tail -n 5 "$WORK/logs/slab_$t.out" | sed 's/^/    /'; }
+  [[ $(field "$line" JobState) == COMPLETED ]] || { failed=1; show_tail "$WORK/logs/slab_$t.out"; }
 done
 for pair in "$MERGE gram-merge merge" "$WHOLE gram-whole whole"; do
   read -r id name log <<<"$pair"
   line=$(jobline "$id") || fail "no completion record for job $id"
   row "$id $name" "$line"
-  [[ $(field "$line" JobState) == COMPLETED ]] || { failed=1; tail -n 5 "$WORK/logs/$log.out" | sed 's/^/    /'; }
+  [[ $(field "$line" JobState) == COMPLETED ]] || { failed=1; show_tail "$WORK/logs/$log.out"; }
 done
 ((failed == 0)) || fail "a job did not complete (outputs in $WORK/logs)"
 
