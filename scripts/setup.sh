@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-time setup for a fresh machine: everything ntkgap's build and tests need — the crates, the
 # checkpoints of the parity tests (scripts/fetch_models.sh), the notebooks' Python packages,
-# lavapipe (a CPU Vulkan driver) for the GPU tests and Chromium for the report's rendering check.
+# lavapipe (a CPU Vulkan driver) for the GPU tests, Chromium for the report's rendering check and
+# SLURM + munge for the one-node cluster of scripts/slurm/run_local.sh (tests/slurm.rs).
 # Safe to re-run. Needs: a Rust toolchain (cargo) on PATH.
 #
 # Outside CI every step after `cargo fetch` is best effort: what cannot be installed is reported
@@ -62,5 +63,13 @@ if command -v chromium >/dev/null 2>&1; then
   echo "setup: chromium already installed"
 else
   step "chromium" apt_install chromium
+fi
+# SLURM (slurmctld, slurmd, sbatch, …) and munge, for scripts/slurm/run_local.sh, which starts
+# its own munged/slurmctld/slurmd with a generated config and stops them (it installs nothing).
+# On a host running systemd the packages also enable their own services (unused here).
+if command -v slurmctld >/dev/null 2>&1 && command -v slurmd >/dev/null 2>&1 && command -v munged >/dev/null 2>&1; then
+  echo "setup: slurm-wlm and munge already installed"
+else
+  step "slurm-wlm and munge" apt_install --no-install-recommends slurm-wlm munge
 fi
 echo "setup: done"

@@ -1,6 +1,6 @@
 //! `ntkgap gram` and `ntkgap gram-merge` as the real binary on builtin:tiny: the .npy and its
 //! meta, block-size and method invariance, the rectangular K(X₁, X₂), identical meta bytes on a
-//! rerun, output modes, the per-parameter breakdown, row slabs merged back exactly, N = 1, bad
+//! rerun, output modes, the per-parameter breakdown, row slabs merged back exactly, `--resume`, N = 1, bad
 //! inputs (exit 2, one line, no output file) for gram and gram-merge.
 
 use std::path::{Path, PathBuf};
@@ -404,4 +404,88 @@ fn bench_gram_prints_a_table_with_every_method() {
     }
     let too_many = ntkgap(&["bench", "gram", "--model", "builtin:tiny", "--input", s(&a), "--n", "4"]);
     assert_bad_input(&too_many, "--n");
+}
+
+/// `--resume`: a rerun whose `--out` and meta.json hold its result is skipped (one line, exit 0,
+/// the files untouched); another seed, model, input or row range, a deleted meta.json or a
+/// damaged `.npy` is recomputed — to the same bytes a fresh run writes.
+#[test]
+fn resume_skips_a_finished_slab_and_recomputes_anything_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, _) = write_inputs(tmp.path());
+    let p = |name: &str| tmp.path().join(name);
+    let (k, meta) = (p("K_1.npy"), p("K_1.meta.json"));
+    let run = |extra: &[&str]| {
+        let base = ["gram", "--input", s(&a), "--block", "1", "--rows", "1..3", "--out", s(&k), "--resume"];
+        let model: &[&str] = if extra.contains(&"--model") { &[] } else { &["--model", "builtin:tiny"] };
+        let out = ntkgap(&[&base[..], model, extra].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        (String::from_utf8_lossy(&out.stdout).into_owned(), stderr(&out))
+    };
+    let computed = |(stdout, err): &(String, String)| {
+        assert!(err.contains("gram: 2 x 3 in"), "expected a computation: {stdout}{err}");
+        assert!(!stdout.contains("skipped"), "{stdout}");
+    };
+    let skipped = |(stdout, err): &(String, String)| {
+        assert_eq!(stdout.lines().count(), 1, "one line: {stdout}");
+        assert!(stdout.contains("already holds rows 1..3 of 3") && stdout.contains("skipped (--resume)"), "{stdout}");
+        assert!(!err.contains("gram: 2 x 3 in"), "nothing computed: {err}");
+    };
+    let first = run(&[]);
+    computed(&first);
+    assert!(first.1.contains("K_1.meta.json does not exist"), "{}", first.1);
+    let (bytes, meta_bytes) = (std::fs::read(&k).unwrap(), std::fs::read(&meta).unwrap());
+    let modified = |path: &Path| std::fs::metadata(path).unwrap().modified().unwrap();
+    let (when, meta_when) = (modified(&k), modified(&meta));
+    skipped(&run(&[]));
+    assert_eq!((std::fs::read(&k).unwrap(), std::fs::read(&meta).unwrap()), (bytes.clone(), meta_bytes.clone()));
+    assert_eq!((modified(&k), modified(&meta)), (when, meta_when), "a skipped run rewrites nothing");
+
+    // Another seed, model or row range: recomputed, the reason named, then skipped in turn.
+    for (extra, reason) in
+        [(&["--seed", "1"][..], "differs in seed"), (&["--model", "builtin:small"][..], "differs in extra.model")]
+    {
+        let again = run(extra);
+        computed(&again);
+        assert!(again.1.contains(reason), "{reason}: {}", again.1);
+        skipped(&run(extra));
+    }
+    let base = ["gram", "--model", "builtin:tiny", "--input", s(&a), "--block", "1", "--resume", "--out", s(&k)];
+    let other_rows = ntkgap(&[&base[..], &["--rows", "0..2"]].concat());
+    assert!(stderr(&other_rows).contains("it holds rows 1..3 of 3, not 0..2 of 3"), "{}", stderr(&other_rows));
+    assert!(stderr(&other_rows).contains("gram: 2 x 3 in"), "{}", stderr(&other_rows));
+    // Back to the first run's settings: recomputed to the very same bytes.
+    computed(&run(&[]));
+    assert_eq!(std::fs::read(&k).unwrap(), bytes, "a recomputed slab has the same bytes");
+    skipped(&run(&[]));
+
+    // Another input: recomputed.
+    let original = std::fs::read_to_string(&a).unwrap();
+    std::fs::write(&a, original.replace("A causes B.", "B causes A.")).unwrap();
+    let changed = run(&[]);
+    computed(&changed);
+    assert!(changed.1.contains("differs in inputs"), "{}", changed.1);
+    std::fs::write(&a, &original).unwrap();
+    computed(&run(&[]));
+    assert_eq!(std::fs::read(&k).unwrap(), bytes);
+
+    // A deleted meta.json, a damaged or reshaped .npy: recomputed.
+    std::fs::remove_file(&meta).unwrap();
+    computed(&run(&[]));
+    assert_eq!(std::fs::read(&meta).unwrap(), meta_bytes);
+    std::fs::write(&k, &bytes[..bytes.len() - 8]).unwrap();
+    let damaged = run(&[]);
+    computed(&damaged);
+    assert!(damaged.1.contains("does not match shape"), "{}", damaged.1);
+    common::write_npy_f64(&k, &[3, 2], &[1.0; 6]);
+    let reshaped = run(&[]);
+    computed(&reshaped);
+    assert!(reshaped.1.contains("is not the [2,3] its meta.json records"), "{}", reshaped.1);
+    assert_eq!(std::fs::read(&k).unwrap(), bytes);
+    skipped(&run(&[]));
+
+    // --resume with --breakdown is refused (the breakdown directory is not checked).
+    let both = ntkgap(&[&base[..], &["--breakdown", s(&p("parts"))]].concat());
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
+    assert!(stderr(&both).contains("--breakdown"), "{}", stderr(&both));
 }

@@ -72,7 +72,7 @@ fn gram_on_decoders_writes_k_with_the_readout_in_meta() {
         let extra = &m["extra"];
         assert_eq!(extra["kernel"], "entk", "{model}");
         assert_eq!(extra["readout"]["label_words"]["words"], serde_json::json!([" No", " Yes"]), "{m}");
-        assert!(extra["template"].as_str().unwrap().contains("{premise}"), "{m}");
+        assert!(extra["prompting"]["template"].as_str().unwrap().contains("{premise}"), "{m}");
         assert_eq!(extra["signals"], "Burn", "{m}");
         let naive = gram(&[&base[..], &["--method", "naive", "--block", "2", "--out", s(&p("N.npy"))]].concat());
         close(&naive, &k, &format!("{model}: naive vs per-layer"));

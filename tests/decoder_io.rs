@@ -104,22 +104,12 @@ fn label_words_must_be_one_token_each() {
 }
 
 #[test]
-fn encoder_only_subcommands_refuse_decoders_in_one_line() {
+fn eval_loads_a_decoder_and_refuses_unlabelled_data_in_one_line() {
     let tmp = tempfile::tempdir().unwrap();
     let data = input(tmp.path());
     // `eval` takes decoders (tests/decoder_train.rs): it loads this one and reads the data.
     let out = ntkgap(&["eval", "--model", s(&llama_dir()), "--data", s(&data), "--out", s(&tmp.path().join("e.json"))]);
     assert_bad_input(&out, "record has no label");
-    let gram = ntkgap(&[
-        "gram",
-        "--model",
-        "builtin:tiny-decoder",
-        "--input",
-        s(&data),
-        "--out",
-        s(&tmp.path().join("k.npy")),
-    ]);
-    assert_bad_input(&gram, "decoder-only model");
 }
 
 fn logits_of(loaded: &LoadedDecoder, device: &Device) -> Vec<f32> {

@@ -33,3 +33,4 @@ mod ntk_finite_diff;
 mod ntk_gram;
 mod ntk_parity;
 mod reproducible;
+mod slurm;

@@ -15,12 +15,14 @@ use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 
+use crate::cli::decoder_args::DecoderArgs;
 use crate::cli::model_args::DeviceArg;
 use crate::cli::model_args::{bar, ModelArgs};
 use crate::files::memory::{format_bytes, parse_bytes, peak_rss_bytes};
 use crate::files::{npy, write_json_atomic, Meta, OutputDir};
 use crate::gpu::ComputeDevice;
-use crate::model::{AnyModel, DecoderOptions, ModelSpec};
+use crate::model::{AnyModel, ModelSpec};
+use crate::ntk::shard::{first_difference, slab_meta};
 use crate::ntk::{
     gram, gram_with_kernels, last_layer_gram, Gram, GramOptions, KernelChoice, NtkMethod, NtkModel, OutputMode,
     ParamSubset, SignalPath,
@@ -117,22 +119,23 @@ Decoders: f = z_yes − z_no of the label words (--label-words, default \" No\" 
     token; logit:0 is the no-word, logit:1 the yes-word (or the classes of a sequence classifier).\n  \
     --kernel last-layer writes K = φφᵀ, φ the input of the final linear readout.\n\n\
 Sharding: --rows i..j computes rows i..j of K (against all columns); merge the slabs with\n  \
-    ntkgap gram-merge --out K.npy K_0.npy K_1.npy …\n\n\
+    ntkgap gram-merge --out K.npy K_0.npy K_1.npy …\n\
+--resume skips a run whose --out and meta.json already hold its result (same inputs, model,\n  \
+    settings and rows), e.g. the finished tasks of a re-submitted array job.\n\n\
 Examples:\n  \
     ntkgap gram --model builtin:tiny --input pairs.jsonl --out K.npy\n  \
     ntkgap gram --model builtin:tiny-decoder --input pairs.jsonl --output full --out K_dec.npy\n  \
     ntkgap gram --model .cache/models/all-MiniLM-L6-v2 --input a.jsonl --input2 b.jsonl --max-len 128 \\\n      \
     --exclude embeddings --block 4 --out K_ab.npy\n  \
-    ntkgap gram --model DIR --input x.jsonl --max-len 128 --rows 0..256 --out K_0.npy")]
+    ntkgap gram --model DIR --input x.jsonl --max-len 128 --rows 0..256 --out K_0.npy --resume")]
 pub struct GramArgs {
     /// `builtin:tiny`, `builtin:small`, `builtin:tiny-decoder`, or a Hugging Face model directory
     /// (BERT/RoBERTa classifier, or a Llama/Mistral/Qwen2/GPT-2 decoder).
     #[arg(long)]
     pub model: String,
-    /// Decoder language models: the two label words `NO YES` whose logits f = z_yes − z_no
-    /// differentiates, each one token (default " No" " Yes").
-    #[arg(long, num_args = 2, value_names = ["NO", "YES"], allow_hyphen_values = true)]
-    pub label_words: Option<Vec<String>>,
+    /// Decoder prompting: --label-words, --prompt, --chat.
+    #[command(flatten)]
+    pub decoder: DecoderArgs,
     /// The kernel: `entk` (default) or `last-layer` (φφᵀ, φ the input of the final linear readout).
     #[arg(long, value_enum, default_value_t = KernelArg::Entk)]
     pub kernel: KernelArg,
@@ -190,6 +193,11 @@ pub struct GramArgs {
     /// Element type of the Gram-assembly products (`f64` always assembles on the CPU).
     #[arg(long, value_enum, default_value_t = ProductsArg::F32)]
     pub products: ProductsArg,
+    /// Skip the computation when `--out` and its meta.json already hold this run's result: same
+    /// input and model hashes, seed, version, settings and rows (a missing, unreadable or
+    /// different output is recomputed). For re-running slabs of an array job.
+    #[arg(long, conflicts_with = "breakdown")]
+    pub resume: bool,
     /// Write the run's timings, FLOP counts and peak RSS as JSON (used by `ntkgap bench gram`).
     #[arg(long, value_name = "FILE", hide = true)]
     pub stats_json: Option<PathBuf>,
@@ -273,8 +281,8 @@ struct ModelMeta {
     config: serde_json::Value,
     /// The readout of a decoder (label words and ids, or classes).
     readout: Option<serde_json::Value>,
-    /// The prompt template of a decoder's premise/hypothesis records.
-    template: Option<&'static str>,
+    /// How a decoder is prompted (template, chat, label words).
+    template: Option<serde_json::Value>,
     /// The tokenizer's maximum length.
     max_length: usize,
 }
@@ -286,11 +294,13 @@ fn checkpoint_files(dir: &Path) -> Vec<PathBuf> {
     vec![weights, dir.join("config.json")]
 }
 
-/// The `meta.json` of a Gram output (no timings).
+/// The `meta.json` of a Gram output (no timings), as far as it is known before the computation:
+/// everything but the signal path that ran and the shape (set by [`finish_meta`]). `rows` is the
+/// requested range (all of X₁ unsharded).
 fn gram_meta(
     args: &GramArgs,
     (options, kernels): (&GramOptions, &str),
-    (k, total_rows): (&Gram, usize),
+    (rows, total_rows): ((usize, usize), usize),
     (model, compute): (&ModelMeta, &ComputeDevice),
     summary: impl serde::Serialize,
 ) -> crate::Result<Meta> {
@@ -308,19 +318,52 @@ fn gram_meta(
         meta.add_input(head)?;
     }
     meta.set("model", &args.model).set("head", args.head.as_ref().map(|p| p.display().to_string()));
-    meta.set("kernel", args.kernel.flag()).set("readout", &model.readout).set("template", model.template);
+    meta.set("kernel", args.kernel.flag()).set("readout", &model.readout).set("prompting", &model.template);
     let method = (args.kernel == KernelArg::Entk).then_some(options.method);
     meta.set("method", method).set("output", options.output).set("subset", options.subset).set("block", options.block);
     meta.set("linear_form", options.linear_form)
         .set("signals_requested", options.signals)
-        .set("signals", k.stats.signal_blocks.describe())
         .set("kernels", kernels)
         .set("memory_budget", options.memory_budget)
         .set("tile", options.tile);
     meta.set("max_length", model.max_length).set("encoding", summary);
-    meta.set("rows", [k.row_start, k.row_start + k.rows()]).set("total_rows", total_rows);
-    meta.set("shape", k.shape()).set("model_config", &model.config).set("device", compute.describe());
+    meta.set("rows", [rows.0, rows.1]).set("total_rows", total_rows);
+    meta.set("model_config", &model.config).set("device", compute.describe());
     Ok(meta)
+}
+
+/// The meta fields known once K is computed: the signal path that ran, the rows, the shape.
+fn finish_meta(meta: &mut Meta, k: &Gram) {
+    meta.set("signals", k.stats.signal_blocks.describe());
+    meta.set("rows", [k.row_start, k.row_start + k.rows()]).set("shape", k.shape());
+}
+
+/// `--resume`: `Ok(())` when `out` and its meta.json hold the result of the run whose meta (as
+/// far as known before computing) is `wanted` — same fingerprint ([`slab_meta`], the one
+/// gram-merge compares) and rows, and an `.npy` of the shape the meta records; otherwise why not.
+fn already_done(out: &Path, wanted: &Meta) -> Result<(), String> {
+    let meta_path = super::meta_path(out);
+    if !meta_path.is_file() {
+        return Err(format!("{} does not exist", meta_path.display()));
+    }
+    let text = std::fs::read_to_string(&meta_path).map_err(|e| format!("{}: {e}", meta_path.display()))?;
+    let found: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", meta_path.display()))?;
+    let have = slab_meta(&found).map_err(|what| format!("{} has no {what}", meta_path.display()))?;
+    let want = slab_meta(&serde_json::to_value(wanted).expect("a Meta is JSON")).expect("gram_meta sets rows");
+    if (have.rows, have.total_rows) != (want.rows, want.total_rows) {
+        let ((a, b), n, (c, d), m) = (have.rows, have.total_rows, want.rows, want.total_rows);
+        return Err(format!("it holds rows {a}..{b} of {n}, not {c}..{d} of {m}"));
+    }
+    if let Some(key) = first_difference(&have.fingerprint, &want.fingerprint) {
+        return Err(format!("its meta.json differs in {key}"));
+    }
+    let shape = found["extra"].get("shape").cloned().unwrap_or_default();
+    let array = npy::read(out).map_err(|e| e.to_string())?;
+    if serde_json::to_value(array.shape()).ok() != Some(shape.clone()) {
+        return Err(format!("its shape {:?} is not the {shape} its meta.json records", array.shape()));
+    }
+    Ok(())
 }
 
 /// The timing line: where the time went, the FLOP rates, the memory.
@@ -374,17 +417,9 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
         batch: args.block,
         device: args.device,
     };
-    let label_words = match args.label_words.as_deref() {
-        Some([no, yes]) => Some([no.clone(), yes.clone()]),
-        _ => None,
-    };
-    let decoder_options = DecoderOptions { label_words, template: None };
-    let (loaded, compute) = model_args.load_any(args.seed, true, &decoder_options)?;
+    let (loaded, compute) = args.decoder.load(&model_args, args.seed, true)?;
     let (model, tokenizer, model_meta): (&dyn NtkModel, &dyn Tokenizer, ModelMeta) = match &loaded {
         AnyModel::Encoder(m) => {
-            if args.label_words.is_some() {
-                return Err(crate::Error::invalid("--label-words", "applies to decoder language models only").into());
-            }
             let meta = ModelMeta {
                 config: serde_json::to_value(&m.classifier.config).unwrap_or_default(),
                 readout: None,
@@ -397,7 +432,7 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
             let meta = ModelMeta {
                 config: serde_json::to_value(&m.model.config).unwrap_or_default(),
                 readout: Some(serde_json::to_value(&m.model.readout).unwrap_or_default()),
-                template: Some(crate::model::decoder::DEFAULT_TEMPLATE),
+                template: Some(serde_json::to_value(&m.prompting).unwrap_or_default()),
                 max_length: m.tokenizer.max_length(),
             };
             (&m.model, m.tokenizer.as_ref(), meta)
@@ -415,6 +450,22 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     let second = args.input2.as_ref().map(|p| read_input(p, tokenizer)).transpose()?;
     let x1: Vec<_> = first.iter().map(|r| r.encoding.clone()).collect();
     let x2: Option<Vec<_>> = second.as_ref().map(|(records, _)| records.iter().map(|r| r.encoding.clone()).collect());
+    let kernels = if args.kernel == KernelArg::LastLayer { "CpuF64 (features)".to_string() } else { kernels };
+    let rows = options.rows.unwrap_or((0, x1.len()));
+    let mut meta = gram_meta(&args, (&options, &kernels), (rows, x1.len()), (&model_meta, &compute), &summary)?;
+    if args.resume {
+        match already_done(&args.out, &meta) {
+            Ok(()) => {
+                let ((a, b), n) = (rows, x1.len());
+                println!(
+                    "{} already holds rows {a}..{b} of {n} from the same inputs, model and settings: skipped (--resume)",
+                    args.out.display()
+                );
+                return Ok(());
+            }
+            Err(why) => eprintln!("gram: --resume: computing {}: {why}", args.out.display()),
+        }
+    }
     let device = compute.device(true);
     crate::cli::model_args::announce(&compute);
     let progress = bar(x1.len() + x2.as_ref().map_or(0, Vec::len), "gram");
@@ -436,8 +487,7 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     };
     progress.finish_and_clear();
     k.check_finite(&row_ids(&first))?;
-    let kernels = if args.kernel == KernelArg::LastLayer { "CpuF64 (features)".to_string() } else { kernels };
-    let meta = gram_meta(&args, (&options, &kernels), (&k, x1.len()), (&model_meta, &compute), summary)?;
+    finish_meta(&mut meta, &k);
     npy::write(&args.out, &npy_view(&k.values, &k.shape()))?;
     if let Some(dir) = &args.breakdown {
         write_breakdown(dir, &k, &meta)?;

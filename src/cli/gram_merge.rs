@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::files::{npy, Meta};
-use crate::ntk::shard::{merge, Slab};
+use crate::ntk::shard::{merge, slab_meta, Slab, SlabMeta};
 
 /// Merge Gram row slabs into one matrix.
 #[derive(Debug, Args)]
@@ -24,35 +24,14 @@ pub struct GramMergeArgs {
     pub slabs: Vec<PathBuf>,
 }
 
-/// Settings in a slab's meta that may differ between the slabs of one Gram: their rows, and the
-/// signal path that actually ran (a block with leading padding falls back to burn's pass; the
-/// values agree to f32 rounding, the requested path `signals_requested` must match).
-const PER_SLAB: [&str; 3] = ["rows", "shape", "signals"];
-
 fn read_slab(path: &Path) -> crate::Result<Slab> {
     let array = npy::read(path)?;
     let meta_path = super::meta_path(path);
     let text = std::fs::read_to_string(&meta_path).map_err(|e| crate::Error::io(&meta_path, e))?;
     let meta: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| crate::Error::bad_input(&meta_path, format!("not JSON: {e}")))?;
-    let bad = |what: &str| crate::Error::bad_input(&meta_path, format!("has no {what} (not written by ntkgap gram?)"));
-    let extra = meta.get("extra").and_then(|e| e.as_object()).ok_or_else(|| bad("extra settings"))?;
-    let rows = extra
-        .get("rows")
-        .and_then(|r| serde_json::from_value::<(usize, usize)>(r.clone()).ok())
-        .ok_or_else(|| bad("row range"))?;
-    let total_rows =
-        extra.get("total_rows").and_then(serde_json::Value::as_u64).ok_or_else(|| bad("total_rows"))? as usize;
-    let mut settings = extra.clone();
-    for key in PER_SLAB {
-        settings.remove(key);
-    }
-    // The input hashes (not their paths, which may differ between machines) and the seed.
-    let hashes: Vec<&serde_json::Value> =
-        meta.get("inputs").and_then(|i| i.as_object()).map(|m| m.values().collect()).unwrap_or_default();
-    let mut hashes: Vec<String> = hashes.iter().filter_map(|h| h.as_str().map(str::to_string)).collect();
-    hashes.sort();
-    let fingerprint = serde_json::json!({ "inputs": hashes, "seed": meta.get("seed"), "extra": settings, "version": meta.get("version") });
+    let SlabMeta { rows, total_rows, fingerprint } = slab_meta(&meta)
+        .map_err(|what| crate::Error::bad_input(&meta_path, format!("has no {what} (not written by ntkgap gram?)")))?;
     Ok(Slab {
         source: path.to_path_buf(),
         rows,

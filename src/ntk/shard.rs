@@ -6,6 +6,10 @@
 //! range says, the same trailing shape and total row count, the same fingerprint (hashes of the
 //! inputs and model, and every setting that changes values — taken from the slabs' `meta.json`),
 //! and the slabs cover every row exactly once. No burn here.
+//!
+//! [`slab_meta`] is the one reading of a Gram `meta.json` into rows and fingerprint: the merge
+//! compares slabs with it, and `ntkgap gram --resume` compares an existing output with the run
+//! it was asked for.
 
 use std::path::PathBuf;
 
@@ -26,6 +30,49 @@ pub struct Slab {
     pub values: Vec<f64>,
     /// What must agree between slabs (input/model hashes and settings), as JSON.
     pub fingerprint: serde_json::Value,
+}
+
+/// Settings in a Gram's meta that may differ between the slabs of one Gram: their rows and shape,
+/// and the signal path that actually ran (a block with leading padding falls back to burn's pass;
+/// the values agree to f32 rounding, the requested path `signals_requested` must match).
+pub const PER_SLAB: [&str; 3] = ["rows", "shape", "signals"];
+
+/// What a Gram output's `meta.json` (as written by `ntkgap gram`) says about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlabMeta {
+    /// Its rows `start..end` of K.
+    pub rows: (usize, usize),
+    /// Rows of the whole K.
+    pub total_rows: usize,
+    /// What must agree between slabs of one K, and between a run and the output it resumes: the
+    /// input hashes (sorted; not their paths, which may differ between machines), the seed, the
+    /// crate version and every setting in `extra` but [`PER_SLAB`].
+    pub fingerprint: serde_json::Value,
+}
+
+/// Read [`SlabMeta`] from a parsed `meta.json`.
+///
+/// # Errors
+/// What the meta lacks (`"row range"`, `"total_rows"`, `"extra settings"`), for the caller to name.
+pub fn slab_meta(meta: &serde_json::Value) -> std::result::Result<SlabMeta, &'static str> {
+    let extra = meta.get("extra").and_then(|e| e.as_object()).ok_or("extra settings")?;
+    let rows =
+        extra.get("rows").and_then(|r| serde_json::from_value::<(usize, usize)>(r.clone()).ok()).ok_or("row range")?;
+    let total_rows = extra.get("total_rows").and_then(serde_json::Value::as_u64).ok_or("total_rows")? as usize;
+    let mut settings = extra.clone();
+    for key in PER_SLAB {
+        settings.remove(key);
+    }
+    let mut hashes: Vec<String> = meta
+        .get("inputs")
+        .and_then(|i| i.as_object())
+        .map(|m| m.values().filter_map(|h| h.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    hashes.sort();
+    let fingerprint = serde_json::json!({
+        "inputs": hashes, "seed": meta.get("seed"), "extra": settings, "version": meta.get("version")
+    });
+    Ok(SlabMeta { rows, total_rows, fingerprint })
 }
 
 /// The first key (dotted path) at which two JSON values differ, if any.
@@ -136,6 +183,24 @@ mod tests {
             values: (rows.0 * 5..rows.1 * 5).map(|v| v as f64).collect(),
             fingerprint,
         }
+    }
+
+    #[test]
+    fn slab_meta_ignores_paths_rows_and_the_signal_path_that_ran() {
+        let meta = |path: &str, rows: [usize; 2], signals: &str, block: usize| {
+            json!({"version": "1", "command_line": [path], "seed": 0, "inputs": {path: "abc", "m": "def"},
+                   "extra": {"rows": rows, "total_rows": 9, "shape": [rows[1] - rows[0], 9],
+                             "signals": signals, "block": block}})
+        };
+        let a = slab_meta(&meta("x.jsonl", [0, 4], "Fast", 8)).unwrap();
+        let b = slab_meta(&meta("/elsewhere/x.jsonl", [4, 9], "Burn", 8)).unwrap();
+        assert_eq!((a.rows, b.rows, a.total_rows), ((0, 4), (4, 9), 9));
+        assert_eq!(first_difference(&a.fingerprint, &b.fingerprint), None);
+        let c = slab_meta(&meta("x.jsonl", [0, 4], "Fast", 4)).unwrap();
+        assert_eq!(first_difference(&a.fingerprint, &c.fingerprint).as_deref(), Some("extra.block"));
+        assert_eq!(slab_meta(&json!({"extra": {"rows": [0, 1]}})), Err("total_rows"));
+        assert_eq!(slab_meta(&json!({"extra": {}})), Err("row range"));
+        assert_eq!(slab_meta(&json!({})), Err("extra settings"));
     }
 
     #[test]
