@@ -452,7 +452,7 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
     let x2: Option<Vec<_>> = second.as_ref().map(|(records, _)| records.iter().map(|r| r.encoding.clone()).collect());
     let kernels = if args.kernel == KernelArg::LastLayer { "CpuF64 (features)".to_string() } else { kernels };
     let rows = options.rows.unwrap_or((0, x1.len()));
-    let mut meta = gram_meta(&args, (&options, &kernels), (rows, x1.len()), (&model_meta, &compute), &summary)?;
+    let mut meta = gram_meta(&args, (&options, &kernels), (rows, x1.len()), (&model_meta, &compute), summary)?;
     if args.resume {
         match already_done(&args.out, &meta) {
             Ok(()) => {
