@@ -7,6 +7,7 @@ mod acbo_model;
 mod bad_inputs;
 mod cli_acbo;
 mod cli_bound;
+mod cli_bound_decoder;
 mod cli_bound_model;
 mod cli_device;
 mod cli_enumerate;

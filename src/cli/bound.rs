@@ -2,9 +2,12 @@
 //!
 //! * `--gram K.npy --scores s.npy --pairs "i,j;…" --weight-norm B`: on a user-given Gram
 //!   matrix and scores (pure arithmetic, [`crate::bound`]).
-//! * `--model DIR --pairs pairs.jsonl [--train train.jsonl] [--predictor …] [--init DIR]`: K is
-//!   the model's eNTK, the predictor a kernel ridge/logistic fit or the fine-tuned network
-//!   ([`crate::gap`]).
+//! * `--model DIR --pairs pairs.jsonl [--train train.jsonl] [--predictor …] [--init DIR]
+//!   [--kernel entk|last-layer]`: K is the model's eNTK or its last-layer kernel φφᵀ, the
+//!   predictor a kernel ridge/logistic fit, the fine-tuned network or the frozen model's own
+//!   readout ⟨w, φ⟩ + c with B = ‖w‖ ([`crate::gap`]). Encoder classifiers and decoders
+//!   (Hugging Face directories, GGUF files, `builtin:tiny-decoder`; f = z_yes − z_no of the
+//!   label words, prompted by `--label-words`, `--prompt`, `--chat`).
 //!
 //! Both write `pairs.csv` (the first ten columns
 //! `i,j,gap,delta,a,b,published_bound,corrected_bound,published_violated,corrected_violated`
@@ -30,7 +33,9 @@ use ndarray::{Array1, Array2};
 #[command(after_help = "Examples:\n  \
     ntkgap bound --gram K.npy --scores s.npy --pairs \"0,1\" --weight-norm 1 --out bound_out\n  \
     ntkgap bound --model runs/tiny/best --pairs pairs.jsonl --train data/c2c35/train.jsonl --out b_ridge\n  \
-    ntkgap bound --model runs/tiny/best --pairs pairs.jsonl --predictor network --init runs/tiny/theta0 --out b_net\n\
+    ntkgap bound --model runs/tiny/best --pairs pairs.jsonl --predictor network --init runs/tiny/theta0 --out b_net\n  \
+    ntkgap bound --model .cache/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf --pairs pairs.jsonl \\\n      \
+    --kernel last-layer --out b_readout\n\
     With K = [[1, 0.5], [0.5, 0.25]] and s = [1, 0.5] (the 1-D counterexample φ = (1, ½), w = 1):\n\
     δ = 0, the published bound is 0 and is violated by the gap 0.5; the corrected bound is 0.5.")]
 pub struct BoundArgs {
@@ -46,7 +51,8 @@ pub struct BoundArgs {
     /// Gram mode: B, the bound on the weight norm ‖w‖ (finite, ≥ 0).
     #[arg(long, value_name = "B", allow_negative_numbers = true)]
     pub weight_norm: Option<f64>,
-    /// Model mode: `builtin:tiny|small` or a Hugging Face model directory (θ_T for the network).
+    /// Model mode: `builtin:tiny|small|tiny-decoder`, a Hugging Face model directory (BERT,
+    /// RoBERTa, Llama, Mistral, Qwen2, GPT-2) or a GGUF file (θ_T for the network).
     #[arg(long)]
     pub model: Option<String>,
     /// Model mode, kernel predictors: labelled training JSONL.
@@ -171,7 +177,7 @@ fn run_model(args: &BoundArgs, model: &str) -> anyhow::Result<()> {
         .into());
     }
     let resolved = args.predictor.resolve()?;
-    let kernel = resolved.predictor != Predictor::Network;
+    let kernel = matches!(resolved.predictor, Predictor::KernelRidge | Predictor::KernelLogistic);
     match (&args.train, kernel) {
         (None, true) => {
             return Err(Error::invalid(
@@ -185,23 +191,22 @@ fn run_model(args: &BoundArgs, model: &str) -> anyhow::Result<()> {
     }
     let pairs_path = PathBuf::from(&args.pairs);
     let pairs = read_pairs(&pairs_path)?;
-    let (loaded, init, compute) = args.predictor.load(model, args.seed)?;
-    let tokenizer = loaded.tokenizer.as_ref();
+    let loaded = args.predictor.load(model, args.seed)?;
+    let tokenizer = loaded.model.tokenizer();
     let inputs = PairInputs::from_pairs(&pairs, &pairs_path, tokenizer)?;
     let train = args.train.as_ref().map(|p| training_set(p, tokenizer, args.max_train, args.seed)).transpose()?;
-    let chosen = match (&train, &init) {
+    let chosen = match (&train, loaded.gap_init()) {
         (Some((set, _)), _) => PredictorModel::Kernel { train: set, config: resolved.kernel },
-        (None, Some(init)) => PredictorModel::Network {
-            init: &init.classifier,
-            source: args.predictor.init.as_deref().unwrap_or_default(),
-        },
-        (None, None) => unreachable!("resolve() requires --init for the network and --train for kernels"),
+        (None, Some(init)) => {
+            PredictorModel::Network { init, source: args.predictor.init.as_deref().unwrap_or_default() }
+        }
+        (None, None) => PredictorModel::Readout,
     };
-    let device = compute.device(true);
-    crate::cli::model_args::announce(&compute);
+    let device = loaded.compute.device(true);
+    crate::cli::model_args::announce(&loaded.compute);
     let mut bars = bars();
-    let analysis =
-        gap::analyse(&loaded.classifier, &inputs, chosen, tokenizer.pad_id()?, &resolved.analysis, &device, &mut bars)?;
+    let pad = tokenizer.pad_id()?;
+    let analysis = gap::analyse(loaded.gap_model(), &inputs, chosen, pad, &resolved.analysis, &device, &mut bars)?;
     let mut meta = Meta::new(Some(args.seed));
     meta.add_input(&pairs_path)?;
     if let Some(p) = &args.train {
@@ -211,7 +216,9 @@ fn run_model(args: &BoundArgs, model: &str) -> anyhow::Result<()> {
     meta.set("model", model)
         .set("init", &args.predictor.init)
         .set("predictor", resolved.predictor)
-        .set("gram", resolved.analysis.gram);
+        .set("kernel", resolved.analysis.kernel)
+        .set("gram", resolved.analysis.gram)
+        .set("decoder", loaded.prompting());
     meta.set("max_length", tokenizer.max_length())
         .set("truncated_inputs", inputs.truncated)
         .set("summary", &analysis.summary);
@@ -238,6 +245,12 @@ fn print_model_summary(analysis: &Analysis, truncated: usize, out: &Path) {
             k.fit.train_accuracy,
             k.fit.iterations,
             if k.fit.converged { "" } else { " (NOT converged)" }
+        );
+    }
+    if let Some(r) = &s.readout {
+        println!(
+            "readout: B = |w| = {:.6e} (w = yes row - no row, H = {}), c = {:.3e}; max |f - (<w, phi> + c)| = {:.3e} (max |f| {:.3e})",
+            r.weight_norm, r.feature_width, r.bias_difference, r.max_identity_error, r.max_abs_margin
         );
     }
     if let Some(n) = &s.network {

@@ -1,5 +1,6 @@
 //! The prompting flags of decoder models, one group shared by the model subcommands
-//! (`forward`, `eval`, `train`; flattened beside [`ModelArgs`]): `--label-words`, `--prompt`,
+//! (`forward`, `eval`, `train`, `gram`, `bound --model`, `sweep`; flattened beside
+//! [`ModelArgs`]): `--label-words`, `--prompt`,
 //! `--chat`. They are resolved into [`DecoderOptions`] before any work; an encoder refuses
 //! them in one line before it is loaded.
 

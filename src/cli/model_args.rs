@@ -1,12 +1,12 @@
-//! Command-line options shared by the model subcommands (`train`, `eval`, `forward`) and the
-//! loading step they share (the decoder prompting flags are in [`crate::cli::decoder_args`]).
+//! Command-line options shared by the model subcommands (`train`, `eval`, `forward`, `gram`,
+//! `bound --model`, `sweep`) and the loading step they share (the decoder prompting flags are in [`crate::cli::decoder_args`]).
 
 use std::path::PathBuf;
 
 use clap::Args;
 
 use crate::gpu::{AutoReason, ComputeDevice};
-use crate::model::{load, load_any, AnyModel, DecoderOptions, LoadOptions, LoadedModel, ModelSpec};
+use crate::model::{load_any, AnyModel, DecoderOptions, LoadOptions, ModelSpec};
 use crate::tokenize::Tokenizer;
 
 /// `--device`: where the model runs.
@@ -74,10 +74,10 @@ pub fn announce(compute: &ComputeDevice) {
 /// Which model to load, and how.
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
-    /// `builtin:tiny`, `builtin:small`, or a Hugging Face model directory (config.json,
-    /// model.safetensors, tokenizer.json; BERT or RoBERTa; `forward`, `eval` and `train` also
-    /// take decoders: Llama, Mistral, Qwen2, GPT-2 directories, GGUF files (`*.gguf`: llama,
-    /// qwen2, gpt2; F32/F16/BF16/Q4–Q8/K-quants) and `builtin:tiny-decoder`).
+    /// `builtin:tiny`, `builtin:small`, `builtin:tiny-decoder`, a Hugging Face model directory
+    /// (config.json, model.safetensors, tokenizer.json; BERT, RoBERTa, or a Llama, Mistral,
+    /// Qwen2, GPT-2 decoder) or a GGUF file (`*.gguf`: llama, qwen2, gpt2; F32/F16/BF16/Q4–Q8/
+    /// K-quants).
     #[arg(long)]
     pub model: String,
     /// Safetensors file of classification-head tensors replacing (or supplying) the model's.
@@ -97,33 +97,13 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    /// Resolve `--device`, load the model on its inference (`autodiff = false`) or training
-    /// device and apply `--max-len`. The caller prints the device line of `--device auto`
-    /// ([`announce`]) once its inputs are read, so that a bad input still gives
-    /// exactly one line on stderr.
+    /// Resolve `--device`, load the model (an encoder classifier or a decoder; `decoder` applies
+    /// to decoders only) on its inference (`autodiff = false`) or training device and apply
+    /// `--max-len`. The caller prints the device line of `--device auto` ([`announce`]) once its
+    /// inputs are read, so that a bad input still gives exactly one line on stderr.
     ///
     /// # Errors
     /// A library error naming the bad flag or file (`--device wgpu` without an adapter included).
-    pub fn load(&self, seed: u64, autodiff: bool) -> crate::Result<(LoadedModel, ComputeDevice)> {
-        self.check_batch()?;
-        let spec = ModelSpec::parse(&self.model)?;
-        let compute = self.device.resolve()?;
-        let device = compute.device(autodiff);
-        let options = LoadOptions { seed, head_file: self.head.clone() };
-        let mut loaded = load(&spec, &options, &device)?;
-        let limit = loaded.classifier.config.max_input_length();
-        self.apply_max_len(loaded.tokenizer.as_mut(), limit)?;
-        for note in &loaded.notes {
-            eprintln!("{note}");
-        }
-        Ok((loaded, compute))
-    }
-
-    /// [`ModelArgs::load`] for an encoder classifier or a decoder (`decoder` applies to
-    /// decoders only).
-    ///
-    /// # Errors
-    /// As [`ModelArgs::load`].
     pub fn load_any(
         &self,
         seed: u64,

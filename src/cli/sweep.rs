@@ -9,6 +9,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::bound::table::{by_n_vars, csv, render_table, GroupSummary, PairRow};
+use crate::bound::Predictor;
 use crate::cli::bound::predictor_name;
 use crate::cli::gap_args::{bars, PredictorArgs};
 use crate::corpus::parse_nodes;
@@ -17,15 +18,18 @@ use crate::files::csv::{optional, CsvTable};
 use crate::files::{write_atomic, write_json_atomic, Meta, OutputDir};
 use crate::gap::analysis::AnalysisSummary;
 use crate::gap::sweep::{sweep, SizeResult, SweepConfig, SweepPredictor};
+use crate::gap::GapKernel;
 use crate::report::bound_charts as charts;
 
 /// Sweep graph sizes: generate data, mine near-miss pairs, check both bounds per pair.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     ntkgap sweep --model runs/tiny/best --nodes 3..12 --out runs/sweep\n  \
-    ntkgap sweep --model runs/tiny/best --predictor network --init runs/tiny/theta0 --nodes 3..8 --out runs/sweep_net")]
+    ntkgap sweep --model runs/tiny/best --predictor network --init runs/tiny/theta0 --nodes 3..8 --out runs/sweep_net\n  \
+    ntkgap sweep --model builtin:tiny-decoder --kernel last-layer --nodes 3..5 --out runs/sweep_readout")]
 pub struct SweepArgs {
-    /// `builtin:tiny|small` or a Hugging Face model directory (θ_T for the network).
+    /// `builtin:tiny|small|tiny-decoder`, a Hugging Face model directory (BERT, RoBERTa, Llama,
+    /// Mistral, Qwen2, GPT-2) or a GGUF file (θ_T for the network).
     #[arg(long)]
     pub model: String,
     /// Graph sizes: N, A..B or A..=B (inclusive); Corr2Cause for n ≤ 6, Extended above.
@@ -127,7 +131,7 @@ fn write_outputs(
     results: &[SizeResult],
     rows: &[PairRow],
     groups: &[GroupSummary],
-    name: &str,
+    (name, last_layer): (&str, bool),
     summary: &serde_json::Value,
     meta: &Meta,
 ) -> crate::Result<PathBuf> {
@@ -139,7 +143,11 @@ fn write_outputs(
     charts::delta_vs_n(groups).save(dir.path().join("delta_vs_n"))?;
     charts::gap_vs_overlap(rows, name).save(dir.path().join("gap_vs_overlap"))?;
     charts::violations_vs_n(groups, name).save(dir.path().join("violations_vs_n"))?;
-    let kernel = if name == "network" { "eNTK at θ₀ (--init)" } else { "eNTK of --model" };
+    let kernel = match name {
+        "network" => "eNTK at θ₀ (--init)",
+        _ if last_layer => "last-layer kernel φφᵀ of --model",
+        _ => "eNTK of --model",
+    };
     charts::b_min_vs_n(groups, kernel, name).save(dir.path().join("b_min_vs_n"))?;
     meta.write(dir.path().join("meta.json"))?;
     Ok(dir.keep())
@@ -166,25 +174,16 @@ fn config(args: &SweepArgs) -> crate::Result<SweepConfig> {
 pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let config = config(&args)?;
     let resolved = args.predictor.resolve()?;
-    let (loaded, init, compute) = args.predictor.load(&args.model, args.seed)?;
-    let predictor = match &init {
-        Some(init) => SweepPredictor::Network {
-            init: &init.classifier,
-            source: args.predictor.init.as_deref().unwrap_or_default(),
-        },
-        None => SweepPredictor::Kernel(resolved.kernel),
+    let loaded = args.predictor.load(&args.model, args.seed)?;
+    let predictor = match (loaded.gap_init(), resolved.predictor) {
+        (Some(init), _) => SweepPredictor::Network { init, source: args.predictor.init.as_deref().unwrap_or_default() },
+        (None, Predictor::Readout) => SweepPredictor::Readout,
+        (None, _) => SweepPredictor::Kernel(resolved.kernel),
     };
-    let device = compute.device(true);
-    crate::cli::model_args::announce(&compute);
-    let results = sweep(
-        &loaded.classifier,
-        loaded.tokenizer.as_ref(),
-        &predictor,
-        &config,
-        &resolved.analysis,
-        &device,
-        &mut bars(),
-    )?;
+    let device = loaded.compute.device(true);
+    crate::cli::model_args::announce(&loaded.compute);
+    let tokenizer = loaded.model.tokenizer();
+    let results = sweep(loaded.gap_model(), tokenizer, &predictor, &config, &resolved.analysis, &device, &mut bars())?;
     let rows: Vec<PairRow> =
         results.iter().filter_map(|r| r.analysis.as_ref()).flat_map(|a| a.rows.iter().cloned()).collect();
     if rows.is_empty() {
@@ -209,15 +208,17 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         })
         .collect();
     let all: Vec<&PairRow> = rows.iter().collect();
-    let summary = serde_json::json!({ "predictor": resolved.predictor, "config": &config, "overall": crate::bound::table::summarize(None, &all), "sizes": entries });
+    let summary = serde_json::json!({ "predictor": resolved.predictor, "kernel": resolved.analysis.kernel, "config": &config, "overall": crate::bound::table::summarize(None, &all), "sizes": entries });
     let mut meta = Meta::new(Some(args.seed));
     args.predictor.add_inputs(&mut meta, &args.model)?;
     meta.set("model", &args.model)
         .set("init", &args.predictor.init)
         .set("predictor", resolved.predictor)
         .set("config", &config);
-    meta.set("gram", resolved.analysis.gram).set("max_length", loaded.tokenizer.max_length());
-    let out = write_outputs(&args.out, &results, &rows, &groups, name, &summary, &meta)?;
+    meta.set("kernel", resolved.analysis.kernel).set("gram", resolved.analysis.gram);
+    meta.set("max_length", tokenizer.max_length()).set("decoder", loaded.prompting());
+    let last_layer = resolved.analysis.kernel == GapKernel::LastLayer;
+    let out = write_outputs(&args.out, &results, &rows, &groups, (name, last_layer), &summary, &meta)?;
     for r in &results {
         if let Some(why) = &r.skipped {
             eprintln!("note: n={} skipped: {why}", r.n_vars);
@@ -226,7 +227,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
                 "note: n={}: {} analysed inputs truncated to {} tokens (premise only)",
                 r.n_vars,
                 r.truncated_inputs,
-                loaded.tokenizer.max_length()
+                tokenizer.max_length()
             );
         }
     }

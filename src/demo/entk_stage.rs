@@ -140,6 +140,7 @@ pub fn run(inp: &KernelInputs<'_>, cfg: &EntkConfig, dir: &Path, reporter: &dyn 
     let pairs = read_pairs(&pairs_path)?;
     let config = AnalysisConfig {
         gram: GramOptions { block: cfg.block, kernels: KernelChoice::CpuF64, ..GramOptions::default() },
+        ..AnalysisConfig::default()
     };
     let ctx = Ctx {
         inp,

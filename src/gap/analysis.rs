@@ -8,6 +8,12 @@
 //! * The network ([`PredictorModel::Network`]): K₀ (eNTK at θ₀) and K_T over the pair inputs,
 //!   margins at θ_T and θ₀, Δf = f_T − f₀, Δf_lin = ⟨∇f₀, θ_T − θ₀⟩, B = ‖θ_T − θ₀‖, and the
 //!   lazy-regime diagnostics ([`crate::bound::lazy`]) on the analysed inputs.
+//! * The frozen model's readout ([`PredictorModel::Readout`], [`crate::gap::readout`]): K = φφᵀ,
+//!   s(x) = ⟨w, φ(x)⟩ + c, B = ‖w‖.
+//!
+//! The kernel is the eNTK or the last-layer kernel φφᵀ ([`GapKernel`]; the network predictor
+//! needs the eNTK, the readout the last-layer kernel). Encoder classifiers and decoders alike
+//! ([`GapModel`]).
 //!
 //! κ = max √K(x, x) over the analysed (pair) inputs, in every mode. The model's own margin gap
 //! s(x₊) − s(x₋) is reported beside the predictor's gap in every mode. Known gaps: the
@@ -25,13 +31,14 @@ use crate::bound::table::{by_n_vars, summarize, GroupSummary, LinearizedCheck, P
 use crate::bound::{analyse as check_pairs, PairReport, Predictor};
 use crate::error::{Error, Result};
 use crate::gap::inputs::PairInputs;
+use crate::gap::model::GapModel;
 use crate::gap::network::{check_same_architecture, linearized_changes, parameter_norms};
+use crate::gap::readout::{readout_check, ReadoutSummary};
 use crate::gap::Progress;
-use crate::model::infer::margins;
-use crate::model::Classifier;
-use crate::ntk::{gram, GramOptions};
+use crate::model::dense::tensor_to_host;
+use crate::ntk::{gram, last_layer_gram, GramOptions};
 use crate::tokenize::stream::{encode_all, EncodedRecord};
-use crate::tokenize::Encoding;
+use crate::tokenize::{pad_batch, Encoding};
 use ndarray::{s, Array2, ArrayView1};
 
 /// Labelled training inputs of a kernel predictor, targets ±1 (entailment +1).
@@ -92,7 +99,7 @@ impl TrainSet {
 
 /// The predictor whose gap is checked, with what it needs.
 pub enum PredictorModel<'a> {
-    /// Kernel ridge or logistic regression on `train`, with the analysed model's eNTK.
+    /// Kernel ridge or logistic regression on `train`, with the analysed model's kernel.
     Kernel {
         /// Training inputs and targets.
         train: &'a TrainSet,
@@ -102,17 +109,34 @@ pub enum PredictorModel<'a> {
     /// The fine-tuned network (the analysed model, θ_T) against its initialisation θ₀.
     Network {
         /// θ₀, loaded on the same device.
-        init: &'a Classifier,
+        init: &'a dyn GapModel,
         /// How θ₀ was given (for error messages), e.g. the `--init` directory.
         source: &'a str,
     },
+    /// The analysed model's own linear readout on its last-layer features (needs
+    /// [`GapKernel::LastLayer`]).
+    Readout,
+}
+
+/// The kernel the bounds are checked with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GapKernel {
+    /// The empirical NTK ⟨∇θ f(x), ∇θ f(x')⟩ ([`crate::ntk::gram`]). Default.
+    #[default]
+    Entk,
+    /// The last-layer kernel ⟨φ(x), φ(x')⟩, φ the input of the final linear readout
+    /// ([`crate::ntk::last_layer_gram`]): one forward pass per block, no backward.
+    LastLayer,
 }
 
 /// Settings shared by every predictor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct AnalysisConfig {
-    /// eNTK options (method, subset, block).
+    /// eNTK options (method, subset, block; the block also for the last-layer kernel).
     pub gram: GramOptions,
+    /// The kernel.
+    pub kernel: GapKernel,
 }
 
 /// The kernel predictor's fit.
@@ -164,6 +188,10 @@ pub struct AnalysisSummary {
     pub kernel: Option<KernelSummary>,
     /// The network predictor only.
     pub network: Option<NetworkSummary>,
+    /// The readout predictor only.
+    pub readout: Option<ReadoutSummary>,
+    /// The kernel K.
+    pub gram_kernel: GapKernel,
 }
 
 /// Rows, summary and (network only) the per-input changes (Δf, Δf_lin).
@@ -181,14 +209,14 @@ pub struct Analysis {
     pub gram: Array2<f64>,
 }
 
-struct Ctx<'a> {
-    pad_id: u32,
-    config: &'a AnalysisConfig,
-    device: &'a Device,
+pub(crate) struct Ctx<'a> {
+    pub(crate) pad_id: u32,
+    pub(crate) config: &'a AnalysisConfig,
+    pub(crate) device: &'a Device,
 }
 
 fn gram_of(
-    model: &Classifier,
+    model: &dyn GapModel,
     x: &[Encoding],
     ids: &[String],
     stage: &str,
@@ -196,27 +224,42 @@ fn gram_of(
     progress: &mut dyn Progress,
 ) -> Result<Array2<f64>> {
     progress.start(stage, x.len());
-    let k = gram(model, x, None, ctx.pad_id, &ctx.config.gram, ctx.device, &mut |n| progress.advance(n))?;
+    let (model, options) = (model.ntk(), &ctx.config.gram);
+    let mut advance = |n| progress.advance(n);
+    let k = match ctx.config.kernel {
+        GapKernel::Entk => gram(model, x, None, ctx.pad_id, options, ctx.device, &mut advance)?,
+        GapKernel::LastLayer => last_layer_gram(model, x, None, ctx.pad_id, options, ctx.device, &mut advance)?,
+    };
     progress.finish();
     k.check_finite(ids)?;
     Ok(k.matrix().to_owned())
 }
 
-fn margins_f64(model: &Classifier, x: &[Encoding], ctx: &Ctx<'_>) -> Result<Vec<f64>> {
-    Ok(margins(model, x, ctx.pad_id, ctx.config.gram.block, ctx.device)?.into_iter().map(f64::from).collect())
+/// The model's margins f(x) (z_yes − z_no for a decoder), `block` inputs per forward.
+pub(crate) fn margins_f64(model: &dyn GapModel, x: &[Encoding], ctx: &Ctx<'_>) -> Result<Vec<f64>> {
+    let mut out = Vec::with_capacity(x.len());
+    for chunk in x.chunks(ctx.config.gram.block.max(1)) {
+        let margin = model.ntk().margin(&pad_batch(chunk, ctx.pad_id)?, ctx.device, None)?;
+        out.extend(tensor_to_host(margin)?.data.into_iter().map(f64::from));
+    }
+    Ok(out)
 }
 
-struct Checked {
-    reports: Vec<PairReport>,
-    gram: Array2<f64>,
-    weight_norm_bound: f64,
-    eigen: (f64, f64),
-    kernel: Option<KernelSummary>,
-    network: Option<(LazyDiagnostics, Vec<f64>, Vec<f64>)>,
+#[derive(Default)]
+pub(crate) struct Checked {
+    pub(crate) reports: Vec<PairReport>,
+    pub(crate) gram: Array2<f64>,
+    pub(crate) weight_norm_bound: f64,
+    pub(crate) eigen: (f64, f64),
+    pub(crate) kernel: Option<KernelSummary>,
+    pub(crate) network: Option<(LazyDiagnostics, Vec<f64>, Vec<f64>)>,
+    pub(crate) readout: Option<ReadoutSummary>,
+    /// The model's margins over the analysed inputs, when the check computed them.
+    pub(crate) model_scores: Option<Vec<f64>>,
 }
 
 fn kernel_check(
-    model: &Classifier,
+    model: &dyn GapModel,
     inputs: &PairInputs,
     train: &TrainSet,
     config: KernelFitConfig,
@@ -243,20 +286,22 @@ fn kernel_check(
         weight_norm_bound: fitted.weight_norm_bound,
         eigen: eigenvalue_range(k.view())?,
         kernel: Some(summary),
-        network: None,
+        ..Checked::default()
     })
 }
 
 fn network_check(
-    model: &Classifier,
+    model: &dyn GapModel,
     inputs: &PairInputs,
-    init: &Classifier,
-    source: &str,
+    (init, source): (&dyn GapModel, &str),
     ctx: &Ctx<'_>,
     progress: &mut dyn Progress,
 ) -> Result<Checked> {
-    let (theta_t, theta_0) = (model.to_weights()?, init.to_weights()?);
-    check_same_architecture(&theta_t, &model.config, &theta_0, &init.config, source)?;
+    if ctx.config.kernel != GapKernel::Entk {
+        return Err(Error::setting("kernel", "the network predictor is checked with the eNTK at θ₀ (`kernel` entk)"));
+    }
+    let (theta_t, theta_0) = (model.weights()?, init.weights()?);
+    check_same_architecture((model, &theta_t), (init, &theta_0), source)?;
     let (change, norm0) = parameter_norms(&theta_t, &theta_0);
     let x = &inputs.encodings;
     let k0 = gram_of(init, x, &inputs.ids, "eNTK at theta_0", ctx, progress)?;
@@ -280,8 +325,8 @@ fn network_check(
         gram: k0,
         weight_norm_bound: change,
         eigen,
-        kernel: None,
         network: Some((diagnostics, delta_f, lin)),
+        ..Checked::default()
     })
 }
 
@@ -305,7 +350,7 @@ fn pair_rows(reports: Vec<PairReport>, inputs: &PairInputs, model_scores: &[f64]
 /// (`--init`), a non-finite Gram entry (offending input ids named), or a pair whose input has
 /// K(x, x) ≤ 0.
 pub fn analyse(
-    model: &Classifier,
+    model: &dyn GapModel,
     inputs: &PairInputs,
     predictor: PredictorModel<'_>,
     pad_id: u32,
@@ -314,7 +359,7 @@ pub fn analyse(
     progress: &mut dyn Progress,
 ) -> Result<Analysis> {
     let ctx = Ctx { pad_id, config, device };
-    let (kind, checked) = match predictor {
+    let (kind, mut checked) = match predictor {
         PredictorModel::Kernel { train, config: fit_config } => {
             let kind = match fit_config.predictor {
                 crate::bound::kernel_regression::KernelPredictor::Ridge => Predictor::KernelRidge,
@@ -323,10 +368,14 @@ pub fn analyse(
             (kind, kernel_check(model, inputs, train, fit_config, &ctx, progress)?)
         }
         PredictorModel::Network { init, source } => {
-            (Predictor::Network, network_check(model, inputs, init, source, &ctx, progress)?)
+            (Predictor::Network, network_check(model, inputs, (init, source), &ctx, progress)?)
         }
+        PredictorModel::Readout => (Predictor::Readout, readout_check(model, inputs, &ctx, progress)?),
     };
-    let model_scores = margins_f64(model, &inputs.encodings, &ctx)?;
+    let model_scores = match checked.model_scores.take() {
+        Some(scores) => scores,
+        None => margins_f64(model, &inputs.encodings, &ctx)?,
+    };
     let lin = checked.network.as_ref().map(|(_, _, lin)| lin.as_slice());
     let rows = pair_rows(checked.reports, inputs, &model_scores, lin);
     let all: Vec<&PairRow> = rows.iter().collect();
@@ -353,6 +402,8 @@ pub fn analyse(
         by_n_vars: by_n_vars(&rows),
         kernel: checked.kernel,
         network,
+        readout: checked.readout,
+        gram_kernel: config.kernel,
     };
     Ok(Analysis { rows, summary, changes: checked.network.map(|(_, d, l)| (d, l)), gram: checked.gram })
 }

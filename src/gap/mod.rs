@@ -6,9 +6,14 @@
 //! θ₀; all arithmetic on the resulting numbers (kernel fits, bounds, diagnostics, tables, charts)
 //! is in the burn-free [`crate::bound`].
 //!
-//! * [`inputs`] — distinct inputs of a pair list, encoded with the model's tokenizer.
-//! * [`analysis`] — one analysis: K, the predictor's scores and B, the rows and the summary.
+//! * [`model`] — what the check needs of a model ([`GapModel`]): encoder classifiers and
+//!   decoders (f = z_yes − z_no of the label words) alike.
+//! * [`inputs`] — distinct inputs of a pair list, encoded with the model's tokenizer (a
+//!   decoder's prompt tokenizer).
+//! * [`analysis`] — one analysis: K (eNTK or last-layer kernel), the predictor's scores and B,
+//!   the rows and the summary.
 //! * [`network`] — θ₀ versus θ_T: architecture check, ‖θ_T − θ₀‖, ⟨∇f₀(x), θ_T − θ₀⟩.
+//! * [`readout`] — the frozen model's own readout: K = φφᵀ, s = ⟨w, φ⟩ + c, B = ‖w‖.
 //! * [`sweep`] — generate data per graph size, mine pairs, analyse each size.
 //!
 //! Known gaps: CPU (flex) only, as the eNTK; the kernel predictors are dense O(n³) in the
@@ -16,11 +21,14 @@
 
 pub mod analysis;
 pub mod inputs;
+pub mod model;
 pub mod network;
+pub mod readout;
 pub mod sweep;
 
-pub use analysis::{analyse, Analysis, AnalysisConfig, AnalysisSummary, PredictorModel, TrainSet};
+pub use analysis::{analyse, Analysis, AnalysisConfig, AnalysisSummary, GapKernel, PredictorModel, TrainSet};
 pub use inputs::PairInputs;
+pub use model::GapModel;
 
 /// Progress of a long analysis, one stage at a time (the CLI draws bars).
 pub trait Progress {

@@ -2,10 +2,11 @@
 //! f_T(x) − f₀(x) ≈ ⟨∇f₀(x), θ_T − θ₀⟩, a kernel predictor with features φ = ∇f₀ (the eNTK at
 //! θ₀) and weight norm B = ‖θ_T − θ₀‖.
 //!
-//! * [`check_same_architecture`] — θ₀ and θ_T must be the same network (config fields that
-//!   shape the parameters, every parameter name and shape).
+//! * [`check_same_architecture`] — θ₀ and θ_T must be the same network (the config fields that
+//!   shape the parameters, [`GapModel::architecture`]; every parameter name and shape). Encoder
+//!   classifiers and decoders alike.
 //! * [`linearized_changes`] — Δf_lin(x) = ⟨∇f₀(x), θ_T − θ₀⟩ per input: one backward pass per
-//!   input at θ₀ (batch of one, [`Classifier::gradients`]), the dot product with θ_T − θ₀ in
+//!   input at θ₀ (batch of one, [`crate::ntk::NtkModel::gradients`]), the dot product with θ_T − θ₀ in
 //!   f64. Because K₀ = ⟨∇f₀, ∇f₀⟩ is the Gram matrix of the same features, the corrected
 //!   bound holds *exactly* for Δf_lin (up to the f32 rounding of the gradients).
 //! * [`parameter_norms`] — ‖θ_T − θ₀‖ and ‖θ₀‖.
@@ -16,27 +17,9 @@
 use burn::tensor::Device;
 
 use crate::error::{Error, Result};
-use crate::model::{Batch, Classifier, ModelConfig, WeightMap};
+use crate::gap::model::{architecture_difference, GapModel};
+use crate::model::WeightMap;
 use crate::tokenize::{pad_batch, Encoding};
-
-/// The first config field (among those that shape the parameters or the function) on which
-/// `a` and `b` differ, with both values.
-fn config_difference(a: &ModelConfig, b: &ModelConfig) -> Option<String> {
-    let fields: [(&str, String, String); 11] = [
-        ("model_type", a.model_type.clone(), b.model_type.clone()),
-        ("vocab_size", a.vocab_size.to_string(), b.vocab_size.to_string()),
-        ("hidden_size", a.hidden_size.to_string(), b.hidden_size.to_string()),
-        ("num_hidden_layers", a.num_hidden_layers.to_string(), b.num_hidden_layers.to_string()),
-        ("num_attention_heads", a.num_attention_heads.to_string(), b.num_attention_heads.to_string()),
-        ("intermediate_size", a.intermediate_size.to_string(), b.intermediate_size.to_string()),
-        ("hidden_act", a.hidden_act.clone(), b.hidden_act.clone()),
-        ("max_position_embeddings", a.max_position_embeddings.to_string(), b.max_position_embeddings.to_string()),
-        ("type_vocab_size", a.type_vocab_size.to_string(), b.type_vocab_size.to_string()),
-        ("layer_norm_eps", a.layer_norm_eps.to_string(), b.layer_norm_eps.to_string()),
-        ("num_labels", a.id2label.len().to_string(), b.id2label.len().to_string()),
-    ];
-    fields.into_iter().find(|(_, x, y)| x != y).map(|(name, x, y)| format!("{name} {y} vs {x}"))
-}
 
 /// Refuse an initial model θ₀ (`init`, read from `init_source`) that is not the same network as
 /// the fine-tuned `model`.
@@ -45,19 +28,17 @@ fn config_difference(a: &ModelConfig, b: &ModelConfig) -> Option<String> {
 /// [`Error::InvalidSetting`] (`init`) naming the first differing config field, or the
 /// parameter tensors present in only one of the two or with different shapes.
 pub fn check_same_architecture(
-    model: &WeightMap,
-    model_config: &ModelConfig,
-    init: &WeightMap,
-    init_config: &ModelConfig,
+    (model, theta_t): (&dyn GapModel, &WeightMap),
+    (init, theta_0): (&dyn GapModel, &WeightMap),
     init_source: &str,
 ) -> Result<()> {
-    if let Some(diff) = config_difference(model_config, init_config) {
+    if let Some(diff) = architecture_difference(model, init) {
         return Err(Error::setting(
             "init",
             format!("{init_source} does not have the architecture of `model` ({diff})"),
         ));
     }
-    let (_, unmatched) = crate::model::weights::distance(model, init);
+    let (_, unmatched) = crate::model::weights::distance(theta_t, theta_0);
     if let Some(first) = unmatched.first() {
         return Err(Error::setting(
             "init",
@@ -109,7 +90,7 @@ fn dot_with_change(g: &WeightMap, theta_t: &WeightMap, theta_0: &WeightMap) -> R
 /// missing from one of the maps; [`Error::Numerical`] for a non-finite result (the input named
 /// by its index).
 pub fn linearized_changes(
-    init: &Classifier,
+    init: &dyn GapModel,
     theta_t: &WeightMap,
     theta_0: &WeightMap,
     encodings: &[Encoding],
@@ -121,9 +102,9 @@ pub fn linearized_changes(
         .iter()
         .enumerate()
         .map(|(k, e)| {
-            let batch = Batch::new(&pad_batch(std::slice::from_ref(e), pad_id)?, &init.config, device)?;
-            let grads = init.score(&batch, None).sum().backward();
-            let value = dot_with_change(&init.gradients(&grads)?, theta_t, theta_0)?;
+            let padded = pad_batch(std::slice::from_ref(e), pad_id)?;
+            let grads = init.ntk().margin(&padded, device, None)?.sum().backward();
+            let value = dot_with_change(&init.ntk().gradients(&grads)?, theta_t, theta_0)?;
             progress(1);
             if !value.is_finite() {
                 return Err(Error::Numerical {

@@ -30,8 +30,8 @@ use crate::corpus::{generate, CorpusKind, GenerateConfig, Record, Split};
 use crate::error::{Error, Result};
 use crate::gap::analysis::{analyse, Analysis, AnalysisConfig, PredictorModel, TrainSet};
 use crate::gap::inputs::PairInputs;
+use crate::gap::model::GapModel;
 use crate::gap::Progress;
-use crate::model::Classifier;
 use crate::tokenize::pairs::{mine, MinerConfig, NearMissPair, PairKind};
 use crate::tokenize::stream::EncodedRecord;
 use crate::tokenize::Tokenizer;
@@ -105,10 +105,12 @@ pub enum SweepPredictor<'a> {
     /// The fine-tuned network against θ₀.
     Network {
         /// θ₀.
-        init: &'a Classifier,
+        init: &'a dyn GapModel,
         /// How θ₀ was given.
         source: &'a str,
     },
+    /// The frozen model's own readout on its last-layer features (no training records).
+    Readout,
 }
 
 /// The outcome at one n.
@@ -209,12 +211,13 @@ impl Progress for Prefixed<'_> {
     }
 }
 
-/// Run the sweep for `model` (loaded on the autodiff `device`, tokenizer `tokenizer`).
+/// Run the sweep for `model` (an encoder classifier or a decoder, loaded on the autodiff
+/// `device`; `tokenizer` its tokenizer, a decoder's prompt tokenizer).
 ///
 /// # Errors
 /// Invalid settings; any error of corpus generation, encoding, pair mining or the analysis.
 pub fn sweep(
-    model: &Classifier,
+    model: &dyn GapModel,
     tokenizer: &dyn Tokenizer,
     predictor: &SweepPredictor<'_>,
     config: &SweepConfig,
@@ -263,11 +266,12 @@ pub fn sweep(
                 &train_records(&records, &pairs, config.train_per_size, &mut rng),
                 Path::new(&format!("sweep n={n} training records")),
             )?),
-            SweepPredictor::Network { .. } => None,
+            SweepPredictor::Network { .. } | SweepPredictor::Readout => None,
         };
         let chosen = match (predictor, &train) {
             (SweepPredictor::Kernel(fit), Some(train)) => PredictorModel::Kernel { train, config: *fit },
-            (SweepPredictor::Network { init, source }, _) => PredictorModel::Network { init, source },
+            (SweepPredictor::Network { init, source }, _) => PredictorModel::Network { init: *init, source },
+            (SweepPredictor::Readout, _) => PredictorModel::Readout,
             (SweepPredictor::Kernel(_), None) => unreachable!("kernel predictors always get a training set"),
         };
         result.analysis = Some(analyse(model, &inputs, chosen, pad_id, analysis, device, &mut stage)?);

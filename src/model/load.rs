@@ -172,12 +172,13 @@ pub fn load(spec: &ModelSpec, options: &LoadOptions, device: &Device) -> Result<
     }
 }
 
-/// The one-line refusal of a decoder where only encoder classifiers are supported so far.
+/// The one-line refusal of a decoder where only encoder classifiers are supported so far (the
+/// encoder loader [`load`]: `ntkgap acbo --oracle model:DIR`).
 fn decoder_refusal(source: &Path, model_type: &str) -> Error {
     Error::bad_input(
         source,
         format!(
-            "a decoder-only model (`{model_type}`); this command supports encoder classifiers (BERT, RoBERTa) only so far (decoders: `ntkgap forward`, `eval`, `train`)"
+            "a decoder-only model (`{model_type}`); this command supports encoder classifiers (BERT, RoBERTa) only so far (decoders: `ntkgap forward`, `eval`, `train`, `gram`, `bound --model`, `sweep`)"
         ),
     )
 }

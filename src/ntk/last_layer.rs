@@ -44,6 +44,17 @@ pub fn features(
     Ok((out, width))
 }
 
+/// Φ₁ Φ₂ᵀ in f64, row-major `[rows, cols]`, of row-major f32 features `[rows, h]` and `[cols, h]`.
+pub fn products(left: &[f32], right: &[f32], h: usize) -> Vec<f64> {
+    let (rows, cols) = (left.len() / h.max(1), right.len() / h.max(1));
+    (0..rows * cols)
+        .map(|k| {
+            let (a, b) = (&left[k / cols * h..(k / cols + 1) * h], &right[k % cols * h..(k % cols + 1) * h]);
+            a.iter().zip(b).map(|(&p, &q)| f64::from(p) * f64::from(q)).sum()
+        })
+        .collect()
+}
+
 /// The last-layer kernel K(X₁, X₂) = Φ₁ Φ₂ᵀ (X₂ = X₁ when `None`), or its row slab
 /// `options.rows`; `options.block` examples per forward. The output mode, subset, method and
 /// signal path do not apply (K is the feature kernel). Products in f64, so a square K is
@@ -77,12 +88,7 @@ pub fn last_layer_gram(
     let forward_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let (rows, cols) = (left.len() / h.max(1), right.len() / h.max(1));
-    let values: Vec<f64> = (0..rows * cols)
-        .map(|k| {
-            let (a, b) = (&left[k / cols * h..(k / cols + 1) * h], &right[k % cols * h..(k % cols + 1) * h]);
-            a.iter().zip(b).map(|(&p, &q)| f64::from(p) * f64::from(q)).sum()
-        })
-        .collect();
+    let values = products(&left, &right, h);
     let stats = GramStats {
         forward_backward_seconds: forward_seconds,
         contraction_seconds: started.elapsed().as_secs_f64(),

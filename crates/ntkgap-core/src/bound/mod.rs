@@ -59,15 +59,21 @@ pub enum Predictor {
     /// only for the linearization ⟨∇f₀, θ_T − θ₀⟩, reported next to it with the lazy-regime
     /// diagnostics ([`lazy`]).
     Network,
+    /// The frozen model's own linear readout on its last-layer features: s(x) = ⟨w, φ(x)⟩ + c,
+    /// w the difference of the two readout rows (a decoder's label-word rows of the
+    /// unembedding), B = ‖w‖, K = φφᵀ (the last-layer kernel). The corrected bound must hold
+    /// exactly (up to the f32 rounding of φ), with no lazy-regime assumption.
+    Readout,
 }
 
 impl Predictor {
-    /// The `--predictor` spelling (`kernel-ridge`, `kernel-logistic`, `network`).
+    /// The `--predictor` spelling (`kernel-ridge`, `kernel-logistic`, `network`, `readout`).
     pub fn as_str(self) -> &'static str {
         match self {
             Predictor::KernelRidge => "kernel-ridge",
             Predictor::KernelLogistic => "kernel-logistic",
             Predictor::Network => "network",
+            Predictor::Readout => "readout",
         }
     }
 }
