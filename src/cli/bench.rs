@@ -58,8 +58,8 @@ pub enum BenchMethod {
     after_help = "Example:\n  ntkgap bench gram --model .cache/models/all-MiniLM-L6-v2 --head tests/data/minilm_head_seed0.safetensors --n 32 --max-len 128"
 )]
 pub struct BenchGramArgs {
-    /// Model directory (encoder or decoder; a decoder's `.gguf` file for the torch row once ntkgap
-    /// reads GGUF checkpoints) or builtin:NAME.
+    /// Model directory (encoder or decoder), a decoder's `.gguf` file (the torch row loads it with
+    /// `from_pretrained(dir, gguf_file=…)`), or builtin:NAME.
     #[arg(long, default_value = ".cache/models/all-MiniLM-L6-v2")]
     pub model: String,
     /// Classification-head safetensors passed to every method (the torch script needs one for a

@@ -14,6 +14,7 @@
 //!   the rows and the summary.
 //! * [`network`] — θ₀ versus θ_T: architecture check, ‖θ_T − θ₀‖, ⟨∇f₀(x), θ_T − θ₀⟩.
 //! * [`readout`] — the frozen model's own readout: K = φφᵀ, s = ⟨w, φ⟩ + c, B = ‖w‖.
+//! * [`train_set`] — the labelled training inputs of a kernel predictor.
 //! * [`sweep`] — generate data per graph size, mine pairs, analyse each size.
 //!
 //! Known gaps: CPU (flex) only, as the eNTK; the kernel predictors are dense O(n³) in the
@@ -25,6 +26,7 @@ pub mod model;
 pub mod network;
 pub mod readout;
 pub mod sweep;
+pub mod train_set;
 
 pub use analysis::{analyse, Analysis, AnalysisConfig, AnalysisSummary, GapKernel, PredictorModel, TrainSet};
 pub use inputs::PairInputs;
