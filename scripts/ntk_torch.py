@@ -6,8 +6,10 @@ K(x, x') = <grad_theta f(x), grad_theta f(x')> over *all* parameters, f the marg
 differentiates (src/model/classifier.rs): logit_1 - logit_0 for two labels, logit_1 -
 logsumexp(other logits) for more, the single output for one. Computed the way neural-tangents
 and the torch.func tutorials do it: per-example gradients by `vmap(grad(f))` over
-`functional_call(model, params, example)` (eval mode, float32), then K = J J^T accumulated in
-float64 per parameter tensor.
+`functional_call(model, params, example)` (eval mode, float32), then K = J J^T per parameter
+tensor: `--products f32` (default, the fair peer of ntkgap's f32 products) multiplies float32
+column chunks of J with torch's sgemm and sums the chunks' products in float64; `--products f64`
+converts each chunk to float64 first (dgemm; slower, the variant earlier versions used).
 
 Inputs are encoded exactly like ntkgap (src/tokenize/hf.rs): the directory's tokenizer.json with
 padding off and truncation `only_first` at --max-len, so `{"premise", "hypothesis"}` records are
@@ -26,8 +28,10 @@ Usage (from the repository root; needs `pip install torch transformers tokenizer
         --out K.npy [--threads T] [--chunk C] [--fixture F.json]
 
 Writes K (float64 .npy, N x N) atomically and prints exactly one JSON line on stdout:
-{"seconds": wall time of the eNTK (gradients + contraction, not loading), "n", "max_len", "torch",
-"threads", ...}. --fixture also writes inputs, K and provenance as JSON (how
+{"seconds": wall time of the eNTK (gradients + contraction, not loading), "gradient_seconds",
+"contraction_seconds", "contraction_flops" (2 N^2 P), "sgemm_gflops" (torch's float32 matmul rate,
+2048^3, best of 3, measured in the same process before the eNTK), "products", "n", "max_len",
+"torch", "threads", ...}. --fixture also writes inputs, K and provenance as JSON (how
 tests/data/ntk_parity_minilm.json was made). Errors: one line `ntk_torch: error: ...` on stderr,
 exit code 2, nothing written. Nothing in ntkgap's build or `cargo test` needs this script.
 
@@ -81,6 +85,8 @@ def parse_args(argv):
     p.add_argument("--out", required=True, type=Path, help="output .npy (float64, N x N)")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--chunk", type=int, default=8, help="examples per vmap call (default 8; never changes K)")
+    p.add_argument("--products", choices=["f32", "f64"], default="f32",
+                   help="J J^T as float32 GEMMs summed in float64 (default) or as float64 GEMMs")
     p.add_argument("--fixture", type=Path, help="also write inputs, K and provenance as JSON here")
     p.add_argument("--gguf", help="decoders: a GGUF file name inside --model (from_pretrained(dir, gguf_file=...))")
     p.add_argument("--label-words", nargs=2, metavar=("NO", "YES"), default=list(DEFAULT_LABEL_WORDS),
@@ -225,7 +231,7 @@ def entk(model, config, encodings, chunk):
         grads = per_example_gradients(model, params, ids, types, mask)
         for name, g in grads.items():
             blocks[name].append(g.reshape(g.shape[0], -1))
-    return gram_of(blocks, len(encodings)), sum(p.numel() for p in params.values())
+    return blocks, sum(p.numel() for p in params.values())
 
 
 def is_decoder(args):
@@ -347,21 +353,40 @@ def entk_decoder(model, encodings, chunk, labels):
             mask[row, :len(e["input_ids"])] = 1
         for name, g in decoder_gradients(model, params, ids, mask, labels).items():
             blocks[name].append(g.reshape(g.shape[0], -1))
-    return gram_of(blocks, len(encodings)), sum(p.numel() for p in params.values())
+    return blocks, sum(p.numel() for p in params.values())
 
 
-def gram_of(blocks, n):
-    """K = sum over parameter tensors of J J^T, float32 gradients multiplied in float64."""
+def gram_of(blocks, n, products="f64"):
+    """K = sum over parameter tensors of J J^T in float64: float32 column chunks multiplied by
+    sgemm and summed in float64 (`products="f32"`), or the chunks converted to float64 first."""
     import torch
 
     k = torch.zeros((n, n), dtype=torch.float64)
     for name, parts in blocks.items():
         j = torch.cat(parts)
         for c in range(0, j.shape[1], 1 << 20):
-            jc = j[:, c:c + (1 << 20)].double()
-            k += jc @ jc.T
+            jc = j[:, c:c + (1 << 20)]
+            if products == "f32":
+                k += (jc @ jc.T).double()
+            else:
+                jc = jc.double()
+                k += jc @ jc.T
         blocks[name] = None
     return k
+
+
+def sgemm_rate(size=2048, repeats=3):
+    """torch's float32 matmul rate (GFLOP/s) on size^3, best of `repeats` after one warm-up."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - started)
+    return 2.0 * size ** 3 / best / 1e9
 
 
 def write_npy_atomic(path, array):
@@ -413,22 +438,29 @@ def main(argv):
         if args.max_len > config.max_position_embeddings:
             raise InputError(f"invalid --max-len: {args.max_len} exceeds the model's maximum input length {config.max_position_embeddings}")
         extra = {"label_words": args.label_words, "label_ids": labels, "template": args.template, "gguf": args.gguf}
+        sgemm = sgemm_rate()
         started = time.perf_counter()
-        k, n_params = entk_decoder(model, encodings, args.chunk, labels)
+        blocks, n_params = entk_decoder(model, encodings, args.chunk, labels)
     else:
         encodings = encode(args.model, records, args.max_len)
         model, config = load_model(args.model, args.head)
         limit = config.max_position_embeddings - (config.pad_token_id + 1 if config.model_type == "roberta" else 0)
         if args.max_len > limit:
             raise InputError(f"invalid --max-len: {args.max_len} exceeds the model's maximum input length {limit}")
+        sgemm = sgemm_rate()
         started = time.perf_counter()
-        k, n_params = entk(model, config, encodings, args.chunk)
+        blocks, n_params = entk(model, config, encodings, args.chunk)
+    gradient_seconds = time.perf_counter() - started
+    k = gram_of(blocks, len(encodings), args.products)
     seconds = time.perf_counter() - started
     summary = {
-        "seconds": round(seconds, 3), "n": len(records), "max_len": args.max_len, "torch": torch.__version__,
+        "seconds": round(seconds, 3), "gradient_seconds": round(gradient_seconds, 3),
+        "contraction_seconds": round(seconds - gradient_seconds, 3),
+        "contraction_flops": 2.0 * len(records) ** 2 * n_params, "sgemm_gflops": round(sgemm, 1),
+        "products": args.products, "n": len(records), "max_len": args.max_len, "torch": torch.__version__,
         "threads": torch.get_num_threads(), "transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
         "numpy": np.__version__, "python": platform.python_version(), "params": n_params, "chunk": args.chunk,
-        "method": "torch.func vmap(grad) + float64 J J^T", "model_type": config.model_type, **extra,
+        "method": "torch.func vmap(grad) + J J^T (" + ("float32 GEMMs summed in float64" if args.products == "f32" else "float64 GEMMs") + ")", "model_type": config.model_type, **extra,
         "command": "python3 scripts/ntk_torch.py " + " ".join(shlex.quote(a) for a in argv),
     }
     write_npy_atomic(args.out, k.numpy())

@@ -385,14 +385,17 @@ fn bench_gram_prints_a_table_with_every_method() {
     assert!(run.status.success(), "{}", stderr(&run));
     let table = String::from_utf8_lossy(&run.stdout).into_owned();
     assert!(
-        table.contains("| method | N | T | seconds |")
-            && table.contains("f32 GEMM GFLOP/s")
+        table.contains("| method | N | T | seconds | × torch.func (f32) |")
+            && table.contains("f32 GEMM rates measured in this run: faer (1024³)")
+            && table.contains("end to end GFLOP/s (%)")
             && table.contains("peak RSS"),
         "{table}"
     );
     for n in ["2", "3"] {
         assert!(
-            table.lines().any(|l| l.starts_with(&format!("| PerLayer | {n} | 32 |")) && l.contains("(reference)")),
+            table.lines().any(|l| l.starts_with(&format!("| PerLayer | {n} | 32 |"))
+                && l.contains("(reference)")
+                && l.matches(" %)").count() == 3),
             "{table}"
         );
         assert!(table.lines().any(|l| l.starts_with(&format!("| Naive | {n} | 32 |")) && l.contains("e-")), "{table}");

@@ -48,8 +48,11 @@ pub enum BenchMethod {
     PerLayerBurn,
     /// `ntkgap gram --method naive`.
     Naive,
-    /// `python3 scripts/ntk_torch.py` (torch.func), when torch imports.
+    /// `python3 scripts/ntk_torch.py` (torch.func vmap(grad); J Jᵀ as f32 GEMMs summed in f64,
+    /// the fair peer of ntkgap's f32 products), when torch imports.
     Torch,
+    /// The same with J Jᵀ as f64 GEMMs (`--products f64`).
+    TorchF64,
 }
 
 /// Options of `ntkgap bench gram`.
@@ -106,9 +109,19 @@ struct Row {
 struct Measured {
     seconds: f64,
     cpu_seconds: Option<f64>,
-    split: Option<(f64, f64, f64, f64)>,
+    /// (forward+backward seconds, contraction seconds, their FLOPs where counted).
+    split: Option<Split>,
+    /// The f32 GEMM rate the method's own process measured (torch rows), GFLOP/s.
+    sgemm: Option<f64>,
     peak_rss: Option<u64>,
     k: Option<PathBuf>,
+}
+
+/// The two phases of a method: seconds, and FLOPs where the method counts them.
+#[derive(Clone, Copy)]
+struct Split {
+    forward_backward: (f64, Option<f64>),
+    contraction: (f64, Option<f64>),
 }
 
 /// A temporary directory removed on drop.
@@ -220,23 +233,27 @@ fn run_ntkgap(
     }
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&stats)?)?;
     let f = |key: &str| v["stats"][key].as_f64().unwrap_or(0.0);
-    let split = Some((
-        f("forward_backward_seconds"),
-        f("contraction_seconds"),
-        f("forward_backward_flops"),
-        f("contraction_flops"),
-    ));
+    let split = Some(Split {
+        forward_backward: (f("forward_backward_seconds"), Some(f("forward_backward_flops"))),
+        contraction: (f("contraction_seconds"), Some(f("contraction_flops"))),
+    });
     let peak = v["peak_rss_bytes"].as_u64().or(run.peak);
     Ok(Ok(Measured {
         seconds: v["seconds"].as_f64().unwrap_or(0.0),
         cpu_seconds: run.cpu_seconds,
         split,
+        sgemm: None,
         peak_rss: peak,
         k: Some(k),
     }))
 }
 
-fn run_torch(args: &BenchGramArgs, input: &Path, dir: &Path) -> anyhow::Result<Result<Measured, String>> {
+fn run_torch(
+    args: &BenchGramArgs,
+    products: &str,
+    input: &Path,
+    dir: &Path,
+) -> anyhow::Result<Result<Measured, String>> {
     if !args.torch_script.is_file() {
         return Ok(Err(format!("not available: {} is absent", args.torch_script.display())));
     }
@@ -244,9 +261,9 @@ fn run_torch(args: &BenchGramArgs, input: &Path, dir: &Path) -> anyhow::Result<R
     if !probe.as_ref().is_ok_and(|o| o.status.success()) {
         return Ok(Err("not available: `python3 -c \"import torch\"` fails".to_string()));
     }
-    let k = dir.join("K_torch.npy");
+    let k = dir.join(format!("K_torch_{products}.npy"));
     let mut command = Command::new("python3");
-    command.arg(&args.torch_script);
+    command.arg(&args.torch_script).args(["--products", products]);
     // A GGUF file goes to the script as its directory plus `--gguf NAME`.
     let model = Path::new(&args.model);
     match (model.extension().is_some_and(|e| e == "gguf"), model.parent(), model.file_name()) {
@@ -273,7 +290,14 @@ fn run_torch(args: &BenchGramArgs, input: &Path, dir: &Path) -> anyhow::Result<R
         serde_json::from_str(&line).map_err(|e| anyhow::anyhow!("torch script printed `{line}`: {e}"))?;
     let seconds =
         v["seconds"].as_f64().ok_or_else(|| anyhow::anyhow!("torch script printed no \"seconds\": {line}"))?;
-    Ok(Ok(Measured { seconds, cpu_seconds: run.cpu_seconds, split: None, peak_rss: run.peak, k: Some(k) }))
+    let split = match (v["gradient_seconds"].as_f64(), v["contraction_seconds"].as_f64()) {
+        (Some(g), Some(c)) => {
+            Some(Split { forward_backward: (g, None), contraction: (c, v["contraction_flops"].as_f64()) })
+        }
+        _ => None,
+    };
+    let sgemm = v["sgemm_gflops"].as_f64();
+    Ok(Ok(Measured { seconds, cpu_seconds: run.cpu_seconds, split, sgemm, peak_rss: run.peak, k: Some(k) }))
 }
 
 /// max |Δ| / mean |K_ref|.
@@ -286,18 +310,38 @@ fn relative_difference(k: &Path, reference: &Path) -> Option<f64> {
     Some(a.values.iter().zip(&b.values).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max) / scale)
 }
 
-fn print_table(rows: &[Row], args: &BenchGramArgs, gemm: f64) {
-    let rate = |flops: f64, s: f64| if s > 0.0 { format!("{:.1}", flops / s / 1e9) } else { "—".into() };
-    println!("| method | N | T | seconds | CPU s (process) | fwd+bwd s | contraction s | fwd+bwd GFLOP/s | contraction GFLOP/s | f32 GEMM GFLOP/s | peak RSS | max\\|ΔK\\|/mean\\|K\\| vs first row |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+/// The run's machine rate: the higher of the f32 GEMM rates measured in it (faer's here, torch's
+/// by the torch rows' own processes).
+fn machine_rate(rows: &[Row], faer: f64) -> f64 {
+    rows.iter().filter_map(|r| r.result.as_ref().ok().and_then(|m| m.sgemm)).fold(faer, f64::max)
+}
+
+fn print_table(rows: &[Row], args: &BenchGramArgs, faer: f64) {
+    let machine = machine_rate(rows, faer);
+    let torch_sgemm: Vec<String> =
+        rows.iter().filter_map(|r| r.result.as_ref().ok().and_then(|m| m.sgemm)).map(|g| format!("{g:.1}")).collect();
+    println!(
+        "f32 GEMM rates measured in this run: faer (1024³) {faer:.1} GFLOP/s{}; percentages are of {machine:.1} GFLOP/s, the highest.",
+        if torch_sgemm.is_empty() { String::new() } else { format!(", torch (2048³) {}", torch_sgemm.join(" / ")) }
+    );
+    println!();
+    let rate = |flops: Option<f64>, s: f64| match flops {
+        Some(f) if s > 0.0 => format!("{:.1} ({:.0} %)", f / s / 1e9, 100.0 * f / s / 1e9 / machine),
+        _ => "—".into(),
+    };
+    println!("| method | N | T | seconds | × torch.func (f32) | CPU s (process) | fwd+bwd s | contraction s | fwd+bwd GFLOP/s (% of GEMM rate) | contraction GFLOP/s (%) | end to end GFLOP/s (%) | peak RSS | max\\|ΔK\\|/mean\\|K\\| vs first row |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         let name = format!("{:?}", row.method);
         match &row.result {
-            Err(why) => println!("| {name} | {} | {} | {why} | | | | | | {gemm:.1} | | |", row.n, args.max_len),
+            Err(why) => println!("| {name} | {} | {} | {why} | | | | | | | | | |", row.n, args.max_len),
             Ok(m) => {
-                let (fb, c, rfb, rc) = match m.split {
-                    Some((fs, cs, ff, cf)) => (format!("{fs:.2}"), format!("{cs:.2}"), rate(ff, fs), rate(cf, cs)),
-                    None => ("—".into(), "—".into(), "—".into(), "—".into()),
+                let (fb, c, rfb, rc, total) = match m.split {
+                    Some(Split { forward_backward: (fs, ff), contraction: (cs, cf) }) => {
+                        let total = ff.zip(cf).map(|(a, b)| a + b);
+                        (format!("{fs:.2}"), format!("{cs:.2}"), rate(ff, fs), rate(cf, cs), rate(total, m.seconds))
+                    }
+                    None => ("—".into(), "—".into(), "—".into(), "—".into(), "—".into()),
                 };
                 let reference =
                     rows.iter().filter(|r| r.n == row.n).find_map(|r| r.result.as_ref().ok().and_then(|m| m.k.clone()));
@@ -307,10 +351,15 @@ fn print_table(rows: &[Row], args: &BenchGramArgs, gemm: f64) {
                     }
                     _ => "(reference)".into(),
                 };
+                let torch = rows.iter().find(|r| r.n == row.n && r.method == BenchMethod::Torch);
+                let speedup = match torch.and_then(|r| r.result.as_ref().ok()) {
+                    Some(t) if m.seconds > 0.0 => format!("{:.2}×", t.seconds / m.seconds),
+                    _ => "—".into(),
+                };
                 let peak = m.peak_rss.map_or("—".into(), format_bytes);
                 let cpu = m.cpu_seconds.map_or("—".into(), |c| format!("{c:.1}"));
                 println!(
-                    "| {name} | {} | {} | {:.2} | {cpu} | {fb} | {c} | {rfb} | {rc} | {gemm:.1} | {peak} | {delta} |",
+                    "| {name} | {} | {} | {:.2} | {speedup} | {cpu} | {fb} | {c} | {rfb} | {rc} | {total} | {peak} | {delta} |",
                     row.n, args.max_len, m.seconds
                 );
             }
@@ -350,7 +399,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         for &method in &args.methods {
             eprintln!("bench: {method:?}, N = {n} …");
             let result = match method {
-                BenchMethod::Torch => run_torch(&args, &input, &run_dir)?,
+                BenchMethod::Torch => run_torch(&args, "f32", &input, &run_dir)?,
+                BenchMethod::TorchF64 => run_torch(&args, "f64", &input, &run_dir)?,
                 _ => run_ntkgap(&args, method, &input, &run_dir)?,
             };
             rows.push(Row { method, n, result });
