@@ -199,6 +199,28 @@ fn eval_section(b: &mut Body, s: &DemoSummary) {
          so the bar to clear is the majority class, not 50 %. On the seen sizes the SFT model scores {} against a majority baseline of {}; on the larger graphs {} against {}. {}",
         pct(h.sft_in_distribution.accuracy), pct(h.sft_in_distribution.majority_accuracy), pct(h.sft_hard.accuracy), pct(h.sft_hard.majority_accuracy), verdict(&h.sft_hard)
     ));
+    for d in &s.eval.degenerate {
+        b.para(&degenerate_text(d));
+    }
+}
+
+/// The warning for a model whose answers do not depend on the record within a size.
+fn degenerate_text(d: &crate::demo::eval_stage::Degenerate) -> String {
+    let list = |ns: &[usize]| ns.iter().map(usize::to_string).collect::<Vec<_>>().join(", ");
+    let rule = match (d.all_entailment.is_empty(), d.all_not.is_empty()) {
+        (true, _) => "answers \"not entailed\" on every test record: it is the majority-class predictor".to_string(),
+        (_, true) => "answers \"entailment\" on every test record".to_string(),
+        _ => format!(
+            "answers \"entailment\" on every record of n = {} and \"not entailed\" on every record of n = {}: a rule keyed on the graph size (the premise's variable count), not on the premise and hypothesis",
+            list(&d.all_entailment),
+            list(&d.all_not)
+        ),
+    };
+    format!(
+        "Warning — degenerate model: {} {rule} (mean confidence {}). Its accuracies in the table above are those of a constant answer per size; they are not evidence about reasoning, and its \"confidently wrong\" rows are a symptom of the collapse, not a finding.",
+        d.objective.to_uppercase(),
+        f3(d.mean_confidence)
+    )
 }
 
 fn kernel_section(b: &mut Body, s: &DemoSummary) {
@@ -317,6 +339,43 @@ fn bound_section(b: &mut Body, s: &DemoSummary) {
     b.table(&bound_table(s));
     b.table(&diagnostics_table(s));
     bound_reading(b, s);
+    b_min_part(b, s);
+}
+
+/// The norm needed to separate: B_min = 1/d_K by size, with the B each predictor has.
+fn b_min_part(b: &mut Body, s: &DemoSummary) {
+    figure(b, "b_min_by_size", "Median B_min = 1/d_K by graph size for each kernel of this section (log scale), and the weight norm B each predictor actually has (dashed).");
+    let mut t = Table::new(&["run", "n", "pairs", "median B_min = 1/d_K", "B of the predictor"]);
+    for r in &s.kernel.runs {
+        for g in r.by_size.iter().filter(|g| g.n_vars.is_some()) {
+            t.push(vec![
+                r.name.clone(),
+                g.n_vars.map_or("all".into(), |n| n.to_string()),
+                g.pairs.to_string(),
+                g.median_b_min.map_or_else(|| "–".into(), sci),
+                f3(r.weight_norm_bound),
+            ]);
+        }
+    }
+    b.table(&t);
+    let trend = |name: &str| {
+        let run = s.kernel.run(name)?;
+        let pts: Vec<(usize, f64)> = run.by_size.iter().filter_map(|g| Some((g.n_vars?, g.median_b_min?))).collect();
+        let (first, last) = (pts.first()?, pts.last()?);
+        Some(format!(
+            "for {name} the median B_min goes from {} at n = {} to {} at n = {} ({})",
+            sci(first.1),
+            first.0,
+            sci(last.1),
+            last.0,
+            if last.1 > first.1 { "it grows" } else { "it does not grow" }
+        ))
+    };
+    let trends: Vec<String> = s.kernel.runs.iter().filter_map(|r| trend(&r.name)).collect();
+    b.para(&format!(
+        "For any feature map φ and any pair, no linear predictor ⟨w, φ⟩ with ‖w‖ < B_min = 1/‖φ₊ − φ₋‖ = 1/d_K can put the two members of the pair a margin of 1 apart (Cauchy–Schwarz).          This is the paper's claim that separating near misses needs representations — here weight norms — that grow, as a measured curve: {}.          The samples are small (the pairs per size of section 1), so the curve is a demonstration, not a law.",
+        trends.join("; ")
+    ));
 }
 
 fn bound_reading(b: &mut Body, s: &DemoSummary) {

@@ -14,6 +14,7 @@
 //! lazy-regime diagnostics are computed on the pair inputs, which are held out only when the
 //! pairs were mined from data the model was not trained on.
 
+use burn::module::Module;
 use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -202,8 +203,13 @@ fn gram_of(
     Ok(k.matrix().to_owned())
 }
 
+/// Margins of `x` under `model`, through a copy whose parameters require no gradient: a forward
+/// pass on the autodiff device with tracked parameters records a graph that, without a
+/// backward pass, is never freed (it held 3.5 GB in the quick demo's kernel stage and most of
+/// the 17 GB the full demo once peaked at).
 fn margins_f64(model: &Classifier, x: &[Encoding], ctx: &Ctx<'_>) -> Result<Vec<f64>> {
-    Ok(margins(model, x, ctx.pad_id, ctx.config.gram.block, ctx.device)?.into_iter().map(f64::from).collect())
+    let untracked = model.clone().no_grad();
+    Ok(margins(&untracked, x, ctx.pad_id, ctx.config.gram.block, ctx.device)?.into_iter().map(f64::from).collect())
 }
 
 struct Checked {
