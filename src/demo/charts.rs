@@ -213,8 +213,10 @@ fn violations_by_size(s: &DemoSummary) -> Chart {
 fn b_min_by_size(s: &DemoSummary) -> Chart {
     let mut series = Vec::new();
     for run in &s.kernel.runs {
-        let kernel = if run.predictor == "network" {
-            format!("eNTK at θ₀ ({})", run.objective.to_uppercase())
+        let kernel = if run.predictor == "network" && run.objective == "sft" {
+            "eNTK at θ₀".to_string()
+        } else if run.predictor == "network" {
+            format!("eNTK at {}'s start (the SFT model)", run.objective.to_uppercase())
         } else {
             format!("fine-tuned {} eNTK", run.objective.to_uppercase())
         };

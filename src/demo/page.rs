@@ -141,9 +141,22 @@ fn train_section(b: &mut Body, s: &DemoSummary) {
     b.table(&t);
     figure(b, "training_curves", "Training and dev loss per epoch.");
     b.para(&format!(
-        "The model ({} parameters) starts from seeded random weights θ₀ and is fine-tuned on {} training records ({} Corr2Cause records, {} local query texts; dev: {}). \
-         The checkpoint with the lowest dev loss is kept; B is how far its weights moved from θ₀, the weight norm of the network predictor of section 5.",
-        s.train.parameters, s.train.train_records, s.train.train_records - s.train.local_train_records, s.train.local_train_records, s.train.dev_records
+        "The model ({} parameters) starts from seeded random weights θ₀ and is fine-tuned (SFT) on {} training records ({} Corr2Cause records, {} local query texts; dev: {}). \
+         {} \
+         The checkpoint with the lowest dev loss is kept; B is how far its weights moved from the run's start, the weight norm of the network predictor of section 5.{}",
+        s.train.parameters, s.train.train_records, s.train.train_records - s.train.local_train_records, s.train.local_train_records, s.train.dev_records,
+        match s.config.train.class_weight {
+            crate::train::ClassWeight::Balanced => "The loss is class-balanced within the Corr2Cause records and within the local query texts (an example of class c in group g weighs N_g / (2 N_g,c)), because most Corr2Cause hypotheses are not entailed and an unweighted model learns to answer the majority class; the dev loss that selects the checkpoint is weighted the same way.",
+            crate::train::ClassWeight::None => "The loss is the plain mean cross-entropy.",
+        },
+        if s.config.train.objectives.contains(&crate::train::Objective::Dpo) {
+            format!(
+                " DPO starts from the SFT model, which is also its frozen reference π_ref (margins computed once before training), with β = {}, a peak learning rate of {} and at most {} epochs, as DPO is run in practice: its loss softplus(−β·s·(m − m_ref)) keeps rewarding a wider margin gap long after the answer is right, and trained from random weights as long and as fast as SFT it once collapsed into a rule keyed on the graph size.",
+                s.config.train.dpo.beta, s.config.train.dpo.learning_rate, s.config.train.dpo.epochs
+            )
+        } else {
+            String::new()
+        }
     ));
 }
 
