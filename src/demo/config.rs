@@ -24,13 +24,14 @@ const SECONDS_PER_TEST_RECORD: f64 = 0.015;
 /// Seconds per planned eNTK Gram entry, margins and gradients included (pairs share inputs, so
 /// fewer entries are computed than planned).
 const SECONDS_PER_GRAM_ENTRY: f64 = 0.001;
-/// SFT epochs of the full demo (early stopping on the class-weighted dev loss, patience 2,
-/// usually ends the run sooner).
-const SFT_EPOCHS: usize = 6;
+/// SFT epochs of the full demo (early stopping on the class-weighted dev loss, patience 2).
+/// The budget on a shared 2-core machine: a run on the whole n = 5 corpus (142 MECs) took
+/// 504 s for its first epoch alone (docs/demo.md).
+const SFT_EPOCHS: usize = 3;
 /// SFT peak learning rate (AdamW, warmup + linear decay).
 const SFT_LEARNING_RATE: f64 = 1e-3;
 /// DPO epochs of the full demo (from the SFT model).
-const DPO_EPOCHS: usize = 2;
+const DPO_EPOCHS: usize = 1;
 /// DPO peak learning rate: a tenth of SFT's.
 const DPO_LEARNING_RATE: f64 = 1e-4;
 /// DPO β.
@@ -176,7 +177,7 @@ impl DemoConfig {
         let quick = mode == DemoMode::Quick;
         let data = DataConfig {
             train_nodes: 3..=5,
-            train_max_mecs: if quick { 25 } else { 142 },
+            train_max_mecs: if quick { 25 } else { 80 },
             hard_n6_mecs: if quick { 6 } else { 20 },
             hard_extended_nodes: if quick { 7..=8 } else { 7..=9 },
             hard_extended_per_size: if quick { 2 } else { 4 },
