@@ -151,7 +151,7 @@ fn train_section(b: &mut Body, s: &DemoSummary) {
         },
         if s.config.train.objectives.contains(&crate::train::Objective::Dpo) {
             format!(
-                " DPO starts from the SFT model, which is also its frozen reference π_ref (margins computed once before training), with β = {}, a peak learning rate of {} and at most {} epochs, as DPO is run in practice: its loss softplus(−β·s·(m − m_ref)) keeps rewarding a wider margin gap long after the answer is right, and trained from random weights as long and as fast as SFT it once collapsed into a rule keyed on the graph size.",
+                " DPO starts from the SFT model, which is also its frozen reference π_ref (margins computed once before training), with β = {}, a peak learning rate of {} and at most {} epoch(s), as DPO is run in practice: its loss softplus(−β·s·(m − m_ref)) keeps rewarding a wider margin gap long after the answer is right, and trained from random weights as long and as fast as SFT it once collapsed into a rule keyed on the graph size.",
                 s.config.train.dpo.beta, s.config.train.dpo.learning_rate, s.config.train.dpo.epochs
             )
         } else {
