@@ -538,3 +538,25 @@ pub fn write(out: &Path, s: &DemoSummary) -> Result<()> {
     meta.set("mode", s.config.mode).set("config", &s.config);
     meta.write(out.join("meta.json"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::eval_stage::Degenerate;
+
+    #[test]
+    fn a_degenerate_model_is_named_as_such_never_as_a_finding() {
+        let keyed = Degenerate {
+            objective: "dpo".into(),
+            all_entailment: vec![6],
+            all_not: vec![3, 4, 5, 7],
+            mean_confidence: 0.9999999,
+        };
+        let text = degenerate_text(&keyed);
+        assert!(text.starts_with("Warning — degenerate model: DPO"), "{text}");
+        assert!(text.contains("n = 6") && text.contains("n = 3, 4, 5, 7") && text.contains("graph size"), "{text}");
+        assert!(text.contains("not evidence"), "{text}");
+        let majority = Degenerate { all_entailment: vec![], ..keyed };
+        assert!(degenerate_text(&majority).contains("majority-class predictor"));
+    }
+}
