@@ -63,6 +63,31 @@ fn check_report_files(report: &Path) {
     );
 }
 
+/// The run summary names every stage's peak resident size, and each stays bounded: the quick
+/// demo's kernel stage once held 4 GB (autodiff graphs of forward-only passes never freed).
+fn check_peaks(err: &str) {
+    let line = err.lines().find(|l| l.starts_with("peak RSS by stage: ")).unwrap_or_else(|| panic!("no peaks: {err}"));
+    let peaks: Vec<(&str, f64)> = line["peak RSS by stage: ".len()..]
+        .split(", ")
+        .map(|item| {
+            let mut words = item.split(' ');
+            let (stage, value, unit) = (words.next().unwrap(), words.next().unwrap(), words.next().unwrap());
+            let scale = match unit {
+                "kB" => 1e3,
+                "MB" => 1e6,
+                "GB" => 1e9,
+                other => panic!("unit {other} in {line}"),
+            };
+            (stage, value.parse::<f64>().unwrap() * scale)
+        })
+        .collect();
+    let stages: Vec<&str> = peaks.iter().map(|(s, _)| *s).collect();
+    assert_eq!(stages, ["data", "train", "eval", "kernel", "acbo", "img"], "{line}");
+    for (stage, bytes) in peaks {
+        assert!(bytes < 2e9, "stage {stage} peaked at {:.2} GB: {line}", bytes / 1e9);
+    }
+}
+
 fn check_page(report: &Path) {
     let html = std::fs::read_to_string(report.join("index.html")).unwrap();
     let sources = image_sources(&html);
@@ -172,6 +197,7 @@ fn quick_demo_writes_the_report_reuses_its_cache_and_feeds_the_notebooks() {
     assert!(out.status.success(), "demo failed: {}", stderr(&out));
     assert!(stderr(&out).contains("expected about"), "no duration estimate up front: {}", stderr(&out));
     println!("demo --quick: {first:.0} s");
+    check_peaks(&stderr(&out));
     check_report_files(&report);
     check_page(&report);
     let page = std::fs::read(report.join("index.html")).unwrap();

@@ -17,7 +17,7 @@ use crate::files::{write_json_atomic, Meta};
 use crate::model::AnyModel;
 use crate::train::data::Examples;
 use crate::train::trainer::{EpochRecord, TrainData, TrainProgress};
-use crate::train::{train, Objective, TrainConfig};
+use crate::train::{train, ClassWeight, Objective, TrainConfig};
 
 /// Fine-tune a classifier.
 #[derive(Debug, Args)]
@@ -67,6 +67,11 @@ pub struct TrainArgs {
     /// Epochs without dev-loss improvement before stopping.
     #[arg(long, default_value_t = 2)]
     pub patience: usize,
+    /// Example weights in the loss: `none`, or `balanced` (each class weighs as much as the other
+    /// within Corr2Cause records and within free-text records; the dev loss that picks `best/`
+    /// is weighted the same way).
+    #[arg(long, value_enum, default_value_t = ClassWeight::None)]
+    pub class_weight: ClassWeight,
 }
 
 impl TrainArgs {
@@ -82,6 +87,7 @@ impl TrainArgs {
             weight_decay: self.weight_decay,
             dpo_beta: self.beta,
             patience: self.patience,
+            class_weight: self.class_weight,
         };
         config.validate()?;
         Ok(config)

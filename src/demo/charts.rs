@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::report::plot::{Chart, Series, SeriesStyle};
 
 /// Every chart name, in page order.
-pub const CHARTS: [&str; 10] = [
+pub const CHARTS: [&str; 11] = [
     "training_curves",
     "accuracy_by_size",
     "wrong_confidence_by_size",
@@ -19,6 +19,7 @@ pub const CHARTS: [&str; 10] = [
     "gap_vs_bounds",
     "ridge_gap_vs_bounds",
     "violations_by_size",
+    "b_min_by_size",
     "acbo_accuracy_by_size",
     "acbo_queries_by_size",
 ];
@@ -207,6 +208,35 @@ fn violations_by_size(s: &DemoSummary) -> Chart {
     c
 }
 
+/// The norm needed to separate (docs/science.md "The norm needed to separate"): per kernel of
+/// stage 4 the median B_min = 1/d_K by n, beside the B its predictor has (dashed).
+fn b_min_by_size(s: &DemoSummary) -> Chart {
+    let mut series = Vec::new();
+    for run in &s.kernel.runs {
+        let kernel = if run.predictor == "network" && run.objective == "sft" {
+            "eNTK at θ₀".to_string()
+        } else if run.predictor == "network" {
+            format!("eNTK at {}'s start (the SFT model)", run.objective.to_uppercase())
+        } else {
+            format!("fine-tuned {} eNTK", run.objective.to_uppercase())
+        };
+        let points: Vec<(f64, f64)> =
+            run.by_size.iter().filter_map(|g| Some((g.n_vars? as f64, g.median_b_min?))).collect();
+        let flat = points.iter().map(|(x, _)| (*x, run.weight_norm_bound)).collect();
+        series.push(Series::new(format!("median B_min, {kernel}"), points, SeriesStyle::LinePoints));
+        series.push(Series::new(format!("B of {}", run.name), flat, SeriesStyle::Dashed));
+    }
+    let mut c = chart(
+        "Norm needed to separate near misses by a margin of 1, by graph size",
+        "number of variables n",
+        "‖w‖ (log)",
+        series,
+    );
+    c.log_y = true;
+    c.x_integer = true;
+    c
+}
+
 fn acbo_accuracy_by_size(s: &DemoSummary) -> Chart {
     let rows: Vec<_> = s.acbo.rows.iter().filter(|r| r.n_vars.is_some()).collect();
     let x = |r: &crate::demo::acbo_stage::AcboSizeRow| r.n_vars.unwrap_or(0) as f64;
@@ -270,6 +300,7 @@ pub fn build(s: &DemoSummary) -> Vec<(&'static str, Chart)> {
         gap_vs_bounds(s),
         ridge_gap_vs_bounds(s),
         violations_by_size(s),
+        b_min_by_size(s),
         acbo_accuracy_by_size(s),
         acbo_queries_by_size(s),
     ];

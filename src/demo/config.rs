@@ -11,7 +11,7 @@ use crate::corpus::{records_per_mec, Split, SplitSizes};
 use crate::error::{Error, Result};
 
 use crate::gpu::ComputeDevice;
-use crate::train::Objective;
+use crate::train::{ClassWeight, Objective};
 
 /// Seconds per Corr2Cause training record and epoch. This and the costs below were calibrated on
 /// a quick run on 2 CPU cores and rounded up for contention (the runs: docs/demo.md).
@@ -24,6 +24,18 @@ const SECONDS_PER_TEST_RECORD: f64 = 0.015;
 /// Seconds per planned eNTK Gram entry, margins and gradients included (pairs share inputs, so
 /// fewer entries are computed than planned).
 const SECONDS_PER_GRAM_ENTRY: f64 = 0.001;
+/// SFT epochs of the full demo (early stopping on the class-weighted dev loss, patience 2).
+/// The budget on a shared 2-core machine: a run on the whole n = 5 corpus (142 MECs) took
+/// 504 s for its first epoch alone (docs/demo.md).
+const SFT_EPOCHS: usize = 3;
+/// SFT peak learning rate (AdamW, warmup + linear decay).
+const SFT_LEARNING_RATE: f64 = 1e-3;
+/// DPO epochs of the full demo (from the SFT model).
+const DPO_EPOCHS: usize = 1;
+/// DPO peak learning rate: a tenth of SFT's.
+const DPO_LEARNING_RATE: f64 = 1e-4;
+/// DPO β.
+const DPO_BETA: f64 = 0.1;
 /// Corr2Cause MECs up to relabelling for n = 2..5 (`ntkgap generate` prints them).
 const RELABELLING_CLASSES: [(usize, usize); 4] = [(2, 2), (3, 5), (4, 20), (5, 142)];
 
@@ -81,7 +93,7 @@ impl DataConfig {
 pub struct TrainPlan {
     /// `builtin:tiny` (the embedded default; nothing is downloaded).
     pub model: String,
-    /// The objectives, each trained from the same θ₀ (same seed).
+    /// The objectives: SFT from θ₀ (fresh weights from the seed), then DPO from the SFT model.
     pub objectives: Vec<Objective>,
     /// Epochs per objective (early stopping on dev loss may end sooner).
     pub epochs: usize,
@@ -89,8 +101,27 @@ pub struct TrainPlan {
     pub batch_size: usize,
     /// Peak learning rate.
     pub learning_rate: f64,
+    /// Example weights of the loss: balanced classes within Corr2Cause records and within local
+    /// query texts, so that the rare "entailment" class is not drowned by the majority.
+    pub class_weight: ClassWeight,
     /// Seed of the initial weights and of shuffling.
     pub seed: u64,
+    /// DPO's settings (used when `objectives` holds DPO).
+    pub dpo: DpoPlan,
+}
+
+/// DPO as practitioners run it: it starts from the SFT model (`train/sft/best`), which is also
+/// its frozen reference π_ref, with a small learning rate and few epochs, because the DPO loss
+/// softplus(−β·s·(m − m_ref)) keeps rewarding a larger margin gap long after the answer is right
+/// and over-optimises (collapses) when trained as long and as fast as SFT.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DpoPlan {
+    /// Epochs (early stopping on the dev loss may end sooner).
+    pub epochs: usize,
+    /// Peak learning rate.
+    pub learning_rate: f64,
+    /// β, the temperature of the DPO loss (strength of the tie to the reference).
+    pub beta: f64,
 }
 
 /// Stage 4: the eNTK and the bound.
@@ -101,6 +132,10 @@ pub struct EntkConfig {
     /// Corr2Cause training records (a seeded sample of `data/train.jsonl`) the kernel-ridge
     /// predictor is fitted on; λ is the default `RelativeRidge` of `ntkgap bound`.
     pub ridge_train_records: usize,
+    /// Host memory for the eNTK's per-example signals and feature chunks
+    /// ([`crate::ntk::GramOptions::memory_budget`]): signals above half of it spill to a
+    /// temporary file. Never changes K beyond f32 rounding.
+    pub memory_budget: usize,
 }
 
 /// Stage 5: A-CBO.
@@ -157,10 +192,12 @@ impl DemoConfig {
         let train = TrainPlan {
             model: "builtin:tiny".into(),
             objectives,
-            epochs: if quick { 2 } else { 4 },
+            epochs: if quick { 2 } else { SFT_EPOCHS },
             batch_size: 16,
-            learning_rate: 1e-3,
+            learning_rate: SFT_LEARNING_RATE,
+            class_weight: ClassWeight::Balanced,
             seed,
+            dpo: DpoPlan { epochs: DPO_EPOCHS, learning_rate: DPO_LEARNING_RATE, beta: DPO_BETA },
         };
         let acbo = AcboConfig {
             items_per_size: if quick { 60 } else { 200 },
@@ -169,7 +206,7 @@ impl DemoConfig {
             calibration_systems: if quick { 30 } else { 50 },
             seed,
         };
-        let kernel = EntkConfig { block: 8, ridge_train_records: if quick { 64 } else { 128 } };
+        let kernel = EntkConfig { block: 8, ridge_train_records: if quick { 64 } else { 128 }, memory_budget: 2 << 30 };
         Self { mode, device, data, train, kernel, acbo }
     }
 
@@ -209,7 +246,8 @@ impl DemoConfig {
         let inputs = 2.0 * (self.data.pairs_per_size * self.size_count()) as f64;
         let per_epoch = SECONDS_PER_TRAIN_RECORD_EPOCH * train as f64
             + SECONDS_PER_LOCAL_RECORD_EPOCH * self.local_train_records() as f64;
-        let training = per_epoch * self.train.epochs as f64 * objectives;
+        let dpo_epochs = if self.train.objectives.contains(&Objective::Dpo) { self.train.dpo.epochs } else { 0 };
+        let training = per_epoch * (self.train.epochs + dpo_epochs) as f64;
         let evaluation = SECONDS_PER_TEST_RECORD * test as f64 * objectives;
         // Per objective the network's K₀ and K_T; for SFT also the kernel-ridge Gram.
         let ridge = inputs + self.kernel.ridge_train_records as f64;

@@ -77,6 +77,11 @@ pub struct SizeRow {
     pub linearized_published_violations: Option<usize>,
     /// Network runs: pairs whose linearized gap violates the corrected bound (must be 0).
     pub linearized_corrected_violations: Option<usize>,
+    /// Median B_min = 1/d_K = 1/‖φ₊ − φ₋‖ over the pairs: the smallest weight norm with which any
+    /// linear predictor on this kernel's features separates a pair by a margin of 1 (`None`
+    /// when undefined: a pair with d_K = 0).
+    #[serde(default)]
+    pub median_b_min: Option<f64>,
 }
 
 /// One analysis: a predictor of one objective.
@@ -191,6 +196,7 @@ fn size_row(g: &GroupSummary, rows: &[crate::bound::table::PairRow]) -> SizeRow 
         linearized_published_violations: linear
             .then(|| members.filter(|r| r.linearized.is_some_and(|l| l.published_violated)).count()),
         linearized_corrected_violations: g.linearized_corrected_violations,
+        median_b_min: finite(g.median_b_min),
     }
 }
 

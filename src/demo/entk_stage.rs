@@ -139,7 +139,12 @@ pub fn run(inp: &KernelInputs<'_>, cfg: &EntkConfig, dir: &Path, reporter: &dyn 
     let pairs_path = inp.data.join("pairs.jsonl");
     let pairs = read_pairs(&pairs_path)?;
     let config = AnalysisConfig {
-        gram: GramOptions { block: cfg.block, kernels: KernelChoice::CpuF64, ..GramOptions::default() },
+        gram: GramOptions {
+            block: cfg.block,
+            kernels: KernelChoice::CpuF64,
+            memory_budget: cfg.memory_budget,
+            ..GramOptions::default()
+        },
         ..AnalysisConfig::default()
     };
     let ctx = Ctx {

@@ -56,6 +56,37 @@ pub struct EvalStageSummary {
     pub test_records: usize,
     /// Rows: per objective, overall first, then by n.
     pub rows: Vec<EvalRow>,
+    /// Objectives whose answers are degenerate (see [`degenerate`]): shown on the page as a
+    /// warning, never as a finding.
+    #[serde(default)]
+    pub degenerate: Vec<Degenerate>,
+}
+
+/// A model whose direct answers do not depend on the record within each graph size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Degenerate {
+    /// `sft` or `dpo`.
+    pub objective: String,
+    /// Sizes answered "entailment" on every record.
+    pub all_entailment: Vec<usize>,
+    /// Sizes answered "not entailed" on every record.
+    pub all_not: Vec<usize>,
+    /// Mean σ(|margin|) over all test records.
+    pub mean_confidence: f64,
+}
+
+/// The degeneracy of one objective's rows: `Some` when, at every size, the model gives one and
+/// the same answer to every record (a constant answer, or a rule keyed on the graph size — which
+/// the premise's variable count gives away — rather than on the premise and hypothesis).
+pub fn degenerate(objective: &str, rows: &[EvalRow], mean_confidence: f64) -> Option<Degenerate> {
+    let sizes: Vec<&EvalRow> = rows.iter().filter(|r| r.objective == objective && r.n_vars.is_some()).collect();
+    let constant = |r: &&EvalRow| r.predicted_positive_rate == 0.0 || r.predicted_positive_rate == 1.0;
+    if sizes.is_empty() || !sizes.iter().all(constant) {
+        return None;
+    }
+    let pick =
+        |rate: f64| sizes.iter().filter(|r| r.predicted_positive_rate == rate).filter_map(|r| r.n_vars).collect();
+    Some(Degenerate { objective: objective.into(), all_entailment: pick(1.0), all_not: pick(0.0), mean_confidence })
 }
 
 fn row(objective: &str, n_vars: Option<usize>, hard: bool, m: &Metrics, preds: &[&Prediction]) -> EvalRow {
@@ -115,6 +146,7 @@ pub fn run(
     let mut csv = CsvTable::new(&header);
     let mut rows = Vec::new();
     let mut test_records = 0;
+    let mut degenerate_runs = Vec::new();
     for &objective in &plan.objectives {
         let name = objective_name(objective);
         let spec = ModelSpec::Dir(trained.join(name).join("best"));
@@ -128,10 +160,45 @@ pub fn run(
         npy::write(&dir.join(format!("{name}_margins.npy")), &ndarray::ArrayView1::from(&margins[..]))?;
         predictions_csv(name, &examples, &preds, &mut csv);
         rows.extend(rows_of(name, &report, &preds, largest_train));
+        let confidence = preds.iter().map(|p| 1.0 / (1.0 + (-p.margin.abs()).exp())).sum::<f64>();
+        degenerate_runs.extend(degenerate(name, &rows, confidence / preds.len().max(1) as f64));
         test_records = examples.len();
     }
     write_atomic(dir.join("predictions.csv"), csv.into_string().as_bytes())?;
-    let summary = EvalStageSummary { test_records, rows };
+    let summary = EvalStageSummary { test_records, rows, degenerate: degenerate_runs };
     write_json_atomic(dir.join("summary.json"), &summary)?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn size(objective: &str, n: usize, predicted_positive_rate: f64) -> EvalRow {
+        EvalRow {
+            objective: objective.into(),
+            n_vars: Some(n),
+            hard: n > 5,
+            count: 10,
+            accuracy: 0.5,
+            majority_accuracy: 0.8,
+            f1: None,
+            positive_rate: 0.2,
+            predicted_positive_rate,
+            mean_wrong_confidence: Some(0.99),
+            loss: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_size_keyed_rule_is_flagged_and_a_model_that_reads_the_records_is_not() {
+        // The collapse the full demo once showed: "entailment" on every n = 6 record, "not" elsewhere.
+        let rows = vec![size("dpo", 5, 0.0), size("dpo", 6, 1.0), size("dpo", 7, 0.0), size("sft", 5, 0.3)];
+        let d = degenerate("dpo", &rows, 0.9999999).expect("size-keyed rule");
+        assert_eq!((d.all_entailment, d.all_not), (vec![6], vec![5, 7]));
+        assert!(degenerate("sft", &rows, 0.8).is_none());
+        let mixed = vec![size("dpo", 5, 0.0), size("dpo", 6, 0.5)];
+        assert!(degenerate("dpo", &mixed, 0.9).is_none());
+        assert!(degenerate("none", &rows, 0.9).is_none());
+    }
 }

@@ -50,7 +50,7 @@ fn intro(b: &mut Body, s: &DemoSummary) {
     ));
     let a = &h.acbo_overall;
     b.list(&[
-        format!("Asked directly, the SFT model is right on {} of the test records of the training sizes (majority class: {}) and on {} of the larger graphs (majority class: {}).", pct(h.sft_in_distribution.accuracy), pct(h.sft_in_distribution.majority_accuracy), pct(h.sft_hard.accuracy), pct(h.sft_hard.majority_accuracy)),
+        format!("Asked directly, the SFT model is right on {} of the test records of the training sizes (majority class: {}; F1 of the entailment class {}, where the majority answer scores 0) and on {} of the larger graphs (majority class: {}; F1 {}).", pct(h.sft_in_distribution.accuracy), pct(h.sft_in_distribution.majority_accuracy), opt3(h.sft_in_distribution.f1), pct(h.sft_hard.accuracy), pct(h.sft_hard.majority_accuracy), opt3(h.sft_hard.f1)),
         format!("The analysed near-miss pairs share {} of their tokens on average, and the model's eNTK at θ₀ rates them as nearly identical: mean similarity ρ = {} (δ = 1 − ρ = {:.2e}; lowest ρ {}).", pct(h.mean_shared_fraction), f6(h.mean_rho), 1.0 - h.mean_rho, f6(h.min_rho)),
         format!(
             "Theorem 1 on {} pairs. The fine-tuned network (B = ‖θ_T − θ₀‖ = {}): the published bound is violated by {}, the corrected bound by {} of its actual gaps (kernel drift {}). Kernel ridge on the fine-tuned eNTK (B = √(αᵀKα) = {}): published violated by {}, corrected by {} — Cauchy–Schwarz rules the latter out.",
@@ -141,9 +141,22 @@ fn train_section(b: &mut Body, s: &DemoSummary) {
     b.table(&t);
     figure(b, "training_curves", "Training and dev loss per epoch.");
     b.para(&format!(
-        "The model ({} parameters) starts from seeded random weights θ₀ and is fine-tuned on {} training records ({} Corr2Cause records, {} local query texts; dev: {}). \
-         The checkpoint with the lowest dev loss is kept; B is how far its weights moved from θ₀, the weight norm of the network predictor of section 5.",
-        s.train.parameters, s.train.train_records, s.train.train_records - s.train.local_train_records, s.train.local_train_records, s.train.dev_records
+        "The model ({} parameters) starts from seeded random weights θ₀ and is fine-tuned (SFT) on {} training records ({} Corr2Cause records, {} local query texts; dev: {}). \
+         {} \
+         The checkpoint with the lowest dev loss is kept; B is how far its weights moved from the run's start, the weight norm of the network predictor of section 5.{}",
+        s.train.parameters, s.train.train_records, s.train.train_records - s.train.local_train_records, s.train.local_train_records, s.train.dev_records,
+        match s.config.train.class_weight {
+            crate::train::ClassWeight::Balanced => "The loss is class-balanced within the Corr2Cause records and within the local query texts (an example of class c in group g weighs N_g / (2 N_g,c)), because most Corr2Cause hypotheses are not entailed and an unweighted model learns to answer the majority class; the dev loss that selects the checkpoint is weighted the same way.",
+            crate::train::ClassWeight::None => "The loss is the plain mean cross-entropy.",
+        },
+        if s.config.train.objectives.contains(&crate::train::Objective::Dpo) {
+            format!(
+                " DPO starts from the SFT model, which is also its frozen reference π_ref (margins computed once before training), with β = {}, a peak learning rate of {} and at most {} epoch(s), as DPO is run in practice: its loss softplus(−β·s·(m − m_ref)) keeps rewarding a wider margin gap long after the answer is right, and trained from random weights as long and as fast as SFT it once collapsed into a rule keyed on the graph size.",
+                s.config.train.dpo.beta, s.config.train.dpo.learning_rate, s.config.train.dpo.epochs
+            )
+        } else {
+            String::new()
+        }
     ));
 }
 
@@ -199,6 +212,28 @@ fn eval_section(b: &mut Body, s: &DemoSummary) {
          so the bar to clear is the majority class, not 50 %. On the seen sizes the SFT model scores {} against a majority baseline of {}; on the larger graphs {} against {}. {}",
         pct(h.sft_in_distribution.accuracy), pct(h.sft_in_distribution.majority_accuracy), pct(h.sft_hard.accuracy), pct(h.sft_hard.majority_accuracy), verdict(&h.sft_hard)
     ));
+    for d in &s.eval.degenerate {
+        b.para(&degenerate_text(d));
+    }
+}
+
+/// The warning for a model whose answers do not depend on the record within a size.
+fn degenerate_text(d: &crate::demo::eval_stage::Degenerate) -> String {
+    let list = |ns: &[usize]| ns.iter().map(usize::to_string).collect::<Vec<_>>().join(", ");
+    let rule = match (d.all_entailment.is_empty(), d.all_not.is_empty()) {
+        (true, _) => "answers \"not entailed\" on every test record: it is the majority-class predictor".to_string(),
+        (_, true) => "answers \"entailment\" on every test record".to_string(),
+        _ => format!(
+            "answers \"entailment\" on every record of n = {} and \"not entailed\" on every record of n = {}: a rule keyed on the graph size (the premise's variable count), not on the premise and hypothesis",
+            list(&d.all_entailment),
+            list(&d.all_not)
+        ),
+    };
+    format!(
+        "Warning — degenerate model: {} {rule} (mean confidence {}). Its accuracies in the table above are those of a constant answer per size; they are not evidence about reasoning, and its \"confidently wrong\" rows are a symptom of the collapse, not a finding.",
+        d.objective.to_uppercase(),
+        f3(d.mean_confidence)
+    )
 }
 
 fn kernel_section(b: &mut Body, s: &DemoSummary) {
@@ -317,6 +352,43 @@ fn bound_section(b: &mut Body, s: &DemoSummary) {
     b.table(&bound_table(s));
     b.table(&diagnostics_table(s));
     bound_reading(b, s);
+    b_min_part(b, s);
+}
+
+/// The norm needed to separate: B_min = 1/d_K by size, with the B each predictor has.
+fn b_min_part(b: &mut Body, s: &DemoSummary) {
+    figure(b, "b_min_by_size", "Median B_min = 1/d_K by graph size for each kernel of this section (log scale), and the weight norm B each predictor actually has (dashed).");
+    let mut t = Table::new(&["run", "n", "pairs", "median B_min = 1/d_K", "B of the predictor"]);
+    for r in &s.kernel.runs {
+        for g in r.by_size.iter().filter(|g| g.n_vars.is_some()) {
+            t.push(vec![
+                r.name.clone(),
+                g.n_vars.map_or("all".into(), |n| n.to_string()),
+                g.pairs.to_string(),
+                g.median_b_min.map_or_else(|| "–".into(), sci),
+                f3(r.weight_norm_bound),
+            ]);
+        }
+    }
+    b.table(&t);
+    let trend = |name: &str| {
+        let run = s.kernel.run(name)?;
+        let pts: Vec<(usize, f64)> = run.by_size.iter().filter_map(|g| Some((g.n_vars?, g.median_b_min?))).collect();
+        let (first, last) = (pts.first()?, pts.last()?);
+        Some(format!(
+            "for {name} the median B_min goes from {} at n = {} to {} at n = {} ({})",
+            sci(first.1),
+            first.0,
+            sci(last.1),
+            last.0,
+            if last.1 > first.1 { "it grows" } else { "it does not grow" }
+        ))
+    };
+    let trends: Vec<String> = s.kernel.runs.iter().filter_map(|r| trend(&r.name)).collect();
+    b.para(&format!(
+        "For any feature map φ and any pair, no linear predictor ⟨w, φ⟩ with ‖w‖ < B_min = 1/‖φ₊ − φ₋‖ = 1/d_K can put the two members of the pair a margin of 1 apart (Cauchy–Schwarz).          This is the paper's claim that separating near misses needs representations — here weight norms — that grow, as a measured curve: {}.          The samples are small (the pairs per size of section 1), so the curve is a demonstration, not a law.",
+        trends.join("; ")
+    ));
 }
 
 fn bound_reading(b: &mut Body, s: &DemoSummary) {
@@ -465,4 +537,26 @@ pub fn write(out: &Path, s: &DemoSummary) -> Result<()> {
     meta.add_input(out.join("summary.json"))?;
     meta.set("mode", s.config.mode).set("config", &s.config);
     meta.write(out.join("meta.json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::eval_stage::Degenerate;
+
+    #[test]
+    fn a_degenerate_model_is_named_as_such_never_as_a_finding() {
+        let keyed = Degenerate {
+            objective: "dpo".into(),
+            all_entailment: vec![6],
+            all_not: vec![3, 4, 5, 7],
+            mean_confidence: 0.9999999,
+        };
+        let text = degenerate_text(&keyed);
+        assert!(text.starts_with("Warning — degenerate model: DPO"), "{text}");
+        assert!(text.contains("n = 6") && text.contains("n = 3, 4, 5, 7") && text.contains("graph size"), "{text}");
+        assert!(text.contains("not evidence"), "{text}");
+        let majority = Degenerate { all_entailment: vec![], ..keyed };
+        assert!(degenerate_text(&majority).contains("majority-class predictor"));
+    }
 }

@@ -26,6 +26,9 @@ pub struct GroupAccuracy {
     pub majority_accuracy: f64,
     /// Mean confidence of the wrong answers.
     pub mean_wrong_confidence: Option<f64>,
+    /// F1 of the entailment class over the whole group (`None` without true or predicted
+    /// positives): the majority-class answer scores 0, whatever its accuracy.
+    pub f1: Option<f64>,
 }
 
 /// One predictor's Theorem 1 counts over all analysed pairs.
@@ -106,11 +109,21 @@ pub fn group_accuracy(rows: &[&EvalRow]) -> GroupAccuracy {
     let wrong: f64 = rows.iter().map(|r| (1.0 - r.accuracy) * r.count as f64).sum();
     let wrong_conf: f64 =
         rows.iter().map(|r| r.mean_wrong_confidence.unwrap_or(0.0) * (1.0 - r.accuracy) * r.count as f64).sum();
+    // Per row: TP + TN = correct, TP + FN = P, TP + FP = PP, all four sum to the count, so
+    // 2·TP = correct − count + P + PP; and F1 = 2·TP / (P + PP).
+    let (mut two_tp, mut p_plus_pp) = (0.0, 0.0);
+    for r in rows {
+        let n = r.count as f64;
+        let (p, pp) = (r.positive_rate * n, r.predicted_positive_rate * n);
+        two_tp += (r.accuracy * n - n + p + pp).max(0.0);
+        p_plus_pp += p + pp;
+    }
     GroupAccuracy {
         count,
         accuracy: w(&|r| r.accuracy),
         majority_accuracy: positive.max(1.0 - positive),
         mean_wrong_confidence: (wrong > 0.5).then(|| wrong_conf / wrong),
+        f1: (p_plus_pp > 0.5).then(|| two_tp / p_plus_pp),
     }
 }
 
@@ -203,5 +216,11 @@ mod tests {
         let wrong = (10.0 * 0.8 + 150.0 * 0.6) / 160.0;
         assert!((g.mean_wrong_confidence.unwrap() - wrong).abs() < 1e-12);
         assert_eq!(group_accuracy(&[&row(3, 10, 1.0, 0.0, None)]).mean_wrong_confidence, None);
+        // F1 pooled from the rows' counts: 15 + 10 true positives, 20 + 10 positives, 30 + 10 predicted.
+        let c = EvalRow { predicted_positive_rate: 0.3, ..row(4, 100, 0.8, 0.2, Some(0.7)) };
+        let d = EvalRow { predicted_positive_rate: 0.1, ..row(5, 100, 1.0, 0.1, None) };
+        assert!((group_accuracy(&[&c, &d]).f1.unwrap() - 50.0 / 70.0).abs() < 1e-12);
+        assert_eq!(group_accuracy(&[&a]).f1, Some(0.0), "the majority answer scores F1 = 0");
+        assert_eq!(group_accuracy(&[&row(3, 10, 1.0, 0.0, None)]).f1, None);
     }
 }

@@ -1,8 +1,9 @@
 //! Stage 2 (`train/`): fine-tune the built-in model on `data/train_mixed.jsonl` (dev:
 //! `data/dev_mixed.jsonl`) — the Corr2Cause training records plus local query texts, so that the
 //! same weights can be asked the global question (stage 3) and serve as the `model:DIR` oracle
-//! (stage 5) — with each objective of the plan — SFT, and DPO in the full demo — every run from the same θ₀
-//! (same seed). Each objective's directory is `ntkgap train`'s layout: `theta0/`, `last/`,
+//! (stage 5) — with each objective of the plan: SFT from θ₀ (fresh weights from the seed), with
+//! class-balanced weights, and in the full demo DPO from the SFT model, which is also its frozen
+//! reference. Each objective's directory is `ntkgap train`'s layout: `theta0/`, `last/`,
 //! `best/` (Hugging Face directories), `history.json`, plus `summary.json` here.
 
 use std::path::Path;
@@ -114,13 +115,44 @@ impl TrainProgress for Bar<'_> {
 }
 
 fn config(plan: &TrainPlan, objective: Objective) -> TrainConfig {
-    TrainConfig {
+    let base = TrainConfig {
         objective,
         epochs: plan.epochs,
         learning_rate: plan.learning_rate,
         batch_size: plan.batch_size,
         seed: plan.seed,
+        class_weight: plan.class_weight,
         ..TrainConfig::default()
+    };
+    match objective {
+        Objective::Sft => base,
+        Objective::Dpo => TrainConfig {
+            epochs: plan.dpo.epochs,
+            learning_rate: plan.dpo.learning_rate,
+            dpo_beta: plan.dpo.beta,
+            ..base
+        },
+    }
+}
+
+/// The starting model of `objective`: θ₀ (fresh from the seed) for SFT; for DPO the SFT
+/// model `dir/sft/best`, which is also DPO's frozen reference (its margins are computed once
+/// before training).
+fn start(
+    plan: &TrainPlan,
+    objective: Objective,
+    max_length: usize,
+    dir: &Path,
+    device: &burn::tensor::Device,
+) -> Result<LoadedModel> {
+    match objective {
+        Objective::Sft => load_initial(plan, max_length, device),
+        Objective::Dpo => {
+            let spec = ModelSpec::Dir(dir.join(objective_name(Objective::Sft)).join("best"));
+            let mut loaded = load(&spec, &LoadOptions { seed: plan.seed, head_file: None }, device)?;
+            loaded.tokenizer.set_max_length(max_length)?;
+            Ok(loaded)
+        }
     }
 }
 
@@ -145,7 +177,7 @@ pub fn run(
     let parameters = probe.classifier.config.parameter_count();
     let mut runs = Vec::new();
     for &objective in &plan.objectives {
-        let loaded = load_initial(plan, max_length, &device)?;
+        let loaded = start(plan, objective, max_length, dir, &device)?;
         let pad_id = loaded.tokenizer.pad_id()?;
         let inputs =
             TrainData { train: &train_set, dev: Some(&dev_set), pad_id, files: loaded.tokenizer_json.as_str() };

@@ -177,11 +177,15 @@ fn gram_of(
     Ok(k.matrix().to_owned())
 }
 
-/// The model's margins f(x) (z_yes − z_no for a decoder), `block` inputs per forward.
+/// The model's margins f(x) (z_yes − z_no for a decoder), `block` inputs per forward, through a
+/// copy whose parameters require no gradient: a forward pass on the autodiff device with tracked
+/// parameters records a graph that, without a backward pass, is never freed (it held 3.5 GB in
+/// the quick demo's kernel stage and most of the 17 GB the full demo once peaked at).
 pub(crate) fn margins_f64(model: &dyn GapModel, x: &[Encoding], ctx: &Ctx<'_>) -> Result<Vec<f64>> {
+    let untracked = model.untracked();
     let mut out = Vec::with_capacity(x.len());
     for chunk in x.chunks(ctx.config.gram.block.max(1)) {
-        let margin = model.ntk().margin(&pad_batch(chunk, ctx.pad_id)?, ctx.device, None)?;
+        let margin = untracked.ntk().margin(&pad_batch(chunk, ctx.pad_id)?, ctx.device, None)?;
         out.extend(tensor_to_host(margin)?.data.into_iter().map(f64::from));
     }
     Ok(out)

@@ -9,6 +9,8 @@
 //! * the configuration fields that shape the parameters or the function
 //!   ([`GapModel::architecture`]), so that θ₀ and θ_T can be checked to be the same network.
 
+use burn::module::Module;
+
 use crate::error::Result;
 use crate::model::{Classifier, DecoderLm, WeightMap};
 use crate::ntk::NtkModel;
@@ -27,11 +29,19 @@ pub trait GapModel {
     /// (field, value) of every configuration field that shapes the parameters or the function,
     /// the family first.
     fn architecture(&self) -> Vec<(&'static str, String)>;
+
+    /// A copy whose parameters require no gradient: its forward passes on the autodiff device
+    /// record no graph (one that never sees a backward pass is never freed).
+    fn untracked(&self) -> Box<dyn GapModel>;
 }
 
 impl GapModel for Classifier {
     fn ntk(&self) -> &dyn NtkModel {
         self
+    }
+
+    fn untracked(&self) -> Box<dyn GapModel> {
+        Box::new(self.clone().no_grad())
     }
 
     fn weights(&self) -> Result<WeightMap> {
@@ -60,6 +70,10 @@ impl GapModel for Classifier {
 impl GapModel for DecoderLm {
     fn ntk(&self) -> &dyn NtkModel {
         self
+    }
+
+    fn untracked(&self) -> Box<dyn GapModel> {
+        Box::new(self.clone().no_grad())
     }
 
     fn weights(&self) -> Result<WeightMap> {

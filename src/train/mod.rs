@@ -19,5 +19,5 @@ pub mod objective;
 pub mod schedule;
 pub mod trainer;
 
-pub use objective::Objective;
+pub use objective::{ClassWeight, Objective};
 pub use trainer::{train, TrainConfig, TrainData, TrainSummary};

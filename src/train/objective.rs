@@ -25,14 +25,81 @@ pub enum Objective {
     Dpo,
 }
 
+/// How the examples of a batch weigh in the loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClassWeight {
+    /// Every example weighs 1: the plain mean (the default).
+    #[default]
+    None,
+    /// Each class weighs as much as the other *within each kind of record* (Corr2Cause records
+    /// with a premise and hypothesis; free-text records such as local query texts): an example
+    /// of class c in group g weighs N_g / (2 N_{g,c}), so the rarer class is not drowned by the
+    /// majority (Corr2Cause is ≈ 85 % "not entailed"). The batch loss is the weighted mean
+    /// Σ wᵢ ℓᵢ / Σ wᵢ (PyTorch's `CrossEntropyLoss(weight=…)` convention).
+    Balanced,
+}
+
+/// Per-example weights of `labels` (binary) in `groups` (any group key per example) under
+/// `scheme`: all 1 for [`ClassWeight::None`]; N_g / (2 N_{g,c}) for [`ClassWeight::Balanced`]
+/// (a group holding one class only keeps weight 1).
+pub fn class_weights(labels: &[u8], groups: &[usize], scheme: ClassWeight) -> Vec<f32> {
+    match scheme {
+        ClassWeight::None => vec![1.0; labels.len()],
+        ClassWeight::Balanced => {
+            let mut counts: std::collections::BTreeMap<usize, [usize; 2]> = std::collections::BTreeMap::new();
+            for (&l, &g) in labels.iter().zip(groups) {
+                counts.entry(g).or_default()[usize::from(l == 1)] += 1;
+            }
+            labels
+                .iter()
+                .zip(groups)
+                .map(|(&l, g)| {
+                    let c = counts[g];
+                    if c[0] == 0 || c[1] == 0 {
+                        1.0
+                    } else {
+                        ((c[0] + c[1]) as f64 / (2.0 * c[usize::from(l == 1)] as f64)) as f32
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+/// Weighted mean Σ wᵢ xᵢ / Σ wᵢ of per-example losses (the plain mean without weights).
+fn weighted_mean(losses: Tensor<1>, weight: Option<Tensor<1>>) -> Tensor<1> {
+    match weight {
+        None => losses.mean(),
+        Some(w) => (losses * w.clone()).sum() / w.sum(),
+    }
+}
+
 /// Mean SFT loss of margins `[N]` with signs `[N]` (±1).
 pub fn sft_loss(margin: Tensor<1>, sign: Tensor<1>) -> Tensor<1> {
-    softplus(-(margin * sign), 1.0).mean()
+    sft_loss_weighted(margin, sign, None)
+}
+
+/// SFT loss of margins `[N]` with signs `[N]` (±1), weighted by `weight` `[N]` when given
+/// (Σ wᵢ ℓᵢ / Σ wᵢ).
+pub fn sft_loss_weighted(margin: Tensor<1>, sign: Tensor<1>, weight: Option<Tensor<1>>) -> Tensor<1> {
+    weighted_mean(softplus(-(margin * sign), 1.0), weight)
 }
 
 /// Mean DPO loss of margins `[N]`, reference margins `[N]` and signs `[N]`, temperature β.
 pub fn dpo_loss(margin: Tensor<1>, reference_margin: Tensor<1>, sign: Tensor<1>, beta: f64) -> Tensor<1> {
-    softplus(-((margin - reference_margin) * sign).mul_scalar(beta), 1.0).mean()
+    dpo_loss_weighted(margin, reference_margin, sign, beta, None)
+}
+
+/// DPO loss as [`dpo_loss`], weighted by `weight` `[N]` when given (Σ wᵢ ℓᵢ / Σ wᵢ).
+pub fn dpo_loss_weighted(
+    margin: Tensor<1>,
+    reference_margin: Tensor<1>,
+    sign: Tensor<1>,
+    beta: f64,
+    weight: Option<Tensor<1>>,
+) -> Tensor<1> {
+    weighted_mean(softplus(-((margin - reference_margin) * sign).mul_scalar(beta), 1.0), weight)
 }
 
 /// Host-side SFT loss of one margin (for evaluation reports).
@@ -67,6 +134,45 @@ mod tests {
         let got0 = scalar(sft_loss(t(vec![m]), t(vec![-1.0])));
         assert!((got1 - ce1).abs() < 1e-5 && (got0 - ce0).abs() < 1e-5, "{got1} {ce1} {got0} {ce0}");
         assert!((sft_loss_host(f64::from(m), 1) - ce1).abs() < 1e-6);
+    }
+
+    #[test]
+    fn balanced_weights_equalise_the_classes_within_each_group_and_change_the_loss() {
+        // Group 0: three negatives, one positive; group 1: one of each; group 2: positives only.
+        let labels = [0u8, 0, 0, 1, 0, 1, 1];
+        let groups = [0usize, 0, 0, 0, 1, 1, 2];
+        let w = class_weights(&labels, &groups, ClassWeight::Balanced);
+        let expected = [4.0 / 6.0, 4.0 / 6.0, 4.0 / 6.0, 2.0, 1.0, 1.0, 1.0];
+        for (got, want) in w.iter().zip(expected) {
+            assert!((f64::from(*got) - want).abs() < 1e-6, "{w:?}");
+        }
+        // Within group 0 both classes now carry the same total weight.
+        assert!((w[..3].iter().sum::<f32>() - w[3]).abs() < 1e-6);
+        assert_eq!(class_weights(&labels, &groups, ClassWeight::None), vec![1.0; 7]);
+        // The weighted loss by hand on a tiny batch: margins all 0.5, so ℓ = softplus(∓0.5).
+        let margins = [0.5f64; 4];
+        let signs = [-1.0f64, -1.0, -1.0, 1.0];
+        let loss = |m: f64, s: f64| (1.0 + (-s * m).exp()).ln();
+        let (num, den) = (0..4)
+            .fold((0.0, 0.0), |(n, d), i| (n + f64::from(w[i]) * loss(margins[i], signs[i]), d + f64::from(w[i])));
+        let by_hand = num / den;
+        let plain = (0..4).map(|i| loss(margins[i], signs[i])).sum::<f64>() / 4.0;
+        let m = t(margins.iter().map(|&x| x as f32).collect());
+        let s = t(signs.iter().map(|&x| x as f32).collect());
+        let weighted = scalar(sft_loss_weighted(m.clone(), s.clone(), Some(t(w[..4].to_vec()))));
+        let unweighted = scalar(sft_loss(m.clone(), s.clone()));
+        assert!((weighted - by_hand).abs() < 1e-5, "{weighted} vs {by_hand}");
+        assert!((unweighted - plain).abs() < 1e-5);
+        assert!((weighted - unweighted).abs() > 0.05, "weighting must change this batch's loss");
+        // DPO with weights: the same weighted mean of softplus(−β s (m − m_ref)).
+        let r = t(vec![0.1f32; 4]);
+        let beta = 0.5;
+        let (num, den) = (0..4).fold((0.0, 0.0), |(n, d), i| {
+            let z = beta * signs[i] * (margins[i] - f64::from(0.1f32));
+            (n + f64::from(w[i]) * (1.0 + (-z).exp()).ln(), d + f64::from(w[i]))
+        });
+        let got = scalar(dpo_loss_weighted(m, r, s, beta, Some(t(w[..4].to_vec()))));
+        assert!((got - num / den).abs() < 1e-5, "{got} vs {}", num / den);
     }
 
     #[test]

@@ -26,7 +26,9 @@ use crate::model::MarginModel;
 use crate::tokenize::pad_batch;
 use crate::train::data::{shuffled_batches, Examples};
 use crate::train::eval::{evaluate, Metrics, Prediction};
-use crate::train::objective::{dpo_loss, sft_loss, Objective};
+use crate::train::objective::{
+    class_weights, dpo_loss_weighted, sft_loss_host, sft_loss_weighted, ClassWeight, Objective,
+};
 use crate::train::schedule::WarmupLinear;
 
 /// Fine-tuning settings (validated by [`TrainConfig::validate`]).
@@ -50,6 +52,10 @@ pub struct TrainConfig {
     pub dpo_beta: f64,
     /// Epochs without dev-loss improvement before stopping (≥ 1). Default 2.
     pub patience: usize,
+    /// Example weights in the loss (default none). With [`ClassWeight::Balanced`] the dev loss
+    /// that picks `best/` and drives early stopping is weighted the same way (balanced on the
+    /// dev set's own class counts), so that model selection judges the objective trained.
+    pub class_weight: ClassWeight,
 }
 
 impl Default for TrainConfig {
@@ -64,6 +70,7 @@ impl Default for TrainConfig {
             weight_decay: 0.01,
             dpo_beta: 0.1,
             patience: 2,
+            class_weight: ClassWeight::None,
         }
     }
 }
@@ -109,6 +116,9 @@ pub struct EpochRecord {
     pub train_loss: f64,
     /// Dev metrics after the epoch (when dev data was given).
     pub dev: Option<Metrics>,
+    /// The class-weighted dev loss (only with [`ClassWeight::Balanced`]): what selects `best/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev_weighted_loss: Option<f64>,
     /// Learning rate of the epoch's last step.
     pub learning_rate: f64,
     /// Wall-clock seconds of the epoch (training and dev evaluation).
@@ -179,6 +189,7 @@ struct Run<'a, F: ?Sized> {
     schedule: WarmupLinear,
     lengths: Vec<usize>,
     reference: Option<Vec<f32>>,
+    weights: Option<Vec<f32>>,
 }
 
 /// Fine-tune `model` (on the autodiff `device`) on `data.train`, evaluating on `data.dev`
@@ -210,10 +221,11 @@ pub fn train<M: MarginModel>(
         let started = Instant::now();
         let (next, train_loss) = run.epoch(model, &mut optimizer, epoch, &mut step, progress)?;
         model = next;
-        let (dev, improved) = run.checkpoint(&model, epoch, &mut best)?;
+        let (dev, dev_weighted_loss, improved) = run.checkpoint(&model, epoch, &mut best)?;
         since_best = if improved { 0 } else { since_best + 1 };
         let learning_rate = run.schedule.rate(step.saturating_sub(1));
-        let record = EpochRecord { epoch, train_loss, dev, learning_rate, seconds: started.elapsed().as_secs_f64() };
+        let seconds = started.elapsed().as_secs_f64();
+        let record = EpochRecord { epoch, train_loss, dev, dev_weighted_loss, learning_rate, seconds };
         progress.epoch(&record);
         history.push(record);
         write_json_atomic(out.join("history.json"), &history)?;
@@ -246,7 +258,9 @@ impl<'a, F: ?Sized> Run<'a, F> {
             total_steps: total,
         };
         let lengths = data.train.records.iter().map(|r| r.encoding.len()).collect();
-        Ok(Self { data, config, out, device, schedule, lengths, reference })
+        let weights =
+            (config.class_weight != ClassWeight::None).then(|| example_weights(data.train, config.class_weight));
+        Ok(Self { data, config, out, device, schedule, lengths, reference, weights })
     }
 
     /// One pass over the training set; returns the model and the mean step loss.
@@ -276,18 +290,22 @@ impl<'a, F: ?Sized> Run<'a, F> {
         model: &M,
         epoch: usize,
         best: &mut Best,
-    ) -> Result<(Option<Metrics>, bool)> {
+    ) -> Result<(Option<Metrics>, Option<f64>, bool)> {
         let valid = model.valid();
-        let dev =
-            self.data.dev.map(|d| dev_metrics(&valid, d, self.data.pad_id, self.config.batch_size)).transpose()?;
+        let scored = self
+            .data
+            .dev
+            .map(|d| dev_metrics(&valid, d, self.data.pad_id, self.config.batch_size, self.config.class_weight))
+            .transpose()?;
+        let (dev, weighted) = scored.map_or((None, None), |(m, w)| (Some(m), w));
         valid.save(self.data.files, &self.out.join("last"))?;
-        let (acc, loss) = dev.as_ref().map_or((0.0, 0.0), |m| (m.accuracy, m.loss));
+        let (acc, loss) = dev.as_ref().map_or((0.0, 0.0), |m| (m.accuracy, weighted.unwrap_or(m.loss)));
         let improved = best.is_none_or(|(_, a, l)| loss < l || (loss == l && acc > a));
         if improved {
             *best = Some((epoch, acc, loss));
             valid.save(self.data.files, &self.out.join("best"))?;
         }
-        Ok((dev, improved))
+        Ok((dev, weighted, improved))
     }
 
     fn step<M: MarginModel<Files = F>>(
@@ -304,12 +322,17 @@ impl<'a, F: ?Sized> Run<'a, F> {
         let signs: Vec<f32> = indices.iter().map(|&i| if train.labels[i] == 1 { 1.0 } else { -1.0 }).collect();
         let sign = Tensor::<1>::from_data(TensorData::new(signs, [n]), device);
         let margin = model.margin(&batch);
+        let weight = self.weights.as_ref().map(|w| {
+            let w: Vec<f32> = indices.iter().map(|&i| w[i]).collect();
+            Tensor::<1>::from_data(TensorData::new(w, [n]), device)
+        });
         let loss = match &self.reference {
             Some(reference) => {
                 let r: Vec<f32> = indices.iter().map(|&i| reference[i]).collect();
-                dpo_loss(margin, Tensor::<1>::from_data(TensorData::new(r, [n]), device), sign, self.config.dpo_beta)
+                let r = Tensor::<1>::from_data(TensorData::new(r, [n]), device);
+                dpo_loss_weighted(margin, r, sign, self.config.dpo_beta, weight)
             }
-            None => sft_loss(margin, sign),
+            None => sft_loss_weighted(margin, sign, weight),
         };
         let value = tensor_to_host(loss.clone())?.data[0];
         if !value.is_finite() {
@@ -357,6 +380,28 @@ pub fn predictions<M: MarginModel>(
         .collect())
 }
 
-fn dev_metrics<M: MarginModel>(model: &M, dev: &Examples, pad_id: u32, batch_size: usize) -> Result<Metrics> {
-    Ok(evaluate(&predictions(model, dev, pad_id, batch_size)?).overall)
+/// The weight of every example of `set` under `scheme`, balanced within each kind of record
+/// (Corr2Cause records with a premise; free-text records such as local query texts).
+pub fn example_weights(set: &Examples, scheme: ClassWeight) -> Vec<f32> {
+    let groups: Vec<usize> = set.records.iter().map(|r| usize::from(r.record.text.is_some())).collect();
+    class_weights(&set.labels, &groups, scheme)
+}
+
+/// Dev metrics and, with class weighting, the weighted dev loss Σ wᵢ ℓᵢ / Σ wᵢ.
+fn dev_metrics<M: MarginModel>(
+    model: &M,
+    dev: &Examples,
+    pad_id: u32,
+    batch_size: usize,
+    scheme: ClassWeight,
+) -> Result<(Metrics, Option<f64>)> {
+    let predictions = predictions(model, dev, pad_id, batch_size)?;
+    let weighted = (scheme != ClassWeight::None).then(|| {
+        let w = example_weights(dev, scheme);
+        let (num, den) = predictions.iter().zip(&w).fold((0.0, 0.0), |(n, d), (p, &w)| {
+            (n + f64::from(w) * sft_loss_host(p.margin, p.label), d + f64::from(w))
+        });
+        num / den.max(f64::MIN_POSITIVE)
+    });
+    Ok((evaluate(&predictions).overall, weighted))
 }
