@@ -20,6 +20,7 @@ mod decoder_gguf;
 mod decoder_io;
 mod decoder_parity;
 mod decoder_probe;
+mod decoder_shots;
 mod decoder_train;
 mod demo;
 mod gpu_kernels;

@@ -25,8 +25,9 @@ use crate::corpus::{JsonlReader, JsonlWriter, Record};
 use crate::error::{Error, Result};
 use crate::files::{write_json_atomic, Meta};
 use crate::gpu::ComputeDevice;
-use crate::model::oracle::ModelOracleFactory;
-use crate::model::{load, LoadOptions, LoadedModel, ModelSpec};
+use crate::model::oracle::{ModelOracleFactory, SizeReading};
+use crate::model::oracle_prompt::{LocalPrompt, PLAIN_LOCAL_TEMPLATE};
+use crate::model::{load, load_any, AnyModel, DecoderOptions, LoadOptions, LoadedDecoder, LoadedModel, ModelSpec};
 
 /// Arguments of `ntkgap acbo`.
 #[derive(Debug, Args)]
@@ -41,7 +42,9 @@ pub struct AcboArgs {
     pub data: PathBuf,
     /// The oracle: noisy:ETA (truth flipped with probability ETA), experiment:S (S samples
     /// per intervention arm on a simulated linear-Gaussian SCM) or model:DIR (a trained
-    /// classifier reading local query texts; see `ntkgap local-queries`).
+    /// classifier reading local query texts; see `ntkgap local-queries`) or model:PATH (a frozen
+    /// pretrained decoder, GGUF or directory, asked local questions through --oracle-prompt,
+    /// its threshold fitted on the calibration systems).
     #[arg(long)]
     pub oracle: String,
     /// Query selection: eig (information about the DAG), eig-hypothesis (about the hypothesis),
@@ -98,6 +101,14 @@ pub struct AcboArgs {
     /// model oracle: texts per forward batch.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
+    /// Decoder model oracle: the local-query prompt template, a file with one `{question}`
+    /// placeholder (one trailing newline dropped). Default: "{question}\nAnswer:".
+    #[arg(long, value_name = "FILE")]
+    pub oracle_prompt: Option<PathBuf>,
+    /// Decoder model oracle: K demonstrations (local questions of calibration-side systems
+    /// with their true answers, balanced) in front of every local question.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub oracle_shots: usize,
     /// Output directory (created if missing).
     #[arg(long)]
     pub out: PathBuf,
@@ -158,23 +169,70 @@ impl AcboArgs {
     }
 }
 
-/// Load the model of `model:DIR` (before any output exists, so a bad model leaves nothing).
-fn load_model(settings: &EvalSettings, seed: u64, device: DeviceArg) -> Result<Option<(LoadedModel, ComputeDevice)>> {
-    let OracleSpec::Model { dir } = &settings.oracle else { return Ok(None) };
-    let options = LoadOptions { seed, head_file: None };
-    let compute = device.resolve()?;
-    Ok(Some((load(&ModelSpec::Dir(dir.clone()), &options, &compute.device(false))?, compute)))
+/// The frozen model of `model:PATH`: a trained classifier or a pretrained decoder.
+enum OracleWeights {
+    Encoder(Box<LoadedModel>),
+    Decoder(Box<LoadedDecoder>),
 }
 
-/// The oracle factory of a loaded `model:DIR` model.
+/// Load the model of `model:PATH` (before any output exists, so a bad model leaves nothing).
+fn load_model(args: &AcboArgs, settings: &EvalSettings) -> Result<Option<(OracleWeights, ComputeDevice)>> {
+    let OracleSpec::Model { dir } = &settings.oracle else {
+        if args.oracle_prompt.is_some() || args.oracle_shots > 0 {
+            let flag = if args.oracle_prompt.is_some() { "--oracle-prompt" } else { "--oracle-shots" };
+            return Err(Error::invalid(flag, "applies to a decoder model oracle (--oracle model:PATH) only"));
+        }
+        return Ok(None);
+    };
+    let spec = ModelSpec::parse(&dir.to_string_lossy())?;
+    let options = LoadOptions { seed: settings.seed, head_file: None };
+    if !spec.is_decoder() {
+        if let Some(flag) =
+            [("--oracle-prompt", args.oracle_prompt.is_some()), ("--oracle-shots", args.oracle_shots > 0)]
+                .iter()
+                .find_map(|(f, on)| on.then_some(*f))
+        {
+            return Err(Error::invalid(flag, "applies to decoder language models only"));
+        }
+        let compute = args.device.resolve()?;
+        return Ok(Some((OracleWeights::Encoder(Box::new(load(&spec, &options, &compute.device(false))?)), compute)));
+    }
+    local_template(args)?;
+    let compute = args.device.resolve()?;
+    match load_any(&spec, &options, &DecoderOptions::default(), &compute.device(false))? {
+        AnyModel::Decoder(d) => Ok(Some((OracleWeights::Decoder(d), compute))),
+        AnyModel::Encoder(_) => Err(Error::internal("oracle", "a decoder spec loaded as an encoder")),
+    }
+}
+
+/// The local-query template of `--oracle-prompt` (default [`PLAIN_LOCAL_TEMPLATE`]).
+fn local_template(args: &AcboArgs) -> Result<String> {
+    let Some(path) = &args.oracle_prompt else { return Ok(PLAIN_LOCAL_TEMPLATE.to_string()) };
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = text.strip_suffix('\n').unwrap_or(&text).to_string();
+    if !text.contains("{question}") {
+        return Err(Error::bad_input(path, "the local-query template has no {question} placeholder"));
+    }
+    Ok(text)
+}
+
+/// The oracle factory of a loaded `model:PATH` model.
 fn model_factory<'m>(
     args: &AcboArgs,
     settings: &EvalSettings,
-    loaded: Option<&'m (LoadedModel, ComputeDevice)>,
+    loaded: Option<&'m (OracleWeights, ComputeDevice)>,
 ) -> Result<Option<ModelOracleFactory<'m>>> {
     let Some((model, compute)) = loaded else { return Ok(None) };
     let experiment = ExperimentSettings::new(args.local_samples)?;
-    Ok(Some(ModelOracleFactory::new(model, compute.device(false), args.batch, experiment, settings.oracle.describe())?))
+    let (device, name) = (compute.device(false), settings.oracle.describe());
+    Ok(Some(match model {
+        OracleWeights::Encoder(m) => ModelOracleFactory::new(m, device, args.batch, experiment, name)?,
+        OracleWeights::Decoder(d) => {
+            let words = d.prompting.label_words.clone().unwrap_or_else(|| [" No".into(), " Yes".into()]);
+            let prompt = LocalPrompt::new(&local_template(args)?, args.oracle_shots, words)?;
+            ModelOracleFactory::decoder(d, device, args.batch, experiment, name, prompt)?
+        }
+    }))
 }
 
 /// The records of `--data` and the validated (and per-size limited) items.
@@ -197,7 +255,7 @@ fn read_items(args: &AcboArgs, settings: &EvalSettings) -> Result<(Vec<(usize, R
 pub fn run(args: AcboArgs) -> anyhow::Result<()> {
     let settings = args.settings()?;
     let start = Instant::now();
-    let loaded = load_model(&settings, settings.seed, args.device)?;
+    let loaded = load_model(&args, &settings)?;
     let factory = model_factory(&args, &settings, loaded.as_ref())?;
     let (records, items) = read_items(&args, &settings)?;
     let out_dir = crate::files::OutputDir::create(&args.out)?;
@@ -211,6 +269,8 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
     let spinner = super::progress::spinner("calibrating the oracle");
     let models = likelihood_models(&settings, &sizes, dyn_factory)?;
     spinner.finish_and_clear();
+    let readings = factory.as_ref().map(ModelOracleFactory::readings).unwrap_or_default();
+    print_readings(&readings, &models);
     let bar = super::progress::bar((items.len() * settings.trials) as u64, "items");
     let mut results = run_evaluation(&items, &settings, &models, dyn_factory, &|| bar.inc(1))?;
     bar.finish_and_clear();
@@ -225,7 +285,9 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
     };
     let plain: BTreeMap<usize, _> = models.iter().map(|(&n, m)| (n, m.0)).collect();
     let summary = summarize(&results, &plain);
-    write_outputs(&args, &settings, &results, &summary, &models, items.len(), truncated)?;
+    let oracle =
+        OracleReport { prompt: factory.as_ref().and_then(|f| f.local_prompt().cloned()), readings, models: &models };
+    write_outputs(&args, &settings, &results, &summary, &oracle, items.len(), truncated)?;
     out_dir.keep();
     println!(
         "A-CBO, oracle {}, select {}, query {}, goal {}, {} records x {} trials",
@@ -244,12 +306,46 @@ pub fn run(args: AcboArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What summary.json records about the oracle's calibration: per size the likelihood's
+/// (α̂, β̂) with their tallies and, for a decoder, the fitted threshold τ and AUC.
+#[derive(serde::Serialize)]
+struct OracleReport<'a> {
+    prompt: Option<LocalPrompt>,
+    readings: BTreeMap<usize, SizeReading>,
+    models: &'a BTreeMap<usize, (ErrorModel, Option<BitCounts>)>,
+}
+
+/// One line per calibrated size: α̂, β̂ (and a decoder's τ and AUC, and its rates at 0).
+fn print_readings(readings: &BTreeMap<usize, SizeReading>, models: &BTreeMap<usize, (ErrorModel, Option<BitCounts>)>) {
+    let rates = |c: &BitCounts| {
+        let r = |e: u64, t: u64| if t == 0 { 0.0 } else { e as f64 / t as f64 };
+        (r(c.false_yes, c.negatives()), r(c.true_no, c.positives()))
+    };
+    for (n, (model, counts)) in models {
+        let Some(counts) = counts else { continue };
+        let mut line = format!(
+            "oracle n={n}: alpha^ = {:.3}, beta^ = {:.3} on {} calibration answers",
+            model.false_positive_rate,
+            model.false_negative_rate,
+            counts.positives() + counts.negatives()
+        );
+        if let Some(r) = readings.get(n) {
+            let (a0, b0) = rates(&r.fit.at_zero);
+            line.push_str(&format!(
+                "; threshold {:.3} on the margin (AUC {:.3}; at 0: alpha {a0:.3}, beta {b0:.3}); longest prompt {} tokens",
+                r.fit.threshold, r.fit.auc, r.longest_prompt_tokens
+            ));
+        }
+        eprintln!("{line}");
+    }
+}
+
 fn write_outputs(
     args: &AcboArgs,
     settings: &EvalSettings,
     results: &[ItemResult],
     summary: &Summary,
-    models: &BTreeMap<usize, (ErrorModel, Option<BitCounts>)>,
+    oracle: &OracleReport<'_>,
     records: usize,
     direct_truncated: Option<usize>,
 ) -> Result<()> {
@@ -258,14 +354,25 @@ fn write_outputs(
         writer.write(r)?;
     }
     writer.finish()?;
-    write_json_atomic(args.out.join("summary.json"), summary)?;
+    let mut json = serde_json::to_value(summary).map_err(|e| Error::internal("summary", e.to_string()))?;
+    if let Some(map) = json.as_object_mut() {
+        let value = serde_json::to_value(oracle).map_err(|e| Error::internal("summary", e.to_string()))?;
+        map.insert("oracle_calibration".into(), value);
+    }
+    write_json_atomic(args.out.join("summary.json"), &json)?;
+    let models = oracle.models;
     let mut meta = Meta::new(Some(settings.seed));
     meta.add_input(&args.data)?;
     let calibration: BTreeMap<usize, _> = models.iter().filter_map(|(&n, m)| m.1.map(|c| (n, c))).collect();
     meta.set("settings", settings).set("calibration", calibration).set("records", records);
     if let OracleSpec::Model { dir } = &settings.oracle {
-        for file in ["config.json", "model.safetensors", "tokenizer.json"] {
-            meta.add_input(dir.join(file))?;
+        if dir.is_file() {
+            meta.add_input(dir)?;
+        }
+        for file in ["config.json", "model.safetensors", "tokenizer.json"].map(|f| dir.join(f)) {
+            if file.is_file() {
+                meta.add_input(file)?;
+            }
         }
         meta.set("local_samples", args.local_samples).set("direct_inputs_truncated", direct_truncated);
     }

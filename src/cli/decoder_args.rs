@@ -1,7 +1,8 @@
 //! The prompting flags of decoder models, one group shared by the model subcommands
 //! (`forward`, `eval`, `train`, `gram`, `bound --model`, `sweep`; flattened beside
-//! [`ModelArgs`]): `--label-words`, `--prompt`,
-//! `--chat`. They are resolved into [`DecoderOptions`] before any work; an encoder refuses
+//! [`ModelArgs`]): `--label-words`, `--prompt`, `--chat`, and the in-context demonstrations
+//! `--shots K --shots-from FILE [--shots-seed S]` (docs/science.md "ICL protocol"). They are
+//! resolved into [`DecoderOptions`] before any work; an encoder refuses
 //! them in one line before it is loaded.
 
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::model_args::ModelArgs;
+use crate::corpus::{JsonlReader, ShotSet};
 use crate::gpu::ComputeDevice;
 use crate::model::decoder::PromptTemplate;
 use crate::model::{AnyModel, DecoderOptions, ModelSpec};
@@ -34,6 +36,20 @@ pub struct DecoderArgs {
     /// "No,Yes" (the answer starts a line, without a leading space).
     #[arg(long)]
     pub chat: bool,
+    /// Decoder language models: K in-context demonstrations (premise, hypothesis, answer word)
+    /// in front of every premise/hypothesis prompt of the run — the same K for every record and
+    /// both members of a near-miss pair — drawn seeded and label-balanced from --shots-from.
+    /// 0: zero-shot. Recorded in meta.json (K, seed, ids, SHA-256); prompts that grow longer than
+    /// the context are refused and counted, never cut.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub shots: usize,
+    /// The labelled JSONL (a training file, never the evaluated one) the demonstrations are
+    /// drawn from; required with --shots K > 0.
+    #[arg(long, value_name = "FILE")]
+    pub shots_from: Option<PathBuf>,
+    /// Seed of the demonstrations' draw and order.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub shots_seed: u64,
 }
 
 impl DecoderArgs {
@@ -45,7 +61,33 @@ impl DecoderArgs {
     pub fn options(&self) -> crate::Result<DecoderOptions> {
         let label_words = self.label_words.as_deref().map(parse_label_words).transpose()?;
         let template = self.prompt.as_deref().map(PromptTemplate::from_file).transpose()?;
-        Ok(DecoderOptions { label_words, template, chat: self.chat })
+        Ok(DecoderOptions { label_words, template, chat: self.chat, shots: self.shot_set()? })
+    }
+
+    /// The demonstrations `--shots K --shots-from FILE --shots-seed S` name (none for K = 0).
+    ///
+    /// # Errors
+    /// `--shots K > 0` without `--shots-from`, `--shots-from` without `--shots`, an unreadable
+    /// or malformed file, or a pool with too few labelled pairs of a class.
+    pub fn shot_set(&self) -> crate::Result<ShotSet> {
+        match (self.shots, &self.shots_from) {
+            (0, None) => Ok(ShotSet::none()),
+            (0, Some(_)) => Err(Error::invalid("--shots-from", "needs --shots K with K >= 1")),
+            (k, None) => Err(Error::invalid(
+                "--shots",
+                format!("{k} demonstrations need --shots-from FILE (the labelled training file they are drawn from)"),
+            )),
+            (k, Some(path)) => {
+                let pool =
+                    JsonlReader::open(path)?.map(|r| r.map(|(_, rec)| rec)).collect::<crate::Result<Vec<_>>>()?;
+                ShotSet::draw(&pool, k, self.shots_seed).map_err(|e| match e {
+                    Error::InvalidSetting { reason, .. } => {
+                        Error::invalid("--shots", format!("{reason} (in {})", path.display()))
+                    }
+                    other => other,
+                })
+            }
+        }
     }
 
     /// The one-line refusal of these flags for an encoder classifier, if any is set.
@@ -56,7 +98,12 @@ impl DecoderArgs {
         if self.label_words.is_some() {
             return Err(Error::invalid("--label-words", "applies to decoder language models only"));
         }
-        let used = [("--prompt", self.prompt.is_some()), ("--chat", self.chat)];
+        let used = [
+            ("--prompt", self.prompt.is_some()),
+            ("--chat", self.chat),
+            ("--shots", self.shots > 0),
+            ("--shots-from", self.shots_from.is_some()),
+        ];
         match used.iter().find(|(_, on)| *on) {
             Some((flag, _)) => Err(Error::invalid(*flag, "applies to decoder models only")),
             None => Ok(()),

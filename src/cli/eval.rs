@@ -68,6 +68,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         write_json_atomic(out, &report)?;
         let mut meta = Meta::new(Some(args.seed));
         meta.add_input(&args.data)?;
+        if let Some(pool) = &args.decoder.shots_from {
+            meta.add_input(pool)?;
+        }
         meta.set("model", &args.model.model).set("encoding", examples.summary).set("device", compute.describe());
         if let Some(prompting) = prompting {
             meta.set("prompting", prompting);

@@ -39,6 +39,7 @@ pub mod layer;
 pub mod load;
 pub mod margin_model;
 pub mod oracle;
+pub mod oracle_prompt;
 pub mod probe;
 pub mod save;
 pub mod weights;

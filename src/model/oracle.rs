@@ -1,4 +1,4 @@
-//! `model:DIR` — a frozen classifier as the A-CBO oracle, and the same weights asked the global
+//! `model:PATH` — a frozen classifier or pretrained decoder as the A-CBO oracle, and the same weights asked the global
 //! question directly (the paper's "same frozen weights" ablation, Roy & Parbhoo, arXiv
 //! 2605.27567).
 //!
@@ -14,19 +14,26 @@
 //! hypothesis [SEP]`, premise truncated first — with the same weights: "entailment" iff the
 //! margin > 0.
 //!
+//! A pretrained decoder (GGUF or Hugging Face directory, [`ModelOracleFactory::decoder`]) is
+//! used with no training: its local prompt and the threshold on its label-word margin are
+//! [`crate::model::oracle_prompt`]'s, the threshold fitted per size on the calibration systems.
+//!
 //! Known gaps: answers are hard decisions (the margin's confidence is not fed into the
 //! likelihood; one (α̂, β̂) per size is); the model is assumed to have been trained on local
 //! query texts made with the same experiment settings (S, c) — nothing checks that.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use burn::tensor::Device;
+use serde::Serialize;
 
 use crate::acbo::evaluate::{EvalItem, ItemResult};
 
 use crate::acbo::error_model::{BitCounts, ErrorModel};
 use crate::acbo::local_query::local_questions;
+use crate::acbo::oracle::threshold::{fit_threshold, ThresholdFit};
 use crate::acbo::oracle::{Calibration, ExperimentSettings, Experimenter, Oracle, OracleFactory};
 use crate::acbo::query::{all_queries, Answer, Query, QueryKind};
 use crate::corpus::{Record, RecordText};
@@ -34,23 +41,46 @@ use crate::error::{Error, Result};
 use crate::model::classifier::Classifier;
 use crate::model::infer::margins;
 use crate::model::load::LoadedModel;
+use crate::model::oracle_prompt::LocalPrompt;
+use crate::model::{DecoderLm, LoadedDecoder, MarginModel};
 use crate::tokenize::{Encoding, Tokenizer};
 
-/// A frozen classifier with its tokenizer, answering local queries and global questions.
+/// The frozen weights behind the oracle.
+enum Reader<'m> {
+    Encoder(&'m Classifier),
+    Decoder(&'m DecoderLm),
+}
+
+/// How one size's local questions are read (decoder oracles; fitted on calibration systems).
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeReading {
+    /// The demonstrations in front of every question of this size (empty: zero-shot).
+    #[serde(skip)]
+    pub prefix: String,
+    /// The threshold τ, the AUC and the calibration tallies at τ and at 0.
+    #[serde(flatten)]
+    pub fit: ThresholdFit,
+    /// Tokens of the longest calibration prompt.
+    pub longest_prompt_tokens: usize,
+}
+
+/// A frozen model with its tokenizer, answering local queries and global questions.
 pub struct ModelOracleFactory<'m> {
-    classifier: &'m Classifier,
+    reader: Reader<'m>,
     tokenizer: &'m dyn Tokenizer,
     pad_id: u32,
     device: Device,
     batch_size: usize,
     experiment: ExperimentSettings,
     name: String,
+    local: Option<LocalPrompt>,
+    readings: Mutex<BTreeMap<usize, SizeReading>>,
 }
 
 impl<'m> ModelOracleFactory<'m> {
-    /// Wrap a loaded model (inference device `device`); `experiment` says how the oracles'
+    /// Wrap a loaded classifier (inference device `device`); `experiment` says how the oracles'
     /// experiments run (S, c — the values the model's local training texts were made with);
-    /// `name` is how the oracle describes itself.
+    /// `name` is how the oracle describes itself. Its answer is "changes" iff the margin > 0.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when the model has no two-label head, was partly initialised
@@ -77,39 +107,118 @@ impl<'m> ModelOracleFactory<'m> {
                 format!("{name} has {} labels; a yes/no oracle needs 2", loaded.classifier.config.num_labels()),
             ));
         }
-        if batch_size == 0 {
-            return Err(Error::setting("batch", "must be at least 1"));
-        }
-        let pad_id = loaded.tokenizer.pad_id()?;
-        Ok(Self {
-            classifier: &loaded.classifier,
-            tokenizer: loaded.tokenizer.as_ref(),
-            pad_id,
+        Self::assemble(
+            Reader::Encoder(&loaded.classifier),
+            loaded.tokenizer.as_ref(),
             device,
             batch_size,
             experiment,
             name,
-        })
+            None,
+        )
     }
 
-    fn positive(&self, encodings: &[Encoding]) -> Result<Vec<bool>> {
+    /// Wrap a frozen pretrained decoder (no training): every local question is rendered
+    /// through `prompt` (after its demonstrations) and answered "changes" iff the label-word
+    /// margin exceeds the size's threshold, fitted on the calibration systems
+    /// ([`OracleFactory::calibrate`] must run first for every size asked).
+    ///
+    /// # Errors
+    /// As [`ModelOracleFactory::new`]: partly initialised weights, no pad token, batch 0.
+    pub fn decoder(
+        loaded: &'m LoadedDecoder,
+        device: Device,
+        batch_size: usize,
+        experiment: ExperimentSettings,
+        name: String,
+        prompt: LocalPrompt,
+    ) -> Result<Self> {
+        if !loaded.initialised.is_empty() {
+            return Err(Error::setting(
+                "oracle",
+                format!("{name} has untrained weights ({})", loaded.initialised.join(", ")),
+            ));
+        }
+        let reader = Reader::Decoder(&loaded.model);
+        Self::assemble(reader, loaded.tokenizer.as_ref(), device, batch_size, experiment, name, Some(prompt))
+    }
+
+    fn assemble(
+        reader: Reader<'m>,
+        tokenizer: &'m dyn Tokenizer,
+        device: Device,
+        batch_size: usize,
+        experiment: ExperimentSettings,
+        name: String,
+        local: Option<LocalPrompt>,
+    ) -> Result<Self> {
+        if batch_size == 0 {
+            return Err(Error::setting("batch", "must be at least 1"));
+        }
+        let pad_id = tokenizer.pad_id()?;
+        let readings = Mutex::new(BTreeMap::new());
+        Ok(Self { reader, tokenizer, pad_id, device, batch_size, experiment, name, local, readings })
+    }
+
+    /// The per-size readings fitted so far (decoder oracles; empty for a classifier).
+    pub fn readings(&self) -> BTreeMap<usize, SizeReading> {
+        self.readings.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// The local-query prompt of a decoder oracle.
+    pub fn local_prompt(&self) -> Option<&LocalPrompt> {
+        self.local.as_ref()
+    }
+
+    fn margins(&self, encodings: &[Encoding]) -> Result<Vec<f64>> {
         if encodings.is_empty() {
             return Ok(Vec::new());
         }
-        let m = margins(self.classifier, encodings, self.pad_id, self.batch_size, &self.device)?;
+        let (pad, batch, device) = (self.pad_id, self.batch_size, &self.device);
+        let m = match self.reader {
+            Reader::Encoder(c) => margins(c, encodings, pad, batch, device)?,
+            Reader::Decoder(d) => MarginModel::margins(d, encodings, pad, batch, device)?,
+        };
         if let Some(bad) = m.iter().position(|v| !v.is_finite()) {
             return Err(Error::invalid("model output", format!("non-finite margin for input {bad}")));
         }
-        Ok(m.into_iter().map(|v| v > 0.0).collect())
+        Ok(m.into_iter().map(f64::from).collect())
     }
 
-    /// Yes/no answers to single texts (e.g. local query texts): yes iff the margin > 0.
+    fn encode_all(&self, texts: &[String]) -> Result<Vec<Encoding>> {
+        texts.iter().map(|t| self.tokenizer.encode(t)).collect()
+    }
+
+    /// Yes/no answers to single texts (e.g. local query texts) as they are: yes iff the
+    /// margin > 0.
     ///
     /// # Errors
     /// Tokenization or inference failures (an input longer than the model allows).
     pub fn answers(&self, texts: &[String]) -> Result<Vec<bool>> {
-        let encodings = texts.iter().map(|t| self.tokenizer.encode(t)).collect::<Result<Vec<_>>>()?;
-        self.positive(&encodings)
+        Ok(self.margins(&self.encode_all(texts)?)?.into_iter().map(|v| v > 0.0).collect())
+    }
+
+    /// The prompts of local questions of an `n`-variable system (a decoder's demonstrations and
+    /// template; a classifier reads the texts as they are).
+    fn prompts(&self, n: usize, questions: &[String]) -> Result<Vec<String>> {
+        let Some(local) = &self.local else { return Ok(questions.to_vec()) };
+        let prefix = self.reading(n)?.prefix;
+        Ok(questions.iter().map(|q| format!("{prefix}{}", local.render(q))).collect())
+    }
+
+    fn reading(&self, n: usize) -> Result<SizeReading> {
+        let readings = self.readings.lock().map_err(|_| Error::internal("oracle", "poisoned readings"))?;
+        readings.get(&n).cloned().ok_or_else(|| {
+            Error::internal("oracle", format!("{}: n = {n} was not calibrated before it was asked", self.name))
+        })
+    }
+
+    /// Answers to the local questions of an `n`-variable system: margin > the size's threshold
+    /// (0 for a classifier).
+    fn answers_at(&self, n: usize, questions: &[String]) -> Result<Vec<bool>> {
+        let threshold = if self.local.is_some() { self.reading(n)?.fit.threshold } else { 0.0 };
+        let margins = self.margins(&self.encode_all(&self.prompts(n, questions)?)?)?;
+        Ok(margins.into_iter().map(|v| v > threshold).collect())
     }
 
     /// The global question asked directly: "entailment" iff the margin > 0, per input, with the
@@ -120,7 +229,7 @@ impl<'m> ModelOracleFactory<'m> {
     pub fn direct_answers(&self, inputs: &[RecordText<'_>]) -> Result<(Vec<bool>, usize)> {
         let encodings = inputs.iter().map(|i| self.tokenizer.encode_input(*i)).collect::<Result<Vec<_>>>()?;
         let truncated = encodings.iter().filter(|e| e.truncated).count();
-        Ok((self.positive(&encodings)?, truncated))
+        Ok((self.margins(&encodings)?.into_iter().map(|v| v > 0.0).collect(), truncated))
     }
 
     /// Ask every item's global question (its record in `records`, read from `path`) directly
@@ -162,29 +271,43 @@ impl OracleFactory for ModelOracleFactory<'_> {
         Ok(Box::new(ModelOracle { reader: self, lab, model, measured: BitCounts::default() }))
     }
 
-    /// The batched twin of [`crate::acbo::oracle::calibrate()`]: the same experiments in the same order (system i
-    /// seeded `seed + i`, every set query once), but all questions answered in length-sorted
-    /// batches of `batch_size` instead of one forward per query — the tallies are equal (tested).
+    /// The batched twin of [`crate::acbo::oracle::calibrate()`]: the same experiments in the same
+    /// order (system i seeded `seed + i`, every set query once), but all questions answered in
+    /// length-sorted batches of `batch_size` instead of one forward per query — for a
+    /// classifier the tallies are equal (tested). A decoder first draws its demonstrations
+    /// from `seed`'s own stream, then fits its threshold on these margins
+    /// ([`crate::acbo::oracle::threshold::fit_threshold`]) and tallies α̂, β̂ at it.
     fn calibrate(&self, systems: &[Vec<u64>], seed: u64) -> Result<Calibration> {
-        if systems.is_empty() {
+        let Some(first) = systems.first() else {
             return Err(Error::invalid("calibration", "needs at least one system"));
-        }
+        };
+        let n = first.len();
         let (mut texts, mut truths) = (Vec::new(), Vec::new());
         for (i, parents) in systems.iter().enumerate() {
             let mut lab = Experimenter::new(parents, self.experiment, crate::seed::nth(seed, i as u64))?;
             for query in all_queries(parents.len(), QueryKind::Set) {
                 let truth = lab.descendants()[query.intervene];
                 for q in local_questions(&mut lab, &query) {
-                    truths.push(truth >> q.target & 1);
+                    truths.push(truth >> q.target & 1 == 1);
                     texts.push(q.text);
                 }
             }
         }
         let mut measured = BitCounts::default();
-        for (truth, yes) in truths.into_iter().zip(self.answers(&texts)?) {
-            measured.add(truth, u64::from(yes), 1);
-        }
-        Calibration::from_counts(measured)
+        let Some(local) = &self.local else {
+            for (truth, yes) in truths.into_iter().zip(self.answers(&texts)?) {
+                measured.add(u64::from(truth), u64::from(yes), 1);
+            }
+            return Calibration::from_counts(measured);
+        };
+        let prefix = local.demonstrations(n, self.experiment, seed)?;
+        let prompts: Vec<String> = texts.iter().map(|q| format!("{prefix}{}", local.render(q))).collect();
+        let encodings = self.encode_all(&prompts)?;
+        let longest_prompt_tokens = encodings.iter().map(|e| e.ids.len()).max().unwrap_or(0);
+        let fit = fit_threshold(&self.margins(&encodings)?, &truths);
+        let reading = SizeReading { prefix, fit, longest_prompt_tokens };
+        self.readings.lock().map_err(|_| Error::internal("oracle", "poisoned readings"))?.insert(n, reading);
+        Calibration::from_counts(fit.at_threshold)
     }
 }
 
@@ -208,7 +331,7 @@ impl Oracle for ModelOracle<'_> {
     fn answer(&mut self, query: &Query) -> Result<Answer> {
         let questions = local_questions(&mut self.lab, query);
         let texts: Vec<String> = questions.iter().map(|q| q.text.clone()).collect();
-        let yes = self.reader.answers(&texts)?;
+        let yes = self.reader.answers_at(self.lab.descendants().len(), &texts)?;
         let changed = questions.iter().zip(yes).filter(|(_, y)| *y).fold(0u64, |acc, (q, _)| acc | 1u64 << q.target);
         self.measured.add(query.truth(self.lab.descendants()), changed, query.targets);
         Ok(Answer { changed })

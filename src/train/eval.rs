@@ -37,6 +37,11 @@ pub struct Metrics {
     pub f1: Option<f64>,
     /// Share of true positives among examples (base rate).
     pub positive_rate: f64,
+    /// Share of examples answered "yes" (entailment; margin > 0).
+    pub predicted_yes_rate: f64,
+    /// Accuracy of always answering the group's majority class, max(p, 1 − p) with p the
+    /// base rate: the baseline a direct answer must beat, per size.
+    pub majority_accuracy: f64,
     /// Mean confidence σ(|m|) over wrong answers; `None` when nothing is wrong.
     pub mean_wrong_confidence: Option<f64>,
     /// Mean cross-entropy of the two-label softmax.
@@ -62,9 +67,10 @@ fn sigmoid(x: f64) -> f64 {
 pub fn metrics(predictions: &[&Prediction]) -> Metrics {
     let count = predictions.len();
     let (mut tp, mut fp, mut fn_, mut correct, mut positives) = (0usize, 0usize, 0usize, 0usize, 0usize);
-    let (mut wrong_conf, mut wrong, mut loss) = (0.0f64, 0usize, 0.0f64);
+    let (mut wrong_conf, mut wrong, mut loss, mut yes) = (0.0f64, 0usize, 0.0f64, 0usize);
     for p in predictions {
         let predicted = u8::from(p.margin > 0.0);
+        yes += usize::from(predicted);
         positives += usize::from(p.label == 1);
         loss += sft_loss_host(p.margin, p.label);
         match (predicted, p.label) {
@@ -81,11 +87,14 @@ pub fn metrics(predictions: &[&Prediction]) -> Metrics {
         }
     }
     let denom = (count.max(1)) as f64;
+    let positive_rate = positives as f64 / denom;
     Metrics {
         count,
         accuracy: correct as f64 / denom,
         f1: crate::numeric::binary_f1(tp, fp + fn_),
-        positive_rate: positives as f64 / denom,
+        positive_rate,
+        predicted_yes_rate: yes as f64 / denom,
+        majority_accuracy: if count == 0 { 0.0 } else { positive_rate.max(1.0 - positive_rate) },
         mean_wrong_confidence: (wrong > 0).then(|| wrong_conf / wrong as f64),
         loss: loss / denom,
     }
@@ -114,10 +123,12 @@ pub fn evaluate(predictions: &[Prediction]) -> EvalReport {
 fn row(name: &str, m: &Metrics) -> String {
     let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.3}"));
     format!(
-        "{name:<30} {:>6} {:>8.3} {:>6} {:>9.3} {:>10} {:>7.3}\n",
+        "{name:<30} {:>6} {:>8.3} {:>8.3} {:>6} {:>8.3} {:>9.3} {:>10} {:>7.3}\n",
         m.count,
         m.accuracy,
+        m.majority_accuracy,
         opt(m.f1),
+        m.predicted_yes_rate,
         m.positive_rate,
         opt(m.mean_wrong_confidence),
         m.loss
@@ -127,8 +138,8 @@ fn row(name: &str, m: &Metrics) -> String {
 /// The report as a text table.
 pub fn render_table(report: &EvalReport) -> String {
     let mut s = format!(
-        "{:<30} {:>6} {:>8} {:>6} {:>9} {:>10} {:>7}\n",
-        "group", "count", "accuracy", "F1", "pos.rate", "wrong.conf", "loss"
+        "{:<30} {:>6} {:>8} {:>8} {:>6} {:>8} {:>9} {:>10} {:>7}\n",
+        "group", "count", "accuracy", "majority", "F1", "yes.rate", "pos.rate", "wrong.conf", "loss"
     );
     s.push_str(&row("all", &report.overall));
     for (n, m) in &report.by_n_vars {
@@ -162,6 +173,9 @@ mod tests {
         assert!((r.by_n_vars[&4].accuracy - 0.5).abs() < 1e-12);
         assert!(r.by_n_vars[&4].f1.unwrap().abs() < 1e-12);
         assert_eq!(r.by_relation["parent"].count, 4);
+        assert!((r.overall.predicted_yes_rate - 0.5).abs() < 1e-12);
+        let three = evaluate(&[p(1.0, 0, 3), p(2.0, 0, 3), p(3.0, 1, 3)]).overall;
+        assert!((three.majority_accuracy - 2.0 / 3.0).abs() < 1e-12 && (three.predicted_yes_rate - 1.0).abs() < 1e-12);
         assert!(render_table(&r).contains("n_vars=4"));
     }
 

@@ -4,6 +4,7 @@
 mod graph_support;
 mod prereq;
 
+mod acbo_calibration;
 mod acbo_loop;
 mod bound;
 mod bound_kernel;

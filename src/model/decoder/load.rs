@@ -19,6 +19,7 @@ use burn::tensor::Device;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::corpus::{ShotSet, ShotSummary};
 use crate::error::{Error, Result};
 use crate::model::decoder::config::{DecoderConfig, DecoderTask, MAX_INPUT_LENGTH};
 use crate::model::decoder::lm::{DecoderLm, Readout};
@@ -42,6 +43,9 @@ pub struct DecoderOptions {
     /// Render each premise/hypothesis prompt as the user message of the model's chat template,
     /// with the generation prompt (a checkpoint without a chat template is refused).
     pub chat: bool,
+    /// In-context demonstrations in front of every premise/hypothesis prompt (`--shots K`;
+    /// empty: zero-shot). Refused for a sequence classifier (they need label words).
+    pub shots: ShotSet,
 }
 
 /// How a loaded decoder turns records into prompts and reads its answer (recorded in
@@ -62,6 +66,11 @@ pub struct Prompting {
     pub text_records: &'static str,
     /// What happens to prompts longer than the model's context.
     pub long_prompts: &'static str,
+    /// The in-context demonstrations every premise/hypothesis prompt starts with (`null`:
+    /// zero-shot).
+    pub shots: Option<ShotSummary>,
+    /// Tokens of the demonstrations' prefix alone (0 zero-shot).
+    pub shots_tokens: usize,
 }
 
 /// A loaded decoder with its prompt tokenizer.
@@ -116,11 +125,25 @@ pub(crate) fn assemble(source: Source, options: &DecoderOptions, device: &Device
             ),
         ));
     }
-    let tokenizer = prompt_tokenizer(tokenizer, &config, options, chat)?;
+    let mut tokenizer = prompt_tokenizer(tokenizer, &config, options, chat)?;
     let readout = readout(&config, &tokenizer, options)?;
+    match &readout {
+        Readout::LabelWords { words, .. } => tokenizer.set_shots(&options.shots, words),
+        Readout::Classes if !options.shots.is_empty() => {
+            return Err(Error::setting(
+                "shots",
+                "the checkpoint has a sequence-classification head; demonstrations need label words",
+            ))
+        }
+        Readout::Classes => {}
+    }
     let model = DecoderLm::from_weights(&config, readout, &mut weights, &weights_path, device)?;
     notes.extend(ignored_note(&weights));
-    let prompting = prompting(&tokenizer, &model.readout);
+    let mut prompting = prompting(&tokenizer, &model.readout);
+    if !options.shots.is_empty() {
+        prompting.shots = Some(options.shots.summary());
+        prompting.shots_tokens = tokenizer.prefix_tokens()?;
+    }
     Ok(LoadedDecoder {
         model,
         tokenizer: Box::new(tokenizer),
@@ -344,6 +367,8 @@ fn prompting(tokenizer: &PromptTokenizer, readout: &Readout) -> Prompting {
         label_ids,
         text_records: "verbatim (the tokenizer's own special tokens, no template, no chat)",
         long_prompts: "refused, counted (never truncated)",
+        shots: None,
+        shots_tokens: 0,
     }
 }
 

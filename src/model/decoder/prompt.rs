@@ -12,6 +12,11 @@
 //!   with the generation prompt (`apply_chat_template(…, add_generation_prompt=True)`), and the
 //!   rendering is encoded without added special tokens, as transformers encodes a rendered
 //!   chat (the template writes its own BOS when it wants one).
+//! * In-context demonstrations ([`crate::corpus::ShotSet`], `--shots K`) become one prefix,
+//!   [`PromptTokenizer::set_shots`]: each demonstration rendered through the same template and
+//!   followed by its answer word, then a blank line, in front of every premise/hypothesis prompt
+//!   (inside the user message with chat). Every record of a run, both members of a near-miss
+//!   pair included, sees the same prefix; the prompt's length counts it.
 //! * Label words are resolved without special tokens; each must be exactly one token. After a
 //!   plain prompt ending `Answer:` the answer token carries its leading space
 //!   ([`DEFAULT_LABEL_WORDS`], `" No"`/`" Yes"`); after a chat's generation prompt (which ends a
@@ -25,6 +30,7 @@
 
 use std::path::Path;
 
+use crate::corpus::ShotSet;
 use crate::error::{Error, Result};
 use crate::tokenize::chat::{ChatMessage, ChatTemplate};
 use crate::tokenize::{Encoding, HfTokenizer, SpecialTokenIds, Tokenizer};
@@ -134,6 +140,7 @@ pub struct PromptTokenizer {
     chat: Option<ChatTemplate>,
     max_length: usize,
     pad: u32,
+    prefix: String,
 }
 
 impl PromptTokenizer {
@@ -147,7 +154,28 @@ impl PromptTokenizer {
         max_length: usize,
         pad: u32,
     ) -> Self {
-        Self { inner, template, chat, max_length, pad }
+        Self { inner, template, chat, max_length, pad, prefix: String::new() }
+    }
+
+    /// Put `shots` in front of every premise/hypothesis prompt, each demonstration answered
+    /// with `label_words` `[no, yes]` written after one space (the words' own leading spaces
+    /// dropped, so chat's "No"/"Yes" read `Answer: No` inside the message too).
+    pub fn set_shots(&mut self, shots: &ShotSet, label_words: &[String; 2]) {
+        let answers = label_words.clone().map(|w| format!(" {}", w.trim()));
+        self.prefix = shots.prefix(|p, h| self.template.render(p, h), [&answers[0], &answers[1]]);
+    }
+
+    /// The text in front of every premise/hypothesis prompt (empty without shots).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Tokens of [`PromptTokenizer::prefix`] alone (without special tokens).
+    ///
+    /// # Errors
+    /// Tokenizer failures.
+    pub fn prefix_tokens(&self) -> Result<usize> {
+        Ok(self.inner.encode_without_special(&self.prefix)?.ids.len())
     }
 
     /// The template in use.
@@ -165,7 +193,7 @@ impl PromptTokenizer {
     /// # Errors
     /// [`Error::InvalidArgument`] (`chat template`) when the chat template fails to render.
     pub fn prompt(&self, premise: &str, hypothesis: &str) -> Result<String> {
-        let text = self.template.render(premise, hypothesis);
+        let text = format!("{}{}", self.prefix, self.template.render(premise, hypothesis));
         match &self.chat {
             None => Ok(text),
             Some(chat) => chat.render(&[ChatMessage::new("user", text)], true),

@@ -42,7 +42,7 @@ pub use jsonl::{read_records, JsonlReader, JsonlWriter};
 pub use names::{variable_index, variable_name};
 pub use premise::{ci_policy_for, premise_from_dag, CiPolicy, Premise};
 pub use record::{Label, Record, RecordText};
-pub use shots::{Demonstration, ShotSet};
+pub use shots::{Demonstration, ShotSet, ShotSummary};
 pub use sink::CorpusWriter;
 pub use split::{Split, SplitSizes};
 pub use stats::CorpusStats;

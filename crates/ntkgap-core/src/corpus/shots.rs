@@ -15,6 +15,9 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
 use crate::corpus::{Record, RecordText};
 use crate::error::{Error, Result};
 
@@ -30,12 +33,30 @@ pub struct Demonstration {
     pub hypothesis: String,
     /// True for entailment (binary label 1).
     pub entailed: bool,
+    /// The record's `id`, when it has one.
+    pub id: Option<String>,
 }
 
 /// The K demonstrations of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ShotSet {
     demonstrations: Vec<Demonstration>,
+    seed: u64,
+}
+
+/// What a run records about its demonstrations (`meta.json`, under `prompting.shots`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShotSummary {
+    /// K, the number of demonstrations.
+    pub k: usize,
+    /// How many of them are entailed.
+    pub entailed: usize,
+    /// The seed they were drawn with.
+    pub seed: u64,
+    /// SHA-256 of the demonstrations (premise, hypothesis, label, in prompt order).
+    pub sha256: String,
+    /// Their record ids in prompt order (`null` for a record without one).
+    pub ids: Vec<Option<String>>,
 }
 
 impl ShotSet {
@@ -66,7 +87,12 @@ impl ShotSet {
                 continue;
             };
             let entailed = label == 1;
-            let demo = Demonstration { premise: premise.to_string(), hypothesis: hypothesis.to_string(), entailed };
+            let demo = Demonstration {
+                premise: premise.to_string(),
+                hypothesis: hypothesis.to_string(),
+                entailed,
+                id: record.id.clone(),
+            };
             by_class[usize::from(entailed)].push(demo);
         }
         let mut rng = ChaCha8Rng::seed_from_u64(crate::seed::derive(seed, &[0x5407]));
@@ -88,7 +114,27 @@ impl ShotSet {
             demonstrations.extend(members.drain(..want));
         }
         demonstrations.shuffle(&mut rng);
-        Ok(Self { demonstrations })
+        Ok(Self { demonstrations, seed })
+    }
+
+    /// What identifies this set in a run's metadata: K, the entailed count, the seed, a hash
+    /// of the demonstrations and their ids.
+    pub fn summary(&self) -> ShotSummary {
+        let mut hasher = Sha256::new();
+        for d in &self.demonstrations {
+            for part in [d.premise.as_bytes(), d.hypothesis.as_bytes(), &[u8::from(d.entailed)]] {
+                hasher.update((part.len() as u64).to_le_bytes());
+                hasher.update(part);
+            }
+        }
+        let sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        ShotSummary {
+            k: self.len(),
+            entailed: self.demonstrations.iter().filter(|d| d.entailed).count(),
+            seed: self.seed,
+            sha256,
+            ids: self.demonstrations.iter().map(|d| d.id.clone()).collect(),
+        }
     }
 
     /// The demonstrations, in prompt order.
@@ -148,6 +194,10 @@ mod tests {
             assert_eq!(a, ShotSet::draw(&pool, k, 3).unwrap(), "same seed, same set");
         }
         assert_ne!(ShotSet::draw(&pool, 8, 3).unwrap(), ShotSet::draw(&pool, 8, 4).unwrap());
+        let summary = ShotSet::draw(&pool, 8, 3).unwrap().summary();
+        assert_eq!((summary.k, summary.entailed, summary.seed, summary.sha256.len()), (8, 4, 3, 64));
+        assert_eq!(summary, ShotSet::draw(&pool, 8, 3).unwrap().summary());
+        assert_ne!(summary.sha256, ShotSet::draw(&pool, 8, 4).unwrap().summary().sha256);
         let labels = pool.iter().filter(|r| r.label == Some(Label::Entailment)).count();
         assert_eq!(labels, 10);
     }

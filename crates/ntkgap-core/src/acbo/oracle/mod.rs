@@ -16,6 +16,7 @@ pub mod build;
 pub mod calibrate;
 pub mod experiment;
 pub mod noisy;
+pub mod threshold;
 
 pub use calibrate::{calibrate, Calibration, CALIBRATED_RATE_MAX, CALIBRATED_RATE_MIN};
 pub use experiment::{calibrate_experiment, EffectStatistic, ExperimentOracle, ExperimentSettings, Experimenter};
