@@ -172,13 +172,13 @@ pub fn load(spec: &ModelSpec, options: &LoadOptions, device: &Device) -> Result<
     }
 }
 
-/// The one-line refusal of a decoder where only encoder classifiers are supported so far (the
-/// encoder loader [`load`]: `ntkgap acbo --oracle model:DIR`).
+/// The one-line refusal of a decoder by the encoder-classifier loader [`load`] (every subcommand
+/// loads through [`load_any`]).
 fn decoder_refusal(source: &Path, model_type: &str) -> Error {
     Error::bad_input(
         source,
         format!(
-            "a decoder-only model (`{model_type}`); this command supports encoder classifiers (BERT, RoBERTa) only so far (decoders: `ntkgap forward`, `eval`, `train`, `gram`, `bound --model`, `sweep`)"
+            "a decoder-only model (`{model_type}`); `model::load` reads encoder classifiers (BERT, RoBERTa): load decoders with `model::load_any`"
         ),
     )
 }
