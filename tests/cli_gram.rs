@@ -381,9 +381,17 @@ fn bench_gram_prints_a_table_with_every_method() {
         "32",
         "--torch-script",
         s(&missing),
+        "--methods",
+        "per-layer,per-layer-burn,naive,torch,per-layer",
     ]);
     assert!(run.status.success(), "{}", stderr(&run));
     let table = String::from_utf8_lossy(&run.stdout).into_owned();
+    // PerLayer listed twice: the second row is compared with the first, not with itself.
+    for n in ["2", "3"] {
+        let rows: Vec<&str> = table.lines().filter(|l| l.starts_with(&format!("| PerLayer | {n} | 32 |"))).collect();
+        assert_eq!(rows.len(), 2, "{table}");
+        assert!(rows[0].ends_with("(reference) |") && !rows[1].contains("(reference)"), "{table}");
+    }
     assert!(
         table.contains("| method | N | T | seconds | × torch.func (f32) |")
             && table.contains("f32 GEMM rates measured in this run: faer (1024³)")

@@ -396,12 +396,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(&run_dir)?;
         let input = run_dir.join("x.jsonl");
         std::fs::write(&input, records[..n].join("\n") + "\n")?;
-        for &method in &args.methods {
+        for (position, &method) in args.methods.iter().enumerate() {
             eprintln!("bench: {method:?}, N = {n} …");
+            // Each row writes its K into its own folder, so a method listed twice (timed before and
+            // after another) is compared with the first row rather than with itself.
+            let dir = run_dir.join(format!("row{position}"));
+            std::fs::create_dir_all(&dir)?;
             let result = match method {
-                BenchMethod::Torch => run_torch(&args, "f32", &input, &run_dir)?,
-                BenchMethod::TorchF64 => run_torch(&args, "f64", &input, &run_dir)?,
-                _ => run_ntkgap(&args, method, &input, &run_dir)?,
+                BenchMethod::Torch => run_torch(&args, "f32", &input, &dir)?,
+                BenchMethod::TorchF64 => run_torch(&args, "f64", &input, &dir)?,
+                _ => run_ntkgap(&args, method, &input, &dir)?,
             };
             rows.push(Row { method, n, result });
         }
