@@ -13,19 +13,15 @@
 //!   rounding (up to ≈ 1.2e-5 of mean |K| on these σ = 0.25 models); in f64 arithmetic only the
 //!   f32 read-back of the signals remains.
 
-use std::sync::OnceLock;
-
 use burn::module::{Module, ModuleMapper, Param};
-use burn::tensor::{DType, Device, FloatDType, Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 use ntkgap::model::decoder::{DecoderLm, LoadedDecoder};
 use ntkgap::model::{load_any, AnyModel, DecoderOptions, LoadOptions, ModelSpec};
 use ntkgap::ntk::{gram, GramOptions, NtkMethod, NtkModel, OutputMode};
 use ntkgap::tokenize::{pad_batch, Encoding};
 
+use crate::common::f64::{device, in_fresh_process};
 use crate::common::params::{dot, gradients, ParamVectors};
-
-/// The environment variable that marks the child process of [`in_fresh_process`].
-const CHILD: &str = "NTKGAP_F64_DECODER_TEST_CHILD";
 
 /// Central-difference step per unit RMS of the direction.
 const STEP: f64 = 1e-6;
@@ -33,38 +29,6 @@ const STEP: f64 = 1e-6;
 /// Prompts of mixed lengths holding the label words (so the tied cross terms are not zero).
 const TEXTS: [&str; 3] =
     ["Does Z cause Y? Answer: Yes", "Z correlates with Y. No. Is the hypothesis true? Answer:", "Yes or No? Answer:"];
-
-/// True in the child process; in the parent, runs this binary again on exactly this test and
-/// requires its success (see `tests/ntk_finite_diff.rs`).
-fn in_fresh_process(name: &str) -> bool {
-    if std::env::var_os(CHILD).is_some() {
-        return true;
-    }
-    let test = format!("{}::{name}", module_path!().trim_start_matches("main::"));
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let out = std::process::Command::new(exe)
-        .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .output()
-        .expect("the test binary runs again");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    eprintln!("{text}");
-    assert!(out.status.success(), "{test} failed in its child process");
-    assert!(text.contains("1 passed"), "{test} did not run in its child process: {text}");
-    false
-}
-
-/// The flex device with f64 as its default float dtype, with autodiff (configured once).
-fn device() -> Device {
-    static DEVICE: OnceLock<Device> = OnceLock::new();
-    DEVICE
-        .get_or_init(|| {
-            let mut base = Device::flex();
-            base.configure(FloatDType::F64).expect("the flex backend accepts F64 as its default float dtype");
-            base.autodiff()
-        })
-        .clone()
-}
 
 fn decoder(name: &str) -> LoadedDecoder {
     let spec = if name == "builtin:tiny-decoder" {
@@ -129,7 +93,7 @@ fn relative_difference(got: &[f64], reference: &[f64]) -> f64 {
 
 #[test]
 fn decoder_gram_entries_are_central_differences() {
-    if !in_fresh_process("decoder_gram_entries_are_central_differences") {
+    if !in_fresh_process(module_path!(), "decoder_gram_entries_are_central_differences") {
         return;
     }
     for name in ["builtin:tiny-decoder", "gpt2_tiny"] {
@@ -165,7 +129,7 @@ fn decoder_gram_entries_are_central_differences() {
 
 #[test]
 fn per_layer_equals_naive_in_f64_with_padding_and_blocks() {
-    if !in_fresh_process("per_layer_equals_naive_in_f64_with_padding_and_blocks") {
+    if !in_fresh_process(module_path!(), "per_layer_equals_naive_in_f64_with_padding_and_blocks") {
         return;
     }
     for name in ["qwen2_tiny", "llama_untied_tiny"] {

@@ -6,7 +6,7 @@
 //! default dtype, so the unchanged model code (weights loaded from f32 host data, masks,
 //! probes) runs entirely in f64, with libm's full-precision `erf` in GELU. The dtype is fixed for
 //! the whole process before its first tensor, and the one test binary runs other tests first, so
-//! each test here runs in a fresh child process of this binary ([`in_fresh_process`]), which
+//! each test here runs in a fresh child process of this binary (`common::f64::in_fresh_process`), which
 //! configures its device once ([`device`]); the first test checks that the forward and its
 //! gradients really are f64. θ keeps the f32-representable values of `builtin:tiny` (seed 5);
 //! only the arithmetic is f64.
@@ -30,10 +30,9 @@
 
 use crate::common;
 
-use std::sync::OnceLock;
-
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
-use burn::tensor::{DType, Device, FloatDType, Gradients, Tensor, TensorData};
+use burn::tensor::{DType, Gradients, Tensor, TensorData};
+use common::f64::{device, in_fresh_process};
 use common::params::{dot, gradients, shapes, ParamVectors};
 use ntkgap::model::{load, Batch, BuiltinSize, Classifier, LoadOptions, ModelSpec};
 use ntkgap::ntk::naive::example_gradient;
@@ -58,43 +57,6 @@ const TIGHT: f64 = 1e-9;
 
 /// Agreement required of the public f32 read-back paths (measured ≤ 1e-7).
 const READ_BACK: f64 = 1e-6;
-
-/// The environment variable that marks the child process of [`in_fresh_process`].
-const CHILD: &str = "NTKGAP_F64_TEST_CHILD";
-
-/// True in the child process, where the test body runs. In the parent, runs this binary again
-/// on exactly `module_path::name` with [`CHILD`] set, echoes its output and requires success,
-/// then returns false.
-fn in_fresh_process(name: &str) -> bool {
-    if std::env::var_os(CHILD).is_some() {
-        return true;
-    }
-    let test = format!("{}::{name}", module_path!().trim_start_matches("main::"));
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let out = std::process::Command::new(exe)
-        .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .output()
-        .expect("the test binary runs again");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    eprintln!("{text}");
-    assert!(out.status.success(), "{test} failed in its child process");
-    assert!(text.contains("1 passed"), "{test} did not run in its child process: {text}");
-    false
-}
-
-/// The flex device with f64 as its default float dtype, with autodiff. Configured once per
-/// process, before any tensor is created (every test goes through here).
-fn device() -> Device {
-    static DEVICE: OnceLock<Device> = OnceLock::new();
-    DEVICE
-        .get_or_init(|| {
-            let mut base = Device::flex();
-            base.configure(FloatDType::F64).expect("the flex backend accepts F64 as its default float dtype");
-            base.autodiff()
-        })
-        .clone()
-}
 
 /// A parameter-space vector, one f64 block per parameter tensor in module visiting order.
 type Direction = ParamVectors<f64>;
@@ -202,7 +164,7 @@ impl ModuleVisitor for DTypes<'_> {
 
 #[test]
 fn the_forward_and_its_gradients_run_in_f64() {
-    if !in_fresh_process("the_forward_and_its_gradients_run_in_f64") {
+    if !in_fresh_process(module_path!(), "the_forward_and_its_gradients_run_in_f64") {
         return;
     }
     let s = setup();
@@ -221,7 +183,7 @@ fn the_forward_and_its_gradients_run_in_f64() {
 
 #[test]
 fn directional_derivatives_match_central_differences() {
-    if !in_fresh_process("directional_derivatives_match_central_differences") {
+    if !in_fresh_process(module_path!(), "directional_derivatives_match_central_differences") {
         return;
     }
     let s = setup();
@@ -266,7 +228,7 @@ fn named_direction(model: &Classifier, v: &Direction) -> ntkgap::model::WeightMa
 
 #[test]
 fn public_gradients_give_the_same_directional_derivatives() {
-    if !in_fresh_process("public_gradients_give_the_same_directional_derivatives") {
+    if !in_fresh_process(module_path!(), "public_gradients_give_the_same_directional_derivatives") {
         return;
     }
     let s = setup();
@@ -300,7 +262,7 @@ fn relative_difference(got: &[f64], reference: &[f64]) -> f64 {
 
 #[test]
 fn gram_entries_are_central_differences_along_other_gradients() {
-    if !in_fresh_process("gram_entries_are_central_differences_along_other_gradients") {
+    if !in_fresh_process(module_path!(), "gram_entries_are_central_differences_along_other_gradients") {
         return;
     }
     let s = setup();

@@ -2,6 +2,7 @@
 //! ([`params`]) by the eNTK checks: parameters and gradients of any burn module.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod f64;
 pub mod params;
 
 use std::path::{Path, PathBuf};
