@@ -27,14 +27,16 @@ fn write_inputs(dir: &Path) -> (PathBuf, PathBuf) {
     (a, b)
 }
 
-fn gram(args: &[&str]) -> npy::NpyArray {
+/// Run `ntkgap gram ARGS` (must succeed) and read the K it wrote to `--out`.
+pub(crate) fn gram(args: &[&str]) -> npy::NpyArray {
     let out = ntkgap(args);
     assert!(out.status.success(), "{}", stderr(&out));
     let at = args.iter().position(|a| *a == "--out").unwrap() + 1;
     npy::read(Path::new(args[at])).unwrap()
 }
 
-fn close(a: &npy::NpyArray, b: &npy::NpyArray, what: &str) {
+/// Same shape and max |Δ| ≤ 1e-5 · mean |b|.
+pub(crate) fn close(a: &npy::NpyArray, b: &npy::NpyArray, what: &str) {
     assert_eq!(a.shape(), b.shape(), "{what}");
     let scale = b.as_slice().iter().map(|v| v.abs()).sum::<f64>() / b.as_slice().len() as f64;
     let worst = a.as_slice().iter().zip(b.as_slice()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use ntkgap::files::npy;
 
+use crate::cli_gram::{close, gram};
 use crate::common::{ntkgap, s, stderr};
 
 fn decoder_dir(name: &str) -> String {
@@ -33,23 +34,9 @@ fn write_records(dir: &Path) -> PathBuf {
     path
 }
 
-fn gram(args: &[&str]) -> npy::NpyArray {
-    let out = ntkgap(args);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let at = args.iter().position(|a| *a == "--out").unwrap() + 1;
-    npy::read(Path::new(args[at])).unwrap()
-}
-
 fn meta(npy_path: &Path) -> serde_json::Value {
     let path = npy_path.with_extension("meta.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn close(a: &npy::NpyArray, b: &npy::NpyArray, what: &str) {
-    assert_eq!(a.shape(), b.shape(), "{what}");
-    let scale = b.as_slice().iter().map(|v| v.abs()).sum::<f64>() / b.as_slice().len() as f64;
-    let worst = a.as_slice().iter().zip(b.as_slice()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
-    assert!(worst <= 1e-5 * scale, "{what}: max |Δ| {worst:e}, mean |K| {scale:e}");
 }
 
 #[test]
