@@ -1,12 +1,17 @@
 //! Batched decoder inference: encodings → readout logits (host f32), in input order, no
 //! autodiff. Examples are batched by length and padded on the right; the result does not
 //! depend on the batching (the mask and the position ids hide the padding).
+//!
+//! When every prompt starts with the same tokens (the K demonstrations of in-context learning,
+//! a fixed instruction), that prefix runs once ([`DecoderLm::prefix_cache`]) and each batch
+//! runs only the rest of its prompts against the cached keys and values: the same logits to f32
+//! rounding, and a K-shot evaluation costs about what the queries alone cost.
 
 use burn::tensor::{Device, Tensor};
 use ndarray::{Array1, Array2};
 
 use crate::error::{Error, Result};
-use crate::model::decoder::batch::DecoderBatch;
+use crate::model::decoder::batch::{DecoderBatch, PrefixCache};
 use crate::model::decoder::lm::DecoderLm;
 use crate::model::dense::tensor_to_host;
 use crate::tokenize::{pad_batch, Encoding};
@@ -73,13 +78,27 @@ fn batched(
     if batch_size == 0 {
         return Err(Error::setting("batch", "must be at least 1"));
     }
+    let shared = shared_prefix(encodings);
+    let prefix = if shared >= MIN_SHARED_PREFIX && encodings.len() > 1 {
+        Some(model.prefix_cache(&encodings[0].ids[..shared], device)?)
+    } else {
+        None
+    };
     let mut order: Vec<usize> = (0..encodings.len()).collect();
     order.sort_by_key(|&i| encodings[i].len());
     let mut out: Option<Array2<f32>> = None;
     let mut done = 0;
     for chunk in order.chunks(batch_size) {
-        let members: Vec<Encoding> = chunk.iter().map(|&i| encodings[i].clone()).collect();
-        let batch = DecoderBatch::new(&pad_batch(&members, pad_id)?, &model.config, device)?;
+        let batch = match &prefix {
+            Some(prefix) => {
+                let rest: Vec<Encoding> = chunk.iter().map(|&i| after(&encodings[i], prefix)).collect();
+                DecoderBatch::after_prefix(&pad_batch(&rest, pad_id)?, prefix, &model.config, device)?
+            }
+            None => {
+                let members: Vec<Encoding> = chunk.iter().map(|&i| encodings[i].clone()).collect();
+                DecoderBatch::new(&pad_batch(&members, pad_id)?, &model.config, device)?
+            }
+        };
         let host = tensor_to_host(forward(&batch))?;
         let width = host.shape[1];
         let table = out.get_or_insert_with(|| Array2::zeros((encodings.len(), width)));
@@ -90,4 +109,31 @@ fn batched(
         progress(done);
     }
     Ok(out.unwrap_or_else(|| Array2::zeros((0, 0))))
+}
+
+/// Prompts sharing fewer leading tokens than this run whole (the cache would save little).
+pub const MIN_SHARED_PREFIX: usize = 16;
+
+/// The number of leading tokens every encoding shares (all real), leaving each at least one
+/// token of its own (the readout position must be computed per row).
+pub fn shared_prefix(encodings: &[Encoding]) -> usize {
+    let Some(first) = encodings.first() else { return 0 };
+    let real = |e: &Encoding| e.attention_mask.iter().take_while(|&&m| m != 0).count();
+    let mut len = real(first);
+    for e in &encodings[1..] {
+        let same = first.ids.iter().zip(&e.ids).take(len.min(real(e))).take_while(|(a, b)| a == b).count();
+        len = len.min(same);
+    }
+    let shortest = encodings.iter().map(Encoding::len).min().unwrap_or(0);
+    len.min(shortest.saturating_sub(1))
+}
+
+fn after(e: &Encoding, prefix: &PrefixCache) -> Encoding {
+    let p = prefix.ids.len();
+    Encoding {
+        ids: e.ids[p..].to_vec(),
+        token_type_ids: e.token_type_ids[p..].to_vec(),
+        attention_mask: e.attention_mask[p..].to_vec(),
+        truncated: e.truncated,
+    }
 }
