@@ -4,7 +4,7 @@
 //! attention, Qwen2's biases) and GPT-2 (learned positions), at batch sizes that mix lengths.
 
 use burn::tensor::Device;
-use ntkgap::model::decoder::infer::{logits, shared_prefix, MIN_SHARED_PREFIX};
+use ntkgap::model::decoder::infer::{logits, margins, margins_with, shared_prefix, PrefixMemo, MIN_SHARED_PREFIX};
 use ntkgap::model::decoder::{DecoderBatch, LoadedDecoder};
 use ntkgap::model::dense::tensor_to_host;
 use ntkgap::tokenize::{pad_batch, Encoding};
@@ -76,4 +76,38 @@ fn the_shared_prefix_leaves_each_prompt_a_token_and_ignores_short_overlaps() {
     assert_eq!(shared_prefix(&[e(&[1, 2, 3, 4]), e(&[1, 2])]), 1);
     assert_eq!(shared_prefix(&[e(&[5, 2]), e(&[1, 2])]), 0);
     assert_eq!(shared_prefix(&[]), 0);
+}
+
+/// Three batches behind the same 24 demonstration tokens, each with its own 3-token question
+/// stem shared inside the batch: the memo first caches 27 tokens, narrows to the 24 the
+/// batches share, then reuses them; every margin equals the whole prompt's.
+#[test]
+fn a_memo_settles_on_the_prefix_every_call_shares() {
+    let device = Device::flex();
+    let loaded = load_decoder("llama_tiny", &device);
+    let vocab = loaded.model.config.vocab_size as u32;
+    let demos: Vec<u32> = (0..24).map(|i| (i * 7919 + 13) % vocab).collect();
+    let call = |stem: u32| -> Vec<Encoding> {
+        (1..=4u32)
+            .map(|own| {
+                let mut ids = demos.clone();
+                ids.extend([stem, stem + 1, stem + 2]);
+                ids.extend((0..own).map(|j| (stem * 31 + own * 17 + j) % vocab));
+                encoding(ids)
+            })
+            .collect()
+    };
+    let memo = PrefixMemo::default();
+    for (stem, cached) in [(40, 27), (50, 24), (60, 24)] {
+        let encodings = call(stem);
+        let got = margins_with(&loaded.model, &encodings, 0, (2, &device), &memo).unwrap();
+        assert_eq!(memo.len(), cached, "stem {stem}");
+        let whole: Vec<f32> = encodings
+            .iter()
+            .map(|e| margins(&loaded.model, std::slice::from_ref(e), 0, 1, &device).unwrap()[0])
+            .collect();
+        for (g, w) in got.iter().zip(&whole) {
+            assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "stem {stem}: memo {g} vs whole {w}");
+        }
+    }
 }

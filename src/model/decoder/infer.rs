@@ -44,12 +44,79 @@ pub fn margins(
     batch_size: usize,
     device: &Device,
 ) -> Result<Array1<f32>> {
+    margins_with(model, encodings, pad_id, (batch_size, device), &PrefixMemo::default())
+}
+
+/// A prefix cache kept across calls (a loop asking the model one small batch at a time behind
+/// the same demonstrations): [`margins_with`] reuses it while every prompt still starts with its
+/// tokens, and otherwise narrows it to the tokens the old and new prompts share (rebuilt once),
+/// so it settles on the part that never changes.
+#[derive(Default)]
+pub struct PrefixMemo(std::sync::Mutex<Option<PrefixCache>>);
+
+impl PrefixMemo {
+    /// The number of tokens currently cached (0: none).
+    pub fn len(&self) -> usize {
+        self.0.lock().map(|m| m.as_ref().map_or(0, |c| c.ids.len())).unwrap_or(0)
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The cache for `encodings`: the memo if they all start with it, else a new one over their
+    /// shared prefix (narrowed to what they share with the memo when that is long enough).
+    fn for_batch(&self, model: &DecoderLm, encodings: &[Encoding], device: &Device) -> Result<Option<PrefixCache>> {
+        let shared = shared_prefix(encodings);
+        let mut memo = self.0.lock().map_err(|_| Error::internal("prefix cache", "lock poisoned"))?;
+        let wanted = match memo.as_ref() {
+            Some(m) => {
+                let common = m.ids.iter().zip(&encodings[0].ids[..shared]).take_while(|(a, b)| a == b).count();
+                if common == m.ids.len() {
+                    return Ok(Some(m.clone()));
+                }
+                if common >= MIN_SHARED_PREFIX {
+                    common
+                } else {
+                    shared
+                }
+            }
+            None => shared,
+        };
+        if wanted < MIN_SHARED_PREFIX || (encodings.len() < 2 && memo.is_none()) {
+            return Ok(None);
+        }
+        let cache = model.prefix_cache(&encodings[0].ids[..wanted], device)?;
+        *memo = Some(cache.clone());
+        Ok(Some(cache))
+    }
+}
+
+/// [`margins`], reusing and updating `memo` (see [`PrefixMemo`]).
+///
+/// # Errors
+/// As [`logits`].
+pub fn margins_with(
+    model: &DecoderLm,
+    encodings: &[Encoding],
+    pad_id: u32,
+    (batch_size, device): (usize, &Device),
+    memo: &PrefixMemo,
+) -> Result<Array1<f32>> {
+    if batch_size == 0 {
+        return Err(Error::setting("batch", "must be at least 1"));
+    }
+    if encodings.is_empty() {
+        return Ok(Array1::zeros(0));
+    }
+    let prefix = memo.for_batch(model, encodings, device)?;
     let column = |b: &DecoderBatch| {
         let m = model.score(b, None);
         let n = m.dims()[0];
         m.reshape([n, 1])
     };
-    let table = batched(model, encodings, pad_id, (batch_size, device), column, |_| {})?;
+    let table = run(model, encodings, pad_id, (batch_size, device), prefix.as_ref(), column, |_| {})?;
     Ok(if table.ncols() == 0 { Array1::zeros(encodings.len()) } else { table.column(0).to_owned() })
 }
 
@@ -73,7 +140,7 @@ fn batched(
     pad_id: u32,
     (batch_size, device): (usize, &Device),
     forward: impl Fn(&DecoderBatch) -> Tensor<2>,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<Array2<f32>> {
     if batch_size == 0 {
         return Err(Error::setting("batch", "must be at least 1"));
@@ -84,12 +151,29 @@ fn batched(
     } else {
         None
     };
+    run(model, encodings, pad_id, (batch_size, device), prefix.as_ref(), forward, progress)
+}
+
+/// Forward `encodings` in length-sorted batches, after `prefix` when given (every encoding
+/// starts with its tokens and is longer).
+fn run(
+    model: &DecoderLm,
+    encodings: &[Encoding],
+    pad_id: u32,
+    (batch_size, device): (usize, &Device),
+    prefix: Option<&PrefixCache>,
+    forward: impl Fn(&DecoderBatch) -> Tensor<2>,
+    mut progress: impl FnMut(usize),
+) -> Result<Array2<f32>> {
+    if batch_size == 0 {
+        return Err(Error::setting("batch", "must be at least 1"));
+    }
     let mut order: Vec<usize> = (0..encodings.len()).collect();
     order.sort_by_key(|&i| encodings[i].len());
     let mut out: Option<Array2<f32>> = None;
     let mut done = 0;
     for chunk in order.chunks(batch_size) {
-        let batch = match &prefix {
+        let batch = match prefix {
             Some(prefix) => {
                 let rest: Vec<Encoding> = chunk.iter().map(|&i| after(&encodings[i], prefix)).collect();
                 DecoderBatch::after_prefix(&pad_batch(&rest, pad_id)?, prefix, &model.config, device)?
