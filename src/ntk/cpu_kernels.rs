@@ -1,6 +1,6 @@
 //! [`CpuKernels`]: the fast CPU implementation of [`GramKernels`] — f32 GEMMs from faer's
 //! `matmul` (runtime-dispatched microkernels, AVX-512 where the CPU has it), rayon across
-//! examples and example pairs, every Gram value accumulated in f64.
+//! examples, example pairs and inner chunks, every Gram value accumulated in f64.
 //!
 //! Accuracy ([`Products`]): by default each GEMM runs over at most [`F32_CHUNK`] inner elements
 //! in f32 and its result is added into the f64 output, so the f32 error does not grow with the
@@ -12,23 +12,30 @@
 //! at about half the speed. The Theorem 1 checks use it.
 //!
 //! Determinism: for the same shapes, each call gives the same bits whatever the thread count
-//! (tested below; products are split over output tiles, never over the inner dimension, and
-//! each pair is reduced in a fixed order here). Different *shapes* may round differently (the
-//! GEMM picks kernels and blockings by size), which is why [`crate::ntk::tiles`] calls kernels
-//! on a canonical tile grid.
+//! (tested below): a product is split over its [`F32_CHUNK`] inner chunks — each chunk one
+//! single-threaded GEMM into its own buffer, the buffers added into the f64 output in chunk
+//! order — or, when it has one chunk, over output tiles; each per-example outer sum is one
+//! single-threaded GEMM; each pair is reduced in a fixed order. Different *shapes* may round
+//! differently (the GEMM picks kernels and blockings by size), which is why
+//! [`crate::ntk::tiles`] calls kernels on a canonical tile grid.
 //!
 //! faer's matmul was chosen over the `gemm` crate (burn's flex backend's) by a measurement on the
 //! shapes the engine issues (docs/ntk.md "The signal path").
+
+use std::ops::Range;
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::ntk::kernels::{check_out, check_same_segments, GramKernels, Segmented};
+use crate::ntk::kernels::{check_channels, check_out, check_same_segments, GramKernels, Segmented};
 
 /// Inner length of one f32 GEMM before its result is added into the f64 output.
 pub const F32_CHUNK: usize = 8192;
+
+/// Inner chunks of one product computed at once before they are added into the output.
+const WAVE: usize = 16;
 
 /// Rows per sub-block of the symmetric (X = Y) product: only sub-blocks on or above the
 /// diagonal are computed, the others mirrored.
@@ -104,6 +111,12 @@ fn add_into<T: Copy + Into<f64>>(buf: &[T], n: usize, out: &mut [f64], ldo: usiz
 
 /// `out[m, n] += x yᵀ`, by [`Products`]: f32 chunks of [`F32_CHUNK`] added into f64, or f64
 /// products of the widened chunks.
+///
+/// Parallel over the inner chunks (each a single-threaded product into its own buffer, the
+/// buffers added into `out` in chunk order, [`WAVE`] at a time), or inside the product when
+/// there is one chunk: either way the bits depend on the shapes only, never on the thread
+/// count. (Split over the inner chunks, a Gram tile with few rows — N = 32 examples against
+/// k = 10⁵ features — keeps both cores busy without a barrier per chunk.)
 fn gemm_nt_f64(
     products: Products,
     x: &[f32],
@@ -114,23 +127,34 @@ fn gemm_nt_f64(
     out: &mut [f64],
     ldo: usize,
 ) {
-    let par = Par::rayon(0);
-    match products {
-        Products::F32 => {
-            let mut buf = vec![0.0f32; m * n];
-            for start in (0..k).step_by(F32_CHUNK) {
-                let kc = F32_CHUNK.min(k - start);
-                sgemm_nt(&x[start..], ldx, &y[start..], ldy, (m, n, kc), &mut buf, par);
-                add_into(&buf, n, out, ldo);
+    let starts: Vec<usize> = (0..k).step_by(F32_CHUNK).collect();
+    let inner = if starts.len() == 1 { Par::rayon(0) } else { Par::Seq };
+    for wave in starts.chunks(WAVE) {
+        match products {
+            Products::F32 => {
+                let parts: Vec<Vec<f32>> = wave
+                    .par_iter()
+                    .map(|&start| {
+                        let mut buf = vec![0.0f32; m * n];
+                        let kc = F32_CHUNK.min(k - start);
+                        sgemm_nt(&x[start..], ldx, &y[start..], ldy, (m, n, kc), &mut buf, inner);
+                        buf
+                    })
+                    .collect();
+                parts.iter().for_each(|p| add_into(p, n, out, ldo));
             }
-        }
-        Products::F64 => {
-            let mut buf = vec![0.0f64; m * n];
-            for start in (0..k).step_by(F32_CHUNK) {
-                let kc = F32_CHUNK.min(k - start);
-                let (xw, yw) = (widen(x, ldx, m, (start, kc)), widen(y, ldy, n, (start, kc)));
-                gemm_nt_into(&xw, kc, &yw, kc, (m, n, kc), &mut buf, par);
-                add_into(&buf, n, out, ldo);
+            Products::F64 => {
+                let parts: Vec<Vec<f64>> = wave
+                    .par_iter()
+                    .map(|&start| {
+                        let mut buf = vec![0.0f64; m * n];
+                        let kc = F32_CHUNK.min(k - start);
+                        let (xw, yw) = (widen(x, ldx, m, (start, kc)), widen(y, ldy, n, (start, kc)));
+                        gemm_nt_into(&xw, kc, &yw, kc, (m, n, kc), &mut buf, inner);
+                        buf
+                    })
+                    .collect();
+                parts.iter().for_each(|p| add_into(p, n, out, ldo));
             }
         }
     }
@@ -345,32 +369,38 @@ impl GramKernels for CpuKernels {
     }
 
     fn outer_sums(&self, a: Segmented, g: Segmented) -> Result<Vec<f32>> {
-        check_same_segments(&a, &g)?;
-        let (d_in, d_out) = (a.width, g.width);
-        let size = d_in * d_out;
-        let mut out = vec![0.0f32; a.examples() * size];
+        let mut out = vec![0.0f32; a.examples() * a.width * g.width];
+        self.outer_sums_into(a, g, 0..g.width, &mut out)?;
+        Ok(out)
+    }
+
+    fn outer_sums_into(&self, a: Segmented, g: Segmented, channels: Range<usize>, out: &mut [f32]) -> Result<()> {
+        check_channels(&a, &g, &channels, out.len())?;
+        let (d_in, d_out, oc) = (a.width, g.width, channels.len());
+        let size = d_in * oc;
         if size == 0 {
-            return Ok(out);
+            return Ok(());
         }
         let off = offsets(a.rows);
         out.par_chunks_mut(size).enumerate().for_each(|(i, j)| {
             let (start, r) = (off[i], a.rows[i]);
             if r == 0 {
+                j.fill(0.0);
                 return;
             }
-            // J = Gᵀ A: [d_out, r] · [r, d_in].
+            // J[channels] = G[:, channels]ᵀ A: [oc, r] · [r, d_in], G's columns read in place.
             let gs = MatRef::from_row_major_slice(&g.values[start * d_out..(start + r) * d_out], r, d_out);
             let as_ = MatRef::from_row_major_slice(&a.values[start * d_in..(start + r) * d_in], r, d_in);
             matmul(
-                MatMut::from_row_major_slice_mut(j, d_out, d_in),
+                MatMut::from_row_major_slice_mut(j, oc, d_in),
                 Accum::Replace,
-                gs.transpose(),
+                gs.subcols(channels.start, oc).transpose(),
                 as_,
                 1.0f32,
                 Par::Seq,
             );
         });
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -502,6 +532,18 @@ mod tests {
                 let slow: Vec<f64> =
                     ReferenceKernels.outer_sums(a1, g1).unwrap().iter().map(|&v| f64::from(v)).collect();
                 assert_close(&fast, &slow, &format!("outer_sums d_in {d_in} d_out {d_out}"));
+                // Every channel range, into a buffer holding stale values (it is overwritten):
+                // the fast override against the reference's default (gather + outer_sums).
+                for channels in [0..d_out, 0..1, d_out / 2..d_out, 1.min(d_out)..d_out] {
+                    let len = rows1.len() * channels.len() * d_in;
+                    let (mut fast, mut slow) = (vec![7.0f32; len], vec![-3.0f32; len]);
+                    kernels.outer_sums_into(a1, g1, channels.clone(), &mut fast).unwrap();
+                    ReferenceKernels.outer_sums_into(a1, g1, channels.clone(), &mut slow).unwrap();
+                    let widen = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+                    assert_close(&widen(&fast), &widen(&slow), &format!("outer_sums_into {channels:?} of {d_out}"));
+                }
+                assert!(kernels.outer_sums_into(a1, g1, 0..d_out + 1, &mut vec![0.0; 4 * (d_out + 1) * d_in]).is_err());
+                assert!(kernels.outer_sums_into(a1, g1, 0..d_out, &mut [0.0; 1]).is_err());
             }
         }
     }
@@ -537,7 +579,9 @@ mod tests {
     fn results_do_not_depend_on_the_thread_count() {
         let mut rng = ChaCha8Rng::seed_from_u64(4);
         for kernels in [CpuKernels::F32, CpuKernels::F64] {
-            for (n1, n2, k) in [(40, 7, 3000), (128, 128, 2 * F32_CHUNK), (32, 32, 5000)] {
+            for (n1, n2, k) in
+                [(40, 7, 3000), (128, 128, 2 * F32_CHUNK), (32, 32, 5000), (9, 5, (WAVE + 1) * F32_CHUNK + 3)]
+            {
                 let (x, y) = (random(&mut rng, n1 * k), random(&mut rng, n2 * k));
                 let run = |threads: usize, symmetric: bool| {
                     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();

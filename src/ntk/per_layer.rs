@@ -27,7 +27,7 @@ use burn::tensor::Device;
 
 use crate::error::Result;
 use crate::model::LayerKind;
-use crate::ntk::contract::{Contraction, GroupSource, GroupSpec, Side};
+use crate::ntk::contract::{Contraction, GroupSource, GroupSpec, Side, CHUNK_FEATURES};
 use crate::ntk::family::NtkModel;
 use crate::ntk::fastfb::{self, HostModel};
 use crate::ntk::kernels::GramKernels;
@@ -265,6 +265,7 @@ pub fn per_layer_parts(
         right: right.as_ref().zip(x2).map(|(c, x)| side(c, x, 0..x.len(), tile)),
         linear_form: options.linear_form,
         memory_budget: options.memory_budget,
+        chunk_features: CHUNK_FEATURES,
     };
     let started = Instant::now();
     let (groups, contraction_flops) = contract_all(&contraction, &left.specs)?;
