@@ -25,6 +25,7 @@
 use std::ops::Range;
 
 use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
@@ -89,6 +90,34 @@ fn gemm_nt_into<T: faer::traits::ComplexField>(
     matmul(dst, Accum::Replace, xm, ym.transpose(), T::one_impl(), par);
 }
 
+/// `out[n, n] = x[n, k] · x[n, k]ᵀ` on and below the diagonal only (overwritten there; the
+/// entries above it are left as they are): about half the multiply-adds of the full product.
+fn syrk_lower_into<T: faer::traits::ComplexField>(
+    x: &[T],
+    ldx: usize,
+    (n, k): (usize, usize),
+    out: &mut [T],
+    par: Par,
+) {
+    if n == 0 {
+        return;
+    }
+    let xm = MatRef::from_row_major_slice_with_stride(&x[..(n - 1) * ldx + k], n, k, ldx);
+    let dst = MatMut::from_row_major_slice_mut(&mut out[..n * n], n, n);
+    let full = BlockStructure::Rectangular;
+    triangular::matmul(
+        dst,
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        xm,
+        full,
+        xm.transpose(),
+        full,
+        T::one_impl(),
+        par,
+    );
+}
+
 /// `out[m, n] = x[m, k] · y[n, k]ᵀ` in f32 (overwritten).
 fn sgemm_nt(x: &[f32], ldx: usize, y: &[f32], ldy: usize, dims: (usize, usize, usize), out: &mut [f32], par: Par) {
     gemm_nt_into(x, ldx, y, ldy, dims, out, par);
@@ -110,7 +139,8 @@ fn add_into<T: Copy + Into<f64>>(buf: &[T], n: usize, out: &mut [f64], ldo: usiz
 }
 
 /// `out[m, n] += x yᵀ`, by [`Products`]: f32 chunks of [`F32_CHUNK`] added into f64, or f64
-/// products of the widened chunks.
+/// products of the widened chunks. `lower` (for `x = y`, `m = n`): only the entries on and
+/// below the diagonal are computed and added (a diagonal SYRK block).
 ///
 /// Parallel over the inner chunks (each a single-threaded product into its own buffer, the
 /// buffers added into `out` in chunk order, [`WAVE`] at a time), or inside the product when
@@ -119,13 +149,11 @@ fn add_into<T: Copy + Into<f64>>(buf: &[T], n: usize, out: &mut [f64], ldo: usiz
 /// k = 10⁵ features — keeps both cores busy without a barrier per chunk.)
 fn gemm_nt_f64(
     products: Products,
-    x: &[f32],
-    ldx: usize,
-    y: &[f32],
-    ldy: usize,
+    (x, ldx): (&[f32], usize),
+    (y, ldy): (&[f32], usize),
     (m, n, k): (usize, usize, usize),
-    out: &mut [f64],
-    ldo: usize,
+    (out, ldo): (&mut [f64], usize),
+    lower: bool,
 ) {
     let starts: Vec<usize> = (0..k).step_by(F32_CHUNK).collect();
     let inner = if starts.len() == 1 { Par::rayon(0) } else { Par::Seq };
@@ -137,7 +165,11 @@ fn gemm_nt_f64(
                     .map(|&start| {
                         let mut buf = vec![0.0f32; m * n];
                         let kc = F32_CHUNK.min(k - start);
-                        sgemm_nt(&x[start..], ldx, &y[start..], ldy, (m, n, kc), &mut buf, inner);
+                        if lower {
+                            syrk_lower_into(&x[start..], ldx, (m, kc), &mut buf, inner);
+                        } else {
+                            sgemm_nt(&x[start..], ldx, &y[start..], ldy, (m, n, kc), &mut buf, inner);
+                        }
                         buf
                     })
                     .collect();
@@ -149,8 +181,13 @@ fn gemm_nt_f64(
                     .map(|&start| {
                         let mut buf = vec![0.0f64; m * n];
                         let kc = F32_CHUNK.min(k - start);
-                        let (xw, yw) = (widen(x, ldx, m, (start, kc)), widen(y, ldy, n, (start, kc)));
-                        gemm_nt_into(&xw, kc, &yw, kc, (m, n, kc), &mut buf, inner);
+                        let xw = widen(x, ldx, m, (start, kc));
+                        if lower {
+                            syrk_lower_into(&xw, kc, (m, kc), &mut buf, inner);
+                        } else {
+                            let yw = widen(y, ldy, n, (start, kc));
+                            gemm_nt_into(&xw, kc, &yw, kc, (m, n, kc), &mut buf, inner);
+                        }
                         buf
                     })
                     .collect();
@@ -160,18 +197,20 @@ fn gemm_nt_f64(
     }
 }
 
-/// `out[n, n] += x xᵀ`: sub-blocks on or above the diagonal, mirrored (exactly symmetric).
+/// `out[n, n] += x xᵀ`: sub-blocks on or above the diagonal (of the diagonal sub-blocks only the
+/// lower triangle), mirrored (exactly symmetric).
 fn syrk_f64(products: Products, x: &[f32], k: usize, n: usize, out: &mut [f64]) {
     let starts: Vec<usize> = (0..n).step_by(SYRK_BLOCK).collect();
     for (bi, &i0) in starts.iter().enumerate() {
         for &j0 in &starts[bi..] {
             let (mi, mj) = (SYRK_BLOCK.min(n - i0), SYRK_BLOCK.min(n - j0));
             let mut tile = vec![0.0f64; mi * mj];
-            gemm_nt_f64(products, &x[i0 * k..], k, &x[j0 * k..], k, (mi, mj, k), &mut tile, mj);
+            let diagonal = i0 == j0;
+            gemm_nt_f64(products, (&x[i0 * k..], k), (&x[j0 * k..], k), (mi, mj, k), (&mut tile, mj), diagonal);
             for a in 0..mi {
                 for b in 0..mj {
                     let (r, c) = (i0 + a, j0 + b);
-                    if i0 == j0 && c < r {
+                    if diagonal && c > r {
                         continue;
                     }
                     out[r * n + c] += tile[a * mj + b];
@@ -282,7 +321,7 @@ fn dense_match(products: Products, a: &[IdRows], b: &[IdRows], d: usize, symmetr
             syrk_f64(products, &x, k, a.len(), out);
         } else {
             let y = densify(b, chunk, d);
-            gemm_nt_f64(products, &x, k, &y, k, (a.len(), b.len(), k), out, b.len());
+            gemm_nt_f64(products, (&x, k), (&y, k), (a.len(), b.len(), k), (out, b.len()), false);
         }
     }
 }
@@ -308,7 +347,7 @@ impl GramKernels for CpuKernels {
         if same_slice(x, y) {
             syrk_f64(self.products, x, k, n1, out);
         } else {
-            gemm_nt_f64(self.products, x, k, y, k, (n1, n2, k), out, n2);
+            gemm_nt_f64(self.products, (x, k), (y, k), (n1, n2, k), (out, n2), false);
         }
         Ok(())
     }
