@@ -6,7 +6,8 @@
 //!   buffer, then contracted by large-tile GEMMs ([`GramKernels::gemm_nt`]; the square K only
 //!   on/above the diagonal). The feature matrix of *all* examples of a chunk fits a quarter of
 //!   the memory budget; when the layer's signals fit an eighth they are loaded once and the
-//!   chunks are cache-sized ([`CHUNK_FEATURES`] per example), so the gradients are formed and
+//!   chunks are as large as [`GramKernels::chunk_features`] asks (cache-sized on the CPU:
+//!   [`crate::ntk::cpu_kernels::CHUNK_FEATURES`] per example), so the gradients are formed and
 //!   contracted in cache instead of being written to memory and read back.
 //! * Linear weight, structured: Σₜₛ (aᵢ,ₜ·aⱼ,ₛ)(gᵢ,ₜ·gⱼ,ₛ) per example pair
 //!   ([`GramKernels::structured`]); chosen by cost for very few examples or short inputs.
@@ -28,11 +29,6 @@ use crate::ntk::options::LinearForm;
 use crate::ntk::outputs::Layout;
 use crate::ntk::store::{Loaded, SignalStore, StoredLayer};
 use crate::ntk::tiles::{place, tasks, Grid, TileTask};
-
-/// Default features per example in one chunk of a materialized Linear weight whose signals are
-/// preloaded (64 Ki values, 256 KB: formed in the L2 cache; at N = 32 the chunk of all examples,
-/// 8 MB, is still in the L3 cache when its Gram tiles are taken).
-pub const CHUNK_FEATURES: usize = 1 << 16;
 
 /// Where a parameter group's per-example information lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +86,7 @@ pub struct Contraction<'a> {
     /// Host memory budget (bytes).
     pub memory_budget: usize,
     /// Features per example in one chunk of a materialized Linear weight whose signals are
-    /// preloaded ([`CHUNK_FEATURES`] unless a test asks for smaller chunks).
+    /// preloaded: [`GramKernels::chunk_features`] (a test may ask for smaller chunks).
     pub chunk_features: usize,
 }
 
@@ -338,7 +334,7 @@ impl Contraction<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ntk::cpu_kernels::CpuKernels;
+    use crate::ntk::cpu_kernels::{CpuKernels, CHUNK_FEATURES};
     use crate::ntk::kernels::ReferenceKernels;
     use crate::ntk::outputs::OutputMode;
     use crate::ntk::signals::{LayerSignals, SignalInput};

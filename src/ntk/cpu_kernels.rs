@@ -35,6 +35,11 @@ use crate::ntk::kernels::{check_channels, check_out, check_same_segments, GramKe
 /// Inner length of one f32 GEMM before its result is added into the f64 output.
 pub const F32_CHUNK: usize = 8192;
 
+/// Features per example in one chunk of materialized weight gradients
+/// ([`GramKernels::chunk_features`]): 64 Ki values, 256 KB, are formed in the L2 cache, and at
+/// N = 32 the chunk of all examples (8 MB) is still in the L3 cache when its Gram tiles are taken.
+pub const CHUNK_FEATURES: usize = 1 << 16;
+
 /// Inner chunks of one product computed at once before they are added into the output.
 const WAVE: usize = 16;
 
@@ -405,6 +410,10 @@ impl GramKernels for CpuKernels {
             add_pairs(&values, n2, symmetric, out);
         }
         Ok(())
+    }
+
+    fn chunk_features(&self) -> usize {
+        CHUNK_FEATURES
     }
 
     fn outer_sums(&self, a: Segmented, g: Segmented) -> Result<Vec<f32>> {

@@ -105,6 +105,13 @@ pub trait GramKernels: Send + Sync {
     /// As [`GramKernels::gemm_nt`].
     fn outer_sums(&self, a: Segmented, g: Segmented) -> Result<Vec<f32>>;
 
+    /// Features per example in one chunk of materialized weight gradients, when the memory
+    /// budget allows ([`crate::ntk::contract`]): cache-sized for the CPU, as large as the budget
+    /// allows (`usize::MAX`, the default) where each call costs a launch and a transfer.
+    fn chunk_features(&self) -> usize {
+        usize::MAX
+    }
+
     /// The output channels `channels` of [`GramKernels::outer_sums`], written (overwritten) into
     /// `out` `[n, |channels|·d_in]` (element `(o, c)` of example i at `i·|channels|·d_in +
     /// (o − channels.start)·d_in + c`): one chunk of every example's gradient without copying

@@ -7,8 +7,9 @@
 //! g `[R, d_out]` of all virtual examples are appended in example order, so any range of
 //! consecutive examples is one contiguous read. Embedding ids stay in RAM (4 bytes per token).
 //!
-//! Cost of spilling: each byte is written once and read once per output-channel chunk of its
-//! layer (one chunk per layer unless the budget is tight); the operating system's page cache
+//! Cost of spilling: each byte is written once and read once (or, when a layer's signals exceed
+//! an eighth of the budget, once per output-channel chunk of its layer: one chunk per layer
+//! unless the budget is tight); the operating system's page cache
 //! usually serves the reads. The directory (`$TMPDIR/ntkgap-spill-<pid>-<k>`) is removed when the
 //! store is dropped, also on errors.
 
