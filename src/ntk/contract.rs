@@ -27,8 +27,16 @@ use crate::model::LayerKind;
 use crate::ntk::kernels::{GramKernels, Segmented};
 use crate::ntk::options::LinearForm;
 use crate::ntk::outputs::Layout;
-use crate::ntk::store::{Loaded, SignalStore, StoredLayer};
+use crate::ntk::store::{BlockRef, Loaded, SignalStore, StoredLayer};
 use crate::ntk::tiles::{place, tasks, Grid, TileTask};
+
+/// A side's signals of one Linear layer, loaded once for all its channel chunks.
+enum Preloaded<'s> {
+    /// The in-memory store's blocks, borrowed.
+    Blocks(Vec<BlockRef<'s>>),
+    /// Every example, read from the spill files.
+    Loaded(Loaded),
+}
 
 /// Where a parameter group's per-example information lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,15 +244,26 @@ impl Contraction<'_> {
         d_out.div_ceil(d_out.div_ceil(most.clamp(1, d_out)))
     }
 
+    /// A side's signals of a Linear layer for all its chunks: the in-memory store's blocks
+    /// (borrowed) or one load of every example.
+    fn preloaded<'s>(&self, store: &'s SignalStore, layer: usize) -> Result<Preloaded<'s>> {
+        let examples = store.layers()[layer].offsets.len() - 1;
+        match store.blocks(layer) {
+            Some(blocks) if blocks.last().map_or(examples, |b| b.examples.end) == examples && examples > 0 => {
+                Ok(Preloaded::Blocks(blocks))
+            }
+            _ => Ok(Preloaded::Loaded(store.load(layer, 0..examples)?)),
+        }
+    }
+
     fn materialized(&self, layer: usize, out: &mut [f64]) -> Result<f64> {
         let stored = &self.left.store.layers()[layer];
         let (d_in, d_out) = (stored.d_in, stored.d_out);
         let preload = self.preload(stored);
         let step = self.channels_per_chunk(stored, preload);
-        let load_all = |s: &SignalStore| s.load(layer, 0..s.layers()[layer].offsets.len() - 1);
-        let left_signals = if preload { Some(load_all(self.left.store)?) } else { None };
+        let left_signals = if preload { Some(self.preloaded(self.left.store, layer)?) } else { None };
         let right_signals = match &self.right {
-            Some(r) if preload => Some(load_all(r.store)?),
+            Some(r) if preload => Some(self.preloaded(r.store, layer)?),
             _ => None,
         };
         // One feature buffer per side, reused by every chunk.
@@ -270,27 +289,36 @@ impl Contraction<'_> {
         store: &SignalStore,
         layer: usize,
         channels: &Range<usize>,
-        preloaded: Option<&Loaded>,
+        preloaded: Option<&Preloaded>,
         buf: &mut Vec<f32>,
     ) -> Result<f64> {
         let stored = &store.layers()[layer];
         let (d_in, d_out, width) = (stored.d_in, stored.d_out, channels.len() * stored.d_in);
         let examples = stored.offsets.len() - 1;
         buf.resize(examples * width, 0.0);
-        let form = |l: &Loaded, out: &mut [f32]| -> Result<f64> {
-            let (a, g) = (Segmented::new(&l.a, d_in, &l.rows)?, Segmented::new(&l.g, d_out, &l.rows)?);
+        let form = |rows: &[usize], a: &[f32], g: &[f32], out: &mut [f32]| -> Result<f64> {
+            let (a, g) = (Segmented::new(a, d_in, rows)?, Segmented::new(g, d_out, rows)?);
             self.kernels.outer_sums_into(a, g, channels.clone(), out)?;
-            Ok(2.0 * (l.rows.iter().sum::<usize>() * width) as f64)
+            Ok(2.0 * (rows.iter().sum::<usize>() * width) as f64)
         };
-        if let Some(l) = preloaded {
-            return form(l, buf);
-        }
-        let per_example = stored.offsets[examples] / examples.max(1) * (d_in + d_out) * 4;
-        let group = (self.memory_budget / 16 / per_example.max(1)).clamp(1, 256);
         let mut flops = 0.0;
-        for e0 in (0..examples).step_by(group) {
-            let e1 = (e0 + group).min(examples);
-            flops += form(&store.load(layer, e0..e1)?, &mut buf[e0 * width..e1 * width])?;
+        match preloaded {
+            Some(Preloaded::Loaded(l)) => flops += form(&l.rows, &l.a, &l.g, buf)?,
+            Some(Preloaded::Blocks(blocks)) => {
+                for b in blocks {
+                    let part = &mut buf[b.examples.start * width..b.examples.end * width];
+                    flops += form(&b.rows, b.a, b.g, part)?;
+                }
+            }
+            None => {
+                let per_example = stored.offsets[examples] / examples.max(1) * (d_in + d_out) * 4;
+                let group = (self.memory_budget / 16 / per_example.max(1)).clamp(1, 256);
+                for e0 in (0..examples).step_by(group) {
+                    let e1 = (e0 + group).min(examples);
+                    let l = store.load(layer, e0..e1)?;
+                    flops += form(&l.rows, &l.a, &l.g, &mut buf[e0 * width..e1 * width])?;
+                }
+            }
         }
         Ok(flops)
     }
@@ -345,9 +373,9 @@ mod tests {
     const D_OUT: usize = 10;
 
     /// One Linear layer's signals for examples with `rows` tokens, appended in blocks of 2.
-    fn store(rows: &[usize], seed: u64) -> SignalStore {
+    fn store(rows: &[usize], seed: u64, spill: bool) -> SignalStore {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut store = SignalStore::new(false).unwrap();
+        let mut store = SignalStore::new(spill).unwrap();
         for block in rows.chunks(2) {
             let r: usize = block.iter().sum();
             let mut random = |len: usize| (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect::<Vec<f32>>();
@@ -374,10 +402,13 @@ mod tests {
 
     #[test]
     fn materialized_chunks_and_loads_match_the_structured_form() {
-        let (rows1, rows2) = ([3usize, 1, 0, 7, 2], [2usize, 5, 1]);
-        let (s1, s2) = (store(&rows1, 1), store(&rows2, 2));
+        // Examples without rows inside, at the end of a block and at the end of the store.
+        let (rows1, rows2) = ([3usize, 1, 0, 7, 2, 0, 4, 0], [2usize, 5, 1]);
         let kernels: [&dyn GramKernels; 2] = [&ReferenceKernels, &CpuKernels::F32];
-        for kernels in kernels {
+        // In RAM (preloaded signals borrowed block by block) and spilled (read once).
+        for (kernels, spill) in kernels.into_iter().flat_map(|k| [(k, false), (k, true)]) {
+            let (s1, s2) = (store(&rows1, 1, spill), store(&rows2, 2, spill));
+            assert_eq!(s1.blocks(0).is_some(), !spill);
             for square in [true, false] {
                 let cols = if square { rows1.len() } else { rows2.len() };
                 let contraction = |linear_form, memory_budget, chunk_features| Contraction {
@@ -408,8 +439,8 @@ mod tests {
                     let worst = got.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
                     assert!(
                         worst <= 1e-5 * scale,
-                        "{} square {square} budget {budget} chunk {chunk_features} ({step} channels): \
-                         materialized vs structured max |Δ| {worst:e}, mean |K| {scale:e}",
+                        "{} square {square} spilled {spill} budget {budget} chunk {chunk_features} ({step} \
+                         channels): materialized vs structured max |Δ| {worst:e}, mean |K| {scale:e}",
                         kernels.name()
                     );
                 }

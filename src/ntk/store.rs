@@ -114,6 +114,20 @@ pub struct Loaded {
     pub ids: Vec<u32>,
 }
 
+/// The signals of consecutive virtual examples of one Linear layer as they were appended to an
+/// in-memory store (one forward/backward block), borrowed.
+#[derive(Debug, Clone)]
+pub struct BlockRef<'a> {
+    /// The virtual examples.
+    pub examples: Range<usize>,
+    /// Rows per virtual example.
+    pub rows: Vec<usize>,
+    /// Activations `[R, d_in]`.
+    pub a: &'a [f32],
+    /// Gradients `[R, d_out]`.
+    pub g: &'a [f32],
+}
+
 /// The temporary spill directory, removed on drop.
 struct SpillDir(PathBuf);
 
@@ -231,6 +245,32 @@ impl SignalStore {
         Ok(())
     }
 
+    /// Every virtual example's signals of Linear layer `layer`, block by block as appended,
+    /// without copying them (the blocks' examples cover `0..examples` in order); `None` when the
+    /// signals are on disk or the layer is an embedding table.
+    pub fn blocks(&self, layer: usize) -> Option<Vec<BlockRef<'_>>> {
+        let s = &self.layers[layer];
+        let (Part::Memory { chunks: a, .. }, Part::Memory { chunks: g, ends }) = (&s.a, &s.g) else {
+            return None;
+        };
+        if s.kind == LayerKind::Embedding || a.len() != g.len() {
+            return None;
+        }
+        let examples = s.offsets.len() - 1;
+        let mut first = 0;
+        let mut out = Vec::with_capacity(g.len());
+        for (k, (a, g)) in a.iter().zip(g).enumerate() {
+            // Examples whose rows start before this block's end; examples without rows go with
+            // the block after them, trailing ones with the last block.
+            let end_row = ends[k] / s.d_out.max(1);
+            let last = if k + 1 == ends.len() { examples } else { s.offsets.partition_point(|&o| o < end_row) };
+            let rows = s.offsets[first..=last].windows(2).map(|w| w[1] - w[0]).collect();
+            out.push(BlockRef { examples: first..last, rows, a, g });
+            first = last;
+        }
+        Some(out)
+    }
+
     /// The signals of layer `layer` for the virtual examples `examples`.
     ///
     /// # Errors
@@ -264,6 +304,10 @@ mod tests {
         }
     }
 
+    fn got_a_of_last(store: &SignalStore) -> Vec<f32> {
+        store.load(0, 2..3).unwrap().a
+    }
+
     #[test]
     fn memory_and_disk_stores_return_the_same_ranges() {
         for spill in [false, true] {
@@ -280,6 +324,20 @@ mod tests {
             let got = store.load(0, 0..3).unwrap();
             assert_eq!(got.g, vec![-0.0, -1.0, -2.0, -100.0, -101.0, -102.0]);
             assert_eq!(store.load(0, 2..3).unwrap().a, vec![100.0, 101.0, 102.0, 103.0, 104.0, 105.0]);
+            // Borrowed blocks (RAM only): the appended blocks, covering every example in order.
+            match store.blocks(0) {
+                Some(blocks) => {
+                    assert!(!spill);
+                    let got: Vec<_> =
+                        blocks.iter().map(|b| (b.examples.clone(), b.rows.clone(), b.g.to_vec())).collect();
+                    assert_eq!(
+                        got,
+                        vec![(0..2, vec![1, 2], vec![-0.0, -1.0, -2.0]), (2..3, vec![3], vec![-100.0, -101.0, -102.0])]
+                    );
+                    assert_eq!(blocks[1].a, &got_a_of_last(&store)[..]);
+                }
+                None => assert!(spill),
+            }
             assert!(store.append(vec![layer("b", vec![1], 0.0)], &keep).is_err());
         }
     }
