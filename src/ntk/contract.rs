@@ -21,8 +21,9 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::Mutex;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::LayerKind;
 use crate::ntk::kernels::{GramKernels, Segmented};
 use crate::ntk::options::LinearForm;
@@ -35,7 +36,21 @@ enum Preloaded<'s> {
     /// The in-memory store's blocks, borrowed.
     Blocks(Vec<BlockRef<'s>>),
     /// Every example, read from the spill files.
-    Loaded(Loaded),
+    Loaded(&'s Loaded),
+}
+
+/// Buffers that every materialized Linear weight of a contraction reuses (a large buffer
+/// allocated afresh is faulted in and zeroed by the kernel page by page: at N = 128 that was a
+/// tenth of the contraction's time).
+#[derive(Default)]
+pub struct Scratch(Mutex<Buffers>);
+
+#[derive(Default)]
+struct Buffers {
+    /// The features of a chunk, per side.
+    features: [Vec<f32>; 2],
+    /// Preloaded signals per side, and a group of examples' signals.
+    loaded: [Loaded; 3],
 }
 
 /// Where a parameter group's per-example information lives.
@@ -96,6 +111,8 @@ pub struct Contraction<'a> {
     /// Features per example in one chunk of a materialized Linear weight whose signals are
     /// preloaded: [`GramKernels::chunk_features`] (a test may ask for smaller chunks).
     pub chunk_features: usize,
+    /// Buffers reused across groups (`Scratch::default()`).
+    pub scratch: Scratch,
 }
 
 /// Rows `(i, v)` for the local examples `examples` of an example-major `[n·V, k]` matrix.
@@ -245,14 +262,17 @@ impl Contraction<'_> {
     }
 
     /// A side's signals of a Linear layer for all its chunks: the in-memory store's blocks
-    /// (borrowed) or one load of every example.
-    fn preloaded<'s>(&self, store: &'s SignalStore, layer: usize) -> Result<Preloaded<'s>> {
+    /// (borrowed) or one load of every example into `buf`.
+    fn preloaded<'s>(&self, store: &'s SignalStore, layer: usize, buf: &'s mut Loaded) -> Result<Preloaded<'s>> {
         let examples = store.layers()[layer].offsets.len() - 1;
         match store.blocks(layer) {
             Some(blocks) if blocks.last().map_or(examples, |b| b.examples.end) == examples && examples > 0 => {
                 Ok(Preloaded::Blocks(blocks))
             }
-            _ => Ok(Preloaded::Loaded(store.load(layer, 0..examples)?)),
+            _ => {
+                store.load_into(layer, 0..examples, buf)?;
+                Ok(Preloaded::Loaded(buf))
+            }
         }
     }
 
@@ -261,35 +281,36 @@ impl Contraction<'_> {
         let (d_in, d_out) = (stored.d_in, stored.d_out);
         let preload = self.preload(stored);
         let step = self.channels_per_chunk(stored, preload);
-        let left_signals = if preload { Some(self.preloaded(self.left.store, layer)?) } else { None };
+        let mut buffers = self.scratch.0.lock().map_err(|_| Error::internal("contraction", "scratch lock poisoned"))?;
+        let Buffers { features: [left, right], loaded: [left_loaded, right_loaded, scratch] } = &mut *buffers;
+        let left_signals = if preload { Some(self.preloaded(self.left.store, layer, left_loaded)?) } else { None };
         let right_signals = match &self.right {
-            Some(r) if preload => Some(self.preloaded(r.store, layer)?),
+            Some(r) if preload => Some(self.preloaded(r.store, layer, right_loaded)?),
             _ => None,
         };
-        // One feature buffer per side, reused by every chunk.
-        let (mut left, mut right) = (Vec::new(), Vec::new());
         let mut flops = 0.0;
         for c0 in (0..d_out).step_by(step) {
             let channels = c0..(c0 + step).min(d_out);
-            flops += self.features(self.left.store, layer, &channels, left_signals.as_ref(), &mut left)?;
+            let left_side = (self.left.store, left_signals.as_ref());
+            flops += self.features(left_side, layer, &channels, scratch, left)?;
             if let Some(r) = &self.right {
-                flops += self.features(r.store, layer, &channels, right_signals.as_ref(), &mut right)?;
+                flops += self.features((r.store, right_signals.as_ref()), layer, &channels, scratch, right)?;
             }
             let right = self.right.as_ref().map(|_| right.as_slice());
-            flops += self.feature_tasks(&left, right, channels.len() * d_in, out)?;
+            flops += self.feature_tasks(left, right, channels.len() * d_in, out)?;
         }
         Ok(flops)
     }
 
     /// Every stored virtual example's gradient for the output channels `channels` into `buf`,
     /// `[examples·V, |channels|·d_in]` example-major, from the preloaded signals or loaded from
-    /// the store in groups; the FLOPs of forming it.
+    /// the store in groups (into `scratch`); the FLOPs of forming it.
     fn features(
         &self,
-        store: &SignalStore,
+        (store, preloaded): (&SignalStore, Option<&Preloaded>),
         layer: usize,
         channels: &Range<usize>,
-        preloaded: Option<&Preloaded>,
+        scratch: &mut Loaded,
         buf: &mut Vec<f32>,
     ) -> Result<f64> {
         let stored = &store.layers()[layer];
@@ -315,8 +336,8 @@ impl Contraction<'_> {
                 let group = (self.memory_budget / 16 / per_example.max(1)).clamp(1, 256);
                 for e0 in (0..examples).step_by(group) {
                     let e1 = (e0 + group).min(examples);
-                    let l = store.load(layer, e0..e1)?;
-                    flops += form(&l.rows, &l.a, &l.g, &mut buf[e0 * width..e1 * width])?;
+                    store.load_into(layer, e0..e1, scratch)?;
+                    flops += form(&scratch.rows, &scratch.a, &scratch.g, &mut buf[e0 * width..e1 * width])?;
                 }
             }
         }
@@ -420,6 +441,7 @@ mod tests {
                     linear_form,
                     memory_budget,
                     chunk_features,
+                    scratch: Scratch::default(),
                 };
                 let spec = GroupSpec { param: "dense.weight".into(), source: GroupSource::Linear(0) };
                 let (reference, _) = contraction(LinearForm::Structured, 1 << 30, CHUNK_FEATURES).group(&spec).unwrap();

@@ -28,7 +28,7 @@ use burn::tensor::Device;
 
 use crate::error::Result;
 use crate::model::LayerKind;
-use crate::ntk::contract::{Contraction, GroupSource, GroupSpec, Side};
+use crate::ntk::contract::{Contraction, GroupSource, GroupSpec, Scratch, Side};
 use crate::ntk::family::NtkModel;
 use crate::ntk::fastfb::{self, HostModel};
 use crate::ntk::kernels::GramKernels;
@@ -267,6 +267,7 @@ pub fn per_layer_parts(
         linear_form: options.linear_form,
         memory_budget: options.memory_budget,
         chunk_features: kernels.chunk_features(),
+        scratch: Scratch::default(),
     };
     let started = Instant::now();
     let (groups, contraction_flops) = contract_all(&contraction, &left.specs)?;

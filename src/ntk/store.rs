@@ -55,8 +55,7 @@ impl Part {
     }
 
     /// Values `range` of the in-memory chunks, gathered across chunk boundaries.
-    fn gather(chunks: &[Vec<f32>], ends: &[usize], range: Range<usize>) -> Vec<f32> {
-        let mut out = Vec::with_capacity(range.len());
+    fn gather(chunks: &[Vec<f32>], ends: &[usize], range: Range<usize>, out: &mut Vec<f32>) {
         let mut k = ends.partition_point(|&end| end <= range.start);
         while out.len() < range.len() {
             let start = ends[k] - chunks[k].len();
@@ -65,20 +64,21 @@ impl Part {
             out.extend_from_slice(&chunks[k][from..to]);
             k += 1;
         }
-        out
     }
 
-    fn read(&self, range: Range<usize>) -> Result<Vec<f32>> {
+    /// Values `range` into `out` (cleared first; its allocation is reused).
+    fn read_into(&self, range: Range<usize>, out: &mut Vec<f32>) -> Result<()> {
+        out.clear();
         match self {
-            Part::Memory { chunks, ends } => Ok(Self::gather(chunks, ends, range)),
+            Part::Memory { chunks, ends } => Self::gather(chunks, ends, range, out),
             Part::Disk { path, file } => {
-                let mut out = vec![0.0f32; range.len()];
+                out.resize(range.len(), 0.0);
                 let mut file = file.lock().map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
                 file.seek(SeekFrom::Start(range.start as u64 * 4)).map_err(|e| Error::write(path.clone(), e))?;
-                file.read_exact(bytemuck::cast_slice_mut(&mut out)).map_err(|e| Error::write(path.clone(), e))?;
-                Ok(out)
+                file.read_exact(bytemuck::cast_slice_mut(out)).map_err(|e| Error::write(path.clone(), e))?;
             }
         }
+        Ok(())
     }
 }
 
@@ -102,7 +102,7 @@ pub struct StoredLayer {
 }
 
 /// Signals of a range of consecutive virtual examples of one layer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Loaded {
     /// Rows per virtual example.
     pub rows: Vec<usize>,
@@ -276,13 +276,32 @@ impl SignalStore {
     /// # Errors
     /// [`Error::Write`] when a spill file cannot be read.
     pub fn load(&self, layer: usize, examples: Range<usize>) -> Result<Loaded> {
+        let mut out = Loaded::default();
+        self.load_into(layer, examples, &mut out)?;
+        Ok(out)
+    }
+
+    /// As [`SignalStore::load`], into `out`, reusing its buffers (a reused buffer of a large
+    /// load is not faulted in and zeroed again by the kernel).
+    ///
+    /// # Errors
+    /// [`Error::Write`] when a spill file cannot be read.
+    pub fn load_into(&self, layer: usize, examples: Range<usize>, out: &mut Loaded) -> Result<()> {
         let s = &self.layers[layer];
         let (r0, r1) = (s.offsets[examples.start], s.offsets[examples.end]);
-        let rows = s.offsets[examples.start..=examples.end].windows(2).map(|w| w[1] - w[0]).collect();
-        let a = if s.kind == LayerKind::Embedding { Vec::new() } else { s.a.read(r0 * s.d_in..r1 * s.d_in)? };
-        let g = s.g.read(r0 * s.d_out..r1 * s.d_out)?;
-        let ids = if s.kind == LayerKind::Embedding { s.ids[r0..r1].to_vec() } else { Vec::new() };
-        Ok(Loaded { rows, a, g, ids })
+        out.rows.clear();
+        out.rows.extend(s.offsets[examples.start..=examples.end].windows(2).map(|w| w[1] - w[0]));
+        if s.kind == LayerKind::Embedding {
+            out.a.clear();
+        } else {
+            s.a.read_into(r0 * s.d_in..r1 * s.d_in, &mut out.a)?;
+        }
+        s.g.read_into(r0 * s.d_out..r1 * s.d_out, &mut out.g)?;
+        out.ids.clear();
+        if s.kind == LayerKind::Embedding {
+            out.ids.extend_from_slice(&s.ids[r0..r1]);
+        }
+        Ok(())
     }
 }
 
