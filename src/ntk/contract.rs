@@ -2,9 +2,13 @@
 //! product routed through a [`GramKernels`] implementation (docs/science.md "The fast eNTK"):
 //!
 //! * Linear weight, materialized: each virtual example's gradient Σₜ gₜ aₜᵀ is formed once
-//!   ([`GramKernels::outer_sums`]), a chunk of output channels at a time so that the feature
-//!   matrix of *all* examples fits the memory budget, then contracted by large-tile GEMMs
-//!   ([`GramKernels::gemm_nt`]; the square K only on/above the diagonal).
+//!   ([`GramKernels::outer_sums_into`]), a chunk of output channels at a time into one reused
+//!   buffer, then contracted by large-tile GEMMs ([`GramKernels::gemm_nt`]; the square K only
+//!   on/above the diagonal). The feature matrix of *all* examples of a chunk fits a quarter of
+//!   the memory budget; when the layer's signals fit an eighth they are loaded once and the
+//!   chunks are as large as [`GramKernels::chunk_features`] asks (cache-sized on the CPU:
+//!   [`crate::ntk::cpu_kernels::CHUNK_FEATURES`] per example), so the gradients are formed and
+//!   contracted in cache instead of being written to memory and read back.
 //! * Linear weight, structured: Σₜₛ (aᵢ,ₜ·aⱼ,ₛ)(gᵢ,ₜ·gⱼ,ₛ) per example pair
 //!   ([`GramKernels::structured`]); chosen by cost for very few examples or short inputs.
 //! * Biases, LayerNorm γ/β ("small" groups): per-example sums formed during the backward phase,
@@ -17,14 +21,37 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::Mutex;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::LayerKind;
 use crate::ntk::kernels::{GramKernels, Segmented};
 use crate::ntk::options::LinearForm;
 use crate::ntk::outputs::Layout;
-use crate::ntk::store::{Loaded, SignalStore, StoredLayer};
+use crate::ntk::store::{BlockRef, Loaded, SignalStore, StoredLayer};
 use crate::ntk::tiles::{place, tasks, Grid, TileTask};
+
+/// A side's signals of one Linear layer, loaded once for all its channel chunks.
+enum Preloaded<'s> {
+    /// The in-memory store's blocks, borrowed.
+    Blocks(Vec<BlockRef<'s>>),
+    /// Every example, read from the spill files.
+    Loaded(&'s Loaded),
+}
+
+/// Buffers that every materialized Linear weight of a contraction reuses (a large buffer
+/// allocated afresh is faulted in and zeroed by the kernel page by page: at N = 128 that was a
+/// tenth of the contraction's time).
+#[derive(Default)]
+pub struct Scratch(Mutex<Buffers>);
+
+#[derive(Default)]
+struct Buffers {
+    /// The features of a chunk, per side.
+    features: [Vec<f32>; 2],
+    /// Preloaded signals per side, and a group of examples' signals.
+    loaded: [Loaded; 3],
+}
 
 /// Where a parameter group's per-example information lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +108,11 @@ pub struct Contraction<'a> {
     pub linear_form: LinearForm,
     /// Host memory budget (bytes).
     pub memory_budget: usize,
+    /// Features per example in one chunk of a materialized Linear weight whose signals are
+    /// preloaded: [`GramKernels::chunk_features`] (a test may ask for smaller chunks).
+    pub chunk_features: usize,
+    /// Buffers reused across groups (`Scratch::default()`).
+    pub scratch: Scratch,
 }
 
 /// Rows `(i, v)` for the local examples `examples` of an example-major `[n·V, k]` matrix.
@@ -204,54 +236,112 @@ impl Contraction<'_> {
         }
     }
 
-    /// Output channels per feature chunk: all examples' features of one chunk take at most a
-    /// quarter of the budget (decided from whole-problem sizes, so slabs chunk identically).
-    fn channels_per_chunk(&self, layer: &StoredLayer) -> usize {
+    /// Load a Linear weight's signals once for all its channel chunks (vs once per chunk)? When
+    /// both sides' signals of the layer take at most an eighth of the budget (decided from
+    /// whole-problem sizes, so slabs decide alike).
+    fn preload(&self, layer: &StoredLayer) -> bool {
+        let rows = |s: &Side| if layer.per_token { s.total_tokens } else { s.total_examples };
+        let rows = self.layout.virtuals * (rows(&self.left) + self.right.as_ref().map_or(0, rows));
+        rows * (layer.d_in + layer.d_out) * 4 <= self.memory_budget / 8
+    }
+
+    /// Output channels per feature chunk (equal chunks, decided from whole-problem sizes, so
+    /// slabs chunk identically): all examples' features of one chunk take at most a quarter of
+    /// the budget, and, when the signals are preloaded, about `chunk_features` per example, so
+    /// that each example's chunk is formed in cache and the chunk of all examples is still in
+    /// cache when its Gram tiles are taken.
+    fn channels_per_chunk(&self, layer: &StoredLayer, preloaded: bool) -> usize {
         let rows =
             self.layout.virtuals * (self.left.total_examples + self.right.as_ref().map_or(0, |r| r.total_examples));
-        let per_channel = rows * layer.d_in.max(1) * 4;
-        (self.memory_budget / 4 / per_channel.max(1)).clamp(1, layer.d_out.max(1))
+        let (d_in, d_out) = (layer.d_in.max(1), layer.d_out.max(1));
+        let mut most = self.memory_budget / 4 / (rows * d_in * 4).max(1);
+        if preloaded {
+            most = most.min(self.chunk_features / d_in);
+        }
+        d_out.div_ceil(d_out.div_ceil(most.clamp(1, d_out)))
+    }
+
+    /// A side's signals of a Linear layer for all its chunks: the in-memory store's blocks
+    /// (borrowed) or one load of every example into `buf`.
+    fn preloaded<'s>(&self, store: &'s SignalStore, layer: usize, buf: &'s mut Loaded) -> Result<Preloaded<'s>> {
+        let examples = store.layers()[layer].offsets.len() - 1;
+        match store.blocks(layer) {
+            Some(blocks) if blocks.last().map_or(examples, |b| b.examples.end) == examples && examples > 0 => {
+                Ok(Preloaded::Blocks(blocks))
+            }
+            _ => {
+                store.load_into(layer, 0..examples, buf)?;
+                Ok(Preloaded::Loaded(buf))
+            }
+        }
     }
 
     fn materialized(&self, layer: usize, out: &mut [f64]) -> Result<f64> {
         let stored = &self.left.store.layers()[layer];
         let (d_in, d_out) = (stored.d_in, stored.d_out);
-        let step = self.channels_per_chunk(stored);
+        let preload = self.preload(stored);
+        let step = self.channels_per_chunk(stored, preload);
+        let mut buffers = self.scratch.0.lock().map_err(|_| Error::internal("contraction", "scratch lock poisoned"))?;
+        let Buffers { features: [left, right], loaded: [left_loaded, right_loaded, scratch] } = &mut *buffers;
+        let left_signals = if preload { Some(self.preloaded(self.left.store, layer, left_loaded)?) } else { None };
+        let right_signals = match &self.right {
+            Some(r) if preload => Some(self.preloaded(r.store, layer, right_loaded)?),
+            _ => None,
+        };
         let mut flops = 0.0;
         for c0 in (0..d_out).step_by(step) {
             let channels = c0..(c0 + step).min(d_out);
-            let (left, f1) = self.features(self.left.store, layer, channels.clone())?;
-            let right = match &self.right {
-                Some(r) => Some(self.features(r.store, layer, channels.clone())?),
-                None => None,
-            };
-            flops += f1 + right.as_ref().map_or(0.0, |r| r.1);
-            flops += self.feature_tasks(&left, right.as_ref().map(|r| r.0.as_slice()), channels.len() * d_in, out)?;
+            let left_side = (self.left.store, left_signals.as_ref());
+            flops += self.features(left_side, layer, &channels, scratch, left)?;
+            if let Some(r) = &self.right {
+                flops += self.features((r.store, right_signals.as_ref()), layer, &channels, scratch, right)?;
+            }
+            let right = self.right.as_ref().map(|_| right.as_slice());
+            flops += self.feature_tasks(left, right, channels.len() * d_in, out)?;
         }
         Ok(flops)
     }
 
-    /// Every stored virtual example's gradient for the output channels `channels`,
-    /// `[examples·V, |channels|·d_in]` example-major, and the FLOPs of forming it.
-    fn features(&self, store: &SignalStore, layer: usize, channels: Range<usize>) -> Result<(Vec<f32>, f64)> {
+    /// Every stored virtual example's gradient for the output channels `channels` into `buf`,
+    /// `[examples·V, |channels|·d_in]` example-major, from the preloaded signals or loaded from
+    /// the store in groups (into `scratch`); the FLOPs of forming it.
+    fn features(
+        &self,
+        (store, preloaded): (&SignalStore, Option<&Preloaded>),
+        layer: usize,
+        channels: &Range<usize>,
+        scratch: &mut Loaded,
+        buf: &mut Vec<f32>,
+    ) -> Result<f64> {
         let stored = &store.layers()[layer];
-        let (d_in, d_out, oc) = (stored.d_in, stored.d_out, channels.len());
+        let (d_in, d_out, width) = (stored.d_in, stored.d_out, channels.len() * stored.d_in);
         let examples = stored.offsets.len() - 1;
-        let group = (self.memory_budget / 16 / (oc * d_in * 4).max(1)).clamp(1, 256);
-        let mut out = Vec::with_capacity(examples * oc * d_in);
+        buf.resize(examples * width, 0.0);
+        let form = |rows: &[usize], a: &[f32], g: &[f32], out: &mut [f32]| -> Result<f64> {
+            let (a, g) = (Segmented::new(a, d_in, rows)?, Segmented::new(g, d_out, rows)?);
+            self.kernels.outer_sums_into(a, g, channels.clone(), out)?;
+            Ok(2.0 * (rows.iter().sum::<usize>() * width) as f64)
+        };
         let mut flops = 0.0;
-        for e0 in (0..examples).step_by(group) {
-            let l = store.load(layer, e0..(e0 + group).min(examples))?;
-            let g: Vec<f32> = if oc == d_out {
-                l.g
-            } else {
-                l.g.chunks(d_out).flat_map(|row| row[channels.clone()].iter().copied()).collect()
-            };
-            let a = Segmented::new(&l.a, d_in, &l.rows)?;
-            out.extend(self.kernels.outer_sums(a, Segmented::new(&g, oc, &l.rows)?)?);
-            flops += 2.0 * (l.rows.iter().sum::<usize>() * d_in * oc) as f64;
+        match preloaded {
+            Some(Preloaded::Loaded(l)) => flops += form(&l.rows, &l.a, &l.g, buf)?,
+            Some(Preloaded::Blocks(blocks)) => {
+                for b in blocks {
+                    let part = &mut buf[b.examples.start * width..b.examples.end * width];
+                    flops += form(&b.rows, b.a, b.g, part)?;
+                }
+            }
+            None => {
+                let per_example = stored.offsets[examples] / examples.max(1) * (d_in + d_out) * 4;
+                let group = (self.memory_budget / 16 / per_example.max(1)).clamp(1, 256);
+                for e0 in (0..examples).step_by(group) {
+                    let e1 = (e0 + group).min(examples);
+                    store.load_into(layer, e0..e1, scratch)?;
+                    flops += form(&scratch.rows, &scratch.a, &scratch.g, &mut buf[e0 * width..e1 * width])?;
+                }
+            }
         }
-        Ok((out, flops))
+        Ok(flops)
     }
 
     /// Structured Linear weights and embedding tables: one kernel call per task on the tiles'
@@ -287,5 +377,96 @@ impl Contraction<'_> {
             place(&task, &tile, lg, rg, &self.layout, &self.slab, out);
         }
         Ok(flops)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ntk::cpu_kernels::{CpuKernels, CHUNK_FEATURES};
+    use crate::ntk::kernels::ReferenceKernels;
+    use crate::ntk::outputs::OutputMode;
+    use crate::ntk::signals::{LayerSignals, SignalInput};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    const D_IN: usize = 6;
+    const D_OUT: usize = 10;
+
+    /// One Linear layer's signals for examples with `rows` tokens, appended in blocks of 2.
+    fn store(rows: &[usize], seed: u64, spill: bool) -> SignalStore {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut store = SignalStore::new(spill).unwrap();
+        for block in rows.chunks(2) {
+            let r: usize = block.iter().sum();
+            let mut random = |len: usize| (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect::<Vec<f32>>();
+            let input = SignalInput::Activation(random(r * D_IN));
+            let layer = LayerSignals {
+                name: "dense".into(),
+                kind: LayerKind::Linear,
+                per_token: true,
+                rows: block.to_vec(),
+                d_in: D_IN,
+                d_out: D_OUT,
+                input,
+                grad: random(r * D_OUT),
+            };
+            store.append(vec![layer], &|_| true).unwrap();
+        }
+        store
+    }
+
+    fn side<'a>(store: &'a SignalStore, rows: &[usize]) -> Side<'a> {
+        let grid = Grid { tile: 3, start: 0, end: rows.len() };
+        Side { store, small: &[], grid, total_examples: rows.len(), total_tokens: rows.iter().sum() }
+    }
+
+    #[test]
+    fn materialized_chunks_and_loads_match_the_structured_form() {
+        // Examples without rows inside, at the end of a block and at the end of the store.
+        let (rows1, rows2) = ([3usize, 1, 0, 7, 2, 0, 4, 0], [2usize, 5, 1]);
+        let kernels: [&dyn GramKernels; 2] = [&ReferenceKernels, &CpuKernels::F32];
+        // In RAM (preloaded signals borrowed block by block) and spilled (read once).
+        for (kernels, spill) in kernels.into_iter().flat_map(|k| [(k, false), (k, true)]) {
+            let (s1, s2) = (store(&rows1, 1, spill), store(&rows2, 2, spill));
+            assert_eq!(s1.blocks(0).is_some(), !spill);
+            for square in [true, false] {
+                let cols = if square { rows1.len() } else { rows2.len() };
+                let contraction = |linear_form, memory_budget, chunk_features| Contraction {
+                    kernels,
+                    layout: Layout::new(OutputMode::Margin, 2, cols),
+                    slab: 0..rows1.len(),
+                    left: side(&s1, &rows1),
+                    right: (!square).then(|| side(&s2, &rows2)),
+                    linear_form,
+                    memory_budget,
+                    chunk_features,
+                    scratch: Scratch::default(),
+                };
+                let spec = GroupSpec { param: "dense.weight".into(), source: GroupSource::Linear(0) };
+                let (reference, _) = contraction(LinearForm::Structured, 1 << 30, CHUNK_FEATURES).group(&spec).unwrap();
+                // One chunk, preloaded; 2-channel chunks, preloaded; budget-sized chunks loaded
+                // from the store one example at a time.
+                for (budget, chunk_features) in [(1 << 30, CHUNK_FEATURES), (1 << 30, 2 * D_IN), (700, CHUNK_FEATURES)]
+                {
+                    let c = contraction(LinearForm::Materialize, budget, chunk_features);
+                    let stored = &s1.layers()[0];
+                    let preload = c.preload(stored);
+                    let step = c.channels_per_chunk(stored, preload);
+                    assert_eq!(preload, budget > 700, "budget {budget}");
+                    assert!(step < D_OUT || chunk_features == CHUNK_FEATURES && preload, "{step} channels");
+                    let (got, flops) = c.group(&spec).unwrap();
+                    assert!(flops > 0.0);
+                    let scale = reference.iter().map(|v| v.abs()).sum::<f64>() / reference.len() as f64;
+                    let worst = got.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+                    assert!(
+                        worst <= 1e-5 * scale,
+                        "{} square {square} spilled {spill} budget {budget} chunk {chunk_features} ({step} \
+                         channels): materialized vs structured max |Δ| {worst:e}, mean |K| {scale:e}",
+                        kernels.name()
+                    );
+                }
+            }
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! [`CpuKernels`]: the fast CPU implementation of [`GramKernels`] — f32 GEMMs from faer's
 //! `matmul` (runtime-dispatched microkernels, AVX-512 where the CPU has it), rayon across
-//! examples and example pairs, every Gram value accumulated in f64.
+//! examples, example pairs and inner chunks, every Gram value accumulated in f64.
 //!
 //! Accuracy ([`Products`]): by default each GEMM runs over at most [`F32_CHUNK`] inner elements
 //! in f32 and its result is added into the f64 output, so the f32 error does not grow with the
@@ -12,23 +12,36 @@
 //! at about half the speed. The Theorem 1 checks use it.
 //!
 //! Determinism: for the same shapes, each call gives the same bits whatever the thread count
-//! (tested below; products are split over output tiles, never over the inner dimension, and
-//! each pair is reduced in a fixed order here). Different *shapes* may round differently (the
-//! GEMM picks kernels and blockings by size), which is why [`crate::ntk::tiles`] calls kernels
-//! on a canonical tile grid.
+//! (tested below): a product is split over its [`F32_CHUNK`] inner chunks — each chunk one
+//! single-threaded GEMM into its own buffer, the buffers added into the f64 output in chunk
+//! order — or, when it has one chunk, over output tiles; each per-example outer sum is one
+//! single-threaded GEMM; each pair is reduced in a fixed order. Different *shapes* may round
+//! differently (the GEMM picks kernels and blockings by size), which is why
+//! [`crate::ntk::tiles`] calls kernels on a canonical tile grid.
 //!
 //! faer's matmul was chosen over the `gemm` crate (burn's flex backend's) by a measurement on the
 //! shapes the engine issues (docs/ntk.md "The signal path").
 
+use std::ops::Range;
+
 use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::ntk::kernels::{check_out, check_same_segments, GramKernels, Segmented};
+use crate::ntk::kernels::{check_channels, check_out, check_same_segments, GramKernels, Segmented};
 
 /// Inner length of one f32 GEMM before its result is added into the f64 output.
 pub const F32_CHUNK: usize = 8192;
+
+/// Features per example in one chunk of materialized weight gradients
+/// ([`GramKernels::chunk_features`]): 64 Ki values, 256 KB, are formed in the L2 cache, and at
+/// N = 32 the chunk of all examples (8 MB) is still in the L3 cache when its Gram tiles are taken.
+pub const CHUNK_FEATURES: usize = 1 << 16;
+
+/// Inner chunks of one product computed at once before they are added into the output.
+const WAVE: usize = 16;
 
 /// Rows per sub-block of the symmetric (X = Y) product: only sub-blocks on or above the
 /// diagonal are computed, the others mirrored.
@@ -82,6 +95,34 @@ fn gemm_nt_into<T: faer::traits::ComplexField>(
     matmul(dst, Accum::Replace, xm, ym.transpose(), T::one_impl(), par);
 }
 
+/// `out[n, n] = x[n, k] · x[n, k]ᵀ` on and below the diagonal only (overwritten there; the
+/// entries above it are left as they are): about half the multiply-adds of the full product.
+fn syrk_lower_into<T: faer::traits::ComplexField>(
+    x: &[T],
+    ldx: usize,
+    (n, k): (usize, usize),
+    out: &mut [T],
+    par: Par,
+) {
+    if n == 0 {
+        return;
+    }
+    let xm = MatRef::from_row_major_slice_with_stride(&x[..(n - 1) * ldx + k], n, k, ldx);
+    let dst = MatMut::from_row_major_slice_mut(&mut out[..n * n], n, n);
+    let full = BlockStructure::Rectangular;
+    triangular::matmul(
+        dst,
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        xm,
+        full,
+        xm.transpose(),
+        full,
+        T::one_impl(),
+        par,
+    );
+}
+
 /// `out[m, n] = x[m, k] · y[n, k]ᵀ` in f32 (overwritten).
 fn sgemm_nt(x: &[f32], ldx: usize, y: &[f32], ldy: usize, dims: (usize, usize, usize), out: &mut [f32], par: Par) {
     gemm_nt_into(x, ldx, y, ldy, dims, out, par);
@@ -103,51 +144,78 @@ fn add_into<T: Copy + Into<f64>>(buf: &[T], n: usize, out: &mut [f64], ldo: usiz
 }
 
 /// `out[m, n] += x yᵀ`, by [`Products`]: f32 chunks of [`F32_CHUNK`] added into f64, or f64
-/// products of the widened chunks.
+/// products of the widened chunks. `lower` (for `x = y`, `m = n`): only the entries on and
+/// below the diagonal are computed and added (a diagonal SYRK block).
+///
+/// Parallel over the inner chunks (each a single-threaded product into its own buffer, the
+/// buffers added into `out` in chunk order, [`WAVE`] at a time), or inside the product when
+/// there is one chunk: either way the bits depend on the shapes only, never on the thread
+/// count. (Split over the inner chunks, a Gram tile with few rows — N = 32 examples against
+/// k = 10⁵ features — keeps both cores busy without a barrier per chunk.)
 fn gemm_nt_f64(
     products: Products,
-    x: &[f32],
-    ldx: usize,
-    y: &[f32],
-    ldy: usize,
+    (x, ldx): (&[f32], usize),
+    (y, ldy): (&[f32], usize),
     (m, n, k): (usize, usize, usize),
-    out: &mut [f64],
-    ldo: usize,
+    (out, ldo): (&mut [f64], usize),
+    lower: bool,
 ) {
-    let par = Par::rayon(0);
-    match products {
-        Products::F32 => {
-            let mut buf = vec![0.0f32; m * n];
-            for start in (0..k).step_by(F32_CHUNK) {
-                let kc = F32_CHUNK.min(k - start);
-                sgemm_nt(&x[start..], ldx, &y[start..], ldy, (m, n, kc), &mut buf, par);
-                add_into(&buf, n, out, ldo);
+    let starts: Vec<usize> = (0..k).step_by(F32_CHUNK).collect();
+    let inner = if starts.len() == 1 { Par::rayon(0) } else { Par::Seq };
+    for wave in starts.chunks(WAVE) {
+        match products {
+            Products::F32 => {
+                let parts: Vec<Vec<f32>> = wave
+                    .par_iter()
+                    .map(|&start| {
+                        let mut buf = vec![0.0f32; m * n];
+                        let kc = F32_CHUNK.min(k - start);
+                        if lower {
+                            syrk_lower_into(&x[start..], ldx, (m, kc), &mut buf, inner);
+                        } else {
+                            sgemm_nt(&x[start..], ldx, &y[start..], ldy, (m, n, kc), &mut buf, inner);
+                        }
+                        buf
+                    })
+                    .collect();
+                parts.iter().for_each(|p| add_into(p, n, out, ldo));
             }
-        }
-        Products::F64 => {
-            let mut buf = vec![0.0f64; m * n];
-            for start in (0..k).step_by(F32_CHUNK) {
-                let kc = F32_CHUNK.min(k - start);
-                let (xw, yw) = (widen(x, ldx, m, (start, kc)), widen(y, ldy, n, (start, kc)));
-                gemm_nt_into(&xw, kc, &yw, kc, (m, n, kc), &mut buf, par);
-                add_into(&buf, n, out, ldo);
+            Products::F64 => {
+                let parts: Vec<Vec<f64>> = wave
+                    .par_iter()
+                    .map(|&start| {
+                        let mut buf = vec![0.0f64; m * n];
+                        let kc = F32_CHUNK.min(k - start);
+                        let xw = widen(x, ldx, m, (start, kc));
+                        if lower {
+                            syrk_lower_into(&xw, kc, (m, kc), &mut buf, inner);
+                        } else {
+                            let yw = widen(y, ldy, n, (start, kc));
+                            gemm_nt_into(&xw, kc, &yw, kc, (m, n, kc), &mut buf, inner);
+                        }
+                        buf
+                    })
+                    .collect();
+                parts.iter().for_each(|p| add_into(p, n, out, ldo));
             }
         }
     }
 }
 
-/// `out[n, n] += x xᵀ`: sub-blocks on or above the diagonal, mirrored (exactly symmetric).
+/// `out[n, n] += x xᵀ`: sub-blocks on or above the diagonal (of the diagonal sub-blocks only the
+/// lower triangle), mirrored (exactly symmetric).
 fn syrk_f64(products: Products, x: &[f32], k: usize, n: usize, out: &mut [f64]) {
     let starts: Vec<usize> = (0..n).step_by(SYRK_BLOCK).collect();
     for (bi, &i0) in starts.iter().enumerate() {
         for &j0 in &starts[bi..] {
             let (mi, mj) = (SYRK_BLOCK.min(n - i0), SYRK_BLOCK.min(n - j0));
             let mut tile = vec![0.0f64; mi * mj];
-            gemm_nt_f64(products, &x[i0 * k..], k, &x[j0 * k..], k, (mi, mj, k), &mut tile, mj);
+            let diagonal = i0 == j0;
+            gemm_nt_f64(products, (&x[i0 * k..], k), (&x[j0 * k..], k), (mi, mj, k), (&mut tile, mj), diagonal);
             for a in 0..mi {
                 for b in 0..mj {
                     let (r, c) = (i0 + a, j0 + b);
-                    if i0 == j0 && c < r {
+                    if diagonal && c > r {
                         continue;
                     }
                     out[r * n + c] += tile[a * mj + b];
@@ -258,7 +326,7 @@ fn dense_match(products: Products, a: &[IdRows], b: &[IdRows], d: usize, symmetr
             syrk_f64(products, &x, k, a.len(), out);
         } else {
             let y = densify(b, chunk, d);
-            gemm_nt_f64(products, &x, k, &y, k, (a.len(), b.len(), k), out, b.len());
+            gemm_nt_f64(products, (&x, k), (&y, k), (a.len(), b.len(), k), (out, b.len()), false);
         }
     }
 }
@@ -284,7 +352,7 @@ impl GramKernels for CpuKernels {
         if same_slice(x, y) {
             syrk_f64(self.products, x, k, n1, out);
         } else {
-            gemm_nt_f64(self.products, x, k, y, k, (n1, n2, k), out, n2);
+            gemm_nt_f64(self.products, (x, k), (y, k), (n1, n2, k), (out, n2), false);
         }
         Ok(())
     }
@@ -344,33 +412,43 @@ impl GramKernels for CpuKernels {
         Ok(())
     }
 
+    fn chunk_features(&self) -> usize {
+        CHUNK_FEATURES
+    }
+
     fn outer_sums(&self, a: Segmented, g: Segmented) -> Result<Vec<f32>> {
-        check_same_segments(&a, &g)?;
-        let (d_in, d_out) = (a.width, g.width);
-        let size = d_in * d_out;
-        let mut out = vec![0.0f32; a.examples() * size];
+        let mut out = vec![0.0f32; a.examples() * a.width * g.width];
+        self.outer_sums_into(a, g, 0..g.width, &mut out)?;
+        Ok(out)
+    }
+
+    fn outer_sums_into(&self, a: Segmented, g: Segmented, channels: Range<usize>, out: &mut [f32]) -> Result<()> {
+        check_channels(&a, &g, &channels, out.len())?;
+        let (d_in, d_out, oc) = (a.width, g.width, channels.len());
+        let size = d_in * oc;
         if size == 0 {
-            return Ok(out);
+            return Ok(());
         }
         let off = offsets(a.rows);
         out.par_chunks_mut(size).enumerate().for_each(|(i, j)| {
             let (start, r) = (off[i], a.rows[i]);
             if r == 0 {
+                j.fill(0.0);
                 return;
             }
-            // J = Gᵀ A: [d_out, r] · [r, d_in].
+            // J[channels] = G[:, channels]ᵀ A: [oc, r] · [r, d_in], G's columns read in place.
             let gs = MatRef::from_row_major_slice(&g.values[start * d_out..(start + r) * d_out], r, d_out);
             let as_ = MatRef::from_row_major_slice(&a.values[start * d_in..(start + r) * d_in], r, d_in);
             matmul(
-                MatMut::from_row_major_slice_mut(j, d_out, d_in),
+                MatMut::from_row_major_slice_mut(j, oc, d_in),
                 Accum::Replace,
-                gs.transpose(),
+                gs.subcols(channels.start, oc).transpose(),
                 as_,
                 1.0f32,
                 Par::Seq,
             );
         });
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -502,6 +580,18 @@ mod tests {
                 let slow: Vec<f64> =
                     ReferenceKernels.outer_sums(a1, g1).unwrap().iter().map(|&v| f64::from(v)).collect();
                 assert_close(&fast, &slow, &format!("outer_sums d_in {d_in} d_out {d_out}"));
+                // Every channel range, into a buffer holding stale values (it is overwritten):
+                // the fast override against the reference's default (gather + outer_sums).
+                for channels in [0..d_out, 0..1, d_out / 2..d_out, 1.min(d_out)..d_out] {
+                    let len = rows1.len() * channels.len() * d_in;
+                    let (mut fast, mut slow) = (vec![7.0f32; len], vec![-3.0f32; len]);
+                    kernels.outer_sums_into(a1, g1, channels.clone(), &mut fast).unwrap();
+                    ReferenceKernels.outer_sums_into(a1, g1, channels.clone(), &mut slow).unwrap();
+                    let widen = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+                    assert_close(&widen(&fast), &widen(&slow), &format!("outer_sums_into {channels:?} of {d_out}"));
+                }
+                assert!(kernels.outer_sums_into(a1, g1, 0..d_out + 1, &mut vec![0.0; 4 * (d_out + 1) * d_in]).is_err());
+                assert!(kernels.outer_sums_into(a1, g1, 0..d_out, &mut [0.0; 1]).is_err());
             }
         }
     }
@@ -537,7 +627,9 @@ mod tests {
     fn results_do_not_depend_on_the_thread_count() {
         let mut rng = ChaCha8Rng::seed_from_u64(4);
         for kernels in [CpuKernels::F32, CpuKernels::F64] {
-            for (n1, n2, k) in [(40, 7, 3000), (128, 128, 2 * F32_CHUNK), (32, 32, 5000)] {
+            for (n1, n2, k) in
+                [(40, 7, 3000), (128, 128, 2 * F32_CHUNK), (32, 32, 5000), (9, 5, (WAVE + 1) * F32_CHUNK + 3)]
+            {
                 let (x, y) = (random(&mut rng, n1 * k), random(&mut rng, n2 * k));
                 let run = |threads: usize, symmetric: bool| {
                     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();

@@ -18,6 +18,8 @@
 //! arithmetic throughout, obviously right and slow. Every faster implementation (CPU or GPU) is
 //! tested against it.
 
+use std::ops::Range;
+
 use crate::error::{Error, Result};
 
 /// A row-major f32 matrix `[Σ rows, width]` whose rows are grouped into examples.
@@ -102,6 +104,47 @@ pub trait GramKernels: Send + Sync {
     /// # Errors
     /// As [`GramKernels::gemm_nt`].
     fn outer_sums(&self, a: Segmented, g: Segmented) -> Result<Vec<f32>>;
+
+    /// Features per example in one chunk of materialized weight gradients, when the memory
+    /// budget allows ([`crate::ntk::contract`]): cache-sized for the CPU, as large as the budget
+    /// allows (`usize::MAX`, the default) where each call costs a launch and a transfer.
+    fn chunk_features(&self) -> usize {
+        usize::MAX
+    }
+
+    /// The output channels `channels` of [`GramKernels::outer_sums`], written (overwritten) into
+    /// `out` `[n, |channels|·d_in]` (element `(o, c)` of example i at `i·|channels|·d_in +
+    /// (o − channels.start)·d_in + c`): one chunk of every example's gradient without copying
+    /// the gradients' columns or allocating the result. The default gathers the columns and
+    /// calls [`GramKernels::outer_sums`].
+    ///
+    /// # Errors
+    /// As [`GramKernels::gemm_nt`]; `channels` outside `0..g.width` or a wrong `out` length.
+    fn outer_sums_into(&self, a: Segmented, g: Segmented, channels: Range<usize>, out: &mut [f32]) -> Result<()> {
+        check_channels(&a, &g, &channels, out.len())?;
+        let columns: Vec<f32> =
+            g.values.chunks(g.width.max(1)).flat_map(|row| row[channels.clone()].to_vec()).collect();
+        let values = self.outer_sums(a, Segmented::new(&columns, channels.len(), g.rows)?)?;
+        out.copy_from_slice(&values);
+        Ok(())
+    }
+}
+
+/// Check the channel range and output length of [`GramKernels::outer_sums_into`].
+///
+/// # Errors
+/// [`Error::InvalidArgument`] when `channels` is not inside `0..g.width` or `out_len` is not
+/// `n·|channels|·d_in`; as [`check_same_segments`].
+pub fn check_channels(a: &Segmented, g: &Segmented, channels: &Range<usize>, out_len: usize) -> Result<()> {
+    check_same_segments(a, g)?;
+    if channels.start > channels.end || channels.end > g.width {
+        return Err(Error::invalid("outer_sums", format!("channels {channels:?} outside 0..{}", g.width)));
+    }
+    let want = a.examples() * channels.len() * a.width;
+    if out_len != want {
+        return Err(Error::invalid("outer_sums", format!("{out_len} output values, {want} expected")));
+    }
+    Ok(())
 }
 
 /// Check that `out` holds `n1 · n2` values.

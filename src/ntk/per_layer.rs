@@ -18,7 +18,8 @@
 //! A row slab (`rows`) of a square K runs phase 1 on every example (its columns need them) and
 //! phase 2 only on the tiles touching its rows; a slab of a rectangular K(X₁, X₂) runs phase 1
 //! on the X₁ tiles touching its rows. Peak memory: the model, one block's autodiff graph, the
-//! store (≤ budget/2 in RAM), one chunk of features (≤ budget/4), the K buffers.
+//! store (≤ budget/2 in RAM), one Linear layer's signals loaded for its chunks (≤ budget/8),
+//! one chunk of features (≤ budget/4), the K buffers.
 
 use std::ops::Range;
 use std::time::Instant;
@@ -27,7 +28,7 @@ use burn::tensor::Device;
 
 use crate::error::Result;
 use crate::model::LayerKind;
-use crate::ntk::contract::{Contraction, GroupSource, GroupSpec, Side};
+use crate::ntk::contract::{Contraction, GroupSource, GroupSpec, Scratch, Side};
 use crate::ntk::family::NtkModel;
 use crate::ntk::fastfb::{self, HostModel};
 use crate::ntk::kernels::GramKernels;
@@ -265,6 +266,8 @@ pub fn per_layer_parts(
         right: right.as_ref().zip(x2).map(|(c, x)| side(c, x, 0..x.len(), tile)),
         linear_form: options.linear_form,
         memory_budget: options.memory_budget,
+        chunk_features: kernels.chunk_features(),
+        scratch: Scratch::default(),
     };
     let started = Instant::now();
     let (groups, contraction_flops) = contract_all(&contraction, &left.specs)?;

@@ -7,8 +7,9 @@
 //! g `[R, d_out]` of all virtual examples are appended in example order, so any range of
 //! consecutive examples is one contiguous read. Embedding ids stay in RAM (4 bytes per token).
 //!
-//! Cost of spilling: each byte is written once and read once per output-channel chunk of its
-//! layer (one chunk per layer unless the budget is tight); the operating system's page cache
+//! Cost of spilling: each byte is written once and read once (or, when a layer's signals exceed
+//! an eighth of the budget, once per output-channel chunk of its layer: one chunk per layer
+//! unless the budget is tight); the operating system's page cache
 //! usually serves the reads. The directory (`$TMPDIR/ntkgap-spill-<pid>-<k>`) is removed when the
 //! store is dropped, also on errors.
 
@@ -54,8 +55,7 @@ impl Part {
     }
 
     /// Values `range` of the in-memory chunks, gathered across chunk boundaries.
-    fn gather(chunks: &[Vec<f32>], ends: &[usize], range: Range<usize>) -> Vec<f32> {
-        let mut out = Vec::with_capacity(range.len());
+    fn gather(chunks: &[Vec<f32>], ends: &[usize], range: Range<usize>, out: &mut Vec<f32>) {
         let mut k = ends.partition_point(|&end| end <= range.start);
         while out.len() < range.len() {
             let start = ends[k] - chunks[k].len();
@@ -64,20 +64,21 @@ impl Part {
             out.extend_from_slice(&chunks[k][from..to]);
             k += 1;
         }
-        out
     }
 
-    fn read(&self, range: Range<usize>) -> Result<Vec<f32>> {
+    /// Values `range` into `out` (cleared first; its allocation is reused).
+    fn read_into(&self, range: Range<usize>, out: &mut Vec<f32>) -> Result<()> {
+        out.clear();
         match self {
-            Part::Memory { chunks, ends } => Ok(Self::gather(chunks, ends, range)),
+            Part::Memory { chunks, ends } => Self::gather(chunks, ends, range, out),
             Part::Disk { path, file } => {
-                let mut out = vec![0.0f32; range.len()];
+                out.resize(range.len(), 0.0);
                 let mut file = file.lock().map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
                 file.seek(SeekFrom::Start(range.start as u64 * 4)).map_err(|e| Error::write(path.clone(), e))?;
-                file.read_exact(bytemuck::cast_slice_mut(&mut out)).map_err(|e| Error::write(path.clone(), e))?;
-                Ok(out)
+                file.read_exact(bytemuck::cast_slice_mut(out)).map_err(|e| Error::write(path.clone(), e))?;
             }
         }
+        Ok(())
     }
 }
 
@@ -101,7 +102,7 @@ pub struct StoredLayer {
 }
 
 /// Signals of a range of consecutive virtual examples of one layer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Loaded {
     /// Rows per virtual example.
     pub rows: Vec<usize>,
@@ -111,6 +112,20 @@ pub struct Loaded {
     pub g: Vec<f32>,
     /// Ids `[R]` (embeddings only).
     pub ids: Vec<u32>,
+}
+
+/// The signals of consecutive virtual examples of one Linear layer as they were appended to an
+/// in-memory store (one forward/backward block), borrowed.
+#[derive(Debug, Clone)]
+pub struct BlockRef<'a> {
+    /// The virtual examples.
+    pub examples: Range<usize>,
+    /// Rows per virtual example.
+    pub rows: Vec<usize>,
+    /// Activations `[R, d_in]`.
+    pub a: &'a [f32],
+    /// Gradients `[R, d_out]`.
+    pub g: &'a [f32],
 }
 
 /// The temporary spill directory, removed on drop.
@@ -230,18 +245,63 @@ impl SignalStore {
         Ok(())
     }
 
+    /// Every virtual example's signals of Linear layer `layer`, block by block as appended,
+    /// without copying them (the blocks' examples cover `0..examples` in order); `None` when the
+    /// signals are on disk or the layer is an embedding table.
+    pub fn blocks(&self, layer: usize) -> Option<Vec<BlockRef<'_>>> {
+        let s = &self.layers[layer];
+        let (Part::Memory { chunks: a, .. }, Part::Memory { chunks: g, ends }) = (&s.a, &s.g) else {
+            return None;
+        };
+        if s.kind == LayerKind::Embedding || a.len() != g.len() {
+            return None;
+        }
+        let examples = s.offsets.len() - 1;
+        let mut first = 0;
+        let mut out = Vec::with_capacity(g.len());
+        for (k, (a, g)) in a.iter().zip(g).enumerate() {
+            // Examples whose rows start before this block's end; examples without rows go with
+            // the block after them, trailing ones with the last block.
+            let end_row = ends[k] / s.d_out.max(1);
+            let last = if k + 1 == ends.len() { examples } else { s.offsets.partition_point(|&o| o < end_row) };
+            let rows = s.offsets[first..=last].windows(2).map(|w| w[1] - w[0]).collect();
+            out.push(BlockRef { examples: first..last, rows, a, g });
+            first = last;
+        }
+        Some(out)
+    }
+
     /// The signals of layer `layer` for the virtual examples `examples`.
     ///
     /// # Errors
     /// [`Error::Write`] when a spill file cannot be read.
     pub fn load(&self, layer: usize, examples: Range<usize>) -> Result<Loaded> {
+        let mut out = Loaded::default();
+        self.load_into(layer, examples, &mut out)?;
+        Ok(out)
+    }
+
+    /// As [`SignalStore::load`], into `out`, reusing its buffers (a reused buffer of a large
+    /// load is not faulted in and zeroed again by the kernel).
+    ///
+    /// # Errors
+    /// [`Error::Write`] when a spill file cannot be read.
+    pub fn load_into(&self, layer: usize, examples: Range<usize>, out: &mut Loaded) -> Result<()> {
         let s = &self.layers[layer];
         let (r0, r1) = (s.offsets[examples.start], s.offsets[examples.end]);
-        let rows = s.offsets[examples.start..=examples.end].windows(2).map(|w| w[1] - w[0]).collect();
-        let a = if s.kind == LayerKind::Embedding { Vec::new() } else { s.a.read(r0 * s.d_in..r1 * s.d_in)? };
-        let g = s.g.read(r0 * s.d_out..r1 * s.d_out)?;
-        let ids = if s.kind == LayerKind::Embedding { s.ids[r0..r1].to_vec() } else { Vec::new() };
-        Ok(Loaded { rows, a, g, ids })
+        out.rows.clear();
+        out.rows.extend(s.offsets[examples.start..=examples.end].windows(2).map(|w| w[1] - w[0]));
+        if s.kind == LayerKind::Embedding {
+            out.a.clear();
+        } else {
+            s.a.read_into(r0 * s.d_in..r1 * s.d_in, &mut out.a)?;
+        }
+        s.g.read_into(r0 * s.d_out..r1 * s.d_out, &mut out.g)?;
+        out.ids.clear();
+        if s.kind == LayerKind::Embedding {
+            out.ids.extend_from_slice(&s.ids[r0..r1]);
+        }
+        Ok(())
     }
 }
 
@@ -263,6 +323,10 @@ mod tests {
         }
     }
 
+    fn got_a_of_last(store: &SignalStore) -> Vec<f32> {
+        store.load(0, 2..3).unwrap().a
+    }
+
     #[test]
     fn memory_and_disk_stores_return_the_same_ranges() {
         for spill in [false, true] {
@@ -279,6 +343,20 @@ mod tests {
             let got = store.load(0, 0..3).unwrap();
             assert_eq!(got.g, vec![-0.0, -1.0, -2.0, -100.0, -101.0, -102.0]);
             assert_eq!(store.load(0, 2..3).unwrap().a, vec![100.0, 101.0, 102.0, 103.0, 104.0, 105.0]);
+            // Borrowed blocks (RAM only): the appended blocks, covering every example in order.
+            match store.blocks(0) {
+                Some(blocks) => {
+                    assert!(!spill);
+                    let got: Vec<_> =
+                        blocks.iter().map(|b| (b.examples.clone(), b.rows.clone(), b.g.to_vec())).collect();
+                    assert_eq!(
+                        got,
+                        vec![(0..2, vec![1, 2], vec![-0.0, -1.0, -2.0]), (2..3, vec![3], vec![-100.0, -101.0, -102.0])]
+                    );
+                    assert_eq!(blocks[1].a, &got_a_of_last(&store)[..]);
+                }
+                None => assert!(spill),
+            }
             assert!(store.append(vec![layer("b", vec![1], 0.0)], &keep).is_err());
         }
     }
