@@ -28,6 +28,7 @@ pub mod data;
 pub mod entk_rows;
 pub mod entk_stage;
 pub mod eval_stage;
+pub mod frozen;
 pub mod page;
 pub mod summary;
 pub mod teach;
