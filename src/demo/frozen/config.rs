@@ -231,7 +231,7 @@ impl FrozenConfig {
                 4
             },
         };
-        Self { mode, model, prompting, device, data, eval, block: 8, acbo }
+        Self { mode, model, prompting, device, data, eval, block: 4, acbo }
     }
 
     /// Sizes asked.

@@ -520,7 +520,7 @@ fn acbo_section(b: &mut Body, s: &FrozenSummary) {
         t.push(row);
     }
     b.table(&t);
-    figure(b, "acbo_accuracy_by_size", "Direct answer versus A-CBO by graph size, against the label.");
+    figure(b, "acbo_accuracy_by_size", "Direct answer versus A-CBO by graph size, against the label (where two oracles score the same, the later line hides the earlier).");
     let items = a.rows.iter().find(|r| r.n_vars.is_none()).map_or(0, |r| r.items);
     let undecided = s.acbo.undecided_items;
     b.para(&if undecided == 0 {
@@ -553,6 +553,18 @@ fn acbo_section(b: &mut Body, s: &FrozenSummary) {
             ]);
         }
         b.table(&r);
+        let measured = a
+            .rows
+            .iter()
+            .find(|r| r.n_vars.is_none())
+            .and_then(|r| r.oracles.iter().find(|o| o.oracle.starts_with("model:")))
+            .and_then(|o| o.oracle_error_measured);
+        let answers: u64 = s.acbo.readings.iter().map(|x| x.answers).sum();
+        b.para(&format!(
+            "τ, α̂ and β̂ were fitted on {answers} calibration answers in all; on the items themselves the model oracle's answers were wrong on {} of the answered variables. \
+             Where that is far above α̂ and β̂, the few calibration systems of this run made the threshold look better than it is: a larger run (more calibration systems) measures it better.",
+            opt(measured, pct)
+        ));
         b.para("An AUC near 0.5 means the model's margin carries no information about the experiment it is shown; then no threshold helps and the oracle is a coin, which the likelihood's α̂/β̂ (clamped to ≤ 0.49) tell A-CBO. \
                 Items whose premise alone decides the hypothesis (every DAG of the class agrees) need no query at all, so A-CBO's accuracy there is not the model's.");
     }

@@ -48,6 +48,11 @@ use crate::tokenize::summary::read_pairs;
 
 /// The eNTK run of the kernel stage.
 pub const ENTK_RUN: &str = "entk-kernel-ridge";
+/// Host memory for the eNTK's per-example signals (half of it in RAM, the rest spilled to a
+/// temporary file; never changes K beyond f32 rounding): keeps a 135 M-parameter model's
+/// kernel stage within a laptop's memory.
+const ENTK_MEMORY_BUDGET: usize = 1 << 30;
+
 /// The last-layer run of the kernel stage.
 pub const LAST_LAYER_RUN: &str = "last-layer-readout";
 
@@ -332,7 +337,12 @@ pub fn kernel(cfg: &FrozenConfig, data: &Path, dir: &Path, reporter: &dyn Report
     let tokenizer = loaded.tokenizer();
     let pad = tokenizer.pad_id()?;
     let device = cfg.device.device(true);
-    let gram = GramOptions { block: cfg.block, kernels: KernelChoice::CpuF64, ..GramOptions::default() };
+    let gram = GramOptions {
+        block: cfg.block,
+        kernels: KernelChoice::CpuF64,
+        memory_budget: ENTK_MEMORY_BUDGET,
+        ..GramOptions::default()
+    };
     let (mut runs, mut rows, mut inputs_total, mut truncated) = (Vec::new(), Vec::new(), 0, 0);
     let entk_path = data.join("pairs_entk.jsonl");
     let last_path = data.join("pairs.jsonl");
