@@ -42,8 +42,8 @@ pub struct DemoArgs {
     /// its oracle. Default: the built-in `builtin:tiny`, trained by the demo.
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
-    /// Decoder prompting for --model (`--shots K` replaces the demo's list of K by 0 and K;
-    /// demonstrations come from the demo's own dev records unless --shots-from names a file).
+    /// Decoder prompting for --model (`--shots K` replaces the demo's list of K by 0 and K; the
+    /// demonstrations are drawn from the demo's own dev records, so --shots-from is refused).
     #[command(flatten)]
     pub decoder: DecoderArgs,
 }

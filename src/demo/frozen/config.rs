@@ -202,7 +202,7 @@ impl FrozenConfig {
             records_per_size: if quick { 4 } else { 10 },
             pairs_per_size: if quick { 2 } else { 4 },
             entk_pairs_per_size: if quick { 1 } else { 2 },
-            ridge_records: if quick { 4 } else { 8 },
+            ridge_records: if quick { 3 } else { 8 },
             shots_max_nodes: 4,
             seed,
         };
@@ -218,7 +218,7 @@ impl FrozenConfig {
                 items_per_size: if quick { 4 } else { 10 },
                 noisy_error_rate: 0.1,
                 experiment_samples: 50,
-                calibration_systems: if quick { 3 } else { 10 },
+                calibration_systems: if quick { 2 } else { 10 },
                 seed,
             },
             budget: if quick { 6 } else { 12 },
