@@ -99,7 +99,7 @@ fn unknown_oracles_missing_models_and_bad_records_are_refused_with_exit_code_2()
         err.contains("--oracle")
             && err.contains("noisy:ETA")
             && err.contains("experiment:S")
-            && err.contains("model:DIR"),
+            && err.contains("model:PATH"),
         "{err}"
     );
     assert!(!out.exists(), "outputs written despite a bad flag");

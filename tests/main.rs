@@ -19,6 +19,7 @@ mod cli_pairs;
 mod decoder_gguf;
 mod decoder_io;
 mod decoder_parity;
+mod decoder_prefix;
 mod decoder_probe;
 mod decoder_shots;
 mod decoder_train;

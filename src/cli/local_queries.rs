@@ -1,4 +1,4 @@
-//! `ntkgap local-queries`: write local query records for the `model:DIR` oracle — one short text
+//! `ntkgap local-queries`: write local query records for the `model:PATH` oracle — one short text
 //! per (random system, intervention, target) carrying the outcome of one simulated experiment,
 //! labelled with the truth — as `train.jsonl`/`dev.jsonl`/`test.jsonl` (split by system) or one
 //! file, with `meta.json`. Mixed with a Corr2Cause training file, they train one model that can

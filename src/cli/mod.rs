@@ -78,7 +78,7 @@ pub enum Command {
     Acbo(acbo::AcboArgs),
     /// List the wgpu adapters and the device `--device auto|wgpu` picks.
     Devices(devices::DevicesArgs),
-    /// Write local query records (one simulated experiment each) for the model:DIR oracle.
+    /// Write local query records (one simulated experiment each) for the model:PATH oracle (a trained classifier).
     LocalQueries(local_queries::LocalQueriesArgs),
     /// The whole story end to end on the built-in model: an HTML report with plots.
     Demo(demo::DemoArgs),

@@ -148,7 +148,7 @@ impl ModelArgs {
 
 /// A progress bar over `len` items on stderr (hidden when stderr is not a terminal).
 pub fn bar(len: usize, what: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(len as u64);
+    let bar = indicatif::ProgressBar::with_draw_target(Some(len as u64), super::progress::draw_target());
     if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta})") {
         bar.set_style(style.progress_chars("=> "));
     }

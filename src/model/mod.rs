@@ -13,7 +13,7 @@
 //!   [`load_any()`] returns an encoder or a decoder ([`AnyModel`]).
 //! * [`MarginModel`] — the margin, host-side margins, weights and checkpoints of either family:
 //!   what `train` and `eval` are written against.
-//! * [`oracle`] — the frozen model as the A-CBO `model:DIR` oracle (local queries) and asked
+//! * [`oracle`] — the frozen model as the A-CBO `model:PATH` oracle (local queries) and asked
 //!   the global question directly; the only place the A-CBO loop meets burn.
 //!
 //! Tensors carry no backend type (`Tensor<D>`); the [`burn::tensor::Device`] decides. Nothing

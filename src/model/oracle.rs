@@ -39,10 +39,11 @@ use crate::acbo::query::{all_queries, Answer, Query, QueryKind};
 use crate::corpus::{Record, RecordText};
 use crate::error::{Error, Result};
 use crate::model::classifier::Classifier;
+use crate::model::decoder::infer::{margins_with, PrefixMemo};
 use crate::model::infer::margins;
 use crate::model::load::LoadedModel;
 use crate::model::oracle_prompt::LocalPrompt;
-use crate::model::{DecoderLm, LoadedDecoder, MarginModel};
+use crate::model::{DecoderLm, LoadedDecoder};
 use crate::tokenize::{Encoding, Tokenizer};
 
 /// The frozen weights behind the oracle.
@@ -75,6 +76,8 @@ pub struct ModelOracleFactory<'m> {
     name: String,
     local: Option<LocalPrompt>,
     readings: Mutex<BTreeMap<usize, SizeReading>>,
+    /// The decoder's cached demonstrations (see [`PrefixMemo`]).
+    memo: PrefixMemo,
 }
 
 impl<'m> ModelOracleFactory<'m> {
@@ -157,7 +160,8 @@ impl<'m> ModelOracleFactory<'m> {
         }
         let pad_id = tokenizer.pad_id()?;
         let readings = Mutex::new(BTreeMap::new());
-        Ok(Self { reader, tokenizer, pad_id, device, batch_size, experiment, name, local, readings })
+        let memo = PrefixMemo::default();
+        Ok(Self { reader, tokenizer, pad_id, device, batch_size, experiment, name, local, readings, memo })
     }
 
     /// The per-size readings fitted so far (decoder oracles; empty for a classifier).
@@ -177,7 +181,7 @@ impl<'m> ModelOracleFactory<'m> {
         let (pad, batch, device) = (self.pad_id, self.batch_size, &self.device);
         let m = match self.reader {
             Reader::Encoder(c) => margins(c, encodings, pad, batch, device)?,
-            Reader::Decoder(d) => MarginModel::margins(d, encodings, pad, batch, device)?,
+            Reader::Decoder(d) => margins_with(d, encodings, pad, (batch, device), &self.memo)?,
         };
         if let Some(bad) = m.iter().position(|v| !v.is_finite()) {
             return Err(Error::invalid("model output", format!("non-finite margin for input {bad}")));

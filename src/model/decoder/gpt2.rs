@@ -12,7 +12,7 @@ use burn::tensor::activation::{gelu, gelu_approximate, softmax};
 use burn::tensor::{Device, Tensor};
 
 use crate::error::Result;
-use crate::model::decoder::batch::DecoderBatch;
+use crate::model::decoder::batch::{DecoderBatch, LayerKv};
 use crate::model::decoder::config::{DecoderActivation, DecoderConfig};
 use crate::model::decoder::linear::{Linear, WeightLayout};
 use crate::model::dense::{Norm, ParamSource};
@@ -33,18 +33,30 @@ pub struct Gpt2Attention {
 }
 
 impl Gpt2Attention {
-    /// `[N, T, H]` → `[N, T, H]`.
-    pub fn forward(&self, input: Tensor<3>, batch: &DecoderBatch, tap: &mut Tap<'_>) -> Tensor<3> {
+    /// `[N, T, H]` → `[N, T, H]`, attending to `past` (a shared prefix's keys and values) before
+    /// the rows' own positions; also returns this call's keys and values (`[N, heads, T, d]`).
+    pub fn forward(
+        &self,
+        input: Tensor<3>,
+        batch: &DecoderBatch,
+        past: Option<&LayerKv>,
+        tap: &mut Tap<'_>,
+    ) -> (Tensor<3>, LayerKv) {
         let [n, t, h] = input.dims();
         let d = h / self.heads;
         let fused = self.c_attn.forward(input, tap);
         let part = |i: usize| {
             fused.clone().slice([0..n, 0..t, i * h..(i + 1) * h]).reshape([n, t, self.heads, d]).swap_dims(1, 2)
         };
-        let (q, k, v) = (part(0), part(1), part(2));
-        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(self.scale) + batch.mask_bias.clone();
-        let context = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([n, t, h]);
-        self.c_proj.forward(context, tap)
+        let q = part(0);
+        let own = LayerKv { k: part(1), v: part(2) };
+        let all = match past {
+            Some(past) => own.clone().after(past),
+            None => own.clone(),
+        };
+        let scores = q.matmul(all.k.swap_dims(2, 3)).mul_scalar(self.scale) + batch.mask_bias.clone();
+        let context = softmax(scores, 3).matmul(all.v).swap_dims(1, 2).reshape([n, t, h]);
+        (self.c_proj.forward(context, tap), own)
     }
 }
 
@@ -111,11 +123,19 @@ impl Gpt2Block {
         self.mlp.c_proj.export(out, source)
     }
 
-    /// `[N, T, H]` → `[N, T, H]`.
-    pub fn forward(&self, input: Tensor<3>, batch: &DecoderBatch, tap: &mut Tap<'_>) -> Tensor<3> {
-        let hidden = input.clone() + self.attention.forward(self.ln_1.forward(input, tap), batch, tap);
+    /// `[N, T, H]` → `[N, T, H]` and the attention's keys and values (see
+    /// [`Gpt2Attention::forward`]).
+    pub fn forward(
+        &self,
+        input: Tensor<3>,
+        batch: &DecoderBatch,
+        past: Option<&LayerKv>,
+        tap: &mut Tap<'_>,
+    ) -> (Tensor<3>, LayerKv) {
+        let (attended, kv) = self.attention.forward(self.ln_1.forward(input.clone(), tap), batch, past, tap);
+        let hidden = input + attended;
         let inner = self.mlp.c_fc.forward(self.ln_2.forward(hidden.clone(), tap), tap);
         let activated = if self.mlp.gelu_tanh { gelu_approximate(inner) } else { gelu(inner) };
-        hidden + self.mlp.c_proj.forward(activated, tap)
+        (hidden + self.mlp.c_proj.forward(activated, tap), kv)
     }
 }

@@ -14,7 +14,7 @@ use burn::tensor::activation::{silu, softmax};
 use burn::tensor::{Device, Tensor};
 
 use crate::error::Result;
-use crate::model::decoder::batch::DecoderBatch;
+use crate::model::decoder::batch::{DecoderBatch, LayerKv};
 use crate::model::decoder::config::DecoderConfig;
 use crate::model::decoder::linear::{Linear, RmsNorm, WeightLayout};
 use crate::model::dense::ParamSource;
@@ -61,8 +61,15 @@ impl LlamaAttention {
         [&self.q_proj, &self.k_proj, &self.v_proj, &self.o_proj].iter().try_for_each(|l| l.export(out, source))
     }
 
-    /// `[N, T, H]` → `[N, T, H]`.
-    pub fn forward(&self, input: Tensor<3>, batch: &DecoderBatch, tap: &mut Tap<'_>) -> Tensor<3> {
+    /// `[N, T, H]` → `[N, T, H]`, attending to `past` (a shared prefix's keys and values) before
+    /// the rows' own positions; also returns this call's keys and values (`[N, kv_heads, T, d]`).
+    pub fn forward(
+        &self,
+        input: Tensor<3>,
+        batch: &DecoderBatch,
+        past: Option<&LayerKv>,
+        tap: &mut Tap<'_>,
+    ) -> (Tensor<3>, LayerKv) {
         let [n, t, _] = input.dims();
         let d = self.head_dim;
         let split = |x: Tensor<3>, heads: usize| x.reshape([n, t, heads, d]).swap_dims(1, 2);
@@ -73,10 +80,15 @@ impl LlamaAttention {
             q = rope.apply(q);
             k = rope.apply(k);
         }
-        let (k, v) = (self.repeat_kv(k), self.repeat_kv(v));
+        let own = LayerKv { k, v };
+        let all = match past {
+            Some(past) => own.clone().after(past),
+            None => own.clone(),
+        };
+        let (k, v) = (self.repeat_kv(all.k), self.repeat_kv(all.v));
         let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar((d as f64).powf(-0.5)) + batch.mask_bias.clone();
         let context = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([n, t, self.heads * d]);
-        self.o_proj.forward(context, tap)
+        (self.o_proj.forward(context, tap), own)
     }
 
     /// `[N, kv_heads, T, d]` → `[N, heads, T, d]`, each key/value head repeated for its group.
@@ -165,10 +177,17 @@ impl LlamaBlock {
         self.mlp.export(out, source)
     }
 
-    /// `[N, T, H]` → `[N, T, H]`.
-    pub fn forward(&self, input: Tensor<3>, batch: &DecoderBatch, tap: &mut Tap<'_>) -> Tensor<3> {
-        let attended = self.attention.forward(self.input_norm.forward(input.clone(), tap), batch, tap);
+    /// `[N, T, H]` → `[N, T, H]` and the attention's keys and values (see
+    /// [`LlamaAttention::forward`]).
+    pub fn forward(
+        &self,
+        input: Tensor<3>,
+        batch: &DecoderBatch,
+        past: Option<&LayerKv>,
+        tap: &mut Tap<'_>,
+    ) -> (Tensor<3>, LayerKv) {
+        let (attended, kv) = self.attention.forward(self.input_norm.forward(input.clone(), tap), batch, past, tap);
         let hidden = input + attended;
-        hidden.clone() + self.mlp.forward(self.post_norm.forward(hidden, tap), tap)
+        (hidden.clone() + self.mlp.forward(self.post_norm.forward(hidden, tap), tap), kv)
     }
 }

@@ -21,7 +21,7 @@ use burn::tensor::{Device, Gradients, Int, Tensor, TensorData};
 
 use crate::error::{Error, Result};
 use crate::model::classifier::margin;
-use crate::model::decoder::batch::DecoderBatch;
+use crate::model::decoder::batch::{DecoderBatch, LayerKv, PrefixCache};
 use crate::model::decoder::config::{DecoderConfig, DecoderFamily, DecoderTask};
 use crate::model::decoder::gpt2::Gpt2Block;
 use crate::model::decoder::linear::{Linear, RmsNorm, WeightLayout};
@@ -174,19 +174,47 @@ impl DecoderLm {
         Ok(out)
     }
 
-    /// Hidden states after the last block, before the final norm, `[N, T, H]`.
+    /// Hidden states after the last block, before the final norm, `[N, T, H]` (the rows'
+    /// positions only when the batch continues a shared prefix).
     pub fn hidden_states(&self, batch: &DecoderBatch, tap: &mut Tap<'_>) -> Tensor<3> {
+        self.run_blocks(batch, tap).0
+    }
+
+    fn run_blocks(&self, batch: &DecoderBatch, tap: &mut Tap<'_>) -> (Tensor<3>, Vec<LayerKv>) {
         let mut hidden = self.embed.forward(&batch.input_ids, tap);
         if let Some(positions) = &self.positions {
             hidden = hidden + positions.forward(&batch.position_ids, tap);
         }
-        for block in &self.blocks {
-            hidden = match block {
-                DecoderBlock::Llama(b) => b.forward(hidden, batch, tap),
-                DecoderBlock::Gpt2(b) => b.forward(hidden, batch, tap),
+        let mut kvs = Vec::with_capacity(self.blocks.len());
+        for (i, block) in self.blocks.iter().enumerate() {
+            let past = batch.prefix.as_ref().map(|p| &p.layers[i]);
+            let (next, kv) = match block {
+                DecoderBlock::Llama(b) => b.forward(hidden, batch, past, tap),
+                DecoderBlock::Gpt2(b) => b.forward(hidden, batch, past, tap),
             };
+            hidden = next;
+            kvs.push(kv);
         }
-        hidden
+        (hidden, kvs)
+    }
+
+    /// The keys and values of every block for the prompt prefix `ids` (positions 0..P), computed
+    /// once so that rows continuing it ([`DecoderBatch::after_prefix`]) need only their own
+    /// tokens: the logits equal those of the whole prompts (to f32 rounding). No autodiff: for
+    /// inference.
+    ///
+    /// # Errors
+    /// As [`DecoderBatch::new`] for the prefix as one row.
+    pub fn prefix_cache(&self, ids: &[u32], device: &Device) -> Result<PrefixCache> {
+        let one = crate::tokenize::Encoding {
+            ids: ids.to_vec(),
+            token_type_ids: vec![0; ids.len()],
+            attention_mask: vec![1; ids.len()],
+            truncated: false,
+        };
+        let batch = DecoderBatch::new(&crate::tokenize::pad_batch(&[one], 0)?, &self.config, device)?;
+        let (_, layers) = self.run_blocks(&batch, &mut None);
+        Ok(PrefixCache { ids: ids.to_vec(), layers })
     }
 
     /// φ at each row's last real token, `[N, 1, H]`.

@@ -21,8 +21,11 @@
 //!   [`prompt::DEFAULT_TEMPLATE`] by default, optionally as the user message of the model's chat
 //!   template; never truncated). [`save`] writes the Hugging Face layout back.
 //!
+//! * [`infer`] — batched inference; prompts sharing leading tokens (ICL demonstrations) run the
+//!   shared prefix once and attend to its cached keys and values ([`PrefixCache`]).
+//!
 //! Known gaps: no RoPE scaling, no sliding-window attention (longer inputs are refused), no
-//! KV cache or generation, f32 compute, prompts are never truncated (longer ones are counted
+//! generation, f32 compute, prompts are never truncated (longer ones are counted
 //! and refused), SentencePiece GGUF tokenizers are not built.
 
 pub mod batch;
@@ -39,7 +42,7 @@ pub mod prompt;
 pub mod rope;
 pub mod save;
 
-pub use batch::{pad_batch_left, DecoderBatch};
+pub use batch::{pad_batch_left, DecoderBatch, LayerKv, PrefixCache};
 pub use config::{is_decoder_type, DecoderConfig, DecoderFamily, DecoderTask};
 pub use lm::{DecoderLm, Readout};
 pub use load::{DecoderOptions, LoadedDecoder, Prompting};

@@ -96,7 +96,7 @@ pub enum OracleSpec {
 
 /// The accepted `--oracle` forms, for error messages.
 pub const ACCEPTED_ORACLES: &str =
-    "noisy:ETA (0 <= ETA < 0.5), experiment:S (S >= 2 samples) or model:DIR (a trained classifier directory)";
+    "noisy:ETA (0 <= ETA < 0.5), experiment:S (S >= 2 samples) or model:PATH (a trained classifier directory, or a pretrained decoder: GGUF file or directory)";
 
 impl OracleSpec {
     /// Parse `noisy:0.1`, `experiment:200` or `model:runs/m/best`.
