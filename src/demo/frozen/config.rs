@@ -18,13 +18,16 @@ use crate::model::ModelSpec;
 /// SmolLM2-135M-Instruct's GGUF on this shared machine, rounded up; docs/demo.md).
 const SECONDS_PER_PARAM_TOKEN_FORWARD: f64 = 1.0e-10;
 /// Seconds per (parameter × token) of the eNTK's probed forward + backward and contraction.
-const SECONDS_PER_PARAM_TOKEN_ENTK: f64 = 3.5e-10;
+const SECONDS_PER_PARAM_TOKEN_ENTK: f64 = 2.5e-10;
 /// Mean prompt tokens of a Corr2Cause record at n = 3..5 with the default template (SmolLM2's
 /// tokenizer: 93–190 tokens at n = 4, docs/ntk.md), used before the tokenizer is loaded.
 const TOKENS_PER_RECORD: f64 = 150.0;
-/// Effective tokens of one local question per demonstration in front of it (its prompt is about
-/// 25 tokens per question or demonstration, but these short prompts batch well: measured).
+/// Effective tokens of one local question (its prompt is about 25 tokens, but these short
+/// prompts batch well: measured).
 const TOKENS_PER_LOCAL_QUESTION: f64 = 9.0;
+/// What one demonstration adds to a prompt's cost, relative to the prompt itself: the shared
+/// demonstrations run once per batch (the decoder's prefix cache), so far less than their tokens.
+const SHOT_COST: f64 = 0.15;
 
 /// Which file a model was read from and when it changed: the cache key of every stage, so a
 /// changed or replaced checkpoint never reuses a cached stage.
@@ -247,18 +250,18 @@ impl FrozenConfig {
         let sizes = self.sizes() as f64;
         let records = self.data.records_per_size as f64 * sizes;
         let eval_tokens: f64 =
-            self.eval.shots.iter().map(|&k| records * TOKENS_PER_RECORD * (1.0 + k as f64 * 0.6)).sum();
+            self.eval.shots.iter().map(|&k| records * TOKENS_PER_RECORD * (1.0 + k as f64 * SHOT_COST)).sum();
         let entk_inputs = 2.0 * self.data.entk_pairs_per_size as f64 * sizes + self.data.ridge_records as f64;
         let last_inputs = 2.0 * self.data.pairs_per_size as f64 * sizes;
         let questions: f64 = self.data.nodes.clone().map(|n| (n * (n - 1)) as f64).sum::<f64>()
             * (self.acbo.common.calibration_systems as f64 + self.acbo.common.items_per_size as f64);
-        let local_tokens = questions * TOKENS_PER_LOCAL_QUESTION * (1.0 + self.acbo.oracle_shots as f64);
+        let local_tokens = questions * TOKENS_PER_LOCAL_QUESTION * (1.0 + self.acbo.oracle_shots as f64 * SHOT_COST);
         let direct_tokens = self.acbo.common.items_per_size as f64 * sizes * TOKENS_PER_RECORD;
         let forward_tokens = eval_tokens + last_inputs * TOKENS_PER_RECORD + local_tokens + direct_tokens;
         let seconds = SECONDS_PER_PARAM_TOKEN_FORWARD * p * forward_tokens
             + SECONDS_PER_PARAM_TOKEN_ENTK * p * entk_inputs * TOKENS_PER_RECORD;
         // Loading the model once per stage and run, the data stage and the charts.
-        15.0 + seconds + 3.0 * (self.eval.shots.len() + 3) as f64
+        10.0 + seconds + 2.0 * (self.eval.shots.len() + 3) as f64
     }
 }
 

@@ -358,7 +358,7 @@ pub fn kernel(cfg: &FrozenConfig, data: &Path, dir: &Path, reporter: &dyn Report
             GapKernel::Entk => PredictorModel::Kernel { train: &train, config: KernelFitConfig::default() },
             GapKernel::LastLayer => PredictorModel::Readout,
         };
-        let config = AnalysisConfig { gram: gram.clone(), kernel };
+        let config = AnalysisConfig { gram, kernel };
         let mut bars = Bars::new(|n, stage: &str| reporter.bar(n as u64, &format!("{name}: {stage}")));
         let a = analyse(model, &inputs, predictor, pad, &config, &device, &mut bars)?;
         write_run(dir, name, &a)?;
