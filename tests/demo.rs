@@ -168,7 +168,7 @@ fn run_notebooks(report: &Path) {
     println!("notebooks executed in {:.0} s:\n{text}", started.elapsed().as_secs_f64());
 }
 
-fn render_in_chromium(report: &Path, shot: &Path) {
+pub(crate) fn render_in_chromium(report: &Path, shot: &Path) {
     let has = |b: &str| {
         Command::new("sh").args(["-c", &format!("command -v {b}")]).output().is_ok_and(|o| o.status.success())
     };

@@ -24,6 +24,7 @@ mod decoder_probe;
 mod decoder_shots;
 mod decoder_train;
 mod demo;
+mod demo_model;
 mod gpu_kernels;
 mod model_io;
 mod model_parity;

@@ -94,10 +94,15 @@ pub const MODEL_ORACLE: &str = "sft";
 
 /// The oracles of the stage, in table order: noisy, experiment, the SFT model.
 pub fn oracles(cfg: &AcboConfig) -> Vec<OracleSpec> {
+    oracles_named(cfg, MODEL_ORACLE)
+}
+
+/// The oracles in table order with the model oracle called `model:<model>`.
+pub fn oracles_named(cfg: &AcboConfig, model: &str) -> Vec<OracleSpec> {
     vec![
         OracleSpec::Noisy { error_rate: cfg.noisy_error_rate },
         OracleSpec::Experiment { samples: cfg.experiment_samples },
-        OracleSpec::Model { dir: MODEL_ORACLE.into() },
+        OracleSpec::Model { dir: model.into() },
     ]
 }
 
@@ -106,10 +111,11 @@ pub fn oracle_dir(spec: &OracleSpec) -> String {
     spec.describe().replace(':', "-")
 }
 
-fn settings(cfg: &AcboConfig, oracle: OracleSpec) -> EvalSettings {
+fn settings(cfg: &AcboConfig, oracle: OracleSpec, budget: Option<usize>) -> EvalSettings {
+    let defaults = LoopConfig::default();
     EvalSettings {
         oracle,
-        loop_config: LoopConfig { seed: cfg.seed, ..LoopConfig::default() },
+        loop_config: LoopConfig { seed: cfg.seed, budget: budget.unwrap_or(defaults.budget), ..defaults },
         candidates: CandidateSettings::default(),
         trials: 1,
         seed: cfg.seed,
@@ -246,7 +252,7 @@ fn run_oracle(
     dir: &Path,
     reporter: &dyn Reporter,
 ) -> Result<(Vec<ItemResult>, usize)> {
-    let settings = settings(cfg, spec.clone());
+    let settings = settings(cfg, spec.clone(), bench.budget);
     let items = bench.items;
     let mut sizes: Vec<usize> = items.iter().map(|i| i.n).collect();
     sizes.sort_unstable();
@@ -277,6 +283,7 @@ struct Bench<'a> {
     test: &'a Path,
     records: &'a [(usize, Record)],
     factory: &'a ModelOracleFactory<'a>,
+    budget: Option<usize>,
 }
 
 /// Where stage 5 reads from and how the model oracle runs.
@@ -303,9 +310,6 @@ const ORACLE_BATCH: usize = 32;
 /// # Errors
 /// Unusable records (line named), model loading or inference failures, or write failures.
 pub fn run(cfg: &AcboConfig, inp: &AcboInputs<'_>, dir: &Path, reporter: &dyn Reporter) -> Result<AcboStageSummary> {
-    let test = inp.data.join("test.jsonl");
-    let records = JsonlReader::open(&test)?.collect::<Result<Vec<_>>>()?;
-    let items = limit_per_size(prepare_items(&test, &records)?, cfg.items_per_size, cfg.seed);
     let device = inp.device.device(false);
     let mut loaded =
         load(&ModelSpec::Dir(inp.model.to_path_buf()), &LoadOptions { seed: inp.seed, head_file: None }, &device)?;
@@ -313,9 +317,40 @@ pub fn run(cfg: &AcboConfig, inp: &AcboInputs<'_>, dir: &Path, reporter: &dyn Re
     let name = OracleSpec::Model { dir: MODEL_ORACLE.into() }.describe();
     let factory =
         ModelOracleFactory::new(&loaded, device, ORACLE_BATCH, ExperimentSettings::new(inp.local_samples)?, name)?;
-    let bench = Bench { items: &items, test: &test, records: &records, factory: &factory };
+    let bench =
+        FactoryBench { test: &inp.data.join("test.jsonl"), factory: &factory, name: MODEL_ORACLE, budget: None };
+    run_with(cfg, &bench, inp.local_samples, dir, reporter)
+}
+
+/// A frozen model oracle already built, and where its items come from.
+pub struct FactoryBench<'a> {
+    /// The test records (`test.jsonl`); at most `items_per_size` per n are the items.
+    pub test: &'a Path,
+    /// The model asked directly and as the oracle.
+    pub factory: &'a ModelOracleFactory<'a>,
+    /// The model oracle's name in `model:<name>`.
+    pub name: &'a str,
+    /// Query budget per item (`None`: the loop's default).
+    pub budget: Option<usize>,
+}
+
+/// Run the stage with an oracle factory built by the caller (the frozen-model demo's).
+///
+/// # Errors
+/// As [`run`].
+pub fn run_with(
+    cfg: &AcboConfig,
+    fb: &FactoryBench<'_>,
+    local_samples: usize,
+    dir: &Path,
+    reporter: &dyn Reporter,
+) -> Result<AcboStageSummary> {
+    let test = fb.test.to_path_buf();
+    let records = JsonlReader::open(&test)?.collect::<Result<Vec<_>>>()?;
+    let items = limit_per_size(prepare_items(&test, &records)?, cfg.items_per_size, cfg.seed);
+    let bench = Bench { items: &items, test: &test, records: &records, factory: fb.factory, budget: fb.budget };
     let (mut runs, mut direct_truncated) = (Vec::new(), 0);
-    for spec in oracles(cfg) {
+    for spec in oracles_named(cfg, fb.name) {
         let (results, truncated) = run_oracle(cfg, &spec, &bench, dir, reporter)?;
         direct_truncated += truncated;
         runs.push((spec, results));
@@ -328,7 +363,7 @@ pub fn run(cfg: &AcboConfig, inp: &AcboInputs<'_>, dir: &Path, reporter: &dyn Re
     let summary = AcboStageSummary {
         noisy_error_rate: cfg.noisy_error_rate,
         experiment_samples: cfg.experiment_samples,
-        local_samples: inp.local_samples,
+        local_samples,
         direct_truncated,
         rows,
     };

@@ -95,10 +95,10 @@ pub struct DataSummary {
 }
 
 /// The corpora in memory: (split, record).
-type Corpus = Vec<(Split, Record)>;
+pub(crate) type Corpus = Vec<(Split, Record)>;
 
 /// Generate one corpus in memory (`per_size` only matters for the extended kind).
-fn corpus(
+pub(crate) fn corpus(
     kind: CorpusKind,
     nodes: std::ops::RangeInclusive<usize>,
     max_mecs: Option<usize>,
@@ -114,7 +114,7 @@ fn corpus(
     Ok(sink)
 }
 
-fn write_records<'a>(path: &Path, records: impl Iterator<Item = &'a Record>) -> Result<()> {
+pub(crate) fn write_records<'a>(path: &Path, records: impl Iterator<Item = &'a Record>) -> Result<()> {
     let mut w = JsonlWriter::create(path)?;
     for r in records {
         w.write(r)?;
@@ -188,7 +188,7 @@ fn mine_test_pairs(dir: &Path, tokenizer: &dyn Tokenizer, seed: u64) -> Result<(
 }
 
 /// One compact CSV row per mined pair (the records themselves are in `test.jsonl`).
-fn pairs_csv(pairs: &[NearMissPair]) -> String {
+pub(crate) fn pairs_csv(pairs: &[NearMissPair]) -> String {
     let mut table = CsvTable::new(&[
         "n_vars",
         "line_a",
@@ -215,7 +215,7 @@ fn pairs_csv(pairs: &[NearMissPair]) -> String {
 }
 
 /// A seeded sample of at most `k` pairs per n (input order kept).
-fn sample_per_size(pairs: &[NearMissPair], k: usize, seed: u64) -> Vec<NearMissPair> {
+pub(crate) fn sample_per_size(pairs: &[NearMissPair], k: usize, seed: u64) -> Vec<NearMissPair> {
     let mut by_n: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, p) in pairs.iter().enumerate() {
         by_n.entry(p.n_vars.unwrap_or(0)).or_default().push(i);

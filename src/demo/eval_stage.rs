@@ -106,7 +106,12 @@ fn row(objective: &str, n_vars: Option<usize>, hard: bool, m: &Metrics, preds: &
     }
 }
 
-fn rows_of(objective: &str, report: &EvalReport, preds: &[Prediction], largest_train: usize) -> Vec<EvalRow> {
+pub(crate) fn rows_of(
+    objective: &str,
+    report: &EvalReport,
+    preds: &[Prediction],
+    largest_train: usize,
+) -> Vec<EvalRow> {
     let all: Vec<&Prediction> = preds.iter().collect();
     let mut out = vec![row(objective, None, false, &report.overall, &all)];
     for (&n, m) in &report.by_n_vars {
@@ -116,7 +121,7 @@ fn rows_of(objective: &str, report: &EvalReport, preds: &[Prediction], largest_t
     out
 }
 
-fn predictions_csv(objective: &str, examples: &Examples, preds: &[Prediction], table: &mut CsvTable) {
+pub(crate) fn predictions_csv(objective: &str, examples: &Examples, preds: &[Prediction], table: &mut CsvTable) {
     for (r, p) in examples.records.iter().zip(preds) {
         let predicted = u8::from(p.margin > 0.0);
         let confidence = 1.0 / (1.0 + (-p.margin.abs()).exp());

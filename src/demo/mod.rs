@@ -16,6 +16,9 @@
 //! Every stage directory holds a `meta.json` (version, command line, seed, input hashes) and no
 //! timings, so the same seed gives byte-identical outputs on CPU; timings go to stderr only.
 //!
+//! `ntkgap demo --model PATH` runs the same story on a user's frozen checkpoint, with no training
+//! stage: [`frozen`].
+//!
 //! Known gaps: `--quick` keeps every sample small (20 pairs, a 40-record kernel-ridge fit, 60
 //! A-CBO items per size) so that it finishes in minutes on 2 CPU cores; the numbers are a
 //! demonstration, not a benchmark (docs/demo.md).
@@ -28,6 +31,7 @@ pub mod data;
 pub mod entk_rows;
 pub mod entk_stage;
 pub mod eval_stage;
+pub mod frozen;
 pub mod page;
 pub mod summary;
 pub mod teach;
