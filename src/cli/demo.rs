@@ -88,20 +88,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     let started = Instant::now();
     let run = crate::demo::run(&config, &args.out, args.fresh, &Stderr)?;
-    let ran = run.stages.iter().filter(|(_, s)| *s == StageStatus::Ran).count();
-    eprintln!(
-        "{ran} of {} stages ran, the rest were cached; {:.0} s in all",
-        run.stages.len(),
-        started.elapsed().as_secs_f64()
-    );
-    let peaks: Vec<String> = run
-        .peaks
-        .iter()
-        .filter_map(|(name, peak)| peak.map(|p| format!("{name} {}", crate::files::memory::format_bytes(p))))
-        .collect();
-    if !peaks.is_empty() {
-        eprintln!("peak RSS by stage: {}", peaks.join(", "));
-    }
+    summarise(&run.stages, &run.peaks, started);
     println!("report: {}", run.out.join("index.html").display());
     Ok(())
 }
@@ -156,20 +143,24 @@ fn run_frozen(args: &DemoArgs, model: &std::path::Path) -> anyhow::Result<()> {
     );
     let started = Instant::now();
     let run = crate::demo::frozen::run(&config, &info, &args.out, args.fresh, &Stderr)?;
-    let ran = run.stages.iter().filter(|(_, s)| *s == StageStatus::Ran).count();
+    summarise(&run.stages, &run.peaks, started);
+    println!("report: {}", crate::demo::frozen::index(&args.out).display());
+    Ok(())
+}
+
+/// How many stages ran, the wall time and each stage's peak RSS, on stderr.
+fn summarise(stages: &[(String, StageStatus)], peaks: &[(String, Option<u64>)], started: Instant) {
+    let ran = stages.iter().filter(|(_, s)| *s == StageStatus::Ran).count();
     eprintln!(
         "{ran} of {} stages ran, the rest were cached; {:.0} s in all",
-        run.stages.len(),
+        stages.len(),
         started.elapsed().as_secs_f64()
     );
-    let peaks: Vec<String> = run
-        .peaks
+    let peaks: Vec<String> = peaks
         .iter()
         .filter_map(|(name, peak)| peak.map(|p| format!("{name} {}", crate::files::memory::format_bytes(p))))
         .collect();
     if !peaks.is_empty() {
         eprintln!("peak RSS by stage: {}", peaks.join(", "));
     }
-    println!("report: {}", crate::demo::frozen::index(&args.out).display());
-    Ok(())
 }

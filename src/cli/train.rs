@@ -7,6 +7,7 @@
 //! save Hugging Face directories (a GGUF-loaded model: f32 safetensors, the GGUF's tokenizer as
 //! `tokenizer.json`, its chat template in `tokenizer_config.json`).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -112,7 +113,9 @@ impl TrainProgress for Bars {
             .map_or(String::new(), |d| format!(", dev accuracy {:.3}, dev loss {:.4}", d.accuracy, d.loss));
         let line = format!("epoch {}: train loss {:.4}{dev} ({:.0} s)", r.epoch, r.train_loss, r.seconds);
         match &self.bar {
-            Some(bar) if !bar.is_hidden() => bar.println(line),
+            // A bar drawing in place on a terminal prints the line above itself; in a log the
+            // bar only writes throttled lines (cli::progress), so the line goes out directly.
+            Some(bar) if !bar.is_hidden() && std::io::stderr().is_terminal() => bar.println(line),
             _ => eprintln!("{line}"),
         }
     }

@@ -422,6 +422,25 @@ fn lazy_verdict(drift: Option<f64>, error: Option<f64>) -> &'static str {
     }
 }
 
+/// The A-CBO table by size: items, entailment share, the direct answer, and per oracle (named
+/// by the first row) accuracy against the label and the drawn DAG, mean queries and measured
+/// error. Shared with the frozen-model page.
+pub(crate) fn acbo_table(rows: &[AcboSizeRow]) -> Table {
+    let names: Vec<String> = rows.first().map_or(Vec::new(), |r| r.oracles.iter().map(|o| o.oracle.clone()).collect());
+    let mut header = vec!["n".to_string(), "items".into(), "entailment share".into(), "direct (vs label)".into()];
+    for n in &names {
+        header.extend([
+            format!("{n} vs label"),
+            format!("{n} vs drawn DAG"),
+            format!("{n} queries"),
+            format!("{n} measured error"),
+        ]);
+    }
+    let mut t = Table { header, rows: Vec::new() };
+    rows.iter().for_each(|r| t.push(acbo_row(r)));
+    t
+}
+
 fn acbo_row(r: &AcboSizeRow) -> Vec<String> {
     let mut row = vec![
         r.n_vars.map_or("all".into(), |n| n.to_string()),
@@ -442,8 +461,6 @@ fn acbo_row(r: &AcboSizeRow) -> Vec<String> {
 
 fn acbo_section(b: &mut Body, s: &DemoSummary) {
     b.heading("acbo", "6. A-CBO: ask local interventional questions instead");
-    let names: Vec<String> =
-        s.acbo.rows.first().map_or(Vec::new(), |r| r.oracles.iter().map(|o| o.oracle.clone()).collect());
     b.note(&format!(
         "Assumptions. A-CBO keeps a posterior over the DAGs the premise allows (its Markov equivalence class) and asks \"which variables change under do(X)?\", choosing by expected information gain, \
          until P(hypothesis) ≥ 0.99 or ≤ 0.01. Prior, likelihood and query wording are our stated reconstruction (the paper's are not public). Oracle reliability: noisy:{} flips each answered variable with probability {} (assumed and measured); \
@@ -452,18 +469,7 @@ fn acbo_section(b: &mut Body, s: &DemoSummary) {
          its error rates calibrated per size on random systems and measured per item. The direct answer is the same SFT weights asked the global question (premise + hypothesis) on the same items.",
         s.acbo.noisy_error_rate, s.acbo.noisy_error_rate, s.acbo.experiment_samples, s.acbo.experiment_samples, s.acbo.local_samples
     ));
-    let mut header = vec!["n".to_string(), "items".into(), "entailment share".into(), "direct (vs label)".into()];
-    for n in &names {
-        header.extend([
-            format!("{n} vs label"),
-            format!("{n} vs drawn DAG"),
-            format!("{n} queries"),
-            format!("{n} measured error"),
-        ]);
-    }
-    let mut t = Table { header, rows: Vec::new() };
-    s.acbo.rows.iter().for_each(|r| t.push(acbo_row(r)));
-    b.table(&t);
+    b.table(&acbo_table(&s.acbo.rows));
     figure(b, "acbo_accuracy_by_size", "Direct answer versus A-CBO by graph size (solid: against the label; dashed: against the drawn true DAG; where two oracles score the same, the later line hides the earlier).");
     figure(b, "acbo_queries_by_size", "Mean queries per item and the mean ⌈log₂ |candidates|⌉.");
     acbo_reading(b, s);

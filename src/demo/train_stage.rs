@@ -6,6 +6,7 @@
 //! reference. Each objective's directory is `ntkgap train`'s layout: `theta0/`, `last/`,
 //! `best/` (Hugging Face directories), `history.json`, plus `summary.json` here.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -108,7 +109,9 @@ impl TrainProgress for Bar<'_> {
         let line =
             format!("  {} epoch {}: train loss {:.4}{dev} ({:.0} s)", self.what, r.epoch, r.train_loss, r.seconds);
         match &self.bar {
-            Some(bar) if !bar.is_hidden() => bar.println(line),
+            // A bar drawing in place on a terminal prints the line above itself; in a log the
+            // bar only writes throttled lines (cli::progress), so the line goes out directly.
+            Some(bar) if !bar.is_hidden() && std::io::stderr().is_terminal() => bar.println(line),
             _ => self.reporter.line(&line),
         }
     }

@@ -469,8 +469,6 @@ fn bound_section(b: &mut Body, s: &FrozenSummary) {
 fn acbo_section(b: &mut Body, s: &FrozenSummary) {
     b.heading("acbo", "6. A-CBO: the frozen model as the oracle of local interventional questions");
     let a = &s.acbo.table;
-    let names: Vec<String> =
-        a.rows.first().map_or(Vec::new(), |r| r.oracles.iter().map(|o| o.oracle.clone()).collect());
     let how = if decoder(s) {
         format!(
             "model:frozen is this checkpoint, frozen, reading one local question per target through the prompt {:?} after {} demonstrations of calibration-side systems; \
@@ -492,34 +490,7 @@ fn acbo_section(b: &mut Body, s: &FrozenSummary) {
          The direct answer is the same frozen weights asked the global question zero-shot.",
         s.config.acbo.budget, a.noisy_error_rate, a.experiment_samples, how, a.local_samples
     ));
-    let mut header = vec!["n".to_string(), "items".into(), "entailment share".into(), "direct (vs label)".into()];
-    for n in &names {
-        header.extend([
-            format!("{n} vs label"),
-            format!("{n} vs drawn DAG"),
-            format!("{n} queries"),
-            format!("{n} measured error"),
-        ]);
-    }
-    let mut t = Table { header, rows: Vec::new() };
-    for r in &a.rows {
-        let mut row = vec![
-            r.n_vars.map_or("all".into(), |n| n.to_string()),
-            r.items.to_string(),
-            pct(r.positive_rate),
-            pct(r.direct_accuracy_vs_label),
-        ];
-        for o in &r.oracles {
-            row.extend([
-                pct(o.accuracy_vs_label),
-                pct(o.accuracy_vs_truth),
-                format!("{:.2}", o.mean_queries),
-                opt(o.oracle_error_measured, pct),
-            ]);
-        }
-        t.push(row);
-    }
-    b.table(&t);
+    b.table(&crate::demo::page::acbo_table(&a.rows));
     figure(b, "acbo_accuracy_by_size", "Direct answer versus A-CBO by graph size, against the label (where two oracles score the same, the later line hides the earlier).");
     let items = a.rows.iter().find(|r| r.n_vars.is_none()).map_or(0, |r| r.items);
     let undecided = s.acbo.undecided_items;
