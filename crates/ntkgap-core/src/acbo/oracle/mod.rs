@@ -153,7 +153,7 @@ mod tests {
         assert_eq!(m.describe(), "model:runs/m");
         for bad in ["model:", "model:builtin:tiny", "noisy:0.5", "noisy:x", "experiment:1", "noisy", "oracle:1"] {
             let e = OracleSpec::parse(bad).unwrap_err().to_string();
-            assert!(e.contains("`oracle`") && e.contains("experiment:S") && e.contains("model:DIR"), "{bad}: {e}");
+            assert!(e.contains("`oracle`") && e.contains("experiment:S") && e.contains("model:PATH"), "{bad}: {e}");
         }
     }
 }
