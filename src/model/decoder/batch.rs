@@ -65,11 +65,16 @@ pub struct LayerKv {
 }
 
 impl LayerKv {
-    /// `[past ‖ self]` along positions, the past's one row repeated for each of this batch's rows.
-    pub fn after(self, past: &LayerKv) -> LayerKv {
+    /// `[past ‖ self]` along positions, the past's one row repeated for each of this batch's rows
+    /// (`self` itself without a past).
+    pub fn after(&self, past: Option<&LayerKv>) -> LayerKv {
+        let Some(past) = past else { return self.clone() };
         let n = self.k.dims()[0];
         let widen = |p: &Tensor<4>| if n == 1 { p.clone() } else { p.clone().repeat_dim(0, n) };
-        LayerKv { k: Tensor::cat(vec![widen(&past.k), self.k], 2), v: Tensor::cat(vec![widen(&past.v), self.v], 2) }
+        LayerKv {
+            k: Tensor::cat(vec![widen(&past.k), self.k.clone()], 2),
+            v: Tensor::cat(vec![widen(&past.v), self.v.clone()], 2),
+        }
     }
 }
 

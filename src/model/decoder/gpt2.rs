@@ -50,10 +50,7 @@ impl Gpt2Attention {
         };
         let q = part(0);
         let own = LayerKv { k: part(1), v: part(2) };
-        let all = match past {
-            Some(past) => own.clone().after(past),
-            None => own.clone(),
-        };
+        let all = own.after(past);
         let scores = q.matmul(all.k.swap_dims(2, 3)).mul_scalar(self.scale) + batch.mask_bias.clone();
         let context = softmax(scores, 3).matmul(all.v).swap_dims(1, 2).reshape([n, t, h]);
         (self.c_proj.forward(context, tap), own)

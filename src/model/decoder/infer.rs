@@ -30,7 +30,7 @@ pub fn logits(
     device: &Device,
     progress: impl FnMut(usize),
 ) -> Result<Array2<f32>> {
-    batched(model, encodings, pad_id, (batch_size, device), |b| model.logits(b, None), progress)
+    batched(model, encodings, pad_id, (batch_size, device), &PrefixMemo::default(), |b| model.logits(b, None), progress)
 }
 
 /// The margins ([`DecoderLm::score`]: z_yes − z_no for label words) of `encodings`, `[N]`.
@@ -68,6 +68,9 @@ impl PrefixMemo {
     /// The cache for `encodings`: the memo if they all start with it, else a new one over their
     /// shared prefix (narrowed to what they share with the memo when that is long enough).
     fn for_batch(&self, model: &DecoderLm, encodings: &[Encoding], device: &Device) -> Result<Option<PrefixCache>> {
+        if encodings.is_empty() {
+            return Ok(None);
+        }
         let shared = shared_prefix(encodings);
         let mut memo = self.0.lock().map_err(|_| Error::internal("prefix cache", "lock poisoned"))?;
         let wanted = match memo.as_ref() {
@@ -104,19 +107,12 @@ pub fn margins_with(
     (batch_size, device): (usize, &Device),
     memo: &PrefixMemo,
 ) -> Result<Array1<f32>> {
-    if batch_size == 0 {
-        return Err(Error::setting("batch", "must be at least 1"));
-    }
-    if encodings.is_empty() {
-        return Ok(Array1::zeros(0));
-    }
-    let prefix = memo.for_batch(model, encodings, device)?;
     let column = |b: &DecoderBatch| {
         let m = model.score(b, None);
         let n = m.dims()[0];
         m.reshape([n, 1])
     };
-    let table = run(model, encodings, pad_id, (batch_size, device), prefix.as_ref(), column, |_| {})?;
+    let table = batched(model, encodings, pad_id, (batch_size, device), memo, column, |_| {})?;
     Ok(if table.ncols() == 0 { Array1::zeros(encodings.len()) } else { table.column(0).to_owned() })
 }
 
@@ -131,43 +127,25 @@ pub fn features(
     batch_size: usize,
     device: &Device,
 ) -> Result<Array2<f32>> {
-    batched(model, encodings, pad_id, (batch_size, device), |b| model.features(b, None), |_| {})
+    batched(model, encodings, pad_id, (batch_size, device), &PrefixMemo::default(), |b| model.features(b, None), |_| {})
 }
 
+/// Forward `encodings` in length-sorted batches, after the shared prefix `memo` provides (see
+/// [`PrefixMemo`]; a fresh memo caches the prompts' common prefix for this call only).
 fn batched(
     model: &DecoderLm,
     encodings: &[Encoding],
     pad_id: u32,
     (batch_size, device): (usize, &Device),
-    forward: impl Fn(&DecoderBatch) -> Tensor<2>,
-    progress: impl FnMut(usize),
-) -> Result<Array2<f32>> {
-    if batch_size == 0 {
-        return Err(Error::setting("batch", "must be at least 1"));
-    }
-    let shared = shared_prefix(encodings);
-    let prefix = if shared >= MIN_SHARED_PREFIX && encodings.len() > 1 {
-        Some(model.prefix_cache(&encodings[0].ids[..shared], device)?)
-    } else {
-        None
-    };
-    run(model, encodings, pad_id, (batch_size, device), prefix.as_ref(), forward, progress)
-}
-
-/// Forward `encodings` in length-sorted batches, after `prefix` when given (every encoding
-/// starts with its tokens and is longer).
-fn run(
-    model: &DecoderLm,
-    encodings: &[Encoding],
-    pad_id: u32,
-    (batch_size, device): (usize, &Device),
-    prefix: Option<&PrefixCache>,
+    memo: &PrefixMemo,
     forward: impl Fn(&DecoderBatch) -> Tensor<2>,
     mut progress: impl FnMut(usize),
 ) -> Result<Array2<f32>> {
     if batch_size == 0 {
         return Err(Error::setting("batch", "must be at least 1"));
     }
+    let prefix = memo.for_batch(model, encodings, device)?;
+    let prefix = prefix.as_ref();
     let mut order: Vec<usize> = (0..encodings.len()).collect();
     order.sort_by_key(|&i| encodings[i].len());
     let mut out: Option<Array2<f32>> = None;

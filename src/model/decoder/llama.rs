@@ -81,10 +81,7 @@ impl LlamaAttention {
             k = rope.apply(k);
         }
         let own = LayerKv { k, v };
-        let all = match past {
-            Some(past) => own.clone().after(past),
-            None => own.clone(),
-        };
+        let all = own.after(past);
         let (k, v) = (self.repeat_kv(all.k), self.repeat_kv(all.v));
         let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar((d as f64).powf(-0.5)) + batch.mask_bias.clone();
         let context = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([n, t, self.heads * d]);
