@@ -118,15 +118,17 @@ fn fast_decoder_signals_equal_burn_signals_for_every_model_and_mode() {
     for case in cases() {
         let host = host(&case.model);
         let frozen = case.model.frozen();
+        let mut worst = 0.0f64;
         for mode in modes(&case.model) {
             let x = &case.encodings;
             for block in [&x[..], &x[1..2], &x[2..3]] {
                 let fast = llama::block_signals(&host, block, case.pad, mode).unwrap();
                 let burn = block_signals(frozen.as_ref(), block, case.pad, mode, &device()).unwrap();
-                assert_same_signals(&fast, &burn, &format!("{} {mode} ({} examples)", case.name, block.len()));
+                let what = format!("{} {mode} ({} examples)", case.name, block.len());
+                worst = worst.max(assert_same_signals(&fast, &burn, &what));
             }
         }
-        eprintln!("{}: fast = burn signals, every mode", case.name);
+        eprintln!("{}: fast vs burn signals, every mode: ≤ {worst:.2e} of each layer's largest value", case.name);
     }
 }
 
@@ -177,6 +179,7 @@ fn gram_from_either_decoder_signal_path_agrees() {
             let (max, mean) = (values.clone().fold(0.0, f64::max), values.sum::<f64>() / burn.as_slice().len() as f64);
             let worst = fast.as_slice().iter().zip(burn.as_slice()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
             let what = format!("{} {output}: Gram fast vs burn", case.name);
+            eprintln!("{what}: max |ΔK| = {:.2e} of max |K|, {:.2e} of mean |K|", worst / max, worst / mean);
             assert!(worst / max < 1e-5, "{what} differ by {:e} of max |K|", worst / max);
             if case.name == "builtin:tiny-decoder" {
                 assert!(worst / mean < 1e-5, "{what} differ by {:e} of mean |K|", worst / mean);
@@ -203,7 +206,8 @@ fn fast_decoder_signals_match_float64_burn() {
         for mode in [OutputMode::Margin, OutputMode::Full] {
             let exact = block_signals(model.frozen().as_ref(), &x, pad, mode, &f64_device).unwrap();
             let fast = llama::block_signals(&host(&model), &x, pad, mode).unwrap();
-            assert_same_signals(&fast, &exact, &format!("{name} {mode}: fast (f32) vs burn (f64)"));
+            let worst = assert_same_signals(&fast, &exact, &format!("{name} {mode}: fast (f32) vs burn (f64)"));
+            eprintln!("{name} {mode}: fast (f32) vs burn (f64) signals: ≤ {worst:.2e} of each layer's largest value");
         }
     }
 }
@@ -245,8 +249,9 @@ fn smollm2_gguf_fast_signals_equal_burn_signals() {
         .collect();
     let fast = llama::block_signals(&host(&loaded.model), &x, pad, OutputMode::Margin).unwrap();
     let burn = block_signals(loaded.model.frozen().as_ref(), &x, pad, OutputMode::Margin, &device()).unwrap();
-    // 30 blocks: either path's f32 signals at the token table are ≈ 1e-5 of the largest from the
-    // float64 truth (measured 1.2e-5 fast, 9.1e-6 burn, by burn's pass on the f64 device), so
-    // they differ by up to 1.6e-5 from each other (measured).
-    assert_signals_within(&fast, &burn, "SmolLM2-135M (Q4_1) margin", 5e-5);
+    // 30 blocks: either path's f32 signals are up to ≈ 1.5e-5 of the largest from the float64
+    // truth (measured by burn's pass on the f64 device: fast 1.5e-5, burn 1.5e-5), so they
+    // differ by up to 2.2e-5 from each other (measured).
+    let worst = assert_signals_within(&fast, &burn, "SmolLM2-135M (Q4_1) margin", 5e-5);
+    eprintln!("SmolLM2-135M (Q4_1), 2 prompts: fast vs burn signals ≤ {worst:.2e} of each layer's largest value");
 }

@@ -6,10 +6,10 @@
 //! [`FastModel`] is either host copy.
 //!
 //! * [`HostModel`] — the encoder's weights, copied once per Gram computation ([`weights`]).
-//! * [`forward`] — embeddings, L post-LayerNorm encoder layers (exact or tanh GELU), the
+//! * [`mod@forward`] — embeddings, L post-LayerNorm encoder layers (exact or tanh GELU), the
 //!   `dense → tanh → linear` head on the first token (BERT pooler or RoBERTa classification head;
 //!   RoBERTa's position-id offset comes from [`crate::model::batch`]); eval mode.
-//! * [`backward`] — from the mode's seed at the logits ([`backward::seeds`]) to the embeddings.
+//! * [`mod@backward`] — from the mode's seed at the logits ([`backward::seeds`]) to the embeddings.
 //! * [`ops`], [`attention`] — faer f32 GEMMs (multi-threaded; attention per example in parallel,
 //!   heads in sequence; bidirectional or causal, grouped-query or not), element-wise loops with
 //!   rayon, vectorisable `exp`/`erf`; [`assemble`] lays the caches and gradients out as burn's

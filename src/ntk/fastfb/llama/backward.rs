@@ -3,7 +3,7 @@
 //! every probed layer (no parameter gradient is formed).
 //!
 //! Head: dφ = c·W_readout; d(x_L at the last real token) = RMSNorm_fᵀ(dφ), 0 at every other
-//! token. Per block (the forward of [`crate::ntk::fastfb::llama::forward`] read backwards), from
+//! token. Per block (the forward of [`mod@crate::ntk::fastfb::llama::forward`] read backwards), from
 //! dx′: g_down = dx′; [g_a|g_b] = gateᵀ(dx′·W_dᵀ); g_post = [g_a|g_b]·W_guᵀ;
 //! dh = dx′ + RMSNorm₂ᵀ(g_post) = g_o; [g_q|g_k|g_v] = RoPEᵀ(attentionᵀ(g_o·W_oᵀ)) (the q/k
 //! signals are the gradients *before* the rotation, where the probes sit);

@@ -2,9 +2,9 @@
 //! keeping what the backward and the signals need (eval mode; the maps of
 //! [`crate::model::decoder::llama`]):
 //!
-//! x₀ = E[id]; per block: n₁ = RMSNorm₁(x); [q|k|v] = n₁·W_qkv (+ b); q, k rotated (RoPE at
+//! x₀ = E\[id\]; per block: n₁ = RMSNorm₁(x); \[q|k|v\] = n₁·W_qkv (+ b); q, k rotated (RoPE at
 //! each token's position); c = causal grouped-query attention(q, k, v); h = x + c·W_o (+ b);
-//! n₂ = RMSNorm₂(h); [a|b] = n₂·W_gu (+ b); m = silu(a) ⊙ b; x′ = h + m·W_d (+ b).
+//! n₂ = RMSNorm₂(h); \[a|b\] = n₂·W_gu (+ b); m = silu(a) ⊙ b; x′ = h + m·W_d (+ b).
 //! At each example's last real token: φ = RMSNorm_f(x_L), logits = φ·W_readoutᵀ.
 
 use faer::Par;

@@ -8,11 +8,11 @@
 //! tied-embedding token-match term, the contraction) is untouched.
 //!
 //! * [`HostLlama`] — the weights, copied once per Gram computation ([`weights`]).
-//! * [`forward`] — token embedding, L blocks (RMSNorm, q/k/v with optional biases, RoPE with the
+//! * [`mod@forward`] — token embedding, L blocks (RMSNorm, q/k/v with optional biases, RoPE with the
 //!   config's base, causal grouped-query attention, SiLU-gated MLP), the final RMSNorm and the
 //!   readout at each example's last real token (the label words' unembedding rows, tied or
 //!   untied, or the `score` head).
-//! * [`backward`] — from the mode's seed at the readout (the encoder's [`seeds`], same margin)
+//! * [`mod@backward`] — from the mode's seed at the readout (the encoder's [`seeds`], same margin)
 //!   to the token embedding.
 //! * [`ops`] — RMSNorm, the SiLU gate and RoPE; the GEMMs, the attention and the assembly of
 //!   the signals are the encoder path's.
