@@ -33,6 +33,7 @@ mod ntk_arccos;
 mod ntk_decoder;
 mod ntk_decoder_f64;
 mod ntk_fastfb;
+mod ntk_fastfb_decoder;
 mod ntk_finite_diff;
 mod ntk_gram;
 mod ntk_parity;

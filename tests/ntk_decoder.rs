@@ -5,7 +5,8 @@
 //! that arrive left-padded inside right-padded blocks; the tied embedding's Gram term is
 //! rebuilt from its four parts (input, output and the two cross terms); `ntk::gram` matches the
 //! float64 `transformers` eNTK of `tests/data/decoders/ntk_parity_*.json`; padding changes
-//! nothing; a decoder asked for the fast signal path runs burn's and says so; the last-layer
+//! nothing; the Llama family takes the fast signal path and GPT-2 falls back to burn's, and the
+//! statistics say which ran; the last-layer
 //! kernel's φ gives the margin exactly as ⟨w, φ⟩ + c.
 
 use burn::tensor::Device;
@@ -21,7 +22,7 @@ use crate::decoder_parity::load_decoder;
 
 /// Mixed lengths; label words (" Yes", " No") inside some prompts so that the tied embedding's
 /// cross terms are non-zero.
-const TEXTS: [&str; 4] = [
+pub(crate) const TEXTS: [&str; 4] = [
     "Does Z cause Y? Answer:",
     "Premise: Z correlates with Y. However, Z is independent of X.\nHypothesis: Z directly causes Y.\nIs the hypothesis true? Answer: No",
     "Yes or No? The quick brown fox jumps over the lazy dog. Answer:",
@@ -31,7 +32,7 @@ const TEXTS: [&str; 4] = [
 const SUBSETS: [ParamSubset; 4] =
     [ParamSubset::All, ParamSubset::ExcludeEmbeddings, ParamSubset::ExcludeHead, ParamSubset::OnlyBiases];
 
-const MODES: [OutputMode; 6] = [
+pub(crate) const MODES: [OutputMode; 6] = [
     OutputMode::Margin,
     OutputMode::Logit(0),
     OutputMode::Logit(1),
@@ -41,7 +42,7 @@ const MODES: [OutputMode; 6] = [
 ];
 
 /// The decoders of the checks: (name, model on an autodiff flex device).
-fn decoder(name: &str, device: &Device) -> LoadedDecoder {
+pub(crate) fn decoder(name: &str, device: &Device) -> LoadedDecoder {
     if name == "builtin:tiny-decoder" {
         let options = LoadOptions { seed: 5, head_file: None };
         match load_any(&ModelSpec::BuiltinDecoder, &options, &DecoderOptions::default(), device).unwrap() {
@@ -54,7 +55,7 @@ fn decoder(name: &str, device: &Device) -> LoadedDecoder {
 }
 
 /// `encoding` with `k` padding positions in front (mask 0): it arrives left-padded.
-fn left_padded(encoding: &Encoding, k: usize, pad: u32) -> Encoding {
+pub(crate) fn left_padded(encoding: &Encoding, k: usize, pad: u32) -> Encoding {
     let mut e = encoding.clone();
     e.ids.splice(0..0, std::iter::repeat_n(pad, k));
     e.token_type_ids.splice(0..0, std::iter::repeat_n(0, k));
@@ -63,7 +64,7 @@ fn left_padded(encoding: &Encoding, k: usize, pad: u32) -> Encoding {
 }
 
 /// The texts encoded verbatim; with `pad_some`, examples 1 and 3 arrive left-padded.
-fn encodings(loaded: &LoadedDecoder, pad_some: bool) -> (Vec<Encoding>, u32) {
+pub(crate) fn encodings(loaded: &LoadedDecoder, pad_some: bool) -> (Vec<Encoding>, u32) {
     let pad = loaded.tokenizer.pad_id().unwrap();
     let plain: Vec<Encoding> = TEXTS.iter().map(|t| loaded.tokenizer.encode(t).unwrap()).collect();
     let lengths: Vec<usize> = plain.iter().map(Encoding::len).collect();
@@ -97,18 +98,40 @@ const DECODERS: [&str; 7] = [
     "gpt2_seqcls_tiny",
 ];
 
-/// max |Δ| / mean |K| allowed between PerLayer and Naive: 1e-5, except for blocks of 3 on
-/// `qwen2_tiny`, 1e-4: burn's f32 forward + backward of a padded batch rounds differently from
-/// a batch of one, and that model (σ = 0.25 weights, q/k/v biases: nearly one-hot attention)
-/// amplifies it — measured 5.6e-5 (block 3) against 1.5e-6 (block 1); the other models stay
-/// below 1e-5 either way. In f64 arithmetic, blocks and padding change K by exactly 0
-/// (`ntk_decoder_f64.rs`), so the difference is f32 rounding, not the method.
-fn tolerance(name: &str, block: usize) -> f64 {
-    if name == "qwen2_tiny" && block > 1 {
-        1e-4
-    } else {
-        1e-5
+/// max |Δ| / mean |K| allowed between PerLayer and Naive: 1e-5, except
+/// * on burn's signals, blocks of 3 on `qwen2_tiny`: 1e-4 — burn's f32 forward + backward of a
+///   padded batch rounds differently from a batch of one, and that model (σ = 0.25 weights, q/k/v
+///   biases: nearly one-hot attention) amplifies it — measured 5.6e-5 (block 3) against 1.5e-6
+///   (block 1);
+/// * on the hand-written fast path, the three σ = 0.25 Llama-family language models
+///   (`llama_tiny`, `llama_untied_tiny`, `qwen2_tiny`): 2e-4 — its f32 rounding is independent of
+///   `Naive`'s (burn's kernels), each ≈ 1e-5 of mean |K| from the float64 `transformers` eNTK
+///   (`gram_matches_the_transformers_entk`), so the two differ by up to 2.4e-5, 5.5e-5 and 9.8e-5
+///   of mean |K| (measured) where burn's PerLayer, sharing `Naive`'s kernels, stays within 1e-5.
+///
+/// In f64 arithmetic, blocks and padding change K by exactly 0 (`ntk_decoder_f64.rs`), and the
+/// fast path's signals lie within 1e-5 of burn's float64 signals (`ntk_fastfb_decoder.rs`): the
+/// differences are f32 rounding, not the method.
+fn tolerance(name: &str, block: usize, signals: SignalPath) -> f64 {
+    let sharp = ["llama_tiny", "llama_untied_tiny", "qwen2_tiny"].contains(&name);
+    match signals {
+        SignalPath::Burn if name == "qwen2_tiny" && block > 1 => 1e-4,
+        SignalPath::Fast if sharp => 2e-4,
+        _ => 1e-5,
     }
+}
+
+/// One `PerLayer` Gram against `Naive`'s, as a whole and per parameter group; the relative
+/// difference.
+fn check_against_naive(k: &Gram, naive: &Gram, scale: f64, tolerance: f64, what: &str) -> f64 {
+    let rel = relative_difference(k.as_slice(), naive.as_slice());
+    assert!(rel < tolerance, "{what}: {rel:e}");
+    assert_eq!(k.groups.keys().collect::<Vec<_>>(), naive.groups.keys().collect::<Vec<_>>(), "{what}: same groups");
+    for (param, reference) in &naive.groups {
+        let d = k.groups[param].iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(d / scale < tolerance, "{what} {param}: {:e}", d / scale);
+    }
+    rel
 }
 
 #[test]
@@ -116,49 +139,36 @@ fn per_layer_equals_naive_on_decoders_for_every_mode_and_subset() {
     let device = Device::flex().autodiff();
     for name in DECODERS {
         let loaded = decoder(name, &device);
+        let llama = loaded.model.config.family.uses_rope();
         let (x, pad) = encodings(&loaded, true);
-        let mut worst = [0.0f64; 2];
+        let mut worst = [[0.0f64; 2]; 2];
         for output in MODES {
             for subset in SUBSETS {
                 let base = GramOptions { output, subset, breakdown: true, ..Default::default() };
                 let naive = run(&loaded.model, &x, pad, GramOptions { method: NtkMethod::Naive, ..base }, &device);
                 let scale = naive.as_slice().iter().map(|v| v.abs()).sum::<f64>() / naive.as_slice().len() as f64;
-                for (b, block) in [1, 3].into_iter().enumerate() {
-                    let fast = run(&loaded.model, &x, pad, GramOptions { block, ..base }, &device);
-                    if scale == 0.0 {
-                        // No parameter in the subset (the Llama family has no biases): K = 0.
-                        assert!(
-                            fast.as_slice().iter().all(|&v| v == 0.0) && fast.groups.is_empty(),
-                            "{name} {subset:?}"
-                        );
-                        continue;
+                for (p, signals) in [SignalPath::Burn, SignalPath::Fast].into_iter().enumerate() {
+                    for (b, block) in [1, 3].into_iter().enumerate() {
+                        let k = run(&loaded.model, &x, pad, GramOptions { block, signals, ..base }, &device);
+                        let blocks = k.stats.signal_blocks;
+                        let fast = signals == SignalPath::Fast && llama;
+                        assert_eq!((blocks.fast > 0, blocks.burn > 0), (fast, !fast), "{name} {signals:?}: path");
+                        if scale == 0.0 {
+                            // No parameter in the subset (the Llama family has no biases): K = 0.
+                            assert!(k.as_slice().iter().all(|&v| v == 0.0) && k.groups.is_empty(), "{name} {subset:?}");
+                            continue;
+                        }
+                        let what =
+                            format!("{name} PerLayer ({signals:?}, block {block}) vs Naive, {output} {subset:?}");
+                        let rel = check_against_naive(&k, &naive, scale, tolerance(name, block, signals), &what);
+                        worst[p][b] = worst[p][b].max(rel);
                     }
-                    let rel = relative_difference(fast.as_slice(), naive.as_slice());
-                    worst[b] = worst[b].max(rel);
-                    assert!(
-                        rel < tolerance(name, block),
-                        "{name} PerLayer (block {block}) vs Naive, {output} {subset:?}: {rel:e}"
-                    );
-                    assert_eq!(
-                        fast.groups.keys().collect::<Vec<_>>(),
-                        naive.groups.keys().collect::<Vec<_>>(),
-                        "{name} {output} {subset:?}: same parameter groups"
-                    );
-                    for (param, k) in &naive.groups {
-                        let d = fast.groups[param].iter().zip(k).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-                        assert!(
-                            d / scale < tolerance(name, block),
-                            "{name} {output} {subset:?} {param}: {:e}",
-                            d / scale
-                        );
-                    }
-                    assert_eq!(fast.stats.signal_blocks.fast, 0, "{name}: decoders have no fast signal path");
                 }
             }
         }
         eprintln!(
-            "{name}: PerLayer vs Naive, every mode × subset: worst {:.2e} (block 1), {:.2e} (block 3)",
-            worst[0], worst[1]
+            "{name}: PerLayer vs Naive, every mode × subset: worst {:.2e} / {:.2e} (burn's signals, blocks of 1 / 3), {:.2e} / {:.2e} (fast path)",
+            worst[0][0], worst[0][1], worst[1][0], worst[1][1]
         );
     }
 }
@@ -276,13 +286,16 @@ fn tied_embedding_term_is_input_output_and_cross_terms() {
         let total: Vec<f64> = (0..n * n).map(|k| input[k] + output[k] + cross[k]).collect();
         let cross_size = cross.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         assert!(cross_size > 1e-3 * total.iter().fold(0.0f64, |m, v| m.max(v.abs())), "{name}: cross terms vanish");
+        // The terms above come from burn's probes: PerLayer on burn's signals checks the algebra
+        // alone (the fast path's signals differ from burn's by f32 rounding, ≈ 1e-5 of mean |K|
+        // on these σ = 0.25 fixtures; tests/ntk_fastfb_decoder.rs compares the two paths).
+        let base = GramOptions { breakdown: true, signals: SignalPath::Burn, ..Default::default() };
         for method in [NtkMethod::PerLayer, NtkMethod::Naive] {
-            let all = run(model, &x, pad, GramOptions { method, breakdown: true, ..Default::default() }, &device);
+            let all = run(model, &x, pad, GramOptions { method, ..base }, &device);
             let got = all.groups[&table].as_slice().unwrap();
             let rel = relative_difference(got, &total);
             assert!(rel < 1e-5, "{name} {method:?}: tied group vs input + output + cross terms: {rel:e}");
-            let options =
-                GramOptions { method, subset: ParamSubset::ExcludeHead, breakdown: true, ..Default::default() };
+            let options = GramOptions { method, subset: ParamSubset::ExcludeHead, ..base };
             let no_head = run(model, &x, pad, options, &device);
             let rel_in = relative_difference(no_head.groups[&table].as_slice().unwrap(), &input);
             assert!(rel_in < 1e-5, "{name} {method:?}: ExcludeHead's table term vs the input term: {rel_in:e}");
@@ -351,12 +364,13 @@ fn gram_matches_the_transformers_entk() {
     }
 }
 
-/// Left-padded encodings (inside right-padded blocks) give the K of the unpadded ones; the
-/// fast signal path, requested, runs burn's pass and says so.
+/// Left-padded encodings (inside right-padded blocks) give the K of the unpadded ones, on both
+/// signal paths; the fast path, requested, runs for the Llama family (`qwen2_tiny`: every block)
+/// and falls back to burn's pass for GPT-2, and the statistics say which ran.
 #[test]
-fn padding_changes_nothing_and_fast_falls_back_to_burn() {
+fn padding_changes_nothing_and_only_gpt2_falls_back_to_burn() {
     let device = Device::flex().autodiff();
-    for name in ["gpt2_tiny", "qwen2_tiny"] {
+    for (name, path) in [("gpt2_tiny", "Burn"), ("qwen2_tiny", "Fast")] {
         let loaded = decoder(name, &device);
         let (plain, pad) = encodings(&loaded, false);
         let (padded, _) = encodings(&loaded, true);
@@ -366,8 +380,12 @@ fn padding_changes_nothing_and_fast_falls_back_to_burn() {
         let b = run(&loaded.model, &padded, pad, GramOptions { block: 2, ..options }, &device);
         let rel = relative_difference(b.as_slice(), a.as_slice());
         assert!(rel < 1e-5, "{name}: left-padded vs unpadded: {rel:e}");
-        assert_eq!((a.stats.signal_blocks.fast, a.stats.signal_blocks.burn), (0, 1));
-        assert_eq!(a.stats.signal_blocks.describe(), "Burn");
+        let blocks = |k: &Gram| (k.stats.signal_blocks.fast, k.stats.signal_blocks.burn);
+        let (one, two) = if path == "Fast" { ((1, 0), (2, 0)) } else { ((0, 1), (0, 2)) };
+        assert_eq!((blocks(&a), blocks(&b)), (one, two), "{name}");
+        assert_eq!(a.stats.signal_blocks.describe(), path);
+        let burn = run(&loaded.model, &padded, pad, GramOptions { signals: SignalPath::Burn, ..options }, &device);
+        assert_eq!(blocks(&burn), (0, 1), "{name}: --signals burn");
     }
 }
 

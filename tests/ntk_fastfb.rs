@@ -95,7 +95,7 @@ fn cases() -> Vec<Case> {
 }
 
 /// max |Δ| / max |reference|.
-fn relative(got: &[f32], reference: &[f32]) -> f64 {
+pub(crate) fn relative(got: &[f32], reference: &[f32]) -> f64 {
     assert_eq!(got.len(), reference.len());
     let scale = reference.iter().map(|v| f64::from(v.abs())).fold(0.0, f64::max);
     let worst = got.iter().zip(reference).map(|(a, b)| f64::from((a - b).abs())).fold(0.0, f64::max);
@@ -106,7 +106,17 @@ fn relative(got: &[f32], reference: &[f32]) -> f64 {
     }
 }
 
-fn assert_same_signals(fast: &BlockSignals, burn: &BlockSignals, what: &str) {
+/// Layer by layer: the same names, kinds, `per_token`, rows, widths and ids; inputs and
+/// gradients within 1e-5 of each layer's largest value; burn's gradient not all zero. Returns
+/// the largest relative difference.
+pub(crate) fn assert_same_signals(fast: &BlockSignals, burn: &BlockSignals, what: &str) -> f64 {
+    assert_signals_within(fast, burn, what, 1e-5)
+}
+
+/// [`assert_same_signals`] with inputs and gradients within `tolerance` of each layer's largest
+/// value.
+pub(crate) fn assert_signals_within(fast: &BlockSignals, burn: &BlockSignals, what: &str, tolerance: f64) -> f64 {
+    let mut worst = 0.0f64;
     assert_eq!((fast.seq_len, fast.batch_rows), (burn.seq_len, burn.batch_rows), "{what}: block shape");
     assert_eq!(fast.layers.len(), burn.layers.len(), "{what}: layer count");
     for (f, b) in fast.layers.iter().zip(&burn.layers) {
@@ -117,14 +127,17 @@ fn assert_same_signals(fast: &BlockSignals, burn: &BlockSignals, what: &str) {
             (SignalInput::Ids(x), SignalInput::Ids(y)) => assert_eq!(x, y, "{at}: ids"),
             (SignalInput::Activation(x), SignalInput::Activation(y)) => {
                 let rel = relative(x, y);
-                assert!(rel <= 1e-5, "{at}: fast vs burn inputs differ by {rel:e} of the largest");
+                assert!(rel <= tolerance, "{at}: fast vs burn inputs differ by {rel:e} of the largest");
+                worst = worst.max(rel);
             }
             _ => panic!("{at}: input kinds differ"),
         }
         let rel = relative(&f.grad, &b.grad);
-        assert!(rel <= 1e-5, "{at}: fast vs burn gradients differ by {rel:e} of the largest");
+        assert!(rel <= tolerance, "{at}: fast vs burn gradients differ by {rel:e} of the largest");
         assert!(b.grad.iter().any(|&g| g != 0.0), "{at}: burn's gradient is all zero (a vacuous comparison)");
+        worst = worst.max(rel);
     }
+    worst
 }
 
 #[test]

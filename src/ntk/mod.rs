@@ -17,7 +17,7 @@
 //!
 //! Module map: [`family`] (what the engine needs of a model; encoder and decoder impls, the
 //! decoder's tied-embedding term) → [`fastfb`] (the hand-written CPU forward + backward per
-//! block, default for encoders) or
+//! block, default for encoders and the Llama-family decoders) or
 //! [`signals`] (burn's probed pass, its reference twin and the GPU path) → [`store`] (RAM or spill) →
 //! [`contract`] (per group, on the [`tiles`] grid) → [`kernels`] ([`cpu_kernels::CpuKernels`],
 //! the reference twin, or any implementation the caller passes, such as the GPU kernels);
@@ -29,7 +29,7 @@
 //!
 //! Known gaps: the signals of every example are read back to the host and kept (RAM or disk)
 //! until the contraction, so disk use grows as N·T·Σd, and the GPU kernels re-upload them;
-//! decoders have no hand-written fast signal path (burn's probed pass runs, and
+//! GPT-2 has no hand-written fast signal path (burn's probed pass runs, and
 //! [`GramStats::signal_blocks`] says so).
 
 pub mod contract;

@@ -103,10 +103,11 @@ pub enum SignalPath {
     /// On the CPU (burn's flex device): the hand-written f32 forward + activation-only backward
     /// of [`crate::ntk::fastfb`] — faer GEMMs, no padding, one forward shared by a mode's V
     /// virtual outputs, no autodiff graph (several times faster than `Burn`: timings in docs/ntk.md);
-    /// agrees with `Burn` to f32 rounding (≤ 1e-5 relative per signal, tested). On any other
-    /// device (wgpu), and for a model whose weights are not f32, it runs `Burn`, and so does a
-    /// block holding an encoding whose first position is padding. Decoders have no fast path
-    /// yet: they always run `Burn` ([`crate::ntk::GramStats::signal_blocks`] says so). Default.
+    /// agrees with `Burn` to f32 rounding (≤ 1e-5 relative per signal, tested). For encoders
+    /// and the Llama-family decoders ([`crate::ntk::fastfb::llama`]). On any other device
+    /// (wgpu), for a model whose weights are not f32 and for GPT-2, it runs `Burn`, and so does
+    /// an encoder block holding an encoding whose first position is padding
+    /// ([`crate::ntk::GramStats::signal_blocks`] says which ran). Default.
     #[default]
     Fast,
     /// burn's probed forward + autodiff backward on the model's device

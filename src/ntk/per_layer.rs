@@ -1,8 +1,9 @@
 //! [`crate::ntk::NtkMethod::PerLayer`] in two phases.
 //!
 //! 1. **Signals**: one forward + activation-only backward per block of examples (× V virtual
-//!    outputs) — for an encoder on the CPU the hand-written pass of [`crate::ntk::fastfb`]
-//!    (weights copied to the host once), elsewhere (a decoder, wgpu, or [`SignalPath::Burn`])
+//!    outputs) — for an encoder or a Llama-family decoder on the CPU the hand-written pass of
+//!    [`crate::ntk::fastfb`] (weights copied to the host once), elsewhere (GPT-2, wgpu, or
+//!    [`SignalPath::Burn`])
 //!    burn's probed pass on a copy of the model whose parameters do not require gradients; then
 //!    the model's last pass over them ([`NtkModel::finish_signals`]: a decoder keeps its
 //!    unembedding's readout rows and merges a tied unembedding into the token table's rows);
@@ -30,7 +31,7 @@ use crate::error::Result;
 use crate::model::LayerKind;
 use crate::ntk::contract::{Contraction, GroupSource, GroupSpec, Scratch, Side};
 use crate::ntk::family::NtkModel;
-use crate::ntk::fastfb::{self, HostModel};
+use crate::ntk::fastfb::FastModel;
 use crate::ntk::kernels::GramKernels;
 use crate::ntk::options::{GramOptions, ParamSubset, SignalPath};
 use crate::ntk::outputs::{Layout, OutputMode};
@@ -108,10 +109,10 @@ fn small_sums(layers: &[LayerSignals], subset: ParamSubset, model: &dyn NtkModel
 }
 
 /// Where one block's signals come from: the hand-written CPU pass (a host copy of the weights,
-/// made once; encoders only) or burn's probed pass on the frozen model.
+/// made once; encoders and Llama-family decoders) or burn's probed pass on the frozen model.
 struct SignalSource<'m> {
     frozen: &'m dyn NtkModel,
-    host: Option<HostModel>,
+    host: Option<FastModel>,
     pad_id: u32,
     subset: ParamSubset,
     device: &'m Device,
@@ -119,11 +120,12 @@ struct SignalSource<'m> {
 
 impl<'m> SignalSource<'m> {
     /// `options.signals` resolved for `device` and the model: [`SignalPath::Fast`] only on the
-    /// CPU (flex), for a model with a fast path ([`NtkModel::host_model`]: the encoder, with f32
-    /// weights — an f64 model, as in the finite-difference checks, keeps burn's f64 pass).
+    /// CPU (flex), for a model with a fast path ([`NtkModel::fast_model`]: the encoder or a
+    /// Llama-family decoder, with f32 weights — an f64 model, as in the finite-difference
+    /// checks, keeps burn's f64 pass).
     fn new(frozen: &'m dyn NtkModel, pad_id: u32, options: &GramOptions, device: &'m Device) -> Result<Self> {
         let on_cpu = device.clone().inner() == Device::flex();
-        let host = if options.signals == SignalPath::Fast && on_cpu { frozen.host_model()? } else { None };
+        let host = if options.signals == SignalPath::Fast && on_cpu { frozen.fast_model()? } else { None };
         Ok(Self { frozen, host, pad_id, subset: options.subset, device })
     }
 
@@ -131,9 +133,7 @@ impl<'m> SignalSource<'m> {
     /// produced them.
     fn block(&self, chunk: &[Encoding], mode: OutputMode) -> Result<(BlockSignals, SignalPath)> {
         let (mut block, path) = match &self.host {
-            Some(host) if fastfb::fits(chunk) => {
-                (fastfb::block_signals(host, chunk, self.pad_id, mode)?, SignalPath::Fast)
-            }
+            Some(host) if host.fits(chunk) => (host.block_signals(chunk, self.pad_id, mode)?, SignalPath::Fast),
             _ => (block_signals(self.frozen, chunk, self.pad_id, mode, self.device)?, SignalPath::Burn),
         };
         block.layers = self.frozen.finish_signals(block.layers, self.subset)?;

@@ -167,7 +167,11 @@ pub fn pad_batch_left(encodings: &[Encoding], pad_id: u32) -> Result<PaddedBatch
     Ok(batch)
 }
 
-fn check(padded: &PaddedBatch, past: usize, config: &DecoderConfig) -> Result<()> {
+/// Validate a batch of `padded` rows after `past` prefix positions (see [`DecoderBatch::new`]).
+///
+/// # Errors
+/// As [`DecoderBatch::new`].
+pub(crate) fn check(padded: &PaddedBatch, past: usize, config: &DecoderConfig) -> Result<()> {
     let (n, t) = (padded.batch_size, padded.seq_len);
     if n == 0 || t == 0 {
         return Err(Error::invalid("input", "empty batch"));
@@ -197,7 +201,7 @@ fn check(padded: &PaddedBatch, past: usize, config: &DecoderConfig) -> Result<()
 }
 
 /// `cumsum(mask) − 1` on real tokens, 0 on padding (row-major `[N·T]`).
-fn position_ids(padded: &PaddedBatch) -> Vec<u32> {
+pub(crate) fn position_ids(padded: &PaddedBatch) -> Vec<u32> {
     let mut out = Vec::with_capacity(padded.attention_mask.len());
     for row in padded.attention_mask.chunks(padded.seq_len) {
         let mut count = 0u32;

@@ -20,22 +20,29 @@ pub struct RopeTables {
     pub sin: Tensor<4>,
 }
 
+/// cos and sin of the angles of `positions`, one row of `head_dim` per position (the half
+/// repeated), on the host: `[P, d]` each (what [`RopeTables`] holds, and what the hand-written
+/// CPU signal path of `ntk::fastfb::llama` applies).
+pub fn rope_rows(positions: &[u32], head_dim: usize, theta: f64) -> (Vec<f32>, Vec<f32>) {
+    let half = head_dim / 2;
+    let inv_freq: Vec<f32> = (0..half).map(|i| 1.0 / (theta as f32).powf((2 * i) as f32 / head_dim as f32)).collect();
+    let mut cos = Vec::with_capacity(positions.len() * head_dim);
+    let mut sin = Vec::with_capacity(positions.len() * head_dim);
+    for &p in positions {
+        let angles: Vec<f32> = inv_freq.iter().map(|f| p as f32 * f).collect();
+        for _ in 0..2 {
+            cos.extend(angles.iter().map(|&a| f64::from(a).cos() as f32));
+            sin.extend(angles.iter().map(|&a| f64::from(a).sin() as f32));
+        }
+    }
+    (cos, sin)
+}
+
 impl RopeTables {
     /// Tables for `positions` (`[N·T]`, row-major) with head size `head_dim` (even) and base
     /// `theta`.
     pub fn new(positions: &[u32], (n, t): (usize, usize), head_dim: usize, theta: f64, device: &Device) -> Self {
-        let half = head_dim / 2;
-        let inv_freq: Vec<f32> =
-            (0..half).map(|i| 1.0 / (theta as f32).powf((2 * i) as f32 / head_dim as f32)).collect();
-        let mut cos = Vec::with_capacity(positions.len() * head_dim);
-        let mut sin = Vec::with_capacity(positions.len() * head_dim);
-        for &p in positions {
-            let angles: Vec<f32> = inv_freq.iter().map(|f| p as f32 * f).collect();
-            for _ in 0..2 {
-                cos.extend(angles.iter().map(|&a| f64::from(a).cos() as f32));
-                sin.extend(angles.iter().map(|&a| f64::from(a).sin() as f32));
-            }
-        }
+        let (cos, sin) = rope_rows(positions, head_dim, theta);
         let table = |v: Vec<f32>| Tensor::from_data(TensorData::new(v, [n, 1, t, head_dim]), device);
         Self { cos: table(cos), sin: table(sin) }
     }

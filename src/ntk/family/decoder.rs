@@ -34,6 +34,8 @@ use crate::model::probe::Tap;
 use crate::model::{LayerKind, WeightMap};
 use crate::ntk::cost::decoder_forward_flops;
 use crate::ntk::family::{NtkModel, ParamRole, ReadoutLayer};
+use crate::ntk::fastfb::llama::HostLlama;
+use crate::ntk::fastfb::FastModel;
 use crate::ntk::options::ParamSubset;
 use crate::ntk::signals::{LayerSignals, SignalInput};
 use crate::tokenize::PaddedBatch;
@@ -169,6 +171,14 @@ impl NtkModel for DecoderLm {
 
     fn frozen(&self) -> Box<dyn NtkModel> {
         Box::new(self.clone().no_grad())
+    }
+
+    fn fast_model(&self) -> Result<Option<FastModel>> {
+        // GPT-2 and an f64 model (the finite-difference checks) keep burn's pass.
+        if !HostLlama::supports(self) {
+            return Ok(None);
+        }
+        HostLlama::from_decoder(self).map(|m| Some(FastModel::Llama(Box::new(m))))
     }
 
     fn finish_signals(&self, mut layers: Vec<LayerSignals>, subset: ParamSubset) -> Result<Vec<LayerSignals>> {

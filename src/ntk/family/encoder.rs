@@ -14,7 +14,7 @@ use crate::model::probe::Tap;
 use crate::model::{Architecture, Batch, Classifier, WeightMap};
 use crate::ntk::cost::forward_flops;
 use crate::ntk::family::{NtkModel, ParamRole, ReadoutLayer};
-use crate::ntk::fastfb::HostModel;
+use crate::ntk::fastfb::{FastModel, HostModel};
 use crate::ntk::options::is_embedding_table;
 use crate::tokenize::PaddedBatch;
 
@@ -70,12 +70,12 @@ impl NtkModel for Classifier {
         Box::new(self.clone().no_grad())
     }
 
-    fn host_model(&self) -> Result<Option<HostModel>> {
+    fn fast_model(&self) -> Result<Option<FastModel>> {
         // An f64 model (the finite-difference checks) keeps burn's f64 pass.
         if self.head.output.weight.val().dtype() != DType::F32 {
             return Ok(None);
         }
-        HostModel::from_classifier(self).map(Some)
+        HostModel::from_classifier(self).map(|m| Some(FastModel::Encoder(Box::new(m))))
     }
 
     fn forward_flops(&self, rows: usize, seq_len: usize) -> f64 {

@@ -14,11 +14,11 @@
 //! * which parameter tensor (or, for a tied embedding, which *use* of it) is an embedding table
 //!   or part of the head ([`NtkModel::param_role`], [`NtkModel::layer_role`]) — the subsets;
 //! * a frozen copy, the hand-written CPU signal path when the model has one
-//!   ([`NtkModel::host_model`]), and a last pass over a block's probed signals
+//!   ([`NtkModel::fast_model`]), and a last pass over a block's probed signals
 //!   ([`NtkModel::finish_signals`]: a decoder trims its unembedding to the readout rows and
 //!   merges a tied unembedding into the embedding table's token-match rows).
 //!
-//! Known gaps: the fast signal path exists for the encoder only.
+//! Known gaps: the fast signal path covers the encoder and the Llama-family decoders (not GPT-2).
 
 pub mod decoder;
 pub mod encoder;
@@ -30,7 +30,7 @@ use crate::error::Result;
 use crate::model::classifier::margin;
 use crate::model::probe::Tap;
 use crate::model::{LayerKind, WeightMap};
-use crate::ntk::fastfb::HostModel;
+use crate::ntk::fastfb::FastModel;
 use crate::ntk::options::ParamSubset;
 use crate::ntk::signals::LayerSignals;
 use crate::tokenize::PaddedBatch;
@@ -128,11 +128,12 @@ pub trait NtkModel {
     fn frozen(&self) -> Box<dyn NtkModel>;
 
     /// The host copy of the weights for [`crate::ntk::SignalPath::Fast`], when this model has
-    /// the hand-written CPU path and f32 weights; None: burn's path runs.
+    /// the hand-written CPU path (the encoder, a Llama-family decoder) and f32 weights; None:
+    /// burn's path runs.
     ///
     /// # Errors
     /// When a tensor cannot be read back.
-    fn host_model(&self) -> Result<Option<HostModel>> {
+    fn fast_model(&self) -> Result<Option<FastModel>> {
         Ok(None)
     }
 

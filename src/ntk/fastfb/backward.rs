@@ -197,7 +197,7 @@ fn layer_backward(
         ),
     };
     let dcontext = input_grad(&u.attention_output, &l.attention_output, rows);
-    let qkv = attention::backward(&dcontext, &c.qkv, &c.probs, offsets, Heads { hidden: h, heads: l.heads });
+    let qkv = attention::backward(&dcontext, &c.qkv, &c.probs, offsets, Heads::encoder(h, l.heads));
     let previous = input_grad_plus(u.attention_output.clone(), &qkv, &l.qkv, rows);
     let grads = LayerGrads {
         qkv,

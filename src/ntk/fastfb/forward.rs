@@ -11,14 +11,14 @@ use crate::model::batch::{check_padded, position_ids};
 use crate::ntk::fastfb::attention::{self, Heads};
 use crate::ntk::fastfb::ops::{add_rows, gelu_forward, linear_forward, matmul_fresh, norm_forward, NormCache};
 use crate::ntk::fastfb::weights::{HostLinear, HostModel};
-use crate::tokenize::{pad_batch, Encoding};
+use crate::tokenize::{pad_batch, Encoding, PaddedBatch};
 
 /// A block's real tokens, packed example after example (no padding anywhere).
 #[derive(Debug, Clone)]
 pub struct Packed {
     /// Row offsets: example i holds rows `offsets[i]..offsets[i + 1]`.
     pub offsets: Vec<usize>,
-    /// Word, position and token-type ids of every row `[R]`.
+    /// Word (token), position and token-type ids of every row `[R]`.
     pub ids: [Vec<u32>; 3],
     /// The block's padded length T (the longest encoding).
     pub seq_len: usize,
@@ -41,6 +41,12 @@ impl Packed {
         let padded = pad_batch(encodings, pad_id)?;
         check_padded(&padded, &model.config)?;
         let positions = position_ids(&padded, &model.config)?;
+        Ok(Self::from_padded(&padded, &positions))
+    }
+
+    /// Pack the real tokens (attention mask 1) of `padded`, in order, with their `positions`
+    /// (`[N·T]`, row-major); token types ride along (the decoders ignore them).
+    pub fn from_padded(padded: &PaddedBatch, positions: &[u32]) -> Self {
         let mut offsets = vec![0];
         let mut ids: [Vec<u32>; 3] = Default::default();
         for (p, &position) in positions.iter().enumerate().take(padded.batch_size * padded.seq_len) {
@@ -53,7 +59,7 @@ impl Packed {
                 offsets.push(ids[0].len());
             }
         }
-        Ok(Self { offsets, ids, seq_len: padded.seq_len })
+        Self { offsets, ids, seq_len: padded.seq_len }
     }
 
     /// Real tokens R.
@@ -129,7 +135,7 @@ fn layer_forward(model: &HostModel, index: usize, input: Vec<f32>, offsets: &[us
     let l = &model.layers[index];
     let (h, rows) = (model.hidden(), input.len() / model.hidden());
     let qkv = linear_forward(&input, &l.qkv.weight, &l.qkv.bias, rows, h);
-    let (probs, context) = attention::forward(&qkv, offsets, Heads { hidden: h, heads: l.heads });
+    let (probs, context) = attention::forward(&qkv, offsets, Heads::encoder(h, l.heads));
     let projected = linear_residual(&context, &l.attention_output, &input, rows);
     let (attended, attention_norm) =
         norm_forward(&projected, &l.attention_norm.gamma, &l.attention_norm.beta, l.attention_norm.epsilon);

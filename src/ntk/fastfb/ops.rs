@@ -19,7 +19,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 /// Rows per rayon task of the element-wise loops.
-const ROWS_PER_TASK: usize = 16;
+pub(crate) const ROWS_PER_TASK: usize = 16;
 
 /// A row-major `[rows, cols]` view of `data` with row stride `stride`.
 pub fn view(data: &[f32], rows: usize, cols: usize, stride: usize) -> MatRef<'_, f32> {
@@ -265,6 +265,13 @@ pub fn multiply_in_place(a: &mut [f32], b: &[f32]) {
         .for_each(|(x, y)| x.iter_mut().zip(y).for_each(|(x, y)| *x *= y));
 }
 
+/// `a += b`, element-wise, multi-threaded.
+pub fn add_in_place(a: &mut [f32], b: &[f32]) {
+    a.par_chunks_mut(1 << 14)
+        .zip(b.par_chunks(1 << 14))
+        .for_each(|(x, y)| x.iter_mut().zip(y).for_each(|(x, y)| *x += y));
+}
+
 /// Lanes of the vectorisable reductions (fixed, so results do not depend on the CPU).
 const LANES: usize = 8;
 
@@ -292,13 +299,26 @@ pub fn sum_of(x: &[f32]) -> f32 {
     s.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
 }
 
+/// Softmax of one row, in place.
+fn softmax_row(row: &mut [f32]) {
+    let max = max_of(row);
+    row.iter_mut().for_each(|v| *v = exp(*v - max));
+    let inv = 1.0 / sum_of(row);
+    row.iter_mut().for_each(|v| *v *= inv);
+}
+
 /// Softmax over each row of `s` `[rows, cols]`, in place.
 pub fn softmax_rows(s: &mut [f32], cols: usize) {
-    for row in s.chunks_mut(cols) {
-        let max = max_of(row);
-        row.iter_mut().for_each(|v| *v = exp(*v - max));
-        let inv = 1.0 / sum_of(row);
-        row.iter_mut().for_each(|v| *v *= inv);
+    s.chunks_mut(cols).for_each(softmax_row);
+}
+
+/// Causal softmax over each row t of `s` `[rows, cols]`, in place: over columns 0..=t, the
+/// columns after t set to exactly 0 (a causal mask, without relying on e^{−∞}: [`exp`] clamps).
+pub fn softmax_rows_causal(s: &mut [f32], cols: usize) {
+    for (t, row) in s.chunks_mut(cols).enumerate() {
+        let (seen, masked) = row.split_at_mut((t + 1).min(cols));
+        softmax_row(seen);
+        masked.fill(0.0);
     }
 }
 

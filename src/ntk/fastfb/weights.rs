@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::model::dense::{tensor_to_host, Dense, Norm};
 use crate::model::layer::EncoderLayer;
 use crate::model::{Classifier, ModelConfig};
+use crate::ntk::fastfb::ops::{add_in_place, add_rows, linear_backward_into, matmul_fresh};
 
 /// A Linear layer `y = a·W + b` on the host.
 #[derive(Debug, Clone)]
@@ -21,7 +22,7 @@ pub struct HostLinear {
     pub name: String,
     /// `[d_in, d_out]`, row-major.
     pub weight: Vec<f32>,
-    /// `[d_out]`.
+    /// `[d_out]`; empty for a layer without a bias (the decoders' `LinearNoBias`).
     pub bias: Vec<f32>,
     /// Input width.
     pub d_in: usize,
@@ -75,6 +76,11 @@ pub struct HostTable {
 }
 
 impl HostTable {
+    /// The table `weight` `[rows, H]` (left on its device) under the name `name`.
+    pub fn new(name: String, weight: Tensor<2>) -> Self {
+        Self { name, weight }
+    }
+
     /// Rows `ids` of the table, `[ids.len(), H]` row-major (ids already checked against the
     /// table size).
     ///
@@ -106,7 +112,37 @@ pub struct HostModel {
     pub config: ModelConfig,
 }
 
-fn host<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
+impl HostLinear {
+    /// `y [rows, d_out] = a [rows, d_in]·W (+ b)`.
+    pub fn forward(&self, a: &[f32], rows: usize) -> Vec<f32> {
+        let mut y = matmul_fresh(a, &self.weight, rows, (self.d_in, self.d_out));
+        if !self.bias.is_empty() {
+            add_rows(&mut y, &self.bias, None);
+        }
+        y
+    }
+
+    /// `residual + a·W (+ b)`, into a fresh buffer.
+    pub fn forward_residual(&self, a: &[f32], residual: &[f32], rows: usize) -> Vec<f32> {
+        let mut y = matmul_fresh(a, &self.weight, rows, (self.d_in, self.d_out));
+        if self.bias.is_empty() {
+            add_in_place(&mut y, residual);
+        } else {
+            add_rows(&mut y, &self.bias, Some(residual));
+        }
+        y
+    }
+
+    /// `da [rows, d_in] = dy [rows, d_out]·Wᵀ` into a fresh buffer, or added to `da` when given.
+    pub fn input_grad(&self, dy: &[f32], rows: usize, da: Option<Vec<f32>>) -> Vec<f32> {
+        let accumulate = da.is_some();
+        let mut da = da.unwrap_or_else(|| vec![0.0f32; rows * self.d_in]);
+        linear_backward_into(&mut da, dy, &self.weight, rows, (self.d_in, self.d_out), accumulate);
+        da
+    }
+}
+
+pub(crate) fn host<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
     Ok(tensor_to_host(tensor)?.data)
 }
 
@@ -130,8 +166,9 @@ fn norm(n: &Norm) -> Result<HostNorm> {
     })
 }
 
-/// Concatenate Linear layers of the same input width column-wise.
-fn fuse(parts: &[HostLinear]) -> HostLinear {
+/// Concatenate Linear layers of the same input width column-wise (a missing bias counts as
+/// zeros; the fused layer has none when no part has one).
+pub fn fuse(parts: &[HostLinear]) -> HostLinear {
     let d_in = parts[0].d_in;
     let d_out: usize = parts.iter().map(|p| p.d_out).sum();
     let mut weight = Vec::with_capacity(d_in * d_out);
@@ -140,7 +177,11 @@ fn fuse(parts: &[HostLinear]) -> HostLinear {
             weight.extend_from_slice(&p.weight[row * p.d_out..(row + 1) * p.d_out]);
         }
     }
-    let bias = parts.iter().flat_map(|p| p.bias.iter().copied()).collect();
+    let bias = if parts.iter().all(|p| p.bias.is_empty()) {
+        Vec::new()
+    } else {
+        parts.iter().flat_map(|p| if p.bias.is_empty() { vec![0.0; p.d_out] } else { p.bias.clone() }).collect()
+    };
     HostLinear { name: String::new(), weight, bias, d_in, d_out }
 }
 

@@ -1,0 +1,93 @@
+//! Turning one block's forward caches and V backwards into [`crate::ntk::signals::BlockSignals`] layers in burn's
+//! layout: every input repeated V times per example and the V gradients interleaved
+//! (example-major, virtual output minor), per-token layers over each example's real rows, head
+//! layers over one row per example (shared by both families' hand-written paths).
+
+use crate::model::LayerKind;
+use crate::ntk::signals::{LayerSignals, SignalInput};
+
+/// Row offsets of the head layers (one row per example).
+pub(crate) fn head_offsets(n: usize) -> Vec<usize> {
+    (0..=n).collect()
+}
+
+/// Rows of `x` `[R, d]` (grouped by `offsets`) repeated `v` times per example.
+pub(crate) fn repeated<T: Copy>(x: Vec<T>, offsets: &[usize], d: usize, v: usize) -> Vec<T> {
+    if v == 1 {
+        return x;
+    }
+    let mut out = Vec::with_capacity(x.len() * v);
+    for w in offsets.windows(2) {
+        for _ in 0..v {
+            out.extend_from_slice(&x[w[0] * d..w[1] * d]);
+        }
+    }
+    out
+}
+
+/// Per example, the rows of each virtual output's gradient in turn.
+pub(crate) fn interleaved(mut parts: Vec<Vec<f32>>, offsets: &[usize], d: usize) -> Vec<f32> {
+    if parts.len() == 1 {
+        return parts.pop().unwrap_or_default();
+    }
+    let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for w in offsets.windows(2) {
+        for p in &parts {
+            out.extend_from_slice(&p[w[0] * d..w[1] * d]);
+        }
+    }
+    out
+}
+
+/// Columns `start..start + width` of `x` `[R, stride]`.
+pub(crate) fn columns(x: &[f32], stride: usize, start: usize, width: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(x.len() / stride * width);
+    for row in x.chunks(stride) {
+        out.extend_from_slice(&row[start..start + width]);
+    }
+    out
+}
+
+/// Builds one [`LayerSignals`] after another, repeating inputs and interleaving gradients.
+pub(crate) struct Assembler<'a> {
+    /// Row offsets of the per-token layers (example i: rows `offsets[i]..offsets[i + 1]`).
+    pub offsets: &'a [usize],
+    /// Row offsets of the head layers ([`head_offsets`]).
+    pub heads: Vec<usize>,
+    /// Virtual outputs V.
+    pub virtuals: usize,
+    /// The block's padded length T.
+    pub seq_len: usize,
+    /// The layers so far, in forward order.
+    pub layers: Vec<LayerSignals>,
+}
+
+impl<'a> Assembler<'a> {
+    /// An empty assembler for `examples` examples packed by `offsets`.
+    pub fn new(offsets: &'a [usize], examples: usize, virtuals: usize, seq_len: usize) -> Self {
+        Self { offsets, heads: head_offsets(examples), virtuals, seq_len, layers: Vec::new() }
+    }
+
+    /// Append a layer: `input` over the real rows (head: one per example), `grads` one per
+    /// virtual output.
+    pub fn push(&mut self, name: &str, kind: LayerKind, head: bool, input: SignalInput, grads: Vec<Vec<f32>>) {
+        let offsets = if head { &self.heads } else { self.offsets };
+        let d_out = grads[0].len() / offsets.last().copied().unwrap_or(1).max(1);
+        let (input, d_in) = match input {
+            SignalInput::Activation(a) => {
+                let d_in = a.len() / offsets.last().copied().unwrap_or(1).max(1);
+                (SignalInput::Activation(repeated(a, offsets, d_in, self.virtuals)), d_in)
+            }
+            SignalInput::Ids(ids) => (SignalInput::Ids(repeated(ids, offsets, 1, self.virtuals)), 0),
+        };
+        let rows = offsets.windows(2).flat_map(|w| std::iter::repeat_n(w[1] - w[0], self.virtuals)).collect();
+        let grad = interleaved(grads, offsets, d_out);
+        let per_token = !head || self.seq_len == 1;
+        self.layers.push(LayerSignals { name: name.to_string(), kind, per_token, rows, d_in, d_out, input, grad });
+    }
+}
+
+/// Collect every `pick`ed gradient of the V backwards.
+pub(crate) fn each<G, F: FnMut(&mut G) -> Vec<f32>>(grads: &mut [G], pick: F) -> Vec<Vec<f32>> {
+    grads.iter_mut().map(pick).collect()
+}
