@@ -278,6 +278,19 @@ impl Contraction<'_> {
         }
     }
 
+    /// Start reading the next stored layer of spilled stores in the background when it is a
+    /// Linear weight that will be preloaded next.
+    fn prefetch_after(&self, layer: usize) -> Result<()> {
+        let Some(next) = self.left.store.layers().get(layer + 1) else { return Ok(()) };
+        if next.kind == LayerKind::Linear && self.materialize(next) && self.preload(next) {
+            self.left.store.prefetch(layer + 1)?;
+            if let Some(r) = &self.right {
+                r.store.prefetch(layer + 1)?;
+            }
+        }
+        Ok(())
+    }
+
     fn materialized(&self, layer: usize, out: &mut [f64]) -> Result<f64> {
         let stored = &self.left.store.layers()[layer];
         let (d_in, d_out) = (stored.d_in, stored.d_out);
@@ -290,6 +303,7 @@ impl Contraction<'_> {
             Some(r) if preload => Some(self.preloaded(r.store, layer, right_loaded)?),
             _ => None,
         };
+        self.prefetch_after(layer)?;
         let mut flops = 0.0;
         for c0 in (0..d_out).step_by(step) {
             let channels = c0..(c0 + step).min(d_out);

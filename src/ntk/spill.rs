@@ -237,6 +237,53 @@ impl Drop for Writer {
     }
 }
 
+/// Whole ranges of spill files read on a background thread into reused buffers: the next
+/// layer's signals are read while the current one is contracted.
+pub struct Prefetch {
+    key: usize,
+    thread: JoinHandle<(Result<()>, Vec<Vec<f32>>, Staging)>,
+}
+
+impl Prefetch {
+    /// Read each `(file, byte range)` into the buffer at its place in `buffers` (reused; more
+    /// are made when there are fewer), through `stage`; `key` names the read.
+    pub fn start(
+        key: usize,
+        reads: Vec<(Arc<SpillFile>, Range<usize>)>,
+        mut buffers: Vec<Vec<f32>>,
+        mut stage: Staging,
+    ) -> Self {
+        buffers.resize_with(buffers.len().max(reads.len()), Vec::new);
+        let thread = std::thread::spawn(move || {
+            let mut result = Ok(());
+            for ((file, range), buf) in reads.iter().zip(buffers.iter_mut()) {
+                buf.clear();
+                buf.resize(range.len() / 4, 0.0);
+                if result.is_ok() {
+                    result = file.read(range.clone(), bytemuck::cast_slice_mut(buf), &mut stage);
+                }
+            }
+            (result, buffers, stage)
+        });
+        Self { key, thread }
+    }
+
+    /// The key given to [`Prefetch::start`].
+    pub fn key(&self) -> usize {
+        self.key
+    }
+
+    /// Wait for the reads: the buffers in the order of the reads, and the staging buffer.
+    ///
+    /// # Errors
+    /// The first read error.
+    pub fn join(self) -> Result<(Vec<Vec<f32>>, Staging)> {
+        let (result, buffers, stage) =
+            self.thread.join().map_err(|_| Error::internal("signal spill", "the prefetch panicked"))?;
+        result.map(|()| (buffers, stage))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +313,9 @@ mod tests {
             }
             let mut out = vec![0u8; 8];
             assert!(file.read(total - 4..total + 4, &mut out, &mut stage).is_err());
+            let reads = vec![(Arc::clone(&file), 4..total), (Arc::clone(&file), 0..8)];
+            let (got, _) = Prefetch::start(7, reads, vec![vec![1.0; 3]], stage).join().unwrap();
+            assert_eq!((got[0].as_slice(), got[1].as_slice()), (&values[1..], &values[..2]));
             #[cfg(unix)]
             assert!(!path.exists(), "unlinked after opening");
         }

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, Result};
 use crate::model::LayerKind;
 use crate::ntk::signals::{LayerSignals, SignalInput};
-use crate::ntk::spill::{SpillFile, Staging, Writer};
+use crate::ntk::spill::{Prefetch, SpillFile, Staging, Writer};
 
 /// One stored part (activations or gradients) of a layer.
 enum Part {
@@ -148,6 +148,9 @@ pub struct SignalStore {
     bytes: usize,
     /// The read buffer of spilled parts.
     stage: Mutex<Staging>,
+    /// A layer being read in the background ([`SignalStore::prefetch`]), and the buffers the
+    /// next one will be read into.
+    prefetch: Mutex<(Option<Prefetch>, Vec<Vec<f32>>, Staging)>,
 }
 
 impl SignalStore {
@@ -165,7 +168,8 @@ impl SignalStore {
             None
         };
         let writer = Mutex::new(spill.as_ref().map(|_| Writer::start()));
-        Ok(Self { writer, layers: Vec::new(), spill, bytes: 0, stage: Mutex::default() })
+        let (stage, prefetch) = (Mutex::default(), Mutex::default());
+        Ok(Self { writer, layers: Vec::new(), spill, bytes: 0, stage, prefetch })
     }
 
     /// True when the signals live on disk.
@@ -294,6 +298,27 @@ impl SignalStore {
         Ok(out)
     }
 
+    /// Start reading every example's signals of spilled Linear layer `layer` in the background;
+    /// the next [`SignalStore::load_into`] of all its examples takes them (a prefetch of another
+    /// layer pending is waited for and dropped). Nothing happens for an in-memory store.
+    ///
+    /// # Errors
+    /// A read error of the prefetch dropped.
+    pub fn prefetch(&self, layer: usize) -> Result<()> {
+        let Some(s) = self.layers.get(layer) else { return Ok(()) };
+        let (Part::Disk(a), Part::Disk(g), LayerKind::Linear) = (&s.a, &s.g, s.kind) else { return Ok(()) };
+        self.settle()?;
+        let mut pending = self.prefetch.lock().map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
+        if let Some(old) = pending.0.take() {
+            (pending.1, pending.2) = old.join()?;
+        }
+        let rows = s.offsets[s.offsets.len() - 1];
+        let reads = vec![(Arc::clone(a), 0..4 * rows * s.d_in), (Arc::clone(g), 0..4 * rows * s.d_out)];
+        let (buffers, stage) = (std::mem::take(&mut pending.1), std::mem::take(&mut pending.2));
+        pending.0 = Some(Prefetch::start(layer, reads, buffers, stage));
+        Ok(())
+    }
+
     /// As [`SignalStore::load`], into `out`, reusing its buffers (a reused buffer of a large
     /// load is not faulted in and zeroed again by the kernel).
     ///
@@ -305,6 +330,19 @@ impl SignalStore {
         let (r0, r1) = (s.offsets[examples.start], s.offsets[examples.end]);
         out.rows.clear();
         out.rows.extend(s.offsets[examples.start..=examples.end].windows(2).map(|w| w[1] - w[0]));
+        let mut pending = self.prefetch.lock().map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
+        if examples.len() == s.offsets.len() - 1 && pending.0.as_ref().is_some_and(|p| p.key() == layer) {
+            let (mut buffers, stage) = pending.0.take().map(Prefetch::join).transpose()?.unwrap_or_default();
+            if let [a, g] = &mut buffers[..] {
+                std::mem::swap(&mut out.a, a);
+                std::mem::swap(&mut out.g, g);
+            }
+            // The buffers `out` had are the next prefetch's.
+            (pending.1, pending.2) = (buffers, stage);
+            out.ids.clear();
+            return Ok(());
+        }
+        drop(pending);
         if s.kind == LayerKind::Embedding {
             out.a.clear();
         } else {
@@ -373,6 +411,28 @@ mod tests {
             }
             assert!(store.append(vec![layer("b", vec![1], 0.0)], &keep).is_err());
         }
+    }
+
+    #[test]
+    fn prefetched_layers_load_as_read_ones() {
+        let (mut disk, mut ram) = (SignalStore::new(true).unwrap(), SignalStore::new(false).unwrap());
+        for store in [&mut disk, &mut ram] {
+            store.append(vec![layer("a", vec![1, 2], 0.0), layer("b", vec![1, 2], 50.0)], &|_| true).unwrap();
+            store.append(vec![layer("a", vec![3], 100.0), layer("b", vec![3], 150.0)], &|_| true).unwrap();
+        }
+        let mut out = Loaded::default();
+        // Prefetch 1, read 0 meanwhile, then 1 (taken from the prefetch), then 0 with a
+        // prefetch of 0 dropped by one of 1.
+        disk.prefetch(1).unwrap();
+        for (layer, prefetch) in [(0, None), (1, None), (1, Some(0)), (0, Some(1)), (0, None)] {
+            if let Some(p) = prefetch {
+                disk.prefetch(p).unwrap();
+            }
+            disk.load_into(layer, 0..3, &mut out).unwrap();
+            let want = ram.load(layer, 0..3).unwrap();
+            assert_eq!((&out.rows, &out.a, &out.g), (&want.rows, &want.a, &want.g), "layer {layer}");
+        }
+        ram.prefetch(0).unwrap();
     }
 
     #[test]
