@@ -5,7 +5,7 @@
 //!   ([`GramKernels::outer_sums_into`]), a chunk of output channels at a time into one reused
 //!   buffer, then contracted by large-tile GEMMs ([`GramKernels::gemm_nt`]; the square K only
 //!   on/above the diagonal). The feature matrix of *all* examples of a chunk fits a quarter of
-//!   the memory budget; when the layer's signals fit an eighth they are loaded once and the
+//!   the memory budget; when the layer's signals fit a quarter they are loaded once and the
 //!   chunks are as large as [`GramKernels::chunk_features`] asks (cache-sized on the CPU:
 //!   [`crate::ntk::cpu_kernels::CHUNK_FEATURES`] per example), so the gradients are formed and
 //!   contracted in cache instead of being written to memory and read back.
@@ -237,12 +237,14 @@ impl Contraction<'_> {
     }
 
     /// Load a Linear weight's signals once for all its channel chunks (vs once per chunk)? When
-    /// both sides' signals of the layer take at most an eighth of the budget (decided from
-    /// whole-problem sizes, so slabs decide alike).
+    /// both sides' signals of the layer take at most a quarter of the budget (decided from
+    /// whole-problem sizes, so slabs decide alike). An in-memory store's signals are borrowed,
+    /// not copied; a spilled store holds next to nothing in RAM, so the loaded layer takes the
+    /// room its half of the budget would have had.
     fn preload(&self, layer: &StoredLayer) -> bool {
         let rows = |s: &Side| if layer.per_token { s.total_tokens } else { s.total_examples };
         let rows = self.layout.virtuals * (rows(&self.left) + self.right.as_ref().map_or(0, rows));
-        rows * (layer.d_in + layer.d_out) * 4 <= self.memory_budget / 8
+        rows * (layer.d_in + layer.d_out) * 4 <= self.memory_budget / 4
     }
 
     /// Output channels per feature chunk (equal chunks, decided from whole-problem sizes, so
@@ -276,6 +278,19 @@ impl Contraction<'_> {
         }
     }
 
+    /// Start reading the next stored layer of spilled stores in the background when it is a
+    /// Linear weight that will be preloaded next.
+    fn prefetch_after(&self, layer: usize) -> Result<()> {
+        let Some(next) = self.left.store.layers().get(layer + 1) else { return Ok(()) };
+        if next.kind == LayerKind::Linear && self.materialize(next) && self.preload(next) {
+            self.left.store.prefetch(layer + 1)?;
+            if let Some(r) = &self.right {
+                r.store.prefetch(layer + 1)?;
+            }
+        }
+        Ok(())
+    }
+
     fn materialized(&self, layer: usize, out: &mut [f64]) -> Result<f64> {
         let stored = &self.left.store.layers()[layer];
         let (d_in, d_out) = (stored.d_in, stored.d_out);
@@ -288,6 +303,7 @@ impl Contraction<'_> {
             Some(r) if preload => Some(self.preloaded(r.store, layer, right_loaded)?),
             _ => None,
         };
+        self.prefetch_after(layer)?;
         let mut flops = 0.0;
         for c0 in (0..d_out).step_by(step) {
             let channels = c0..(c0 + step).min(d_out);

@@ -45,6 +45,7 @@ pub mod outputs;
 pub mod per_layer;
 pub mod shard;
 pub mod signals;
+pub mod spill;
 pub mod store;
 pub mod tiles;
 

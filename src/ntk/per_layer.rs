@@ -19,7 +19,7 @@
 //! A row slab (`rows`) of a square K runs phase 1 on every example (its columns need them) and
 //! phase 2 only on the tiles touching its rows; a slab of a rectangular K(X₁, X₂) runs phase 1
 //! on the X₁ tiles touching its rows. Peak memory: the model, one block's autodiff graph, the
-//! store (≤ budget/2 in RAM), one Linear layer's signals loaded for its chunks (≤ budget/8),
+//! store (≤ budget/2 in RAM), one Linear layer's signals loaded for its chunks (≤ budget/4),
 //! one chunk of features (≤ budget/4), the K buffers.
 
 use std::ops::Range;

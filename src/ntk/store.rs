@@ -7,22 +7,23 @@
 //! g `[R, d_out]` of all virtual examples are appended in example order, so any range of
 //! consecutive examples is one contiguous read. Embedding ids stay in RAM (4 bytes per token).
 //!
-//! Cost of spilling: each byte is written once and read once (or, when a layer's signals exceed
-//! an eighth of the budget, once per output-channel chunk of its layer: one chunk per layer
-//! unless the budget is tight); the operating system's page cache
-//! usually serves the reads. The directory (`$TMPDIR/ntkgap-spill-<pid>-<k>`) is removed when the
-//! store is dropped, also on errors.
+//! Cost of spilling: each byte is written once, by a background thread while the next block is
+//! computed, and read once (or, when a layer's signals exceed the preload share of the budget,
+//! once per output-channel chunk of its layer), through direct I/O where the file system allows
+//! it ([`crate::ntk::spill`]). The directory (`$TMPDIR/ntkgap-spill-<pid>-<k>`) is removed when
+//! the store is dropped, also on errors; its files are unlinked as soon as they are open (Unix),
+//! so a killed run leaves no data behind.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::model::LayerKind;
 use crate::ntk::signals::{LayerSignals, SignalInput};
+use crate::ntk::spill::{Prefetch, SpillFile, Staging, Writer};
 
 /// One stored part (activations or gradients) of a layer.
 enum Part {
@@ -31,14 +32,12 @@ enum Part {
         chunks: Vec<Vec<f32>>,
         ends: Vec<usize>,
     },
-    Disk {
-        path: PathBuf,
-        file: Mutex<File>,
-    },
+    Disk(Arc<SpillFile>),
 }
 
 impl Part {
-    fn append(&mut self, values: Vec<f32>) -> Result<()> {
+    /// Append `values`: kept in RAM, or queued in `to_disk` for the writer.
+    fn append(&mut self, values: Vec<f32>, to_disk: &mut Vec<(Arc<SpillFile>, Vec<f32>)>) {
         match self {
             Part::Memory { chunks, ends } => {
                 if !values.is_empty() {
@@ -46,12 +45,12 @@ impl Part {
                     chunks.push(values);
                 }
             }
-            Part::Disk { path, file } => {
-                let file = file.get_mut().map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
-                file.write_all(bytemuck::cast_slice(&values)).map_err(|e| Error::write(path.clone(), e))?;
+            Part::Disk(file) => {
+                if !values.is_empty() {
+                    to_disk.push((Arc::clone(file), values));
+                }
             }
         }
-        Ok(())
     }
 
     /// Values `range` of the in-memory chunks, gathered across chunk boundaries.
@@ -66,16 +65,16 @@ impl Part {
         }
     }
 
-    /// Values `range` into `out` (cleared first; its allocation is reused).
-    fn read_into(&self, range: Range<usize>, out: &mut Vec<f32>) -> Result<()> {
+    /// Values `range` into `out` (cleared first; its allocation is reused), a spilled part
+    /// through the read buffer `stage`.
+    fn read_into(&self, range: Range<usize>, out: &mut Vec<f32>, stage: &Mutex<Staging>) -> Result<()> {
         out.clear();
         match self {
             Part::Memory { chunks, ends } => Self::gather(chunks, ends, range, out),
-            Part::Disk { path, file } => {
+            Part::Disk(file) => {
                 out.resize(range.len(), 0.0);
-                let mut file = file.lock().map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
-                file.seek(SeekFrom::Start(range.start as u64 * 4)).map_err(|e| Error::write(path.clone(), e))?;
-                file.read_exact(bytemuck::cast_slice_mut(out)).map_err(|e| Error::write(path.clone(), e))?;
+                let mut stage = stage.lock().map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
+                file.read(4 * range.start..4 * range.end, bytemuck::cast_slice_mut(out), &mut stage)?;
             }
         }
         Ok(())
@@ -141,10 +140,17 @@ static SPILL_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// The signal store of one side (X₁ or X₂) of a Gram computation.
 pub struct SignalStore {
+    // Declared first: the writer finishes before the files and the directory go.
+    writer: Mutex<Option<Writer>>,
     layers: Vec<StoredLayer>,
     // Declared after `layers` so the files are closed before the directory is removed.
     spill: Option<SpillDir>,
     bytes: usize,
+    /// The read buffer of spilled parts.
+    stage: Mutex<Staging>,
+    /// A layer being read in the background ([`SignalStore::prefetch`]), and the buffers the
+    /// next one will be read into.
+    prefetch: Mutex<(Option<Prefetch>, Vec<Vec<f32>>, Staging)>,
 }
 
 impl SignalStore {
@@ -161,7 +167,9 @@ impl SignalStore {
         } else {
             None
         };
-        Ok(Self { layers: Vec::new(), spill, bytes: 0 })
+        let writer = Mutex::new(spill.as_ref().map(|_| Writer::start()));
+        let (stage, prefetch) = (Mutex::default(), Mutex::default());
+        Ok(Self { writer, layers: Vec::new(), spill, bytes: 0, stage, prefetch })
     }
 
     /// True when the signals live on disk.
@@ -182,25 +190,26 @@ impl SignalStore {
     fn part(&self, name: String) -> Result<Part> {
         match &self.spill {
             None => Ok(Part::Memory { chunks: Vec::new(), ends: Vec::new() }),
-            Some(SpillDir(dir)) => {
-                let path = dir.join(name);
-                let file = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create_new(true)
-                    .open(&path)
-                    .map_err(|e| Error::write(&path, e))?;
-                Ok(Part::Disk { path, file: Mutex::new(file) })
-            }
+            Some(SpillDir(dir)) => Ok(Part::Disk(Arc::new(SpillFile::create(dir.join(name))?))),
+        }
+    }
+
+    /// Wait for the writer (once; later calls return at once).
+    fn settle(&self) -> Result<()> {
+        let mut writer = self.writer.lock().map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
+        match writer.take() {
+            Some(mut w) => w.finish(),
+            None => Ok(()),
         }
     }
 
     /// Append one block's signals of the layers `keep` selects (same selection every block),
-    /// taking the buffers over (in RAM they are kept as they are, not copied).
+    /// taking the buffers over (in RAM they are kept as they are, not copied; spilled ones are
+    /// handed to the writer thread).
     ///
     /// # Errors
-    /// [`Error::Write`] when a spill file cannot be written; [`Error::Numerical`] when a block's
-    /// layers differ from the first block's.
+    /// [`Error::Write`] when a spill file cannot be created or an earlier block's could not be
+    /// written; [`Error::Numerical`] when a block's layers differ from the first block's.
     pub fn append(&mut self, layers: Vec<LayerSignals>, keep: &dyn Fn(&LayerSignals) -> bool) -> Result<()> {
         let kept: Vec<LayerSignals> = layers.into_iter().filter(|l| keep(l)).collect();
         if self.layers.is_empty() {
@@ -226,6 +235,7 @@ impl SignalStore {
                 reason: "blocks probed different layers".into(),
             });
         }
+        let mut to_disk = Vec::new();
         for (l, s) in kept.into_iter().zip(self.layers.iter_mut()) {
             for &r in &l.rows {
                 let last = *s.offsets.last().unwrap_or(&0);
@@ -237,10 +247,17 @@ impl SignalStore {
             };
             self.bytes += input_bytes + 4 * l.grad.len();
             match l.input {
-                SignalInput::Activation(a) => s.a.append(a)?,
+                SignalInput::Activation(a) => s.a.append(a, &mut to_disk),
                 SignalInput::Ids(ids) => s.ids.extend_from_slice(&ids),
             }
-            s.g.append(l.grad)?;
+            s.g.append(l.grad, &mut to_disk);
+        }
+        if !to_disk.is_empty() {
+            let mut writer = self.writer.lock().map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
+            match writer.as_mut() {
+                Some(w) => w.send(to_disk)?,
+                None => return Err(Error::internal("signal spill", "append after the first read")),
+            }
         }
         Ok(())
     }
@@ -281,22 +298,57 @@ impl SignalStore {
         Ok(out)
     }
 
+    /// Start reading every example's signals of spilled Linear layer `layer` in the background;
+    /// the next [`SignalStore::load_into`] of all its examples takes them (a prefetch of another
+    /// layer pending is waited for and dropped). Nothing happens for an in-memory store.
+    ///
+    /// # Errors
+    /// A read error of the prefetch dropped.
+    pub fn prefetch(&self, layer: usize) -> Result<()> {
+        let Some(s) = self.layers.get(layer) else { return Ok(()) };
+        let (Part::Disk(a), Part::Disk(g), LayerKind::Linear) = (&s.a, &s.g, s.kind) else { return Ok(()) };
+        self.settle()?;
+        let mut pending = self.prefetch.lock().map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
+        if let Some(old) = pending.0.take() {
+            (pending.1, pending.2) = old.join()?;
+        }
+        let rows = s.offsets[s.offsets.len() - 1];
+        let reads = vec![(Arc::clone(a), 0..4 * rows * s.d_in), (Arc::clone(g), 0..4 * rows * s.d_out)];
+        let (buffers, stage) = (std::mem::take(&mut pending.1), std::mem::take(&mut pending.2));
+        pending.0 = Some(Prefetch::start(layer, reads, buffers, stage));
+        Ok(())
+    }
+
     /// As [`SignalStore::load`], into `out`, reusing its buffers (a reused buffer of a large
     /// load is not faulted in and zeroed again by the kernel).
     ///
     /// # Errors
     /// [`Error::Write`] when a spill file cannot be read.
     pub fn load_into(&self, layer: usize, examples: Range<usize>, out: &mut Loaded) -> Result<()> {
+        self.settle()?;
         let s = &self.layers[layer];
         let (r0, r1) = (s.offsets[examples.start], s.offsets[examples.end]);
         out.rows.clear();
         out.rows.extend(s.offsets[examples.start..=examples.end].windows(2).map(|w| w[1] - w[0]));
+        let mut pending = self.prefetch.lock().map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
+        if examples.len() == s.offsets.len() - 1 && pending.0.as_ref().is_some_and(|p| p.key() == layer) {
+            let (mut buffers, stage) = pending.0.take().map(Prefetch::join).transpose()?.unwrap_or_default();
+            if let [a, g] = &mut buffers[..] {
+                std::mem::swap(&mut out.a, a);
+                std::mem::swap(&mut out.g, g);
+            }
+            // The buffers `out` had are the next prefetch's.
+            (pending.1, pending.2) = (buffers, stage);
+            out.ids.clear();
+            return Ok(());
+        }
+        drop(pending);
         if s.kind == LayerKind::Embedding {
             out.a.clear();
         } else {
-            s.a.read_into(r0 * s.d_in..r1 * s.d_in, &mut out.a)?;
+            s.a.read_into(r0 * s.d_in..r1 * s.d_in, &mut out.a, &self.stage)?;
         }
-        s.g.read_into(r0 * s.d_out..r1 * s.d_out, &mut out.g)?;
+        s.g.read_into(r0 * s.d_out..r1 * s.d_out, &mut out.g, &self.stage)?;
         out.ids.clear();
         if s.kind == LayerKind::Embedding {
             out.ids.extend_from_slice(&s.ids[r0..r1]);
@@ -359,6 +411,28 @@ mod tests {
             }
             assert!(store.append(vec![layer("b", vec![1], 0.0)], &keep).is_err());
         }
+    }
+
+    #[test]
+    fn prefetched_layers_load_as_read_ones() {
+        let (mut disk, mut ram) = (SignalStore::new(true).unwrap(), SignalStore::new(false).unwrap());
+        for store in [&mut disk, &mut ram] {
+            store.append(vec![layer("a", vec![1, 2], 0.0), layer("b", vec![1, 2], 50.0)], &|_| true).unwrap();
+            store.append(vec![layer("a", vec![3], 100.0), layer("b", vec![3], 150.0)], &|_| true).unwrap();
+        }
+        let mut out = Loaded::default();
+        // Prefetch 1, read 0 meanwhile, then 1 (taken from the prefetch), then 0 with a
+        // prefetch of 0 dropped by one of 1.
+        disk.prefetch(1).unwrap();
+        for (layer, prefetch) in [(0, None), (1, None), (1, Some(0)), (0, Some(1)), (0, None)] {
+            if let Some(p) = prefetch {
+                disk.prefetch(p).unwrap();
+            }
+            disk.load_into(layer, 0..3, &mut out).unwrap();
+            let want = ram.load(layer, 0..3).unwrap();
+            assert_eq!((&out.rows, &out.a, &out.g), (&want.rows, &want.a, &want.g), "layer {layer}");
+        }
+        ram.prefetch(0).unwrap();
     }
 
     #[test]
