@@ -24,14 +24,10 @@ const SECONDS_PER_TEST_RECORD: f64 = 0.015;
 /// Seconds per planned eNTK Gram entry, margins and gradients included (pairs share inputs, so
 /// fewer entries are computed than planned).
 const SECONDS_PER_GRAM_ENTRY: f64 = 0.001;
-/// SFT epochs of the full demo (early stopping on the class-weighted dev loss, patience 2). On
-/// the whole n ≤ 5 corpus the weighted dev loss bottoms out at epoch 3 and the run stops after
-/// epoch 5 (docs/demo.md "What was tried for SFT").
-const SFT_EPOCHS: usize = 6;
-/// MECs per size of the full demo's training corpus: every n = 5 relabelling class (142), so
-/// the whole n ≤ 5 corpus — with 80 of them the model over-fitted from epoch 3 and reached
-/// F1 0.39 on n = 5 against 0.53 with all (docs/demo.md).
-const FULL_TRAIN_MECS: usize = 142;
+/// SFT epochs of the full demo (early stopping on the class-weighted dev loss, patience 2).
+/// The budget on a shared 2-core machine: a run on the whole n = 5 corpus (142 MECs) took
+/// 504 s for its first epoch alone (docs/demo.md).
+const SFT_EPOCHS: usize = 3;
 /// SFT peak learning rate (AdamW, warmup + linear decay).
 const SFT_LEARNING_RATE: f64 = 1e-3;
 /// DPO epochs of the full demo (from the SFT model).
@@ -181,7 +177,7 @@ impl DemoConfig {
         let quick = mode == DemoMode::Quick;
         let data = DataConfig {
             train_nodes: 3..=5,
-            train_max_mecs: if quick { 25 } else { FULL_TRAIN_MECS },
+            train_max_mecs: if quick { 25 } else { 80 },
             hard_n6_mecs: if quick { 6 } else { 20 },
             hard_extended_nodes: if quick { 7..=8 } else { 7..=9 },
             hard_extended_per_size: if quick { 2 } else { 4 },
