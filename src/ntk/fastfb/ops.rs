@@ -122,13 +122,14 @@ fn norm_row(x: &[f32], xhat: &mut [f32], epsilon: f32) -> f32 {
     rstd
 }
 
-/// LayerNorm forward of `x` `[rows, d]`: returns y and the cache.
-pub fn norm_forward(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f32) -> (Vec<f32>, NormCache) {
-    let d = gamma.len();
+/// A row-wise normalisation of `x` `[rows, d]` in parallel over blocks of rows: `row(x, x̂, y)`
+/// fills one row's x̂ and y and returns its 1/σ (LayerNorm and RMSNorm share this).
+pub fn norm_rows<F>(x: &[f32], d: usize, row: F) -> (Vec<f32>, NormCache)
+where
+    F: Fn(&[f32], &mut [f32], &mut [f32]) -> f32 + Sync,
+{
     let rows = x.len() / d;
-    let mut xhat = vec![0.0f32; x.len()];
-    let mut rstd = vec![0.0f32; rows];
-    let mut y = vec![0.0f32; x.len()];
+    let (mut y, mut xhat, mut rstd) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()], vec![0.0f32; rows]);
     let chunk = ROWS_PER_TASK * d;
     xhat.par_chunks_mut(chunk)
         .zip(y.par_chunks_mut(chunk))
@@ -136,13 +137,21 @@ pub fn norm_forward(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f32) -> (Ve
         .zip(x.par_chunks(chunk))
         .for_each(|(((xh, yc), rc), xc)| {
             for (((xh, yr), r), xr) in xh.chunks_mut(d).zip(yc.chunks_mut(d)).zip(rc.iter_mut()).zip(xc.chunks(d)) {
-                *r = norm_row(xr, xh, epsilon);
-                for (((o, h), g), b) in yr.iter_mut().zip(xh.iter()).zip(gamma).zip(beta) {
-                    *o = h * g + b;
-                }
+                *r = row(xr, xh, yr);
             }
         });
     (y, NormCache { xhat, rstd })
+}
+
+/// LayerNorm forward of `x` `[rows, d]`: returns y and the cache.
+pub fn norm_forward(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f32) -> (Vec<f32>, NormCache) {
+    norm_rows(x, gamma.len(), |xr, xh, yr| {
+        let r = norm_row(xr, xh, epsilon);
+        for (((o, h), g), b) in yr.iter_mut().zip(xh.iter()).zip(gamma).zip(beta) {
+            *o = h * g + b;
+        }
+        r
+    })
 }
 
 /// LayerNorm backward: dx `[rows, d]` from dy and the forward's cache.

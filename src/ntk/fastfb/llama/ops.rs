@@ -12,29 +12,20 @@
 
 use rayon::prelude::*;
 
-use crate::ntk::fastfb::ops::{exp, NormCache, ROWS_PER_TASK};
+use crate::ntk::fastfb::ops::{exp, norm_rows, NormCache, ROWS_PER_TASK};
 
 /// RMSNorm forward of `x` `[rows, d]`: returns y = γ ⊙ x̂ and the cache (x̂, r).
 pub fn rms_forward(x: &[f32], gamma: &[f32], epsilon: f32) -> (Vec<f32>, NormCache) {
     let d = gamma.len();
-    let rows = x.len() / d;
-    let (mut y, mut xhat, mut rstd) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()], vec![0.0f32; rows]);
-    let chunk = ROWS_PER_TASK * d;
-    xhat.par_chunks_mut(chunk)
-        .zip(y.par_chunks_mut(chunk))
-        .zip(rstd.par_chunks_mut(ROWS_PER_TASK))
-        .zip(x.par_chunks(chunk))
-        .for_each(|(((xh, yc), rc), xc)| {
-            for (((xh, yr), r), xr) in xh.chunks_mut(d).zip(yc.chunks_mut(d)).zip(rc.iter_mut()).zip(xc.chunks(d)) {
-                let mean_square = xr.iter().map(|v| v * v).sum::<f32>() / d as f32;
-                *r = 1.0 / (mean_square + epsilon).sqrt();
-                for (((o, h), v), g) in yr.iter_mut().zip(xh.iter_mut()).zip(xr).zip(gamma) {
-                    *h = v * *r;
-                    *o = *h * g;
-                }
-            }
-        });
-    (y, NormCache { xhat, rstd })
+    norm_rows(x, d, |xr, xh, yr| {
+        let mean_square = xr.iter().map(|v| v * v).sum::<f32>() / d as f32;
+        let r = 1.0 / (mean_square + epsilon).sqrt();
+        for (((o, h), v), g) in yr.iter_mut().zip(xh.iter_mut()).zip(xr).zip(gamma) {
+            *h = v * r;
+            *o = *h * g;
+        }
+        r
+    })
 }
 
 /// RMSNorm backward: `dx += r·(d − x̂·mean(d ⊙ x̂))`, d = dy ⊙ γ, for `dy` `[rows, d]`.
