@@ -18,6 +18,35 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
+/// Compile an element-wise routine twice — for the baseline target and with AVX2 + FMA enabled —
+/// and pick at run time (`is_x86_feature_detected!`, cached by std), so the build never needs a
+/// newer CPU than the baseline. `fn name / portable(args) body` defines `name` (dispatching) and
+/// `portable` (the baseline, for tests). The two give bit-identical results: Rust never fuses a
+/// multiply and an add into an FMA on its own, so enabling the feature only widens the vectors.
+macro_rules! dispatch {
+    ($(#[$m:meta])* $vis:vis fn $name:ident / $portable:ident ($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$m])*
+        $vis fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn wide($($arg: $ty),*) {
+                    $portable($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU has AVX2 and FMA (checked just above).
+                    return unsafe { wide($($arg),*) };
+                }
+            }
+            $portable($($arg),*)
+        }
+
+        #[inline(always)]
+        $vis fn $portable($($arg: $ty),*) $body
+    };
+}
+pub(crate) use dispatch;
+
 /// Rows per rayon task of the element-wise loops.
 pub(crate) const ROWS_PER_TASK: usize = 16;
 
@@ -241,29 +270,33 @@ pub fn gelu_forward(x: &mut [f32], bias: &[f32], tanh_form: bool) -> Vec<f32> {
     grad
 }
 
-/// Exact GELU over a slice (separate loops, so each vectorises).
-fn gelu_erf_slice(x: &mut [f32], g: &mut [f32]) {
-    const INV_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
-    const INV_SQRT_2PI: f32 = 0.398_942_3;
-    for (g, &v) in g.iter_mut().zip(x.iter()) {
-        *g = exp(-0.5 * v * v) * INV_SQRT_2PI * v;
-    }
-    for (v, g) in x.iter_mut().zip(g.iter_mut()) {
-        let cdf = 0.5 + 0.5 * erf(*v * INV_SQRT_2);
-        *g += cdf;
-        *v *= cdf;
+dispatch! {
+    /// Exact GELU over a slice (separate loops, so each vectorises).
+    fn gelu_erf_slice / gelu_erf_slice_portable(x: &mut [f32], g: &mut [f32]) {
+        const INV_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
+        const INV_SQRT_2PI: f32 = 0.398_942_3;
+        for (g, &v) in g.iter_mut().zip(x.iter()) {
+            *g = exp(-0.5 * v * v) * INV_SQRT_2PI * v;
+        }
+        for (v, g) in x.iter_mut().zip(g.iter_mut()) {
+            let cdf = 0.5 + 0.5 * erf(*v * INV_SQRT_2);
+            *g += cdf;
+            *v *= cdf;
+        }
     }
 }
 
-/// Tanh-form GELU over a slice.
-fn gelu_tanh_slice(x: &mut [f32], g: &mut [f32]) {
-    const C: f32 = 0.797_884_6; // √(2/π)
-    const A: f32 = 0.044_715;
-    for (v, g) in x.iter_mut().zip(g.iter_mut()) {
-        let u = *v;
-        let t = tanh(C * (u + A * u * u * u));
-        *g = 0.5 * (1.0 + t) + 0.5 * u * (1.0 - t * t) * C * (1.0 + 3.0 * A * u * u);
-        *v = 0.5 * u * (1.0 + t);
+dispatch! {
+    /// Tanh-form GELU over a slice.
+    fn gelu_tanh_slice / gelu_tanh_slice_portable(x: &mut [f32], g: &mut [f32]) {
+        const C: f32 = 0.797_884_6; // √(2/π)
+        const A: f32 = 0.044_715;
+        for (v, g) in x.iter_mut().zip(g.iter_mut()) {
+            let u = *v;
+            let t = tanh(C * (u + A * u * u * u));
+            *g = 0.5 * (1.0 + t) + 0.5 * u * (1.0 - t * t) * C * (1.0 + 3.0 * A * u * u);
+            *v = 0.5 * u * (1.0 + t);
+        }
     }
 }
 
@@ -308,12 +341,14 @@ pub fn sum_of(x: &[f32]) -> f32 {
     s.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
 }
 
-/// Softmax of one row, in place.
-fn softmax_row(row: &mut [f32]) {
-    let max = max_of(row);
-    row.iter_mut().for_each(|v| *v = exp(*v - max));
-    let inv = 1.0 / sum_of(row);
-    row.iter_mut().for_each(|v| *v *= inv);
+dispatch! {
+    /// Softmax of one row, in place.
+    fn softmax_row / softmax_row_portable(row: &mut [f32]) {
+        let max = max_of(row);
+        row.iter_mut().for_each(|v| *v = exp(*v - max));
+        let inv = 1.0 / sum_of(row);
+        row.iter_mut().for_each(|v| *v *= inv);
+    }
 }
 
 /// Softmax over each row of `s` `[rows, cols]`, in place.
@@ -393,6 +428,37 @@ mod tests {
             let numeric = (f(1e-2) - f(-1e-2)) / 2e-2;
             assert!((numeric - f64::from(dx[i])).abs() < 2e-3, "dx[{i}]: {numeric} vs {}", dx[i]);
         }
+    }
+    /// Inputs over the ranges the routines see (and beyond the clamps), lengths that leave
+    /// remainders for every vector width.
+    fn spread(len: usize, scale: f32) -> Vec<f32> {
+        (0..len).map(|i| ((i * 7919 % 1009) as f32 / 504.5 - 1.0) * scale).collect()
+    }
+
+    #[test]
+    fn dispatched_element_wise_routines_equal_the_portable_build_bit_for_bit() {
+        for len in [1, 7, 8, 31, 128, 1000] {
+            for scale in [0.5, 6.0, 120.0] {
+                let (mut x1, mut g1) = (spread(len, scale), vec![0.0; len]);
+                let (mut x2, mut g2) = (x1.clone(), g1.clone());
+                gelu_erf_slice(&mut x1, &mut g1);
+                gelu_erf_slice_portable(&mut x2, &mut g2);
+                assert_eq!((bits(&x1), bits(&g1)), (bits(&x2), bits(&g2)), "gelu erf, len {len}");
+                let (mut x1, mut g1) = (spread(len, scale), vec![0.0; len]);
+                let (mut x2, mut g2) = (x1.clone(), g1.clone());
+                gelu_tanh_slice(&mut x1, &mut g1);
+                gelu_tanh_slice_portable(&mut x2, &mut g2);
+                assert_eq!((bits(&x1), bits(&g1)), (bits(&x2), bits(&g2)), "gelu tanh, len {len}");
+                let (mut r1, mut r2) = (spread(len, scale), spread(len, scale));
+                softmax_row(&mut r1);
+                softmax_row_portable(&mut r2);
+                assert_eq!(bits(&r1), bits(&r2), "softmax, len {len}");
+            }
+        }
+    }
+
+    pub(crate) fn bits(x: &[f32]) -> Vec<u32> {
+        x.iter().map(|v| v.to_bits()).collect()
     }
 }
 

@@ -12,7 +12,7 @@
 
 use rayon::prelude::*;
 
-use crate::ntk::fastfb::ops::{exp, norm_rows, NormCache, ROWS_PER_TASK};
+use crate::ntk::fastfb::ops::{dispatch, exp, norm_rows, NormCache, ROWS_PER_TASK};
 
 /// RMSNorm forward of `x` `[rows, d]`: returns y = γ ⊙ x̂ and the cache (x̂, r).
 pub fn rms_forward(x: &[f32], gamma: &[f32], epsilon: f32) -> (Vec<f32>, NormCache) {
@@ -53,6 +53,32 @@ fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + exp(-x))
 }
 
+dispatch! {
+    /// One row of m = silu(a) ⊙ b.
+    fn silu_gate_row / silu_gate_row_portable(m: &mut [f32], a: &[f32], b: &[f32]) {
+        for ((m, &a), &b) in m.iter_mut().zip(a).zip(b) {
+            *m = a * sigmoid(a) * b;
+        }
+    }
+}
+
+dispatch! {
+    /// One row of the gradients da, db of m = silu(a) ⊙ b from dm = `g`.
+    fn silu_gate_back_row / silu_gate_back_row_portable(
+        da: &mut [f32],
+        db: &mut [f32],
+        a: &[f32],
+        b: &[f32],
+        g: &[f32],
+    ) {
+        for ((((da, db), &a), &b), &g) in da.iter_mut().zip(db.iter_mut()).zip(a).zip(b).zip(g) {
+            let s = sigmoid(a);
+            *da = g * b * (s * (1.0 + a * (1.0 - s)));
+            *db = g * (a * s);
+        }
+    }
+}
+
 /// The gated activation m = silu(a) ⊙ b `[rows, I]` of the fused pre-activations
 /// `gate_up` `[rows, 2I]` (a: columns 0..I, b: I..2I).
 pub fn silu_gate_forward(gate_up: &[f32], inner: usize) -> Vec<f32> {
@@ -60,9 +86,7 @@ pub fn silu_gate_forward(gate_up: &[f32], inner: usize) -> Vec<f32> {
     m.par_chunks_mut(ROWS_PER_TASK * inner).zip(gate_up.par_chunks(ROWS_PER_TASK * 2 * inner)).for_each(|(mc, gc)| {
         for (mr, gr) in mc.chunks_mut(inner).zip(gc.chunks(2 * inner)) {
             let (a, b) = gr.split_at(inner);
-            for ((m, &a), &b) in mr.iter_mut().zip(a).zip(b) {
-                *m = a * sigmoid(a) * b;
-            }
+            silu_gate_row(mr, a, b);
         }
     });
     m
@@ -78,11 +102,7 @@ pub fn silu_gate_backward(dm: &[f32], gate_up: &[f32], inner: usize) -> Vec<f32>
             for ((or, gr), dr) in oc.chunks_mut(2 * inner).zip(gc.chunks(2 * inner)).zip(dc.chunks(inner)) {
                 let (a, b) = gr.split_at(inner);
                 let (da, db) = or.split_at_mut(inner);
-                for ((((da, db), &a), &b), &g) in da.iter_mut().zip(db.iter_mut()).zip(a).zip(b).zip(dr) {
-                    let s = sigmoid(a);
-                    *da = g * b * (s * (1.0 + a * (1.0 - s)));
-                    *db = g * (a * s);
-                }
+                silu_gate_back_row(da, db, a, b, dr);
             }
         },
     );
@@ -192,5 +212,21 @@ mod tests {
         let mut back = y.clone();
         rope.rotate(&mut back, width, 2, true);
         assert!(back.iter().zip(&x).all(|(a, b)| (a - b).abs() < 1e-5));
+    }
+    #[test]
+    fn dispatched_silu_rows_equal_the_portable_build_bit_for_bit() {
+        let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        for len in [1, 9, 64, 1536] {
+            let (a, b, g) = (values(len, 1), values(len, 2), values(len, 3));
+            let a: Vec<f32> = a.iter().map(|v| v * 12.0).collect();
+            let (mut m1, mut m2) = (vec![0.0; len], vec![0.0; len]);
+            silu_gate_row(&mut m1, &a, &b);
+            silu_gate_row_portable(&mut m2, &a, &b);
+            assert_eq!(bits(&m1), bits(&m2), "forward, len {len}");
+            let (mut da1, mut db1, mut da2, mut db2) = (vec![0.0; len], vec![0.0; len], vec![0.0; len], vec![0.0; len]);
+            silu_gate_back_row(&mut da1, &mut db1, &a, &b, &g);
+            silu_gate_back_row_portable(&mut da2, &mut db2, &a, &b, &g);
+            assert_eq!((bits(&da1), bits(&db1)), (bits(&da2), bits(&db2)), "backward, len {len}");
+        }
     }
 }
