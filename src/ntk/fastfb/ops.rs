@@ -183,29 +183,40 @@ pub fn norm_forward(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f32) -> (Ve
     })
 }
 
-/// LayerNorm backward: dx `[rows, d]` from dy and the forward's cache.
-pub fn norm_backward(dy: &[f32], gamma: &[f32], cache: &NormCache) -> Vec<f32> {
-    let d = gamma.len();
-    let mut dx = vec![0.0f32; dy.len()];
+/// The backward of a row-wise normalisation in parallel over blocks of rows: `row(dx, dy, x̂, r)`
+/// fills (or adds into) one row of `dx` (LayerNorm and RMSNorm share this).
+pub fn norm_rows_backward<F>(dx: &mut [f32], dy: &[f32], d: usize, cache: &NormCache, row: F)
+where
+    F: Fn(&mut [f32], &[f32], &[f32], f32) + Sync,
+{
     let chunk = ROWS_PER_TASK * d;
     dx.par_chunks_mut(chunk)
         .zip(dy.par_chunks(chunk))
         .zip(cache.xhat.par_chunks(chunk))
         .zip(cache.rstd.par_chunks(ROWS_PER_TASK))
         .for_each(|(((dxc, dyc), xc), rc)| {
-            for (((dxr, dyr), xr), r) in dxc.chunks_mut(d).zip(dyc.chunks(d)).zip(xc.chunks(d)).zip(rc) {
-                let (mut sum, mut dot) = (0.0f32, 0.0f32);
-                for ((g, x), o) in dyr.iter().zip(xr).zip(gamma) {
-                    let v = g * o;
-                    sum += v;
-                    dot += v * x;
-                }
-                let (mean, mean_dot) = (sum / d as f32, dot / d as f32);
-                for (((out, g), x), o) in dxr.iter_mut().zip(dyr).zip(xr).zip(gamma) {
-                    *out = r * (g * o - mean - x * mean_dot);
-                }
+            for (((dxr, dyr), xr), &r) in dxc.chunks_mut(d).zip(dyc.chunks(d)).zip(xc.chunks(d)).zip(rc) {
+                row(dxr, dyr, xr, r);
             }
         });
+}
+
+/// LayerNorm backward: dx `[rows, d]` from dy and the forward's cache.
+pub fn norm_backward(dy: &[f32], gamma: &[f32], cache: &NormCache) -> Vec<f32> {
+    let d = gamma.len();
+    let mut dx = vec![0.0f32; dy.len()];
+    norm_rows_backward(&mut dx, dy, d, cache, |dxr, dyr, xr, r| {
+        let (mut sum, mut dot) = (0.0f32, 0.0f32);
+        for ((g, x), o) in dyr.iter().zip(xr).zip(gamma) {
+            let v = g * o;
+            sum += v;
+            dot += v * x;
+        }
+        let (mean, mean_dot) = (sum / d as f32, dot / d as f32);
+        for (((out, g), x), o) in dxr.iter_mut().zip(dyr).zip(xr).zip(gamma) {
+            *out = r * (g * o - mean - x * mean_dot);
+        }
+    });
     dx
 }
 

@@ -12,7 +12,7 @@
 
 use rayon::prelude::*;
 
-use crate::ntk::fastfb::ops::{dispatch, exp, norm_rows, NormCache, ROWS_PER_TASK};
+use crate::ntk::fastfb::ops::{dispatch, exp, norm_rows, norm_rows_backward, NormCache, ROWS_PER_TASK};
 
 /// RMSNorm forward of `x` `[rows, d]`: returns y = γ ⊙ x̂ and the cache (x̂, r).
 pub fn rms_forward(x: &[f32], gamma: &[f32], epsilon: f32) -> (Vec<f32>, NormCache) {
@@ -31,20 +31,13 @@ pub fn rms_forward(x: &[f32], gamma: &[f32], epsilon: f32) -> (Vec<f32>, NormCac
 /// RMSNorm backward: `dx += r·(d − x̂·mean(d ⊙ x̂))`, d = dy ⊙ γ, for `dy` `[rows, d]`.
 pub fn rms_backward_into(dx: &mut [f32], dy: &[f32], gamma: &[f32], cache: &NormCache) {
     let d = gamma.len();
-    let chunk = ROWS_PER_TASK * d;
-    dx.par_chunks_mut(chunk)
-        .zip(dy.par_chunks(chunk))
-        .zip(cache.xhat.par_chunks(chunk))
-        .zip(cache.rstd.par_chunks(ROWS_PER_TASK))
-        .for_each(|(((dxc, dyc), xc), rc)| {
-            for (((dxr, dyr), xr), r) in dxc.chunks_mut(d).zip(dyc.chunks(d)).zip(xc.chunks(d)).zip(rc) {
-                let dot: f32 = dyr.iter().zip(xr).zip(gamma).map(|((g, x), o)| g * o * x).sum();
-                let mean_dot = dot / d as f32;
-                for (((out, g), x), o) in dxr.iter_mut().zip(dyr).zip(xr).zip(gamma) {
-                    *out += r * (g * o - x * mean_dot);
-                }
-            }
-        });
+    norm_rows_backward(dx, dy, d, cache, |dxr, dyr, xr, r| {
+        let dot: f32 = dyr.iter().zip(xr).zip(gamma).map(|((g, x), o)| g * o * x).sum();
+        let mean_dot = dot / d as f32;
+        for (((out, g), x), o) in dxr.iter_mut().zip(dyr).zip(xr).zip(gamma) {
+            *out += r * (g * o - x * mean_dot);
+        }
+    });
 }
 
 /// σ(x) = 1/(1 + e^{−x}).
