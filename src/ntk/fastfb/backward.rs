@@ -13,8 +13,8 @@
 use crate::model::POSITIVE_LABEL;
 use crate::ntk::fastfb::attention::{self, Heads};
 use crate::ntk::fastfb::forward::{ForwardCache, LayerCache, Packed};
-use crate::ntk::fastfb::ops::{linear_backward_into, multiply_in_place, norm_backward, NormCache};
-use crate::ntk::fastfb::weights::{HostLayer, HostLinear, HostModel};
+use crate::ntk::fastfb::ops::{multiply_in_place, norm_backward, NormCache};
+use crate::ntk::fastfb::weights::{HostLayer, HostModel};
 use crate::ntk::outputs::OutputMode;
 
 /// The output gradients of one encoder layer's probed maps, each `[R, d_out]`.
@@ -81,19 +81,6 @@ fn margin_seed(c: &mut [f32], logits: &[f32]) {
     }
 }
 
-/// dy·Wᵀ for `rows` rows, into a fresh buffer.
-fn input_grad(dy: &[f32], layer: &HostLinear, rows: usize) -> Vec<f32> {
-    let mut da = vec![0.0f32; rows * layer.d_in];
-    linear_backward_into(&mut da, dy, &layer.weight, rows, (layer.d_in, layer.d_out), false);
-    da
-}
-
-/// `residual + dy·Wᵀ`, consuming `residual`'s copy.
-fn input_grad_plus(mut residual: Vec<f32>, dy: &[f32], layer: &HostLinear, rows: usize) -> Vec<f32> {
-    linear_backward_into(&mut residual, dy, &layer.weight, rows, (layer.d_in, layer.d_out), true);
-    residual
-}
-
 fn head_backward(
     model: &HostModel,
     packed: &Packed,
@@ -101,9 +88,9 @@ fn head_backward(
     seed: Vec<f32>,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let (h, n) = (model.hidden(), packed.examples());
-    let mut dense = input_grad(&seed, &model.head_output, n);
+    let mut dense = model.head_output.input_grad(&seed, n, None);
     dense.iter_mut().zip(&cache.pooled).for_each(|(g, p)| *g *= 1.0 - p * p);
-    let first = input_grad(&dense, &model.head_dense, n);
+    let first = model.head_dense.input_grad(&dense, n, None);
     let mut dh = vec![0.0f32; packed.rows() * h];
     for (i, &o) in packed.offsets[..n].iter().enumerate() {
         dh[o * h..(o + 1) * h].copy_from_slice(&first[i * h..(i + 1) * h]);
@@ -128,9 +115,9 @@ struct UpperCache<'c> {
 
 fn upper_backward(l: &HostLayer, c: &UpperCache<'_>, dh: &[f32], rows: usize) -> Upper {
     let output = norm_backward(dh, &l.output_norm.gamma, c.output_norm);
-    let mut intermediate = input_grad(&output, &l.output, rows);
+    let mut intermediate = l.output.input_grad(&output, rows, None);
     multiply_in_place(&mut intermediate, c.gelu_grad);
-    let attention_norm = input_grad_plus(output.clone(), &intermediate, &l.intermediate, rows);
+    let attention_norm = l.intermediate.input_grad(&intermediate, rows, Some(output.clone()));
     let attention_output = norm_backward(&attention_norm, &l.attention_norm.gamma, c.attention_norm);
     Upper { output, intermediate, attention_norm, attention_output }
 }
@@ -196,9 +183,9 @@ fn layer_backward(
             rows,
         ),
     };
-    let dcontext = input_grad(&u.attention_output, &l.attention_output, rows);
+    let dcontext = l.attention_output.input_grad(&u.attention_output, rows, None);
     let qkv = attention::backward(&dcontext, &c.qkv, &c.probs, offsets, Heads::encoder(h, l.heads));
-    let previous = input_grad_plus(u.attention_output.clone(), &qkv, &l.qkv, rows);
+    let previous = l.qkv.input_grad(&qkv, rows, Some(u.attention_output.clone()));
     let grads = LayerGrads {
         qkv,
         attention_output: u.attention_output,

@@ -9,8 +9,8 @@
 use crate::error::{Error, Result};
 use crate::model::batch::{check_padded, position_ids};
 use crate::ntk::fastfb::attention::{self, Heads};
-use crate::ntk::fastfb::ops::{add_rows, gelu_forward, linear_forward, matmul_fresh, norm_forward, NormCache};
-use crate::ntk::fastfb::weights::{HostLinear, HostModel};
+use crate::ntk::fastfb::ops::{gelu_forward, matmul_fresh, norm_forward, NormCache};
+use crate::ntk::fastfb::weights::HostModel;
 use crate::tokenize::{pad_batch, Encoding, PaddedBatch};
 
 /// A block's real tokens, packed example after example (no padding anywhere).
@@ -124,24 +124,17 @@ fn embed(model: &HostModel, packed: &Packed) -> Result<Vec<f32>> {
     Ok(e)
 }
 
-/// y = a·W + b + residual.
-fn linear_residual(a: &[f32], layer: &HostLinear, residual: &[f32], rows: usize) -> Vec<f32> {
-    let mut y = matmul_fresh(a, &layer.weight, rows, (layer.d_in, layer.d_out));
-    add_rows(&mut y, &layer.bias, Some(residual));
-    y
-}
-
 fn layer_forward(model: &HostModel, index: usize, input: Vec<f32>, offsets: &[usize]) -> (LayerCache, Vec<f32>) {
     let l = &model.layers[index];
     let (h, rows) = (model.hidden(), input.len() / model.hidden());
-    let qkv = linear_forward(&input, &l.qkv.weight, &l.qkv.bias, rows, h);
+    let qkv = l.qkv.forward(&input, rows);
     let (probs, context) = attention::forward(&qkv, offsets, Heads::encoder(h, l.heads));
-    let projected = linear_residual(&context, &l.attention_output, &input, rows);
+    let projected = l.attention_output.forward_residual(&context, &input, rows);
     let (attended, attention_norm) =
         norm_forward(&projected, &l.attention_norm.gamma, &l.attention_norm.beta, l.attention_norm.epsilon);
     let mut activated = matmul_fresh(&attended, &l.intermediate.weight, rows, (h, l.intermediate.d_out));
     let gelu_grad = gelu_forward(&mut activated, &l.intermediate.bias, l.gelu_tanh);
-    let out = linear_residual(&activated, &l.output, &attended, rows);
+    let out = l.output.forward_residual(&activated, &attended, rows);
     let (next, output_norm) = norm_forward(&out, &l.output_norm.gamma, &l.output_norm.beta, l.output_norm.epsilon);
     let cache = LayerCache { input, qkv, probs, context, attention_norm, attended, gelu_grad, activated, output_norm };
     (cache, next)
@@ -165,8 +158,8 @@ pub fn forward(model: &HostModel, packed: &Packed) -> Result<ForwardCache> {
         packed.offsets[..packed.examples()].iter().flat_map(|&o| hidden[o * h..(o + 1) * h].iter().copied()).collect();
     let n = packed.examples();
     let (dense, output) = (&model.head_dense, &model.head_output);
-    let mut pooled = linear_forward(&first, &dense.weight, &dense.bias, n, h);
+    let mut pooled = dense.forward(&first, n);
     pooled.iter_mut().for_each(|v| *v = v.tanh());
-    let logits = linear_forward(&pooled, &output.weight, &output.bias, n, h);
+    let logits = output.forward(&pooled, n);
     Ok(ForwardCache { embedding_norm, layers, first, pooled, logits })
 }

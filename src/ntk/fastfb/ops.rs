@@ -111,13 +111,6 @@ pub fn add_rows(y: &mut [f32], bias: &[f32], residual: Option<&[f32]>) {
     }
 }
 
-/// `y [rows, d_out] = a [rows, d_in] · W [d_in, d_out] + b`.
-pub fn linear_forward(a: &[f32], weight: &[f32], bias: &[f32], rows: usize, d_in: usize) -> Vec<f32> {
-    let mut y = matmul_fresh(a, weight, rows, (d_in, bias.len()));
-    add_rows(&mut y, bias, None);
-    y
-}
-
 /// `da [rows, d_in] (+)= dy [rows, d_out] · Wᵀ` (W `[d_in, d_out]`).
 pub fn linear_backward_into(
     da: &mut [f32],
@@ -476,6 +469,7 @@ mod tests {
 #[cfg(test)]
 mod gemm_tests {
     use super::*;
+    use crate::ntk::fastfb::weights::HostLinear;
 
     fn values(len: usize, salt: usize) -> Vec<f32> {
         (0..len).map(|i| ((i * 37 + salt) % 101) as f32 / 50.0 - 1.0).collect()
@@ -485,7 +479,8 @@ mod gemm_tests {
     fn linear_forward_and_backward_match_loops() {
         for &(rows, d_in, d_out) in &[(101usize, 64usize, 192usize), (7, 5, 3), (1, 64, 2), (33, 8, 128)] {
             let (a, w, b) = (values(rows * d_in, 1), values(d_in * d_out, 2), values(d_out, 3));
-            let y = linear_forward(&a, &w, &b, rows, d_in);
+            let layer = HostLinear { name: String::new(), weight: w.clone(), bias: b.clone(), d_in, d_out };
+            let y = layer.forward(&a, rows);
             let mut da = vec![0.5f32; rows * d_in];
             linear_backward_into(&mut da, &y, &w, rows, (d_in, d_out), true);
             for r in 0..rows {
