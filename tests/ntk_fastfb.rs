@@ -168,12 +168,20 @@ fn fast_signals_do_not_depend_on_the_thread_count() {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| fastfb::block_signals(&host, &case.encodings, case.pad_id, OutputMode::Trace).unwrap())
     };
-    let (one, three) = (run(1), run(3));
-    for (a, b) in one.layers.iter().zip(&three.layers) {
-        let bits = |s: &[f32]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&a.grad), bits(&b.grad), "{}: gradients differ between 1 and 3 threads", a.name);
-        if let (SignalInput::Activation(x), SignalInput::Activation(y)) = (&a.input, &b.input) {
-            assert_eq!(bits(x), bits(y), "{}: inputs differ between 1 and 3 threads", a.name);
+    assert_bit_identical(&run(1), &run(3), case.name);
+}
+
+fn bits(s: &[f32]) -> Vec<u32> {
+    s.iter().map(|v| v.to_bits()).collect()
+}
+
+/// The signals of two runs (1 and 3 threads) equal bit for bit, layer by layer.
+pub(crate) fn assert_bit_identical(a: &BlockSignals, b: &BlockSignals, what: &str) {
+    assert_eq!(a.layers.len(), b.layers.len());
+    for (x, y) in a.layers.iter().zip(&b.layers) {
+        assert_eq!(bits(&x.grad), bits(&y.grad), "{what} {}: gradients differ between 1 and 3 threads", x.name);
+        if let (SignalInput::Activation(p), SignalInput::Activation(q)) = (&x.input, &y.input) {
+            assert_eq!(bits(p), bits(q), "{what} {}: inputs differ between 1 and 3 threads", x.name);
         }
     }
 }

@@ -19,7 +19,7 @@ use ntkgap::model::decoder::{DecoderConfig, DecoderLm, DecoderOptions, DecoderTa
 use ntkgap::model::weights::FreshInit;
 use ntkgap::model::WeightMap;
 use ntkgap::ntk::fastfb::llama::{self, HostLlama};
-use ntkgap::ntk::signals::{block_signals, BlockSignals, SignalInput};
+use ntkgap::ntk::signals::block_signals;
 use ntkgap::ntk::{gram, GramOptions, NtkModel, OutputMode, SignalPath};
 use ntkgap::tokenize::Encoding;
 use rand::{Rng, SeedableRng};
@@ -27,7 +27,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::common::missing;
 use crate::ntk_decoder::{decoder, encodings, MODES};
-use crate::ntk_fastfb::{assert_same_signals, assert_signals_within};
+use crate::ntk_fastfb::{assert_bit_identical, assert_same_signals, assert_signals_within};
 
 fn device() -> Device {
     Device::flex().autodiff()
@@ -129,20 +129,6 @@ fn fast_decoder_signals_equal_burn_signals_for_every_model_and_mode() {
             }
         }
         eprintln!("{}: fast vs burn signals, every mode: ≤ {worst:.2e} of each layer's largest value", case.name);
-    }
-}
-
-fn bits(s: &[f32]) -> Vec<u32> {
-    s.iter().map(|v| v.to_bits()).collect()
-}
-
-fn assert_bit_identical(a: &BlockSignals, b: &BlockSignals, what: &str) {
-    assert_eq!(a.layers.len(), b.layers.len());
-    for (x, y) in a.layers.iter().zip(&b.layers) {
-        assert_eq!(bits(&x.grad), bits(&y.grad), "{what} {}: gradients differ between 1 and 3 threads", x.name);
-        if let (SignalInput::Activation(p), SignalInput::Activation(q)) = (&x.input, &y.input) {
-            assert_eq!(bits(p), bits(q), "{what} {}: inputs differ between 1 and 3 threads", x.name);
-        }
     }
 }
 

@@ -64,7 +64,8 @@ pub struct SpillFile {
     state: Mutex<State>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
+/// Lock `m`, a poisoned lock being an internal error of the spill.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
     m.lock().map_err(|_| Error::internal("signal spill", "lock poisoned"))
 }
 

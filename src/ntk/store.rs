@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, Result};
 use crate::model::LayerKind;
 use crate::ntk::signals::{LayerSignals, SignalInput};
-use crate::ntk::spill::{Prefetch, SpillFile, Staging, Writer};
+use crate::ntk::spill::{lock, Prefetch, SpillFile, Staging, Writer};
 
 /// One stored part (activations or gradients) of a layer.
 enum Part {
@@ -73,7 +73,7 @@ impl Part {
             Part::Memory { chunks, ends } => Self::gather(chunks, ends, range, out),
             Part::Disk(file) => {
                 out.resize(range.len(), 0.0);
-                let mut stage = stage.lock().map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
+                let mut stage = lock(stage)?;
                 file.read(4 * range.start..4 * range.end, bytemuck::cast_slice_mut(out), &mut stage)?;
             }
         }
@@ -196,7 +196,7 @@ impl SignalStore {
 
     /// Wait for the writer (once; later calls return at once).
     fn settle(&self) -> Result<()> {
-        let mut writer = self.writer.lock().map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
+        let mut writer = lock(&self.writer)?;
         match writer.take() {
             Some(mut w) => w.finish(),
             None => Ok(()),
@@ -253,7 +253,7 @@ impl SignalStore {
             s.g.append(l.grad, &mut to_disk);
         }
         if !to_disk.is_empty() {
-            let mut writer = self.writer.lock().map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
+            let mut writer = lock(&self.writer)?;
             match writer.as_mut() {
                 Some(w) => w.send(to_disk)?,
                 None => return Err(Error::internal("signal spill", "append after the first read")),
@@ -308,7 +308,7 @@ impl SignalStore {
         let Some(s) = self.layers.get(layer) else { return Ok(()) };
         let (Part::Disk(a), Part::Disk(g), LayerKind::Linear) = (&s.a, &s.g, s.kind) else { return Ok(()) };
         self.settle()?;
-        let mut pending = self.prefetch.lock().map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
+        let mut pending = lock(&self.prefetch)?;
         if let Some(old) = pending.0.take() {
             (pending.1, pending.2) = old.join()?;
         }
@@ -330,7 +330,7 @@ impl SignalStore {
         let (r0, r1) = (s.offsets[examples.start], s.offsets[examples.end]);
         out.rows.clear();
         out.rows.extend(s.offsets[examples.start..=examples.end].windows(2).map(|w| w[1] - w[0]));
-        let mut pending = self.prefetch.lock().map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
+        let mut pending = lock(&self.prefetch)?;
         if examples.len() == s.offsets.len() - 1 && pending.0.as_ref().is_some_and(|p| p.key() == layer) {
             let (mut buffers, stage) = pending.0.take().map(Prefetch::join).transpose()?.unwrap_or_default();
             if let [a, g] = &mut buffers[..] {
