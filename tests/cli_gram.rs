@@ -199,6 +199,7 @@ fn bad_inputs_exit_2_without_output() {
     assert_bad_input(&flags(&["--output", "softmax"]), "--output");
     assert_bad_input(&flags(&["--memory-budget", "12Q"]), "--memory-budget");
     assert_bad_input(&flags(&["--memory-budget", "1000"]), "--memory-budget");
+    assert_bad_input(&flags(&["--signal-passes", "0"]), "--signal-passes");
     let merge = ntkgap(&["gram-merge", "--out", s(&out), s(&tmp.path().join("nope.npy"))]);
     assert_bad_input(&merge, "nope.npy");
     assert!(!out.exists() && !tmp.path().join("K.meta.json").exists(), "no partial output");

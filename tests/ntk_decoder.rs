@@ -389,6 +389,26 @@ fn padding_changes_nothing_and_only_gpt2_falls_back_to_burn() {
     }
 }
 
+/// Passes over the data (each storing a run of layers: the tied token table's input and output
+/// uses, the untied readout rows and GPT-2's burn path fall in different passes) give the one-pass
+/// K bit for bit.
+#[test]
+fn signal_passes_change_no_bit_on_decoders() {
+    let device = Device::flex().autodiff();
+    for name in ["builtin:tiny-decoder", "llama_untied_tiny", "gpt2_tiny"] {
+        let loaded = decoder(name, &device);
+        let (x, pad) = encodings(&loaded, true);
+        let options = GramOptions { output: OutputMode::Full, block: 2, ..Default::default() };
+        let one = run(&loaded.model, &x, pad, options, &device);
+        for passes in [2, 5] {
+            let k = run(&loaded.model, &x, pad, GramOptions { signal_passes: Some(passes), ..options }, &device);
+            assert_eq!(k.stats.signal_passes, passes, "{name}");
+            let differing = k.as_slice().iter().zip(one.as_slice()).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+            assert_eq!(differing, 0, "{name}: {passes} passes vs one");
+        }
+    }
+}
+
 /// The last-layer kernel: the margin is exactly ⟨w, φ⟩ + c (w = W₁ − W₀, c = b₁ − b₀), for
 /// decoders (c = 0) and the encoder; K = Φ Φᵀ, symmetric, slabs are its rows.
 #[test]

@@ -196,6 +196,46 @@ fn row_slabs_reproduce_the_unsharded_rows_bit_for_bit() {
 }
 
 #[test]
+fn signal_passes_reproduce_the_one_pass_gram_bit_for_bit() {
+    let s = setup();
+    let (x1, x2) = (&s.encodings[..], &s.encodings[..3]);
+    for output in [OutputMode::Margin, OutputMode::Full] {
+        for (right, what) in [(None, "square"), (Some(x2), "rectangular")] {
+            for rows in [None, Some((1, 4))] {
+                // 3 passes in RAM; 2 passes spilled (a 1 MiB budget, which also changes the
+                // feature chunks, hence the rounding: compared with one pass of the same budget);
+                // more passes than layers.
+                for (passes, budget, expected) in [(3, 3 << 30, 3), (2, 1 << 20, 2), (1000, 3 << 30, 0)] {
+                    let base = GramOptions {
+                        output,
+                        block: 2,
+                        breakdown: true,
+                        rows,
+                        memory_budget: budget,
+                        ..Default::default()
+                    };
+                    let one = run(&s, x1, right, base);
+                    assert_eq!(one.stats.signal_passes, 1);
+                    let k = run(&s, x1, right, GramOptions { signal_passes: Some(passes), ..base });
+                    let label = format!("{output} {what} rows {rows:?}, {passes} passes");
+                    assert_identical(k.as_slice(), one.as_slice(), &label);
+                    if expected > 0 {
+                        assert_eq!(k.stats.signal_passes, expected, "{label}");
+                    } else {
+                        assert!(k.stats.signal_passes > 3, "{label}: one pass per stored layer");
+                    }
+                    assert_eq!(k.stats.spilled, budget == 1 << 20, "{label}");
+                    assert_eq!(k.groups.keys().collect::<Vec<_>>(), one.groups.keys().collect::<Vec<_>>(), "{label}");
+                    let blocks = k.stats.signal_blocks.fast + k.stats.signal_blocks.burn;
+                    let one_blocks = one.stats.signal_blocks.fast + one.stats.signal_blocks.burn;
+                    assert_eq!(blocks, one_blocks * k.stats.signal_passes, "{label}: every pass reruns every block");
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn memory_budget_tiles_and_kernels_change_nothing_but_rounding() {
     let s = setup();
     let reference = run(

@@ -176,6 +176,11 @@ pub struct GramArgs {
     /// Host memory for signals and feature chunks (e.g. 512M, 3G); signals spill to $TMPDIR above half of it.
     #[arg(long, value_name = "SIZE", default_value = "3G", value_parser = parse_bytes)]
     pub memory_budget: usize,
+    /// Passes over the data, each storing the signals of a run of layers (default: 1, or as
+    /// few as let spilled signals fit $TMPDIR's free space). Never changes K; each pass
+    /// recomputes the forward + backward.
+    #[arg(long, value_name = "P")]
+    pub signal_passes: Option<usize>,
     /// Also write each parameter tensor's contribution as DIR/<name>.npy (they sum to K).
     #[arg(long, value_name = "DIR")]
     pub breakdown: Option<PathBuf>,
@@ -230,6 +235,7 @@ impl GramArgs {
             memory_budget,
             breakdown,
             signals,
+            signal_passes: self.signal_passes,
             ..Default::default()
         };
         options.validate()?;
@@ -388,7 +394,10 @@ fn report(k: &Gram, (options, kernels): (&GramOptions, &str), what: &str, second
         s.contraction_flops / 1e9,
         rate(s.contraction_flops, s.contraction_seconds),
     );
-    let store = if s.spilled { "spilled to $TMPDIR" } else { "in RAM" };
+    let mut store = (if s.spilled { "spilled to $TMPDIR" } else { "in RAM" }).to_string();
+    if s.signal_passes > 1 {
+        store += &format!(" (the largest of {} passes over the data)", s.signal_passes);
+    }
     let peak_text = peak.map_or_else(|| "unknown".to_string(), format_bytes);
     eprintln!("gram: signals {} {store}; peak RSS {peak_text}", format_bytes(s.signal_bytes as u64));
     serde_json::json!({ "seconds": seconds, "stats": s, "peak_rss_bytes": peak, "rows": k.rows(), "cols": k.cols() })

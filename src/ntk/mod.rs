@@ -77,12 +77,15 @@ pub struct GramStats {
     pub forward_backward_flops: f64,
     /// FLOPs of the contraction (see [`cost`]).
     pub contraction_flops: f64,
-    /// Bytes of per-example signals (`PerLayer`) or flattened gradients (`Naive`) held.
+    /// Bytes of per-example signals (`PerLayer`: the largest pass's) or flattened gradients
+    /// (`Naive`) held.
     pub signal_bytes: usize,
     /// True when the signals were spilled to a temporary directory.
     pub spilled: bool,
-    /// Which path produced the per-layer signals, counted in blocks of examples.
+    /// Which path produced the per-layer signals, counted in blocks of examples (every pass's).
     pub signal_blocks: SignalBlocks,
+    /// Passes over the data of `PerLayer` ([`GramOptions::signal_passes`]; 0 for the others).
+    pub signal_passes: usize,
 }
 
 /// Blocks of examples whose [`NtkMethod::PerLayer`] signals each [`SignalPath`] produced: the

@@ -149,6 +149,7 @@ pub fn naive_parts(
         signal_bytes: 4 * parameters * (rows.len() + if std::ptr::eq(cols, &rows) { 0 } else { cols.len() }),
         spilled: false,
         signal_blocks: SignalBlocks::default(),
+        signal_passes: 0,
     };
     Ok(GramParts { slab, cols: n2, layout, groups, stats })
 }

@@ -164,6 +164,13 @@ pub struct GramOptions {
     /// rounded up to a multiple of `block`). Larger tiles make larger GEMMs; changes values only
     /// by f32 rounding, so the slabs of one K must share it.
     pub tile: usize,
+    /// Passes of `PerLayer` over the data, each storing the signals of one contiguous run of
+    /// layers and contracting them before the next recomputes the forward + backward (capped
+    /// at the number of stored layers). `None` (default): one pass, unless spilled signals
+    /// would not fit the free space of the spill directory (`$TMPDIR`, less a tenth and 1 GiB),
+    /// then as few as fit. Never changes the result (the same bits for any number of passes);
+    /// costs one forward + backward per pass.
+    pub signal_passes: Option<usize>,
 }
 
 impl Default for GramOptions {
@@ -180,12 +187,16 @@ impl Default for GramOptions {
             memory_budget: DEFAULT_MEMORY_BUDGET,
             kernels: KernelChoice::default(),
             tile: crate::ntk::tiles::TILE_TARGET,
+            signal_passes: None,
         }
     }
 }
 
 /// Largest accepted block size.
 pub const MAX_BLOCK: usize = 4096;
+
+/// Largest accepted [`GramOptions::signal_passes`].
+pub const MAX_SIGNAL_PASSES: usize = 1024;
 
 /// Default [`GramOptions::memory_budget`]: 3 GiB.
 pub const DEFAULT_MEMORY_BUDGET: usize = 3 << 30;
@@ -214,6 +225,9 @@ impl GramOptions {
         }
         if self.tile == 0 || self.tile > MAX_BLOCK {
             return Err(Error::setting("tile", format!("{} is outside 1..={MAX_BLOCK}", self.tile)));
+        }
+        if let Some(p) = self.signal_passes.filter(|p| !(1..=MAX_SIGNAL_PASSES).contains(p)) {
+            return Err(Error::setting("signal_passes", format!("{p} is outside 1..={MAX_SIGNAL_PASSES}")));
         }
         Ok(())
     }
@@ -252,6 +266,9 @@ mod tests {
         assert!(GramOptions { rows: Some((3, 3)), ..Default::default() }.validate().is_err());
         assert!(GramOptions { memory_budget: 1 << 19, ..Default::default() }.validate().is_err());
         assert!(GramOptions { tile: 0, ..Default::default() }.validate().is_err());
+        assert!(GramOptions { signal_passes: Some(0), ..Default::default() }.validate().is_err());
+        assert!(GramOptions { signal_passes: Some(1025), ..Default::default() }.validate().is_err());
+        assert!(GramOptions { signal_passes: Some(3), ..Default::default() }.validate().is_ok());
         let slab = GramOptions { rows: Some((2, 5)), ..Default::default() };
         assert_eq!(slab.row_range(5).unwrap(), 2..5);
         assert!(slab.row_range(4).unwrap_err().to_string().contains("outside the 4 rows"));

@@ -145,49 +145,201 @@ impl<'m> SignalSource<'m> {
 struct Collected {
     store: SignalStore,
     small: Vec<Vec<f32>>,
-    specs: Vec<GroupSpec>,
     flops: f64,
     blocks: SignalBlocks,
 }
 
+/// The stored layers split into passes over the data, decided from the first block of X₁.
+///
+/// The signals of every stored layer for every example may need more room than the spill
+/// directory has (SmolLM2-135M keeps ≈ 1.5 MB per token). Then each pass recomputes the forward
+/// and backward of every example but stores only its own contiguous run of layers, whose groups
+/// are contracted before the next pass starts: the disk holds one pass's signals, and the
+/// forward and backward run once per pass. Each group's contribution does not depend on the
+/// pass it ran in, so K is the same bit for bit for any number of passes.
+struct Plan {
+    /// Every parameter group, in forward order ([`group_specs`]).
+    specs: Vec<GroupSpec>,
+    /// Names of the stored layers, in forward order.
+    stored: Vec<String>,
+    /// Stored-layer index ranges, one per pass, covering `0..stored.len()` in order.
+    passes: Vec<Range<usize>>,
+    /// Estimated bytes of every stored layer's signals over both sides, in order.
+    bytes: Vec<f64>,
+}
+
+impl Plan {
+    fn new(
+        block: &BlockSignals,
+        chunk: &[Encoding],
+        tokens: usize,
+        options: &GramOptions,
+        model: &dyn NtkModel,
+    ) -> Result<Self> {
+        let subset = options.subset;
+        let kept: Vec<&LayerSignals> = block.layers.iter().filter(|l| stored(l, subset, model)).collect();
+        let block_tokens: usize = chunk.iter().map(Encoding::real_tokens).sum();
+        let scale = tokens as f64 / block_tokens.max(1) as f64;
+        let bytes: Vec<f64> = kept
+            .iter()
+            .map(|l| 4.0 * (l.grad.len() + l.rows.iter().sum::<usize>() * l.d_in.max(1)) as f64 * scale)
+            .collect();
+        let total: f64 = bytes.iter().sum();
+        let passes = match options.signal_passes {
+            Some(p) => balanced_passes(&bytes, p),
+            // In RAM: one pass. Spilled: as many as the spill directory's free space needs.
+            None if total <= (options.memory_budget / 2) as f64 => balanced_passes(&bytes, 1),
+            None => {
+                let dir = std::env::temp_dir();
+                let free = crate::ntk::spill::free_bytes(&dir)?;
+                // Leave a tenth of the free space (and 1 GiB) to everything else.
+                let room = (free as f64 * 0.9 - f64::from(1u32 << 30)).max(0.0);
+                packed_passes(&bytes, room).ok_or_else(|| {
+                    let largest = bytes.iter().copied().fold(0.0, f64::max);
+                    let reason = format!(
+                        "one layer's eNTK signals need {:.1} GB on disk and only {:.1} GB are free; point TMPDIR \
+                         at a larger file system",
+                        largest / 1e9,
+                        free as f64 / 1e9
+                    );
+                    crate::Error::write(&dir, std::io::Error::new(std::io::ErrorKind::StorageFull, reason))
+                })?
+            }
+        };
+        let stored = kept.iter().map(|l| l.name.clone()).collect();
+        Ok(Self { specs: group_specs(&block.layers, subset, model), stored, passes, bytes })
+    }
+
+    /// The specs of pass `p`, their stored-layer indices made relative to the pass's store.
+    /// A small group goes with the pass of the stored group before it (the first pass if none).
+    fn specs(&self, p: usize) -> Vec<GroupSpec> {
+        let range = &self.passes[p];
+        let mut pass = 0;
+        let mut out = Vec::new();
+        for spec in &self.specs {
+            let stored = match spec.source {
+                GroupSource::Linear(i) | GroupSource::Embedding(i) => Some(i),
+                GroupSource::Small { .. } => None,
+            };
+            if let Some(i) = stored {
+                pass = self.passes.iter().position(|r| r.contains(&i)).unwrap_or(pass);
+            }
+            if pass != p {
+                continue;
+            }
+            let source = match spec.source {
+                GroupSource::Linear(i) => GroupSource::Linear(i - range.start),
+                GroupSource::Embedding(i) => GroupSource::Embedding(i - range.start),
+                small @ GroupSource::Small { .. } => small,
+            };
+            out.push(GroupSpec { param: spec.param.clone(), source });
+        }
+        out
+    }
+
+    /// Whether pass `p` stores the layer named `name` (one of [`Plan::stored`]).
+    fn keeps(&self, p: usize, name: &str) -> bool {
+        self.stored[self.passes[p].clone()].iter().any(|s| s == name)
+    }
+
+    /// Estimated bytes of pass `p` over both sides.
+    fn pass_bytes(&self, p: usize) -> f64 {
+        self.bytes[self.passes[p].clone()].iter().sum()
+    }
+}
+
+/// `p` contiguous runs of the layers with about equal bytes each (fewer when there are fewer
+/// layers; one empty run when there are none).
+fn balanced_passes(bytes: &[f64], p: usize) -> Vec<Range<usize>> {
+    let p = p.clamp(1, bytes.len().max(1));
+    let total: f64 = bytes.iter().sum();
+    let mut out = Vec::with_capacity(p);
+    let (mut start, mut sum) = (0, 0.0);
+    for (i, b) in bytes.iter().enumerate() {
+        sum += b;
+        let left_after = bytes.len() - i - 1;
+        let runs_left = p - out.len() - 1;
+        // Cut when this run reached its share, or when every later layer must start a run.
+        if runs_left > 0 && (sum >= total * (out.len() + 1) as f64 / p as f64 || left_after == runs_left) {
+            out.push(start..i + 1);
+            start = i + 1;
+        }
+    }
+    out.push(start..bytes.len());
+    out
+}
+
+/// The fewest contiguous runs of the layers whose bytes each fit `room`, or `None` when one
+/// layer alone does not.
+fn packed_passes(bytes: &[f64], room: f64) -> Option<Vec<Range<usize>>> {
+    if bytes.iter().any(|&b| b > room) {
+        return None;
+    }
+    let mut greedy = 0;
+    let mut sum = f64::INFINITY;
+    for &b in bytes {
+        if sum + b > room {
+            greedy += 1;
+            sum = 0.0;
+        }
+        sum += b;
+    }
+    // As many runs as greedy packing needs, balanced; greedy's own runs if balancing overflows.
+    let balanced = balanced_passes(bytes, greedy.max(1));
+    if balanced.iter().all(|r| bytes[r.clone()].iter().sum::<f64>() <= room) {
+        return Some(balanced);
+    }
+    let mut out: Vec<Range<usize>> = Vec::new();
+    let mut sum = 0.0;
+    for (i, &b) in bytes.iter().enumerate() {
+        match out.last_mut() {
+            Some(last) if sum + b <= room => {
+                last.end = i + 1;
+                sum += b;
+            }
+            _ => {
+                out.push(i..i + 1);
+                sum = b;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Pass `p` of phase 1 for one side. The first pass over X₁ (`plan` empty) decides the plan from
+/// its first block; `tokens` are the real tokens of both sides (for that estimate).
+#[allow(clippy::too_many_arguments)]
 fn collect(
     source: &SignalSource<'_>,
     x: &[Encoding],
     options: &GramOptions,
-    progress: &mut dyn FnMut(usize),
+    plan: &mut Option<Plan>,
+    p: usize,
+    tokens: usize,
+    progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Collected> {
     let model = source.frozen;
     let subset = options.subset;
-    let tokens: usize = x.iter().map(Encoding::real_tokens).sum();
+    let side_tokens: usize = x.iter().map(Encoding::real_tokens).sum();
     let mut collected: Option<Collected> = None;
     for chunk in x.chunks(options.block) {
         let (block, path) = source.block(chunk, options.output)?;
         let flops = 2.0 * model.forward_flops(block.batch_rows, block.seq_len);
+        if plan.is_none() {
+            *plan = Some(Plan::new(&block, chunk, tokens, options, model)?);
+        }
+        let plan = plan.as_ref().expect("decided above");
         let c = match collected.as_mut() {
             Some(c) => c,
             None => {
-                // Spill when the whole side's signals, extrapolated from this block, exceed half the budget.
-                let block_tokens: usize = chunk.iter().map(Encoding::real_tokens).sum();
-                let bytes: usize = block
-                    .layers
-                    .iter()
-                    .filter(|l| stored(l, subset, model))
-                    .map(|l| 4 * (l.grad.len() + l.rows.iter().sum::<usize>() * l.d_in.max(1)))
-                    .sum();
-                let estimate = bytes as f64 / block_tokens.max(1) as f64 * tokens as f64;
-                let store = SignalStore::new(estimate > (options.memory_budget / 2) as f64)?;
-                let specs = group_specs(&block.layers, subset, model);
-                collected.insert(Collected {
-                    store,
-                    small: Vec::new(),
-                    specs,
-                    flops: 0.0,
-                    blocks: SignalBlocks::default(),
-                })
+                // Spill when this side's signals of this pass exceed half the budget.
+                let side_share = side_tokens as f64 / tokens.max(1) as f64;
+                let store = SignalStore::new(plan.pass_bytes(p) * side_share > (options.memory_budget / 2) as f64)?;
+                collected.insert(Collected { store, small: Vec::new(), flops: 0.0, blocks: SignalBlocks::default() })
             }
         };
         let sums = small_sums(&block.layers, subset, model);
-        c.store.append(block.layers, &|l| stored(l, subset, model))?;
+        c.store.append(block.layers, &|l| stored(l, subset, model) && plan.keeps(p, &l.name))?;
         if c.small.is_empty() {
             c.small = vec![Vec::new(); sums.len()];
         }
@@ -196,7 +348,7 @@ fn collect(
         }
         c.flops += flops;
         c.blocks.add(path);
-        progress(chunk.len());
+        progress(chunk.len(), plan.passes.len());
     }
     collected.ok_or_else(|| crate::Error::invalid("input", "no examples"))
 }
@@ -249,43 +401,88 @@ pub fn per_layer_parts(
     let slab = options.row_range(n1)?;
     let tile = tile_size(options.block, options.tile);
     let layout = Layout::new(options.output, model.num_outputs(), n2);
-    let started = Instant::now();
     // Parameters need no gradient here (the per-example ones are formed from the signals), so
     // the backward computes only activation gradients: one third less work than a training step.
     let frozen = model.frozen();
     let left_range = if x2.is_some() { stored_range(&slab, n1, tile) } else { 0..n1 };
     let source = SignalSource::new(frozen.as_ref(), pad_id, options, device)?;
-    let left = collect(&source, &x1[left_range.clone()], options, progress)?;
-    let right = x2.map(|x| collect(&source, x, options, progress)).transpose()?;
-    let forward_backward_seconds = started.elapsed().as_secs_f64();
-    let contraction = Contraction {
-        kernels,
-        layout,
-        slab: slab.clone(),
-        left: side(&left, x1, left_range, tile),
-        right: right.as_ref().zip(x2).map(|(c, x)| side(c, x, 0..x.len(), tile)),
-        linear_form: options.linear_form,
-        memory_budget: options.memory_budget,
-        chunk_features: kernels.chunk_features(),
-        scratch: Scratch::default(),
+    let x1_stored = &x1[left_range.clone()];
+    let tokens: usize = x1_stored.iter().chain(x2.unwrap_or(&[])).map(Encoding::real_tokens).sum();
+    // Progress in examples of one pass: each pass's examples count 1/passes.
+    let per_pass = x1_stored.len() + x2.map_or(0, <[Encoding]>::len);
+    let (mut done, mut reported) = (0usize, 0usize);
+    let mut step = |examples: usize, passes: usize| {
+        done += examples;
+        let now = (done / passes.max(1)).min(per_pass);
+        progress(now - reported);
+        reported = now;
     };
-    let started = Instant::now();
-    let (groups, contraction_flops) = contract_all(&contraction, &left.specs)?;
-    let stats = GramStats {
-        forward_backward_seconds,
-        contraction_seconds: started.elapsed().as_secs_f64(),
-        forward_backward_flops: left.flops + right.as_ref().map_or(0.0, |r| r.flops),
-        contraction_flops,
-        signal_bytes: left.store.bytes() + right.as_ref().map_or(0, |r| r.store.bytes()),
-        spilled: left.store.spilled() || right.as_ref().is_some_and(|r| r.store.spilled()),
-        signal_blocks: right.as_ref().map_or(left.blocks, |r| left.blocks.plus(r.blocks)),
-    };
+    let mut plan = None;
+    let mut stats = GramStats::default();
+    let mut groups = Vec::new();
+    let mut p = 0;
+    loop {
+        let started = Instant::now();
+        let left = collect(&source, x1_stored, options, &mut plan, p, tokens, &mut step)?;
+        let right = x2.map(|x| collect(&source, x, options, &mut plan, p, tokens, &mut step)).transpose()?;
+        stats.forward_backward_seconds += started.elapsed().as_secs_f64();
+        let plan = plan.as_ref().expect("the first block decided it");
+        let contraction = Contraction {
+            kernels,
+            layout,
+            slab: slab.clone(),
+            left: side(&left, x1, left_range.clone(), tile),
+            right: right.as_ref().zip(x2).map(|(c, x)| side(c, x, 0..x.len(), tile)),
+            linear_form: options.linear_form,
+            memory_budget: options.memory_budget,
+            chunk_features: kernels.chunk_features(),
+            scratch: Scratch::default(),
+        };
+        let started = Instant::now();
+        let (pass_groups, contraction_flops) = contract_all(&contraction, &plan.specs(p))?;
+        groups.extend(pass_groups);
+        stats.contraction_seconds += started.elapsed().as_secs_f64();
+        stats.contraction_flops += contraction_flops;
+        stats.forward_backward_flops += left.flops + right.as_ref().map_or(0.0, |r| r.flops);
+        stats.signal_bytes = stats.signal_bytes.max(left.store.bytes() + right.as_ref().map_or(0, |r| r.store.bytes()));
+        stats.spilled |= left.store.spilled() || right.as_ref().is_some_and(|r| r.store.spilled());
+        let blocks = right.as_ref().map_or(left.blocks, |r| left.blocks.plus(r.blocks));
+        stats.signal_blocks = stats.signal_blocks.plus(blocks);
+        stats.signal_passes = plan.passes.len();
+        p += 1;
+        if p == plan.passes.len() {
+            break;
+        }
+    }
     Ok(GramParts { slab, cols: n2, layout, groups, stats })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(clippy::single_range_in_vec_init)]
+    fn passes_split_layers_into_contiguous_runs() {
+        let bytes = [4.0, 1.0, 1.0, 1.0, 1.0, 4.0];
+        assert_eq!(balanced_passes(&bytes, 1), vec![0..6]);
+        assert_eq!(balanced_passes(&bytes, 2), vec![0..3, 3..6]);
+        assert_eq!(balanced_passes(&bytes, 3), vec![0..1, 1..5, 5..6]);
+        assert_eq!(balanced_passes(&bytes, 6), (0..6).map(|i| i..i + 1).collect::<Vec<_>>());
+        assert_eq!(balanced_passes(&bytes, 99).len(), 6);
+        assert_eq!(balanced_passes(&[], 3), vec![0..0]);
+        assert_eq!(packed_passes(&bytes, 12.0), Some(vec![0..6]));
+        assert_eq!(packed_passes(&bytes, 6.0), Some(vec![0..3, 3..6]));
+        assert_eq!(packed_passes(&bytes, 5.0), Some(vec![0..1, 1..5, 5..6]));
+        assert_eq!(packed_passes(&bytes, 3.9), None);
+        for room in [4.0, 4.5, 5.0, 6.0, 7.0, 11.0] {
+            let runs = packed_passes(&bytes, room).unwrap();
+            assert_eq!(runs.first().unwrap().start, 0);
+            assert_eq!(runs.last().unwrap().end, 6);
+            assert!(runs.windows(2).all(|w| w[0].end == w[1].start), "{runs:?}");
+            assert!(runs.iter().all(|r| bytes[r.clone()].iter().sum::<f64>() <= room), "{room}: {runs:?}");
+        }
+    }
 
     #[test]
     fn slabs_store_whole_tiles() {

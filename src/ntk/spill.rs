@@ -69,6 +69,38 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
     m.lock().map_err(|_| Error::internal("signal spill", "lock poisoned"))
 }
 
+/// Bytes free for an unprivileged user on the file system holding `dir` (`u64::MAX` where the
+/// platform does not say).
+///
+/// # Errors
+/// [`Error::Write`] naming `dir` when it cannot be queried (e.g. it does not exist).
+#[cfg(unix)]
+pub fn free_bytes(dir: &Path) -> Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| Error::write(dir, std::io::Error::from(std::io::ErrorKind::InvalidInput)))?;
+    // SAFETY: `path` is a NUL-terminated string and `stat` a plain-data struct statvfs fills.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return Err(Error::write(dir, std::io::Error::last_os_error()));
+    }
+    // Both are u64 on 64-bit Linux, narrower on some other targets.
+    #[allow(clippy::useless_conversion)]
+    let (blocks, size) = (u64::from(stat.f_bavail), u64::from(stat.f_frsize));
+    Ok(blocks.saturating_mul(size))
+}
+
+/// Bytes free for an unprivileged user on the file system holding `dir` (`u64::MAX` where the
+/// platform does not say).
+///
+/// # Errors
+/// Never on this platform.
+#[cfg(not(unix))]
+pub fn free_bytes(_: &Path) -> Result<u64> {
+    Ok(u64::MAX)
+}
+
 #[cfg(target_os = "linux")]
 fn open_direct(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
