@@ -87,6 +87,9 @@ pub struct BenchGramArgs {
     /// Memory budget passed to `ntkgap gram`.
     #[arg(long, default_value = "3G", value_parser = parse_bytes)]
     pub memory_budget: usize,
+    /// Passes over the data, passed to `ntkgap gram --signal-passes` (default: gram's own choice).
+    #[arg(long, value_name = "P")]
+    pub signal_passes: Option<usize>,
     /// Device of the ntkgap rows (`auto`, `cpu`, `wgpu`), passed to `ntkgap gram --device`.
     #[arg(long, value_enum, default_value_t = crate::cli::model_args::DeviceArg::Cpu)]
     pub device: crate::cli::model_args::DeviceArg,
@@ -115,6 +118,8 @@ struct Measured {
     sgemm: Option<f64>,
     peak_rss: Option<u64>,
     k: Option<PathBuf>,
+    /// Where an ntkgap row kept its signals, when not in RAM in one pass.
+    signals: Option<String>,
 }
 
 /// The two phases of a method: seconds, and FLOPs where the method counts them.
@@ -220,6 +225,9 @@ fn run_ntkgap(
     command.args(["gram", "--model", &args.model, "--max-len", &args.max_len.to_string(), "--method", name]);
     command.args(["--block", &args.block.to_string(), "--memory-budget", &args.memory_budget.to_string()]);
     command.args(["--device", args.device.flag(), "--signals", signals]);
+    if let Some(p) = args.signal_passes {
+        command.args(["--signal-passes", &p.to_string()]);
+    }
     command.arg("--input").arg(input).arg("--out").arg(&k).arg("--stats-json").arg(&stats);
     if let Some(head) = &args.head {
         command.arg("--head").arg(head);
@@ -238,6 +246,17 @@ fn run_ntkgap(
         contraction: (f("contraction_seconds"), Some(f("contraction_flops"))),
     });
     let peak = v["peak_rss_bytes"].as_u64().or(run.peak);
+    let passes = v["stats"]["signal_passes"].as_u64().unwrap_or(1);
+    let spilled = v["stats"]["spilled"].as_bool().unwrap_or(false);
+    let bytes = format_bytes(v["stats"]["signal_bytes"].as_u64().unwrap_or(0));
+    let signals = match (spilled, passes) {
+        (false, 0 | 1) => None,
+        (true, 0 | 1) => Some(format!("signals {bytes} spilled to $TMPDIR")),
+        (spilled, p) => Some(format!(
+            "{p} passes over the data (the forward + backward {p} times), the largest pass's signals {bytes} {}",
+            if spilled { "spilled to $TMPDIR" } else { "in RAM" }
+        )),
+    };
     Ok(Ok(Measured {
         seconds: v["seconds"].as_f64().unwrap_or(0.0),
         cpu_seconds: run.cpu_seconds,
@@ -245,6 +264,7 @@ fn run_ntkgap(
         sgemm: None,
         peak_rss: peak,
         k: Some(k),
+        signals,
     }))
 }
 
@@ -297,7 +317,15 @@ fn run_torch(
         _ => None,
     };
     let sgemm = v["sgemm_gflops"].as_f64();
-    Ok(Ok(Measured { seconds, cpu_seconds: run.cpu_seconds, split, sgemm, peak_rss: run.peak, k: Some(k) }))
+    Ok(Ok(Measured {
+        seconds,
+        cpu_seconds: run.cpu_seconds,
+        split,
+        sgemm,
+        peak_rss: run.peak,
+        k: Some(k),
+        signals: None,
+    }))
 }
 
 /// max |Δ| / mean |K_ref|.
@@ -363,6 +391,16 @@ fn print_table(rows: &[Row], args: &BenchGramArgs, faer: f64) {
                     row.n, args.max_len, m.seconds
                 );
             }
+        }
+    }
+    let notes: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.result.as_ref().ok()?.signals.as_ref().map(|s| format!("{:?}, N = {}: {s}", r.method, r.n)))
+        .collect();
+    if !notes.is_empty() {
+        println!();
+        for note in notes {
+            println!("{note}.");
         }
     }
 }
