@@ -275,35 +275,27 @@ fn packed_passes(bytes: &[f64], room: f64) -> Option<Vec<Range<usize>>> {
     if bytes.iter().any(|&b| b > room) {
         return None;
     }
-    let mut greedy = 0;
-    let mut sum = f64::INFINITY;
-    for &b in bytes {
-        if sum + b > room {
-            greedy += 1;
-            sum = 0.0;
-        }
-        sum += b;
-    }
-    // As many runs as greedy packing needs, balanced; greedy's own runs if balancing overflows.
-    let balanced = balanced_passes(bytes, greedy.max(1));
-    if balanced.iter().all(|r| bytes[r.clone()].iter().sum::<f64>() <= room) {
-        return Some(balanced);
-    }
-    let mut out: Vec<Range<usize>> = Vec::new();
+    // Greedy packing gives the fewest runs.
+    let mut greedy: Vec<Range<usize>> = Vec::new();
     let mut sum = 0.0;
     for (i, &b) in bytes.iter().enumerate() {
-        match out.last_mut() {
+        match greedy.last_mut() {
             Some(last) if sum + b <= room => {
                 last.end = i + 1;
                 sum += b;
             }
             _ => {
-                out.push(i..i + 1);
+                greedy.push(i..i + 1);
                 sum = b;
             }
         }
     }
-    Some(out)
+    // As many runs balanced by bytes where each fits; greedy's own runs otherwise.
+    let balanced = balanced_passes(bytes, greedy.len().max(1));
+    if balanced.iter().all(|r| bytes[r.clone()].iter().sum::<f64>() <= room) {
+        return Some(balanced);
+    }
+    Some(greedy)
 }
 
 /// Pass `p` of phase 1 for one side. The first pass over X₁ (`plan` empty) decides the plan from
