@@ -53,7 +53,10 @@ uses, as ntkgap's does.
     python3 scripts/ntk_torch.py --model tests/data/gguf --gguf llama_tiny.gguf --input X.jsonl --max-len 256 --out K.npy
 
 Memory: J is held whole as float32, N x P x 4 bytes (MiniLM, P = 22.7 M: 1.8 GB at N = 20, peak
-RSS 4.3 GB measured; about 2.9 GB of J at N = 32), plus one chunk's vmap activations.
+RSS 4.3 GB measured; about 2.9 GB of J at N = 32; SmolLM2-135M, P = 134.5 M: 17.2 GB at N = 32),
+allocated once per parameter tensor and filled row by row (never concatenated from pieces, so never
+held twice), plus one chunk's gradients and vmap activations; each tensor's J is freed as soon as
+its products are summed.
 """
 
 import argparse
@@ -225,13 +228,27 @@ def entk(model, config, encodings, chunk):
 
     params = {k: v.detach() for k, v in model.named_parameters()}
     pad_id = config.pad_token_id if config.pad_token_id is not None else 0
-    blocks = {name: [] for name in params}
+    blocks = jacobian(params, len(encodings))
     for start in range(0, len(encodings), chunk):
         ids, types, mask = padded(encodings[start:start + chunk], pad_id)
         grads = per_example_gradients(model, params, ids, types, mask)
-        for name, g in grads.items():
-            blocks[name].append(g.reshape(g.shape[0], -1))
+        store_rows(blocks, start, grads)
+        del grads
     return blocks, sum(p.numel() for p in params.values())
+
+
+def jacobian(params, n):
+    """J per parameter tensor, [n, numel] float32, allocated once (pages are touched as rows are
+    written): no per-chunk pieces concatenated later, so J is never held twice."""
+    import torch
+
+    return {name: torch.empty((n, p.numel()), dtype=torch.float32) for name, p in params.items()}
+
+
+def store_rows(blocks, start, grads):
+    """Copy one vmap call's per-example gradients into rows start.. of J."""
+    for name, g in grads.items():
+        blocks[name][start:start + g.shape[0]].copy_(g.reshape(g.shape[0], -1))
 
 
 def is_decoder(args):
@@ -342,7 +359,7 @@ def entk_decoder(model, encodings, chunk, labels):
     import torch
 
     params = {k: v.detach() for k, v in model.named_parameters()}
-    blocks = {name: [] for name in params}
+    blocks = jacobian(params, len(encodings))
     for start in range(0, len(encodings), chunk):
         part = encodings[start:start + chunk]
         t = max(len(e["input_ids"]) for e in part)
@@ -351,8 +368,9 @@ def entk_decoder(model, encodings, chunk, labels):
         for row, e in enumerate(part):
             ids[row, :len(e["input_ids"])] = torch.tensor(e["input_ids"])
             mask[row, :len(e["input_ids"])] = 1
-        for name, g in decoder_gradients(model, params, ids, mask, labels).items():
-            blocks[name].append(g.reshape(g.shape[0], -1))
+        grads = decoder_gradients(model, params, ids, mask, labels)
+        store_rows(blocks, start, grads)
+        del grads
     return blocks, sum(p.numel() for p in params.values())
 
 
@@ -362,8 +380,8 @@ def gram_of(blocks, n, products="f64"):
     import torch
 
     k = torch.zeros((n, n), dtype=torch.float64)
-    for name, parts in blocks.items():
-        j = torch.cat(parts)
+    for name in list(blocks):
+        j = blocks.pop(name)
         for c in range(0, j.shape[1], 1 << 20):
             jc = j[:, c:c + (1 << 20)]
             if products == "f32":
@@ -371,7 +389,7 @@ def gram_of(blocks, n, products="f64"):
             else:
                 jc = jc.double()
                 k += jc @ jc.T
-        blocks[name] = None
+        del j, jc
     return k
 
 
