@@ -7,7 +7,9 @@
 //! 20 ms could be missed). Each child's CPU time (user + system, loading included) comes from
 //! this process's `cutime`/`cstime`: on a shared machine it compares methods more fairly than
 //! wall time. In the same run the machine's f32 GEMM rate is measured with the GEMM
-//! the contraction uses ([`crate::ntk::cpu_kernels::gemm_rate`]). Inputs: the first N records of
+//! the contraction uses ([`crate::ntk::cpu_kernels::gemm_rate`]), before the first row and after
+//! the last, and the higher counts (a rate measured in a moment the machine was busy would inflate
+//! every percentage). Inputs: the first N records of
 //! `--input`, or of a freshly generated Corr2Cause corpus (n = 4 variables, seed 0, 720 records).
 
 use std::path::{Path, PathBuf};
@@ -338,18 +340,30 @@ fn relative_difference(k: &Path, reference: &Path) -> Option<f64> {
     Some(a.values.iter().zip(&b.values).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max) / scale)
 }
 
-/// The run's machine rate: the higher of the f32 GEMM rates measured in it (faer's here, torch's
-/// by the torch rows' own processes).
-fn machine_rate(rows: &[Row], faer: f64) -> f64 {
-    rows.iter().filter_map(|r| r.result.as_ref().ok().and_then(|m| m.sgemm)).fold(faer, f64::max)
+/// Seconds over which each faer GEMM rate is timed (its best product counts).
+const GEMM_RATE_SECONDS: f64 = 0.25;
+
+/// faer's f32 GEMM rate (GFLOP/s), measured before the first row and after the last.
+#[derive(Debug, Clone, Copy)]
+struct FaerRate {
+    before: f64,
+    after: f64,
 }
 
-fn print_table(rows: &[Row], args: &BenchGramArgs, faer: f64) {
+/// The run's machine rate: the highest of the f32 GEMM rates measured in it (faer's here, before
+/// and after the rows; torch's by the torch rows' own processes).
+fn machine_rate(rows: &[Row], faer: FaerRate) -> f64 {
+    rows.iter().filter_map(|r| r.result.as_ref().ok().and_then(|m| m.sgemm)).fold(faer.before.max(faer.after), f64::max)
+}
+
+fn print_table(rows: &[Row], args: &BenchGramArgs, faer: FaerRate) {
     let machine = machine_rate(rows, faer);
     let torch_sgemm: Vec<String> =
         rows.iter().filter_map(|r| r.result.as_ref().ok().and_then(|m| m.sgemm)).map(|g| format!("{g:.1}")).collect();
     println!(
-        "f32 GEMM rates measured in this run: faer (1024³) {faer:.1} GFLOP/s{}; percentages are of {machine:.1} GFLOP/s, the highest.",
+        "f32 GEMM rates measured in this run: faer (1024³) {:.1} GFLOP/s before the rows and {:.1} after{}; percentages are of {machine:.1} GFLOP/s, the highest.",
+        faer.before,
+        faer.after,
         if torch_sgemm.is_empty() { String::new() } else { format!(", torch (2048³) {}", torch_sgemm.join(" / ")) }
     );
     println!();
@@ -423,9 +437,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             crate::Error::invalid("--n", format!("{n} is outside 1..={} (records available)", records.len())).into()
         );
     }
-    let gemm = gemm_rate(1024, 1024, 1024, 3);
+    let measure = || gemm_rate(1024, 1024, 1024, 3, GEMM_RATE_SECONDS);
+    let before = measure();
     eprintln!(
-        "bench: {} threads, f32 GEMM (faer matmul as in CpuKernels, 1024³): {gemm:.1} GFLOP/s",
+        "bench: {} threads, f32 GEMM (faer matmul as in CpuKernels, 1024³): {before:.1} GFLOP/s",
         rayon::current_num_threads()
     );
     let mut rows = Vec::new();
@@ -448,6 +463,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             rows.push(Row { method, n, result });
         }
     }
-    print_table(&rows, &args, gemm);
+    let after = measure();
+    eprintln!("bench: f32 GEMM after the last row: {after:.1} GFLOP/s");
+    print_table(&rows, &args, FaerRate { before, after });
     Ok(())
 }
