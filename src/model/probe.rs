@@ -40,6 +40,12 @@ impl LayerKind {
     pub fn has_bias(self) -> bool {
         matches!(self, LayerKind::Linear | LayerKind::LayerNorm)
     }
+
+    /// True for a weight matrix applied to an activation, with or without a bias (`Linear`,
+    /// `LinearNoBias`): the layers whose per-example weight gradient is Σₜ gₜ aₜᵀ.
+    pub fn is_linear(self) -> bool {
+        matches!(self, LayerKind::Linear | LayerKind::LinearNoBias)
+    }
 }
 
 /// What a layer received.

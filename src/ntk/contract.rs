@@ -279,10 +279,10 @@ impl Contraction<'_> {
     }
 
     /// Start reading the next stored layer of spilled stores in the background when it is a
-    /// Linear weight that will be preloaded next.
+    /// Linear weight (with or without a bias) that will be preloaded next.
     fn prefetch_after(&self, layer: usize) -> Result<()> {
         let Some(next) = self.left.store.layers().get(layer + 1) else { return Ok(()) };
-        if next.kind == LayerKind::Linear && self.materialize(next) && self.preload(next) {
+        if next.kind.is_linear() && self.materialize(next) && self.preload(next) {
             self.left.store.prefetch(layer + 1)?;
             if let Some(r) = &self.right {
                 r.store.prefetch(layer + 1)?;

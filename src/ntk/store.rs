@@ -298,15 +298,16 @@ impl SignalStore {
         Ok(out)
     }
 
-    /// Start reading every example's signals of spilled Linear layer `layer` in the background;
-    /// the next [`SignalStore::load_into`] of all its examples takes them (a prefetch of another
-    /// layer pending is waited for and dropped). Nothing happens for an in-memory store.
+    /// Start reading every example's signals of spilled Linear layer `layer` (with or without a
+    /// bias) in the background; the next [`SignalStore::load_into`] of all its examples takes them
+    /// (a prefetch of another layer pending is waited for and dropped). True when a read started;
+    /// nothing happens (false) for an in-memory store or another kind of layer.
     ///
     /// # Errors
     /// A read error of the prefetch dropped.
-    pub fn prefetch(&self, layer: usize) -> Result<()> {
-        let Some(s) = self.layers.get(layer) else { return Ok(()) };
-        let (Part::Disk(a), Part::Disk(g), LayerKind::Linear) = (&s.a, &s.g, s.kind) else { return Ok(()) };
+    pub fn prefetch(&self, layer: usize) -> Result<bool> {
+        let Some(s) = self.layers.get(layer) else { return Ok(false) };
+        let (Part::Disk(a), Part::Disk(g), true) = (&s.a, &s.g, s.kind.is_linear()) else { return Ok(false) };
         self.settle()?;
         let mut pending = lock(&self.prefetch)?;
         if let Some(old) = pending.0.take() {
@@ -316,7 +317,7 @@ impl SignalStore {
         let reads = vec![(Arc::clone(a), 0..4 * rows * s.d_in), (Arc::clone(g), 0..4 * rows * s.d_out)];
         let (buffers, stage) = (std::mem::take(&mut pending.1), std::mem::take(&mut pending.2));
         pending.0 = Some(Prefetch::start(layer, reads, buffers, stage));
-        Ok(())
+        Ok(true)
     }
 
     /// As [`SignalStore::load`], into `out`, reusing its buffers (a reused buffer of a large
@@ -362,10 +363,14 @@ mod tests {
     use super::*;
 
     fn layer(name: &str, rows: Vec<usize>, base: f32) -> LayerSignals {
+        layer_of(LayerKind::Linear, name, rows, base)
+    }
+
+    fn layer_of(kind: LayerKind, name: &str, rows: Vec<usize>, base: f32) -> LayerSignals {
         let r: usize = rows.iter().sum();
         LayerSignals {
             name: name.into(),
-            kind: LayerKind::Linear,
+            kind,
             per_token: true,
             rows,
             d_in: 2,
@@ -415,24 +420,34 @@ mod tests {
 
     #[test]
     fn prefetched_layers_load_as_read_ones() {
-        let (mut disk, mut ram) = (SignalStore::new(true).unwrap(), SignalStore::new(false).unwrap());
-        for store in [&mut disk, &mut ram] {
-            store.append(vec![layer("a", vec![1, 2], 0.0), layer("b", vec![1, 2], 50.0)], &|_| true).unwrap();
-            store.append(vec![layer("a", vec![3], 100.0), layer("b", vec![3], 150.0)], &|_| true).unwrap();
-        }
-        let mut out = Loaded::default();
-        // Prefetch 1, read 0 meanwhile, then 1 (taken from the prefetch), then 0 with a
-        // prefetch of 0 dropped by one of 1.
-        disk.prefetch(1).unwrap();
-        for (layer, prefetch) in [(0, None), (1, None), (1, Some(0)), (0, Some(1)), (0, None)] {
-            if let Some(p) = prefetch {
-                disk.prefetch(p).unwrap();
+        // Linear layers with a bias (encoders) and without one (decoder projections) alike.
+        for kind in [LayerKind::Linear, LayerKind::LinearNoBias] {
+            let (mut disk, mut ram) = (SignalStore::new(true).unwrap(), SignalStore::new(false).unwrap());
+            for store in [&mut disk, &mut ram] {
+                let block = |a: f32, b: f32, rows: Vec<usize>| {
+                    vec![layer_of(kind, "a", rows.clone(), a), layer_of(kind, "b", rows, b)]
+                };
+                store.append(block(0.0, 50.0, vec![1, 2]), &|_| true).unwrap();
+                store.append(block(100.0, 150.0, vec![3]), &|_| true).unwrap();
             }
-            disk.load_into(layer, 0..3, &mut out).unwrap();
-            let want = ram.load(layer, 0..3).unwrap();
-            assert_eq!((&out.rows, &out.a, &out.g), (&want.rows, &want.a, &want.g), "layer {layer}");
+            let mut out = Loaded::default();
+            // Prefetch 1, read 0 meanwhile, then 1 (taken from the prefetch), then 0 with a
+            // prefetch of 0 dropped by one of 1.
+            assert!(disk.prefetch(1).unwrap(), "{kind:?}: no background read started");
+            for (layer, prefetch) in [(0, None), (1, None), (1, Some(0)), (0, Some(1)), (0, None)] {
+                if let Some(p) = prefetch {
+                    assert!(disk.prefetch(p).unwrap());
+                }
+                disk.load_into(layer, 0..3, &mut out).unwrap();
+                let want = ram.load(layer, 0..3).unwrap();
+                assert_eq!((&out.rows, &out.a, &out.g), (&want.rows, &want.a, &want.g), "{kind:?} layer {layer}");
+            }
+            assert!(!ram.prefetch(0).unwrap() && !disk.prefetch(2).unwrap());
         }
-        ram.prefetch(0).unwrap();
+        // Embedding tables are read per tile, never prefetched whole.
+        let mut disk = SignalStore::new(true).unwrap();
+        disk.append(vec![layer_of(LayerKind::Embedding, "e", vec![2], 0.0)], &|_| true).unwrap();
+        assert!(!disk.prefetch(0).unwrap());
     }
 
     #[test]
