@@ -389,7 +389,9 @@ def gram_of(blocks, n, products="f64"):
             else:
                 jc = jc.double()
                 k += jc @ jc.T
-        del j, jc
+        # Drop J and its last column view (which keeps J's storage alive) before the next tensor;
+        # `del` would fail on a tensor without elements, whose loop binds no view.
+        j = jc = None
     return k
 
 
