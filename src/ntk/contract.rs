@@ -69,6 +69,16 @@ pub enum GroupSource {
     Embedding(usize),
 }
 
+/// How a materialized Linear weight is chunked ([`Contraction::chunking`]).
+struct Chunking {
+    /// Chunks of input columns (Aᵀ G) instead of output channels (Gᵀ A).
+    by_input: bool,
+    /// Channels to chunk: `d_in` or `d_out`.
+    count: usize,
+    /// Features per channel: the other dimension.
+    width: usize,
+}
+
 /// One parameter tensor of the kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupSpec {
@@ -247,20 +257,34 @@ impl Contraction<'_> {
         rows * (layer.d_in + layer.d_out) * 4 <= self.memory_budget / 4
     }
 
-    /// Output channels per feature chunk (equal chunks, decided from whole-problem sizes, so
-    /// slabs chunk identically): all examples' features of one chunk take at most a quarter of
-    /// the budget, and, when the signals are preloaded, about `chunk_features` per example, so
-    /// that each example's chunk is formed in cache and the chunk of all examples is still in
-    /// cache when its Gram tiles are taken.
+    /// How a materialized Linear weight's per-example gradient Gᵀ A (`d_out × d_in`) is cut into
+    /// chunks: by output channels (rows of Gᵀ A, re-reading A for every chunk), or, when the
+    /// input is wider than the output, by input columns (rows of its transpose Aᵀ G, re-reading
+    /// the narrower G instead: the down projection of an MLP reads a quarter as much per chunk).
+    /// The Gram is the same sum of products either way; the order depends on the shapes only.
+    fn chunking(layer: &StoredLayer) -> Chunking {
+        if layer.d_in > layer.d_out {
+            Chunking { by_input: true, count: layer.d_in, width: layer.d_out }
+        } else {
+            Chunking { by_input: false, count: layer.d_out, width: layer.d_in }
+        }
+    }
+
+    /// Channels (output channels, or input columns: [`Self::chunking`]) per feature chunk (equal
+    /// chunks, decided from whole-problem sizes, so slabs chunk identically): all examples'
+    /// features of one chunk take at most a quarter of the budget, and, when the signals are
+    /// preloaded, about `chunk_features` per example, so that each example's chunk is formed in
+    /// cache and the chunk of all examples is still in cache when its Gram tiles are taken.
     fn channels_per_chunk(&self, layer: &StoredLayer, preloaded: bool) -> usize {
         let rows =
             self.layout.virtuals * (self.left.total_examples + self.right.as_ref().map_or(0, |r| r.total_examples));
-        let (d_in, d_out) = (layer.d_in.max(1), layer.d_out.max(1));
-        let mut most = self.memory_budget / 4 / (rows * d_in * 4).max(1);
+        let Chunking { count, width, .. } = Self::chunking(layer);
+        let (count, width) = (count.max(1), width.max(1));
+        let mut most = self.memory_budget / 4 / (rows * width * 4).max(1);
         if preloaded {
-            most = most.min(self.chunk_features / d_in);
+            most = most.min(self.chunk_features / width);
         }
-        d_out.div_ceil(d_out.div_ceil(most.clamp(1, d_out)))
+        count.div_ceil(count.div_ceil(most.clamp(1, count)))
     }
 
     /// A side's signals of a Linear layer for all its chunks: the in-memory store's blocks
@@ -293,7 +317,7 @@ impl Contraction<'_> {
 
     fn materialized(&self, layer: usize, out: &mut [f64]) -> Result<f64> {
         let stored = &self.left.store.layers()[layer];
-        let (d_in, d_out) = (stored.d_in, stored.d_out);
+        let Chunking { count, width, .. } = Self::chunking(stored);
         let preload = self.preload(stored);
         let step = self.channels_per_chunk(stored, preload);
         let mut buffers = self.scratch.0.lock().map_err(|_| Error::internal("contraction", "scratch lock poisoned"))?;
@@ -305,22 +329,22 @@ impl Contraction<'_> {
         };
         self.prefetch_after(layer)?;
         let mut flops = 0.0;
-        for c0 in (0..d_out).step_by(step) {
-            let channels = c0..(c0 + step).min(d_out);
+        for c0 in (0..count).step_by(step) {
+            let channels = c0..(c0 + step).min(count);
             let left_side = (self.left.store, left_signals.as_ref());
             flops += self.features(left_side, layer, &channels, scratch, left)?;
             if let Some(r) = &self.right {
                 flops += self.features((r.store, right_signals.as_ref()), layer, &channels, scratch, right)?;
             }
             let right = self.right.as_ref().map(|_| right.as_slice());
-            flops += self.feature_tasks(left, right, channels.len() * d_in, out)?;
+            flops += self.feature_tasks(left, right, channels.len() * width, out)?;
         }
         Ok(flops)
     }
 
-    /// Every stored virtual example's gradient for the output channels `channels` into `buf`,
-    /// `[examples·V, |channels|·d_in]` example-major, from the preloaded signals or loaded from
-    /// the store in groups (into `scratch`); the FLOPs of forming it.
+    /// Every stored virtual example's gradient for the channels `channels` ([`Self::chunking`])
+    /// into `buf`, `[examples·V, |channels|·width]` example-major, from the preloaded signals or
+    /// loaded from the store in groups (into `scratch`); the FLOPs of forming it.
     fn features(
         &self,
         (store, preloaded): (&SignalStore, Option<&Preloaded>),
@@ -330,11 +354,16 @@ impl Contraction<'_> {
         buf: &mut Vec<f32>,
     ) -> Result<f64> {
         let stored = &store.layers()[layer];
-        let (d_in, d_out, width) = (stored.d_in, stored.d_out, channels.len() * stored.d_in);
+        let (d_in, d_out) = (stored.d_in, stored.d_out);
+        let by_input = Self::chunking(stored).by_input;
+        let width = channels.len() * Self::chunking(stored).width;
         let examples = stored.offsets.len() - 1;
         buf.resize(examples * width, 0.0);
         let form = |rows: &[usize], a: &[f32], g: &[f32], out: &mut [f32]| -> Result<f64> {
             let (a, g) = (Segmented::new(a, d_in, rows)?, Segmented::new(g, d_out, rows)?);
+            // Gᵀ A by output channels, or (Aᵀ G) by input columns: the kernel's "activation" is
+            // then G and its "gradient" A.
+            let (a, g) = if by_input { (g, a) } else { (a, g) };
             self.kernels.outer_sums_into(a, g, channels.clone(), out)?;
             Ok(2.0 * (rows.iter().sum::<usize>() * width) as f64)
         };
@@ -406,26 +435,23 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    const D_IN: usize = 6;
-    const D_OUT: usize = 10;
-
     /// One Linear layer's signals for examples with `rows` tokens, appended in blocks of 2.
-    fn store(rows: &[usize], seed: u64, spill: bool) -> SignalStore {
+    fn store(rows: &[usize], seed: u64, spill: bool, (d_in, d_out): (usize, usize)) -> SignalStore {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut store = SignalStore::new(spill).unwrap();
         for block in rows.chunks(2) {
             let r: usize = block.iter().sum();
             let mut random = |len: usize| (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect::<Vec<f32>>();
-            let input = SignalInput::Activation(random(r * D_IN));
+            let input = SignalInput::Activation(random(r * d_in));
             let layer = LayerSignals {
                 name: "dense".into(),
                 kind: LayerKind::Linear,
                 per_token: true,
                 rows: block.to_vec(),
-                d_in: D_IN,
-                d_out: D_OUT,
+                d_in,
+                d_out,
                 input,
-                grad: random(r * D_OUT),
+                grad: random(r * d_out),
             };
             store.append(vec![layer], &|_| true).unwrap();
         }
@@ -442,9 +468,11 @@ mod tests {
         // Examples without rows inside, at the end of a block and at the end of the store.
         let (rows1, rows2) = ([3usize, 1, 0, 7, 2, 0, 4, 0], [2usize, 5, 1]);
         let kernels: [&dyn GramKernels; 2] = [&ReferenceKernels, &CpuKernels::F32];
-        // In RAM (preloaded signals borrowed block by block) and spilled (read once).
-        for (kernels, spill) in kernels.into_iter().flat_map(|k| [(k, false), (k, true)]) {
-            let (s1, s2) = (store(&rows1, 1, spill), store(&rows2, 2, spill));
+        // In RAM (preloaded signals borrowed block by block) and spilled (read once); chunked by
+        // output channels (d_in < d_out) and by input columns (d_in > d_out).
+        let cases = kernels.into_iter().flat_map(|k| [(k, false), (k, true)]);
+        for ((kernels, spill), dims) in cases.flat_map(|c| [(c, (6, 10)), (c, (10, 6))]) {
+            let (s1, s2) = (store(&rows1, 1, spill, dims), store(&rows2, 2, spill, dims));
             assert_eq!(s1.blocks(0).is_some(), !spill);
             for square in [true, false] {
                 let cols = if square { rows1.len() } else { rows2.len() };
@@ -463,22 +491,24 @@ mod tests {
                 let (reference, _) = contraction(LinearForm::Structured, 1 << 30, CHUNK_FEATURES).group(&spec).unwrap();
                 // One chunk, preloaded; 2-channel chunks, preloaded; budget-sized chunks loaded
                 // from the store one example at a time.
-                for (budget, chunk_features) in [(1 << 30, CHUNK_FEATURES), (1 << 30, 2 * D_IN), (700, CHUNK_FEATURES)]
+                let Chunking { by_input, count, width } = Contraction::chunking(&s1.layers()[0]);
+                assert_eq!(by_input, dims.0 > dims.1);
+                for (budget, chunk_features) in [(1 << 30, CHUNK_FEATURES), (1 << 30, 2 * width), (700, CHUNK_FEATURES)]
                 {
                     let c = contraction(LinearForm::Materialize, budget, chunk_features);
                     let stored = &s1.layers()[0];
                     let preload = c.preload(stored);
                     let step = c.channels_per_chunk(stored, preload);
                     assert_eq!(preload, budget > 700, "budget {budget}");
-                    assert!(step < D_OUT || chunk_features == CHUNK_FEATURES && preload, "{step} channels");
+                    assert!(step < count || chunk_features == CHUNK_FEATURES && preload, "{step} channels");
                     let (got, flops) = c.group(&spec).unwrap();
                     assert!(flops > 0.0);
                     let scale = reference.iter().map(|v| v.abs()).sum::<f64>() / reference.len() as f64;
                     let worst = got.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
                     assert!(
                         worst <= 1e-5 * scale,
-                        "{} square {square} spilled {spill} budget {budget} chunk {chunk_features} ({step} \
-                         channels): materialized vs structured max |Δ| {worst:e}, mean |K| {scale:e}",
+                        "{} {dims:?} square {square} spilled {spill} budget {budget} chunk {chunk_features} \
+                         ({step} channels): materialized vs structured max |Δ| {worst:e}, mean |K| {scale:e}",
                         kernels.name()
                     );
                 }
