@@ -98,6 +98,8 @@ pub struct StoredLayer {
     ids: Vec<u32>,
     a: Part,
     g: Part,
+    /// Spilled: the writer's appends that must be done before this layer's files are complete.
+    written_by: usize,
 }
 
 /// Signals of a range of consecutive virtual examples of one layer.
@@ -194,11 +196,12 @@ impl SignalStore {
         }
     }
 
-    /// Wait for the writer (once; later calls return at once).
-    fn settle(&self) -> Result<()> {
-        let mut writer = lock(&self.writer)?;
-        match writer.take() {
-            Some(mut w) => w.finish(),
+    /// Wait until the writer has put every block's signals of `layer` into its files (the
+    /// writer goes on with later layers meanwhile).
+    fn settle(&self, layer: usize) -> Result<()> {
+        let written_by = self.layers[layer].written_by;
+        match lock(&self.writer)?.as_mut() {
+            Some(w) => w.wait_for(written_by),
             None => Ok(()),
         }
     }
@@ -226,6 +229,7 @@ impl SignalStore {
                     ids: Vec::new(),
                     a,
                     g,
+                    written_by: 0,
                 });
             }
         }
@@ -236,6 +240,7 @@ impl SignalStore {
             });
         }
         let mut to_disk = Vec::new();
+        let queued = lock(&self.writer)?.as_ref().map_or(0, Writer::sent);
         for (l, s) in kept.into_iter().zip(self.layers.iter_mut()) {
             for &r in &l.rows {
                 let last = *s.offsets.last().unwrap_or(&0);
@@ -251,12 +256,13 @@ impl SignalStore {
                 SignalInput::Ids(ids) => s.ids.extend_from_slice(&ids),
             }
             s.g.append(l.grad, &mut to_disk);
+            s.written_by = queued + to_disk.len();
         }
         if !to_disk.is_empty() {
             let mut writer = lock(&self.writer)?;
             match writer.as_mut() {
                 Some(w) => w.send(to_disk)?,
-                None => return Err(Error::internal("signal spill", "append after the first read")),
+                None => return Err(Error::internal("signal spill", "append to a store without a writer")),
             }
         }
         Ok(())
@@ -308,7 +314,8 @@ impl SignalStore {
     pub fn prefetch(&self, layer: usize) -> Result<bool> {
         let Some(s) = self.layers.get(layer) else { return Ok(false) };
         let (Part::Disk(a), Part::Disk(g), true) = (&s.a, &s.g, s.kind.is_linear()) else { return Ok(false) };
-        self.settle()?;
+        // The read waits on its own thread for the writer to finish the layer's files.
+        let ready = lock(&self.writer)?.as_ref().map(|w| w.ready(s.written_by));
         let mut pending = lock(&self.prefetch)?;
         if let Some(old) = pending.0.take() {
             (pending.1, pending.2) = old.join()?;
@@ -316,7 +323,7 @@ impl SignalStore {
         let rows = s.offsets[s.offsets.len() - 1];
         let reads = vec![(Arc::clone(a), 0..4 * rows * s.d_in), (Arc::clone(g), 0..4 * rows * s.d_out)];
         let (buffers, stage) = (std::mem::take(&mut pending.1), std::mem::take(&mut pending.2));
-        pending.0 = Some(Prefetch::start(layer, reads, buffers, stage));
+        pending.0 = Some(Prefetch::start(layer, (reads, ready), buffers, stage));
         Ok(true)
     }
 
@@ -326,7 +333,7 @@ impl SignalStore {
     /// # Errors
     /// [`Error::Write`] when a spill file cannot be read.
     pub fn load_into(&self, layer: usize, examples: Range<usize>, out: &mut Loaded) -> Result<()> {
-        self.settle()?;
+        self.settle(layer)?;
         let s = &self.layers[layer];
         let (r0, r1) = (s.offsets[examples.start], s.offsets[examples.end]);
         out.rows.clear();
