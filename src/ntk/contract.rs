@@ -355,8 +355,8 @@ impl Contraction<'_> {
     ) -> Result<f64> {
         let stored = &store.layers()[layer];
         let (d_in, d_out) = (stored.d_in, stored.d_out);
-        let by_input = Self::chunking(stored).by_input;
-        let width = channels.len() * Self::chunking(stored).width;
+        let chunking = Self::chunking(stored);
+        let (by_input, width) = (chunking.by_input, channels.len() * chunking.width);
         let examples = stored.offsets.len() - 1;
         buf.resize(examples * width, 0.0);
         let form = |rows: &[usize], a: &[f32], g: &[f32], out: &mut [f32]| -> Result<f64> {

@@ -304,15 +304,8 @@ impl Writer {
         if appends > self.sent {
             return Err(Error::internal("signal spill", format!("{appends} appends awaited, {} queued", self.sent)));
         }
-        {
-            let (state, wake) = &*self.progress;
-            let mut p = lock(state)?;
-            while p.done < appends && !p.stopped {
-                p = wake.wait(p).map_err(|_| Error::internal("signal spill", "lock poisoned"))?;
-            }
-            if p.done >= appends {
-                return Ok(());
-            }
+        if self.ready(appends).wait() {
+            return Ok(());
         }
         self.finish()?;
         Err(Error::internal("signal spill", "the writer stopped before the signals were written"))
@@ -377,7 +370,8 @@ impl Prefetch {
     /// are done; `key` names the read.
     pub fn start(
         key: usize,
-        (reads, ready): (Vec<(Arc<SpillFile>, Range<usize>)>, Option<Ready>),
+        reads: Vec<(Arc<SpillFile>, Range<usize>)>,
+        ready: Option<Ready>,
         mut buffers: Vec<Vec<f32>>,
         mut stage: Staging,
     ) -> Self {
@@ -445,7 +439,7 @@ mod tests {
             let mut out = vec![0u8; 8];
             assert!(file.read(total - 4..total + 4, &mut out, &mut stage).is_err());
             let reads = vec![(Arc::clone(&file), 4..total), (Arc::clone(&file), 0..8)];
-            let (got, _) = Prefetch::start(7, (reads, None), vec![vec![1.0; 3]], stage).join().unwrap();
+            let (got, _) = Prefetch::start(7, reads, None, vec![vec![1.0; 3]], stage).join().unwrap();
             assert_eq!((got[0].as_slice(), got[1].as_slice()), (&values[1..], &values[..2]));
             #[cfg(unix)]
             assert!(!path.exists(), "unlinked after opening");
@@ -469,8 +463,7 @@ mod tests {
         assert!(out == bytemuck::cast_slice::<f32, u8>(&values));
         // A prefetch waits on its own thread for the second.
         let reads = vec![(Arc::clone(&files[1]), 0..out.len())];
-        let (got, _) =
-            Prefetch::start(1, (reads, Some(writer.ready(2))), Vec::new(), Staging::default()).join().unwrap();
+        let (got, _) = Prefetch::start(1, reads, Some(writer.ready(2)), Vec::new(), Staging::default()).join().unwrap();
         assert_eq!(got[0], values);
         writer.wait_for(2).unwrap();
         // Appends that were never queued, or will never come once the writer has stopped: an
@@ -478,7 +471,7 @@ mod tests {
         assert!(writer.wait_for(3).is_err());
         assert!(!writer.ready(3).wait());
         let reads = vec![(Arc::clone(&files[0]), 0..8)];
-        assert!(Prefetch::start(2, (reads, Some(writer.ready(3))), Vec::new(), Staging::default()).join().is_err());
+        assert!(Prefetch::start(2, reads, Some(writer.ready(3)), Vec::new(), Staging::default()).join().is_err());
         let ready = writer.ready(2);
         writer.finish().unwrap();
         assert!(ready.wait(), "done before the writer stopped");

@@ -323,7 +323,7 @@ impl SignalStore {
         let rows = s.offsets[s.offsets.len() - 1];
         let reads = vec![(Arc::clone(a), 0..4 * rows * s.d_in), (Arc::clone(g), 0..4 * rows * s.d_out)];
         let (buffers, stage) = (std::mem::take(&mut pending.1), std::mem::take(&mut pending.2));
-        pending.0 = Some(Prefetch::start(layer, (reads, ready), buffers, stage));
+        pending.0 = Some(Prefetch::start(layer, reads, ready, buffers, stage));
         Ok(true)
     }
 
