@@ -102,7 +102,9 @@ const DECODERS: [&str; 7] = [
 /// * on burn's signals, blocks of 3 on `qwen2_tiny`: 1e-4 — burn's f32 forward + backward of a
 ///   padded batch rounds differently from a batch of one, and that model (σ = 0.25 weights, q/k/v
 ///   biases: nearly one-hot attention) amplifies it — measured 5.6e-5 (block 3) against 1.5e-6
-///   (block 1);
+///   (block 1); on `llama_seqcls_tiny`: 2e-5 — the same effect, measured 1.07e-5 (block 3,
+///   mode `full`) against 2.4e-7 (block 1) with the hand-written contraction kernels
+///   (`ntk::small_gemm`), 9.5e-6 against 1.5e-6 with faer's products;
 /// * on the hand-written fast path, the three σ = 0.25 Llama-family language models
 ///   (`llama_tiny`, `llama_untied_tiny`, `qwen2_tiny`): 2e-4 — its f32 rounding is independent of
 ///   `Naive`'s (burn's kernels), each ≈ 1e-5 of mean |K| from the float64 `transformers` eNTK
@@ -116,6 +118,7 @@ fn tolerance(name: &str, block: usize, signals: SignalPath) -> f64 {
     let sharp = ["llama_tiny", "llama_untied_tiny", "qwen2_tiny"].contains(&name);
     match signals {
         SignalPath::Burn if name == "qwen2_tiny" && block > 1 => 1e-4,
+        SignalPath::Burn if name == "llama_seqcls_tiny" && block > 1 => 2e-5,
         SignalPath::Fast if sharp => 2e-4,
         _ => 1e-5,
     }

@@ -255,7 +255,7 @@ impl ModelConfig {
         check_range("max_position_embeddings", self.max_position_embeddings, 1, MAX_POSITIONS)?;
         check_range("type_vocab_size", self.type_vocab_size, 1, 16)?;
         check_range("number of labels (id2label)", self.num_labels(), 1, MAX_LABELS)?;
-        if self.hidden_size % self.num_attention_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(Error::invalid(
                 "num_attention_heads",
                 format!("{} does not divide hidden_size {}", self.num_attention_heads, self.hidden_size),

@@ -1,6 +1,9 @@
 //! [`CpuKernels`]: the fast CPU implementation of [`GramKernels`] — f32 GEMMs from faer's
 //! `matmul` (runtime-dispatched microkernels, AVX-512 where the CPU has it), rayon across
-//! examples, example pairs and inner chunks, every Gram value accumulated in f64.
+//! examples, example pairs and inner chunks, every Gram value accumulated in f64. Two shapes
+//! go to the hand-written AVX-512 kernels of [`ntkgap_simd`] where the CPU has
+//! AVX-512F (faer elsewhere): the per-example gradient chunks of
+//! [`GramKernels::outer_sums_into`] and the Gram tiles of at most [`SMALL_TILE`] examples.
 //!
 //! Accuracy ([`Products`]): by default each GEMM runs over at most [`F32_CHUNK`] inner elements
 //! in f32 and its result is added into the f64 output, so the f32 error does not grow with the
@@ -46,6 +49,11 @@ const WAVE: usize = 16;
 /// Rows per sub-block of the symmetric (X = Y) product: only sub-blocks on or above the
 /// diagonal are computed, the others mirrored.
 const SYRK_BLOCK: usize = 128;
+
+/// Largest Gram tile (rows and columns) given to [`ntkgap_simd::nt`] rather than faer: few
+/// examples against a long inner chunk, where faer's packing and its triangle cost as much as
+/// the multiply-adds (docs/ntk.md "Hand-written formation and Gram kernels").
+const SMALL_TILE: usize = 64;
 
 /// Id-space chunk of the dense token-match path, in bytes of dense operand.
 const DENSE_TOKEN_BYTES: usize = 32 << 20;
@@ -170,10 +178,17 @@ fn gemm_nt_f64(
                     .map(|&start| {
                         let mut buf = vec![0.0f32; m * n];
                         let kc = F32_CHUNK.min(k - start);
-                        if lower {
-                            syrk_lower_into(&x[start..], ldx, (m, kc), &mut buf, inner);
-                        } else {
-                            sgemm_nt(&x[start..], ldx, &y[start..], ldy, (m, n, kc), &mut buf, inner);
+                        // Few examples: the hand-written kernel where the CPU runs it (with
+                        // `lower`, the tiles above the diagonal stay zero as faer leaves them).
+                        let few = m <= SMALL_TILE && n <= SMALL_TILE;
+                        let done =
+                            few && ntkgap_simd::nt(&x[start..], ldx, &y[start..], ldy, (m, n, kc), &mut buf, n, lower);
+                        if !done {
+                            if lower {
+                                syrk_lower_into(&x[start..], ldx, (m, kc), &mut buf, inner);
+                            } else {
+                                sgemm_nt(&x[start..], ldx, &y[start..], ldy, (m, n, kc), &mut buf, inner);
+                            }
                         }
                         buf
                     })
@@ -341,7 +356,7 @@ impl GramKernels for CpuKernels {
     }
 
     fn gemm_nt(&self, x: &[f32], y: &[f32], k: usize, out: &mut [f64]) -> Result<()> {
-        if k == 0 || x.len() % k != 0 || y.len() % k != 0 {
+        if k == 0 || !x.len().is_multiple_of(k) || !y.len().is_multiple_of(k) {
             return Err(Error::invalid(
                 "gemm_nt",
                 format!("inner size {k} does not divide {} and {}", x.len(), y.len()),
@@ -437,8 +452,13 @@ impl GramKernels for CpuKernels {
                 return;
             }
             // J[channels] = G[:, channels]ᵀ A: [oc, r] · [r, d_in], G's columns read in place.
-            let gs = MatRef::from_row_major_slice(&g.values[start * d_out..(start + r) * d_out], r, d_out);
-            let as_ = MatRef::from_row_major_slice(&a.values[start * d_in..(start + r) * d_in], r, d_in);
+            let gs = &g.values[start * d_out..(start + r) * d_out];
+            let as_ = &a.values[start * d_in..(start + r) * d_in];
+            if ntkgap_simd::tn(&gs[channels.start..], d_out, as_, d_in, (oc, d_in, r), j) {
+                return;
+            }
+            let gs = MatRef::from_row_major_slice(gs, r, d_out);
+            let as_ = MatRef::from_row_major_slice(as_, r, d_in);
             matmul(
                 MatMut::from_row_major_slice_mut(j, oc, d_in),
                 Accum::Replace,

@@ -183,7 +183,7 @@ impl GramKernels for ReferenceKernels {
     }
 
     fn gemm_nt(&self, x: &[f32], y: &[f32], k: usize, out: &mut [f64]) -> Result<()> {
-        if k == 0 || x.len() % k != 0 || y.len() % k != 0 {
+        if k == 0 || !x.len().is_multiple_of(k) || !y.len().is_multiple_of(k) {
             return Err(Error::invalid(
                 "gemm_nt",
                 format!("inner size {k} does not divide {} and {}", x.len(), y.len()),

@@ -261,7 +261,7 @@ impl DecoderConfig {
         check_range("intermediate_size", self.intermediate_size, 1, MAX_INTERMEDIATE)?;
         let positions = if self.family == DecoderFamily::Gpt2 { MAX_LEARNED_POSITIONS } else { usize::MAX };
         check_range("max_position_embeddings", self.max_position_embeddings, 1, positions)?;
-        if self.num_attention_heads % self.num_key_value_heads != 0 {
+        if !self.num_attention_heads.is_multiple_of(self.num_key_value_heads) {
             return Err(Error::invalid(
                 "num_key_value_heads",
                 format!(
@@ -270,7 +270,7 @@ impl DecoderConfig {
                 ),
             ));
         }
-        if self.rope_theta.is_some() && self.head_dim % 2 != 0 {
+        if self.rope_theta.is_some() && !self.head_dim.is_multiple_of(2) {
             return Err(Error::invalid(
                 "head_dim",
                 format!("{} is odd; rotary embeddings need it even", self.head_dim),

@@ -107,7 +107,7 @@ fn gpt2(f: &Fields<'_>) -> Result<DecoderConfig> {
 
 /// `hidden / heads`, refusing heads that do not divide the hidden size.
 fn divide(hidden: usize, heads: usize) -> Result<usize> {
-    if heads == 0 || hidden % heads != 0 {
+    if heads == 0 || !hidden.is_multiple_of(heads) {
         return Err(Error::invalid(
             "num_attention_heads",
             format!("{heads} does not divide hidden_size {hidden} (and no head_dim is given)"),

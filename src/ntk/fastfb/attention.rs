@@ -63,7 +63,7 @@ impl Heads {
 
     /// True when query head `a` is the first of its key/value group.
     fn first_of_group(self, a: usize) -> bool {
-        a % (self.heads / self.kv_heads) == 0
+        a.is_multiple_of(self.heads / self.kv_heads)
     }
 }
 
