@@ -81,7 +81,7 @@ fn run(model: &DecoderLm, x: &[Encoding], pad: u32, options: GramOptions, device
 }
 
 /// max |Δ| / mean |K|.
-fn relative_difference(got: &[f64], reference: &[f64]) -> f64 {
+pub(crate) fn relative_difference(got: &[f64], reference: &[f64]) -> f64 {
     assert_eq!(got.len(), reference.len());
     let scale = reference.iter().map(|v| v.abs()).sum::<f64>() / reference.len() as f64;
     assert!(scale > 0.0, "reference Gram is all zero");

@@ -129,6 +129,33 @@ impl<'m> SignalSource<'m> {
         Ok(Self { frozen, host, pad_id, subset: options.subset, device })
     }
 
+    /// `chunk` (one block) in the parts that one forward + backward takes at once. On the
+    /// hand-written path: runs of consecutive examples of at most `max_rows` token rows
+    /// ([`GramOptions::fast_part_rows`]; `virtuals` per token; at least one example each). That
+    /// path packs real tokens only, so the split changes K by f32 rounding at most (SmolLM2, 32
+    /// prompts of ≈ 250 tokens: bit for bit the same in blocks of 2, 4 and 8), while each part's
+    /// buffers stay cache-sized and a spilled part's memory is written out and reused sooner
+    /// (blocks of 8 such prompts: 39.4 s forward + backward, 2.5 million page faults, 7.70 GB
+    /// peak; parts of 4: 30.9 s, 1.1 million, 4.50 GB). Burn's path keeps the block whole (its
+    /// padding rounds per block).
+    fn parts<'e>(&self, chunk: &'e [Encoding], virtuals: usize, max_rows: usize) -> Vec<&'e [Encoding]> {
+        if !self.host.as_ref().is_some_and(|h| h.fits(chunk)) {
+            return vec![chunk];
+        }
+        let mut parts = Vec::new();
+        let (mut start, mut rows) = (0, 0);
+        for (i, e) in chunk.iter().enumerate() {
+            let r = e.real_tokens() * virtuals;
+            if i > start && rows + r > max_rows {
+                parts.push(&chunk[start..i]);
+                (start, rows) = (i, 0);
+            }
+            rows += r;
+        }
+        parts.push(&chunk[start..]);
+        parts
+    }
+
     /// One block's signals (after the model's last pass over them) and the path that
     /// produced them.
     fn block(&self, chunk: &[Encoding], mode: OutputMode) -> Result<(BlockSignals, SignalPath)> {
@@ -314,7 +341,9 @@ fn collect(
     let subset = options.subset;
     let side_tokens: usize = x.iter().map(Encoding::real_tokens).sum();
     let mut collected: Option<Collected> = None;
-    for chunk in x.chunks(options.block) {
+    let virtuals = options.output.virtual_outputs(model.num_outputs());
+    let parts = x.chunks(options.block).flat_map(|chunk| source.parts(chunk, virtuals, options.fast_part_rows));
+    for chunk in parts {
         let (block, path) = source.block(chunk, options.output)?;
         let flops = 2.0 * model.forward_flops(block.batch_rows, block.seq_len);
         if plan.is_none() {
