@@ -52,7 +52,7 @@ const SYRK_BLOCK: usize = 128;
 
 /// Largest Gram tile (rows and columns) given to [`ntkgap_simd::nt`] rather than faer: few
 /// examples against a long inner chunk, where faer's packing and its triangle cost as much as
-/// the multiply-adds (docs/ntk.md "Hand-written formation and Gram kernels").
+/// the multiply-adds (docs/ntk.md "Parts of a block and the hand-written contraction kernels").
 const SMALL_TILE: usize = 64;
 
 /// Id-space chunk of the dense token-match path, in bytes of dense operand.

@@ -1,10 +1,11 @@
 //! Two f32 products the contraction issues by the thousand, written for AVX-512 because faer's
 //! general GEMM runs them at 35–78 GFLOP/s per thread where its large products reach ≈ 105
-//! (docs/ntk.md "Hand-written formation and Gram kernels"):
+//! (docs/ntk.md "Parts of a block and the hand-written contraction kernels"):
 //!
 //! * [`tn`] — one example's chunk of a per-example weight gradient, `out = xᵀ y` over the
-//!   example's T tokens (T ≈ 128–400: the inner dimension is short, so packing the operands
-//!   costs faer as much as the multiply-adds). Register tile: 8 rows of `out` × 48 columns
+//!   example's T tokens (T ≈ 128–400). Alone and hot, faer and this kernel run these shapes
+//!   alike (104–116 GFLOP/s); in place, faer's packed copies of both operands compete for the
+//!   cache with the chunk being formed. Register tile: 8 rows of `out` × 48 columns
 //!   (24 accumulators), each step one row of `y` (three vectors) and 8 broadcasts of `x`; no
 //!   packing — the 48-column panel of `y` stays in L1 while the row tiles pass over it.
 //! * [`nt`] — a Gram tile of few examples against a long inner chunk, `out = x yᵀ` (32 × 32
