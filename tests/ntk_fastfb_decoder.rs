@@ -6,7 +6,8 @@
 //! with every bias (`attention_bias`, `mlp_bias`), `builtin:tiny-decoder`, `llama_seqcls_tiny`
 //! and a three-class `score` head (the margin is a log-odds), all with every RMSNorm weight and
 //! bias randomised; every output mode; blocks mixing lengths and encodings padded on the left
-//! and on the right. Also: the fast signals lie within 1e-5 of burn's float64 ones (so their
+//! and on the right; prompts of one, two and three causal tiles of query rows in one block. Also:
+//! the fast signals lie within 1e-5 of burn's float64 ones (so their
 //! difference from burn's f32 ones is f32 rounding), bit-identical for 1 and 3 threads, the Gram
 //! from either path agrees (and the fast path ran), bad inputs give burn's errors, and
 //! SmolLM2-135M's GGUF (when present) gives burn's signals.
@@ -129,6 +130,41 @@ fn fast_decoder_signals_equal_burn_signals_for_every_model_and_mode() {
             }
         }
         eprintln!("{}: fast vs burn signals, every mode: ≤ {worst:.2e} of each layer's largest value", case.name);
+    }
+}
+
+#[test]
+fn causal_tiles_give_burn_signals_on_prompts_longer_than_a_tile() {
+    // The causal attention runs by tiles of CAUSAL_TILE query rows (and key columns for dV,
+    // dK): prompts of one tile, of a tile and a ragged part, and of several tiles, in one block.
+    use ntkgap::ntk::fastfb::attention::CAUSAL_TILE;
+    for case in [&cases()[0], &cases()[2], &cases()[5]] {
+        let tokenizer = &decoder(case_source(case.name), &device()).tokenizer;
+        let text = |words: usize| (0..words).map(|i| ["Z", " causes", " Y", ".", " X"][i % 5]).collect::<String>();
+        let x: Vec<Encoding> = [30, CAUSAL_TILE + 6, 2 * CAUSAL_TILE + 12]
+            .iter()
+            .map(|&w| tokenizer.encode(&(text(w) + " Answer:")).unwrap())
+            .collect();
+        let lengths: Vec<usize> = x.iter().map(Encoding::real_tokens).collect();
+        let tiles = |t: usize| t.div_ceil(CAUSAL_TILE);
+        assert!(tiles(lengths[1]) == 2 && tiles(lengths[2]) >= 3 && lengths[2] <= 256, "{}: {lengths:?}", case.name);
+        let host = host(&case.model);
+        for mode in [OutputMode::Margin, OutputMode::Trace] {
+            let fast = llama::block_signals(&host, &x, case.pad, mode).unwrap();
+            let burn = block_signals(case.model.frozen().as_ref(), &x, case.pad, mode, &device()).unwrap();
+            let what = format!("{} {mode}, lengths {lengths:?}", case.name);
+            let worst = assert_same_signals(&fast, &burn, &what);
+            eprintln!("{what}: fast vs burn ≤ {worst:.2e} of each layer's largest value");
+        }
+    }
+}
+
+/// The checkpoint a case of [`cases`] was made from.
+fn case_source(name: &str) -> &'static str {
+    match name {
+        "qwen2_tiny" => "qwen2_tiny",
+        "llama_seqcls_tiny" => "llama_seqcls_tiny",
+        _ => "llama_tiny",
     }
 }
 

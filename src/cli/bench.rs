@@ -9,7 +9,10 @@
 //! wall time. In the same run the machine's f32 GEMM rate is measured with the GEMM
 //! the contraction uses ([`crate::ntk::cpu_kernels::gemm_rate`]), before the first row and after
 //! the last, and the higher counts (a rate measured in a moment the machine was busy would inflate
-//! every percentage). Inputs: the first N records of
+//! every percentage). After the table, the GEMMs each ntkgap row's hand-written forward +
+//! backward issued are timed alone ([`super::bench_ceiling`]): how much of that phase the
+//! products take at faer's own rate on their shapes, and how much goes to everything else.
+//! Inputs: the first N records of
 //! `--input`, or of a freshly generated Corr2Cause corpus (n = 4 variables, seed 0, 720 records).
 
 use std::path::{Path, PathBuf};
@@ -18,10 +21,12 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 
+use super::bench_ceiling::Phase;
 use crate::corpus::{CorpusKind, CorpusWriter, GenerateConfig, Plan};
 use crate::files::memory::{format_bytes, parse_bytes, vm_hwm};
 use crate::files::npy;
 use crate::ntk::cpu_kernels::gemm_rate;
+use crate::ntk::fastfb::tally::Count;
 
 /// `ntkgap bench …`.
 #[derive(Debug, Args)]
@@ -122,6 +127,8 @@ struct Measured {
     k: Option<PathBuf>,
     /// Where an ntkgap row kept its signals, when not in RAM in one pass.
     signals: Option<String>,
+    /// The GEMMs an ntkgap row's hand-written forward + backward issued, by shape.
+    products: Vec<Count>,
 }
 
 /// The two phases of a method: seconds, and FLOPs where the method counts them.
@@ -267,6 +274,7 @@ fn run_ntkgap(
         peak_rss: peak,
         k: Some(k),
         signals,
+        products: serde_json::from_value(v["products"].clone()).unwrap_or_default(),
     }))
 }
 
@@ -327,6 +335,7 @@ fn run_torch(
         peak_rss: run.peak,
         k: Some(k),
         signals: None,
+        products: Vec::new(),
     }))
 }
 
@@ -465,6 +474,21 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let after = measure();
     eprintln!("bench: f32 GEMM after the last row: {after:.1} GFLOP/s");
-    print_table(&rows, &args, FaerRate { before, after });
+    let faer = FaerRate { before, after };
+    print_table(&rows, &args, faer);
+    let phases: Vec<Phase<'_>> = rows
+        .iter()
+        .filter_map(|r| {
+            let m = r.result.as_ref().ok()?;
+            let (seconds, flops) = m.split?.forward_backward;
+            Some(Phase {
+                label: format!("{:?}, N = {}", r.method, r.n),
+                seconds,
+                counted_flops: flops?,
+                products: &m.products,
+            })
+        })
+        .collect();
+    super::bench_ceiling::print(&phases, machine_rate(&rows, faer));
     Ok(())
 }

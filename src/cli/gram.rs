@@ -22,6 +22,7 @@ use crate::files::memory::{format_bytes, parse_bytes, peak_rss_bytes};
 use crate::files::{npy, write_json_atomic, Meta, OutputDir};
 use crate::gpu::ComputeDevice;
 use crate::model::{AnyModel, ModelSpec};
+use crate::ntk::fastfb::tally;
 use crate::ntk::shard::{first_difference, slab_meta};
 use crate::ntk::{
     gram, gram_with_kernels, last_layer_gram, Gram, GramOptions, KernelChoice, NtkMethod, NtkModel, OutputMode,
@@ -485,6 +486,9 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
         progress.set_position(done as u64);
     };
     let pad = tokenizer.pad_id()?;
+    if args.stats_json.is_some() {
+        tally::start();
+    }
     let k = match (&gpu_kernels, args.kernel) {
         (_, KernelArg::LastLayer) => {
             last_layer_gram(model, &x1, x2.as_deref(), pad, &options, &device, &mut on_progress)?
@@ -509,8 +513,10 @@ pub fn run(args: GramArgs) -> anyhow::Result<()> {
         KernelArg::Entk => format!("{:?}", options.method),
         KernelArg::LastLayer => "last-layer kernel".to_string(),
     };
-    let stats = report(&k, (&options, &kernels), &what, started.elapsed().as_secs_f64());
+    let mut stats = report(&k, (&options, &kernels), &what, started.elapsed().as_secs_f64());
     if let Some(path) = &args.stats_json {
+        // The GEMMs the hand-written forward + backward issued, by shape (`bench gram`'s ceiling).
+        stats["products"] = serde_json::to_value(tally::finish()).unwrap_or_default();
         write_json_atomic(path, &stats)?;
     }
     println!("{} x {} Gram -> {}", k.rows(), k.cols(), args.out.display());

@@ -6,6 +6,7 @@
 
 pub mod acbo;
 pub mod bench;
+pub mod bench_ceiling;
 pub mod bench_kernels;
 pub mod bound;
 pub mod decoder_args;

@@ -17,6 +17,7 @@
 
 use crate::model::decoder::{DecoderConfig, DecoderFamily};
 use crate::model::ModelConfig;
+use crate::ntk::fastfb::attention::attended_pairs;
 
 /// FLOPs of one forward pass over `rows` rows of `seq_len` positions.
 pub fn forward_flops(config: &ModelConfig, rows: usize, seq_len: usize) -> f64 {
@@ -32,11 +33,25 @@ pub fn forward_flops(config: &ModelConfig, rows: usize, seq_len: usize) -> f64 {
 /// QKᵀ and PV 4·B·T²·q; the head at the last token 2·B·H·W, W = V for a language model (the
 /// full next-token logits are formed) or the number of classes.
 pub fn decoder_forward_flops(config: &DecoderConfig, rows: usize, seq_len: usize) -> f64 {
+    decoder_flops(config, rows, seq_len, (seq_len * seq_len) as f64)
+}
+
+/// [`decoder_forward_flops`] of the hand-written path on one example of `len` real tokens: its
+/// causal attention products read [`attended_pairs`] query–key pairs (tiles that skip the
+/// blocks above the diagonal), not len².
+pub fn decoder_packed_forward_flops(config: &DecoderConfig, len: usize) -> f64 {
+    let causal = config.family != DecoderFamily::Gpt2;
+    decoder_flops(config, 1, len, attended_pairs(len, causal) as f64)
+}
+
+/// A decoder forward over `rows` rows of `seq_len` positions whose attention products read
+/// `pairs` query–key pairs per row.
+fn decoder_flops(config: &DecoderConfig, rows: usize, seq_len: usize, pairs: f64) -> f64 {
     let (h, i, l) = (config.hidden_size as f64, config.intermediate_size as f64, config.num_hidden_layers as f64);
     let (q, kv) = (config.query_width() as f64, config.kv_width() as f64);
     let (b, t) = (rows as f64, seq_len as f64);
     let m = if config.family == DecoderFamily::Gpt2 { 2.0 } else { 3.0 };
-    let per_block = 2.0 * b * t * (h * (q + 2.0 * kv) + q * h + m * h * i) + 4.0 * b * t * t * q;
+    let per_block = 2.0 * b * t * (h * (q + 2.0 * kv) + q * h + m * h * i) + 4.0 * b * pairs * q;
     let width = config.num_labels().unwrap_or(config.vocab_size) as f64;
     l * per_block + 2.0 * b * h * width
 }
@@ -66,5 +81,24 @@ mod tests {
         let f = forward_flops(&config, 1, 128);
         assert!((f - 2.869_200_384e9).abs() < 1.0, "{f}");
         assert_eq!(forward_backward_flops(&config, 2, 128), 6.0 * f);
+    }
+
+    #[test]
+    fn causal_tiles_count_the_pairs_below_the_diagonal_blocks() {
+        // Tiles of 64 query rows: len 100 reads 64·64 + 36·100 pairs; bidirectional, 100².
+        assert_eq!(attended_pairs(100, true), 64 * 64 + 36 * 100);
+        assert_eq!(attended_pairs(100, false), 100 * 100);
+        assert_eq!(attended_pairs(64, true), 64 * 64);
+        assert_eq!(attended_pairs(0, true), 0);
+        let llama = |family: &str| {
+            let v = serde_json::json!({"model_type": family, "vocab_size": 100, "hidden_size": 32,
+                "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 64});
+            DecoderConfig::from_json(&v).unwrap()
+        };
+        let c = llama("llama");
+        // At ≤ 64 tokens one tile: the padded count; beyond it, the saved pairs times 4·q per block.
+        assert_eq!(decoder_packed_forward_flops(&c, 64), decoder_forward_flops(&c, 1, 64));
+        let saved = decoder_forward_flops(&c, 1, 100) - decoder_packed_forward_flops(&c, 100);
+        assert_eq!(saved, 2.0 * 4.0 * 32.0 * (100 * 100 - 64 * 64 - 36 * 100) as f64);
     }
 }

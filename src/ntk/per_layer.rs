@@ -345,7 +345,8 @@ fn collect(
     let parts = x.chunks(options.block).flat_map(|chunk| source.parts(chunk, virtuals, options.fast_part_rows));
     for chunk in parts {
         let (block, path) = source.block(chunk, options.output)?;
-        let flops = 2.0 * model.forward_flops(block.batch_rows, block.seq_len);
+        let flops =
+            block.forward_backward_flops(|rows, t| model.forward_flops(rows, t), |t| model.packed_forward_flops(t));
         if plan.is_none() {
             *plan = Some(Plan::new(&block, chunk, tokens, options, model)?);
         }

@@ -57,6 +57,44 @@ pub struct BlockSignals {
     pub seq_len: usize,
     /// Rows of the batch (examples × virtual outputs).
     pub batch_rows: usize,
+    /// What the forward + backward computed, for its FLOP count.
+    pub work: BlockWork,
+}
+
+/// What one block's forward + backward computed ([`BlockSignals::forward_backward_flops`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockWork {
+    /// A padded batch of `batch_rows` rows of `seq_len` positions (each example repeated once per
+    /// virtual output), one forward and one activation backward (burn's probed pass).
+    Padded,
+    /// The packed real tokens of examples of these lengths: one forward, then `virtuals`
+    /// activation backwards (the hand-written path, [`crate::ntk::fastfb`]).
+    Packed {
+        /// Real tokens of each example.
+        lengths: Vec<usize>,
+        /// Backward passes over the one forward.
+        virtuals: usize,
+    },
+}
+
+impl BlockSignals {
+    /// FLOPs of this block's forward + activation backward, from the model's counts of one
+    /// forward ([`crate::ntk::cost`], [`crate::ntk::NtkModel::packed_forward_flops`]):
+    /// 2·forward(batch rows, T) for a padded batch, (1 + V)·Σᵢ packed_forward(Tᵢ) over the real
+    /// lengths Tᵢ of a packed one. Counting the packed path by its padded shape overstated its
+    /// rate when the lengths in a block differ.
+    pub fn forward_backward_flops(
+        &self,
+        forward_flops: impl Fn(usize, usize) -> f64,
+        packed_forward_flops: impl Fn(usize) -> f64,
+    ) -> f64 {
+        match &self.work {
+            BlockWork::Padded => 2.0 * forward_flops(self.batch_rows, self.seq_len),
+            BlockWork::Packed { lengths, virtuals } => {
+                (1 + virtuals) as f64 * lengths.iter().map(|&t| packed_forward_flops(t)).sum::<f64>()
+            }
+        }
+    }
 }
 
 /// Run `encodings` (each repeated `virtuals` times, example-major) through `model` (an encoder
@@ -106,7 +144,7 @@ pub fn block_signals(
             Ok(LayerSignals { name: probe.name.clone(), kind: probe.kind, per_token, rows, d_in, d_out, input, grad })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(BlockSignals { layers, seq_len: padded.seq_len, batch_rows: padded.batch_size })
+    Ok(BlockSignals { layers, seq_len: padded.seq_len, batch_rows: padded.batch_size, work: BlockWork::Padded })
 }
 
 /// Per row, the positions (< `t`) whose attention mask is 1; a layer applied to the first
@@ -172,6 +210,27 @@ pub fn segment_hadamard_sums(g: &[f32], x: &[f32], rows: &[usize], d: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_blocks_count_the_real_tokens_and_one_forward() {
+        // A forward costing rows·(t² + 10·t): quadratic in t, as attention is.
+        let forward = |rows: usize, t: usize| (rows * (t * t + 10 * t)) as f64;
+        let packed = |t: usize| forward(1, t);
+        let block = |work| BlockSignals { layers: Vec::new(), seq_len: 4, batch_rows: 2, work };
+        assert_eq!(block(BlockWork::Padded).forward_backward_flops(forward, packed), 2.0 * 2.0 * 56.0);
+        // Two examples of 4 tokens, one backward: the padded count.
+        let equal = BlockWork::Packed { lengths: vec![4, 4], virtuals: 1 };
+        assert_eq!(block(equal).forward_backward_flops(forward, packed), 2.0 * 2.0 * 56.0);
+        // Lengths 4 and 1: 2·(56 + 11), not 2·2·56.
+        let unequal = BlockWork::Packed { lengths: vec![4, 1], virtuals: 1 };
+        assert_eq!(block(unequal).forward_backward_flops(forward, packed), 2.0 * 67.0);
+        // Three backwards over one forward.
+        let three = BlockWork::Packed { lengths: vec![4, 1], virtuals: 3 };
+        assert_eq!(block(three).forward_backward_flops(forward, packed), 4.0 * 67.0);
+        // The packed count is the model's own (e.g. causal tiles), not the padded formula's.
+        let tiles = BlockWork::Packed { lengths: vec![4], virtuals: 1 };
+        assert_eq!(block(tiles).forward_backward_flops(forward, |_| 5.0), 10.0);
+    }
 
     #[test]
     fn segment_sums_group_rows() {

@@ -32,7 +32,7 @@ use crate::model::decoder::{DecoderBatch, DecoderLm, Readout};
 use crate::model::dense::tensor_to_host;
 use crate::model::probe::Tap;
 use crate::model::{LayerKind, WeightMap};
-use crate::ntk::cost::decoder_forward_flops;
+use crate::ntk::cost::{decoder_forward_flops, decoder_packed_forward_flops};
 use crate::ntk::family::{NtkModel, ParamRole, ReadoutLayer};
 use crate::ntk::fastfb::llama::HostLlama;
 use crate::ntk::fastfb::FastModel;
@@ -219,5 +219,9 @@ impl NtkModel for DecoderLm {
 
     fn forward_flops(&self, rows: usize, seq_len: usize) -> f64 {
         decoder_forward_flops(&self.config, rows, seq_len)
+    }
+
+    fn packed_forward_flops(&self, len: usize) -> f64 {
+        decoder_packed_forward_flops(&self.config, len)
     }
 }

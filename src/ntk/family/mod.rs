@@ -157,4 +157,11 @@ pub trait NtkModel {
     /// FLOPs of one forward pass over `rows` rows of `seq_len` positions
     /// ([`crate::ntk::cost`]).
     fn forward_flops(&self, rows: usize, seq_len: usize) -> f64;
+
+    /// FLOPs of the hand-written path's forward over one example of `len` real tokens
+    /// ([`crate::ntk::SignalPath::Fast`]): [`Self::forward_flops`]`(1, len)` unless its
+    /// attention skips work (the decoders' causal tiles).
+    fn packed_forward_flops(&self, len: usize) -> f64 {
+        self.forward_flops(1, len)
+    }
 }

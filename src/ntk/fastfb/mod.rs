@@ -35,6 +35,7 @@ pub mod backward;
 pub mod forward;
 pub mod llama;
 pub mod ops;
+pub mod tally;
 pub mod weights;
 
 pub use forward::fits;
@@ -43,7 +44,7 @@ pub use weights::HostModel;
 use crate::error::Result;
 use crate::model::LayerKind;
 use crate::ntk::outputs::OutputMode;
-use crate::ntk::signals::{BlockSignals, SignalInput};
+use crate::ntk::signals::{BlockSignals, BlockWork, SignalInput};
 use crate::tokenize::Encoding;
 
 use assemble::{columns, each, Assembler};
@@ -150,5 +151,11 @@ fn assemble(model: &HostModel, packed: &Packed, cache: ForwardCache, mut grads: 
     asm.push(&model.head_dense.name, LayerKind::Linear, true, SignalInput::Activation(cache.first), dense);
     let output = each(&mut grads, |g| std::mem::take(&mut g.head_output));
     asm.push(&model.head_output.name, LayerKind::Linear, true, SignalInput::Activation(cache.pooled), output);
-    BlockSignals { layers: asm.layers, seq_len: packed.seq_len, batch_rows: n * virtuals }
+    let lengths = packed.offsets.windows(2).map(|w| w[1] - w[0]).collect();
+    BlockSignals {
+        layers: asm.layers,
+        seq_len: packed.seq_len,
+        batch_rows: n * virtuals,
+        work: BlockWork::Packed { lengths, virtuals },
+    }
 }

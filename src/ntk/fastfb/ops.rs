@@ -18,6 +18,8 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
+use crate::ntk::fastfb::tally;
+
 /// Compile an element-wise routine twice — for the baseline target and with AVX2 + FMA enabled —
 /// and pick at run time (`is_x86_feature_detected!`, cached by std), so the build never needs a
 /// newer CPU than the baseline. `fn name / portable(args) body` defines `name` (dispatching) and
@@ -66,13 +68,34 @@ pub fn view_mut(data: &mut [f32], rows: usize, cols: usize, stride: usize) -> Ma
     MatMut::from_column_major_slice_with_stride_mut(&mut data[..end], cols, rows, stride).transpose_mut()
 }
 
-/// `out = a · b` (or `out += a · b` when `accumulate`), multi-threaded.
+/// `out = a · b` (or `out += a · b` when `accumulate`) with parallelism `par`.
 pub fn gemm(out: MatMut<'_, f32>, a: MatRef<'_, f32>, b: MatRef<'_, f32>, accumulate: bool, par: Par) {
+    gemm_scaled(out, a, b, 1.0, accumulate, par);
+}
+
+/// `out = alpha·a·b` (or `out += alpha·a·b` when `accumulate`) with parallelism `par`; every
+/// product of the hand-written path goes through here, and is counted by [`tally`] when on.
+pub fn gemm_scaled(
+    out: MatMut<'_, f32>,
+    a: MatRef<'_, f32>,
+    b: MatRef<'_, f32>,
+    alpha: f32,
+    accumulate: bool,
+    par: Par,
+) {
     if out.nrows() == 0 || out.ncols() == 0 {
         return;
     }
+    tally::record(tally::Product {
+        m: out.nrows(),
+        k: a.ncols(),
+        n: out.ncols(),
+        a_row_major: a.col_stride() == 1,
+        b_row_major: b.col_stride() == 1,
+        parallel: !matches!(par, Par::Seq),
+    });
     let accum = if accumulate { Accum::Add } else { Accum::Replace };
-    matmul(out, accum, a, b, 1.0f32, par);
+    matmul(out, accum, a, b, alpha, par);
 }
 
 /// The global thread pool's parallelism for faer.
@@ -363,7 +386,14 @@ pub fn softmax_rows(s: &mut [f32], cols: usize) {
 /// Causal softmax over each row t of `s` `[rows, cols]`, in place: over columns 0..=t, the
 /// columns after t set to exactly 0 (a causal mask, without relying on e^{−∞}: [`exp`] clamps).
 pub fn softmax_rows_causal(s: &mut [f32], cols: usize) {
-    for (t, row) in s.chunks_mut(cols).enumerate() {
+    softmax_rows_causal_from(s, cols, 0);
+}
+
+/// [`softmax_rows_causal`] on rows `first..` of a larger matrix: row i of `s` is row
+/// `first + i`, over its columns 0..=first + i.
+pub fn softmax_rows_causal_from(s: &mut [f32], cols: usize, first: usize) {
+    for (i, row) in s.chunks_mut(cols).enumerate() {
+        let t = first + i;
         let (seen, masked) = row.split_at_mut((t + 1).min(cols));
         softmax_row(seen);
         masked.fill(0.0);
