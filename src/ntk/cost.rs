@@ -6,9 +6,14 @@
 //!   products QKᵀ and PV, 4·B·T²·H; the head 2·B·(H² + HO). Embedding lookups, LayerNorm, GELU
 //!   and softmax are not counted (element-wise, < 2 % at T = 128 on MiniLM).
 //! * Forward + backward = 3 × forward (the backward computes the input gradients and the weight
-//!   gradients, each as costly as the forward) for `Naive`; 2 × forward for `PerLayer`, whose
-//!   backward runs on a frozen copy and computes activation gradients only (the per-example
-//!   weight gradients are formed in the contraction and counted there).
+//!   gradients, each as costly as the forward) for `Naive`. For `PerLayer`, whose backward runs
+//!   on a frozen copy and computes activation gradients only (the per-example weight gradients
+//!   are formed in the contraction and counted there), the backward of a dense map costs its
+//!   forward and that of attention twice its forward (dV, dP, dQ, dK against QKᵀ, PV): forward +
+//!   backward = 2 × forward + the attention part ([`attention_flops`]). The hand-written path
+//!   runs one forward per example over its real tokens and one backward per virtual output, its
+//!   causal attention by tiles ([`decoder_packed_forward_flops`]); see
+//!   [`crate::ntk::signals::BlockSignals::forward_backward_flops`].
 //! * Contraction: counted by [`crate::ntk::contract`] as the multiply-adds it issues (×2):
 //!   forming per-example gradients 2·R·d_in·d_out, Gram tiles 2·|I|·|J|·k (|I|·(|I|+1)·k on the
 //!   diagonal), structured pairs 2·R·R'·(d_in + d_out). The embedding token-match term is not
@@ -25,6 +30,11 @@ pub fn forward_flops(config: &ModelConfig, rows: usize, seq_len: usize) -> f64 {
     let (b, t, o) = (rows as f64, seq_len as f64, config.num_labels() as f64);
     let per_layer = 2.0 * b * t * (4.0 * h * h + 2.0 * h * i) + 4.0 * b * t * t * h;
     l * per_layer + 2.0 * b * (h * h + h * o)
+}
+
+/// The part of [`forward_flops`] in the attention products QKᵀ and PV, 4·L·B·T²·H.
+pub fn attention_flops(config: &ModelConfig, rows: usize, seq_len: usize) -> f64 {
+    4.0 * (config.num_hidden_layers * rows * seq_len * seq_len * config.hidden_size) as f64
 }
 
 /// FLOPs of one decoder forward pass over `rows` rows of `seq_len` positions (H hidden, q =
@@ -44,6 +54,17 @@ pub fn decoder_packed_forward_flops(config: &DecoderConfig, len: usize) -> f64 {
     decoder_flops(config, 1, len, attended_pairs(len, causal) as f64)
 }
 
+/// The part of [`decoder_forward_flops`] in the attention products, 4·L·B·T²·q.
+pub fn decoder_attention_flops(config: &DecoderConfig, rows: usize, seq_len: usize) -> f64 {
+    4.0 * (config.num_hidden_layers * rows * seq_len * seq_len * config.query_width()) as f64
+}
+
+/// The part of [`decoder_packed_forward_flops`] in the attention products, 4·L·pairs·q.
+pub fn decoder_packed_attention_flops(config: &DecoderConfig, len: usize) -> f64 {
+    let causal = config.family != DecoderFamily::Gpt2;
+    4.0 * (config.num_hidden_layers * attended_pairs(len, causal) * config.query_width()) as f64
+}
+
 /// A decoder forward over `rows` rows of `seq_len` positions whose attention products read
 /// `pairs` query–key pairs per row.
 fn decoder_flops(config: &DecoderConfig, rows: usize, seq_len: usize, pairs: f64) -> f64 {
@@ -61,9 +82,9 @@ pub fn forward_backward_flops(config: &ModelConfig, rows: usize, seq_len: usize)
     3.0 * forward_flops(config, rows, seq_len)
 }
 
-/// FLOPs of one forward + activation-only backward pass (2 × forward).
+/// FLOPs of one forward + activation-only backward pass (2 × forward + the attention part).
 pub fn activation_backward_flops(config: &ModelConfig, rows: usize, seq_len: usize) -> f64 {
-    2.0 * forward_flops(config, rows, seq_len)
+    2.0 * forward_flops(config, rows, seq_len) + attention_flops(config, rows, seq_len)
 }
 
 #[cfg(test)]
@@ -81,6 +102,9 @@ mod tests {
         let f = forward_flops(&config, 1, 128);
         assert!((f - 2.869_200_384e9).abs() < 1.0, "{f}");
         assert_eq!(forward_backward_flops(&config, 2, 128), 6.0 * f);
+        // The attention part, 6 · 4·128²·384, counted once more by the activation backward.
+        assert_eq!(attention_flops(&config, 1, 128), 6.0 * 4.0 * 128.0 * 128.0 * 384.0);
+        assert_eq!(activation_backward_flops(&config, 1, 128), 2.0 * f + attention_flops(&config, 1, 128));
     }
 
     #[test]
@@ -100,5 +124,8 @@ mod tests {
         assert_eq!(decoder_packed_forward_flops(&c, 64), decoder_forward_flops(&c, 1, 64));
         let saved = decoder_forward_flops(&c, 1, 100) - decoder_packed_forward_flops(&c, 100);
         assert_eq!(saved, 2.0 * 4.0 * 32.0 * (100 * 100 - 64 * 64 - 36 * 100) as f64);
+        let saved_attention = decoder_attention_flops(&c, 1, 100) - decoder_packed_attention_flops(&c, 100);
+        assert_eq!(saved_attention, saved);
+        assert_eq!(decoder_attention_flops(&c, 3, 10), 3.0 * 2.0 * 4.0 * 100.0 * 32.0);
     }
 }

@@ -345,8 +345,10 @@ fn collect(
     let parts = x.chunks(options.block).flat_map(|chunk| source.parts(chunk, virtuals, options.fast_part_rows));
     for chunk in parts {
         let (block, path) = source.block(chunk, options.output)?;
-        let flops =
-            block.forward_backward_flops(|rows, t| model.forward_flops(rows, t), |t| model.packed_forward_flops(t));
+        let flops = block.forward_backward_flops(
+            |rows, t| (model.forward_flops(rows, t), model.attention_flops(rows, t)),
+            |t| (model.packed_forward_flops(t), model.packed_attention_flops(t)),
+        );
         if plan.is_none() {
             *plan = Some(Plan::new(&block, chunk, tokens, options, model)?);
         }

@@ -79,19 +79,27 @@ pub enum BlockWork {
 
 impl BlockSignals {
     /// FLOPs of this block's forward + activation backward, from the model's counts of one
-    /// forward ([`crate::ntk::cost`], [`crate::ntk::NtkModel::packed_forward_flops`]):
-    /// 2·forward(batch rows, T) for a padded batch, (1 + V)·Σᵢ packed_forward(Tᵢ) over the real
-    /// lengths Tᵢ of a packed one. Counting the packed path by its padded shape overstated its
-    /// rate when the lengths in a block differ.
+    /// forward, each `(total, attention part)` ([`crate::ntk::cost`];
+    /// [`crate::ntk::NtkModel::packed_forward_flops`]): a backward costs the forward plus its
+    /// attention part again (dV, dP, dQ, dK against QKᵀ, PV). A padded batch of B rows runs one
+    /// forward and one backward over B·T positions; a packed block one forward over the real
+    /// tokens and V backwards: (1 + V)·F + V·A with F, A summed over the examples' lengths.
+    /// (Counting the packed path by its padded shape overstated its rate when the lengths in a
+    /// block differ.)
     pub fn forward_backward_flops(
         &self,
-        forward_flops: impl Fn(usize, usize) -> f64,
-        packed_forward_flops: impl Fn(usize) -> f64,
+        forward_flops: impl Fn(usize, usize) -> (f64, f64),
+        packed_forward_flops: impl Fn(usize) -> (f64, f64),
     ) -> f64 {
         match &self.work {
-            BlockWork::Padded => 2.0 * forward_flops(self.batch_rows, self.seq_len),
+            BlockWork::Padded => {
+                let (f, a) = forward_flops(self.batch_rows, self.seq_len);
+                2.0 * f + a
+            }
             BlockWork::Packed { lengths, virtuals } => {
-                (1 + virtuals) as f64 * lengths.iter().map(|&t| packed_forward_flops(t)).sum::<f64>()
+                let (f, a) =
+                    lengths.iter().map(|&t| packed_forward_flops(t)).fold((0.0, 0.0), |(f, a), (g, b)| (f + g, a + b));
+                (1 + virtuals) as f64 * f + *virtuals as f64 * a
             }
         }
     }
@@ -213,23 +221,24 @@ mod tests {
 
     #[test]
     fn packed_blocks_count_the_real_tokens_and_one_forward() {
-        // A forward costing rows·(t² + 10·t): quadratic in t, as attention is.
-        let forward = |rows: usize, t: usize| (rows * (t * t + 10 * t)) as f64;
+        // A forward costing rows·(t² + 10·t), the t² part attention (its backward costs twice).
+        let forward = |rows: usize, t: usize| ((rows * (t * t + 10 * t)) as f64, (rows * t * t) as f64);
         let packed = |t: usize| forward(1, t);
         let block = |work| BlockSignals { layers: Vec::new(), seq_len: 4, batch_rows: 2, work };
-        assert_eq!(block(BlockWork::Padded).forward_backward_flops(forward, packed), 2.0 * 2.0 * 56.0);
+        // Padded: forward 2·56, backward 2·56 + 2·16.
+        assert_eq!(block(BlockWork::Padded).forward_backward_flops(forward, packed), 2.0 * (2.0 * 56.0 + 16.0));
         // Two examples of 4 tokens, one backward: the padded count.
         let equal = BlockWork::Packed { lengths: vec![4, 4], virtuals: 1 };
-        assert_eq!(block(equal).forward_backward_flops(forward, packed), 2.0 * 2.0 * 56.0);
-        // Lengths 4 and 1: 2·(56 + 11), not 2·2·56.
+        assert_eq!(block(equal).forward_backward_flops(forward, packed), 2.0 * (2.0 * 56.0 + 16.0));
+        // Lengths 4 and 1: forward 56 + 11, backward 67 + 16 + 1 — not the padded count.
         let unequal = BlockWork::Packed { lengths: vec![4, 1], virtuals: 1 };
-        assert_eq!(block(unequal).forward_backward_flops(forward, packed), 2.0 * 67.0);
+        assert_eq!(block(unequal).forward_backward_flops(forward, packed), 2.0 * 67.0 + 17.0);
         // Three backwards over one forward.
         let three = BlockWork::Packed { lengths: vec![4, 1], virtuals: 3 };
-        assert_eq!(block(three).forward_backward_flops(forward, packed), 4.0 * 67.0);
+        assert_eq!(block(three).forward_backward_flops(forward, packed), 4.0 * 67.0 + 3.0 * 17.0);
         // The packed count is the model's own (e.g. causal tiles), not the padded formula's.
         let tiles = BlockWork::Packed { lengths: vec![4], virtuals: 1 };
-        assert_eq!(block(tiles).forward_backward_flops(forward, |_| 5.0), 10.0);
+        assert_eq!(block(tiles).forward_backward_flops(forward, |_| (5.0, 1.0)), 11.0);
     }
 
     #[test]

@@ -32,7 +32,9 @@ use crate::model::decoder::{DecoderBatch, DecoderLm, Readout};
 use crate::model::dense::tensor_to_host;
 use crate::model::probe::Tap;
 use crate::model::{LayerKind, WeightMap};
-use crate::ntk::cost::{decoder_forward_flops, decoder_packed_forward_flops};
+use crate::ntk::cost::{
+    decoder_attention_flops, decoder_forward_flops, decoder_packed_attention_flops, decoder_packed_forward_flops,
+};
 use crate::ntk::family::{NtkModel, ParamRole, ReadoutLayer};
 use crate::ntk::fastfb::llama::HostLlama;
 use crate::ntk::fastfb::FastModel;
@@ -223,5 +225,13 @@ impl NtkModel for DecoderLm {
 
     fn packed_forward_flops(&self, len: usize) -> f64 {
         decoder_packed_forward_flops(&self.config, len)
+    }
+
+    fn attention_flops(&self, rows: usize, seq_len: usize) -> f64 {
+        decoder_attention_flops(&self.config, rows, seq_len)
+    }
+
+    fn packed_attention_flops(&self, len: usize) -> f64 {
+        decoder_packed_attention_flops(&self.config, len)
     }
 }

@@ -12,7 +12,7 @@ use crate::model::dense::tensor_to_host;
 use crate::model::head::head_names;
 use crate::model::probe::Tap;
 use crate::model::{Architecture, Batch, Classifier, WeightMap};
-use crate::ntk::cost::forward_flops;
+use crate::ntk::cost::{attention_flops, forward_flops};
 use crate::ntk::family::{NtkModel, ParamRole, ReadoutLayer};
 use crate::ntk::fastfb::{FastModel, HostModel};
 use crate::ntk::options::is_embedding_table;
@@ -80,5 +80,9 @@ impl NtkModel for Classifier {
 
     fn forward_flops(&self, rows: usize, seq_len: usize) -> f64 {
         forward_flops(&self.config, rows, seq_len)
+    }
+
+    fn attention_flops(&self, rows: usize, seq_len: usize) -> f64 {
+        attention_flops(&self.config, rows, seq_len)
     }
 }

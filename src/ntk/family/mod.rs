@@ -164,4 +164,13 @@ pub trait NtkModel {
     fn packed_forward_flops(&self, len: usize) -> f64 {
         self.forward_flops(1, len)
     }
+
+    /// The part of [`Self::forward_flops`] in the attention products (QKᵀ and PV), whose
+    /// activation backward costs twice their forward (dV, dP, dQ, dK).
+    fn attention_flops(&self, rows: usize, seq_len: usize) -> f64;
+
+    /// The part of [`Self::packed_forward_flops`] in the attention products.
+    fn packed_attention_flops(&self, len: usize) -> f64 {
+        self.attention_flops(1, len)
+    }
 }
