@@ -4,7 +4,7 @@
 //! layers over one row per example (shared by both families' hand-written paths).
 
 use crate::model::LayerKind;
-use crate::ntk::signals::{LayerSignals, SignalInput};
+use crate::ntk::signals::{BlockSignals, BlockWork, LayerSignals, SignalInput};
 
 /// Row offsets of the head layers (one row per example).
 pub(crate) fn head_offsets(n: usize) -> Vec<usize> {
@@ -84,6 +84,15 @@ impl<'a> Assembler<'a> {
         let grad = interleaved(grads, offsets, d_out);
         let per_token = !head || self.seq_len == 1;
         self.layers.push(LayerSignals { name: name.to_string(), kind, per_token, rows, d_in, d_out, input, grad });
+    }
+
+    /// The block's signals: the layers pushed, and the work done (one forward over the examples'
+    /// real tokens, V backwards).
+    pub fn finish(self) -> BlockSignals {
+        let lengths: Vec<usize> = self.offsets.windows(2).map(|w| w[1] - w[0]).collect();
+        let batch_rows = lengths.len() * self.virtuals;
+        let work = BlockWork::Packed { lengths, virtuals: self.virtuals };
+        BlockSignals { layers: self.layers, seq_len: self.seq_len, batch_rows, work }
     }
 }
 

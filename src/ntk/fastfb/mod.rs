@@ -44,7 +44,7 @@ pub use weights::HostModel;
 use crate::error::Result;
 use crate::model::LayerKind;
 use crate::ntk::outputs::OutputMode;
-use crate::ntk::signals::{BlockSignals, BlockWork, SignalInput};
+use crate::ntk::signals::{BlockSignals, SignalInput};
 use crate::tokenize::Encoding;
 
 use assemble::{columns, each, Assembler};
@@ -151,11 +151,5 @@ fn assemble(model: &HostModel, packed: &Packed, cache: ForwardCache, mut grads: 
     asm.push(&model.head_dense.name, LayerKind::Linear, true, SignalInput::Activation(cache.first), dense);
     let output = each(&mut grads, |g| std::mem::take(&mut g.head_output));
     asm.push(&model.head_output.name, LayerKind::Linear, true, SignalInput::Activation(cache.pooled), output);
-    let lengths = packed.offsets.windows(2).map(|w| w[1] - w[0]).collect();
-    BlockSignals {
-        layers: asm.layers,
-        seq_len: packed.seq_len,
-        batch_rows: n * virtuals,
-        work: BlockWork::Packed { lengths, virtuals },
-    }
+    asm.finish()
 }

@@ -44,7 +44,7 @@ use crate::ntk::fastfb::assemble::{columns, each, Assembler};
 use crate::ntk::fastfb::backward::seeds;
 use crate::ntk::fastfb::forward::Packed;
 use crate::ntk::outputs::OutputMode;
-use crate::ntk::signals::{BlockSignals, BlockWork, SignalInput};
+use crate::ntk::signals::{BlockSignals, SignalInput};
 use crate::tokenize::Encoding;
 
 use backward::{backward, Grads};
@@ -120,11 +120,5 @@ fn assemble(model: &HostLlama, packed: &Packed, cache: ForwardCache, mut grads: 
         HostHead::Unembedding { name, .. } | HostHead::Score { name } => name,
     };
     asm.push(name, LayerKind::LinearNoBias, true, SignalInput::Activation(cache.phi), head);
-    let lengths = packed.offsets.windows(2).map(|w| w[1] - w[0]).collect();
-    BlockSignals {
-        layers: asm.layers,
-        seq_len: packed.seq_len,
-        batch_rows: n * virtuals,
-        work: BlockWork::Packed { lengths, virtuals },
-    }
+    asm.finish()
 }
