@@ -3,8 +3,9 @@
 //! prompt template and `{"text"}` records verbatim; shapes of every output mode, method
 //! invariance, `--exclude`/`--only`, `--breakdown` summing to K, `--rows` slabs merged back
 //! byte for byte, meta.json recording the kernel, readout, label words and template,
-//! `--label-words`, `--kernel last-layer` (and what it refuses), `bench gram` on a decoder, and
-//! bad flags (exit 2, one line, nothing written).
+//! `--label-words`, `--kernel last-layer` (and what it refuses), `bench gram` on a decoder (with
+//! its GEMMs-alone table), `--stats-json`'s product tally against the FLOP count, and bad flags
+//! (exit 2, one line, nothing written).
 
 use std::path::{Path, PathBuf};
 
@@ -214,4 +215,38 @@ fn bench_gram_runs_on_a_decoder() {
     assert!(table.lines().any(|l| l.starts_with("| PerLayer | 3 | 128 |") && l.contains("(reference)")), "{table}");
     assert!(table.lines().any(|l| l.starts_with("| Naive | 3 | 128 |") && l.contains("e-")), "{table}");
     assert!(table.lines().any(|l| l.starts_with("| Torch | 3 | 128 | not available")), "{table}");
+    // The forward + backward's GEMMs timed alone: a row for PerLayer (the hand-written path), none
+    // for Naive (burn's pass issues no counted product).
+    assert!(table.lines().any(|l| l.starts_with("| PerLayer, N = 3 |")), "{table}");
+    assert!(!table.lines().any(|l| l.starts_with("| Naive, N = 3 |")), "{table}");
+}
+
+#[test]
+fn stats_json_tallies_the_products_the_count_describes() {
+    // `gram --stats-json` records the GEMMs the hand-written path issued; their FLOPs must match
+    // the forward + backward count (real tokens, causal tiles, attention's backward twice its
+    // forward) up to the readout, which the count takes at full width. Counting the padded
+    // shape, as before 2026-12-07, put these records of unequal length at ≈ 0.6.
+    let tmp = tempfile::tempdir().unwrap();
+    let x = write_records(tmp.path());
+    for model in ["builtin:tiny-decoder".to_string(), decoder_dir("llama_tiny"), decoder_dir("qwen2_tiny")] {
+        let stats = tmp.path().join("stats.json");
+        let out = tmp.path().join("K.npy");
+        let run = ntkgap(&["gram", "--model", &model, "--input", s(&x), "--out", s(&out), "--stats-json", s(&stats)]);
+        assert!(run.status.success(), "{}", stderr(&run));
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+        let products = v["products"].as_array().expect("a products tally");
+        assert!(products.iter().any(|c| c["product"]["parallel"] == false), "{model}: no attention products");
+        let issued: f64 = products
+            .iter()
+            .map(|c| {
+                let p = &c["product"];
+                let dim = |k: &str| p[k].as_f64().unwrap();
+                2.0 * dim("m") * dim("k") * dim("n") * c["count"].as_f64().unwrap()
+            })
+            .sum();
+        let counted = v["stats"]["forward_backward_flops"].as_f64().unwrap();
+        let ratio = issued / counted;
+        assert!((0.95..=1.0).contains(&ratio), "{model}: products {issued} against the count {counted} ({ratio})");
+    }
 }
