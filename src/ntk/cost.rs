@@ -28,8 +28,7 @@ use crate::ntk::fastfb::attention::attended_pairs;
 pub fn forward_flops(config: &ModelConfig, rows: usize, seq_len: usize) -> f64 {
     let (h, i, l) = (config.hidden_size as f64, config.intermediate_size as f64, config.num_hidden_layers as f64);
     let (b, t, o) = (rows as f64, seq_len as f64, config.num_labels() as f64);
-    let per_layer = 2.0 * b * t * (4.0 * h * h + 2.0 * h * i) + 4.0 * b * t * t * h;
-    l * per_layer + 2.0 * b * (h * h + h * o)
+    l * 2.0 * b * t * (4.0 * h * h + 2.0 * h * i) + attention_flops(config, rows, seq_len) + 2.0 * b * (h * h + h * o)
 }
 
 /// The part of [`forward_flops`] in the attention products QKᵀ and PV, 4·L·B·T²·H.
@@ -43,38 +42,47 @@ pub fn attention_flops(config: &ModelConfig, rows: usize, seq_len: usize) -> f64
 /// QKᵀ and PV 4·B·T²·q; the head at the last token 2·B·H·W, W = V for a language model (the
 /// full next-token logits are formed) or the number of classes.
 pub fn decoder_forward_flops(config: &DecoderConfig, rows: usize, seq_len: usize) -> f64 {
-    decoder_flops(config, rows, seq_len, (seq_len * seq_len) as f64)
+    decoder_flops(config, rows, seq_len, seq_len * seq_len)
 }
 
 /// [`decoder_forward_flops`] of the hand-written path on one example of `len` real tokens: its
 /// causal attention products read [`attended_pairs`] query–key pairs (tiles that skip the
 /// blocks above the diagonal), not len².
 pub fn decoder_packed_forward_flops(config: &DecoderConfig, len: usize) -> f64 {
-    let causal = config.family != DecoderFamily::Gpt2;
-    decoder_flops(config, 1, len, attended_pairs(len, causal) as f64)
+    decoder_flops(config, 1, len, packed_pairs(config, len))
 }
 
 /// The part of [`decoder_forward_flops`] in the attention products, 4·L·B·T²·q.
 pub fn decoder_attention_flops(config: &DecoderConfig, rows: usize, seq_len: usize) -> f64 {
-    4.0 * (config.num_hidden_layers * rows * seq_len * seq_len * config.query_width()) as f64
+    decoder_attention(config, rows, seq_len * seq_len)
 }
 
 /// The part of [`decoder_packed_forward_flops`] in the attention products, 4·L·pairs·q.
 pub fn decoder_packed_attention_flops(config: &DecoderConfig, len: usize) -> f64 {
-    let causal = config.family != DecoderFamily::Gpt2;
-    4.0 * (config.num_hidden_layers * attended_pairs(len, causal) * config.query_width()) as f64
+    decoder_attention(config, 1, packed_pairs(config, len))
+}
+
+/// Query–key pairs the hand-written path's attention reads for `len` tokens (causal tiles
+/// for the Llama family; GPT-2 has no hand-written path and is counted at len²).
+fn packed_pairs(config: &DecoderConfig, len: usize) -> usize {
+    attended_pairs(len, config.family != DecoderFamily::Gpt2)
+}
+
+/// The attention products of `rows` rows that each read `pairs` query–key pairs, 4·L·B·pairs·q.
+fn decoder_attention(config: &DecoderConfig, rows: usize, pairs: usize) -> f64 {
+    4.0 * (config.num_hidden_layers * rows * pairs * config.query_width()) as f64
 }
 
 /// A decoder forward over `rows` rows of `seq_len` positions whose attention products read
 /// `pairs` query–key pairs per row.
-fn decoder_flops(config: &DecoderConfig, rows: usize, seq_len: usize, pairs: f64) -> f64 {
+fn decoder_flops(config: &DecoderConfig, rows: usize, seq_len: usize, pairs: usize) -> f64 {
     let (h, i, l) = (config.hidden_size as f64, config.intermediate_size as f64, config.num_hidden_layers as f64);
     let (q, kv) = (config.query_width() as f64, config.kv_width() as f64);
     let (b, t) = (rows as f64, seq_len as f64);
     let m = if config.family == DecoderFamily::Gpt2 { 2.0 } else { 3.0 };
-    let per_block = 2.0 * b * t * (h * (q + 2.0 * kv) + q * h + m * h * i) + 4.0 * b * pairs * q;
+    let projections = l * 2.0 * b * t * (h * (q + 2.0 * kv) + q * h + m * h * i);
     let width = config.num_labels().unwrap_or(config.vocab_size) as f64;
-    l * per_block + 2.0 * b * h * width
+    projections + decoder_attention(config, rows, pairs) + 2.0 * b * h * width
 }
 
 /// FLOPs of one forward + full backward pass (3 × forward).

@@ -89,19 +89,18 @@ fn product(out: MatMut<'_, f32>, a: MatRef<'_, f32>, b: MatRef<'_, f32>, alpha: 
 pub const CAUSAL_TILE: usize = 64;
 
 /// The query-row tiles (r0, r1) of one example of `len` tokens: one tile for bidirectional
-/// attention, [`CAUSAL_TILE`] rows each for causal.
-fn row_tiles(len: usize, causal: bool) -> Vec<(usize, usize)> {
-    if !causal {
-        return vec![(0, len)];
-    }
-    (0..len).step_by(CAUSAL_TILE).map(|r0| (r0, (r0 + CAUSAL_TILE).min(len))).collect()
+/// attention, [`CAUSAL_TILE`] rows each for causal. A tile's rows read keys 0..r1 either way
+/// (for the one bidirectional tile, r1 = len).
+fn row_tiles(len: usize, causal: bool) -> impl Iterator<Item = (usize, usize)> {
+    let step = if causal { CAUSAL_TILE } else { len.max(1) };
+    (0..len).step_by(step).map(move |r0| (r0, (r0 + step).min(len)))
 }
 
 /// Keys the products read for `len` tokens, summed over the query rows: len² for
 /// bidirectional attention, Σ over tiles of (r1 − r0)·r1 for causal (FLOPs of QKᵀ or PV are
 /// 2·d times this, per head).
 pub fn attended_pairs(len: usize, causal: bool) -> usize {
-    row_tiles(len, causal).iter().map(|&(r0, r1)| (r1 - r0) * if causal { r1 } else { len }).sum()
+    row_tiles(len, causal).map(|(r0, r1)| (r1 - r0) * r1).sum()
 }
 
 /// Forward: from the fused projection `qkv` `[R, (heads + 2·kv_heads)·d]` (rows packed by
@@ -122,7 +121,7 @@ pub fn forward(qkv: &[f32], offsets: &[usize], geometry: Heads) -> (Vec<Vec<f32>
             for (a, s) in p.chunks_mut(len * len.max(1)).enumerate().take(geometry.heads) {
                 let (qc, kc, vc) = geometry.columns(a);
                 for (r0, r1) in row_tiles(len, geometry.causal) {
-                    let (m, keys) = (r1 - r0, if geometry.causal { r1 } else { len });
+                    let (m, keys) = (r1 - r0, r1);
                     let q = view(&x[qc + r0 * width..], m, d, width);
                     let k = view(&x[kc..], keys, d, width);
                     let v = view(&x[vc..], keys, d, width);
