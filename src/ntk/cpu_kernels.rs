@@ -1,8 +1,8 @@
 //! [`CpuKernels`]: the fast CPU implementation of [`GramKernels`] — f32 GEMMs from faer's
 //! `matmul` (runtime-dispatched microkernels, AVX-512 where the CPU has it), rayon across
 //! examples, example pairs and inner chunks, every Gram value accumulated in f64. Two shapes
-//! go to the hand-written AVX-512 kernels of [`ntkgap_simd`] where the CPU has
-//! AVX-512F (faer elsewhere): the per-example gradient chunks of
+//! go to the hand-written kernels of [`ntkgap_simd`] where the CPU has AVX-512F or AVX2 + FMA
+//! (faer elsewhere, or with `NTKGAP_SIMD=off`): the per-example gradient chunks of
 //! [`GramKernels::outer_sums_into`] and the Gram tiles of at most [`SMALL_TILE`] examples.
 //!
 //! Accuracy ([`Products`]): by default each GEMM runs over at most [`F32_CHUNK`] inner elements
