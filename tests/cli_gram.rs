@@ -399,6 +399,7 @@ fn bench_gram_prints_a_table_with_every_method() {
         table.contains("| method | N | T | seconds | × torch.func (f32) |")
             && table.contains("f32 GEMM rates measured in this run: faer (1024³)")
             && table.contains(" GFLOP/s before the rows and ")
+            && table.contains("The contraction's hand-written kernels (ntkgap-simd): ")
             && table.contains("end to end GFLOP/s (%)")
             && table.contains("peak RSS"),
         "{table}"

@@ -375,6 +375,12 @@ fn print_table(rows: &[Row], args: &BenchGramArgs, faer: FaerRate) {
         faer.after,
         if torch_sgemm.is_empty() { String::new() } else { format!(", torch (2048³) {}", torch_sgemm.join(" / ")) }
     );
+    println!(
+        "The contraction's hand-written kernels (ntkgap-simd): {}.",
+        ntkgap_simd::level_name().unwrap_or(
+            "not running, faer's products instead (NTKGAP_SIMD=off, or a CPU with neither AVX-512F nor AVX2 + FMA)"
+        )
+    );
     println!();
     let rate = |flops: Option<f64>, s: f64| match flops {
         Some(f) if s > 0.0 => format!("{:.1} ({:.0} %)", f / s / 1e9, 100.0 * f / s / 1e9 / machine),

@@ -90,6 +90,14 @@ impl Level {
         }
     }
 
+    /// How the level is written in reports.
+    fn name(self) -> &'static str {
+        match self {
+            Level::Avx512 => "AVX-512F",
+            Level::Avx2 => "AVX2 + FMA",
+        }
+    }
+
     /// The best level this CPU runs, if any.
     fn best() -> Option<Level> {
         [Level::Avx512, Level::Avx2].into_iter().find(|l| l.supported())
@@ -126,6 +134,13 @@ fn level() -> Option<Level> {
 /// Decided once per process.
 pub fn available() -> bool {
     level().is_some()
+}
+
+/// The instruction-set level the kernels run at in this process — `"AVX-512F"` or
+/// `"AVX2 + FMA"` — or `None` where they do not run ([`available`] false), for the lines that
+/// say which code produced a timing.
+pub fn level_name() -> Option<&'static str> {
+    level().map(Level::name)
 }
 
 fn check_len(what: &str, len: usize, rows: usize, ld: usize, cols: usize) {
@@ -758,6 +773,7 @@ mod tests {
         let want = if off { None } else { levels_here().first().copied() };
         assert_eq!(level(), want);
         assert_eq!(available(), want.is_some());
+        assert_eq!(level_name(), want.map(Level::name));
         let Some(best) = want else {
             let (x, y) = (vec![1.0f32; 64], vec![2.0f32; 64]);
             let mut out = vec![f32::NAN; 16];
