@@ -474,35 +474,13 @@ mod avx2 {
         (yp, xp): (&mut [f32], &mut [f32]),
     ) {
         let panels = n.div_ceil(TN2_COLS);
-        for t in 0..k {
-            // SAFETY: row t of `y`, columns 0..n.
-            let row = unsafe { std::slice::from_raw_parts(y.add(t * ldy), n) };
-            let (whole, rest) = row.as_chunks::<TN2_COLS>();
-            for (p, src) in whole.iter().enumerate() {
-                yp[(p * k + t) * TN2_COLS..].first_chunk_mut::<TN2_COLS>().unwrap().copy_from_slice(src);
-            }
-            if !rest.is_empty() {
-                let dst = &mut yp[(whole.len() * k + t) * TN2_COLS..][..TN2_COLS];
-                dst[..rest.len()].copy_from_slice(rest);
-                dst[rest.len()..].fill(0.0);
-            }
-        }
+        // SAFETY: rows 0..k of `y`, columns 0..n.
+        unsafe { pack_panels::<TN2_COLS>((y, ldy), (n, k), yp) };
         for i0 in (0..m).step_by(TN2_BLOCK) {
             let rows = (m - i0).min(TN2_BLOCK);
             let tiles = rows.div_ceil(TN2_ROWS);
-            for t in 0..k {
-                // SAFETY: row t of `x`, elements i0..i0 + rows.
-                let row = unsafe { std::slice::from_raw_parts(x.add(t * ldx + i0), rows) };
-                let (whole, rest) = row.as_chunks::<TN2_ROWS>();
-                for (tile, src) in whole.iter().enumerate() {
-                    xp[(tile * k + t) * TN2_ROWS..].first_chunk_mut::<TN2_ROWS>().unwrap().copy_from_slice(src);
-                }
-                if !rest.is_empty() {
-                    let dst = &mut xp[(whole.len() * k + t) * TN2_ROWS..][..TN2_ROWS];
-                    dst[..rest.len()].copy_from_slice(rest);
-                    dst[rest.len()..].fill(0.0);
-                }
-            }
+            // SAFETY: rows 0..k of `x`, elements i0..i0 + rows.
+            unsafe { pack_panels::<TN2_ROWS>((x.wrapping_add(i0), ldx), (rows, k), xp) };
             for p in 0..panels {
                 let j0 = p * TN2_COLS;
                 let w = (n - j0).min(TN2_COLS);
@@ -515,6 +493,26 @@ mod avx2 {
                     // and columns j0..j0 + w of `out` are inside its shape.
                     unsafe { tn_tile(xt, yt, k, (out.add((i0 + r0) * n + j0), n), (h, w)) };
                 }
+            }
+        }
+    }
+
+    /// Columns 0..cols of rows 0..k of the row-major `src` (leading dimension `ld`) packed as
+    /// `[⌈cols/W⌉][k][W]` into `dst`, the columns past `cols` zero: each W-wide panel's k steps
+    /// contiguous, as [`tn_tile`] reads them. Safety: `src` addresses `(k − 1)·ld + cols`
+    /// elements; `dst` holds `⌈cols/W⌉·k·W`.
+    unsafe fn pack_panels<const W: usize>((src, ld): (*const f32, usize), (cols, k): (usize, usize), dst: &mut [f32]) {
+        for t in 0..k {
+            // SAFETY: row t of `src`, columns 0..cols (the caller's contract).
+            let row = unsafe { std::slice::from_raw_parts(src.add(t * ld), cols) };
+            let (whole, rest) = row.as_chunks::<W>();
+            for (p, chunk) in whole.iter().enumerate() {
+                dst[(p * k + t) * W..].first_chunk_mut::<W>().unwrap().copy_from_slice(chunk);
+            }
+            if !rest.is_empty() {
+                let tail = &mut dst[(whole.len() * k + t) * W..][..W];
+                tail[..rest.len()].copy_from_slice(rest);
+                tail[rest.len()..].fill(0.0);
             }
         }
     }
