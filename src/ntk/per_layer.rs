@@ -26,6 +26,7 @@ use std::ops::Range;
 use std::time::Instant;
 
 use burn::tensor::Device;
+use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::model::LayerKind;
@@ -93,19 +94,25 @@ fn group_specs(layers: &[LayerSignals], subset: ParamSubset, model: &dyn NtkMode
     out
 }
 
-/// The per-example sums of the small groups of one block, in [`group_specs`] order.
+/// The per-example sums of the small groups of one block, in [`group_specs`] order (each sum on
+/// one thread, the sums in parallel: same bits as one after the other).
 fn small_sums(layers: &[LayerSignals], subset: ParamSubset, model: &dyn NtkModel) -> Vec<Vec<f32>> {
-    let mut out = Vec::new();
+    let mut sums: Vec<(&LayerSignals, Option<&[f32]>)> = Vec::new();
     for l in layers {
         let w = wanted(l, subset, model);
         if let (true, true, SignalInput::Activation(x)) = (is_norm(l.kind), w.weight, &l.input) {
-            out.push(segment_hadamard_sums(&l.grad, x, &l.rows, l.d_out));
+            sums.push((l, Some(x)));
         }
         if w.bias {
-            out.push(segment_sums(&l.grad, &l.rows, l.d_out));
+            sums.push((l, None));
         }
     }
-    out
+    sums.into_par_iter()
+        .map(|(l, x)| match x {
+            Some(x) => segment_hadamard_sums(&l.grad, x, &l.rows, l.d_out),
+            None => segment_sums(&l.grad, &l.rows, l.d_out),
+        })
+        .collect()
 }
 
 /// Where one block's signals come from: the hand-written CPU pass (a host copy of the weights,

@@ -194,25 +194,39 @@ fn gather_ids(ids: Tensor<2, Int>, keep: &[Vec<usize>], t: usize) -> Result<Vec<
 /// Per-virtual-example sums Σₜ vₜ of `[R, d]` rows grouped by `rows`, accumulated in f64 and
 /// returned as f32 `[n, d]`.
 pub fn segment_sums(values: &[f32], rows: &[usize], d: usize) -> Vec<f32> {
+    segment_sums_of(values, rows, d, |_, row, sum| {
+        for (s, &v) in sum.iter_mut().zip(row) {
+            *s += f64::from(v);
+        }
+    })
+}
+
+/// Per-virtual-example sums Σₜ gₜ ⊙ xₜ (LayerNorm γ), f64-accumulated, f32 `[n, d]`: each
+/// product rounded to f32 first, as in [`segment_sums`] of the f32 products.
+pub fn segment_hadamard_sums(g: &[f32], x: &[f32], rows: &[usize], d: usize) -> Vec<f32> {
+    assert_eq!(g.len(), x.len(), "segment_hadamard_sums: g and x differ in length");
+    segment_sums_of(g, rows, d, |at, row, sum| {
+        for ((s, &a), &b) in sum.iter_mut().zip(row).zip(&x[at..at + row.len()]) {
+            *s += f64::from(a * b);
+        }
+    })
+}
+
+/// The per-virtual-example f64 sums of `values`' rows grouped by `rows`, `add(at, row, sum)`
+/// adding one row (its first element at index `at` of `values`) into the running sum.
+fn segment_sums_of(values: &[f32], rows: &[usize], d: usize, add: impl Fn(usize, &[f32], &mut [f64])) -> Vec<f32> {
     let mut out = Vec::with_capacity(rows.len() * d);
+    let mut sum = vec![0.0f64; d];
     let mut start = 0;
     for &r in rows {
-        let mut sum = vec![0.0f64; d];
-        for row in values[start * d..(start + r) * d].chunks(d.max(1)) {
-            for (s, &v) in sum.iter_mut().zip(row) {
-                *s += f64::from(v);
-            }
+        sum.fill(0.0);
+        for (k, row) in values[start * d..(start + r) * d].chunks(d.max(1)).enumerate() {
+            add((start + k) * d, row, &mut sum);
         }
         out.extend(sum.iter().map(|&v| v as f32));
         start += r;
     }
     out
-}
-
-/// Per-virtual-example sums Σₜ gₜ ⊙ xₜ (LayerNorm γ), f64-accumulated, f32 `[n, d]`.
-pub fn segment_hadamard_sums(g: &[f32], x: &[f32], rows: &[usize], d: usize) -> Vec<f32> {
-    let product: Vec<f32> = g.iter().zip(x).map(|(a, b)| a * b).collect();
-    segment_sums(&product, rows, d)
 }
 
 #[cfg(test)]
@@ -247,6 +261,16 @@ mod tests {
         assert_eq!(segment_sums(&v, &[2, 1], 2), vec![4.0, 6.0, 5.0, 6.0]);
         assert_eq!(segment_sums(&v, &[0, 3], 2), vec![0.0, 0.0, 9.0, 12.0]);
         assert_eq!(segment_hadamard_sums(&[1.0, 2.0], &[3.0, 4.0], &[2], 1), vec![11.0]);
+        // The fused Σ g ⊙ x is Σ of the f32 products, bit for bit.
+        let g: Vec<f32> = (0..60).map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.37).collect();
+        let x: Vec<f32> = (0..60).map(|i| ((i * 53 % 13) as f32 - 6.0) * 1.13).collect();
+        let product: Vec<f32> = g.iter().zip(&x).map(|(a, b)| a * b).collect();
+        let rows = [3, 0, 5, 2];
+        let (fused, plain) = (segment_hadamard_sums(&g, &x, &rows, 6), segment_sums(&product, &rows, 6));
+        assert_eq!(
+            fused.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            plain.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
         let keep = kept_positions(&[1, 1, 0, 1, 1, 1], 2, 3, 3);
         assert_eq!(keep, vec![vec![0, 1], vec![0, 1, 2]]);
         assert_eq!(kept_positions(&[1, 0, 0], 1, 3, 1), vec![vec![0]]);

@@ -4,6 +4,7 @@
 //! layers over one row per example (shared by both families' hand-written paths).
 
 use crate::model::LayerKind;
+use crate::ntk::fastfb::ops::{copied, fresh, FRESH_CHUNK};
 use crate::ntk::signals::{BlockSignals, BlockWork, LayerSignals, SignalInput};
 
 /// Row offsets of the head layers (one row per example).
@@ -39,13 +40,28 @@ pub(crate) fn interleaved(mut parts: Vec<Vec<f32>>, offsets: &[usize], d: usize)
     out
 }
 
-/// Columns `start..start + width` of `x` `[R, stride]`.
+/// Columns `start..start + width` of `x` `[R, stride]`, copied by the thread pool.
 pub(crate) fn columns(x: &[f32], stride: usize, start: usize, width: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(x.len() / stride * width);
-    for row in x.chunks(stride) {
-        out.extend_from_slice(&row[start..start + width]);
+    let rows = x.len().checked_div(stride).unwrap_or(0);
+    let chunk = (FRESH_CHUNK / width.max(1)).max(1) * width;
+    fresh(rows * width, chunk, |at, out| {
+        let first = at / width;
+        for (o, row) in out.chunks_mut(width).zip(x[first * stride..].chunks(stride)) {
+            for (o, &v) in o.iter_mut().zip(&row[start..start + width]) {
+                o.write(v);
+            }
+        }
+    })
+}
+
+/// The activation `x` of one of the maps that share it (q/k/v, gate/up): a copy by the thread
+/// pool for all but the `last`, which takes it.
+pub(crate) fn shared_input(x: &mut Vec<f32>, last: bool) -> Vec<f32> {
+    if last {
+        std::mem::take(x)
+    } else {
+        copied(x)
     }
-    out
 }
 
 /// Builds one [`LayerSignals`] after another, repeating inputs and interleaving gradients.

@@ -20,7 +20,7 @@
 use faer::{MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-use crate::ntk::fastfb::ops::{gemm_scaled, softmax_rows, softmax_rows_causal_from, view, view_mut};
+use crate::ntk::fastfb::ops::{gemm_scaled, softmax_rows, softmax_rows_causal_from, view, view_mut, zeros};
 
 /// Geometry of one block's attention.
 #[derive(Debug, Clone, Copy)]
@@ -109,7 +109,7 @@ pub fn attended_pairs(len: usize, causal: bool) -> usize {
 pub fn forward(qkv: &[f32], offsets: &[usize], geometry: Heads) -> (Vec<Vec<f32>>, Vec<f32>) {
     let (width, cw, d) = (geometry.fused_width(), geometry.query_width(), geometry.head_dim);
     let rows = *offsets.last().unwrap_or(&0);
-    let mut context = vec![0.0f32; rows * cw];
+    let mut context = zeros(rows * cw);
     let chunks = split_rows_mut(&mut context, offsets, cw);
     let probs = chunks
         .into_par_iter()
@@ -147,7 +147,7 @@ pub fn forward(qkv: &[f32], offsets: &[usize], geometry: Heads) -> (Vec<Vec<f32>
 pub fn backward(dcontext: &[f32], qkv: &[f32], probs: &[Vec<f32>], offsets: &[usize], geometry: Heads) -> Vec<f32> {
     let (width, cw) = (geometry.fused_width(), geometry.query_width());
     let rows = *offsets.last().unwrap_or(&0);
-    let mut dqkv = vec![0.0f32; rows * width];
+    let mut dqkv = zeros(rows * width);
     let chunks = split_rows_mut(&mut dqkv, offsets, width);
     chunks.into_par_iter().zip(offsets.par_windows(2)).zip(probs.par_iter()).for_each(|((dx, w), p)| {
         let len = w[1] - w[0];

@@ -13,7 +13,7 @@
 use crate::model::POSITIVE_LABEL;
 use crate::ntk::fastfb::attention::{self, Heads};
 use crate::ntk::fastfb::forward::{ForwardCache, LayerCache, Packed};
-use crate::ntk::fastfb::ops::{multiply_in_place, norm_backward, NormCache};
+use crate::ntk::fastfb::ops::{multiply_in_place, norm_backward, zeros, NormCache};
 use crate::ntk::fastfb::weights::{HostLayer, HostModel};
 use crate::ntk::outputs::OutputMode;
 
@@ -91,7 +91,7 @@ fn head_backward(
     let mut dense = model.head_output.input_grad(&seed, n, None);
     dense.iter_mut().zip(&cache.pooled).for_each(|(g, p)| *g *= 1.0 - p * p);
     let first = model.head_dense.input_grad(&dense, n, None);
-    let mut dh = vec![0.0f32; packed.rows() * h];
+    let mut dh = zeros(packed.rows() * h);
     for (i, &o) in packed.offsets[..n].iter().enumerate() {
         dh[o * h..(o + 1) * h].copy_from_slice(&first[i * h..(i + 1) * h]);
     }
@@ -129,7 +129,7 @@ fn gather_rows(x: &[f32], rows: &[usize], d: usize) -> Vec<f32> {
 
 /// `[total, d]` zeros with `x`'s rows placed at `rows`.
 fn scatter_rows(x: &[f32], rows: &[usize], d: usize, total: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; total * d];
+    let mut out = zeros(total * d);
     for (i, &r) in rows.iter().enumerate() {
         out[r * d..(r + 1) * d].copy_from_slice(&x[i * d..(i + 1) * d]);
     }

@@ -47,10 +47,11 @@ use crate::ntk::outputs::OutputMode;
 use crate::ntk::signals::{BlockSignals, SignalInput};
 use crate::tokenize::Encoding;
 
-use assemble::{columns, each, Assembler};
+use assemble::{columns, each, shared_input, Assembler};
 use backward::{backward, seeds, Grads};
 use forward::{forward, ForwardCache, Packed};
 use llama::HostLlama;
+use ops::copied;
 
 /// A model's host copy for the hand-written path ([`crate::ntk::NtkModel::fast_model`]).
 #[derive(Debug, Clone)]
@@ -107,7 +108,8 @@ fn assemble(model: &HostModel, packed: &Packed, cache: ForwardCache, mut grads: 
     let mut asm = Assembler::new(&packed.offsets, n, virtuals, packed.seq_len);
     let embeddings = each(&mut grads, |g| std::mem::take(&mut g.embeddings));
     for (table, ids) in model.tables.iter().zip(packed.ids.clone()) {
-        asm.push(&table.name, LayerKind::Embedding, false, SignalInput::Ids(ids), embeddings.clone());
+        let grads = embeddings.iter().map(|e| copied(e)).collect();
+        asm.push(&table.name, LayerKind::Embedding, false, SignalInput::Ids(ids), grads);
     }
     let norm = each(&mut grads, |g| std::mem::take(&mut g.embedding_norm));
     asm.push(
@@ -119,11 +121,12 @@ fn assemble(model: &HostModel, packed: &Packed, cache: ForwardCache, mut grads: 
     );
     let mut layer_grads: Vec<std::vec::IntoIter<_>> =
         grads.iter_mut().map(|g| std::mem::take(&mut g.layers).into_iter()).collect();
-    for (l, c) in model.layers.iter().zip(cache.layers) {
+    for (l, mut c) in model.layers.iter().zip(cache.layers) {
         let mut g: Vec<_> = layer_grads.iter_mut().filter_map(Iterator::next).collect();
         for (part, name) in l.qkv_names.iter().enumerate() {
             let grad = g.iter().map(|x| columns(&x.qkv, 3 * h, part * h, h)).collect();
-            asm.push(name, LayerKind::Linear, false, SignalInput::Activation(c.input.clone()), grad);
+            let input = shared_input(&mut c.input, part + 1 == l.qkv_names.len());
+            asm.push(name, LayerKind::Linear, false, SignalInput::Activation(input), grad);
         }
         let mut take = |f: fn(&mut backward::LayerGrads) -> &mut Vec<f32>| {
             g.iter_mut().map(|x| std::mem::take(f(x))).collect::<Vec<_>>()

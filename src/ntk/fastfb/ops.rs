@@ -52,6 +52,51 @@ pub(crate) use dispatch;
 /// Rows per rayon task of the element-wise loops.
 pub(crate) const ROWS_PER_TASK: usize = 16;
 
+/// Elements per rayon task of the fresh-buffer helpers ([`zeros`], [`copied`], [`fresh`]): 256 KiB.
+pub(crate) const FRESH_CHUNK: usize = 1 << 16;
+
+/// `len` zeros, written by the thread pool. `vec![0.0; len]` clears a buffer that the heap hands
+/// back on the calling thread alone (glibc's `calloc` memsets a reused chunk), and a profile of
+/// the forward + backward found that thread clearing, copying and faulting in pages for ≈ 0.2 s of
+/// the MiniLM N = 32 phase while the other core waited.
+pub fn zeros(len: usize) -> Vec<f32> {
+    fresh(len, FRESH_CHUNK, |_, out| {
+        for o in out {
+            o.write(0.0);
+        }
+    })
+}
+
+/// A copy of `x`, written by the thread pool (see [`zeros`]).
+pub fn copied(x: &[f32]) -> Vec<f32> {
+    fresh(x.len(), FRESH_CHUNK, |start, out| {
+        let source = &x[start..start + out.len()];
+        for (o, &v) in out.iter_mut().zip(source) {
+            o.write(v);
+        }
+    })
+}
+
+/// A fresh `[len]` buffer, its chunks of `chunk` elements written in parallel by `fill(start,
+/// chunk)` (`start`: the chunk's first index). Every `fill` of this crate writes each element of
+/// its chunk exactly once (they zip the chunk with a source at least as long, checked).
+pub(crate) fn fresh<F>(len: usize, chunk: usize, fill: F) -> Vec<f32>
+where
+    F: Fn(usize, &mut [std::mem::MaybeUninit<f32>]) + Sync,
+{
+    let mut out = Vec::with_capacity(len);
+    if len == 0 {
+        return out;
+    }
+    let chunk = chunk.max(1);
+    out.spare_capacity_mut()[..len].par_chunks_mut(chunk).enumerate().for_each(|(i, c)| fill(i * chunk, c));
+    // SAFETY: the first `len` elements were initialised above: the chunks cover them, and each
+    // `fill` writes its whole chunk (see the doc comment; `columns` and the helpers above index
+    // their sources with the chunk's full length, so a short source panics instead).
+    unsafe { out.set_len(len) };
+    out
+}
+
 /// A row-major `[rows, cols]` view of `data` with row stride `stride`.
 pub fn view(data: &[f32], rows: usize, cols: usize, stride: usize) -> MatRef<'_, f32> {
     let end = if rows == 0 { 0 } else { (rows - 1) * stride + cols };
@@ -105,7 +150,7 @@ pub fn threads() -> Par {
 
 /// `a [rows, d_in] · W [d_in, d_out]` into fresh memory (first touched by the GEMM's threads).
 pub fn matmul_fresh(a: &[f32], weight: &[f32], rows: usize, (d_in, d_out): (usize, usize)) -> Vec<f32> {
-    let mut y = vec![0.0f32; rows * d_out];
+    let mut y = zeros(rows * d_out);
     gemm(
         view_mut(&mut y, rows, d_out, d_out),
         view(a, rows, d_in, d_in),
@@ -174,7 +219,7 @@ where
     F: Fn(&[f32], &mut [f32], &mut [f32]) -> f32 + Sync,
 {
     let rows = x.len() / d;
-    let (mut y, mut xhat, mut rstd) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()], vec![0.0f32; rows]);
+    let (mut y, mut xhat, mut rstd) = (zeros(x.len()), zeros(x.len()), vec![0.0f32; rows]);
     let chunk = ROWS_PER_TASK * d;
     xhat.par_chunks_mut(chunk)
         .zip(y.par_chunks_mut(chunk))
@@ -220,7 +265,7 @@ where
 /// LayerNorm backward: dx `[rows, d]` from dy and the forward's cache.
 pub fn norm_backward(dy: &[f32], gamma: &[f32], cache: &NormCache) -> Vec<f32> {
     let d = gamma.len();
-    let mut dx = vec![0.0f32; dy.len()];
+    let mut dx = zeros(dy.len());
     norm_rows_backward(&mut dx, dy, d, cache, |dxr, dyr, xr, r| {
         let (mut sum, mut dot) = (0.0f32, 0.0f32);
         for ((g, x), o) in dyr.iter().zip(xr).zip(gamma) {
@@ -282,7 +327,7 @@ pub fn tanh(x: f32) -> f32 {
 /// gelu(x + b); returns gelu′(x + b).
 pub fn gelu_forward(x: &mut [f32], bias: &[f32], tanh_form: bool) -> Vec<f32> {
     let width = bias.len();
-    let mut grad = vec![0.0f32; x.len()];
+    let mut grad = zeros(x.len());
     let chunk = ROWS_PER_TASK * width;
     x.par_chunks_mut(chunk).zip(grad.par_chunks_mut(chunk)).for_each(|(xc, gc)| {
         for (xr, gr) in xc.chunks_mut(width).zip(gc.chunks_mut(width)) {
@@ -551,6 +596,26 @@ mod gemm_tests {
             } else {
                 assert_eq!(v, 7.0, "element {i} outside the view was written");
             }
+        }
+    }
+
+    #[test]
+    fn fresh_buffers_are_zeros_copies_and_columns_whatever_their_chunking() {
+        use super::tests::bits;
+        for len in [0, 1, 5, FRESH_CHUNK - 1, FRESH_CHUNK, 2 * FRESH_CHUNK + 3] {
+            let z = zeros(len);
+            assert_eq!(z.len(), len);
+            assert!(z.iter().all(|&v| v.to_bits() == 0), "zeros({len})");
+            let x = values(len, 3);
+            assert_eq!(bits(&copied(&x)), bits(&x), "copied, {len} elements");
+        }
+        // Rows spanning several chunks, a chunk boundary inside no row, the first and the last
+        // columns, and no rows at all.
+        for (rows, stride, start, width) in [(50_000, 7, 2, 3), (3, 7, 0, 7), (40_000, 5, 4, 1), (0, 4, 1, 2)] {
+            let x = values(rows * stride, 5);
+            let want: Vec<f32> = x.chunks(stride).flat_map(|r| r[start..start + width].iter().copied()).collect();
+            let got = crate::ntk::fastfb::assemble::columns(&x, stride, start, width);
+            assert_eq!(bits(&got), bits(&want), "columns {start}..{} of {rows} x {stride}", start + width);
         }
     }
 }

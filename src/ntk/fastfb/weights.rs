@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::model::dense::{tensor_to_host, Dense, Norm};
 use crate::model::layer::EncoderLayer;
 use crate::model::{Classifier, ModelConfig};
-use crate::ntk::fastfb::ops::{add_in_place, add_rows, linear_backward_into, matmul_fresh};
+use crate::ntk::fastfb::ops::{add_in_place, add_rows, linear_backward_into, matmul_fresh, zeros};
 
 /// A Linear layer `y = a·W + b` on the host.
 #[derive(Debug, Clone)]
@@ -136,7 +136,7 @@ impl HostLinear {
     /// `da [rows, d_in] = dy [rows, d_out]·Wᵀ` into a fresh buffer, or added to `da` when given.
     pub fn input_grad(&self, dy: &[f32], rows: usize, da: Option<Vec<f32>>) -> Vec<f32> {
         let accumulate = da.is_some();
-        let mut da = da.unwrap_or_else(|| vec![0.0f32; rows * self.d_in]);
+        let mut da = da.unwrap_or_else(|| zeros(rows * self.d_in));
         linear_backward_into(&mut da, dy, &self.weight, rows, (self.d_in, self.d_out), accumulate);
         da
     }

@@ -15,7 +15,7 @@ use crate::ntk::fastfb::forward::Packed;
 use crate::ntk::fastfb::llama::forward::{last_rows, ForwardCache, LayerCache};
 use crate::ntk::fastfb::llama::ops::{rms_backward_into, silu_gate_backward};
 use crate::ntk::fastfb::llama::weights::{HostLlama, HostLlamaLayer};
-use crate::ntk::fastfb::ops::{gemm, view, view_mut};
+use crate::ntk::fastfb::ops::{gemm, view, view_mut, zeros};
 
 /// The output gradients of one block's probed maps, each `[R, d_out]`.
 #[derive(Debug, Clone)]
@@ -80,7 +80,7 @@ pub fn backward(model: &HostLlama, packed: &Packed, cache: &ForwardCache, seed: 
     gemm(view_mut(&mut final_norm, n, h, h), view(&seed, n, o, o), view(rows, o, h, h), false, faer::Par::Seq);
     let mut last = vec![0.0f32; n * h];
     rms_backward_into(&mut last, &final_norm, &model.final_norm.gamma, &cache.final_norm);
-    let mut dx = vec![0.0f32; packed.rows() * h];
+    let mut dx = zeros(packed.rows() * h);
     for (i, r) in last_rows(packed).into_iter().enumerate() {
         dx[r * h..(r + 1) * h].copy_from_slice(&last[i * h..(i + 1) * h]);
     }

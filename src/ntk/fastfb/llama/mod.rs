@@ -40,7 +40,7 @@ pub use weights::HostLlama;
 
 use crate::error::Result;
 use crate::model::LayerKind;
-use crate::ntk::fastfb::assemble::{columns, each, Assembler};
+use crate::ntk::fastfb::assemble::{columns, each, shared_input, Assembler};
 use crate::ntk::fastfb::backward::seeds;
 use crate::ntk::fastfb::forward::Packed;
 use crate::ntk::outputs::OutputMode;
@@ -91,14 +91,15 @@ fn assemble(model: &HostLlama, packed: &Packed, cache: ForwardCache, mut grads: 
     asm.push(&model.embed.name, LayerKind::Embedding, false, SignalInput::Ids(packed.ids[0].clone()), embed);
     let mut layer_grads: Vec<std::vec::IntoIter<_>> =
         grads.iter_mut().map(|x| std::mem::take(&mut x.layers).into_iter()).collect();
-    for (l, c) in model.layers.iter().zip(cache.layers) {
+    for (l, mut c) in model.layers.iter().zip(cache.layers) {
         let mut lg: Vec<_> = layer_grads.iter_mut().filter_map(Iterator::next).collect();
         let input_norm = each(&mut lg, |x| std::mem::take(&mut x.input_norm));
         asm.push(&l.input_norm.name, LayerKind::RmsNorm, false, SignalInput::Activation(c.input_norm.xhat), input_norm);
         let width = l.qkv.d_out;
-        for (name, (start, w)) in l.qkv_names.iter().zip([(0, q), (q, kv), (q + kv, kv)]) {
+        for (part, (name, (start, w))) in l.qkv_names.iter().zip([(0, q), (q, kv), (q + kv, kv)]).enumerate() {
             let grad = lg.iter().map(|x| columns(&x.qkv, width, start, w)).collect();
-            asm.push(name, kind(&l.qkv), false, SignalInput::Activation(c.normed.clone()), grad);
+            let input = shared_input(&mut c.normed, part + 1 == l.qkv_names.len());
+            asm.push(name, kind(&l.qkv), false, SignalInput::Activation(input), grad);
         }
         let o_proj = each(&mut lg, |x| std::mem::take(&mut x.o_proj));
         asm.push(&l.o_proj.name, kind(&l.o_proj), false, SignalInput::Activation(c.context), o_proj);
@@ -107,7 +108,8 @@ fn assemble(model: &HostLlama, packed: &Packed, cache: ForwardCache, mut grads: 
         let inner = l.down.d_in;
         for (part, name) in l.gate_up_names.iter().enumerate() {
             let grad = lg.iter().map(|x| columns(&x.gate_up, 2 * inner, part * inner, inner)).collect();
-            asm.push(name, kind(&l.gate_up), false, SignalInput::Activation(c.post_normed.clone()), grad);
+            let input = shared_input(&mut c.post_normed, part + 1 == l.gate_up_names.len());
+            asm.push(name, kind(&l.gate_up), false, SignalInput::Activation(input), grad);
         }
         let down = each(&mut lg, |x| std::mem::take(&mut x.down));
         asm.push(&l.down.name, kind(&l.down), false, SignalInput::Activation(c.gated), down);

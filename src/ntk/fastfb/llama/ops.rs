@@ -12,7 +12,7 @@
 
 use rayon::prelude::*;
 
-use crate::ntk::fastfb::ops::{dispatch, exp, norm_rows, norm_rows_backward, NormCache, ROWS_PER_TASK};
+use crate::ntk::fastfb::ops::{dispatch, exp, norm_rows, norm_rows_backward, zeros, NormCache, ROWS_PER_TASK};
 
 /// RMSNorm forward of `x` `[rows, d]`: returns y = γ ⊙ x̂ and the cache (x̂, r).
 pub fn rms_forward(x: &[f32], gamma: &[f32], epsilon: f32) -> (Vec<f32>, NormCache) {
@@ -75,7 +75,7 @@ dispatch! {
 /// The gated activation m = silu(a) ⊙ b `[rows, I]` of the fused pre-activations
 /// `gate_up` `[rows, 2I]` (a: columns 0..I, b: I..2I).
 pub fn silu_gate_forward(gate_up: &[f32], inner: usize) -> Vec<f32> {
-    let mut m = vec![0.0f32; gate_up.len() / 2];
+    let mut m = zeros(gate_up.len() / 2);
     m.par_chunks_mut(ROWS_PER_TASK * inner).zip(gate_up.par_chunks(ROWS_PER_TASK * 2 * inner)).for_each(|(mc, gc)| {
         for (mr, gr) in mc.chunks_mut(inner).zip(gc.chunks(2 * inner)) {
             let (a, b) = gr.split_at(inner);
@@ -88,7 +88,7 @@ pub fn silu_gate_forward(gate_up: &[f32], inner: usize) -> Vec<f32> {
 /// The gradient `[rows, 2I]` of the fused pre-activations from dm `[rows, I]` (see the module
 /// docs).
 pub fn silu_gate_backward(dm: &[f32], gate_up: &[f32], inner: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; gate_up.len()];
+    let mut out = zeros(gate_up.len());
     let chunk = ROWS_PER_TASK * 2 * inner;
     out.par_chunks_mut(chunk).zip(gate_up.par_chunks(chunk)).zip(dm.par_chunks(ROWS_PER_TASK * inner)).for_each(
         |((oc, gc), dc)| {
