@@ -78,8 +78,8 @@ pub fn copied(x: &[f32]) -> Vec<f32> {
 }
 
 /// A fresh `[len]` buffer, its chunks of `chunk` elements written in parallel by `fill(start,
-/// chunk)` (`start`: the chunk's first index). Every `fill` of this crate writes each element of
-/// its chunk exactly once (they zip the chunk with a source at least as long, checked).
+/// chunk)` (`start`: the chunk's first index). `fill` must write every element of its chunk (the
+/// callers: [`zeros`], [`copied`], [`crate::ntk::fastfb::assemble::columns`]).
 pub(crate) fn fresh<F>(len: usize, chunk: usize, fill: F) -> Vec<f32>
 where
     F: Fn(usize, &mut [std::mem::MaybeUninit<f32>]) + Sync,
@@ -91,8 +91,10 @@ where
     let chunk = chunk.max(1);
     out.spare_capacity_mut()[..len].par_chunks_mut(chunk).enumerate().for_each(|(i, c)| fill(i * chunk, c));
     // SAFETY: the first `len` elements were initialised above: the chunks cover them, and each
-    // `fill` writes its whole chunk (see the doc comment; `columns` and the helpers above index
-    // their sources with the chunk's full length, so a short source panics instead).
+    // `fill` writes its whole chunk — `zeros` every element, `copied` from its source sliced to the
+    // chunk's length (a short source panics), `columns` one full row of `width` per output row, its
+    // rows counted from the source's length (a row narrower than `start + width` panics). A panic
+    // leaves `out` empty, never partly uninitialised.
     unsafe { out.set_len(len) };
     out
 }
