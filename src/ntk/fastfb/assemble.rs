@@ -54,8 +54,8 @@ pub(crate) fn columns(x: &[f32], stride: usize, start: usize, width: usize) -> V
     })
 }
 
-/// The activation `x` of one of the maps that share it (q/k/v, gate/up): a copy by the thread
-/// pool for all but the `last`, which takes it.
+/// A buffer several layers share (the q/k/v or gate/up input, the embedding tables' gradient):
+/// a copy by the thread pool for all but the `last`, which takes it.
 pub(crate) fn shared_input(x: &mut Vec<f32>, last: bool) -> Vec<f32> {
     if last {
         std::mem::take(x)

@@ -13,7 +13,7 @@
 use crate::model::POSITIVE_LABEL;
 use crate::ntk::fastfb::attention::{self, Heads};
 use crate::ntk::fastfb::forward::{ForwardCache, LayerCache, Packed};
-use crate::ntk::fastfb::ops::{multiply_in_place, norm_backward, zeros, NormCache};
+use crate::ntk::fastfb::ops::{copied, multiply_in_place, norm_backward, zeros, NormCache};
 use crate::ntk::fastfb::weights::{HostLayer, HostModel};
 use crate::ntk::outputs::OutputMode;
 
@@ -117,7 +117,7 @@ fn upper_backward(l: &HostLayer, c: &UpperCache<'_>, dh: &[f32], rows: usize) ->
     let output = norm_backward(dh, &l.output_norm.gamma, c.output_norm);
     let mut intermediate = l.output.input_grad(&output, rows, None);
     multiply_in_place(&mut intermediate, c.gelu_grad);
-    let attention_norm = l.intermediate.input_grad(&intermediate, rows, Some(output.clone()));
+    let attention_norm = l.intermediate.input_grad(&intermediate, rows, Some(copied(&output)));
     let attention_output = norm_backward(&attention_norm, &l.attention_norm.gamma, c.attention_norm);
     Upper { output, intermediate, attention_norm, attention_output }
 }
@@ -185,7 +185,7 @@ fn layer_backward(
     };
     let dcontext = l.attention_output.input_grad(&u.attention_output, rows, None);
     let qkv = attention::backward(&dcontext, &c.qkv, &c.probs, offsets, Heads::encoder(h, l.heads));
-    let previous = l.qkv.input_grad(&qkv, rows, Some(u.attention_output.clone()));
+    let previous = l.qkv.input_grad(&qkv, rows, Some(copied(&u.attention_output)));
     let grads = LayerGrads {
         qkv,
         attention_output: u.attention_output,

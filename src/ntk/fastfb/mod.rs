@@ -51,7 +51,6 @@ use assemble::{columns, each, shared_input, Assembler};
 use backward::{backward, seeds, Grads};
 use forward::{forward, ForwardCache, Packed};
 use llama::HostLlama;
-use ops::copied;
 
 /// A model's host copy for the hand-written path ([`crate::ntk::NtkModel::fast_model`]).
 #[derive(Debug, Clone)]
@@ -106,9 +105,10 @@ pub fn block_signals(model: &HostModel, encodings: &[Encoding], pad_id: u32, mod
 fn assemble(model: &HostModel, packed: &Packed, cache: ForwardCache, mut grads: Vec<Grads>) -> BlockSignals {
     let (h, n, virtuals) = (model.hidden(), packed.examples(), grads.len());
     let mut asm = Assembler::new(&packed.offsets, n, virtuals, packed.seq_len);
-    let embeddings = each(&mut grads, |g| std::mem::take(&mut g.embeddings));
-    for (table, ids) in model.tables.iter().zip(packed.ids.clone()) {
-        let grads = embeddings.iter().map(|e| copied(e)).collect();
+    let mut embeddings = each(&mut grads, |g| std::mem::take(&mut g.embeddings));
+    for (index, (table, ids)) in model.tables.iter().zip(packed.ids.clone()).enumerate() {
+        let last = index + 1 == model.tables.len();
+        let grads = embeddings.iter_mut().map(|e| shared_input(e, last)).collect();
         asm.push(&table.name, LayerKind::Embedding, false, SignalInput::Ids(ids), grads);
     }
     let norm = each(&mut grads, |g| std::mem::take(&mut g.embedding_norm));

@@ -15,7 +15,7 @@ use crate::ntk::fastfb::forward::Packed;
 use crate::ntk::fastfb::llama::forward::{last_rows, ForwardCache, LayerCache};
 use crate::ntk::fastfb::llama::ops::{rms_backward_into, silu_gate_backward};
 use crate::ntk::fastfb::llama::weights::{HostLlama, HostLlamaLayer};
-use crate::ntk::fastfb::ops::{gemm, view, view_mut, zeros};
+use crate::ntk::fastfb::ops::{copied, gemm, view, view_mut, zeros};
 
 /// The output gradients of one block's probed maps, each `[R, d_out]`.
 #[derive(Debug, Clone)]
@@ -58,7 +58,7 @@ fn layer_backward(
     let gated = l.down.input_grad(&dx, rows, None);
     let gate_up = silu_gate_backward(&gated, &c.gate_up, l.down.d_in);
     let post_norm = l.gate_up.input_grad(&gate_up, rows, None);
-    let mut dh = dx.clone();
+    let mut dh = copied(&dx);
     rms_backward_into(&mut dh, &post_norm, &l.post_norm.gamma, &c.post_norm);
     let context = l.o_proj.input_grad(&dh, rows, None);
     let mut qkv = attention::backward(&context, &c.qkv, &c.probs, offsets, geometry);
@@ -66,7 +66,7 @@ fn layer_backward(
         rope.rotate(&mut qkv, geometry.fused_width(), geometry.heads + geometry.kv_heads, true);
     }
     let input_norm = l.qkv.input_grad(&qkv, rows, None);
-    let mut previous = dh.clone();
+    let mut previous = copied(&dh);
     rms_backward_into(&mut previous, &input_norm, &l.input_norm.gamma, &c.input_norm);
     let grads = LayerGrads { input_norm, qkv, o_proj: dh, post_norm, gate_up, down: dx };
     (grads, previous)
