@@ -150,7 +150,7 @@ pub fn threads() -> Par {
     Par::rayon(0)
 }
 
-/// `a [rows, d_in] · W [d_in, d_out]` into fresh memory (first touched by the GEMM's threads).
+/// `a [rows, d_in] · W [d_in, d_out]` into a fresh buffer (zeroed, and so first touched, by the thread pool: [`zeros`]).
 pub fn matmul_fresh(a: &[f32], weight: &[f32], rows: usize, (d_in, d_out): (usize, usize)) -> Vec<f32> {
     let mut y = zeros(rows * d_out);
     gemm(
