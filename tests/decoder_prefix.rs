@@ -4,7 +4,9 @@
 //! attention, Qwen2's biases) and GPT-2 (learned positions), at batch sizes that mix lengths.
 
 use burn::tensor::Device;
-use ntkgap::model::decoder::infer::{logits, margins, margins_with, shared_prefix, PrefixMemo, MIN_SHARED_PREFIX};
+use ntkgap::model::decoder::infer::{
+    features, logits, logits_with, margins, margins_with, shared_prefix, PrefixMemo, MIN_SHARED_PREFIX,
+};
 use ntkgap::model::decoder::{DecoderBatch, LoadedDecoder};
 use ntkgap::model::dense::tensor_to_host;
 use ntkgap::tokenize::{pad_batch, Encoding};
@@ -108,6 +110,65 @@ fn a_memo_settles_on_the_prefix_every_call_shares() {
             .collect();
         for (g, w) in got.iter().zip(&whole) {
             assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "stem {stem}: memo {g} vs whole {w}");
+        }
+    }
+}
+
+/// Prompts of 1 to 150 tokens sharing nothing (lengths across the causal tiles of 64), two of
+/// them left-padded to 150 (padding first, as `generate` batches are).
+fn unrelated(vocab: u32) -> Vec<Encoding> {
+    let mut out: Vec<Encoding> = [1u32, 2, 9, 63, 64, 65, 130, 150]
+        .iter()
+        .map(|&len| encoding((0..len).map(|j| (j * 104_729 + len * 7 + 3) % vocab).collect()))
+        .collect();
+    for len in [5u32, 90] {
+        let pad = 150 - len as usize;
+        let mut e = encoding((0..len).map(|j| (j * 31 + len) % vocab).collect());
+        e.ids.splice(0..0, std::iter::repeat_n(0, pad));
+        e.token_type_ids = vec![0; 150];
+        e.attention_mask.splice(0..0, std::iter::repeat_n(0, pad));
+        out.push(e);
+    }
+    out
+}
+
+/// On the CPU the Llama family runs the hand-written forward (`ntk::fastfb::llama::infer`);
+/// its logits, margins and φ equal burn's (`PrefixMemo::burn`, `DecoderLm::features`) to f32
+/// rounding, with and without a shared prefix, at batch sizes that mix lengths and padding sides.
+#[test]
+fn the_hand_written_cpu_forward_gives_burns_outputs() {
+    let device = Device::flex();
+    let close = |what: &str, got: f32, want: f32| {
+        assert!((got - want).abs() <= 1e-5 * (1.0 + want.abs()), "{what}: hand-written {got} vs burn {want}");
+    };
+    for name in ["llama_tiny", "llama_untied_tiny", "qwen2_tiny", "llama_seqcls_tiny"] {
+        let loaded = load_decoder(name, &device);
+        let model = &loaded.model;
+        let vocab = model.config.vocab_size as u32;
+        assert!(ntkgap::ntk::fastfb::llama::HostLlama::supports(model), "{name} takes the hand-written path");
+        for (set, encodings) in [("shared prefix", prompts(vocab)), ("unrelated", unrelated(vocab))] {
+            for batch_size in [1, 4, 16] {
+                let what = format!("{name}, {set}, batch {batch_size}");
+                let host = logits_with(model, &encodings, 0, (batch_size, &device), &PrefixMemo::default()).unwrap();
+                let burn = logits_with(model, &encodings, 0, (batch_size, &device), &PrefixMemo::burn()).unwrap();
+                assert_eq!(host.dim(), burn.dim(), "{what}");
+                for ((i, j), &want) in burn.indexed_iter() {
+                    close(&format!("{what}, prompt {i}, logit {j}"), host[[i, j]], want);
+                }
+                let host = margins(model, &encodings, 0, batch_size, &device).unwrap();
+                let burn = margins_with(model, &encodings, 0, (batch_size, &device), &PrefixMemo::burn()).unwrap();
+                for (i, (&got, &want)) in host.iter().zip(&burn).enumerate() {
+                    close(&format!("{what}, prompt {i}, margin"), got, want);
+                }
+            }
+            let phi = features(model, &encodings, 0, 4, &device).unwrap();
+            for (i, e) in encodings.iter().enumerate() {
+                let batch = DecoderBatch::new(&pad_batch(std::slice::from_ref(e), 0).unwrap(), &model.config, &device);
+                let want = tensor_to_host(model.features(&batch.unwrap(), None)).unwrap().data;
+                for (j, (&got, &want)) in phi.row(i).iter().zip(&want).enumerate() {
+                    close(&format!("{name}, {set}, prompt {i}, φ {j}"), got, want);
+                }
+            }
         }
     }
 }

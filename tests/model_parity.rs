@@ -24,9 +24,15 @@ fn fixture(name: &str) -> serde_json::Value {
 
 /// Run `ntkgap forward` and return the logits rows.
 fn forward(model: &Path, head: Option<&Path>, batch: usize) -> Vec<Vec<f64>> {
+    forward_on(model, head, batch, "auto")
+}
+
+/// [`forward`], with `NTKGAP_FORWARD` set to `engine` (`burn` pins burn's forward on the CPU).
+fn forward_on(model: &Path, head: Option<&Path>, batch: usize, engine: &str) -> Vec<Vec<f64>> {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("logits.npy");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ntkgap"));
+    cmd.env("NTKGAP_FORWARD", engine);
     cmd.arg("forward").arg("--model").arg(model).arg("--input").arg(root().join("tests/data/model_parity_pairs.jsonl"));
     cmd.args(["--max-len", "128", "--batch", &batch.to_string()]).arg("--out").arg(&out);
     if let Some(h) = head {
@@ -75,6 +81,26 @@ fn roberta_matches_transformers() {
     check_tokenization("roberta", &dir, &expected);
     compare("roberta (batch 1)", &forward(&dir, None, 1), &expected);
     compare("roberta (padded batches of 7)", &forward(&dir, None, 7), &expected);
+}
+
+/// On the CPU `forward` runs the hand-written encoder forward (`ntk::fastfb::forward::logits`);
+/// its logits equal burn's (`NTKGAP_FORWARD=burn`) to f32 rounding, whole batches and single
+/// examples alike.
+#[test]
+fn the_hand_written_cpu_forward_gives_burns_logits() {
+    let dir = root().join("tests/data/roberta_tiny");
+    for batch in [1, 7] {
+        let (fast, burn) = (forward_on(&dir, None, batch, "auto"), forward_on(&dir, None, batch, "burn"));
+        assert_eq!(fast.len(), burn.len());
+        let mut worst = 0.0f64;
+        for (i, (a, b)) in fast.iter().zip(&burn).enumerate() {
+            for (x, y) in a.iter().zip(b) {
+                worst = worst.max((x - y).abs());
+                assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "record {i}, batch {batch}: {a:?} vs burn {b:?}");
+            }
+        }
+        eprintln!("roberta_tiny, batch {batch}: hand-written vs burn max |Δlogit| = {worst:.2e}");
+    }
 }
 
 #[test]

@@ -1,14 +1,21 @@
 //! Batched inference: encodings → logits (host f32), in input order, no autodiff. Examples
 //! are batched by length (padding is invisible to the model, so only speed changes).
+//!
+//! On the CPU a classifier with f32 weights runs the hand-written forward
+//! ([`crate::ntk::fastfb::forward::logits`]: faer's GEMMs on packed real tokens, the weights
+//! copied to the host once per call); other dtypes, the GPU, a batch whose encodings start with
+//! padding, and `NTKGAP_FORWARD=burn` in the environment run burn's ([`Classifier::logits`]).
+//! Both give the same logits to f32 rounding (tested).
 
-use burn::tensor::Device;
+use burn::tensor::{DType, Device};
 use ndarray::{Array1, Array2};
 
 use crate::error::Result;
 use crate::model::batch::Batch;
 use crate::model::classifier::Classifier;
 use crate::model::dense::tensor_to_host;
-use crate::model::weights::HostTensor;
+use crate::ntk::fastfb::forward::{self as fast, fits, Packed};
+use crate::ntk::fastfb::weights::HostModel;
 use crate::tokenize::{pad_batch, Encoding};
 
 /// Logits `[N, num_labels]` of `encodings`, `batch_size` at a time, padded with `pad_id`;
@@ -26,16 +33,7 @@ pub fn logits(
     progress: impl FnMut(usize),
 ) -> Result<Array2<f32>> {
     let width = model.config.num_labels();
-    let rows = batched(
-        model,
-        encodings,
-        pad_id,
-        batch_size,
-        device,
-        width,
-        |b| tensor_to_host(model.logits(b, None)),
-        progress,
-    )?;
+    let rows = batched(model, encodings, pad_id, (batch_size, device), false, progress)?;
     let n = rows.len();
     Ok(Array2::from_shape_vec((n, width), rows.concat()).expect("every row has num_labels values"))
 }
@@ -51,26 +49,35 @@ pub fn margins(
     batch_size: usize,
     device: &Device,
 ) -> Result<Array1<f32>> {
-    let rows =
-        batched(model, encodings, pad_id, batch_size, device, 1, |b| tensor_to_host(model.score(b, None)), |_| {})?;
+    let rows = batched(model, encodings, pad_id, (batch_size, device), true, |_| {})?;
     Ok(rows.into_iter().map(|r| r[0]).collect())
 }
 
-/// Run `forward` on length-sorted batches; rows of `width` values come back in input order.
-#[allow(clippy::too_many_arguments)]
+/// The host copy of `model` when the hand-written forward runs it on `device`.
+fn host_model(model: &Classifier, device: &Device) -> Result<Option<HostModel>> {
+    let pinned = std::env::var("NTKGAP_FORWARD").is_ok_and(|v| v == "burn");
+    let f32_weights = model.head.output.weight.val().dtype() == DType::F32;
+    if pinned || !f32_weights || device.clone().inner() != Device::flex() {
+        return Ok(None);
+    }
+    HostModel::from_classifier(model).map(Some)
+}
+
+/// Run length-sorted batches; rows (the logits, or the margin when `margin`) come back in
+/// input order.
 fn batched(
     model: &Classifier,
     encodings: &[Encoding],
     pad_id: u32,
-    batch_size: usize,
-    device: &Device,
-    width: usize,
-    forward: impl Fn(&Batch) -> Result<HostTensor>,
+    (batch_size, device): (usize, &Device),
+    margin: bool,
     mut progress: impl FnMut(usize),
 ) -> Result<Vec<Vec<f32>>> {
     if batch_size == 0 {
         return Err(crate::Error::setting("batch", "must be at least 1"));
     }
+    let host = if encodings.is_empty() { None } else { host_model(model, device)? };
+    let width = model.config.num_labels();
     // Batch examples of similar length together (less padding); results go back in input order.
     let mut order: Vec<usize> = (0..encodings.len()).collect();
     order.sort_by_key(|&i| encodings[i].len());
@@ -78,10 +85,15 @@ fn batched(
     let mut done = 0;
     for chunk in order.chunks(batch_size) {
         let members: Vec<Encoding> = chunk.iter().map(|&i| encodings[i].clone()).collect();
-        let batch = Batch::new(&pad_batch(&members, pad_id)?, &model.config, device)?;
-        let host = forward(&batch)?;
-        for (&i, row) in chunk.iter().zip(host.data.chunks(width)) {
-            out[i] = row.to_vec();
+        let logits = match &host {
+            Some(host) if fits(&members) => fast::logits(host, &Packed::new(&members, pad_id, host)?)?,
+            _ => {
+                let batch = Batch::new(&pad_batch(&members, pad_id)?, &model.config, device)?;
+                tensor_to_host(model.logits(&batch, None))?.data
+            }
+        };
+        for (&i, row) in chunk.iter().zip(logits.chunks(width)) {
+            out[i] = if margin { vec![margin_of(row)] } else { row.to_vec() };
         }
         done += chunk.len();
         progress(done);

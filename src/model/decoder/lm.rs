@@ -239,14 +239,40 @@ impl DecoderLm {
     /// # Errors
     /// [`Error::InvalidArgument`] for a sequence classifier (it has no language-model head).
     pub fn vocab_logits(&self, batch: &DecoderBatch, mut tap: Tap<'_>) -> Result<Tensor<2>> {
-        if self.score_head.is_some() {
-            return Err(Error::invalid(
-                "model",
-                "a sequence-classification checkpoint has no language-model head (next-token logits)",
-            ));
-        }
+        self.check_lm_head()?;
         let phi = self.last_features(batch, &mut tap);
         Ok(self.unembed(phi, &mut tap))
+    }
+
+    /// Next-token logits `[N, V]` of final-normed hidden states φ given as host rows `[N, H]`
+    /// (as [`crate::model::decoder::infer::features`] returns them), on `device`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a sequence classifier (no language-model head) or rows
+    /// that are not of the hidden size.
+    pub fn vocab_logits_of(&self, phi: &[f32], device: &Device) -> Result<Tensor<2>> {
+        self.check_lm_head()?;
+        let h = self.config.hidden_size;
+        if h == 0 || !phi.len().is_multiple_of(h) {
+            return Err(Error::invalid(
+                "features",
+                format!("{} values are not rows of the hidden size {h}", phi.len()),
+            ));
+        }
+        let n = phi.len() / h;
+        let rows = Tensor::<3>::from_data(TensorData::new(phi.to_vec(), [n, 1, h]), device);
+        Ok(self.unembed(rows, &mut None))
+    }
+
+    /// An error for a sequence classifier, which has no language-model head.
+    pub(crate) fn check_lm_head(&self) -> Result<()> {
+        match self.score_head {
+            Some(_) => Err(Error::invalid(
+                "model",
+                "a sequence-classification checkpoint has no language-model head (next-token logits)",
+            )),
+            None => Ok(()),
+        }
     }
 
     /// `[N, 1, H]` → `[N, V]` through `lm_head` or the tied embedding.

@@ -142,6 +142,51 @@ pub fn forward(qkv: &[f32], offsets: &[usize], geometry: Heads) -> (Vec<Vec<f32>
     (probs, context)
 }
 
+/// The context alone `[R, heads·d]` of causal grouped-query attention (inference: no
+/// probabilities are kept, one scratch tile per example), each example's rows also attending to
+/// `past`: the keys and values of P earlier positions every example shares (a cached prompt
+/// prefix), `[P, 2·kv_heads·d]` rows of keys then values. Row t of an example sees all P past
+/// positions and its own rows 0..=t; without `past` this is [`forward`]'s context for
+/// `geometry.causal`.
+pub fn causal_context(qkv: &[f32], offsets: &[usize], geometry: Heads, past: Option<&[f32]>) -> Vec<f32> {
+    let (width, cw, d) = (geometry.fused_width(), geometry.query_width(), geometry.head_dim);
+    let kvw = 2 * geometry.kv_heads * d;
+    let past = past.unwrap_or(&[]);
+    let p = past.len() / kvw;
+    let rows = *offsets.last().unwrap_or(&0);
+    let mut context = zeros(rows * cw);
+    let chunks = split_rows_mut(&mut context, offsets, cw);
+    chunks.into_par_iter().zip(offsets.par_windows(2)).for_each(|(ctx, w)| {
+        let len = w[1] - w[0];
+        let x = &qkv[w[0] * width..w[1] * width];
+        let mut s = vec![0.0f32; CAUSAL_TILE.min(len) * (p + len)];
+        for a in 0..geometry.heads {
+            let (qc, kc, vc) = geometry.columns(a);
+            let g = a / (geometry.heads / geometry.kv_heads);
+            let past_kv = (p > 0)
+                .then(|| (view(&past[g * d..], p, d, kvw), view(&past[(geometry.kv_heads + g) * d..], p, d, kvw)));
+            for (r0, r1) in row_tiles(len, true) {
+                let (m, cols) = (r1 - r0, p + r1);
+                let q = view(&x[qc + r0 * width..], m, d, width);
+                let tile = &mut s[..m * cols];
+                if let Some((past_k, _)) = past_kv {
+                    product(view_mut(tile, m, p, cols), q, past_k.transpose(), geometry.scale(), false);
+                }
+                let k = view(&x[kc..], r1, d, width);
+                product(view_mut(&mut tile[p..], m, r1, cols), q, k.transpose(), geometry.scale(), false);
+                softmax_rows_causal_from(tile, cols, p + r0);
+                let out = &mut ctx[r0 * cw + a * d..];
+                if let Some((_, past_v)) = past_kv {
+                    product(view_mut(out, m, d, cw), view(tile, m, p, cols), past_v, 1.0, false);
+                }
+                let v = view(&x[vc..], r1, d, width);
+                product(view_mut(out, m, d, cw), view(&tile[p..], m, r1, cols), v, 1.0, p > 0);
+            }
+        }
+    });
+    context
+}
+
 /// Backward: the gradient of the fused projection `[R, (heads + 2·kv_heads)·d]` from the
 /// context gradient `dcontext` `[R, heads·d]`, the forward's `qkv` and probabilities.
 pub fn backward(dcontext: &[f32], qkv: &[f32], probs: &[Vec<f32>], offsets: &[usize], geometry: Heads) -> Vec<f32> {

@@ -145,7 +145,6 @@ fn layer_forward(model: &HostModel, index: usize, input: Vec<f32>, offsets: &[us
 /// # Errors
 /// [`Error::Numerical`] when the embedding rows cannot be read back from the device.
 pub fn forward(model: &HostModel, packed: &Packed) -> Result<ForwardCache> {
-    let h = model.hidden();
     let n = &model.embedding_norm;
     let (mut hidden, embedding_norm) = norm_forward(&embed(model, packed)?, &n.gamma, &n.beta, n.epsilon);
     let mut layers = Vec::with_capacity(model.layers.len());
@@ -154,6 +153,14 @@ pub fn forward(model: &HostModel, packed: &Packed) -> Result<ForwardCache> {
         layers.push(cache);
         hidden = next;
     }
+    let (first, pooled, logits) = head(model, packed, &hidden);
+    Ok(ForwardCache { embedding_norm, layers, first, pooled, logits })
+}
+
+/// The head on each example's first token of the last hidden states `[R, H]`: that token's
+/// rows, tanh(dense(·)) and the logits.
+fn head(model: &HostModel, packed: &Packed, hidden: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let h = model.hidden();
     let first: Vec<f32> =
         packed.offsets[..packed.examples()].iter().flat_map(|&o| hidden[o * h..(o + 1) * h].iter().copied()).collect();
     let n = packed.examples();
@@ -161,5 +168,19 @@ pub fn forward(model: &HostModel, packed: &Packed) -> Result<ForwardCache> {
     let mut pooled = dense.forward(&first, n);
     pooled.iter_mut().for_each(|v| *v = v.tanh());
     let logits = output.forward(&pooled, n);
-    Ok(ForwardCache { embedding_norm, layers, first, pooled, logits })
+    (first, pooled, logits)
+}
+
+/// The logits `[n, O]` of `packed` alone, for inference ([`crate::model::infer`] on the CPU):
+/// [`forward`]'s maps, each layer's buffers dropped once the next layer has its input.
+///
+/// # Errors
+/// As [`forward`].
+pub fn logits(model: &HostModel, packed: &Packed) -> Result<Vec<f32>> {
+    let n = &model.embedding_norm;
+    let (mut hidden, _) = norm_forward(&embed(model, packed)?, &n.gamma, &n.beta, n.epsilon);
+    for index in 0..model.layers.len() {
+        hidden = layer_forward(model, index, hidden, &packed.offsets).1;
+    }
+    Ok(head(model, packed, &hidden).2)
 }

@@ -14,6 +14,8 @@
 //!   untied, or the `score` head).
 //! * [`mod@backward`] — from the mode's seed at the readout (the encoder's [`seeds`], same margin)
 //!   to the token embedding.
+//! * [`infer`] — the forward alone for inference (no caches; a shared prompt prefix's keys and
+//!   values computed once), behind [`crate::model::decoder::infer`] on the CPU.
 //! * [`ops`] — RMSNorm, the SiLU gate and RoPE; the GEMMs, the attention and the assembly of
 //!   the signals are the encoder path's.
 //!
@@ -33,6 +35,7 @@
 
 pub mod backward;
 pub mod forward;
+pub mod infer;
 pub mod ops;
 pub mod weights;
 
