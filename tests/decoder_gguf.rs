@@ -53,14 +53,16 @@ fn floats(v: &serde_json::Value) -> Vec<f64> {
     v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
 }
 
-/// Next-token logits `[N][V]` of `texts` (verbatim), in their order, through
-/// `infer::vocab_logits` in batches of 4 (on the CPU the hand-written forward, sharing the
-/// prompts' common prefix; the lengths within a batch differ, so the packing is exercised).
+/// Next-token logits `[N][V]` of `texts` (verbatim), in their order: φ through
+/// `infer::features` in batches of 4 (on the CPU the hand-written forward on packed tokens,
+/// sharing the prompts' common prefix; the lengths within a batch differ), then the tied
+/// unembedding (`DecoderLm::vocab_logits_of`).
 fn vocab_logits(loaded: &LoadedDecoder, texts: &[&str], device: &Device) -> Vec<Vec<f32>> {
     let pad = loaded.tokenizer.pad_id().unwrap();
     let encodings: Vec<_> = texts.iter().map(|t| loaded.tokenizer.encode(t).unwrap()).collect();
-    let logits = ntkgap::model::decoder::infer::vocab_logits(&loaded.model, &encodings, pad, 4, device).unwrap();
-    logits.rows().into_iter().map(|r| r.to_vec()).collect()
+    let phi = ntkgap::model::decoder::infer::features(&loaded.model, &encodings, pad, 4, device).unwrap();
+    let logits = tensor_to_host(loaded.model.vocab_logits_of(phi.as_slice().unwrap(), device).unwrap()).unwrap();
+    logits.data.chunks(logits.shape[1]).map(<[f32]>::to_vec).collect()
 }
 
 fn top10(logits: &[f32]) -> Vec<u32> {

@@ -149,8 +149,10 @@ fn the_hand_written_cpu_forward_gives_burns_outputs() {
         for (set, encodings) in [("shared prefix", prompts(vocab)), ("unrelated", unrelated(vocab))] {
             for batch_size in [1, 4, 16] {
                 let what = format!("{name}, {set}, batch {batch_size}");
-                let host = logits_with(model, &encodings, 0, (batch_size, &device), &PrefixMemo::default()).unwrap();
-                let burn = logits_with(model, &encodings, 0, (batch_size, &device), &PrefixMemo::burn()).unwrap();
+                let host =
+                    logits_with(model, &encodings, 0, (batch_size, &device), &PrefixMemo::default(), |_| {}).unwrap();
+                let burn =
+                    logits_with(model, &encodings, 0, (batch_size, &device), &PrefixMemo::burn(), |_| {}).unwrap();
                 assert_eq!(host.dim(), burn.dim(), "{what}");
                 for ((i, j), &want) in burn.indexed_iter() {
                     close(&format!("{what}, prompt {i}, logit {j}"), host[[i, j]], want);

@@ -42,7 +42,7 @@ pub fn logits(
     device: &Device,
     progress: impl FnMut(usize),
 ) -> Result<Array2<f32>> {
-    batched(model, encodings, pad_id, (batch_size, device), &PrefixMemo::default(), Want::Logits, progress)
+    logits_with(model, encodings, pad_id, (batch_size, device), &PrefixMemo::default(), progress)
 }
 
 /// The margins ([`DecoderLm::score`]: z_yes − z_no for label words) of `encodings`, `[N]`.
@@ -200,8 +200,9 @@ pub fn logits_with(
     pad_id: u32,
     (batch_size, device): (usize, &Device),
     memo: &PrefixMemo,
+    progress: impl FnMut(usize),
 ) -> Result<Array2<f32>> {
-    batched(model, encodings, pad_id, (batch_size, device), memo, Want::Logits, |_| {})
+    batched(model, encodings, pad_id, (batch_size, device), memo, Want::Logits, progress)
 }
 
 /// φ(x) ([`DecoderLm::features`]) of `encodings`, `[N, H]`.
@@ -216,35 +217,6 @@ pub fn features(
     device: &Device,
 ) -> Result<Array2<f32>> {
     batched(model, encodings, pad_id, (batch_size, device), &PrefixMemo::default(), Want::Features, |_| {})
-}
-
-/// Next-token logits `[N, V]` at each encoding's last real token ([`DecoderLm::vocab_logits`]):
-/// φ through [`features`] (the hand-written forward on the CPU), then the unembedding on
-/// `device`, `batch_size` rows at a time.
-///
-/// # Errors
-/// As [`logits`]; [`Error::InvalidArgument`] for a sequence classifier.
-pub fn vocab_logits(
-    model: &DecoderLm,
-    encodings: &[Encoding],
-    pad_id: u32,
-    batch_size: usize,
-    device: &Device,
-) -> Result<Array2<f32>> {
-    model.check_lm_head()?;
-    let phi = features(model, encodings, pad_id, batch_size, device)?;
-    let (n, v) = (encodings.len(), model.config.vocab_size);
-    let mut out = Array2::zeros((n, v));
-    let phi = phi.as_standard_layout();
-    let rows = phi.as_slice().expect("standard layout");
-    for (start, part) in rows.chunks(batch_size * model.config.hidden_size.max(1)).enumerate() {
-        let host = tensor_to_host(model.vocab_logits_of(part, device)?)?;
-        let first = start * batch_size;
-        for (k, row) in host.data.chunks(v).enumerate() {
-            out.row_mut(first + k).assign(&ndarray::ArrayView1::from(row));
-        }
-    }
-    Ok(out)
 }
 
 /// What a row of [`batched`]'s table holds.

@@ -265,7 +265,7 @@ impl DecoderLm {
     }
 
     /// An error for a sequence classifier, which has no language-model head.
-    pub(crate) fn check_lm_head(&self) -> Result<()> {
+    fn check_lm_head(&self) -> Result<()> {
         match self.score_head {
             Some(_) => Err(Error::invalid(
                 "model",
