@@ -54,7 +54,7 @@ pub fn overlap(a: &[u32], b: &[u32]) -> Overlap {
     let shared = multiset_intersection(&sorted_a, &sorted_b);
     let longest = a.len().max(b.len());
     let total = a.len() + b.len();
-    let levenshtein = strsim::generic_levenshtein(&a.to_vec(), &b.to_vec());
+    let levenshtein = levenshtein(a, b);
     let differing = total - 2 * shared;
     Overlap {
         len_a: a.len(),
@@ -67,6 +67,17 @@ pub fn overlap(a: &[u32], b: &[u32]) -> Overlap {
         differing_tokens: differing,
         relative_difference: ratio_or(differing, total, 0.0),
     }
+}
+
+/// Levenshtein distance of two id sequences: strsim's `generic_levenshtein` on what is left
+/// after their common prefix and suffix, which an edit path never needs to touch (the distance
+/// is the same; near misses differ in a few tokens, so the O(|a|·|b|) table shrinks to a few
+/// rows).
+fn levenshtein(a: &[u32], b: &[u32]) -> usize {
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[prefix..], &b[prefix..]);
+    let suffix = a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).count();
+    strsim::generic_levenshtein(&a[..a.len() - suffix].to_vec(), &b[..b.len() - suffix].to_vec())
 }
 
 /// [`overlap`] of two encodings' real (attention mask 1) token ids.
@@ -131,6 +142,30 @@ mod tests {
         assert_abs_diff_eq!(o.jaccard, 0.6, epsilon = 1e-12);
         assert_abs_diff_eq!(o.normalized_levenshtein, 0.4, epsilon = 1e-12);
         assert_abs_diff_eq!(o.relative_difference, 1.0 / 3.0, epsilon = 1e-12);
+    }
+
+    /// The trimmed distance equals strsim's on the whole sequences (random ids from a small
+    /// alphabet, with and without shared prefixes and suffixes, one side empty).
+    #[test]
+    fn trimming_the_common_ends_keeps_the_distance() {
+        let mut state = 0x9e37_79b9_u32;
+        let mut next = |k: u32| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state % k
+        };
+        for case in 0..400 {
+            let stem: Vec<u32> = (0..next(6)).map(|_| next(4)).collect();
+            let tail: Vec<u32> = (0..next(6)).map(|_| next(4)).collect();
+            let a: Vec<u32> = (0..next(9)).map(|_| next(4)).collect();
+            let b: Vec<u32> = (0..next(9)).map(|_| next(4)).collect();
+            let whole = |m: &[u32]| -> Vec<u32> { stem.iter().chain(m).chain(&tail).copied().collect() };
+            let (a, b) = if case % 3 == 0 { (a, b) } else { (whole(&a), whole(&b)) };
+            assert_eq!(levenshtein(&a, &b), strsim::generic_levenshtein(&a, &b), "{a:?} vs {b:?}");
+        }
+        assert_eq!(levenshtein(&[], &[1, 2]), 2);
+        assert_eq!(levenshtein(&[1, 2, 1], &[1, 2, 1]), 0);
     }
 
     #[test]
