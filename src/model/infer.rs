@@ -7,7 +7,7 @@
 //! padding, and `NTKGAP_FORWARD=burn` in the environment run burn's ([`Classifier::logits`]).
 //! Both give the same logits to f32 rounding (tested).
 
-use burn::tensor::{DType, Device};
+use burn::tensor::Device;
 use ndarray::{Array1, Array2};
 
 use crate::error::Result;
@@ -16,6 +16,8 @@ use crate::model::classifier::Classifier;
 use crate::model::dense::tensor_to_host;
 use crate::ntk::fastfb::forward::{self as fast, fits, Packed};
 use crate::ntk::fastfb::weights::HostModel;
+use crate::ntk::fastfb::FastModel;
+use crate::ntk::NtkModel;
 use crate::tokenize::{pad_batch, Encoding};
 
 /// Logits `[N, num_labels]` of `encodings`, `batch_size` at a time, padded with `pad_id`;
@@ -53,14 +55,22 @@ pub fn margins(
     Ok(rows.into_iter().map(|r| r[0]).collect())
 }
 
+/// True when inference on `device` may run a hand-written forward: the CPU (flex), unless the
+/// environment sets `NTKGAP_FORWARD=burn`. Which models have one is [`NtkModel::fast_model`]'s
+/// answer, as for the eNTK's signals.
+pub(crate) fn hand_written_on(device: &Device) -> bool {
+    device.clone().inner() == Device::flex() && !std::env::var("NTKGAP_FORWARD").is_ok_and(|v| v == "burn")
+}
+
 /// The host copy of `model` when the hand-written forward runs it on `device`.
 fn host_model(model: &Classifier, device: &Device) -> Result<Option<HostModel>> {
-    let pinned = std::env::var("NTKGAP_FORWARD").is_ok_and(|v| v == "burn");
-    let f32_weights = model.head.output.weight.val().dtype() == DType::F32;
-    if pinned || !f32_weights || device.clone().inner() != Device::flex() {
+    if !hand_written_on(device) {
         return Ok(None);
     }
-    HostModel::from_classifier(model).map(Some)
+    Ok(match model.fast_model()? {
+        Some(FastModel::Encoder(host)) => Some(*host),
+        _ => None,
+    })
 }
 
 /// Run length-sorted batches; rows (the logits, or the margin when `margin`) come back in

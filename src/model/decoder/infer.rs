@@ -23,9 +23,11 @@ use crate::error::{Error, Result};
 use crate::model::decoder::batch::{DecoderBatch, PrefixCache};
 use crate::model::decoder::lm::DecoderLm;
 use crate::model::dense::tensor_to_host;
-use crate::model::infer::margin_of;
+use crate::model::infer::{hand_written_on, margin_of};
 use crate::ntk::fastfb::llama::infer::{outputs, HostPrefix};
 use crate::ntk::fastfb::llama::HostLlama;
+use crate::ntk::fastfb::FastModel;
+use crate::ntk::NtkModel;
 use crate::tokenize::{pad_batch, Encoding};
 
 /// The readout logits ([`DecoderLm::logits`]) of `encodings`, `batch_size` at a time;
@@ -120,12 +122,14 @@ impl Memo {
     /// The host weights when the hand-written forward runs `model` on `device` (copied on first
     /// use), None for burn's.
     fn host(&mut self, model: &DecoderLm, device: &Device) -> Result<Option<Arc<HostLlama>>> {
-        let pinned = self.burn || std::env::var("NTKGAP_FORWARD").is_ok_and(|v| v == "burn");
-        if pinned || device.clone().inner() != Device::flex() || !HostLlama::supports(model) {
+        if self.burn || !hand_written_on(device) {
             return Ok(None);
         }
         if self.host.is_none() {
-            self.host = Some(Arc::new(HostLlama::from_decoder(model)?));
+            self.host = match model.fast_model()? {
+                Some(FastModel::Llama(host)) => Some(Arc::from(host)),
+                _ => return Ok(None),
+            };
         }
         Ok(self.host.clone())
     }

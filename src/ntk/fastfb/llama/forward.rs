@@ -20,15 +20,18 @@ use crate::ntk::fastfb::ops::{gemm, view, view_mut, NormCache};
 use crate::tokenize::{pad_batch, Encoding};
 
 /// Validate `encodings` as [`crate::model::decoder::DecoderBatch::new`] does (same errors) and
-/// pack their real tokens with the decoder's positions (0..len−1 over each encoding's real
-/// tokens, whichever side it is padded on).
+/// pack their real tokens with the decoder's positions (past..past+len−1 over each encoding's
+/// real tokens, whichever side it is padded on; `past`: the length of a cached prefix they
+/// follow, 0 without one, as `DecoderBatch::after_prefix` counts).
 ///
 /// # Errors
 /// [`crate::Error::InvalidArgument`] as `DecoderBatch::new`.
-pub fn pack(encodings: &[Encoding], pad_id: u32, model: &HostLlama) -> Result<Packed> {
+pub fn pack(encodings: &[Encoding], pad_id: u32, model: &HostLlama, past: usize) -> Result<Packed> {
     let padded = pad_batch(encodings, pad_id)?;
-    check(&padded, 0, &model.config)?;
-    Ok(Packed::from_padded(&padded, &position_ids(&padded)))
+    check(&padded, past, &model.config)?;
+    let offset = u32::try_from(past).map_err(|_| crate::Error::invalid("input", "prefix too long"))?;
+    let positions: Vec<u32> = position_ids(&padded).into_iter().map(|p| p + offset).collect();
+    Ok(Packed::from_padded(&padded, &positions))
 }
 
 /// Each example's last real row in `packed`.
@@ -74,11 +77,15 @@ pub struct ForwardCache {
     pub rope: Option<Rope>,
 }
 
-fn layer_forward(
+/// One block's forward on `x` `[R, H]`: its cache and its output. `attend` maps the rotated
+/// fused projection to (the probabilities per example, the context): [`attention::forward`] for
+/// the eNTK's backward, or [`attention::causal_context`] with no probabilities for inference.
+pub(crate) fn layer_forward(
     model: &HostLlama,
     l: &HostLlamaLayer,
     x: &[f32],
-    (offsets, rope): (&[usize], Option<&Rope>),
+    rope: Option<&Rope>,
+    attend: impl FnOnce(&[f32]) -> (Vec<Vec<f32>>, Vec<f32>),
 ) -> (LayerCache, Vec<f32>) {
     let rows = x.len() / model.hidden();
     let geometry = model.attention;
@@ -87,7 +94,7 @@ fn layer_forward(
     if let Some(rope) = rope {
         rope.rotate(&mut qkv, geometry.fused_width(), geometry.heads + geometry.kv_heads, false);
     }
-    let (probs, context) = attention::forward(&qkv, offsets, geometry);
+    let (probs, context) = attend(&qkv);
     let attended = l.o_proj.forward_residual(&context, x, rows);
     let (post_normed, post_norm) = rms_forward(&attended, &l.post_norm.gamma, l.post_norm.epsilon);
     let gate_up = l.gate_up.forward(&post_normed, rows);
@@ -105,25 +112,38 @@ pub fn readout_logits(a: &[f32], rows: &[f32], h: usize) -> Vec<f32> {
     out
 }
 
+/// The RoPE tables of `packed`'s rows (None without a RoPE base).
+pub(crate) fn rope_of(model: &HostLlama, packed: &Packed) -> Option<Rope> {
+    model.config.rope_theta.map(|theta| {
+        let (cos, sin) = rope_rows(&packed.ids[1], model.config.head_dim, theta);
+        Rope { cos, sin, head_dim: model.config.head_dim }
+    })
+}
+
+/// At each example's last real row of the last block's output `hidden` `[R, H]`: the final
+/// norm's cache, φ and the readout logits.
+pub(crate) fn readout(model: &HostLlama, packed: &Packed, hidden: &[f32]) -> (NormCache, Vec<f32>, Vec<f32>) {
+    let h = model.hidden();
+    let last: Vec<f32> = last_rows(packed).iter().flat_map(|&r| hidden[r * h..(r + 1) * h].iter().copied()).collect();
+    let (phi, final_norm) = rms_forward(&last, &model.final_norm.gamma, model.final_norm.epsilon);
+    let logits = readout_logits(&phi, &model.readout, h);
+    (final_norm, phi, logits)
+}
+
 /// Run the forward on `packed`, keeping every cache.
 ///
 /// # Errors
 /// [`crate::Error::Numerical`] when the token rows cannot be read back from the device.
 pub fn forward(model: &HostLlama, packed: &Packed) -> Result<ForwardCache> {
-    let h = model.hidden();
-    let rope = model.config.rope_theta.map(|theta| {
-        let (cos, sin) = rope_rows(&packed.ids[1], model.config.head_dim, theta);
-        Rope { cos, sin, head_dim: model.config.head_dim }
-    });
+    let rope = rope_of(model, packed);
     let mut hidden = model.embed.rows(&packed.ids[0])?;
     let mut layers = Vec::with_capacity(model.layers.len());
     for l in &model.layers {
-        let (cache, next) = layer_forward(model, l, &hidden, (&packed.offsets, rope.as_ref()));
+        let attend = |qkv: &[f32]| attention::forward(qkv, &packed.offsets, model.attention);
+        let (cache, next) = layer_forward(model, l, &hidden, rope.as_ref(), attend);
         layers.push(cache);
         hidden = next;
     }
-    let last: Vec<f32> = last_rows(packed).iter().flat_map(|&r| hidden[r * h..(r + 1) * h].iter().copied()).collect();
-    let (phi, final_norm) = rms_forward(&last, &model.final_norm.gamma, model.final_norm.epsilon);
-    let logits = readout_logits(&phi, &model.readout, h);
+    let (final_norm, phi, logits) = readout(model, packed, &hidden);
     Ok(ForwardCache { layers, final_norm, phi, logits, rope })
 }

@@ -65,7 +65,7 @@ pub fn block_signals(model: &HostLlama, encodings: &[Encoding], pad_id: u32, mod
     let labels = model.labels();
     mode.validate(labels)?;
     let virtuals = mode.virtual_outputs(labels);
-    let packed = pack(encodings, pad_id, model)?;
+    let packed = pack(encodings, pad_id, model, 0)?;
     let cache = forward(model, &packed)?;
     let grads: Vec<Grads> =
         (0..virtuals).map(|v| backward(model, &packed, &cache, seeds(mode, v, &cache.logits, labels))).collect();
