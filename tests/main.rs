@@ -39,3 +39,4 @@ mod ntk_gram;
 mod ntk_parity;
 mod reproducible;
 mod slurm;
+mod train_host_step;

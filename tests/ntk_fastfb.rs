@@ -35,11 +35,11 @@ const MODES: [OutputMode; 6] = [
     OutputMode::Pntk,
 ];
 
-struct Case {
-    name: &'static str,
-    model: Classifier,
-    encodings: Vec<Encoding>,
-    pad_id: u32,
+pub(crate) struct Case {
+    pub(crate) name: &'static str,
+    pub(crate) model: Classifier,
+    pub(crate) encodings: Vec<Encoding>,
+    pub(crate) pad_id: u32,
 }
 
 fn device() -> Device {
@@ -64,7 +64,7 @@ fn random_model(config: &ModelConfig, seed: u64) -> Classifier {
     Classifier::from_weights(config, &mut all, Path::new("test"), &device()).unwrap()
 }
 
-fn cases() -> Vec<Case> {
+pub(crate) fn cases() -> Vec<Case> {
     let loaded =
         load(&ModelSpec::Builtin(BuiltinSize::Tiny), &LoadOptions { seed: 3, head_file: None }, &device()).unwrap();
     let pad_id = loaded.tokenizer.pad_id().unwrap();

@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use burn::module::Module;
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use ndarray::Array1;
 
@@ -16,6 +17,7 @@ use crate::model::classifier::Classifier;
 use crate::model::decoder::{self, DecoderBatch, DecoderFiles, DecoderLm, Readout};
 use crate::model::weights::WeightMap;
 use crate::tokenize::{Encoding, PaddedBatch};
+use crate::train::host_step::{self, MarginLossFn};
 
 /// A model with one scalar margin path (see the module docs).
 pub trait MarginModel: Module + Sized {
@@ -56,6 +58,24 @@ pub trait MarginModel: Module + Sized {
     /// # Errors
     /// [`Error::Write`] naming the file that could not be written.
     fn save(&self, files: &Self::Files, dir: &Path) -> Result<()>;
+
+    /// The loss of `encodings` and its gradient for every parameter by a hand-written CPU
+    /// forward + backward ([`crate::train::host_step`]), or `None` where none runs — the default
+    /// — and the trainer takes burn's autodiff step. Called on the step's model without autodiff
+    /// (`valid()`: the same parameter ids); `device` is the training device.
+    ///
+    /// # Errors
+    /// As [`MarginModel::batch`]; when weights cannot be read back from the device.
+    fn host_gradients(
+        &self,
+        encodings: &[Encoding],
+        pad_id: u32,
+        device: &Device,
+        loss: MarginLossFn<'_>,
+    ) -> Result<Option<(f64, GradientsParams)>> {
+        let _ = (encodings, pad_id, device, loss);
+        Ok(None)
+    }
 }
 
 impl MarginModel for Classifier {
@@ -88,6 +108,16 @@ impl MarginModel for Classifier {
 
     fn save(&self, tokenizer_json: &str, dir: &Path) -> Result<()> {
         crate::model::save(self, tokenizer_json, dir)
+    }
+
+    fn host_gradients(
+        &self,
+        encodings: &[Encoding],
+        pad_id: u32,
+        device: &Device,
+        loss: MarginLossFn<'_>,
+    ) -> Result<Option<(f64, GradientsParams)>> {
+        host_step::classifier_gradients(self, encodings, pad_id, device, loss)
     }
 }
 

@@ -8,6 +8,8 @@
 //! * [`data`] — labelled, encoded examples and seeded shuffling into batches.
 //! * [`trainer`] — the AdamW loop with per-epoch dev evaluation, early stopping, checkpoints and
 //!   the initial parameters θ₀ (for ‖θ_T − θ₀‖ and kernel drift later).
+//! * [`host_step`] — the training step's gradient on the CPU by the eNTK's hand-written
+//!   forward + backward (encoder classifiers; burn's autodiff elsewhere), applied by burn's AdamW.
 //! * [`eval`] — accuracy, F1, confidence of wrong answers, by number of variables and relation.
 //!
 //! Known gaps: no dropout during training (the forward is the eval-mode forward, which keeps
@@ -15,6 +17,7 @@
 
 pub mod data;
 pub mod eval;
+pub mod host_step;
 pub mod objective;
 pub mod schedule;
 pub mod trainer;

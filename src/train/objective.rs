@@ -102,6 +102,43 @@ pub fn dpo_loss_weighted(
     weighted_mean(softplus(-((margin - reference_margin) * sign).mul_scalar(beta), 1.0), weight)
 }
 
+/// What a batch's loss needs besides the margins, for [`margin_loss_host`].
+#[derive(Debug, Clone, Copy)]
+pub struct MarginLoss<'a> {
+    /// sᵢ: +1 for a positive example, −1 otherwise.
+    pub signs: &'a [f32],
+    /// The reference margins m_ref of DPO (`None` for SFT).
+    pub reference: Option<&'a [f32]>,
+    /// DPO's β (ignored for SFT, whose β is 1).
+    pub beta: f64,
+    /// Example weights wᵢ (`None`: all 1).
+    pub weights: Option<&'a [f32]>,
+}
+
+/// The batch loss and its gradient ∂L/∂mᵢ on the host, in f64: the twin of
+/// [`sft_loss_weighted`] (`reference` `None`) and [`dpo_loss_weighted`] for the hand-written
+/// training step. L = Σᵢ wᵢ softplus(zᵢ) / Σᵢ wᵢ with zᵢ = −β sᵢ (mᵢ − m_refᵢ), so
+/// ∂L/∂mᵢ = −β sᵢ wᵢ σ(zᵢ) / Σ w.
+pub fn margin_loss_host(margins: &[f32], loss: &MarginLoss<'_>) -> (f64, Vec<f32>) {
+    let beta = if loss.reference.is_some() { loss.beta } else { 1.0 };
+    let weight = |i: usize| loss.weights.map_or(1.0, |w| f64::from(w[i]));
+    let total: f64 = (0..margins.len()).map(weight).sum::<f64>().max(f64::MIN_POSITIVE);
+    let mut value = 0.0;
+    let grad = margins
+        .iter()
+        .enumerate()
+        .map(|(i, &m)| {
+            let reference = loss.reference.map_or(0.0, |r| f64::from(r[i]));
+            let s = f64::from(loss.signs[i]);
+            let z = -beta * s * (f64::from(m) - reference);
+            // softplus(z) = max(z, 0) + ln(1 + e^{−|z|}); σ(z) = 1 / (1 + e^{−z}).
+            value += weight(i) * (z.max(0.0) + (-z.abs()).exp().ln_1p());
+            (-beta * s * weight(i) / (1.0 + (-z).exp()) / total) as f32
+        })
+        .collect();
+    (value / total, grad)
+}
+
 /// Host-side SFT loss of one margin (for evaluation reports).
 pub fn sft_loss_host(margin: f64, label: u8) -> f64 {
     let z = if label == 1 { -margin } else { margin };
@@ -200,5 +237,40 @@ mod tests {
         let r: Vec<f32> = reference.iter().map(|(a, b)| (b - a) as f32).collect();
         let got = scalar(dpo_loss(t(m), t(r), t(signs.iter().map(|&s| s as f32).collect()), beta));
         assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
+    }
+
+    #[test]
+    fn the_host_loss_and_its_gradient_are_burns() {
+        let device = Device::flex().autodiff();
+        let margins = vec![0.7f32, -1.3, 2.5, 0.0, -0.2];
+        let signs = vec![1.0f32, -1.0, -1.0, 1.0, 1.0];
+        let reference = vec![0.1f32, -0.4, 1.0, 0.3, -2.0];
+        let weights = vec![0.5f32, 2.0, 1.0, 0.75, 1.5];
+        let on = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), &device);
+        for dpo in [false, true] {
+            for weighted in [false, true] {
+                let m = on(&margins).require_grad();
+                let w = weighted.then(|| on(&weights));
+                let burn = if dpo {
+                    dpo_loss_weighted(m.clone(), on(&reference), on(&signs), 0.5, w)
+                } else {
+                    sft_loss_weighted(m.clone(), on(&signs), w)
+                };
+                let grads = burn.clone().backward();
+                let want: Vec<f32> =
+                    m.grad(&grads).unwrap().into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
+                let loss = MarginLoss {
+                    signs: &signs,
+                    reference: dpo.then_some(&reference[..]),
+                    beta: 0.5,
+                    weights: weighted.then_some(&weights[..]),
+                };
+                let (value, grad) = margin_loss_host(&margins, &loss);
+                assert!((value - scalar(burn)).abs() < 1e-6, "dpo {dpo} weighted {weighted}: {value}");
+                for (g, w) in grad.iter().zip(&want) {
+                    assert!((g - w).abs() < 1e-7, "dpo {dpo} weighted {weighted}: {grad:?} vs {want:?}");
+                }
+            }
+        }
     }
 }

@@ -23,11 +23,12 @@ use crate::files::write_json_atomic;
 use crate::model::dense::tensor_to_host;
 use crate::model::weights::{distance, WeightMap};
 use crate::model::MarginModel;
-use crate::tokenize::pad_batch;
+use crate::tokenize::{pad_batch, Encoding};
 use crate::train::data::{shuffled_batches, Examples};
 use crate::train::eval::{evaluate, Metrics, Prediction};
 use crate::train::objective::{
-    class_weights, dpo_loss_weighted, sft_loss_host, sft_loss_weighted, ClassWeight, Objective,
+    class_weights, dpo_loss_weighted, margin_loss_host, sft_loss_host, sft_loss_weighted, ClassWeight, MarginLoss,
+    Objective,
 };
 use crate::train::schedule::WarmupLinear;
 
@@ -317,32 +318,51 @@ impl<'a, F: ?Sized> Run<'a, F> {
     ) -> Result<(M, f64)> {
         let (train, device) = (self.data.train, self.device);
         let encodings: Vec<_> = indices.iter().map(|&i| train.records[i].encoding.clone()).collect();
-        let batch = model.batch(&pad_batch(&encodings, self.data.pad_id)?, device)?;
-        let n = indices.len();
         let signs: Vec<f32> = indices.iter().map(|&i| if train.labels[i] == 1 { 1.0 } else { -1.0 }).collect();
-        let sign = Tensor::<1>::from_data(TensorData::new(signs, [n]), device);
-        let margin = model.margin(&batch);
-        let weight = self.weights.as_ref().map(|w| {
-            let w: Vec<f32> = indices.iter().map(|&i| w[i]).collect();
-            Tensor::<1>::from_data(TensorData::new(w, [n]), device)
-        });
-        let loss = match &self.reference {
-            Some(reference) => {
-                let r: Vec<f32> = indices.iter().map(|&i| reference[i]).collect();
-                let r = Tensor::<1>::from_data(TensorData::new(r, [n]), device);
-                dpo_loss_weighted(margin, r, sign, self.config.dpo_beta, weight)
-            }
-            None => sft_loss_weighted(margin, sign, weight),
+        let weights: Option<Vec<f32>> = self.weights.as_ref().map(|w| indices.iter().map(|&i| w[i]).collect());
+        let reference: Option<Vec<f32>> = self.reference.as_ref().map(|r| indices.iter().map(|&i| r[i]).collect());
+        let loss = MarginLoss {
+            signs: &signs,
+            reference: reference.as_deref(),
+            beta: self.config.dpo_beta,
+            weights: weights.as_deref(),
         };
-        let value = tensor_to_host(loss.clone())?.data[0];
+        let host =
+            model.valid().host_gradients(&encodings, self.data.pad_id, device, &|m| margin_loss_host(m, &loss))?;
+        let (value, grads) = match host {
+            Some(step) => step,
+            None => self.autodiff_step(&model, &encodings, &loss)?,
+        };
         if !value.is_finite() {
             return Err(Error::Numerical {
                 context: "training loss".into(),
                 reason: format!("loss became {value}; lower `learning_rate`"),
             });
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        Ok((optimizer.step(rate, model, grads), f64::from(value)))
+        Ok((optimizer.step(rate, model, grads), value))
+    }
+
+    /// The step's loss and gradients by burn's autodiff (where [`MarginModel::host_gradients`]
+    /// has no hand-written path).
+    fn autodiff_step<M: MarginModel<Files = F>>(
+        &self,
+        model: &M,
+        encodings: &[Encoding],
+        loss: &MarginLoss<'_>,
+    ) -> Result<(f64, GradientsParams)> {
+        let device = self.device;
+        let batch = model.batch(&pad_batch(encodings, self.data.pad_id)?, device)?;
+        let n = encodings.len();
+        let vector = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [n]), device);
+        let margin = model.margin(&batch);
+        let weight = loss.weights.map(vector);
+        let sign = vector(loss.signs);
+        let value = match loss.reference {
+            Some(reference) => dpo_loss_weighted(margin, vector(reference), sign, self.config.dpo_beta, weight),
+            None => sft_loss_weighted(margin, sign, weight),
+        };
+        let host = f64::from(tensor_to_host(value.clone())?.data[0]);
+        Ok((host, GradientsParams::from_grads(value.backward(), model)))
     }
 }
 

@@ -102,7 +102,9 @@ pub fn block_signals(model: &HostModel, encodings: &[Encoding], pad_id: u32, mod
     Ok(assemble(model, &packed, cache, grads))
 }
 
-fn assemble(model: &HostModel, packed: &Packed, cache: ForwardCache, mut grads: Vec<Grads>) -> BlockSignals {
+/// Lay out one forward's caches and its V backwards' gradients as burn's signals (the
+/// training step's too: [`crate::train::host_step`]).
+pub(crate) fn assemble(model: &HostModel, packed: &Packed, cache: ForwardCache, mut grads: Vec<Grads>) -> BlockSignals {
     let (h, n, virtuals) = (model.hidden(), packed.examples(), grads.len());
     let mut asm = Assembler::new(&packed.offsets, n, virtuals, packed.seq_len);
     let mut embeddings = each(&mut grads, |g| std::mem::take(&mut g.embeddings));
