@@ -43,7 +43,7 @@ fn the_hand_written_training_step_gives_burns_gradients() {
             let (value, fast) = case
                 .model
                 .valid()
-                .host_gradients(&case.encodings, case.pad_id, &device, &|m| margin_loss_host(m, &loss))
+                .host_gradients((&case.encodings, case.pad_id), &device, &|m| margin_loss_host(m, &loss))
                 .unwrap()
                 .unwrap_or_else(|| panic!("{what}: the hand-written step did not run"));
             let batch =

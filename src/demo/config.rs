@@ -13,14 +13,15 @@ use crate::error::{Error, Result};
 use crate::gpu::ComputeDevice;
 use crate::train::{ClassWeight, Objective};
 
-/// Seconds per Corr2Cause training record and epoch. This and the costs below were calibrated on
-/// a quick run on 2 CPU cores and rounded up for contention (the runs: docs/demo.md).
-const SECONDS_PER_TRAIN_RECORD_EPOCH: f64 = 0.03;
+/// Seconds per Corr2Cause training record and epoch (the hand-written CPU training step). This
+/// and the costs below were calibrated on quick runs on 2 CPU cores and rounded up for
+/// contention (the runs: docs/demo.md).
+const SECONDS_PER_TRAIN_RECORD_EPOCH: f64 = 0.007;
 /// Seconds per local query record and epoch (19–20 tokens each, bucketed by length: a small
 /// fraction of a Corr2Cause record's cost).
-const SECONDS_PER_LOCAL_RECORD_EPOCH: f64 = 0.004;
-/// Seconds per test record and model.
-const SECONDS_PER_TEST_RECORD: f64 = 0.015;
+const SECONDS_PER_LOCAL_RECORD_EPOCH: f64 = 0.001;
+/// Seconds per test record and model (the hand-written CPU forward).
+const SECONDS_PER_TEST_RECORD: f64 = 0.008;
 /// Seconds per planned eNTK Gram entry, margins and gradients included (pairs share inputs, so
 /// fewer entries are computed than planned).
 const SECONDS_PER_GRAM_ENTRY: f64 = 0.001;

@@ -7,7 +7,6 @@
 use std::path::Path;
 
 use burn::module::Module;
-use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use ndarray::Array1;
 
@@ -17,7 +16,7 @@ use crate::model::classifier::Classifier;
 use crate::model::decoder::{self, DecoderBatch, DecoderFiles, DecoderLm, Readout};
 use crate::model::weights::WeightMap;
 use crate::tokenize::{Encoding, PaddedBatch};
-use crate::train::host_step::{self, MarginLossFn};
+use crate::train::host_step::{self, HostGradients, MarginLossFn};
 
 /// A model with one scalar margin path (see the module docs).
 pub trait MarginModel: Module + Sized {
@@ -59,21 +58,15 @@ pub trait MarginModel: Module + Sized {
     /// [`Error::Write`] naming the file that could not be written.
     fn save(&self, files: &Self::Files, dir: &Path) -> Result<()>;
 
-    /// The loss of `encodings` and its gradient for every parameter by a hand-written CPU
-    /// forward + backward ([`crate::train::host_step`]), or `None` where none runs — the default
-    /// — and the trainer takes burn's autodiff step. Called on the step's model without autodiff
-    /// (`valid()`: the same parameter ids); `device` is the training device.
+    /// The loss of a batch (its encodings and pad id) and its gradient for every parameter by a
+    /// hand-written CPU forward + backward ([`crate::train::host_step`]), or `None` where none
+    /// runs — the default — and the trainer takes burn's autodiff step. Called on the step's model
+    /// without autodiff (`valid()`: the same parameter ids); `device` is the training device.
     ///
     /// # Errors
     /// As [`MarginModel::batch`]; when weights cannot be read back from the device.
-    fn host_gradients(
-        &self,
-        encodings: &[Encoding],
-        pad_id: u32,
-        device: &Device,
-        loss: MarginLossFn<'_>,
-    ) -> Result<Option<(f64, GradientsParams)>> {
-        let _ = (encodings, pad_id, device, loss);
+    fn host_gradients(&self, batch: (&[Encoding], u32), device: &Device, loss: MarginLossFn<'_>) -> HostGradients {
+        let _ = (batch, device, loss);
         Ok(None)
     }
 }
@@ -110,14 +103,8 @@ impl MarginModel for Classifier {
         crate::model::save(self, tokenizer_json, dir)
     }
 
-    fn host_gradients(
-        &self,
-        encodings: &[Encoding],
-        pad_id: u32,
-        device: &Device,
-        loss: MarginLossFn<'_>,
-    ) -> Result<Option<(f64, GradientsParams)>> {
-        host_step::classifier_gradients(self, encodings, pad_id, device, loss)
+    fn host_gradients(&self, batch: (&[Encoding], u32), device: &Device, loss: MarginLossFn<'_>) -> HostGradients {
+        host_step::classifier_gradients(self, batch.0, batch.1, device, loss)
     }
 }
 

@@ -38,6 +38,9 @@ use crate::tokenize::Encoding;
 /// A batch's loss on its margins: `loss(margins)` = (L, ∂L/∂mᵢ per example).
 pub type MarginLossFn<'a> = &'a dyn Fn(&[f32]) -> (f64, Vec<f32>);
 
+/// The loss and every parameter's gradient by a hand-written step, or `None` where none runs.
+pub type HostGradients = Result<Option<(f64, GradientsParams)>>;
+
 /// The parameters a probed layer's signals update, by the layer's Hugging Face name.
 enum Target {
     /// A Linear layer: weight `[d_in, d_out]` and bias `[d_out]`.
@@ -63,7 +66,7 @@ pub fn classifier_gradients(
     pad_id: u32,
     device: &Device,
     loss: MarginLossFn<'_>,
-) -> Result<Option<(f64, GradientsParams)>> {
+) -> HostGradients {
     if encodings.is_empty() || !hand_written_on(device) || !fits(encodings) {
         return Ok(None);
     }

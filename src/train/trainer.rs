@@ -328,7 +328,7 @@ impl<'a, F: ?Sized> Run<'a, F> {
             weights: weights.as_deref(),
         };
         let host =
-            model.valid().host_gradients(&encodings, self.data.pad_id, device, &|m| margin_loss_host(m, &loss))?;
+            model.valid().host_gradients((&encodings, self.data.pad_id), device, &|m| margin_loss_host(m, &loss))?;
         let (value, grads) = match host {
             Some(step) => step,
             None => self.autodiff_step(&model, &encodings, &loss)?,
