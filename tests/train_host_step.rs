@@ -8,7 +8,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use ntkgap::model::{Batch, MarginModel, WeightMap};
@@ -42,7 +41,6 @@ fn the_hand_written_training_step_gives_burns_gradients() {
             };
             let (value, fast) = case
                 .model
-                .valid()
                 .host_gradients((&case.encodings, case.pad_id), &device, &|m| margin_loss_host(m, &loss))
                 .unwrap()
                 .unwrap_or_else(|| panic!("{what}: the hand-written step did not run"));

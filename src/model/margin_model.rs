@@ -60,8 +60,8 @@ pub trait MarginModel: Module + Sized {
 
     /// The loss of a batch (its encodings and pad id) and its gradient for every parameter by a
     /// hand-written CPU forward + backward ([`crate::train::host_step`]), or `None` where none
-    /// runs — the default — and the trainer takes burn's autodiff step. Called on the step's model
-    /// without autodiff (`valid()`: the same parameter ids); `device` is the training device.
+    /// runs — the default — and the trainer takes burn's autodiff step. Called on the step's
+    /// (autodiff) model; `device` is the training device.
     ///
     /// # Errors
     /// As [`MarginModel::batch`]; when weights cannot be read back from the device.

@@ -19,19 +19,19 @@
 
 use std::collections::HashMap;
 
-use burn::module::ParamId;
+use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::error::{Error, Result};
 use crate::model::dense::{Dense, Norm};
 use crate::model::infer::hand_written_on;
-use crate::model::{Classifier, LayerKind};
+use crate::model::{Classifier, LayerKind, MarginModel};
 use crate::ntk::fastfb::backward::backward;
 use crate::ntk::fastfb::forward::{forward, Packed};
 use crate::ntk::fastfb::ops::{gemm, threads, view, view_mut};
 use crate::ntk::fastfb::{assemble, fits, FastModel};
-use crate::ntk::signals::{LayerSignals, SignalInput};
+use crate::ntk::signals::{segment_hadamard_sums, segment_sums, LayerSignals, SignalInput};
 use crate::ntk::NtkModel;
 use crate::tokenize::Encoding;
 
@@ -53,11 +53,12 @@ enum Target {
 
 /// The loss of `encodings` under `model` and its gradient for every parameter, through the
 /// hand-written path — or `None` where that path does not run (see the module docs), and the
-/// caller takes burn's autodiff step. `model` is the step's model without autodiff
-/// ([`burn::module::AutodiffModule::valid`]: the same parameter ids); `device` the training
-/// device; the gradients are made on its inner (non-autodiff) device, as burn's are.
+/// caller takes burn's autodiff step. `model` is the step's (autodiff) model, read through
+/// `valid()` only once the path is known to run; `device` the training device; the gradients are
+/// made on its inner (non-autodiff) device, as burn's are.
 ///
 /// # Errors
+/// [`Error::InvalidSetting`] for a model without two labels ([`MarginModel::check_binary`]);
 /// [`Error::InvalidArgument`] for encodings that do not fit the model; [`Error::Numerical`] when
 /// weights cannot be read back from the device.
 pub fn classifier_gradients(
@@ -70,10 +71,10 @@ pub fn classifier_gradients(
     if encodings.is_empty() || !hand_written_on(device) || !fits(encodings) {
         return Ok(None);
     }
+    model.check_binary()?;
+    // The weights as the step reads them; the autodiff model keeps the same parameter ids.
+    let model = model.valid();
     let Some(FastModel::Encoder(host)) = model.fast_model()? else { return Ok(None) };
-    if host.labels() != 2 {
-        return Err(Error::setting("model", format!("training needs a 2-label model, this one has {}", host.labels())));
-    }
     let packed = Packed::new(encodings, pad_id, &host)?;
     let cache = forward(&host, &packed)?;
     // The margin of two labels is logit₁ − logit₀, so ∂mᵢ/∂logits = (−1, 1).
@@ -82,7 +83,7 @@ pub fn classifier_gradients(
     let seeds: Vec<f32> = per_example.iter().flat_map(|&c| [-c, c]).collect();
     let grads = backward(&host, &packed, &cache, seeds);
     let signals = assemble(&host, &packed, cache, vec![grads]);
-    let targets: HashMap<String, Target> = targets(model).into_iter().collect();
+    let targets: HashMap<String, Target> = targets(&model).into_iter().collect();
     let inner = device.clone().inner();
     let mut out = GradientsParams::new();
     for layer in &signals.layers {
@@ -134,12 +135,12 @@ fn register(out: &mut GradientsParams, target: &Target, layer: &LayerSignals, de
             );
             out.register(*weight, Tensor::<2>::from_data(TensorData::new(w, [d_in, d_out]), device));
             if layer.kind == LayerKind::Linear {
-                out.register(*bias, vector(column_sums(g, d_out, None)));
+                out.register(*bias, vector(segment_sums(g, &[rows], d_out)));
             }
         }
         (Target::Norm { gamma, beta }, SignalInput::Activation(xhat)) => {
-            out.register(*gamma, vector(column_sums(g, d_out, Some(xhat))));
-            out.register(*beta, vector(column_sums(g, d_out, None)));
+            out.register(*gamma, vector(segment_hadamard_sums(g, xhat, &[rows], d_out)));
+            out.register(*beta, vector(segment_sums(g, &[rows], d_out)));
         }
         (Target::Table { weight, rows: table_rows }, SignalInput::Ids(ids)) => {
             let mut w = vec![0.0f64; table_rows * d_out];
@@ -152,21 +153,6 @@ fn register(out: &mut GradientsParams, target: &Target, layer: &LayerSignals, de
         }
         _ => unreachable!("`{}`: the probed layer's kind and input do not match its parameters", layer.name),
     }
-}
-
-/// Σ over rows of `g` (`[rows, d]`), or of g ⊙ x when `x` is given, accumulated in f64.
-fn column_sums(g: &[f32], d: usize, x: Option<&[f32]>) -> Vec<f32> {
-    let mut sum = vec![0.0f64; d];
-    for (r, row) in g.chunks(d).enumerate() {
-        match x {
-            Some(x) => {
-                let xr = &x[r * d..(r + 1) * d];
-                sum.iter_mut().zip(row).zip(xr).for_each(|((s, &a), &b)| *s += f64::from(a) * f64::from(b));
-            }
-            None => sum.iter_mut().zip(row).for_each(|(s, &a)| *s += f64::from(a)),
-        }
-    }
-    sum.into_iter().map(|v| v as f32).collect()
 }
 
 /// The checkpoint name, id and rank of every parameter of `model`, in the model's order (for

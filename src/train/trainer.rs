@@ -327,8 +327,7 @@ impl<'a, F: ?Sized> Run<'a, F> {
             beta: self.config.dpo_beta,
             weights: weights.as_deref(),
         };
-        let host =
-            model.valid().host_gradients((&encodings, self.data.pad_id), device, &|m| margin_loss_host(m, &loss))?;
+        let host = model.host_gradients((&encodings, self.data.pad_id), device, &|m| margin_loss_host(m, &loss))?;
         let (value, grads) = match host {
             Some(step) => step,
             None => self.autodiff_step(&model, &encodings, &loss)?,
