@@ -15,10 +15,12 @@ use ntkgap::model::dense::tensor_to_host;
 use ntkgap::model::{
     load, load_any, AnyModel, BuiltinSize, DecoderOptions, LoadOptions, ModelSpec, ProbeInput, ProbeSet,
 };
+use ntkgap::ntk::signals::block_signals;
 use ntkgap::ntk::{gram, last_layer_gram, Gram, GramOptions, NtkMethod, NtkModel, OutputMode, ParamSubset, SignalPath};
 use ntkgap::tokenize::{pad_batch, Encoding};
 
 use crate::decoder_parity::load_decoder;
+use crate::ntk_fastfb::assert_pooled_rows_kept;
 
 /// Mixed lengths; label words (" Yes", " No") inside some prompts so that the tied embedding's
 /// cross terms are non-zero.
@@ -389,6 +391,24 @@ fn padding_changes_nothing_and_only_gpt2_falls_back_to_burn() {
         assert_eq!(a.stats.signal_blocks.describe(), path);
         let burn = run(&loaded.model, &padded, pad, GramOptions { signals: SignalPath::Burn, ..options }, &device);
         assert_eq!(blocks(&burn), (0, 1), "{name}: --signals burn");
+    }
+}
+
+/// Every decoder family (GPT-2's Conv1D blocks through burn's path included) keeps only the last
+/// real token's row in its last block's maps above the attention, padded on the left or not.
+#[test]
+fn every_decoder_keeps_one_row_above_its_last_attention() {
+    let device = Device::flex().autodiff();
+    for name in DECODERS {
+        let loaded = decoder(name, &device);
+        let frozen = loaded.model.frozen();
+        for pad_some in [false, true] {
+            let (x, pad) = encodings(&loaded, pad_some);
+            for mode in [OutputMode::Margin, OutputMode::Full] {
+                let signals = block_signals(frozen.as_ref(), &x, pad, mode, &device).unwrap();
+                assert_pooled_rows_kept(&signals, frozen.as_ref(), &format!("{name} {mode} (left-padded: {pad_some})"));
+            }
+        }
     }
 }
 

@@ -13,8 +13,8 @@ use burn::tensor::Device;
 use ntkgap::model::weights::FreshInit;
 use ntkgap::model::{load, BuiltinSize, Classifier, LoadOptions, ModelConfig, ModelSpec, WeightMap};
 use ntkgap::ntk::fastfb::{self, HostModel};
-use ntkgap::ntk::signals::{block_signals, BlockSignals, SignalInput};
-use ntkgap::ntk::{gram, GramOptions, OutputMode, SignalPath};
+use ntkgap::ntk::signals::{block_signals, keep_pooled_rows, BlockSignals, SignalInput};
+use ntkgap::ntk::{gram, GramOptions, NtkModel, OutputMode, SignalPath};
 use ntkgap::tokenize::Encoding;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -106,6 +106,34 @@ pub(crate) fn relative(got: &[f32], reference: &[f32]) -> f64 {
     }
 }
 
+/// `model`'s pooled layers (the last block above its attention) keep one row per virtual
+/// example: every one of them is in `signals` per token, every other row's output gradient is
+/// exactly zero (else `keep_pooled_rows` fails), the kept row's is not, and no other layer
+/// changes.
+pub(crate) fn assert_pooled_rows_kept(signals: &BlockSignals, model: &dyn NtkModel, what: &str) {
+    let pooled = model.pooled_layers().unwrap_or_else(|| panic!("{what}: no pooled layers"));
+    let mut layers = signals.layers.clone();
+    keep_pooled_rows(&mut layers, &pooled).unwrap_or_else(|e| panic!("{what}: {e}"));
+    for name in &pooled.names {
+        let before = signals.layers.iter().find(|l| &l.name == name).unwrap_or_else(|| panic!("{what}: no {name}"));
+        let after = layers.iter().find(|l| &l.name == name).unwrap();
+        assert!(
+            before.per_token && !after.per_token,
+            "{what}, {name}: per_token {} → {}",
+            before.per_token,
+            after.per_token
+        );
+        assert!(after.rows.iter().all(|&r| r == 1), "{what}, {name}: rows {:?}", after.rows);
+        assert_eq!(after.grad.len(), after.rows.len() * after.d_out, "{what}, {name}");
+        for (v, row) in after.grad.chunks(after.d_out).enumerate() {
+            assert!(row.iter().any(|&g| g != 0.0), "{what}, {name}: the kept row of virtual example {v} is zero");
+        }
+    }
+    for (a, b) in layers.iter().zip(&signals.layers).filter(|(l, _)| !pooled.names.contains(&l.name)) {
+        assert_eq!((&a.rows, a.per_token, &a.grad), (&b.rows, b.per_token, &b.grad), "{what}, {}", a.name);
+    }
+}
+
 /// Layer by layer: the same names, kinds, `per_token`, rows, widths and ids; inputs and
 /// gradients within 1e-5 of each layer's largest value; burn's gradient not all zero. Returns
 /// the largest relative difference.
@@ -154,7 +182,10 @@ fn fast_signals_equal_burn_signals_for_every_model_and_mode() {
             for block in [&case.encodings[..], &case.encodings[1..2]] {
                 let fast = fastfb::block_signals(&host, block, case.pad_id, mode).unwrap();
                 let burn = block_signals(&frozen, block, case.pad_id, mode, &device()).unwrap();
-                assert_same_signals(&fast, &burn, &format!("{} {mode} ({} examples)", case.name, block.len()));
+                let what = format!("{} {mode} ({} examples)", case.name, block.len());
+                assert_same_signals(&fast, &burn, &what);
+                assert_pooled_rows_kept(&fast, &frozen, &format!("{what}, fast"));
+                assert_pooled_rows_kept(&burn, &frozen, &format!("{what}, burn"));
             }
         }
     }

@@ -28,7 +28,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::common::missing;
 use crate::ntk_decoder::{decoder, encodings, MODES};
-use crate::ntk_fastfb::{assert_bit_identical, assert_same_signals, assert_signals_within};
+use crate::ntk_fastfb::{assert_bit_identical, assert_pooled_rows_kept, assert_same_signals, assert_signals_within};
 
 fn device() -> Device {
     Device::flex().autodiff()
@@ -127,6 +127,8 @@ fn fast_decoder_signals_equal_burn_signals_for_every_model_and_mode() {
                 let burn = block_signals(frozen.as_ref(), block, case.pad, mode, &device()).unwrap();
                 let what = format!("{} {mode} ({} examples)", case.name, block.len());
                 worst = worst.max(assert_same_signals(&fast, &burn, &what));
+                assert_pooled_rows_kept(&fast, frozen.as_ref(), &format!("{what}, fast"));
+                assert_pooled_rows_kept(&burn, frozen.as_ref(), &format!("{what}, burn"));
             }
         }
         eprintln!("{}: fast vs burn signals, every mode: ≤ {worst:.2e} of each layer's largest value", case.name);

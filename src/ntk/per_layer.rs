@@ -37,7 +37,7 @@ use crate::ntk::kernels::GramKernels;
 use crate::ntk::options::{GramOptions, ParamSubset, SignalPath};
 use crate::ntk::outputs::{Layout, OutputMode};
 use crate::ntk::signals::{
-    block_signals, segment_hadamard_sums, segment_sums, BlockSignals, LayerSignals, SignalInput,
+    block_signals, keep_pooled_rows, segment_hadamard_sums, segment_sums, BlockSignals, LayerSignals, SignalInput,
 };
 use crate::ntk::store::SignalStore;
 use crate::ntk::tiles::{tile_size, Grid};
@@ -170,6 +170,9 @@ impl<'m> SignalSource<'m> {
             Some(host) if host.fits(chunk) => (host.block_signals(chunk, self.pad_id, mode)?, SignalPath::Fast),
             _ => (block_signals(self.frozen, chunk, self.pad_id, mode, self.device)?, SignalPath::Burn),
         };
+        if let Some(pooled) = self.frozen.pooled_layers() {
+            keep_pooled_rows(&mut block.layers, &pooled)?;
+        }
         block.layers = self.frozen.finish_signals(block.layers, self.subset)?;
         Ok((block, path))
     }

@@ -191,6 +191,87 @@ fn gather_ids(ids: Tensor<2, Int>, keep: &[Vec<usize>], t: usize) -> Result<Vec<
         .collect()
 }
 
+/// The one position per example at which a model reads its output: the encoder's first token
+/// (the pooler / classification head), a decoder's last real token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooled {
+    /// Each example's first kept row.
+    First,
+    /// Each example's last kept row.
+    Last,
+}
+
+/// The probed layers whose output gradient is zero at every row but the pooled one
+/// ([`crate::ntk::family::NtkModel::pooled_layers`]): the maps of the last block above its
+/// attention, which feed only the pooled position's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PooledLayers {
+    /// Where the output is read.
+    pub at: Pooled,
+    /// The layers' names.
+    pub names: Vec<String>,
+}
+
+/// Keep only the pooled row of every virtual example in the per-token layers `pooled` names,
+/// which then count as applied at one position (`per_token` false, as the head's layers).
+///
+/// Exact, not an approximation: every term of a layer's Gram (Σₜ gₜ aₜᵀ, Σₜ gₜ, Σₜ gₜ ⊙ x̂ₜ,
+/// Σₜₛ (aₜ·a′ₛ)(gₜ·g′ₛ), the token match) vanishes where gₜ = 0, and every dropped row's
+/// gradient is checked to be exactly zero. It spares the contraction T − 1 of every T rows of
+/// those layers (the last block's feed-forward: an eighth of MiniLM's weight gradients).
+///
+/// # Errors
+/// [`Error::Internal`] naming the layer when a dropped row's gradient is not zero (the model
+/// reads more than the pooled position), or when the layer's shapes do not add up.
+pub fn keep_pooled_rows(layers: &mut [LayerSignals], pooled: &PooledLayers) -> Result<()> {
+    for layer in layers.iter_mut().filter(|l| l.per_token && pooled.names.contains(&l.name)) {
+        if layer.rows.iter().all(|&r| r <= 1) {
+            continue;
+        }
+        let (d_in, d_out) = (layer.d_in, layer.d_out);
+        let total: usize = layer.rows.iter().sum();
+        let width_in = match &layer.input {
+            SignalInput::Activation(a) => a.len() / total.max(1),
+            SignalInput::Ids(_) => 1,
+        };
+        if layer.grad.len() != total * d_out || (matches!(layer.input, SignalInput::Activation(_)) && width_in != d_in)
+        {
+            return Err(Error::internal("pooled rows", format!("{}: shapes do not add up", layer.name)));
+        }
+        let mut kept = Vec::with_capacity(layer.rows.len());
+        let mut start = 0;
+        for &r in &layer.rows {
+            if r > 0 {
+                let pick = start + if pooled.at == Pooled::First { 0 } else { r - 1 };
+                let dropped = (start..start + r).filter(|&t| t != pick);
+                if let Some(t) =
+                    dropped.into_iter().find(|&t| layer.grad[t * d_out..(t + 1) * d_out].iter().any(|&v| v != 0.0))
+                {
+                    return Err(Error::internal(
+                        "pooled rows",
+                        format!(
+                            "{}: row {} of a virtual example has a non-zero output gradient",
+                            layer.name,
+                            t - start
+                        ),
+                    ));
+                }
+                kept.push(pick);
+            }
+            start += r;
+        }
+        let pick = |x: &[f32], d: usize| kept.iter().flat_map(|&t| x[t * d..(t + 1) * d].iter().copied()).collect();
+        layer.grad = pick(&layer.grad, d_out);
+        layer.input = match &layer.input {
+            SignalInput::Activation(a) => SignalInput::Activation(pick(a, d_in)),
+            SignalInput::Ids(ids) => SignalInput::Ids(kept.iter().map(|&t| ids[t]).collect()),
+        };
+        layer.rows.iter_mut().for_each(|r| *r = (*r).min(1));
+        layer.per_token = false;
+    }
+    Ok(())
+}
+
 /// Per-virtual-example sums Σₜ vₜ of `[R, d]` rows grouped by `rows`, accumulated in f64 and
 /// returned as f32 `[n, d]`.
 pub fn segment_sums(values: &[f32], rows: &[usize], d: usize) -> Vec<f32> {
@@ -253,6 +334,49 @@ mod tests {
         // The packed count is the model's own (e.g. causal tiles), not the padded formula's.
         let tiles = BlockWork::Packed { lengths: vec![4], virtuals: 1 };
         assert_eq!(block(tiles).forward_backward_flops(forward, |_| (5.0, 1.0)), 11.0);
+    }
+
+    #[test]
+    fn pooled_rows_keep_the_first_or_last_row_and_refuse_a_non_zero_dropped_one() {
+        // Virtual examples of 3, 0, 1 and 2 rows; d_in 2, d_out 1; non-zero gradients at each
+        // example's first (or last) row only.
+        let rows = vec![3, 0, 1, 2];
+        let input: Vec<f32> = (0..12).map(|v| v as f32).collect();
+        let layer = |grad: Vec<f32>, input: SignalInput| LayerSignals {
+            name: "top".into(),
+            kind: LayerKind::Linear,
+            per_token: true,
+            rows: rows.clone(),
+            d_in: 2,
+            d_out: 1,
+            input,
+            grad,
+        };
+        let other = |grad| LayerSignals { name: "below".into(), ..layer(grad, SignalInput::Ids(vec![7; 6])) };
+        let first = PooledLayers { at: Pooled::First, names: vec!["top".into()] };
+        let mut layers = vec![
+            other(vec![1.0; 6]),
+            layer(vec![1.0, 0.0, 0.0, 2.0, 3.0, 0.0], SignalInput::Activation(input.clone())),
+        ];
+        keep_pooled_rows(&mut layers, &first).unwrap();
+        assert_eq!((layers[1].rows.clone(), layers[1].per_token), (vec![1, 0, 1, 1], false));
+        assert_eq!(layers[1].grad, vec![1.0, 2.0, 3.0]);
+        let SignalInput::Activation(a) = &layers[1].input else { panic!("activation") };
+        assert_eq!(a, &vec![0.0, 1.0, 6.0, 7.0, 8.0, 9.0]);
+        // The layer it does not name keeps every row.
+        assert_eq!((layers[0].rows.clone(), layers[0].per_token), (rows.clone(), true));
+
+        let last = PooledLayers { at: Pooled::Last, names: vec!["top".into()] };
+        let mut layers = vec![layer(vec![0.0, -0.0, 1.0, 2.0, 0.0, 3.0], SignalInput::Ids(vec![5, 6, 7, 8, 9, 10]))];
+        keep_pooled_rows(&mut layers, &last).unwrap();
+        assert_eq!(layers[0].grad, vec![1.0, 2.0, 3.0]);
+        let SignalInput::Ids(ids) = &layers[0].input else { panic!("ids") };
+        assert_eq!(ids, &vec![7, 8, 10]);
+
+        // A dropped row whose gradient is not zero: the model reads more than its pooled row.
+        let mut layers = vec![layer(vec![1.0, 0.0, 0.5, 2.0, 3.0, 0.0], SignalInput::Activation(input))];
+        let err = keep_pooled_rows(&mut layers, &first).unwrap_err().to_string();
+        assert!(err.contains("top") && err.contains("row 2"), "{err}");
     }
 
     #[test]

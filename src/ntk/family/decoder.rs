@@ -28,6 +28,7 @@ use ndarray::Array2;
 
 use crate::error::{Error, Result};
 use crate::model::decoder::linear::Linear;
+use crate::model::decoder::lm::DecoderBlock;
 use crate::model::decoder::{DecoderBatch, DecoderLm, Readout};
 use crate::model::dense::tensor_to_host;
 use crate::model::probe::Tap;
@@ -39,7 +40,7 @@ use crate::ntk::family::{NtkModel, ParamRole, ReadoutLayer};
 use crate::ntk::fastfb::llama::HostLlama;
 use crate::ntk::fastfb::FastModel;
 use crate::ntk::options::ParamSubset;
-use crate::ntk::signals::{LayerSignals, SignalInput};
+use crate::ntk::signals::{LayerSignals, Pooled, PooledLayers, SignalInput};
 use crate::tokenize::PaddedBatch;
 
 /// The probe name of the unembedding (`lm_head`, or the tied token table's name) and the
@@ -181,6 +182,25 @@ impl NtkModel for DecoderLm {
             return Ok(None);
         }
         HostLlama::from_decoder(self).map(|m| Some(FastModel::Llama(Box::new(m))))
+    }
+
+    fn pooled_layers(&self) -> Option<PooledLayers> {
+        // The readout is at each example's last real token: above the last block's attention,
+        // only that row's output matters.
+        let names = match self.blocks.last()? {
+            DecoderBlock::Llama(b) => {
+                let m = &b.mlp;
+                [&b.attention.o_proj.name, &b.post_norm.name, &m.gate_proj.name, &m.up_proj.name, &m.down_proj.name]
+                    .into_iter()
+                    .cloned()
+                    .collect()
+            }
+            DecoderBlock::Gpt2(b) => [&b.attention.c_proj.name, &b.ln_2.name, &b.mlp.c_fc.name, &b.mlp.c_proj.name]
+                .into_iter()
+                .cloned()
+                .collect(),
+        };
+        Some(PooledLayers { at: Pooled::Last, names })
     }
 
     fn finish_signals(&self, mut layers: Vec<LayerSignals>, subset: ParamSubset) -> Result<Vec<LayerSignals>> {

@@ -16,6 +16,7 @@ use crate::ntk::cost::{attention_flops, forward_flops};
 use crate::ntk::family::{NtkModel, ParamRole, ReadoutLayer};
 use crate::ntk::fastfb::{FastModel, HostModel};
 use crate::ntk::options::is_embedding_table;
+use crate::ntk::signals::{Pooled, PooledLayers};
 use crate::tokenize::PaddedBatch;
 
 /// The role of an encoder parameter of architecture `arch` (None when the config names no
@@ -47,6 +48,15 @@ impl NtkModel for Classifier {
 
     fn features(&self, padded: &PaddedBatch, device: &Device) -> Result<Tensor<2>> {
         Ok(Classifier::features(self, &Batch::new(padded, &self.config, device)?, None))
+    }
+
+    fn pooled_layers(&self) -> Option<PooledLayers> {
+        // The head reads the first token: above the last layer's attention, only that row's
+        // output matters.
+        let l = self.encoder.layers.last()?;
+        let a = &l.attention;
+        let names = [&a.output.name, &a.norm.name, &l.intermediate.name, &l.output.name, &l.norm.name];
+        Some(PooledLayers { at: Pooled::First, names: names.into_iter().cloned().collect() })
     }
 
     fn readout_layer(&self) -> Result<ReadoutLayer> {

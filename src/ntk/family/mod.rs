@@ -32,7 +32,7 @@ use crate::model::probe::Tap;
 use crate::model::{LayerKind, WeightMap};
 use crate::ntk::fastfb::FastModel;
 use crate::ntk::options::ParamSubset;
-use crate::ntk::signals::LayerSignals;
+use crate::ntk::signals::{LayerSignals, PooledLayers};
 use crate::tokenize::PaddedBatch;
 
 /// What a parameter tensor (or one use of it) is, for [`ParamSubset`].
@@ -135,6 +135,13 @@ pub trait NtkModel {
     /// When a tensor cannot be read back.
     fn fast_model(&self) -> Result<Option<FastModel>> {
         Ok(None)
+    }
+
+    /// The probed layers whose output gradient is zero at every token but the one the output is
+    /// read at (the last block's maps above its attention): the engine keeps that row only
+    /// ([`crate::ntk::signals::keep_pooled_rows`]). None: every layer keeps its rows.
+    fn pooled_layers(&self) -> Option<PooledLayers> {
+        None
     }
 
     /// A last pass over one block's probed layers before they are stored (default: unchanged).
