@@ -224,10 +224,9 @@ pub struct PooledLayers {
 /// [`Error::Internal`] naming the layer when a dropped row's gradient is not zero (the model
 /// reads more than the pooled position), or when the layer's shapes do not add up.
 pub fn keep_pooled_rows(layers: &mut [LayerSignals], pooled: &PooledLayers) -> Result<()> {
+    // Every named layer is marked, even in a block whose examples have one row each, so that
+    // every block (and every row slab's first one) stores the layer alike.
     for layer in layers.iter_mut().filter(|l| l.per_token && pooled.names.contains(&l.name)) {
-        if layer.rows.iter().all(|&r| r <= 1) {
-            continue;
-        }
         let (d_in, d_out) = (layer.d_in, layer.d_out);
         let total: usize = layer.rows.iter().sum();
         let width_in = match &layer.input {
@@ -243,10 +242,8 @@ pub fn keep_pooled_rows(layers: &mut [LayerSignals], pooled: &PooledLayers) -> R
         for &r in &layer.rows {
             if r > 0 {
                 let pick = start + if pooled.at == Pooled::First { 0 } else { r - 1 };
-                let dropped = (start..start + r).filter(|&t| t != pick);
-                if let Some(t) =
-                    dropped.into_iter().find(|&t| layer.grad[t * d_out..(t + 1) * d_out].iter().any(|&v| v != 0.0))
-                {
+                let non_zero = |t: &usize| layer.grad[t * d_out..(t + 1) * d_out].iter().any(|&v| v != 0.0);
+                if let Some(t) = (start..start + r).filter(|&t| t != pick).find(non_zero) {
                     return Err(Error::internal(
                         "pooled rows",
                         format!(
@@ -372,6 +369,15 @@ mod tests {
         assert_eq!(layers[0].grad, vec![1.0, 2.0, 3.0]);
         let SignalInput::Ids(ids) = &layers[0].input else { panic!("ids") };
         assert_eq!(ids, &vec![7, 8, 10]);
+
+        // A block whose examples have at most one row each is marked alike (rows unchanged).
+        let single = LayerSignals { rows: vec![1, 0, 1], ..layer(vec![1.0, 2.0], SignalInput::Ids(vec![3, 4])) };
+        let mut layers = vec![single];
+        keep_pooled_rows(&mut layers, &last).unwrap();
+        assert_eq!(
+            (layers[0].rows.clone(), layers[0].per_token, layers[0].grad.clone()),
+            (vec![1, 0, 1], false, vec![1.0, 2.0])
+        );
 
         // A dropped row whose gradient is not zero: the model reads more than its pooled row.
         let mut layers = vec![layer(vec![1.0, 0.0, 0.5, 2.0, 3.0, 0.0], SignalInput::Activation(input))];
