@@ -229,12 +229,11 @@ pub fn keep_pooled_rows(layers: &mut [LayerSignals], pooled: &PooledLayers) -> R
     for layer in layers.iter_mut().filter(|l| l.per_token && pooled.names.contains(&l.name)) {
         let (d_in, d_out) = (layer.d_in, layer.d_out);
         let total: usize = layer.rows.iter().sum();
-        let width_in = match &layer.input {
-            SignalInput::Activation(a) => a.len() / total.max(1),
-            SignalInput::Ids(_) => 1,
+        let (input_len, input_width) = match &layer.input {
+            SignalInput::Activation(a) => (a.len(), d_in),
+            SignalInput::Ids(ids) => (ids.len(), 1),
         };
-        if layer.grad.len() != total * d_out || (matches!(layer.input, SignalInput::Activation(_)) && width_in != d_in)
-        {
+        if layer.grad.len() != total * d_out || input_len != total * input_width {
             return Err(Error::internal("pooled rows", format!("{}: shapes do not add up", layer.name)));
         }
         let mut kept = Vec::with_capacity(layer.rows.len());
@@ -257,16 +256,20 @@ pub fn keep_pooled_rows(layers: &mut [LayerSignals], pooled: &PooledLayers) -> R
             }
             start += r;
         }
-        let pick = |x: &[f32], d: usize| kept.iter().flat_map(|&t| x[t * d..(t + 1) * d].iter().copied()).collect();
-        layer.grad = pick(&layer.grad, d_out);
+        layer.grad = gather_rows(&layer.grad, &kept, d_out);
         layer.input = match &layer.input {
-            SignalInput::Activation(a) => SignalInput::Activation(pick(a, d_in)),
-            SignalInput::Ids(ids) => SignalInput::Ids(kept.iter().map(|&t| ids[t]).collect()),
+            SignalInput::Activation(a) => SignalInput::Activation(gather_rows(a, &kept, d_in)),
+            SignalInput::Ids(ids) => SignalInput::Ids(gather_rows(ids, &kept, 1)),
         };
         layer.rows.iter_mut().for_each(|r| *r = (*r).min(1));
         layer.per_token = false;
     }
     Ok(())
+}
+
+/// Rows `rows` of `x` `[R, d]`, in that order.
+pub(crate) fn gather_rows<T: Copy>(x: &[T], rows: &[usize], d: usize) -> Vec<T> {
+    rows.iter().flat_map(|&r| x[r * d..(r + 1) * d].iter().copied()).collect()
 }
 
 /// Per-virtual-example sums Σₜ vₜ of `[R, d]` rows grouped by `rows`, accumulated in f64 and

@@ -187,20 +187,14 @@ impl NtkModel for DecoderLm {
     fn pooled_layers(&self) -> Option<PooledLayers> {
         // The readout is at each example's last real token: above the last block's attention,
         // only that row's output matters.
-        let names = match self.blocks.last()? {
+        let names: Vec<&String> = match self.blocks.last()? {
             DecoderBlock::Llama(b) => {
                 let m = &b.mlp;
-                [&b.attention.o_proj.name, &b.post_norm.name, &m.gate_proj.name, &m.up_proj.name, &m.down_proj.name]
-                    .into_iter()
-                    .cloned()
-                    .collect()
+                vec![&b.attention.o_proj.name, &b.post_norm.name, &m.gate_proj.name, &m.up_proj.name, &m.down_proj.name]
             }
-            DecoderBlock::Gpt2(b) => [&b.attention.c_proj.name, &b.ln_2.name, &b.mlp.c_fc.name, &b.mlp.c_proj.name]
-                .into_iter()
-                .cloned()
-                .collect(),
+            DecoderBlock::Gpt2(b) => vec![&b.attention.c_proj.name, &b.ln_2.name, &b.mlp.c_fc.name, &b.mlp.c_proj.name],
         };
-        Some(PooledLayers { at: Pooled::Last, names })
+        Some(PooledLayers { at: Pooled::Last, names: names.into_iter().cloned().collect() })
     }
 
     fn finish_signals(&self, mut layers: Vec<LayerSignals>, subset: ParamSubset) -> Result<Vec<LayerSignals>> {

@@ -16,6 +16,7 @@ use crate::ntk::fastfb::forward::{ForwardCache, LayerCache, Packed};
 use crate::ntk::fastfb::ops::{copied, multiply_in_place, norm_backward, zeros, NormCache};
 use crate::ntk::fastfb::weights::{HostLayer, HostModel};
 use crate::ntk::outputs::OutputMode;
+use crate::ntk::signals::gather_rows;
 
 /// The output gradients of one encoder layer's probed maps, each `[R, d_out]`.
 #[derive(Debug, Clone)]
@@ -120,11 +121,6 @@ fn upper_backward(l: &HostLayer, c: &UpperCache<'_>, dh: &[f32], rows: usize) ->
     let attention_norm = l.intermediate.input_grad(&intermediate, rows, Some(copied(&output)));
     let attention_output = norm_backward(&attention_norm, &l.attention_norm.gamma, c.attention_norm);
     Upper { output, intermediate, attention_norm, attention_output }
-}
-
-/// Rows `rows` of `x` `[R, d]`.
-fn gather_rows(x: &[f32], rows: &[usize], d: usize) -> Vec<f32> {
-    rows.iter().flat_map(|&r| x[r * d..(r + 1) * d].iter().copied()).collect()
 }
 
 /// `[total, d]` zeros with `x`'s rows placed at `rows`.
