@@ -395,7 +395,8 @@ fn padding_changes_nothing_and_only_gpt2_falls_back_to_burn() {
 }
 
 /// Every decoder family (GPT-2's Conv1D blocks through burn's path included) keeps only the last
-/// real token's row in its last block's maps above the attention, padded on the left or not.
+/// real token's row in its last block's maps above the attention (and a Llama block's `q_proj`),
+/// padded on the left or not.
 #[test]
 fn every_decoder_keeps_one_row_above_its_last_attention() {
     let device = Device::flex().autodiff();

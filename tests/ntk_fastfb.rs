@@ -106,7 +106,7 @@ pub(crate) fn relative(got: &[f32], reference: &[f32]) -> f64 {
     }
 }
 
-/// `model`'s pooled layers (the last block above its attention) keep one row per virtual
+/// `model`'s pooled layers (the last block above its attention, and its query) keep one row per virtual
 /// example: every one of them is in `signals` per token, every other row's output gradient is
 /// exactly zero (else `keep_pooled_rows` fails), the kept row's is not, and no other layer
 /// changes.

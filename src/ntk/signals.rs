@@ -203,7 +203,8 @@ pub enum Pooled {
 
 /// The probed layers whose output gradient is zero at every row but the pooled one
 /// ([`crate::ntk::family::NtkModel::pooled_layers`]): the maps of the last block above its
-/// attention, which feed only the pooled position's output.
+/// attention, which feed only the pooled position's output, and its query projection (only
+/// the pooled position's query reaches the output; every row's key and value do).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PooledLayers {
     /// Where the output is read.

@@ -186,11 +186,13 @@ impl NtkModel for DecoderLm {
 
     fn pooled_layers(&self) -> Option<PooledLayers> {
         // The readout is at each example's last real token: above the last block's attention,
-        // only that row's output matters.
+        // only that row's output matters, and inside it only that row's query (a Llama block's
+        // `q_proj`; GPT-2's `c_attn` also makes the keys and values every row feeds).
         let names: Vec<&String> = match self.blocks.last()? {
             DecoderBlock::Llama(b) => {
-                let m = &b.mlp;
-                vec![&b.attention.o_proj.name, &b.post_norm.name, &m.gate_proj.name, &m.up_proj.name, &m.down_proj.name]
+                let (a, m) = (&b.attention, &b.mlp);
+                let upper = [&a.o_proj.name, &b.post_norm.name, &m.gate_proj.name, &m.up_proj.name, &m.down_proj.name];
+                std::iter::once(&a.q_proj.name).chain(upper).collect()
             }
             DecoderBlock::Gpt2(b) => vec![&b.attention.c_proj.name, &b.ln_2.name, &b.mlp.c_fc.name, &b.mlp.c_proj.name],
         };

@@ -52,10 +52,11 @@ impl NtkModel for Classifier {
 
     fn pooled_layers(&self) -> Option<PooledLayers> {
         // The head reads the first token: above the last layer's attention, only that row's
-        // output matters.
+        // output matters, and inside it only that row's query (the keys and values of every
+        // row feed it).
         let l = self.encoder.layers.last()?;
         let a = &l.attention;
-        let names = [&a.output.name, &a.norm.name, &l.intermediate.name, &l.output.name, &l.norm.name];
+        let names = [&a.query.name, &a.output.name, &a.norm.name, &l.intermediate.name, &l.output.name, &l.norm.name];
         Some(PooledLayers { at: Pooled::First, names: names.into_iter().cloned().collect() })
     }
 

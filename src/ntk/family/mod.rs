@@ -138,7 +138,8 @@ pub trait NtkModel {
     }
 
     /// The probed layers whose output gradient is zero at every token but the one the output is
-    /// read at (the last block's maps above its attention): the engine keeps that row only
+    /// read at (the last block's maps above its attention, and its query projection where it is
+    /// a layer of its own): the engine keeps that row only
     /// ([`crate::ntk::signals::keep_pooled_rows`]). None: every layer keeps its rows.
     fn pooled_layers(&self) -> Option<PooledLayers> {
         None
