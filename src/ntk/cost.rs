@@ -12,7 +12,8 @@
 //!   forward and that of attention twice its forward (dV, dP, dQ, dK against QKᵀ, PV): forward +
 //!   backward = 2 × forward + the attention part ([`attention_flops`]). The hand-written path
 //!   runs one forward per example over its real tokens and one backward per virtual output, its
-//!   causal attention by tiles ([`decoder_packed_forward_flops`]); see
+//!   causal attention by tiles ([`decoder_packed_forward_flops`]), an encoder's last
+//!   feed-forward backward on the first token only ([`encoder_packed_backward_saving`]); see
 //!   [`crate::ntk::signals::BlockSignals::forward_backward_flops`].
 //! * Contraction: counted by [`crate::ntk::contract`] as the multiply-adds it issues (×2):
 //!   forming per-example gradients 2·R·d_in·d_out, Gram tiles 2·|I|·|J|·k (|I|·(|I|+1)·k on the
@@ -34,6 +35,14 @@ pub fn forward_flops(config: &ModelConfig, rows: usize, seq_len: usize) -> f64 {
 /// The part of [`forward_flops`] in the attention products QKᵀ and PV, 4·L·B·T²·H.
 pub fn attention_flops(config: &ModelConfig, rows: usize, seq_len: usize) -> f64 {
     4.0 * (config.num_hidden_layers * rows * seq_len * seq_len * config.hidden_size) as f64
+}
+
+/// FLOPs the hand-written encoder backward over one example of `len` real tokens skips: in the
+/// last layer only the first token's output reaches the head, so the feed-forward's two input
+/// gradients ([len, H]·W₂ᵀ and [len, I]·W₁ᵀ, 2·H·I each per row) run on that row alone,
+/// 4·(len − 1)·H·I fewer than the forward's count (`crate::ntk::fastfb::backward`).
+pub fn encoder_packed_backward_saving(config: &ModelConfig, len: usize) -> f64 {
+    4.0 * (len.saturating_sub(1) * config.hidden_size * config.intermediate_size) as f64
 }
 
 /// FLOPs of one decoder forward pass over `rows` rows of `seq_len` positions (H hidden, q =
@@ -113,6 +122,9 @@ mod tests {
         // The attention part, 6 · 4·128²·384, counted once more by the activation backward.
         assert_eq!(attention_flops(&config, 1, 128), 6.0 * 4.0 * 128.0 * 128.0 * 384.0);
         assert_eq!(activation_backward_flops(&config, 1, 128), 2.0 * f + attention_flops(&config, 1, 128));
+        // The last feed-forward's backward on the first token only: 4·127·384·1536 skipped.
+        assert_eq!(encoder_packed_backward_saving(&config, 128), 4.0 * 127.0 * 384.0 * 1536.0);
+        assert_eq!(encoder_packed_backward_saving(&config, 1), 0.0);
     }
 
     #[test]
