@@ -12,8 +12,8 @@
 //!   forward and that of attention twice its forward (dV, dP, dQ, dK against QKᵀ, PV): forward +
 //!   backward = 2 × forward + the attention part ([`attention_flops`]). The hand-written path
 //!   runs one forward per example over its real tokens and one backward per virtual output, its
-//!   causal attention by tiles ([`decoder_packed_forward_flops`]), an encoder's last
-//!   feed-forward backward on the first token only ([`encoder_packed_backward_saving`]); see
+//!   causal attention by tiles ([`decoder_packed_forward_flops`]), an encoder's last layer above
+//!   its attention on the first token only ([`encoder_packed_forward_flops`]); see
 //!   [`crate::ntk::signals::BlockSignals::forward_backward_flops`].
 //! * Contraction: counted by [`crate::ntk::contract`] as the multiply-adds it issues (×2):
 //!   forming per-example gradients 2·R·d_in·d_out, Gram tiles 2·|I|·|J|·k (|I|·(|I|+1)·k on the
@@ -37,12 +37,15 @@ pub fn attention_flops(config: &ModelConfig, rows: usize, seq_len: usize) -> f64
     4.0 * (config.num_hidden_layers * rows * seq_len * seq_len * config.hidden_size) as f64
 }
 
-/// FLOPs the hand-written encoder backward over one example of `len` real tokens skips: in the
-/// last layer only the first token's output reaches the head, so the feed-forward's two input
-/// gradients ([len, H]·W₂ᵀ and [len, I]·W₁ᵀ, 2·H·I each per row) run on that row alone,
-/// 4·(len − 1)·H·I fewer than the forward's count (`crate::ntk::fastfb::backward`).
-pub fn encoder_packed_backward_saving(config: &ModelConfig, len: usize) -> f64 {
-    4.0 * (len.saturating_sub(1) * config.hidden_size * config.intermediate_size) as f64
+/// [`forward_flops`] of the hand-written encoder path on one example of `len` real tokens: the
+/// head reads the first token of the last layer only, so that layer's maps above the attention
+/// (o, 2·H² per row; the feed-forward, 4·H·I) run on that row alone (`crate::ntk::fastfb`),
+/// 2·(len − 1)·(H² + 2·H·I) fewer. Its activation backward skips the same products, so the
+/// backward is still this forward plus the attention part.
+pub fn encoder_packed_forward_flops(config: &ModelConfig, len: usize) -> f64 {
+    let (h, i) = (config.hidden_size, config.intermediate_size);
+    let skipped = if config.num_hidden_layers == 0 { 0 } else { 2 * len.saturating_sub(1) * (h * h + 2 * h * i) };
+    forward_flops(config, 1, len) - skipped as f64
 }
 
 /// FLOPs of one decoder forward pass over `rows` rows of `seq_len` positions (H hidden, q =
@@ -122,9 +125,11 @@ mod tests {
         // The attention part, 6 · 4·128²·384, counted once more by the activation backward.
         assert_eq!(attention_flops(&config, 1, 128), 6.0 * 4.0 * 128.0 * 128.0 * 384.0);
         assert_eq!(activation_backward_flops(&config, 1, 128), 2.0 * f + attention_flops(&config, 1, 128));
-        // The last feed-forward's backward on the first token only: 4·127·384·1536 skipped.
-        assert_eq!(encoder_packed_backward_saving(&config, 128), 4.0 * 127.0 * 384.0 * 1536.0);
-        assert_eq!(encoder_packed_backward_saving(&config, 1), 0.0);
+        // The last layer above its attention on the first token only: 2·127·(384² + 2·384·1536)
+        // fewer; one token, the full count.
+        let skipped = 2.0 * 127.0 * (384.0 * 384.0 + 2.0 * 384.0 * 1536.0);
+        assert_eq!(encoder_packed_forward_flops(&config, 128), f - skipped);
+        assert_eq!(encoder_packed_forward_flops(&config, 1), forward_flops(&config, 1, 1));
     }
 
     #[test]

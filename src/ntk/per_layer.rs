@@ -357,7 +357,7 @@ fn collect(
         let (block, path) = source.block(chunk, options.output)?;
         let flops = block.forward_backward_flops(
             |rows, t| (model.forward_flops(rows, t), model.attention_flops(rows, t)),
-            |t| (model.packed_forward_flops(t), model.packed_attention_flops(t), model.packed_backward_saving(t)),
+            |t| (model.packed_forward_flops(t), model.packed_attention_flops(t)),
         );
         if plan.is_none() {
             *plan = Some(Plan::new(&block, chunk, tokens, options, model)?);

@@ -79,20 +79,17 @@ pub enum BlockWork {
 
 impl BlockSignals {
     /// FLOPs of this block's forward + activation backward, from the model's counts of one
-    /// forward, each `(total, attention part)` for a padded batch and `(total, attention part,
-    /// backward saving)` for one packed example ([`crate::ntk::cost`];
-    /// [`crate::ntk::NtkModel::packed_forward_flops`],
-    /// [`crate::ntk::NtkModel::packed_backward_saving`]): a backward costs the forward plus its
+    /// forward, each `(total, attention part)` ([`crate::ntk::cost`];
+    /// [`crate::ntk::NtkModel::packed_forward_flops`]): a backward costs the forward plus its
     /// attention part again (dV, dP, dQ, dK against QKᵀ, PV). A padded batch of B rows runs one
     /// forward and one backward over B·T positions; a packed block one forward over the real
-    /// tokens and V backwards, each skipping what the hand-written backward runs on the pooled
-    /// row only: (1 + V)·F + V·(A − S) with F, A, S summed over the examples' lengths.
+    /// tokens and V backwards: (1 + V)·F + V·A with F, A summed over the examples' lengths.
     /// (Counting the packed path by its padded shape overstated its rate when the lengths in a
-    /// block differ; counting the encoder's last feed-forward backward on every row, by ≈ 5 %.)
+    /// block differ.)
     pub fn forward_backward_flops(
         &self,
         forward_flops: impl Fn(usize, usize) -> (f64, f64),
-        packed_forward_flops: impl Fn(usize) -> (f64, f64, f64),
+        packed_forward_flops: impl Fn(usize) -> (f64, f64),
     ) -> f64 {
         match &self.work {
             BlockWork::Padded => {
@@ -100,11 +97,9 @@ impl BlockSignals {
                 2.0 * f + a
             }
             BlockWork::Packed { lengths, virtuals } => {
-                let (f, a, s) = lengths
-                    .iter()
-                    .map(|&t| packed_forward_flops(t))
-                    .fold((0.0, 0.0, 0.0), |(f, a, s), (g, b, c)| (f + g, a + b, s + c));
-                (1 + virtuals) as f64 * f + *virtuals as f64 * (a - s)
+                let (f, a) =
+                    lengths.iter().map(|&t| packed_forward_flops(t)).fold((0.0, 0.0), |(f, a), (g, b)| (f + g, a + b));
+                (1 + virtuals) as f64 * f + *virtuals as f64 * a
             }
         }
     }
@@ -324,7 +319,7 @@ mod tests {
     fn packed_blocks_count_the_real_tokens_and_one_forward() {
         // A forward costing rows·(t² + 10·t), the t² part attention (its backward costs twice).
         let forward = |rows: usize, t: usize| ((rows * (t * t + 10 * t)) as f64, (rows * t * t) as f64);
-        let packed = |t: usize| (forward(1, t).0, forward(1, t).1, 0.0);
+        let packed = |t: usize| forward(1, t);
         let block = |work| BlockSignals { layers: Vec::new(), seq_len: 4, batch_rows: 2, work };
         // Padded: forward 2·56, backward 2·56 + 2·16.
         assert_eq!(block(BlockWork::Padded).forward_backward_flops(forward, packed), 2.0 * (2.0 * 56.0 + 16.0));
@@ -339,12 +334,7 @@ mod tests {
         assert_eq!(block(three).forward_backward_flops(forward, packed), 4.0 * 67.0 + 3.0 * 17.0);
         // The packed count is the model's own (e.g. causal tiles), not the padded formula's.
         let tiles = BlockWork::Packed { lengths: vec![4], virtuals: 1 };
-        assert_eq!(block(tiles).forward_backward_flops(forward, |_| (5.0, 1.0, 0.0)), 11.0);
-        // Each backward skips what runs on the pooled row only: 2·5 + (1 − 3), not 2·5 + 1.
-        let pooled = BlockWork::Packed { lengths: vec![4], virtuals: 1 };
-        assert_eq!(block(pooled).forward_backward_flops(forward, |_| (5.0, 1.0, 3.0)), 8.0);
-        let pooled = BlockWork::Packed { lengths: vec![4, 4], virtuals: 2 };
-        assert_eq!(block(pooled).forward_backward_flops(forward, |_| (5.0, 1.0, 3.0)), 3.0 * 10.0 + 2.0 * (2.0 - 6.0));
+        assert_eq!(block(tiles).forward_backward_flops(forward, |_| (5.0, 1.0)), 11.0);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::model::dense::tensor_to_host;
 use crate::model::head::head_names;
 use crate::model::probe::Tap;
 use crate::model::{Architecture, Batch, Classifier, WeightMap};
-use crate::ntk::cost::{attention_flops, encoder_packed_backward_saving, forward_flops};
+use crate::ntk::cost::{attention_flops, encoder_packed_forward_flops, forward_flops};
 use crate::ntk::family::{NtkModel, ParamRole, ReadoutLayer};
 use crate::ntk::fastfb::{FastModel, HostModel};
 use crate::ntk::options::is_embedding_table;
@@ -97,7 +97,7 @@ impl NtkModel for Classifier {
         attention_flops(&self.config, rows, seq_len)
     }
 
-    fn packed_backward_saving(&self, len: usize) -> f64 {
-        encoder_packed_backward_saving(&self.config, len)
+    fn packed_forward_flops(&self, len: usize) -> f64 {
+        encoder_packed_forward_flops(&self.config, len)
     }
 }

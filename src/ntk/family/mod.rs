@@ -181,12 +181,4 @@ pub trait NtkModel {
     fn packed_attention_flops(&self, len: usize) -> f64 {
         self.attention_flops(1, len)
     }
-
-    /// FLOPs the hand-written path's activation backward over one example of `len` real tokens
-    /// skips against its forward plus attention part: products it runs on the pooled row only
-    /// (the encoder's last feed-forward). Default 0.
-    fn packed_backward_saving(&self, len: usize) -> f64 {
-        let _ = len;
-        0.0
-    }
 }

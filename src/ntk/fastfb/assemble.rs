@@ -84,8 +84,8 @@ impl<'a> Assembler<'a> {
         Self { offsets, heads: head_offsets(examples), virtuals, seq_len, layers: Vec::new() }
     }
 
-    /// Append a layer: `input` over the real rows (head: one per example), `grads` one per
-    /// virtual output.
+    /// Append a layer: `input` over the real rows (`head`: one per example, for the head and the
+    /// encoder's pooled layers), `grads` one per virtual output.
     pub fn push(&mut self, name: &str, kind: LayerKind, head: bool, input: SignalInput, grads: Vec<Vec<f32>>) {
         let offsets = if head { &self.heads } else { self.offsets };
         let d_out = grads[0].len() / offsets.last().copied().unwrap_or(1).max(1);

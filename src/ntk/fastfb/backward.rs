@@ -7,18 +7,20 @@
 //! g_o2 = LN₂ᵀ(g_LN₂); g_i = (g_o2·W_o2ᵀ) ⊙ gelu′; g_LN₁ = g_o2 + g_i·W_iᵀ; g_o = LN₁ᵀ(g_LN₁);
 //! [g_q|g_k|g_v] = attentionᵀ(g_o·W_oᵀ); dh = g_o + [g_q|g_k|g_v]·W_qkvᵀ. Head: g_c = c,
 //! g_d = (c·W_cᵀ) ⊙ (1 − p²), dh_L = g_d·W_dᵀ at each example's first token, 0 elsewhere — so
-//! in the last layer the per-token maps above the attention run on the first tokens only (the
-//! other rows are exactly zero either way).
+//! in the last layer, whose forward ran its maps above the attention on the first tokens only
+//! ([`crate::ntk::fastfb::forward`]), the backward of those maps runs on them too, and their
+//! gradients are `[n, ·]`; g_o·W_oᵀ is placed at the first tokens' rows (the other rows exactly
+//! zero, as in the dense computation) for the attention's backward.
 
 use crate::model::POSITIVE_LABEL;
 use crate::ntk::fastfb::attention::{self, Heads};
-use crate::ntk::fastfb::forward::{ForwardCache, LayerCache, Packed};
+use crate::ntk::fastfb::forward::{ForwardCache, Packed};
 use crate::ntk::fastfb::ops::{copied, multiply_in_place, norm_backward, zeros, NormCache};
 use crate::ntk::fastfb::weights::{HostLayer, HostModel};
 use crate::ntk::outputs::OutputMode;
-use crate::ntk::signals::gather_rows;
 
-/// The output gradients of one encoder layer's probed maps, each `[R, d_out]`.
+/// The output gradients of one encoder layer's probed maps, each `[R, d_out]` (in the last
+/// layer those above the attention `[n, d_out]`, the first tokens' rows).
 #[derive(Debug, Clone)]
 pub struct LayerGrads {
     /// [g_q | g_k | g_v] `[R, 3H]`.
@@ -82,21 +84,14 @@ fn margin_seed(c: &mut [f32], logits: &[f32]) {
     }
 }
 
-fn head_backward(
-    model: &HostModel,
-    packed: &Packed,
-    cache: &ForwardCache,
-    seed: Vec<f32>,
-) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let (h, n) = (model.hidden(), packed.examples());
+/// The head's backward: the gradient at each example's first token's final hidden state
+/// `[n, H]` (the last layer's output rows), the dense layer's and the output layer's.
+fn head_backward(model: &HostModel, packed: &Packed, cache: &ForwardCache, seed: Vec<f32>) -> [Vec<f32>; 3] {
+    let n = packed.examples();
     let mut dense = model.head_output.input_grad(&seed, n, None);
     dense.iter_mut().zip(&cache.pooled).for_each(|(g, p)| *g *= 1.0 - p * p);
     let first = model.head_dense.input_grad(&dense, n, None);
-    let mut dh = zeros(packed.rows() * h);
-    for (i, &o) in packed.offsets[..n].iter().enumerate() {
-        dh[o * h..(o + 1) * h].copy_from_slice(&first[i * h..(i + 1) * h]);
-    }
-    (dh, dense, seed)
+    [first, dense, seed]
 }
 
 /// The per-token part of a layer's backward (LN₂, feed-forward, LN₁), on `rows` rows.
@@ -132,56 +127,30 @@ fn scatter_rows(x: &[f32], rows: &[usize], d: usize, total: usize) -> Vec<f32> {
     out
 }
 
-fn gather_norm(c: &NormCache, rows: &[usize], d: usize) -> NormCache {
-    NormCache { xhat: gather_rows(&c.xhat, rows, d), rstd: rows.iter().map(|&r| c.rstd[r]).collect() }
-}
-
-/// [`upper_backward`] when `dh` is zero outside `nonzero` (the last layer, where only each
-/// example's first token receives a gradient from the head): the per-token maps run on those
-/// rows only and the other rows stay exactly zero, as in the dense computation.
-fn sparse_upper_backward(
-    l: &HostLayer,
-    c: &LayerCache,
-    dh: &[f32],
-    nonzero: &[usize],
-    (h, rows): (usize, usize),
-) -> Upper {
-    let i = l.intermediate.d_out;
-    let (output_norm, attention_norm) =
-        (gather_norm(&c.output_norm, nonzero, h), gather_norm(&c.attention_norm, nonzero, h));
-    let gelu_grad = gather_rows(&c.gelu_grad, nonzero, i);
-    let cache = UpperCache { output_norm: &output_norm, gelu_grad: &gelu_grad, attention_norm: &attention_norm };
-    let u = upper_backward(l, &cache, &gather_rows(dh, nonzero, h), nonzero.len());
-    Upper {
-        output: scatter_rows(&u.output, nonzero, h, rows),
-        intermediate: scatter_rows(&u.intermediate, nonzero, i, rows),
-        attention_norm: scatter_rows(&u.attention_norm, nonzero, h, rows),
-        attention_output: scatter_rows(&u.attention_output, nonzero, h, rows),
-    }
-}
-
-/// One layer's backward; `nonzero`: the only rows where `dh` may be non-zero, if known.
+/// One layer's backward from `dh`, the gradient at its output: `[R, H]`, or with `pooled` (the
+/// last layer, whose forward ran its maps above the attention on those rows) `[pooled.len(), H]`
+/// at those rows, every other row's being zero.
 fn layer_backward(
     model: &HostModel,
     index: usize,
     cache: &ForwardCache,
     dh: Vec<f32>,
-    (offsets, nonzero): (&[usize], Option<&[usize]>),
+    (offsets, pooled): (&[usize], Option<&[usize]>),
 ) -> (LayerGrads, Vec<f32>) {
     let (l, c) = (&model.layers[index], &cache.layers[index]);
-    let (h, rows) = (model.hidden(), dh.len() / model.hidden());
-    let u = match nonzero {
-        Some(nonzero) => sparse_upper_backward(l, c, &dh, nonzero, (h, rows)),
-        None => upper_backward(
-            l,
-            &UpperCache { output_norm: &c.output_norm, gelu_grad: &c.gelu_grad, attention_norm: &c.attention_norm },
-            &dh,
-            rows,
-        ),
+    let (h, upper_rows) = (model.hidden(), dh.len() / model.hidden());
+    let rows = c.input.len() / h;
+    let upper = UpperCache { output_norm: &c.output_norm, gelu_grad: &c.gelu_grad, attention_norm: &c.attention_norm };
+    let u = upper_backward(l, &upper, &dh, upper_rows);
+    let dcontext = l.attention_output.input_grad(&u.attention_output, upper_rows, None);
+    // The attention and the residual into the layer's input see every row: the pooled rows'
+    // gradients placed among zeros.
+    let (dcontext, residual) = match pooled {
+        Some(p) => (scatter_rows(&dcontext, p, h, rows), scatter_rows(&u.attention_output, p, h, rows)),
+        None => (dcontext, copied(&u.attention_output)),
     };
-    let dcontext = l.attention_output.input_grad(&u.attention_output, rows, None);
     let qkv = attention::backward(&dcontext, &c.qkv, &c.probs, offsets, Heads::encoder(h, l.heads));
-    let previous = l.qkv.input_grad(&qkv, rows, Some(copied(&u.attention_output)));
+    let previous = l.qkv.input_grad(&qkv, rows, Some(residual));
     let grads = LayerGrads {
         qkv,
         attention_output: u.attention_output,
@@ -195,12 +164,16 @@ fn layer_backward(
 
 /// The backward of f = Σ_examples Σ_o seed_o logit_o from `seed` `[n, O]`.
 pub fn backward(model: &HostModel, packed: &Packed, cache: &ForwardCache, seed: Vec<f32>) -> Grads {
-    let (mut dh, head_dense, head_output) = head_backward(model, packed, cache, seed);
-    let mut layers = Vec::with_capacity(model.layers.len());
+    let [first, head_dense, head_output] = head_backward(model, packed, cache, seed);
     let first_rows = &packed.offsets[..packed.examples()];
+    // The last layer's output is its first tokens' rows (the forward's); with no layers, the
+    // embedding LayerNorm's every row.
+    let mut dh =
+        if model.layers.is_empty() { scatter_rows(&first, first_rows, model.hidden(), packed.rows()) } else { first };
+    let mut layers = Vec::with_capacity(model.layers.len());
     for index in (0..model.layers.len()).rev() {
-        let nonzero = (index + 1 == model.layers.len()).then_some(first_rows);
-        let (grads, previous) = layer_backward(model, index, cache, dh, (&packed.offsets, nonzero));
+        let pooled = (index + 1 == model.layers.len()).then_some(first_rows);
+        let (grads, previous) = layer_backward(model, index, cache, dh, (&packed.offsets, pooled));
         layers.push(grads);
         dh = previous;
     }

@@ -5,12 +5,18 @@
 //! per layer: [q|k|v] = h·W_qkv + b; c = attention(q, k, v); u = LN₁(c·W_o + b_o + h);
 //! m = gelu(u·W_i + b_i); h′ = LN₂(m·W_o2 + b_o2 + u);
 //! head on each example's first token: p = tanh(h_L,0·W_d + b_d); logits = p·W_c + b_c.
+//!
+//! The head reads only the first token of the last layer's output, so that layer runs its maps
+//! above the attention (o, LN₁, the feed-forward, LN₂) on each example's first token alone: its
+//! cache holds those rows only (the last layer's `context`, norms, `attended`, `gelu_grad`,
+//! `activated`: `[n, ·]`).
 
 use crate::error::{Error, Result};
 use crate::model::batch::{check_padded, position_ids};
 use crate::ntk::fastfb::attention::{self, Heads};
 use crate::ntk::fastfb::ops::{gelu_forward, matmul_fresh, norm_forward, NormCache};
 use crate::ntk::fastfb::weights::HostModel;
+use crate::ntk::signals::gather_rows;
 use crate::tokenize::{pad_batch, Encoding, PaddedBatch};
 
 /// A block's real tokens, packed example after example (no padding anywhere).
@@ -87,7 +93,8 @@ pub struct LayerCache {
     pub qkv: Vec<f32>,
     /// Attention probabilities per example, `[heads, len, len]`.
     pub probs: Vec<Vec<f32>>,
-    /// The attention context `[R, H]` (input of `attention.output.dense`).
+    /// The attention context `[R, H]` (input of `attention.output.dense`); in the last layer the
+    /// first token's rows only, `[n, H]`, as every cache below.
     pub context: Vec<f32>,
     /// `attention.output.LayerNorm`'s cache.
     pub attention_norm: NormCache,
@@ -106,7 +113,8 @@ pub struct LayerCache {
 pub struct ForwardCache {
     /// The embedding LayerNorm's cache.
     pub embedding_norm: NormCache,
-    /// Every layer's cache, in order.
+    /// Every layer's cache, in order (the last one's maps above the attention on the first
+    /// tokens only).
     pub layers: Vec<LayerCache>,
     /// The first token's final hidden state per example `[n, H]` (input of the head's dense).
     pub first: Vec<f32>,
@@ -124,12 +132,30 @@ fn embed(model: &HostModel, packed: &Packed) -> Result<Vec<f32>> {
     Ok(e)
 }
 
-fn layer_forward(model: &HostModel, index: usize, input: Vec<f32>, offsets: &[usize]) -> (LayerCache, Vec<f32>) {
+/// One layer on `input` `[R, H]`; with `pooled` (the last layer: each example's first row) the
+/// maps above the attention run on those rows only and the output is `[pooled.len(), H]`.
+fn layer_forward(
+    model: &HostModel,
+    index: usize,
+    input: Vec<f32>,
+    offsets: &[usize],
+    pooled: Option<&[usize]>,
+) -> (LayerCache, Vec<f32>) {
     let l = &model.layers[index];
-    let (h, rows) = (model.hidden(), input.len() / model.hidden());
-    let qkv = l.qkv.forward(&input, rows);
+    let (h, all) = (model.hidden(), input.len() / model.hidden());
+    let qkv = l.qkv.forward(&input, all);
     let (probs, context) = attention::forward(&qkv, offsets, Heads::encoder(h, l.heads));
-    let projected = l.attention_output.forward_residual(&context, &input, rows);
+    let (context, projected, rows) = match pooled {
+        Some(p) => {
+            let context = gather_rows(&context, p, h);
+            let projected = l.attention_output.forward_residual(&context, &gather_rows(&input, p, h), p.len());
+            (context, projected, p.len())
+        }
+        None => {
+            let projected = l.attention_output.forward_residual(&context, &input, all);
+            (context, projected, all)
+        }
+    };
     let (attended, attention_norm) =
         norm_forward(&projected, &l.attention_norm.gamma, &l.attention_norm.beta, l.attention_norm.epsilon);
     let mut activated = matmul_fresh(&attended, &l.intermediate.weight, rows, (h, l.intermediate.d_out));
@@ -149,26 +175,40 @@ pub fn forward(model: &HostModel, packed: &Packed) -> Result<ForwardCache> {
     let (mut hidden, embedding_norm) = norm_forward(&embed(model, packed)?, &n.gamma, &n.beta, n.epsilon);
     let mut layers = Vec::with_capacity(model.layers.len());
     for index in 0..model.layers.len() {
-        let (cache, next) = layer_forward(model, index, hidden, &packed.offsets);
+        let (cache, next) = layer_forward(model, index, hidden, &packed.offsets, pooled_at(model, packed, index));
         layers.push(cache);
         hidden = next;
     }
-    let (first, pooled, logits) = head(model, packed, &hidden);
+    let first = first_rows(model, packed, hidden);
+    let (pooled, logits) = head(model, &first);
     Ok(ForwardCache { embedding_norm, layers, first, pooled, logits })
 }
 
-/// The head on each example's first token of the last hidden states `[R, H]`: that token's
-/// rows, tanh(dense(·)) and the logits.
-fn head(model: &HostModel, packed: &Packed, hidden: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let h = model.hidden();
-    let first: Vec<f32> =
-        packed.offsets[..packed.examples()].iter().flat_map(|&o| hidden[o * h..(o + 1) * h].iter().copied()).collect();
-    let n = packed.examples();
+/// The rows the layer `index` runs its maps above the attention on, when not all: each
+/// example's first row in the last layer.
+fn pooled_at<'p>(model: &HostModel, packed: &'p Packed, index: usize) -> Option<&'p [usize]> {
+    (index + 1 == model.layers.len()).then(|| &packed.offsets[..packed.examples()])
+}
+
+/// Each example's first token's row of the last hidden states: all of them when the last layer
+/// ran on those rows only (`[n, H]` already), else gathered from `[R, H]` (no layers).
+fn first_rows(model: &HostModel, packed: &Packed, hidden: Vec<f32>) -> Vec<f32> {
+    if model.layers.is_empty() {
+        gather_rows(&hidden, &packed.offsets[..packed.examples()], model.hidden())
+    } else {
+        hidden
+    }
+}
+
+/// The head on each example's first token's final hidden state `first` `[n, H]`:
+/// tanh(dense(·)) and the logits.
+fn head(model: &HostModel, first: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let n = first.len() / model.hidden();
     let (dense, output) = (&model.head_dense, &model.head_output);
-    let mut pooled = dense.forward(&first, n);
+    let mut pooled = dense.forward(first, n);
     pooled.iter_mut().for_each(|v| *v = v.tanh());
     let logits = output.forward(&pooled, n);
-    (first, pooled, logits)
+    (pooled, logits)
 }
 
 /// The logits `[n, O]` of `packed` alone, for inference ([`crate::model::infer`] on the CPU):
@@ -180,7 +220,7 @@ pub fn logits(model: &HostModel, packed: &Packed) -> Result<Vec<f32>> {
     let n = &model.embedding_norm;
     let (mut hidden, _) = norm_forward(&embed(model, packed)?, &n.gamma, &n.beta, n.epsilon);
     for index in 0..model.layers.len() {
-        hidden = layer_forward(model, index, hidden, &packed.offsets).1;
+        hidden = layer_forward(model, index, hidden, &packed.offsets, pooled_at(model, packed, index)).1;
     }
-    Ok(head(model, packed, &hidden).2)
+    Ok(head(model, &first_rows(model, packed, hidden)).1)
 }

@@ -1,7 +1,10 @@
 //! A hand-written f32 CPU forward + activation-only backward for [`crate::ntk::SignalPath::Fast`]:
 //! the same [`BlockSignals`] as the probed burn pass of [`crate::ntk::signals::block_signals`]
 //! (same layers, order, names, kinds, rows and widths; the recorded input a / x̂ / ids and the
-//! output gradient g = ∂(Σ_rows f_row)/∂y on real tokens), several times faster on the CPU —
+//! output gradient g = ∂(Σ_rows f_row)/∂y on real tokens — except that the encoder's last layer
+//! runs its maps above the attention on each example's first token only, so those layers come
+//! with that row alone, as [`crate::ntk::signals::keep_pooled_rows`] leaves burn's), several
+//! times faster on the CPU —
 //! for the BERT/RoBERTa encoder (this module) and the Llama-family decoders ([`llama`]);
 //! [`FastModel`] is either host copy.
 //!
@@ -123,7 +126,11 @@ pub(crate) fn assemble(model: &HostModel, packed: &Packed, cache: ForwardCache, 
     );
     let mut layer_grads: Vec<std::vec::IntoIter<_>> =
         grads.iter_mut().map(|g| std::mem::take(&mut g.layers).into_iter()).collect();
-    for (l, mut c) in model.layers.iter().zip(cache.layers) {
+    let last = model.layers.len().saturating_sub(1);
+    for (index, (l, mut c)) in model.layers.iter().zip(cache.layers).enumerate() {
+        // The last layer's maps above the attention ran on the first tokens: one row per example,
+        // as `signals::keep_pooled_rows` leaves burn's.
+        let pooled = index == last;
         let mut g: Vec<_> = layer_grads.iter_mut().filter_map(Iterator::next).collect();
         for (part, name) in l.qkv_names.iter().enumerate() {
             let grad = g.iter().map(|x| columns(&x.qkv, 3 * h, part * h, h)).collect();
@@ -140,17 +147,17 @@ pub(crate) fn assemble(model: &HostModel, packed: &Packed, cache: ForwardCache, 
             take(|x| &mut x.output),
             take(|x| &mut x.output_norm),
         );
-        asm.push(&l.attention_output.name, LayerKind::Linear, false, SignalInput::Activation(c.context), ao);
+        asm.push(&l.attention_output.name, LayerKind::Linear, pooled, SignalInput::Activation(c.context), ao);
         asm.push(
             &l.attention_norm.name,
             LayerKind::LayerNorm,
-            false,
+            pooled,
             SignalInput::Activation(c.attention_norm.xhat),
             an,
         );
-        asm.push(&l.intermediate.name, LayerKind::Linear, false, SignalInput::Activation(c.attended), inter);
-        asm.push(&l.output.name, LayerKind::Linear, false, SignalInput::Activation(c.activated), out);
-        asm.push(&l.output_norm.name, LayerKind::LayerNorm, false, SignalInput::Activation(c.output_norm.xhat), on);
+        asm.push(&l.intermediate.name, LayerKind::Linear, pooled, SignalInput::Activation(c.attended), inter);
+        asm.push(&l.output.name, LayerKind::Linear, pooled, SignalInput::Activation(c.activated), out);
+        asm.push(&l.output_norm.name, LayerKind::LayerNorm, pooled, SignalInput::Activation(c.output_norm.xhat), on);
     }
     let dense = each(&mut grads, |g| std::mem::take(&mut g.head_dense));
     asm.push(&model.head_dense.name, LayerKind::Linear, true, SignalInput::Activation(cache.first), dense);
